@@ -1,0 +1,1 @@
+"""BCTRL Console: the operator dashboard for the BCTRL v1 API."""

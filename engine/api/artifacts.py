@@ -1,0 +1,4 @@
+from ninja import Router
+
+router = Router(tags=["artifacts"])
+workspace_router = Router(tags=["artifacts"])

@@ -1,0 +1,112 @@
+"""API-key authentication, scopes and the per-key rate limit.
+
+Scopes (contract, "Scopes of API keys"): `read` may GET and call the two `wait` endpoints;
+`operator` may do everything except change or reveal vault entries and AI credentials;
+`admin` may do everything. The check lives here, in one place, so no handler can forget it.
+"""
+
+import hashlib
+import secrets
+import time
+from collections import defaultdict
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja.security import HttpBearer
+
+from engine.api.errors import ApiError
+from engine.models import ApiKey
+
+KEY_PREFIX = "bctrl_"
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Non-read calls an operator key may not make: writes to secrets and their reveal.
+ADMIN_ONLY_PREFIXES = ("/v1/vault", "/v1/ai-credentials")
+ADMIN_ONLY_EXCEPTIONS = ("/test",)  # testing an AI credential is an operator's check, not a change
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_api_key(name: str, scope: str) -> tuple[ApiKey, str]:
+    key = new_key()
+    return ApiKey.objects.create(name=name, scope=scope, key_hash=hash_key(key)), key
+
+
+def required_scope(method: str, path: str) -> str:
+    if method in READ_METHODS or path.endswith("/wait"):
+        return "read"
+    if path.startswith(ADMIN_ONLY_PREFIXES) and not path.endswith(ADMIN_ONLY_EXCEPTIONS):
+        return "admin"
+    return "operator"
+
+
+SCOPE_RANK = {"read": 0, "operator": 1, "admin": 2}
+
+
+class _RateLimiter:
+    """Fixed one-minute windows per key; the engine is a single process, so memory is enough."""
+
+    def __init__(self) -> None:
+        self.windows: dict[str, tuple[int, int]] = defaultdict(lambda: (0, 0))
+
+    def check(self, key_id: str) -> None:
+        limit = settings.RATE_LIMIT_PER_MINUTE
+        if not limit:
+            return
+        now = time.monotonic()
+        window = int(now // 60)
+        current, count = self.windows[key_id]
+        count = count + 1 if current == window else 1
+        self.windows[key_id] = (window, count)
+        if count > limit:
+            retry_after = max(1, int(60 - now % 60))
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"Too many requests for this API key; try again in {retry_after} s.",
+                headers={"Retry-After": str(retry_after)},
+            )
+
+
+rate_limiter = _RateLimiter()
+
+
+class ApiKeyAuth(HttpBearer):
+    is_async = True
+
+    async def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:  # type: ignore[override]
+        api_key = await ApiKey.objects.filter(key_hash=hash_key(token), revoked_at=None).afirst()
+        if api_key is None:
+            return None
+        needed = required_scope(request.method or "GET", request.path)
+        if SCOPE_RANK[api_key.scope] < SCOPE_RANK[needed]:
+            raise ApiError(
+                403,
+                "auth.forbidden",
+                f"This API key has the '{api_key.scope}' scope; this call needs '{needed}'.",
+            )
+        rate_limiter.check(str(api_key.id))
+        return api_key
+
+
+def whoami_payload(api_key: ApiKey) -> dict[str, object]:
+    return {
+        "organization": {"id": organization_id(), "name": settings.ORGANIZATION_NAME},
+        "apiKey": {
+            "id": str(api_key.id),
+            "name": api_key.name,
+            "scopes": [api_key.scope],
+            "createdAt": api_key.created_at,
+        },
+    }
+
+
+def organization_id() -> str:
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"bctrl-engine:{settings.ORGANIZATION_NAME}"))

@@ -1,0 +1,47 @@
+"""Schemas and helpers every resource module shares."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from ninja import Schema
+from pydantic import PlainSerializer
+
+from engine.api.errors import ApiError
+
+
+def iso(value: datetime) -> str:
+    """The contract's timestamp form: ISO-8601 UTC with milliseconds and a Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+Timestamp = Annotated[datetime, PlainSerializer(iso, return_type=str)]
+
+
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorBody(Schema):
+    error: ErrorDetail
+    requestId: str | None = None
+
+
+class NoContent(Schema):
+    pass
+
+
+def parse_uuid(value: str, code: str, what: str) -> str:
+    """A path id that is not a UUID names nothing: 404, like any unknown id."""
+    import uuid
+
+    try:
+        return str(uuid.UUID(value))
+    except ValueError as exc:
+        raise ApiError(404, code, f"{what} does not exist.") from exc
+
+
+def to_json(schema: type[Schema], data: dict[str, Any]) -> dict[str, Any]:
+    """Validate `data` against an output schema and dump it as the wire JSON."""
+    return schema.model_validate(data).model_dump(mode="json")

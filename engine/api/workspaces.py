@@ -1,0 +1,162 @@
+"""Workspaces: list, create, get, patch, delete, state."""
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import Header, Query, Router, Schema
+from pydantic import Field
+
+from engine import mounts as mount_rules
+from engine.api.common import parse_uuid, to_json
+from engine.api.errors import ApiError, not_found
+from engine.api.idempotency import idempotent
+from engine.api.pagination import paginate
+from engine.api.schemas import (
+    WorkspaceList,
+    WorkspaceOut,
+    WorkspaceState,
+    operation_out,
+    runtime_out,
+    workspace_out,
+)
+from engine.models import Operation, Runtime, Workspace
+from engine.updates import record_update
+
+router = Router(tags=["workspaces"])
+
+
+class WorkspaceCreate(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    mounts: mount_rules.Mounts | None = None
+
+
+class WorkspacePatch(Schema):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    mounts: mount_rules.Mounts | None = None
+
+
+class WorkspaceFilters(Schema):
+    q: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=100, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=500)
+
+
+def with_counts(queryset: "QuerySet[Workspace]") -> "QuerySet[Workspace]":
+    return queryset.annotate(
+        runtime_count=Count("runtimes"),
+        active_count=Count("runtimes", filter=Q(runtimes__status=Runtime.Status.ACTIVE)),
+    )
+
+
+def serialize(workspace: Workspace) -> dict[str, Any]:
+    return workspace_out(
+        workspace, getattr(workspace, "runtime_count", 0), getattr(workspace, "active_count", 0)
+    )
+
+
+async def get_workspace(workspace_id: str) -> Workspace:
+    """The workspace with its runtime counts, or 404 workspace.not_found."""
+    workspace_id = parse_uuid(workspace_id, "workspace.not_found", "Workspace")
+    workspace = await with_counts(Workspace.objects.filter(id=workspace_id)).afirst()
+    if workspace is None:
+        raise not_found("workspace.not_found", f"Workspace {workspace_id}")
+    return workspace
+
+
+@router.get("", response=WorkspaceList, summary="List workspaces")
+async def list_workspaces(request: HttpRequest, filters: Query[WorkspaceFilters]) -> dict[str, Any]:
+    queryset = with_counts(Workspace.objects.all())
+    if filters.q:
+        queryset = queryset.filter(name__icontains=filters.q)
+    rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
+    return {"workspaces": [serialize(w) for w in rows], "nextCursor": next_cursor}
+
+
+@router.post("", response={201: WorkspaceOut}, summary="Create a workspace")
+async def create_workspace(
+    request: HttpRequest,
+    payload: WorkspaceCreate,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> JsonResponse:
+    mounts = mount_rules.dump(payload.mounts)
+
+    async def create() -> tuple[int, dict[str, Any]]:
+        await mount_rules.validate_credentials_exist(mounts)
+        workspace = await Workspace.objects.acreate(name=payload.name, mounts=mounts)
+        await record_update(
+            "workspace.created", {"id": str(workspace.id), "name": workspace.name}, workspace.id
+        )
+        return 201, to_json(WorkspaceOut, serialize(workspace))
+
+    return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
+
+
+@router.get("/{workspace_id}", response=WorkspaceOut, summary="Get a workspace")
+async def get(request: HttpRequest, workspace_id: str) -> dict[str, Any]:
+    return serialize(await get_workspace(workspace_id))
+
+
+@router.patch("/{workspace_id}", response=WorkspaceOut, summary="Rename a workspace or change its mounts")
+async def patch(request: HttpRequest, workspace_id: str, payload: WorkspacePatch) -> dict[str, Any]:
+    workspace = await get_workspace(workspace_id)
+    changed = payload.model_dump(exclude_unset=True)
+    if "name" in changed and payload.name is None:
+        raise ApiError(
+            400,
+            "request.invalid",
+            "name cannot be null.",
+            {"fields": [{"path": "name", "message": "May not be null."}]},
+        )
+    if payload.name is not None:
+        workspace.name = payload.name
+    if "mounts" in changed:
+        workspace.mounts = mount_rules.dump(payload.mounts)
+        await mount_rules.validate_credentials_exist(workspace.mounts)
+    await workspace.asave()
+    await record_update(
+        "workspace.updated",
+        {"id": str(workspace.id), "name": workspace.name, "fields": sorted(changed)},
+        workspace.id,
+    )
+    return serialize(workspace)
+
+
+@router.delete("/{workspace_id}", response={204: None}, summary="Delete a workspace")
+async def delete(request: HttpRequest, workspace_id: str, force: bool = False) -> HttpResponse:
+    from engine.runtimes.manager import manager
+
+    workspace = await get_workspace(workspace_id)
+    active = [r async for r in Runtime.objects.filter(workspace=workspace, status=Runtime.Status.ACTIVE)]
+    if active and not force:
+        raise ApiError(
+            409,
+            "workspace.has_active_runtimes",
+            f"The workspace has {len(active)} active runtime(s); stop them or delete with force=true.",
+            {"runtimes": [r.alias for r in active]},
+        )
+    for runtime in active:
+        await manager.stop(runtime.id)
+    await workspace.adelete()
+    await record_update("workspace.deleted", {"id": str(workspace.id), "name": workspace.name}, workspace.id)
+    return HttpResponse(status=204)
+
+
+@router.get(
+    "/{workspace_id}/state",
+    response=WorkspaceState,
+    summary="A workspace, its runtimes and active operations",
+)
+async def state(request: HttpRequest, workspace_id: str) -> dict[str, Any]:
+    workspace = await get_workspace(workspace_id)
+    runtimes = [
+        runtime_out(r, with_bindings=True)
+        async for r in Runtime.objects.filter(workspace=workspace).order_by("-created_at")[:100]
+    ]
+    operations = [
+        operation_out(o)
+        async for o in Operation.objects.filter(workspace=workspace)
+        .exclude(status__in=Operation.FINISHED)
+        .order_by("-created_at")[:100]
+    ]
+    return {"workspace": serialize(workspace), "runtimes": runtimes, "activeOperations": operations}

@@ -1,0 +1,26 @@
+import uvicorn
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Run the engine's ASGI server (migrates its database first)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8787)
+        parser.add_argument("--log-level", default="info")
+
+    def handle(self, *args: object, host: str, port: int, log_level: str, **options: object) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write(f"BCTRL engine on http://{host}:{port}/v1 (docs: http://{host}:{port}/v1/docs)")
+        self.stdout.flush()
+        uvicorn.run(
+            "engine.asgi:application",
+            host=host,
+            port=port,
+            lifespan="on",
+            log_level=log_level,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )

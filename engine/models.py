@@ -1,0 +1,243 @@
+"""Durable state of the engine. Every resource of the v1 contract has its table here.
+
+Blobs (storage objects, extension packages, profile data dirs) live on disk under VAR_DIR;
+the rows here describe them. Secrets (vault passwords and TOTP seeds, AI keys) are stored only
+as Fernet ciphertext (see engine/crypto.py).
+"""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class ApiKey(models.Model):
+    SCOPES = ("admin", "operator", "read")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = models.CharField(max_length=200)
+    scope = models.CharField(max_length=16, choices=[(s, s) for s in SCOPES])
+    # sha256 hex of the whole key; the key itself is shown once by createapikey.
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.scope})"
+
+
+class Workspace(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = models.CharField(max_length=200)
+    mounts = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-created_at", "-id"], name="workspace_page")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Runtime(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        STOPPED = "stopped"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runtimes")
+    alias = models.CharField(max_length=63)
+    kind = models.CharField(max_length=16, default="browser")
+    driver = models.CharField(max_length=16, default="playwright")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    launch_mode = models.CharField(max_length=16, default="ephemeral")
+    profile = models.ForeignKey(
+        "BrowserProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="runtimes"
+    )
+    # The effective LaunchConfig after defaults (never carries a proxy password back out).
+    config = models.JSONField(default=dict)
+    # The effective (possibly narrowed) mounts of this runtime.
+    mounts = models.JSONField(default=dict)
+    # Named references the runtime holds: [{alias, id, type, url?}]
+    bindings = models.JSONField(default=list)
+    default_context_id = models.CharField(max_length=64, blank=True)
+    default_page_id = models.CharField(max_length=64, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    last_sequence = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "alias"],
+                condition=Q(status="active"),
+                name="one_active_runtime_per_alias",
+            ),
+            models.UniqueConstraint(
+                fields=["profile"],
+                condition=Q(status="active"),
+                name="one_active_runtime_per_profile",
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "alias", "-created_at"], name="runtime_alias")]
+
+    def __str__(self) -> str:
+        return f"{self.alias} ({self.status})"
+
+
+class RuntimeEvent(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    runtime = models.ForeignKey(Runtime, on_delete=models.CASCADE, related_name="events")
+    workspace_id = models.UUIDField(db_index=True)
+    sequence = models.BigIntegerField()
+    event_type = models.CharField(max_length=64)
+    event_data = models.JSONField(default=dict)
+    operation_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["runtime", "sequence"], name="event_sequence_per_runtime")
+        ]
+
+
+class Operation(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        CANCELLING = "cancelling"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+        TIMED_OUT = "timed_out"
+
+    FINISHED = ("succeeded", "failed", "cancelled", "timed_out")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="operations")
+    runtime_alias = models.CharField(max_length=63, blank=True)
+    runtime_id = models.UUIDField(null=True, blank=True)
+    call = models.CharField(max_length=100)
+    args = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.JSONField(default=dict)
+    result = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a create with an Idempotency-Key, replayed for the same key+body."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE)
+    scope = models.CharField(max_length=300)  # method + route path
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "scope", "key"], name="one_response_per_key")
+        ]
+
+
+class Update(models.Model):
+    """The organisation-wide update log; `id` is the SSE sequence (monotonic)."""
+
+    id = models.BigAutoField(primary_key=True)
+    type = models.CharField(max_length=64)
+    workspace_id = models.UUIDField(null=True, blank=True)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class BrowserProfile(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    config = models.JSONField(default=dict)
+    extension_ids = models.JSONField(default=list)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class BrowserExtension(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = models.CharField(max_length=200)
+    version = models.CharField(max_length=64)
+    format = models.CharField(max_length=8)  # zip | crx
+    manifest_version = models.PositiveSmallIntegerField()
+    permissions = models.JSONField(default=list)
+    content_hash = models.CharField(max_length=80)
+    size_bytes = models.BigIntegerField()
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class StorageObject(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    namespace = models.CharField(max_length=200)
+    path = models.CharField(max_length=1024)
+    size_bytes = models.BigIntegerField()
+    content_type = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    source = models.CharField(max_length=32, default="upload")
+    runtime_id = models.UUIDField(null=True, blank=True)
+    # Name of the blob file under VAR_DIR/storage/blobs (written before the row commits).
+    blob = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["namespace", "path"], name="one_object_per_path")]
+
+
+class Artifact(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="artifacts")
+    runtime_alias = models.CharField(max_length=63, blank=True)
+    runtime_id = models.UUIDField(null=True, blank=True)
+    operation_id = models.UUIDField(null=True, blank=True)
+    kind = models.CharField(max_length=16)  # download | screenshot | pdf | export
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=200)
+    size_bytes = models.BigIntegerField()
+    storage_namespace = models.CharField(max_length=200)
+    storage_path = models.CharField(max_length=1024)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class VaultEntry(models.Model):
+    key = models.CharField(max_length=256, primary_key=True)
+    label = models.CharField(max_length=200, blank=True)
+    username = models.CharField(max_length=500, blank=True)
+    password_ciphertext = models.BinaryField(null=True)
+    totp_ciphertext = models.BinaryField(null=True)
+    origins = models.JSONField(default=list)
+    origin_patterns = models.JSONField(default=list)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class AiCredential(models.Model):
+    id = models.CharField(max_length=64, primary_key=True)
+    provider = models.CharField(max_length=32)
+    label = models.CharField(max_length=200)
+    api_key_ciphertext = models.BinaryField()
+    base_url = models.CharField(max_length=500, blank=True)
+    default_model = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)

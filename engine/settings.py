@@ -1,0 +1,91 @@
+"""Settings of the engine, read from the environment (django-environ).
+
+Everything the engine keeps lives under ENGINE_VAR_DIR: its SQLite database, storage blobs,
+extension packages, profile data dirs and the generated local secrets.
+"""
+
+import secrets
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = Path(env.path("ENGINE_VAR_DIR", default=str(BASE_DIR / "var" / "engine"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _local_secret(name: str, maker: "type[str] | None" = None) -> str:
+    """A secret from the environment (or NAME_FILE), else generated once into VAR_DIR.
+
+    Generating is what makes `up` work on a laptop with no set-up; a deployment sets the
+    variable (or its _FILE twin) and nothing is generated.
+    """
+    value = env.str(name, default="")
+    if not value and env.str(f"{name}_FILE", default=""):
+        value = Path(env.str(f"{name}_FILE")).read_text().strip()
+    if value:
+        return value
+    path = VAR_DIR / "secrets" / name.lower()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        if name == "ENGINE_VAULT_KEY":
+            from cryptography.fernet import Fernet
+
+            generated = Fernet.generate_key().decode()
+        else:
+            generated = secrets.token_urlsafe(48)
+        path.write_text(generated)
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _local_secret("ENGINE_SECRET_KEY")
+VAULT_KEY = _local_secret("ENGINE_VAULT_KEY")
+DEBUG = env.bool("ENGINE_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ENGINE_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+# The public base URL of the engine, used for iframe URLs it hands out.
+PUBLIC_URL = env.str("ENGINE_PUBLIC_URL", default="")
+
+INSTALLED_APPS = ["engine"]
+MIDDLEWARE = ["engine.api.middleware.request_id_middleware"]
+ROOT_URLCONF = "engine.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {},
+    }
+]
+DATABASES = {"default": env.db_url("ENGINE_DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'engine.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+DATA_UPLOAD_MAX_MEMORY_SIZE = None  # storage uploads are bounded by STORAGE_MAX_BYTES instead
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+CHROMIUM_PATH = env.str("CHROMIUM_PATH", default="/usr/bin/chromium")
+ORGANIZATION_NAME = env.str("ENGINE_ORGANIZATION_NAME", default="Local engine")
+MAX_ACTIVE_RUNTIMES = env.int("ENGINE_MAX_ACTIVE_RUNTIMES", default=20)
+DEFAULT_IDLE_TIMEOUT_SECONDS = env.int("ENGINE_IDLE_TIMEOUT_SECONDS", default=900)
+STORAGE_MAX_BYTES = env.int("ENGINE_STORAGE_MAX_BYTES", default=100 * 1024 * 1024)
+EXTENSION_MAX_BYTES = env.int("ENGINE_EXTENSION_MAX_BYTES", default=50 * 1024 * 1024)
+EMBED_TOKEN_TTL_SECONDS = env.int("ENGINE_EMBED_TOKEN_TTL_SECONDS", default=3600)
+# Requests per minute per API key before 429 rate_limited; 0 turns the limit off.
+RATE_LIMIT_PER_MINUTE = env.int("ENGINE_RATE_LIMIT_PER_MINUTE", default=6000)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("ENGINE_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,46 @@
+"""Fixtures shared by every test: a real engine process and a local test site."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.engine_process import EngineProcess
+from tests.support.site import TestSite
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
+    """One real engine for the whole session (tests that restart or kill it start their own)."""
+    process = EngineProcess(tmp_path_factory.mktemp("engine")).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[TestSite]:
+    served = TestSite().start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def api(engine: EngineProcess) -> Iterator[httpx.Client]:
+    """An admin-scoped client of the session engine's /v1."""
+    with engine.client("admin") as client:
+        yield client
+
+
+@pytest.fixture
+def workspace(api: httpx.Client, request: pytest.FixtureRequest) -> Iterator[dict]:
+    """A fresh workspace, deleted (with its runtimes) after the test."""
+    response = api.post("/workspaces", json={"name": f"test {request.node.name}"[:200]})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    yield body
+    api.delete(f"/workspaces/{body['id']}", params={"force": "true"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    Path("var").mkdir(exist_ok=True)
