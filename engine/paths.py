@@ -1,0 +1,32 @@
+"""Where the engine keeps blobs on disk, under ENGINE_VAR_DIR. One place, so every room agrees."""
+
+from pathlib import Path
+
+from django.conf import settings
+
+
+def var_dir() -> Path:
+    return Path(settings.VAR_DIR)
+
+
+def profile_user_data_dir(profile_id: object) -> Path:
+    """The persistent Chromium --user-data-dir of a browser profile."""
+    return var_dir() / "profiles" / str(profile_id) / "user-data"
+
+
+def extension_dir(extension_id: object) -> Path:
+    """An uploaded extension: `package` (the upload as received) and `unpacked/` (what Chromium loads)."""
+    return var_dir() / "extensions" / str(extension_id)
+
+
+def extension_unpacked_dir(extension_id: object) -> Path:
+    return extension_dir(extension_id) / "unpacked"
+
+
+def storage_blob_dir() -> Path:
+    return var_dir() / "storage" / "blobs"
+
+
+def runtime_scratch_dir(runtime_id: object) -> Path:
+    """Per-runtime temporary files (ephemeral user-data dir, downloads in flight)."""
+    return var_dir() / "runtimes" / str(runtime_id)
