@@ -1,0 +1,68 @@
+"""Roles: viewer < operator < admin, kept as Django groups so admins manage them like any group.
+
+Viewers read; operators launch, stop, execute and cancel; admins also manage vault entries,
+AI credentials, browser profiles, extensions and users. Superusers are admins.
+"""
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+ROLES = ("viewer", "operator", "admin")
+RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+V = TypeVar("V", bound=Callable[..., Awaitable[HttpResponse]])
+
+
+def role_of(user: "AbstractBaseUser | AnonymousUser") -> str | None:
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if getattr(user, "is_superuser", False):
+        return "admin"
+    # groups are prefetched by the auth backend per request; a user has one role group
+    names = {g.name for g in user.groups.all()}  # type: ignore[union-attr]
+    for role in reversed(ROLES):
+        if role in names:
+            return role
+    return None
+
+
+def has_role(user: "AbstractBaseUser | AnonymousUser", needed: str) -> bool:
+    role = role_of(user)
+    return role is not None and RANK[role] >= RANK[needed]
+
+
+def forbidden(request: HttpRequest, needed: str) -> HttpResponse:
+    return TemplateResponse(
+        request,
+        "errors/403.html",
+        {"needed": needed},
+        status=403,
+    )
+
+
+def role_required(needed: str) -> Callable[[V], V]:
+    """Async views only: 403 unless the signed-in user holds `needed` or a higher role."""
+
+    def decorator(view: V) -> V:
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = await request.auser()
+            allowed = await _has_role_async(user, needed)
+            if not allowed:
+                return forbidden(request, needed)
+            return await view(request, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+async def _has_role_async(user: "AbstractBaseUser | AnonymousUser", needed: str) -> bool:
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(has_role)(user, needed)

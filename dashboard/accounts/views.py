@@ -1,0 +1,5 @@
+from django.contrib.auth.views import LoginView
+
+
+class RateLimitedLoginView(LoginView):
+    """Placeholder until login rate limiting lands."""

@@ -1,0 +1,34 @@
+"""Write audit entries. Callers pass names and ids only — never a secret value."""
+
+from django.http import HttpRequest
+
+from dashboard.audit.models import AuditEntry
+from dashboard.bctrl.errors import BctrlError
+
+
+async def record(
+    request: HttpRequest,
+    action: str,
+    target_type: str = "",
+    target_id: str = "",
+    *,
+    error: BctrlError | None = None,
+    outcome: str | None = None,
+    request_id: str = "",
+    message: str = "",
+) -> AuditEntry:
+    user = await request.auser()
+    if outcome is None:
+        outcome = AuditEntry.Outcome.FAILED if error else AuditEntry.Outcome.SUCCEEDED
+    return await AuditEntry.objects.acreate(
+        user=user if user.is_authenticated else None,
+        username=getattr(user, "username", "") or "anonymous",
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id)[:300],
+        outcome=outcome,
+        status=error.status if error else None,
+        request_id=(error.request_id if error else request_id) or "",
+        message=(error.message if error else message)[:2000],
+        remote_addr=request.META.get("REMOTE_ADDR") or None,
+    )

@@ -1,0 +1,215 @@
+"""The pooled httpx client, with timeouts, bounded retries and the contract's errors mapped."""
+
+import asyncio
+import logging
+import random
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from dashboard.bctrl.errors import BY_STATUS, BctrlError, Unavailable
+
+logger = logging.getLogger("dashboard.bctrl")
+
+RETRY_STATUSES = {429, 502, 503, 504}
+IDEMPOTENT_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+MAX_RETRY_AFTER_SECONDS = 10.0
+
+
+class BctrlClient:
+    """A client of one BCTRL v1 API. Cheap to call, expensive to create: share it."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 15.0,
+        retries: int = 2,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff: float = 0.2,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + "/",
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "bctrl-console/0.1"},
+            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """Send one API call; raise BctrlError for anything but 2xx.
+
+        Retries (with jittered backoff, honouring Retry-After) only where repeating is safe:
+        idempotent methods, and creates that carry an Idempotency-Key.
+        """
+        headers = dict(headers or {})
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        retryable = method in IDEMPOTENT_METHODS or bool(idempotency_key)
+        params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        extra: dict[str, Any] = {}
+        if timeout is not None:
+            extra["timeout"] = httpx.Timeout(timeout, connect=5.0)
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(
+                    method,
+                    path.lstrip("/"),
+                    params=params,
+                    json=json,
+                    content=content,
+                    files=files,
+                    data=data,
+                    headers=headers,
+                    **extra,
+                )
+            except httpx.TimeoutException as exc:
+                error: BctrlError = Unavailable(
+                    504, "request.timeout", "The BCTRL API did not answer in time.", transient=True
+                )
+                cause: Exception = exc
+            except httpx.TransportError as exc:
+                error = Unavailable(
+                    0,
+                    "api.unreachable",
+                    f"The BCTRL API at {self.base_url} could not be reached.",
+                    transient=True,
+                )
+                cause = exc
+            else:
+                if response.is_success:
+                    return response
+                error = _error_from(response)
+                cause = None  # type: ignore[assignment]
+            if not (retryable and error.transient and attempt < self.retries):
+                if cause is not None:
+                    raise error from cause
+                raise error
+            attempt += 1
+            delay = error.retry_after if error.retry_after is not None else self.backoff * 2 ** (attempt - 1)
+            delay = min(delay, MAX_RETRY_AFTER_SECONDS) * (1 + random.random() * 0.1)
+            logger.info("Retrying %s %s in %.2fs after %s", method, path, delay, error.code)
+            await asyncio.sleep(delay)
+
+    async def get(self, path: str, **kwargs: Any) -> Any:
+        return (await self.request("GET", path, **kwargs)).json()
+
+    async def post(self, path: str, **kwargs: Any) -> Any:
+        return _json_or_none(await self.request("POST", path, **kwargs))
+
+    async def create(self, path: str, json: Any, idempotency_key: str | None = None, **kwargs: Any) -> Any:
+        """POST a create with an Idempotency-Key, so a retried or double-submitted form makes one thing."""
+        key = idempotency_key or uuid.uuid4().hex
+        return _json_or_none(await self.request("POST", path, json=json, idempotency_key=key, **kwargs))
+
+    async def patch(self, path: str, **kwargs: Any) -> Any:
+        return _json_or_none(await self.request("PATCH", path, **kwargs))
+
+    async def put(self, path: str, **kwargs: Any) -> Any:
+        return _json_or_none(await self.request("PUT", path, **kwargs))
+
+    async def delete(self, path: str, **kwargs: Any) -> None:
+        await self.request("DELETE", path, **kwargs)
+
+    @asynccontextmanager
+    async def stream(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+        """Stream a response body (downloads, SSE); errors are raised before the body is read."""
+        async with self._http.stream(method, path.lstrip("/"), **kwargs) as response:
+            if not response.is_success:
+                await response.aread()
+                raise _error_from(response)
+            yield response
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    return response.json() if response.content else None
+
+
+def _error_from(response: httpx.Response) -> BctrlError:
+    request_id = response.headers.get("X-Request-Id")
+    code, message, details = "server.error", f"The BCTRL API answered {response.status_code}.", None
+    try:
+        body = response.json()
+        error = body.get("error") or {}
+        code = error.get("code") or code
+        message = error.get("message") or message
+        details = error.get("details")
+        request_id = body.get("requestId") or request_id
+    except (ValueError, AttributeError):
+        pass  # not the contract's body (a proxy's 502 page, say): keep the generic sentence
+    retry_after = None
+    if "Retry-After" in response.headers:
+        try:
+            retry_after = float(response.headers["Retry-After"])
+        except ValueError:
+            retry_after = None
+    status = response.status_code
+    kind = BY_STATUS.get(status, Unavailable if status >= 500 else BctrlError)
+    return kind(
+        status,
+        code,
+        message,
+        request_id=request_id,
+        details=details,
+        transient=status in RETRY_STATUSES,
+        retry_after=retry_after,
+    )
+
+
+# One client per event loop: daphne runs one loop per process, so this is one pooled client
+# per process; the test client's short-lived loops each get their own.
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BctrlClient]" = weakref.WeakKeyDictionary()
+_transport_override: httpx.AsyncBaseTransport | None = None
+
+
+def get_client() -> BctrlClient:
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = BctrlClient(
+            settings.BCTRL_API_URL,
+            settings.BCTRL_API_KEY,
+            timeout=settings.BCTRL_TIMEOUT_SECONDS,
+            retries=settings.BCTRL_RETRIES,
+            transport=_transport_override,
+        )
+        _clients[loop] = client
+    return client
+
+
+def use_transport(transport: httpx.AsyncBaseTransport | None) -> None:
+    """Route every new client through `transport` (tests: httpx.MockTransport for faults)."""
+    global _transport_override
+    _transport_override = transport
+    _clients.clear()
+
+
+def reset_clients() -> None:
+    """Forget cached clients (after settings change, e.g. in tests)."""
+    _clients.clear()

@@ -1,0 +1,96 @@
+"""One exception family for everything the API (or the road to it) can answer."""
+
+from typing import Any
+
+
+class BctrlError(Exception):
+    """An API call that did not succeed.
+
+    `status` is the HTTP status (0 when the API could not be reached), `code` the contract's
+    dotted code, `transient` whether trying again later may help.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str | None = None,
+        details: dict[str, Any] | None = None,
+        transient: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.details = details or {}
+        self.transient = transient
+        self.retry_after = retry_after
+
+    @property
+    def field_errors(self) -> dict[str, str]:
+        """`details.fields` as {path: message}, for showing next to form fields."""
+        return {f.get("path", ""): f.get("message", "") for f in self.details.get("fields", []) or []}
+
+    @property
+    def user_message(self) -> str:
+        """What happened and what to do next, in the operator's words."""
+        hint = {
+            0: "The BCTRL API could not be reached. Check that the engine is running (manage.py up) "
+            "or that BCTRL_API_URL is right, then retry.",
+            401: "The console's API key was refused. Check BCTRL_API_KEY.",
+            403: "The console's API key is not allowed to do this.",
+            404: "It no longer exists; it may have been deleted by someone else.",
+            409: "It conflicts with the current state; refresh and try again.",
+            429: "The API is rate limiting the console; wait a moment and retry.",
+        }.get(self.status)
+        if self.status >= 500:
+            hint = "The API failed; retry, and if it persists check the engine's log."
+        if self.status == 504 or self.code == "request.timeout":
+            hint = "The API did not answer in time; retry in a moment."
+        return f"{self.message} {hint}" if hint and hint not in self.message else self.message
+
+    def __repr__(self) -> str:
+        return f"BctrlError({self.status}, {self.code!r}, {self.message!r}, request_id={self.request_id!r})"
+
+
+class NotFound(BctrlError):
+    pass
+
+
+class Conflict(BctrlError):
+    pass
+
+
+class Forbidden(BctrlError):
+    pass
+
+
+class Unauthorized(BctrlError):
+    pass
+
+
+class RateLimited(BctrlError):
+    pass
+
+
+class InvalidRequest(BctrlError):
+    pass
+
+
+class Unavailable(BctrlError):
+    """The API could not be reached, timed out, or answered 5xx."""
+
+
+BY_STATUS: dict[int, type[BctrlError]] = {
+    400: InvalidRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    413: InvalidRequest,
+    422: InvalidRequest,
+    429: RateLimited,
+}

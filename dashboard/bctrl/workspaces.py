@@ -1,0 +1,66 @@
+"""Workspaces: typed results and calls."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dashboard.bctrl.client import get_client
+from dashboard.bctrl.pages import Page, parse_time
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str
+    mounts: dict[str, Any]
+    runtime_count: int
+    active_runtime_count: int
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> "Workspace":
+        return cls(
+            id=body["id"],
+            name=body["name"],
+            mounts={k: v for k, v in (body.get("mounts") or {}).items() if v is not None},
+            runtime_count=body.get("runtimeCount", 0),
+            active_runtime_count=body.get("activeRuntimeCount", 0),
+            created_at=parse_time(body.get("createdAt")),
+            updated_at=parse_time(body.get("updatedAt")),
+        )
+
+
+async def list_workspaces(
+    q: str | None = None, cursor: str | None = None, limit: int = 50
+) -> Page[Workspace]:
+    body = await get_client().get("workspaces", params={"q": q, "cursor": cursor, "limit": limit})
+    return Page([Workspace.from_api(w) for w in body["workspaces"]], body.get("nextCursor"))
+
+
+async def get_workspace(workspace_id: str) -> Workspace:
+    return Workspace.from_api(await get_client().get(f"workspaces/{workspace_id}"))
+
+
+async def create_workspace(
+    name: str, mounts: dict[str, Any] | None = None, idempotency_key: str | None = None
+) -> Workspace:
+    payload: dict[str, Any] = {"name": name}
+    if mounts:
+        payload["mounts"] = mounts
+    return Workspace.from_api(await get_client().create("workspaces", payload, idempotency_key))
+
+
+async def update_workspace(
+    workspace_id: str, *, name: str | None = None, mounts: dict[str, Any] | None = None
+) -> Workspace:
+    payload: dict[str, Any] = {}
+    if name is not None:
+        payload["name"] = name
+    if mounts is not None:
+        payload["mounts"] = mounts
+    return Workspace.from_api(await get_client().patch(f"workspaces/{workspace_id}", json=payload))
+
+
+async def delete_workspace(workspace_id: str, force: bool = False) -> None:
+    await get_client().delete(f"workspaces/{workspace_id}", params={"force": "true" if force else None})

@@ -1,0 +1,67 @@
+"""Console test fixtures: the console's client pointed at the real engine, and named personas."""
+
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+
+from dashboard.bctrl.client import reset_clients, use_transport
+from tests.support.engine_process import EngineProcess
+
+
+@pytest.fixture(autouse=True)
+def console_api(settings, engine: EngineProcess) -> Iterator[EngineProcess]:
+    """Every console test talks to the session's real engine over HTTP, with an admin key."""
+    settings.BCTRL_API_URL = f"{engine.url}/v1"
+    settings.BCTRL_API_KEY = engine.keys["admin"]
+    settings.BCTRL_RETRIES = 1
+    reset_clients()
+    yield engine
+    use_transport(None)
+    reset_clients()
+
+
+def _persona(username: str, role: str) -> User:
+    user = User.objects.create_user(username, password="correct horse battery staple")
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def alice(db) -> User:
+    """Alice is an admin."""
+    return _persona("alice", "admin")
+
+
+@pytest.fixture
+def oscar(db) -> User:
+    """Oscar is an operator."""
+    return _persona("oscar", "operator")
+
+
+@pytest.fixture
+def vera(db) -> User:
+    """Vera is a viewer."""
+    return _persona("vera", "viewer")
+
+
+def _client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin_client(alice: User) -> Client:
+    return _client_for(alice)
+
+
+@pytest.fixture
+def operator_client(oscar: User) -> Client:
+    return _client_for(oscar)
+
+
+@pytest.fixture
+def viewer_client(vera: User) -> Client:
+    return _client_for(vera)
