@@ -1,5 +1,6 @@
 """Start a real engine (manage.py runengine) in its own process, on a free port, with its own var dir."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -41,12 +42,21 @@ class EngineProcess:
     def manage(self, *args: str) -> str:
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, check=True, timeout=120,
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
         )
         return result.stdout
 
     def create_key(self, scope: str, name: str | None = None) -> str:
-        return self.manage("createapikey", "--name", name or f"test-{scope}", "--scope", scope).strip().splitlines()[-1]
+        return (
+            self.manage("createapikey", "--name", name or f"test-{scope}", "--scope", scope)
+            .strip()
+            .splitlines()[-1]
+        )
 
     def start(self) -> "EngineProcess":
         self.var_dir.mkdir(parents=True, exist_ok=True)
@@ -56,7 +66,11 @@ class EngineProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runengine", "--port", str(self.port), "--log-level", "warning"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -90,15 +104,15 @@ class EngineProcess:
 
     def client(self, scope: str = "admin", timeout: float = 60) -> httpx.Client:
         return httpx.Client(
-            base_url=f"{self.url}/v1", headers={"Authorization": f"Bearer {self.keys[scope]}"}, timeout=timeout
+            base_url=f"{self.url}/v1",
+            headers={"Authorization": f"Bearer {self.keys[scope]}"},
+            timeout=timeout,
         )
 
 
 def kill_process_group_children(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def chromium_pids_under(var_dir: Path) -> list[int]:
