@@ -24,7 +24,7 @@ def role_of(user: "AbstractBaseUser | AnonymousUser") -> str | None:
     if getattr(user, "is_superuser", False):
         return "admin"
     # groups are prefetched by the auth backend per request; a user has one role group
-    names = {g.name for g in user.groups.all()}  # type: ignore[union-attr]
+    names = {g.name for g in user.groups.all()}  # type: ignore[union-attr,attr-defined]
     for role in reversed(ROLES):
         if role in names:
             return role

@@ -1,0 +1,45 @@
+"""A schemathesis run over the engine's own /v1/openapi.json.
+
+Guarantee protected: no generated request (valid or not) makes the engine answer 5xx, and every
+response matches the schema the engine publishes (status code, content type, body). It runs the
+schemathesis CLI against the real engine process (its pytest plugin does not support pytest 9).
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.engine_process import EngineProcess
+
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+
+
+def test_the_engine_keeps_its_own_schema(engine: EngineProcess) -> None:
+    st = Path(sys.executable).with_name("schemathesis")
+    result = subprocess.run(
+        [
+            str(st),
+            "run",
+            f"{engine.url}/v1/openapi.json",
+            "--header",
+            f"Authorization: Bearer {engine.keys['admin']}",
+            "--checks",
+            CHECKS,
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            "15",
+            "--request-timeout",
+            "60",
+            "--workers",
+            "2",
+            "--generation-deterministic",
+            # Long polls and the live stream wait up to 120 s by design; they have their own tests.
+            "--exclude-path-regex",
+            "(/wait$|/updates/stream$)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
