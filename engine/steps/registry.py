@@ -1,0 +1,278 @@
+"""The execute call catalogue: one registry every call module adds itself to.
+
+How to add a call (this is the whole API other modules need):
+
+    from engine.steps.registry import Arg, StepContext, StepError, step
+
+    @step(
+        "page.fill",
+        args=[Arg("selector", "string"), Arg("value", "string")],
+        result="null",
+        ref="page",                 # what `ref` must resolve to: "page", "context" or None
+        description="Fill an input.",
+    )
+    async def fill(ctx: StepContext, selector: str, value: str) -> None:
+        await ctx.page.fill(selector, value, timeout=ctx.timeout_ms)
+
+- A call function is `async def fn(ctx: StepContext, *args)`: the step's positional `args` are
+  passed as positional parameters, already checked against the declared `Arg`s (count and JSON
+  type), so the function only checks what a type cannot say (raise `StepError`).
+- It returns a JSON-ready value (the step's `result`). A call declared with `binds="page"` returns
+  a Playwright Page instead; the executor names it (the step's `bind`, or a generated id) and
+  answers `{"pageId": ...}` plus the `binding`.
+- `ctx.page` / `ctx.context` are the live Playwright objects the step's `ref` resolved to;
+  `ctx.runtime`, `ctx.workspace`, `ctx.mounts` (effective, narrowed mounts), `ctx.storage_namespace`,
+  `ctx.operation_id` describe where it runs; `ctx.emit(type, data)` records a runtime event;
+  `ctx.timeout_ms` is the step's time budget (pass it to Playwright's own `timeout=`).
+- `dryRun` never calls the function: arguments are validated and the step reports ok.
+- Raise `StepError(code, message)` for a failure the caller can act on (`step.invalid_args`,
+  `vault.forbidden`...). Playwright's TimeoutError becomes `step.timeout`, any other Playwright
+  error `step.failed`, both with Playwright's first message line.
+
+Modules listed in CATALOGUE_MODULES are imported once, on first use of the registry. The two
+owned by the storage/vault room (secrets, files) are optional until they exist.
+"""
+
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext, Page
+
+    from engine.models import Runtime, Workspace
+    from engine.runtimes.session import RuntimeSession
+
+logger = logging.getLogger("engine.steps")
+
+DRIVERS = ("playwright", "puppeteer", "selenium", "stagehand")
+# JSON types an Arg may declare; "any" accepts everything, "a|b" accepts either.
+ARG_TYPES = ("string", "number", "integer", "boolean", "object", "array", "any")
+
+CATALOGUE_MODULES = (
+    "engine.steps.navigation",
+    "engine.steps.input",
+    "engine.steps.waiting",
+    "engine.steps.reading",
+    "engine.steps.outputs",
+)
+# Written by the storage/vault room; absent until it lands, so an ImportError of these is fine.
+OPTIONAL_MODULES = ("engine.steps.secrets", "engine.steps.files")
+
+
+class StepError(Exception):
+    """A step failure with a stable code, reported in the step's `error`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    type: str = "string"
+    required: bool = True
+    description: str = ""
+
+    def accepts(self, value: Any) -> bool:
+        return any(_is_type(value, kind) for kind in self.type.split("|"))
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    if kind == "any":
+        return True
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "array":
+        return isinstance(value, list)
+    if kind == "null":
+        return value is None
+    raise ValueError(f"unknown arg type {kind!r}")
+
+
+StepFunction = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """One call of the catalogue, as `help` describes it."""
+
+    name: str
+    fn: StepFunction
+    args: tuple[Arg, ...]
+    result: str
+    ref: str | None
+    long_running: bool
+    drivers: tuple[str, ...]
+    description: str
+    binds: str | None = None
+
+    def check_args(self, args: list[Any]) -> list[dict[str, str]]:
+        """Problems with `args` as {path, message} (path relative to the step), none if fine."""
+        problems: list[dict[str, str]] = []
+        required = sum(1 for a in self.args if a.required)
+        if len(args) < required or len(args) > len(self.args):
+            expected = f"{required}" if required == len(self.args) else f"{required} to {len(self.args)}"
+            signature = ", ".join(a.name if a.required else f"{a.name}?" for a in self.args)
+            problems.append(
+                {
+                    "path": "args",
+                    "message": f"{self.name}({signature}) takes {expected} argument(s), got {len(args)}.",
+                }
+            )
+            return problems
+        for index, (spec, value) in enumerate(zip(self.args, args, strict=False)):
+            if value is None and not spec.required:
+                continue
+            if not spec.accepts(value):
+                problems.append(
+                    {"path": f"args.{index}", "message": f"{spec.name} must be of type {spec.type}."}
+                )
+        return problems
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "args": [
+                {"name": a.name, "type": a.type, "required": a.required, "description": a.description}
+                for a in self.args
+            ],
+            "result": self.result,
+            "ref": self.ref,
+            "binds": self.binds,
+            "longRunning": self.long_running,
+            "drivers": list(self.drivers),
+        }
+
+
+_REGISTRY: dict[str, CallSpec] = {}
+_loaded = False
+
+
+def step(
+    name: str,
+    *,
+    args: list[Arg] | tuple[Arg, ...] = (),
+    result: str = "null",
+    ref: str | None = "page",
+    long_running: bool = False,
+    drivers: tuple[str, ...] | list[str] = DRIVERS,
+    description: str = "",
+    binds: str | None = None,
+) -> Callable[[StepFunction], StepFunction]:
+    """Register `fn` as the call `name` (see the module docstring)."""
+    for arg in args:
+        for kind in arg.type.split("|"):
+            if kind not in (*ARG_TYPES, "null"):
+                raise ValueError(f"{name}: unknown arg type {kind!r}")
+    seen_optional = False
+    for arg in args:
+        if not arg.required:
+            seen_optional = True
+        elif seen_optional:
+            raise ValueError(f"{name}: required arg {arg.name!r} after an optional one")
+
+    def register(fn: StepFunction) -> StepFunction:
+        if name in _REGISTRY and _REGISTRY[name].fn is not fn:
+            raise ValueError(f"call {name!r} is registered twice")
+        _REGISTRY[name] = CallSpec(
+            name=name,
+            fn=fn,
+            args=tuple(args),
+            result=result,
+            ref=ref,
+            long_running=long_running,
+            drivers=tuple(drivers),
+            description=description or (fn.__doc__ or "").strip().split("\n")[0],
+            binds=binds,
+        )
+        return fn
+
+    return register
+
+
+def load() -> None:
+    """Import every catalogue module once, so their @step decorators run."""
+    global _loaded
+    if _loaded:
+        return
+    for module in CATALOGUE_MODULES:
+        importlib.import_module(module)
+    for module in OPTIONAL_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            # Only "this module is not written yet" is tolerated, not a broken import inside it.
+            if exc.name != module:
+                raise
+            logger.info("Optional call module %s is not present", module)
+    _loaded = True
+
+
+def get(name: str) -> CallSpec | None:
+    load()
+    return _REGISTRY.get(name)
+
+
+def catalogue() -> list[CallSpec]:
+    load()
+    return sorted(_REGISTRY.values(), key=lambda spec: spec.name)
+
+
+@dataclass
+class StepContext:
+    """What a call function may use: where it runs and the live browser objects it acts on."""
+
+    session: "RuntimeSession"
+    runtime: "Runtime"
+    workspace: "Workspace"
+    mounts: dict[str, Any]
+    storage_namespace: str
+    operation_id: UUID | None
+    timeout_ms: float
+    target: "Page | BrowserContext | None" = None
+    target_id: str | None = None
+    # Console lines captured while the step runs (options.logs == "capture").
+    logs: list[dict[str, Any]] | None = field(default=None)
+
+    @property
+    def page(self) -> "Page":
+        from playwright.async_api import Page
+
+        if not isinstance(self.target, Page):
+            raise StepError("step.invalid_ref", "This call needs a page; `ref` names something else.")
+        return self.target
+
+    @property
+    def context(self) -> "BrowserContext":
+        from playwright.async_api import BrowserContext, Page
+
+        if isinstance(self.target, Page):
+            return self.target.context
+        if isinstance(self.target, BrowserContext):
+            return self.target
+        return self.session.context
+
+    @property
+    def page_id(self) -> str | None:
+        from playwright.async_api import Page
+
+        return self.session.page_id(self.target) if isinstance(self.target, Page) else None
+
+    def emit(self, event_type: str, data: dict[str, Any]) -> None:
+        """Record a runtime event (buffered; visible to list and wait at once)."""
+        self.session.emit(event_type, data, operation_id=self.operation_id)
