@@ -1,1 +1,72 @@
-urlpatterns: list = []
+"""Artifacts: a workspace's list (filters, pages, thumbnails), and their bytes proxied from the API.
+
+The browser never talks to the API: the API key stays on the server, so images and downloads
+go through `artifact_content`, which streams the upstream body through.
+"""
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import path
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from dashboard.accounts.roles import role_required
+from dashboard.bctrl import artifacts as api
+from dashboard.bctrl.errors import BctrlError
+from dashboard.front.views.helpers import error_status, render_page
+
+PAGE_SIZE = 24
+# Images a browser may render inline from our origin; anything else (PDF, HTML, SVG with script...)
+# is a download, so an artifact can never run in the console's origin.
+INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
+
+
+@vary_on_headers("HX-Request")
+@require_GET
+@role_required("viewer")
+async def artifact_list(request: HttpRequest, workspace_id: str) -> HttpResponse:
+    runtime = request.GET.get("runtime", "").strip()
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in api.KINDS else ""
+    cursor = request.GET.get("cursor") or None
+    context: dict[str, object] = {
+        "workspace_id": workspace_id,
+        "runtime": runtime,
+        "kind": kind,
+        "kinds": api.KINDS,
+        "cursor": cursor,
+    }
+    try:
+        context["page"] = await api.list_artifacts(
+            str(workspace_id), runtime=runtime or None, kind=kind or None, cursor=cursor, limit=PAGE_SIZE
+        )
+    except BctrlError as error:
+        context["error"] = error
+    return render_page(request, "front/artifacts/list.html", context, region="artifact_grid")
+
+
+@require_GET
+@role_required("viewer")
+async def artifact_content(request: HttpRequest, artifact_id: str) -> HttpResponse:
+    try:
+        content = await api.open_content(str(artifact_id))
+    except BctrlError as error:
+        return HttpResponse(
+            f"The artifact could not be loaded: {error.user_message} (request id {error.request_id or 'none'})",
+            status=error_status(error),
+            content_type="text/plain; charset=utf-8",
+        )
+    media_type = content.content_type.split(";")[0].strip().lower()
+    response = StreamingHttpResponse(content.chunks, content_type=content.content_type)
+    if content.content_length:
+        response["Content-Length"] = content.content_length
+    disposition = "inline" if media_type in INLINE_TYPES else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{content.filename or artifact_id}"'
+    response["Cache-Control"] = "private, max-age=3600"  # artifacts never change once stored
+    response["X-Content-Type-Options"] = "nosniff"
+    return response  # type: ignore[return-value]  # role_required types views as HttpResponse
+
+
+urlpatterns = [
+    path("workspaces/<uuid:workspace_id>/artifacts/", artifact_list, name="artifacts"),
+    path("artifacts/<uuid:artifact_id>/content/", artifact_content, name="artifact_content"),
+]

@@ -1,9 +1,128 @@
+"""Operations: the organisation's list (filters, pages), detail with live progress, cancel."""
+
+import asyncio
+import json
+from typing import Any
+
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import path
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from dashboard.accounts.roles import role_required
+from dashboard.audit.log import record
+from dashboard.bctrl import operations as api
+from dashboard.bctrl.errors import BctrlError
+from dashboard.bctrl.workspaces import list_workspaces
+from dashboard.front.views.helpers import error_status, render_page, with_toast
+
+PAGE_SIZE = 25
 
 
-async def placeholder(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("Not built yet", status=501)
+@vary_on_headers("HX-Request")
+@require_GET
+@role_required("viewer")
+async def operation_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    status = status if status in api.STATUSES else ""
+    workspace_id = request.GET.get("workspace", "").strip()
+    cursor = request.GET.get("cursor") or None
+    operations, workspaces = await asyncio.gather(
+        api.list_operations(workspace_id or None, status or None, cursor, PAGE_SIZE),
+        list_workspaces(limit=200),
+        return_exceptions=True,
+    )
+    context: dict[str, Any] = {
+        "status": status,
+        "workspace_id": workspace_id,
+        "cursor": cursor,
+        "statuses": api.STATUSES,
+        # The workspace filter falls back to a text box when the list cannot be loaded.
+        "workspaces": [] if isinstance(workspaces, BaseException) else workspaces.items,
+    }
+    if isinstance(operations, BctrlError):
+        context["error"] = operations
+    elif isinstance(operations, BaseException):
+        raise operations
+    else:
+        names = {w.id: w.name for w in context["workspaces"]}
+        context["page"] = operations
+        context["rows"] = [(o, names.get(o.workspace_id, "")) for o in operations.items]
+    return render_page(request, "front/operations/list.html", context, region="operation_table")
 
 
-urlpatterns = [path("operations/", placeholder, name="operations")]
+@vary_on_headers("HX-Request")
+@require_GET
+@role_required("viewer")
+async def operation_detail(request: HttpRequest, operation_id: str) -> HttpResponse:
+    try:
+        operation = await api.get_operation(str(operation_id))
+    except BctrlError as error:
+        context = {"error": error, "operation_id": operation_id}
+        return render_page(
+            request, "front/operations/detail.html", context, region="status", status=error_status(error)
+        )
+    return render_page(request, "front/operations/detail.html", _context(operation), region="status")
+
+
+@require_POST
+@role_required("operator")
+async def operation_cancel(request: HttpRequest, operation_id: str) -> HttpResponse:
+    htmx = getattr(request, "htmx", None)
+    try:
+        operation = await api.cancel_operation(str(operation_id))
+    except BctrlError as error:
+        await record(request, "operation.cancel", "operation", str(operation_id), error=error)
+        if not htmx:
+            return redirect("operation_detail", operation_id)
+        current: Any
+        try:
+            current = _context(await api.get_operation(str(operation_id)))
+        except BctrlError:
+            current = {"operation_id": operation_id}
+        context = {**current, "cancel_error": error}
+        response = render_page(
+            request, "front/operations/detail.html", context, region="status", status=error_status(error)
+        )
+        return await _toast(response, request, f"Could not cancel: {error.user_message}", "error")
+    await record(request, "operation.cancel", "operation", operation.id, message=operation.status)
+    if not htmx:
+        return redirect("operation_detail", operation_id)
+    response = render_page(request, "front/operations/detail.html", _context(operation), region="status")
+    return await _toast(
+        response,
+        request,
+        f"Cancelling operation {operation.call}."
+        if not operation.finished
+        else f"Operation {operation.status}.",
+    )
+
+
+def _context(operation: api.Operation) -> dict[str, Any]:
+    def pretty(value: Any) -> str:
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str) if value is not None else ""
+
+    return {
+        "operation": operation,
+        "operation_id": operation.id,
+        "result_json": pretty(operation.result),
+        "error_details_json": pretty(operation.error.details)
+        if operation.error and operation.error.details
+        else "",
+    }
+
+
+async def _toast(
+    response: HttpResponse, request: HttpRequest, text: str, level: str = "success"
+) -> HttpResponse:
+    # with_toast renders templates, whose context processors query the database: not on the loop.
+    return await sync_to_async(with_toast)(response, request, text, level)
+
+
+urlpatterns = [
+    path("operations/", operation_list, name="operations"),
+    path("operations/<uuid:operation_id>/", operation_detail, name="operation_detail"),
+    path("operations/<uuid:operation_id>/cancel/", operation_cancel, name="operation_cancel"),
+]

@@ -1,0 +1,77 @@
+"""Runtime events: typed results and the list call."""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dashboard.bctrl.client import get_client
+from dashboard.bctrl.pages import Page, parse_time
+
+EVENT_TYPES = (
+    "runtime.started",
+    "runtime.stopped",
+    "runtime.failed",
+    "page.created",
+    "page.navigated",
+    "page.loaded",
+    "page.closed",
+    "page.error",
+    "page.crashed",
+    "console.message",
+    "network.request",
+    "network.response",
+    "network.failed",
+    "dialog.opened",
+    "download.started",
+    "download.finished",
+    "step.started",
+    "step.finished",
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    event_type: str
+    event_data: dict[str, Any]
+    created_at: datetime | None
+    runtime: str
+    operation_id: str | None
+    sequence: int | None
+
+    @property
+    def family(self) -> str:
+        """`page`, `network`, `runtime`...: what the timeline colours an event by."""
+        return self.event_type.split(".", 1)[0]
+
+    @property
+    def data_json(self) -> str:
+        """The event's data on one line, for a timeline row."""
+        return json.dumps(self.event_data, ensure_ascii=False, separators=(", ", ": "), default=str)
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> "Event":
+        return cls(
+            id=body["id"],
+            event_type=body["eventType"],
+            event_data=body.get("eventData") or {},
+            created_at=parse_time(body.get("createdAt")),
+            runtime=body.get("runtime", ""),
+            operation_id=body.get("operationId"),
+            sequence=body.get("sequence"),
+        )
+
+
+async def list_events(
+    workspace_id: str,
+    alias: str,
+    event_types: list[str] | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> Page[Event]:
+    body = await get_client().get(
+        f"workspaces/{workspace_id}/runtimes/{alias}/events",
+        params={"eventTypes": ",".join(event_types or []), "after": after, "limit": limit},
+    )
+    return Page([Event.from_api(e) for e in body["events"]], body.get("nextCursor"))

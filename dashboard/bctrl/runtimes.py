@@ -1,0 +1,180 @@
+"""Runtimes: typed results and calls, plus the lists the launch form chooses from."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dashboard.bctrl.client import get_client
+from dashboard.bctrl.operations import Operation
+from dashboard.bctrl.pages import Page, parse_time
+
+ALIAS_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+DRIVERS = ("playwright", "puppeteer", "selenium", "stagehand")
+STATUSES = ("active", "stopped", "failed")
+
+
+@dataclass(frozen=True)
+class Summary:
+    browser_running: bool
+    current_driver: str
+    default_context_id: str | None
+    default_page_id: str | None
+    launch_mode: str
+    profile_id: str | None
+    storage_workspace: str
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any] | None) -> "Summary":
+        body = body or {}
+        return cls(
+            browser_running=bool(body.get("browserRunning")),
+            current_driver=body.get("currentDriver") or "",
+            default_context_id=body.get("defaultContextId"),
+            default_page_id=body.get("defaultPageId"),
+            launch_mode=body.get("launchMode") or "ephemeral",
+            profile_id=body.get("profileId"),
+            storage_workspace=body.get("storageWorkspace") or "",
+        )
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A named reference a runtime holds: a page, context, handle or subscription."""
+
+    alias: str
+    id: str
+    type: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Runtime:
+    id: str
+    alias: str
+    workspace_id: str
+    kind: str
+    driver: str
+    status: str
+    summary: Summary
+    config: dict[str, Any]
+    created_at: datetime | None
+    started_at: datetime | None
+    stopped_at: datetime | None
+    failure: Failure | None
+    bindings: list[Binding] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> "Runtime":
+        failure = body.get("failure")
+        return cls(
+            id=body["id"],
+            alias=body["alias"],
+            workspace_id=body["workspaceId"],
+            kind=body.get("kind", "browser"),
+            driver=body.get("driver", ""),
+            status=body["status"],
+            summary=Summary.from_api(body.get("summary")),
+            config=body.get("config") or {},
+            created_at=parse_time(body.get("createdAt")),
+            started_at=parse_time(body.get("startedAt")),
+            stopped_at=parse_time(body.get("stoppedAt")),
+            failure=Failure(failure.get("code", ""), failure.get("message", "")) if failure else None,
+            bindings=[
+                Binding(b["alias"], b["id"], b.get("type", ""), b.get("url"))
+                for b in body.get("bindings") or []
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class WorkspaceState:
+    """What a workspace holds right now: its runtimes (with bindings) and running operations."""
+
+    runtimes: list[Runtime]
+    active_operations: list[Operation]
+
+    def runtime(self, alias: str) -> Runtime | None:
+        return next((r for r in self.runtimes if r.alias == alias), None)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A profile or extension the launch form offers: id and what the operator calls it."""
+
+    id: str
+    name: str
+    note: str = ""
+
+
+async def list_runtimes(
+    workspace_id: str, status: str | None = None, cursor: str | None = None, limit: int = 50
+) -> Page[Runtime]:
+    body = await get_client().get(
+        f"workspaces/{workspace_id}/runtimes", params={"status": status, "cursor": cursor, "limit": limit}
+    )
+    return Page([Runtime.from_api(r) for r in body["runtimes"]], body.get("nextCursor"))
+
+
+async def get_runtime(workspace_id: str, alias: str) -> Runtime:
+    return Runtime.from_api(await get_client().get(f"workspaces/{workspace_id}/runtimes/{alias}"))
+
+
+async def launch_runtime(
+    workspace_id: str,
+    *,
+    alias: str,
+    driver: str,
+    launch: dict[str, Any],
+    mounts: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> Runtime:
+    """Launch a browser; the API answers once it is ready, which takes a second or two."""
+    payload: dict[str, Any] = {"alias": alias, "kind": "browser", "driver": driver, "launch": launch}
+    if mounts:
+        payload["mounts"] = mounts
+    body = await get_client().create(
+        f"workspaces/{workspace_id}/runtimes", payload, idempotency_key, timeout=120.0
+    )
+    return Runtime.from_api(body)
+
+
+async def stop_runtime(workspace_id: str, alias: str) -> Runtime:
+    body = await get_client().post(f"workspaces/{workspace_id}/runtimes/{alias}/stop", timeout=60.0)
+    return Runtime.from_api(body)
+
+
+async def get_state(workspace_id: str) -> WorkspaceState:
+    body = await get_client().get(f"workspaces/{workspace_id}/state")
+    return WorkspaceState(
+        runtimes=[Runtime.from_api(r) for r in body.get("runtimes") or []],
+        active_operations=[Operation.from_api(o) for o in body.get("activeOperations") or []],
+    )
+
+
+async def profile_choices() -> list[Choice]:
+    """Browser profiles to launch from; one in use is marked, since launching it would be refused."""
+    body = await get_client().get("browser-profiles", params={"limit": 500})
+    return [
+        Choice(p["id"], p.get("name") or p["id"], "in use" if p.get("inUse") else "")
+        for p in body.get("profiles") or []
+    ]
+
+
+async def extension_choices() -> list[Choice]:
+    """Enabled browser extensions (disabled ones cannot be loaded)."""
+    body = await get_client().get("browser-extensions", params={"limit": 500})
+    return [
+        Choice(e["id"], f"{e.get('name') or e['id']} {e.get('version') or ''}".strip())
+        for e in body.get("extensions") or []
+        if e.get("enabled", True)
+    ]

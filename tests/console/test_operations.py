@@ -1,0 +1,179 @@
+"""Operation pages. The list, its empty state and a missing operation run against the real engine.
+
+Operations only come from long-running agent calls, which need an AI provider the test engine
+does not have; so the detail, live refresh and cancel are shown against contract-shaped
+operations served by httpx.MockTransport (the fault-free fake the conventions allow for states
+we cannot cause).
+"""
+
+import html
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from django.test import Client
+
+from dashboard.audit.models import AuditEntry
+from dashboard.bctrl.client import use_transport
+
+WORKSPACE_ID = str(uuid.uuid4())
+
+
+def _operation(status: str = "running", **changes: Any) -> dict[str, Any]:
+    body = {
+        "id": str(uuid.uuid4()),
+        "workspaceId": WORKSPACE_ID,
+        "runtime": "shop",
+        "call": "stagehand.agent.execute",
+        "status": status,
+        "progress": {
+            "step": 3,
+            "totalSteps": 8,
+            "currentCall": "page.click",
+            "lastEventType": "page.navigated",
+            "message": "Opening the cart",
+        },
+        "result": None,
+        "error": None,
+        "createdAt": "2026-11-28T12:00:00.000Z",
+        "startedAt": "2026-11-28T12:00:01.000Z",
+        "finishedAt": None,
+    }
+    body.update(changes)
+    return body
+
+
+class FakeOperations:
+    """An API that knows some operations and records every cancel it is asked for."""
+
+    def __init__(self, *operations: dict[str, Any]) -> None:
+        self.operations = {o["id"]: o for o in operations}
+        self.cancelled: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.rstrip("/").split("/")  # /v1/operations/<id>[/cancel]
+        operation = self.operations.get(parts[3]) if len(parts) > 3 else None
+        if operation is None:
+            return httpx.Response(
+                404,
+                json={
+                    "error": {
+                        "code": "operation.not_found",
+                        "message": "Operation does not exist.",
+                        "details": None,
+                    },
+                    "requestId": "req_fake404",
+                },
+            )
+        if parts[-1] == "cancel" and request.method == "POST":
+            self.cancelled.append(operation["id"])
+            operation["status"] = "cancelling"
+        return httpx.Response(200, json=operation, headers={"X-Request-Id": "req_fake"})
+
+
+@pytest.fixture
+def fake() -> FakeOperations:
+    api = FakeOperations(
+        _operation("running"),
+        _operation("succeeded", result={"answer": 42}, finishedAt="2026-11-28T12:01:00.000Z"),
+        _operation(
+            "failed",
+            error={
+                "code": "agent.gave_up",
+                "message": "The agent could not find the cart.",
+                "details": {"steps": 8},
+            },
+        ),
+    )
+    use_transport(httpx.MockTransport(api))
+    return api
+
+
+def _by_status(fake: FakeOperations, status: str) -> dict[str, Any]:
+    return next(o for o in fake.operations.values() if o["status"] == status)
+
+
+def test_it_shows_the_empty_state(viewer_client: Client) -> None:
+    response = viewer_client.get("/operations/")
+    assert response.status_code == 200
+    assert "No operations yet" in response.content.decode()
+
+
+def test_it_filters_by_workspace_and_status(viewer_client: Client, workspace: dict) -> None:
+    response = viewer_client.get(
+        "/operations/", {"workspace": workspace["id"], "status": "running"}, headers={"HX-Request": "true"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="operation-table"' in body and "<html" not in body
+    assert "No operations match these filters" in body
+
+
+def test_it_renders_a_missing_operation_as_a_state(viewer_client: Client) -> None:
+    response = viewer_client.get(f"/operations/{uuid.uuid4()}/")
+    body = response.content.decode()
+    assert response.status_code == 404
+    assert "no longer exists" in body and "Request id" in body
+
+
+def test_it_shows_progress_and_keeps_refreshing_while_running(
+    viewer_client: Client, fake: FakeOperations
+) -> None:
+    operation = _by_status(fake, "running")
+    response = viewer_client.get(f"/operations/{operation['id']}/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Opening the cart" in body and "page.click" in body and "3 of 8" in body
+    assert 'hx-trigger="every 2s"' in body
+
+
+def test_it_stops_refreshing_a_finished_operation_and_shows_its_result(
+    viewer_client: Client, fake: FakeOperations
+) -> None:
+    operation = _by_status(fake, "succeeded")
+    response = viewer_client.get(f"/operations/{operation['id']}/", headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert 'id="operation-status"' in body and "<html" not in body
+    assert "every 2s" not in body
+    assert html.escape(json.dumps({"answer": 42}, indent=2)) in body
+    assert "Cancel operation" not in body
+
+
+def test_it_shows_an_operation_error(viewer_client: Client, fake: FakeOperations) -> None:
+    operation = _by_status(fake, "failed")
+    body = viewer_client.get(f"/operations/{operation['id']}/").content.decode()
+    assert "The agent could not find the cart." in body and "agent.gave_up" in body
+
+
+def test_an_operator_cancels_with_confirmation(operator_client: Client, fake: FakeOperations) -> None:
+    operation = _by_status(fake, "running")
+    page = operator_client.get(f"/operations/{operation['id']}/").content.decode()
+    assert "data-confirm=" in page and "Cancel operation" in page
+    response = operator_client.post(f"/operations/{operation['id']}/cancel/", headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert fake.cancelled == [operation["id"]]
+    assert "cancelling" in body and 'id="toasts"' in body
+    entry = AuditEntry.objects.get(action="operation.cancel")
+    assert entry.username == "oscar" and entry.target_id == operation["id"] and entry.outcome == "succeeded"
+
+
+def test_a_viewer_cannot_cancel(viewer_client: Client, fake: FakeOperations) -> None:
+    operation = _by_status(fake, "running")
+    assert "Cancel operation" not in viewer_client.get(f"/operations/{operation['id']}/").content.decode()
+    response = viewer_client.post(f"/operations/{operation['id']}/cancel/")
+    assert response.status_code == 403
+    assert fake.cancelled == []
+    assert not AuditEntry.objects.filter(action="operation.cancel").exists()
+
+
+def test_a_failed_cancel_is_audited_and_shown(operator_client: Client, api: httpx.Client) -> None:
+    missing = str(uuid.uuid4())
+    response = operator_client.post(f"/operations/{missing}/cancel/", headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 404
+    assert "Could not cancel" in body
+    entry = AuditEntry.objects.get(action="operation.cancel")
+    assert entry.outcome == "failed" and entry.status == 404 and entry.request_id
