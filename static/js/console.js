@@ -72,4 +72,58 @@
       if (label) label.textContent = event.dataTransfer.files[0].name;
     }
   });
+
+  // Remove a repeatable row: <button type="button" data-remove-closest=".step-row">.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-remove-closest]");
+    if (!button) return;
+    var row = button.closest(button.dataset.removeClosest);
+    if (row) row.remove();
+  });
+
+  // Show a part of a form only for one choice: <fieldset data-show-when="launch_mode=profile">.
+  function syncShowWhen(root) {
+    root.querySelectorAll("[data-show-when]").forEach(function (part) {
+      var rule = part.dataset.showWhen.split("=");
+      var form = part.closest("form");
+      var chosen = form && form.querySelector("[name='" + rule[0] + "']:checked");
+      part.hidden = !!chosen && chosen.value !== rule[1];
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.form) syncShowWhen(event.target.form);
+  });
+  document.addEventListener("DOMContentLoaded", function () { syncShowWhen(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { syncShowWhen(event.target); });
 })();
+
+// Countdowns: <span data-countdown="27"> ticks down to 0 each second (the TOTP code's life);
+// a <progress data-countdown-bar> next to it follows. htmx fetches the next code itself.
+(function () {
+  "use strict";
+  setInterval(function () {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var left = Math.max(0, parseInt(el.dataset.countdown, 10) - 1);
+      el.dataset.countdown = String(left);
+      el.textContent = String(left);
+      var box = el.closest(".totp-box");
+      var bar = box && box.querySelector("[data-countdown-bar]");
+      if (bar) bar.value = left;
+    });
+  }, 1000);
+})();
+
+// LinesWidget: "Add another" clones the last input of its list, empty (templates/includes/lines_widget.html).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-add-row]");
+  if (!button) return;
+  var list = button.closest("[data-row-list]");
+  var inputs = list.querySelectorAll("input");
+  var last = inputs[inputs.length - 1];
+  var row = last.cloneNode(false);
+  row.value = "";
+  row.removeAttribute("id");
+  row.setAttribute("aria-label", last.name + " " + (inputs.length + 1));
+  list.insertBefore(row, button);
+  row.focus();
+});
