@@ -1,9 +1,163 @@
+"""AI credentials: list (provider filter, pages), detail, create, edit, delete, test.
+
+Admins manage; operators may test (a cheap real call to the provider); everyone reads. The API
+never returns a key and no page ever shows one: the key field is write-only.
+"""
+
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from dashboard.accounts.roles import role_required
+from dashboard.audit.log import record
+from dashboard.bctrl import ai_credentials as api
+from dashboard.bctrl.errors import BctrlError
+from dashboard.front.resource_forms import AiCredentialForm
+from dashboard.front.views.helpers import error_status, render_page
+
+PAGE_SIZE = 50
 
 
-async def placeholder(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("Not built yet", status=501)
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful form: htmx navigates the whole page, a plain post redirects."""
+    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
 
 
-urlpatterns = [path("ai-credentials/", placeholder, name="ai_credentials")]
+@vary_on_headers("HX-Request")
+@role_required("viewer")
+async def credential_list(request: HttpRequest) -> HttpResponse:
+    provider = request.GET.get("provider", "")
+    provider = provider if provider in api.PROVIDERS else ""
+    cursor = request.GET.get("cursor") or None
+    context: dict[str, object] = {"provider": provider, "providers": api.PROVIDERS, "cursor": cursor}
+    try:
+        context["page"] = await api.list_credentials(
+            provider=provider or None, cursor=cursor, limit=PAGE_SIZE
+        )
+    except BctrlError as error:
+        context["error"] = error
+    return render_page(request, "front/ai_credentials/list.html", context, region="table")
+
+
+@role_required("viewer")
+async def credential_detail(request: HttpRequest, credential_id: str) -> HttpResponse:
+    try:
+        credential = await api.get_credential(credential_id)
+    except BctrlError as error:
+        context = {"error": error, "credential_id": credential_id}
+        return render_page(request, "front/ai_credentials/detail.html", context, status=error_status(error))
+    context = {"credential": credential, "credential_id": credential.id}
+    return render_page(request, "front/ai_credentials/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("admin")
+async def credential_create(request: HttpRequest) -> HttpResponse:
+    form = AiCredentialForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            credential = await api.create_credential(form.payload(), form.cleaned_data["idempotency_key"])
+        except BctrlError as error:
+            form.add_upstream_error(error)
+        await record(
+            request,
+            "ai_credential.create",
+            "ai_credential",
+            form.cleaned_data["id"],
+            error=form.upstream_error,
+        )
+        if not form.upstream_error:
+            messages.success(request, f"AI credential “{credential.id}” created.")
+            return _go(request, reverse("ai_credential_detail", args=[credential.id]))
+    context = {"form": form, "action": reverse("ai_credential_create")}
+    return render_page(
+        request, "front/ai_credentials/form.html", context, region="form", status=422 if form.errors else 200
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("admin")
+async def credential_edit(request: HttpRequest, credential_id: str) -> HttpResponse:
+    try:
+        credential = await api.get_credential(credential_id)
+    except BctrlError as error:
+        context = {"error": error, "credential_id": credential_id}
+        return render_page(request, "front/ai_credentials/form.html", context, status=error_status(error))
+    form = AiCredentialForm(request.POST or None, credential=credential)
+    if request.method == "POST" and form.is_valid():
+        try:
+            credential = await api.update_credential(credential.id, form.payload())
+        except BctrlError as error:
+            form.add_upstream_error(error)
+        await record(
+            request, "ai_credential.update", "ai_credential", credential.id, error=form.upstream_error
+        )
+        if not form.upstream_error:
+            messages.success(request, f"AI credential “{credential.id}” saved.")
+            return _go(request, reverse("ai_credential_detail", args=[credential.id]))
+    context = {
+        "form": form,
+        "credential": credential,
+        "action": reverse("ai_credential_edit", args=[credential.id]),
+    }
+    return render_page(
+        request, "front/ai_credentials/form.html", context, region="form", status=422 if form.errors else 200
+    )
+
+
+@require_POST
+@role_required("admin")
+async def credential_delete(request: HttpRequest, credential_id: str) -> HttpResponse:
+    try:
+        await api.delete_credential(credential_id)
+    except BctrlError as error:
+        await record(request, "ai_credential.delete", "ai_credential", credential_id, error=error)
+        context = {"delete_error": error, "credential_id": credential_id}
+        return render_page(
+            request, "front/ai_credentials/detail.html", context, region="delete", status=error_status(error)
+        )
+    await record(request, "ai_credential.delete", "ai_credential", credential_id)
+    messages.success(request, f"AI credential “{credential_id}” deleted.")
+    return _go(request, reverse("ai_credentials"))
+
+
+@require_POST
+@role_required("operator")
+async def credential_test(request: HttpRequest, credential_id: str) -> HttpResponse:
+    """One cheap real call to the provider; the answer ({ok, message}) is shown in place."""
+    context: dict[str, object] = {"credential_id": credential_id}
+    try:
+        context["result"] = result = await api.try_credential(credential_id)
+    except BctrlError as error:
+        context["test_error"] = error
+        await record(request, "ai_credential.test", "ai_credential", credential_id, error=error)
+    else:
+        outcome = "succeeded" if result.ok else "failed"
+        await record(
+            request,
+            "ai_credential.test",
+            "ai_credential",
+            credential_id,
+            outcome=outcome,
+            message=result.message,
+        )
+    if not request.htmx:  # no script: the whole page, with the result in place
+        try:
+            context["credential"] = await api.get_credential(credential_id)
+        except BctrlError as error:
+            context["error"] = error
+    return render_page(request, "front/ai_credentials/detail.html", context, region="test_result")
+
+
+urlpatterns = [
+    path("ai-credentials/", credential_list, name="ai_credentials"),
+    path("ai-credentials/new/", credential_create, name="ai_credential_create"),
+    path("ai-credentials/<str:credential_id>/", credential_detail, name="ai_credential_detail"),
+    path("ai-credentials/<str:credential_id>/edit/", credential_edit, name="ai_credential_edit"),
+    path("ai-credentials/<str:credential_id>/delete/", credential_delete, name="ai_credential_delete"),
+    path("ai-credentials/<str:credential_id>/test/", credential_test, name="ai_credential_test"),
+]

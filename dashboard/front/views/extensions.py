@@ -1,9 +1,157 @@
+"""Browser extensions: list (search, pages) with upload, detail, rename, enable/disable, delete.
+
+Admins manage, everyone reads.
+"""
+
+from uuid import UUID
+
+from asgiref.sync import sync_to_async
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from dashboard.accounts.roles import role_required
+from dashboard.audit.log import record
+from dashboard.bctrl import extensions as api
+from dashboard.bctrl.errors import BctrlError
+from dashboard.front.resource_forms import ExtensionRenameForm, ExtensionUploadForm
+from dashboard.front.views.helpers import error_status, render_page, with_toast
+
+PAGE_SIZE = 25
 
 
-async def placeholder(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("Not built yet", status=501)
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful form: htmx navigates the whole page, a plain post redirects."""
+    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
 
 
-urlpatterns = [path("extensions/", placeholder, name="extensions")]
+async def _listing(request: HttpRequest) -> dict[str, object]:
+    q = request.GET.get("q", "").strip()
+    cursor = request.GET.get("cursor") or None
+    context: dict[str, object] = {"q": q, "cursor": cursor}
+    try:
+        context["page"] = await api.list_extensions(q=q or None, cursor=cursor, limit=PAGE_SIZE)
+    except BctrlError as error:
+        context["error"] = error
+    return context
+
+
+@vary_on_headers("HX-Request")
+@role_required("viewer")
+async def extension_list(request: HttpRequest) -> HttpResponse:
+    context = {**await _listing(request), "form": ExtensionUploadForm()}
+    return render_page(request, "front/extensions/list.html", context, region="table")
+
+
+@require_POST
+@role_required("admin")
+async def extension_upload(request: HttpRequest) -> HttpResponse:
+    form = ExtensionUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            extension = await api.upload_extension(
+                upload.name,
+                await sync_to_async(upload.read)(),
+                name=form.cleaned_data["name"] or None,
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+        except BctrlError as error:
+            await record(request, "browser_extension.upload", "browser_extension", upload.name, error=error)
+            form.add_upstream_error(error)
+        else:
+            await record(request, "browser_extension.upload", "browser_extension", extension.id)
+            messages.success(request, f"Extension “{extension.name}” {extension.version} uploaded.")
+            return _go(request, reverse("extension_detail", args=[extension.id]))
+    context = {"form": form, **({} if request.htmx else await _listing(request))}
+    return render_page(request, "front/extensions/list.html", context, region="upload", status=422)
+
+
+@role_required("viewer")
+async def extension_detail(request: HttpRequest, extension_id: UUID) -> HttpResponse:
+    try:
+        extension = await api.get_extension(str(extension_id))
+    except BctrlError as error:
+        return render_page(
+            request, "front/extensions/detail.html", {"error": error}, status=error_status(error)
+        )
+    context = {
+        "extension": extension,
+        "extension_id": extension.id,
+        "rename_form": ExtensionRenameForm(initial={"name": extension.name}),
+    }
+    return render_page(request, "front/extensions/detail.html", context)
+
+
+@require_POST
+@role_required("admin")
+async def extension_rename(request: HttpRequest, extension_id: UUID) -> HttpResponse:
+    form = ExtensionRenameForm(request.POST)
+    extension = None
+    if form.is_valid():
+        try:
+            extension = await api.update_extension(str(extension_id), name=form.cleaned_data["name"])
+        except BctrlError as error:
+            form.add_upstream_error(error)
+        await record(
+            request, "browser_extension.rename", "browser_extension", extension_id, error=form.upstream_error
+        )
+    if extension is None:
+        context = {"rename_form": form, "extension_id": extension_id}
+        return render_page(request, "front/extensions/detail.html", context, region="rename", status=422)
+    messages.success(request, f"Extension renamed to “{extension.name}”.")
+    return _go(request, reverse("extension_detail", args=[extension.id]))
+
+
+@require_POST
+@role_required("admin")
+async def extension_toggle(request: HttpRequest, extension_id: UUID) -> HttpResponse:
+    enable = request.POST.get("enabled") == "true"
+    try:
+        extension = await api.update_extension(str(extension_id), enabled=enable)
+    except BctrlError as error:
+        await record(request, "browser_extension.toggle", "browser_extension", extension_id, error=error)
+        if not request.htmx:
+            return render_page(
+                request, "front/extensions/detail.html", {"error": error}, status=error_status(error)
+            )
+        response = HttpResponse(status=204)
+        return await sync_to_async(with_toast)(response, request, error.user_message, "error")
+    action = "enable" if enable else "disable"
+    await record(request, f"browser_extension.{action}", "browser_extension", extension.id)
+    text = f"“{extension.name}” {action}d. Runtimes launched from now on {'load' if enable else 'skip'} it."
+    if not request.htmx:
+        messages.success(request, text)
+        return redirect("extension_detail", extension_id=extension.id)
+    response = render_page(request, "front/extensions/detail.html", {"extension": extension}, region="toggle")
+    return await sync_to_async(with_toast)(response, request, text)
+
+
+@require_POST
+@role_required("admin")
+async def extension_delete(request: HttpRequest, extension_id: UUID) -> HttpResponse:
+    try:
+        await api.delete_extension(str(extension_id))
+    except BctrlError as error:
+        await record(request, "browser_extension.delete", "browser_extension", extension_id, error=error)
+        context = {"delete_error": error, "extension_id": extension_id}
+        return render_page(
+            request, "front/extensions/detail.html", context, region="delete", status=error_status(error)
+        )
+    await record(request, "browser_extension.delete", "browser_extension", extension_id)
+    messages.success(request, "Extension deleted.")
+    return _go(request, reverse("extensions"))
+
+
+urlpatterns = [
+    path("extensions/", extension_list, name="extensions"),
+    path("extensions/upload/", extension_upload, name="extension_upload"),
+    path("extensions/<uuid:extension_id>/", extension_detail, name="extension_detail"),
+    path("extensions/<uuid:extension_id>/rename/", extension_rename, name="extension_rename"),
+    path("extensions/<uuid:extension_id>/toggle/", extension_toggle, name="extension_toggle"),
+    path("extensions/<uuid:extension_id>/delete/", extension_delete, name="extension_delete"),
+]

@@ -1,9 +1,142 @@
+"""Browser profiles: list (search, pages), detail, create, edit, delete. Admins manage, everyone reads."""
+
+import asyncio
+from uuid import UUID
+
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from dashboard.accounts.roles import role_required
+from dashboard.audit.log import record
+from dashboard.bctrl import extensions as extensions_api
+from dashboard.bctrl import profiles as api
+from dashboard.bctrl.errors import BctrlError
+from dashboard.front.resource_forms import ProfileForm
+from dashboard.front.views.helpers import error_status, render_page
+
+PAGE_SIZE = 25
 
 
-async def placeholder(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("Not built yet", status=501)
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful form: htmx navigates the whole page, a plain post redirects."""
+    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
 
 
-urlpatterns = [path("profiles/", placeholder, name="profiles")]
+@vary_on_headers("HX-Request")
+@role_required("viewer")
+async def profile_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    cursor = request.GET.get("cursor") or None
+    context: dict[str, object] = {"q": q, "cursor": cursor}
+    try:
+        context["page"] = await api.list_profiles(q=q or None, cursor=cursor, limit=PAGE_SIZE)
+    except BctrlError as error:
+        context["error"] = error
+    return render_page(request, "front/profiles/list.html", context, region="table")
+
+
+@role_required("viewer")
+async def profile_detail(request: HttpRequest, profile_id: UUID) -> HttpResponse:
+    try:
+        profile, extensions = await asyncio.gather(
+            api.get_profile(str(profile_id)), extensions_api.all_extensions()
+        )
+    except BctrlError as error:
+        return render_page(
+            request, "front/profiles/detail.html", {"error": error}, status=error_status(error)
+        )
+    by_id = {e.id: e for e in extensions}
+    context = {
+        "profile": profile,
+        "profile_id": profile.id,
+        "extensions": [by_id.get(i) or i for i in profile.extension_ids],
+    }
+    return render_page(request, "front/profiles/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("admin")
+async def profile_create(request: HttpRequest) -> HttpResponse:
+    try:
+        extensions = await extensions_api.all_extensions()
+    except BctrlError as error:
+        return render_page(request, "front/profiles/form.html", {"error": error}, status=error_status(error))
+    form = ProfileForm(request.POST or None, extensions=extensions)
+    if request.method == "POST" and form.is_valid():
+        try:
+            profile = await api.create_profile(form.payload(), form.cleaned_data["idempotency_key"])
+        except BctrlError as error:
+            await record(
+                request, "browser_profile.create", "browser_profile", form.cleaned_data["name"], error=error
+            )
+            form.add_upstream_error(error)
+        else:
+            await record(request, "browser_profile.create", "browser_profile", profile.id)
+            messages.success(request, f"Profile “{profile.name}” created.")
+            return _go(request, reverse("profile_detail", args=[profile.id]))
+    context = {"form": form, "action": reverse("profile_create")}
+    return render_page(
+        request, "front/profiles/form.html", context, region="form", status=422 if form.errors else 200
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("admin")
+async def profile_edit(request: HttpRequest, profile_id: UUID) -> HttpResponse:
+    try:
+        profile, extensions = await asyncio.gather(
+            api.get_profile(str(profile_id)), extensions_api.all_extensions()
+        )
+    except BctrlError as error:
+        return render_page(request, "front/profiles/form.html", {"error": error}, status=error_status(error))
+    form = ProfileForm(request.POST or None, extensions=extensions, profile=profile)
+    if request.method == "POST" and form.is_valid():
+        try:
+            profile = await api.update_profile(profile.id, form.payload())
+        except BctrlError as error:
+            form.add_upstream_error(error)
+        await record(
+            request, "browser_profile.update", "browser_profile", profile.id, error=form.upstream_error
+        )
+        if not form.upstream_error:
+            messages.success(request, f"Profile “{profile.name}” saved.")
+            return _go(request, reverse("profile_detail", args=[profile.id]))
+    context = {"form": form, "profile": profile, "action": reverse("profile_edit", args=[profile.id])}
+    return render_page(
+        request, "front/profiles/form.html", context, region="form", status=422 if form.errors else 200
+    )
+
+
+@require_POST
+@role_required("admin")
+async def profile_delete(request: HttpRequest, profile_id: UUID) -> HttpResponse:
+    try:
+        await api.delete_profile(str(profile_id))
+    except BctrlError as error:
+        await record(request, "browser_profile.delete", "browser_profile", profile_id, error=error)
+        context: dict[str, object] = {"delete_error": error, "profile_id": profile_id}
+        if not request.htmx:
+            try:
+                context["profile"] = await api.get_profile(str(profile_id))
+            except BctrlError as get_error:
+                context["error"] = get_error
+        return render_page(
+            request, "front/profiles/detail.html", context, region="delete", status=error_status(error)
+        )
+    await record(request, "browser_profile.delete", "browser_profile", profile_id)
+    messages.success(request, "Profile deleted.")
+    return _go(request, reverse("profiles"))
+
+
+urlpatterns = [
+    path("profiles/", profile_list, name="profiles"),
+    path("profiles/new/", profile_create, name="profile_create"),
+    path("profiles/<uuid:profile_id>/", profile_detail, name="profile_detail"),
+    path("profiles/<uuid:profile_id>/edit/", profile_edit, name="profile_edit"),
+    path("profiles/<uuid:profile_id>/delete/", profile_delete, name="profile_delete"),
+]

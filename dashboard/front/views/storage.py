@@ -1,9 +1,194 @@
-from django.http import HttpRequest, HttpResponse
-from django.urls import path
+"""Storage: namespaces, one folder level at a time, upload, download, preview, delete.
+
+Operators upload and delete (objects are not secrets); everyone browses and downloads.
+Downloads stream through the console so the browser never needs an API key.
+"""
+
+import mimetypes
+
+from asgiref.sync import sync_to_async
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.http import content_disposition_header, urlencode
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from dashboard.accounts.roles import role_required
+from dashboard.audit.log import record
+from dashboard.bctrl import storage as api
+from dashboard.bctrl.errors import BctrlError
+from dashboard.front.resource_forms import StorageUploadForm
+from dashboard.front.views.helpers import error_status, render_page
+
+PAGE_SIZE = 100
+PREVIEW_BYTES = 64 * 1024
+# Raster images only: an SVG or HTML object shown inline would run in the console's origin.
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"}
+TEXT_TYPES = {"application/json", "application/xml", "application/javascript", "application/x-ndjson"}
 
 
-async def placeholder(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("Not built yet", status=501)
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful form: htmx navigates the whole page, a plain post redirects."""
+    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
 
 
-urlpatterns = [path("storage/", placeholder, name="storage")]
+def _folder_url(namespace: str, prefix: str) -> str:
+    url = reverse("storage_folder", args=[namespace])
+    return f"{url}?{urlencode({'prefix': prefix})}" if prefix else url
+
+
+def _prefix(raw: str) -> str:
+    folder = raw.strip().strip("/")
+    return f"{folder}/" if folder else ""
+
+
+def _crumbs(prefix: str) -> list[tuple[str, str]]:
+    parts = prefix.strip("/").split("/") if prefix else []
+    return [(part, "/".join(parts[: i + 1]) + "/") for i, part in enumerate(parts)]
+
+
+def preview_kind(content_type: str) -> str:
+    base = content_type.split(";", 1)[0].strip().lower()
+    if base in INLINE_TYPES:
+        return "image"
+    if base.startswith("text/") or base in TEXT_TYPES or base.endswith(("+json", "+xml")):
+        return "text"
+    return ""
+
+
+@role_required("viewer")
+async def storage_namespaces(request: HttpRequest) -> HttpResponse:
+    context: dict[str, object] = {}
+    try:
+        context["namespaces"] = await api.list_namespaces()
+    except BctrlError as error:
+        context["error"] = error
+    return render_page(request, "front/storage/namespaces.html", context)
+
+
+async def _listing(request: HttpRequest, namespace: str) -> dict[str, object]:
+    prefix = _prefix(request.GET.get("prefix", ""))
+    cursor = request.GET.get("cursor") or None
+    context: dict[str, object] = {
+        "namespace": namespace,
+        "prefix": prefix,
+        "crumbs": _crumbs(prefix),
+        "cursor": cursor,
+    }
+    try:
+        context["folder"] = await api.list_folder(namespace, prefix, cursor=cursor, limit=PAGE_SIZE)
+    except BctrlError as error:
+        context["error"] = error
+    return context
+
+
+@vary_on_headers("HX-Request")
+@role_required("viewer")
+async def storage_folder(request: HttpRequest, namespace: str) -> HttpResponse:
+    context = await _listing(request, namespace)
+    context["form"] = StorageUploadForm(initial={"prefix": context["prefix"]})
+    return render_page(request, "front/storage/folder.html", context, region="listing")
+
+
+@require_POST
+@role_required("operator")
+async def storage_upload(request: HttpRequest, namespace: str) -> HttpResponse:
+    form = StorageUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload, object_path = form.cleaned_data["file"], form.cleaned_data["path"]
+        content_type = (
+            upload.content_type or mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
+        )
+        try:
+            stored = await api.put_object(
+                namespace, object_path, await sync_to_async(upload.read)(), content_type
+            )
+        except BctrlError as error:
+            form.add_upstream_error(error)
+        await record(
+            request,
+            "storage.object.upload",
+            "storage_object",
+            f"{namespace}/{object_path}",
+            error=form.upstream_error,
+        )
+        if not form.upstream_error:
+            messages.success(request, f"Uploaded {stored.path} ({stored.size_bytes} bytes).")
+            return _go(request, _folder_url(namespace, form.cleaned_data.get("prefix") or ""))
+    context = {
+        "form": form,
+        "namespace": namespace,
+        **({} if request.htmx else await _listing(request, namespace)),
+    }
+    return render_page(request, "front/storage/folder.html", context, region="upload", status=422)
+
+
+@role_required("viewer")
+async def storage_object(request: HttpRequest, namespace: str, object_path: str) -> HttpResponse:
+    folder = object_path.rsplit("/", 1)[0] + "/" if "/" in object_path else ""
+    context: dict[str, object] = {
+        "namespace": namespace,
+        "object_path": object_path,
+        "crumbs": _crumbs(folder),
+    }
+    try:
+        stored = context["object"] = await api.get_object(namespace, object_path)
+        context["preview"] = kind = preview_kind(stored.content_type)
+        if kind == "text":
+            head = await api.read_head(namespace, object_path, PREVIEW_BYTES)
+            context["text"] = head.decode("utf-8", errors="replace")
+            context["truncated"] = stored.size_bytes > PREVIEW_BYTES
+    except BctrlError as error:
+        context["error"] = error
+        return render_page(request, "front/storage/object.html", context, status=error_status(error))
+    return render_page(request, "front/storage/object.html", context)
+
+
+@role_required("viewer")
+async def storage_download(request: HttpRequest, namespace: str, object_path: str) -> HttpResponse:
+    """Stream the bytes from the API; metadata first, so a failure is a page, not a cut download."""
+    try:
+        stored = await api.get_object(namespace, object_path)
+    except BctrlError as error:
+        context = {"namespace": namespace, "object_path": object_path, "error": error}
+        return render_page(request, "front/storage/object.html", context, status=error_status(error))
+    inline = request.GET.get("inline") == "1" and preview_kind(stored.content_type) == "image"
+    response = StreamingHttpResponse(
+        api.iter_content(namespace, object_path),
+        content_type=stored.content_type if inline else "application/octet-stream",
+    )
+    response["Content-Disposition"] = content_disposition_header(not inline, stored.name)
+    response["Content-Length"] = str(stored.size_bytes)
+    return response
+
+
+@require_POST
+@role_required("operator")
+async def storage_delete(request: HttpRequest, namespace: str, object_path: str) -> HttpResponse:
+    folder = object_path.rsplit("/", 1)[0] + "/" if "/" in object_path else ""
+    try:
+        await api.delete_object(namespace, object_path)
+    except BctrlError as error:
+        await record(
+            request, "storage.object.delete", "storage_object", f"{namespace}/{object_path}", error=error
+        )
+        context = {"delete_error": error, "namespace": namespace, "object_path": object_path}
+        return render_page(
+            request, "front/storage/object.html", context, region="delete", status=error_status(error)
+        )
+    await record(request, "storage.object.delete", "storage_object", f"{namespace}/{object_path}")
+    messages.success(request, f"Deleted {object_path}.")
+    return _go(request, _folder_url(namespace, folder))
+
+
+urlpatterns = [
+    path("storage/", storage_namespaces, name="storage"),
+    path("storage/<str:namespace>/", storage_folder, name="storage_folder"),
+    path("storage/<str:namespace>/upload/", storage_upload, name="storage_upload"),
+    path("storage/<str:namespace>/objects/<path:object_path>", storage_object, name="storage_object"),
+    path("storage/<str:namespace>/download/<path:object_path>", storage_download, name="storage_download"),
+    path("storage/<str:namespace>/delete/<path:object_path>", storage_delete, name="storage_delete"),
+]

@@ -1,0 +1,95 @@
+"""Browser extensions: typed results and calls (upload is multipart, passed through as `file`)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dashboard.bctrl.client import get_client
+from dashboard.bctrl.pages import Page, parse_time
+
+
+@dataclass(frozen=True)
+class Extension:
+    id: str
+    name: str
+    version: str
+    format: str
+    manifest_version: int | None
+    permissions: list[str]
+    content_hash: str
+    size_bytes: int
+    enabled: bool
+    profile_count: int
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> "Extension":
+        return cls(
+            id=str(body["id"]),
+            name=body["name"],
+            version=body.get("version") or "",
+            format=body.get("format") or "",
+            manifest_version=body.get("manifestVersion"),
+            permissions=[str(p) for p in body.get("permissions") or []],
+            content_hash=body.get("contentHash") or "",
+            size_bytes=body.get("sizeBytes") or 0,
+            enabled=bool(body.get("enabled", True)),
+            profile_count=body.get("profileCount") or 0,
+            created_at=parse_time(body.get("createdAt")),
+            updated_at=parse_time(body.get("updatedAt")),
+        )
+
+
+async def list_extensions(
+    q: str | None = None, cursor: str | None = None, limit: int = 50
+) -> Page[Extension]:
+    body = await get_client().get("browser-extensions", params={"q": q, "cursor": cursor, "limit": limit})
+    return Page([Extension.from_api(e) for e in body["extensions"]], body.get("nextCursor"))
+
+
+async def all_extensions() -> list[Extension]:
+    """Every extension (for pickers): follows cursors, at most a few pages."""
+    extensions: list[Extension] = []
+    cursor = None
+    for _ in range(10):
+        page = await list_extensions(cursor=cursor, limit=500)
+        extensions += page.items
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return extensions
+
+
+async def get_extension(extension_id: str) -> Extension:
+    return Extension.from_api(await get_client().get(f"browser-extensions/{extension_id}"))
+
+
+async def upload_extension(
+    filename: str,
+    content: bytes,
+    name: str | None = None,
+    idempotency_key: str | None = None,
+) -> Extension:
+    body = await get_client().post(
+        "browser-extensions/upload",
+        files={"file": (filename, content, "application/octet-stream")},
+        data={"name": name} if name else None,
+        idempotency_key=idempotency_key,
+    )
+    return Extension.from_api(body)
+
+
+async def update_extension(
+    extension_id: str, *, name: str | None = None, enabled: bool | None = None
+) -> Extension:
+    payload: dict[str, Any] = {}
+    if name is not None:
+        payload["name"] = name
+    if enabled is not None:
+        payload["enabled"] = enabled
+    return Extension.from_api(await get_client().patch(f"browser-extensions/{extension_id}", json=payload))
+
+
+async def delete_extension(extension_id: str) -> None:
+    await get_client().delete(f"browser-extensions/{extension_id}")

@@ -1,0 +1,354 @@
+"""Forms of the profile, extension, storage, vault and AI credential pages.
+
+Secret fields (proxy password, vault password and TOTP seed, API keys) are write-only: their
+widgets never render a value, and on edit a blank field means "keep the stored one".
+"""
+
+from typing import Any
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from dashboard.bctrl.ai_credentials import ID_PATTERN, PROVIDERS
+from dashboard.bctrl.extensions import Extension
+from dashboard.bctrl.profiles import Profile
+from dashboard.bctrl.vault import KEY_PATTERN, MAX_KEY_LENGTH, VaultEntry
+from dashboard.front.forms import UpstreamForm
+
+UNCHANGED = {"placeholder": "unchanged", "autocomplete": "new-password"}
+
+
+def _secret(label: str, help_text: str = "", required: bool = False) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=required,
+        strip=False,
+        help_text=help_text,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class ProfileForm(UpstreamForm):
+    api_fields = {
+        "name": "name",
+        "description": "description",
+        "config.viewport.width": "viewport_width",
+        "config.viewport.height": "viewport_height",
+        "config.viewport": "viewport_width",
+        "config.userAgent": "user_agent",
+        "config.locale": "locale",
+        "config.timezoneId": "timezone_id",
+        "config.proxy.server": "proxy_server",
+        "config.proxy.username": "proxy_username",
+        "config.proxy.password": "proxy_password",
+        "config.proxy": "proxy_server",
+        "config.idleTimeoutSeconds": "idle_timeout_seconds",
+        "extensionIds": "extension_ids",
+    }
+
+    name = forms.CharField(max_length=200, help_text="E.g. “CRM admin (logged in)”.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    viewport_width = forms.IntegerField(
+        required=False, min_value=100, max_value=10000, label="Viewport width"
+    )
+    viewport_height = forms.IntegerField(
+        required=False, min_value=100, max_value=10000, label="Viewport height"
+    )
+    user_agent = forms.CharField(required=False, max_length=1000, label="User agent")
+    locale = forms.CharField(required=False, max_length=35, help_text="E.g. en-GB.")
+    timezone_id = forms.CharField(
+        required=False, max_length=64, label="Timezone", help_text="E.g. Europe/Paris."
+    )
+    proxy_server = forms.CharField(
+        required=False, max_length=500, label="Proxy server", help_text="E.g. http://proxy.internal:3128."
+    )
+    proxy_username = forms.CharField(required=False, max_length=200, label="Proxy username")
+    proxy_password = _secret("Proxy password")
+    idle_timeout_seconds = forms.IntegerField(
+        required=False,
+        min_value=10,
+        max_value=86400,
+        label="Idle timeout (seconds)",
+        help_text="A runtime on this profile stops after this long without activity (default 900).",
+    )
+    extension_ids = forms.MultipleChoiceField(
+        required=False, label="Extensions", widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(
+        self, *args: Any, extensions: list[Extension], profile: Profile | None = None, **kwargs: Any
+    ) -> None:
+        if profile is not None and not kwargs.get("data") and not (args and args[0]):
+            kwargs["initial"] = _profile_initial(profile)
+        super().__init__(*args, **kwargs)
+        self.profile = profile
+        self.fields["extension_ids"].choices = [
+            (e.id, f"{e.name} {e.version}" + ("" if e.enabled else " (disabled)")) for e in extensions
+        ]
+        if profile is not None:
+            self.fields["proxy_password"].widget.attrs.update(
+                UNCHANGED if profile.config.has_proxy_password else {}
+            )
+            self.fields["proxy_password"].help_text = (
+                "Leave blank to keep the stored password." if profile.config.has_proxy_password else ""
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        width, height = cleaned.get("viewport_width"), cleaned.get("viewport_height")
+        if (width is None) != (height is None):
+            self.add_error("viewport_height", "Give both width and height, or neither.")
+        if (cleaned.get("proxy_username") or cleaned.get("proxy_password")) and not cleaned.get(
+            "proxy_server"
+        ):
+            self.add_error("proxy_server", "A proxy username or password needs a proxy server.")
+        return cleaned
+
+    def payload(self) -> dict[str, Any]:
+        """The contract's body: {name, description, config: LaunchConfig, extensionIds}."""
+        data = self.cleaned_data
+        config: dict[str, Any] = {}
+        if data.get("viewport_width") is not None:
+            config["viewport"] = {"width": data["viewport_width"], "height": data["viewport_height"]}
+        for field, key in (("user_agent", "userAgent"), ("locale", "locale"), ("timezone_id", "timezoneId")):
+            if data.get(field):
+                config[key] = data[field]
+        if data.get("proxy_server"):
+            proxy = {"server": data["proxy_server"]}
+            if data.get("proxy_username"):
+                proxy["username"] = data["proxy_username"]
+            if data.get("proxy_password"):
+                proxy["password"] = data["proxy_password"]
+            config["proxy"] = proxy
+        if data.get("idle_timeout_seconds") is not None:
+            config["idleTimeoutSeconds"] = data["idle_timeout_seconds"]
+        return {
+            "name": data["name"],
+            "description": data.get("description", ""),
+            "config": config,
+            "extensionIds": list(data.get("extension_ids") or []),
+        }
+
+
+def _profile_initial(profile: Profile) -> dict[str, Any]:
+    config = profile.config
+    return {
+        "name": profile.name,
+        "description": profile.description,
+        "viewport_width": config.viewport_width,
+        "viewport_height": config.viewport_height,
+        "user_agent": config.user_agent,
+        "locale": config.locale,
+        "timezone_id": config.timezone_id,
+        "proxy_server": config.proxy_server,
+        "proxy_username": config.proxy_username,
+        "idle_timeout_seconds": config.idle_timeout_seconds,
+        "extension_ids": profile.extension_ids,
+    }
+
+
+class ExtensionUploadForm(UpstreamForm):
+    api_fields = {"file": "file", "name": "name"}
+
+    file = forms.FileField(
+        label="Extension package",
+        help_text="A .zip or .crx of an unpacked extension with a manifest.json.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".zip,.crx"}),
+    )
+    name = forms.CharField(
+        required=False, max_length=200, help_text="Defaults to the name in the extension's manifest."
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith((".zip", ".crx")):
+            raise forms.ValidationError("Choose a .zip or .crx file.")
+        return upload
+
+    def add_upstream_error(self, error: Any) -> None:
+        if error.code == "extension.invalid_package" or error.status == 413:
+            self.upstream_error = error
+            self.add_error("file", error.message)
+        else:
+            super().add_upstream_error(error)
+
+
+class ExtensionRenameForm(UpstreamForm):
+    api_fields = {"name": "name"}
+
+    name = forms.CharField(max_length=200)
+
+
+class StorageUploadForm(UpstreamForm):
+    api_fields = {"path": "name"}
+
+    file = forms.FileField(label="File")
+    prefix = forms.CharField(required=False, widget=forms.HiddenInput, max_length=1024)
+    name = forms.CharField(
+        required=False,
+        max_length=255,
+        help_text="Stored under this name in the folder; defaults to the file's.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        upload = cleaned.get("file")
+        if upload is not None:
+            name = (cleaned.get("name") or upload.name).strip().strip("/")
+            cleaned["path"] = f"{cleaned.get('prefix') or ''}{name}"
+        return cleaned
+
+    def add_upstream_error(self, error: Any) -> None:
+        if error.code in ("storage.too_large",) or error.status == 413:
+            self.upstream_error = error
+            self.add_error("file", error.message)
+        elif error.code.startswith("storage.invalid"):
+            self.upstream_error = error
+            self.add_error("name", error.message)
+        else:
+            super().add_upstream_error(error)
+
+
+vault_key_validator = RegexValidator(
+    KEY_PATTERN,
+    "Use /-separated names of letters, digits, '.', '_' and '-', each starting with a letter or digit.",
+)
+
+
+class VaultEntryForm(UpstreamForm):
+    api_fields = {
+        "key": "key",
+        "username": "username",
+        "password": "password",
+        "totp": "totp",
+        "label": "label",
+        "matchOrigins": "match_origins",
+        "origins": "match_origins",
+        "originPatterns": "match_origins",
+        "notes": "notes",
+    }
+
+    key = forms.CharField(
+        max_length=MAX_KEY_LENGTH,
+        validators=[vault_key_validator],
+        help_text="A path-like name; folders come from '/', e.g. prod/crm/admin.",
+    )
+    label = forms.CharField(required=False, max_length=200)
+    username = forms.CharField(
+        required=False, max_length=500, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
+    password = _secret("Password", required=True)
+    totp = _secret(
+        "TOTP seed", help_text="The base32 secret of the authenticator app set-up, if the site uses one."
+    )
+    match_origins = forms.CharField(
+        required=False,
+        label="Origins",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line: exact origins (https://crm.example.com) or globs (https://*.example.com).",
+    )
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args: Any, entry: VaultEntry | None = None, **kwargs: Any) -> None:
+        if entry is not None and not kwargs.get("data") and not (args and args[0]):
+            kwargs["initial"] = {
+                "label": entry.label,
+                "username": entry.username,
+                "match_origins": "\n".join(entry.match_origins),
+                "notes": entry.notes,
+            }
+        super().__init__(*args, **kwargs)
+        self.entry = entry
+        if entry is not None:  # editing: the key is the address, and blank secrets keep the stored ones
+            del self.fields["key"]
+            for name in ("password", "totp"):
+                self.fields[name].required = False
+                self.fields[name].widget.attrs.update(UNCHANGED)
+            self.fields["password"].help_text = "Leave blank to keep the stored password."
+            self.fields["totp"].help_text = "Leave blank to keep the stored seed."
+
+    def add_upstream_error(self, error: Any) -> None:
+        if error.code == "vault.invalid_key" and "key" in self.fields and not error.field_errors:
+            self.upstream_error = error
+            self.add_error("key", error.message)
+        else:
+            super().add_upstream_error(error)
+
+    def payload(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        payload: dict[str, Any] = {
+            "username": data.get("username", ""),
+            "label": data.get("label", ""),
+            "matchOrigins": _lines(data.get("match_origins", "")),
+            "notes": data.get("notes", ""),
+        }
+        for name in ("password", "totp"):
+            if data.get(name):
+                payload[name] = data[name]
+        return payload
+
+
+class AiCredentialForm(UpstreamForm):
+    api_fields = {
+        "id": "id",
+        "provider": "provider",
+        "label": "label",
+        "apiKey": "api_key",
+        "baseUrl": "base_url",
+        "defaultModel": "default_model",
+        "enabled": "enabled",
+    }
+
+    id = forms.CharField(
+        max_length=64,
+        label="Id",
+        validators=[RegexValidator(ID_PATTERN, "Start with a letter, then letters, digits, '_' or '-'.")],
+        help_text="How workspaces' AI mounts name it, e.g. openai-prod. Cannot change later.",
+    )
+    provider = forms.ChoiceField(choices=[(p, p) for p in PROVIDERS])
+    label = forms.CharField(max_length=200)
+    api_key = _secret("API key", required=True)
+    base_url = forms.URLField(
+        required=False,
+        label="Base URL",
+        assume_scheme="https",
+        help_text="Only for openai-compatible servers, e.g. http://127.0.0.1:11434/v1.",
+    )
+    default_model = forms.CharField(required=False, max_length=200, label="Default model")
+    enabled = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args: Any, credential: Any = None, **kwargs: Any) -> None:
+        if credential is not None and not kwargs.get("data") and not (args and args[0]):
+            kwargs["initial"] = {
+                "provider": credential.provider,
+                "label": credential.label,
+                "base_url": credential.base_url,
+                "default_model": credential.default_model,
+                "enabled": credential.enabled,
+            }
+        super().__init__(*args, **kwargs)
+        self.credential = credential
+        if credential is not None:  # the id is the address; the provider is part of what the key is for
+            del self.fields["id"]
+            self.fields["provider"].disabled = True
+            self.fields["api_key"].required = False
+            self.fields["api_key"].widget.attrs.update(UNCHANGED)
+            self.fields["api_key"].help_text = "Leave blank to keep the stored key."
+
+    def payload(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        payload: dict[str, Any] = {
+            "label": data["label"],
+            "baseUrl": data.get("base_url") or None,
+            "defaultModel": data.get("default_model") or None,
+            "enabled": bool(data.get("enabled")),
+        }
+        if self.credential is None:
+            payload.update(id=data["id"], provider=data["provider"])
+        if data.get("api_key"):
+            payload["apiKey"] = data["api_key"]
+        return payload
