@@ -2,15 +2,26 @@
 
 A runtime or one agent call may narrow its workspace's mounts, never widen them. Vault `deny`
 beats `allow`. Storage namespaces spring into being on first use.
+
+Vault prefixes match whole key segments: `prod/crm/` (trailing slash) matches every key under
+that folder; `prod/crm` (no slash) matches the key `prod/crm` itself and every key under
+`prod/crm/`, but never `prod/crm-archive/...`. Plain string prefixes would let a mount for
+`prod/crm` silently reach a sibling folder that merely shares its first letters.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ninja import Schema
 from pydantic import Field
 
-from engine.api.errors import ApiError, invalid
 from engine.models import AiCredential
+
+if TYPE_CHECKING:
+    from engine.api.errors import ApiError
+
+# engine.api.errors is imported inside functions: importing the engine.api package registers
+# every router, and the router modules import this one (schemas), so a top-level import here
+# made `import engine.mounts` fail whenever it came first.
 
 NAMESPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
@@ -41,13 +52,22 @@ def dump(mounts: Mounts | None) -> dict[str, Any]:
 
 
 async def validate_credentials_exist(mounts: dict[str, Any]) -> None:
-    """Mounts name AI credentials that must exist (400 otherwise)."""
+    """Mounts name AI credentials that must exist (400 otherwise).
+
+    Also: a default must be one of the allowed credentials, and of the provider it is the
+    default for (`{"openai": "claude-key"}` would send an Anthropic key to OpenAI).
+    """
+    from engine.api.errors import invalid
+
     ai = mounts.get("ai") or {}
     named = set(ai.get("allow", [])) | set((ai.get("defaults") or {}).values())
     if not named:
         return
-    existing = {cid async for cid in AiCredential.objects.filter(id__in=named).values_list("id", flat=True)}
-    missing = sorted(named - existing)
+    providers = {
+        cid: provider
+        async for cid, provider in AiCredential.objects.filter(id__in=named).values_list("id", "provider")
+    }
+    missing = sorted(named - set(providers))
     if missing:
         raise invalid(
             f"Unknown AI credential(s) in mounts: {', '.join(missing)}.",
@@ -59,60 +79,106 @@ async def validate_credentials_exist(mounts: dict[str, Any]) -> None:
             "mounts.ai.defaults names credentials that mounts.ai.allow does not list.",
             [{"path": "mounts.ai.defaults", "message": f"'{m}' is not allowed."} for m in not_allowed],
         )
+    mismatched = sorted(
+        (provider, cid) for provider, cid in (ai.get("defaults") or {}).items() if providers[cid] != provider
+    )
+    if mismatched:
+        raise invalid(
+            "mounts.ai.defaults maps a provider to a credential of another provider.",
+            [
+                {
+                    "path": f"mounts.ai.defaults.{provider}",
+                    "message": f"'{cid}' is a {providers[cid]} credential, not {provider}.",
+                }
+                for provider, cid in mismatched
+            ],
+        )
 
 
-def _forbidden(message: str) -> ApiError:
+def _forbidden(message: str) -> "ApiError":
+    from engine.api.errors import ApiError
+
     return ApiError(403, "auth.forbidden", message)
 
 
 def narrow(workspace: dict[str, Any], requested: dict[str, Any] | None) -> dict[str, Any]:
     """The effective mounts of a runtime or agent call: `requested` within `workspace`.
 
-    Parts the request leaves out are inherited whole. Anything that would widen → 403.
+    Parts the request leaves out (or sends as null) are inherited whole; a part it names
+    replaces the workspace's part, within its bounds. Anything that would widen → 403
+    auth.forbidden. The workspace's vault `deny` list always carries over.
     """
+    effective = {name: part for name, part in workspace.items() if part is not None}
     if not requested:
-        return dict(workspace)
-    effective = dict(workspace)
-    if "ai" in requested:
-        ws_ai = workspace.get("ai") or {"allow": [], "defaults": {}}
-        req_ai = requested["ai"]
-        extra = sorted(set(req_ai.get("allow", [])) - set(ws_ai.get("allow", [])))
-        if extra:
-            raise _forbidden(f"The workspace does not allow AI credential(s): {', '.join(extra)}.")
-        defaults = {**ws_ai.get("defaults", {}), **req_ai.get("defaults", {})}
-        defaults = {p: c for p, c in defaults.items() if c in req_ai.get("allow", [])}
-        effective["ai"] = {"allow": req_ai.get("allow", []), "defaults": defaults}
-    if "vault" in requested:
-        ws_vault = workspace.get("vault") or {"allow": [], "deny": [], "allowRawReads": False}
-        req_vault = requested["vault"]
-        for prefix in req_vault.get("allow", []):
-            if not any(prefix.startswith(p) for p in ws_vault.get("allow", [])) or vault_denied(
-                ws_vault, prefix
-            ):
-                raise _forbidden(f"The workspace does not allow vault prefix '{prefix}'.")
-        if req_vault.get("allowRawReads") and not ws_vault.get("allowRawReads"):
-            raise _forbidden("The workspace does not allow raw vault reads.")
-        effective["vault"] = {
-            "allow": req_vault.get("allow", []),
-            "deny": sorted(set(ws_vault.get("deny", [])) | set(req_vault.get("deny", []))),
-            "allowRawReads": bool(req_vault.get("allowRawReads")),
-        }
-    if "storage" in requested:
-        wanted = (requested["storage"] or {}).get("workspace")
+        return effective
+    if requested.get("ai") is not None:
+        effective["ai"] = _narrow_ai(workspace.get("ai") or {}, requested["ai"])
+    if requested.get("vault") is not None:
+        effective["vault"] = _narrow_vault(workspace.get("vault") or {}, requested["vault"])
+    if requested.get("storage") is not None:
+        wanted = requested["storage"].get("workspace")
         current = (workspace.get("storage") or {}).get("workspace")
         if wanted and wanted != current:
-            raise _forbidden(f"The workspace does not allow storage namespace '{wanted}'.")
+            raise _forbidden(
+                f"The workspace does not allow storage namespace '{wanted}'"
+                + (f"; its runtimes use '{current}'." if current else "; it has no storage mount.")
+            )
     return effective
 
 
+def _narrow_ai(workspace_ai: dict[str, Any], requested_ai: dict[str, Any]) -> dict[str, Any]:
+    allowed = list(workspace_ai.get("allow") or [])
+    wanted = list(requested_ai.get("allow") or [])
+    wanted_defaults = dict(requested_ai.get("defaults") or {})
+    extra = sorted((set(wanted) | set(wanted_defaults.values())) - set(allowed))
+    if extra:
+        raise _forbidden(f"The workspace does not allow AI credential(s): {', '.join(extra)}.")
+    # A default named by the narrowing must also be one it keeps: a default you may not use is
+    # a promise the runtime cannot keep.
+    dropped = sorted(cid for cid in wanted_defaults.values() if cid not in wanted)
+    if dropped:
+        raise _forbidden(
+            f"mounts.ai.defaults names {', '.join(dropped)}, which this narrowing's mounts.ai.allow leaves out."
+        )
+    defaults = {**(workspace_ai.get("defaults") or {}), **wanted_defaults}
+    return {"allow": wanted, "defaults": {p: c for p, c in defaults.items() if c in wanted}}
+
+
+def _narrow_vault(workspace_vault: dict[str, Any], requested_vault: dict[str, Any]) -> dict[str, Any]:
+    for prefix in requested_vault.get("allow") or []:
+        covered = any(key_matches(allowed, prefix) for allowed in workspace_vault.get("allow") or [])
+        if not covered or vault_denied(workspace_vault, prefix):
+            raise _forbidden(f"The workspace does not allow vault prefix '{prefix}'.")
+    if requested_vault.get("allowRawReads") and not workspace_vault.get("allowRawReads"):
+        raise _forbidden("The workspace does not allow raw vault reads (mounts.vault.allowRawReads).")
+    return {
+        "allow": list(requested_vault.get("allow") or []),
+        "deny": sorted(set(workspace_vault.get("deny") or []) | set(requested_vault.get("deny") or [])),
+        "allowRawReads": bool(requested_vault.get("allowRawReads")),
+    }
+
+
+def key_matches(prefix: str, key: str) -> bool:
+    """Whether a vault mount prefix covers `key` (whole segments; see the module docstring).
+
+    `key` may itself be a prefix ("prod/crm/"): then it answers whether every key it covers is
+    covered by `prefix`, which is what narrowing needs.
+    """
+    if not prefix:
+        return False
+    if prefix.endswith("/"):
+        return key.startswith(prefix)
+    return key == prefix or key.startswith(prefix + "/")
+
+
 def vault_denied(vault: dict[str, Any], key: str) -> bool:
-    return any(key.startswith(prefix) for prefix in vault.get("deny", []))
+    return any(key_matches(prefix, key) for prefix in vault.get("deny") or [])
 
 
 def vault_allowed(mounts: dict[str, Any], key: str) -> bool:
     """Deny beats allow; without a vault mount nothing is allowed."""
     vault = mounts.get("vault") or {}
-    return any(key.startswith(p) for p in vault.get("allow", [])) and not vault_denied(vault, key)
+    return any(key_matches(p, key) for p in vault.get("allow") or []) and not vault_denied(vault, key)
 
 
 def storage_namespace(mounts: dict[str, Any], workspace_id: Any) -> str:

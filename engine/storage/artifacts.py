@@ -1,0 +1,120 @@
+"""Artifacts: runtime outputs (downloads, screenshots, PDFs, exports) kept as storage objects.
+
+`create_artifact` is the one entry point the runtime manager and the output steps call.
+"""
+
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from engine.models import Artifact
+from engine.mounts import storage_namespace
+from engine.storage.objects import put_object
+from engine.updates import record_update
+
+if TYPE_CHECKING:
+    from engine.models import Runtime
+
+KINDS = ("download", "screenshot", "pdf", "export")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_file_name(name: str, fallback: str = "artifact") -> str:
+    """A name usable as one storage path segment: no '/', no '..', no control characters."""
+    cleaned = _UNSAFE.sub("_", name.strip()).strip("._") or fallback
+    return cleaned[:150]
+
+
+async def create_artifact(
+    *,
+    runtime: "Runtime",
+    kind: str,
+    name: str,
+    content_type: str,
+    data: bytes | None = None,
+    workspace_id: UUID | str | None = None,
+    operation_id: UUID | str | None = None,
+    content: bytes | None = None,
+) -> Artifact:
+    """Store `data` as an artifact of `runtime` and return the Artifact row.
+
+    The bytes become a storage object in the runtime's storage namespace
+    (`engine.mounts.storage_namespace(runtime.mounts, workspace_id)`) at
+    `artifacts/<runtime alias>/<artifact id>-<safe name>`, with `source` = `kind` and
+    `runtimeId` = the runtime's id; then the Artifact row is written and an `artifact.created`
+    update recorded. `kind` is one of download | screenshot | pdf | export (ValueError otherwise).
+    `name` is kept as given on the Artifact (what the user downloaded or asked for) and made
+    safe for the storage path. Raises ApiError(413 storage.too_large) over STORAGE_MAX_BYTES.
+
+    `workspace_id` defaults to `runtime.workspace_id`; `content` is accepted as another name
+    for `data`. The result is the model row: use `artifact_json(artifact)` for the API shape
+    (what a step result or an event should carry).
+    """
+    if data is None:
+        data = content
+    if data is None:
+        raise TypeError("create_artifact needs the bytes as data=")
+    if workspace_id is None:
+        workspace_id = runtime.workspace_id
+    if kind not in KINDS:
+        raise ValueError(f"artifact kind must be one of {KINDS}, not {kind!r}")
+    artifact_id = uuid.uuid4()
+    namespace = storage_namespace(runtime.mounts or {}, workspace_id)
+    path = f"artifacts/{runtime.alias}/{artifact_id}-{safe_file_name(name)}"
+    stored = await put_object(
+        namespace, path, data, content_type or "application/octet-stream", source=kind, runtime_id=runtime.id
+    )
+    artifact = await Artifact.objects.acreate(
+        id=artifact_id,
+        workspace_id=workspace_id,
+        runtime_alias=runtime.alias,
+        runtime_id=runtime.id,
+        operation_id=operation_id,
+        kind=kind,
+        name=(name or safe_file_name(name))[:255],
+        content_type=stored.content_type,
+        size_bytes=stored.size_bytes,
+        storage_namespace=namespace,
+        storage_path=path,
+    )
+    await record_update(
+        "artifact.created",
+        {
+            "id": str(artifact.id),
+            "kind": kind,
+            "name": artifact.name,
+            "runtime": runtime.alias,
+            "runtimeId": str(runtime.id),
+            "sizeBytes": artifact.size_bytes,
+        },
+        workspace_id,
+    )
+    return artifact
+
+
+def artifact_out(artifact: Artifact) -> dict[str, Any]:
+    return {
+        "id": artifact.id,
+        "workspaceId": artifact.workspace_id,
+        "runtime": artifact.runtime_alias or None,
+        "operationId": artifact.operation_id,
+        "kind": artifact.kind,
+        "name": artifact.name,
+        "contentType": artifact.content_type,
+        "sizeBytes": artifact.size_bytes,
+        "storage": {"namespace": artifact.storage_namespace, "path": artifact.storage_path},
+        "createdAt": artifact.created_at,
+    }
+
+
+def artifact_json(artifact: Artifact) -> dict[str, Any]:
+    """The Artifact as the API shows it, JSON-ready (ids and timestamps as strings)."""
+    from engine.api.common import iso
+
+    body = artifact_out(artifact)
+    body["id"] = str(artifact.id)
+    body["workspaceId"] = str(artifact.workspace_id)
+    body["operationId"] = str(artifact.operation_id) if artifact.operation_id else None
+    body["createdAt"] = iso(artifact.created_at)
+    return body
