@@ -1,3 +1,129 @@
-from ninja import Router
+"""Runtime events: list by sequence, and wait for the next matching one.
+
+Cursors here are sequences (as strings): `after=12` means "events numbered 13 and later".
+A runtime that has ended keeps its events; waiting on it answers at once (`timedOut: false`)
+since nothing can arrive any more.
+"""
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import Field, field_validator
+
+from engine.api.errors import ApiError
+from engine.api.runtimes import get_runtime
+from engine.api.schemas import EventOut, event_out
+from engine.api.workspaces import get_workspace
+from engine.models import RuntimeEvent
+from engine.runtimes.events import EventFilter, event_log
+from engine.runtimes.manager import manager
 
 router = Router(tags=["events"])
+
+MAX_WAIT_MS = 120_000
+
+
+def _sequence(value: int | str | None, name: str) -> int:
+    if value is None or value == "":
+        return 0
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise ApiError(
+            400,
+            "request.invalid",
+            f"{name} must be an event sequence (a whole number ≥ 0) from a previous answer.",
+            {"fields": [{"path": name, "message": "Not a sequence."}]},
+        )
+    return number
+
+
+def _types(value: str | list[str] | None) -> frozenset[str]:
+    if not value:
+        return frozenset()
+    items = value if isinstance(value, list) else value.split(",")
+    return frozenset(t.strip() for t in items if t.strip())
+
+
+class EventFilters(Schema):
+    eventTypes: str | None = Field(default=None, max_length=2000, description="Comma-separated event types.")
+    after: str | None = Field(default=None, max_length=20, description="Only events with a larger sequence.")
+    cursor: str | None = Field(default=None, max_length=20, description="nextCursor of the previous page.")
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class EventList(Schema):
+    events: list[EventOut]
+    nextCursor: str | None
+
+
+class EventWait(Schema):
+    eventTypes: list[str] | None = Field(default=None, max_length=100)
+    after: int | str | None = Field(default=None, description="A sequence: wait for events after it.")
+    pageId: str | None = Field(default=None, max_length=64)
+    contextId: str | None = Field(default=None, max_length=64)
+    timeoutMs: int = Field(default=30_000, ge=0, le=MAX_WAIT_MS)
+
+    @field_validator("eventTypes", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return value.split(",") if isinstance(value, str) else value
+
+
+class EventWaitResult(Schema):
+    event: EventOut | None
+    cursor: str = Field(description="Pass as `after` to continue from here.")
+    timedOut: bool
+
+
+@router.get(
+    "/{workspace_id}/runtimes/{alias}/events",
+    response=EventList,
+    summary="A runtime's events in sequence order",
+)
+async def list_events(
+    request: HttpRequest, workspace_id: str, alias: str, filters: Query[EventFilters]
+) -> dict[str, Any]:
+    runtime = await get_runtime(await get_workspace(workspace_id), alias)
+    after = _sequence(filters.cursor or filters.after, "cursor" if filters.cursor else "after")
+    await event_log.flush()  # the list shows what has been emitted, not only what is written
+    where = EventFilter(event_types=_types(filters.eventTypes))
+    queryset = where.apply(RuntimeEvent.objects.filter(runtime=runtime, sequence__gt=after))
+    rows = [e async for e in queryset.order_by("sequence")[: filters.limit + 1]]
+    next_cursor = None
+    if len(rows) > filters.limit:
+        rows = rows[: filters.limit]
+        next_cursor = str(rows[-1].sequence)
+    return {"events": [event_out(e, runtime.alias, runtime.kind) for e in rows], "nextCursor": next_cursor}
+
+
+@router.post(
+    "/{workspace_id}/runtimes/{alias}/events/wait",
+    response=EventWaitResult,
+    summary="Wait for the next matching event after `after` (at most timeoutMs)",
+)
+async def wait_for_event(
+    request: HttpRequest, workspace_id: str, alias: str, payload: EventWait
+) -> dict[str, Any]:
+    runtime = await get_runtime(await get_workspace(workspace_id), alias)
+    after = _sequence(payload.after, "after")
+    where = EventFilter(
+        event_types=_types(payload.eventTypes), page_id=payload.pageId, context_id=payload.contextId
+    )
+    session = manager.session(runtime.id)
+    if session is not None:
+        session.busy += 1  # a runtime someone is watching is in use
+    try:
+        event, cursor, timed_out = await event_log.wait(runtime.id, after, where, payload.timeoutMs / 1000)
+    finally:
+        if session is not None:
+            session.busy -= 1
+            session.touch()
+    return {
+        "event": event_out(event, runtime.alias, runtime.kind) if event else None,
+        "cursor": str(cursor),
+        "timedOut": timed_out,
+    }

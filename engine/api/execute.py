@@ -1,3 +1,155 @@
-from ninja import Router
+"""Execute steps against a runtime, and the call catalogue (`help`).
+
+A request whose steps name an unknown call or pass arguments of the wrong shape is refused
+as a whole (400, `step.unknown_call` / `step.invalid_args`, each problem in `details.fields`),
+before anything runs. Failures while running are per step (`ExecuteResult.steps[i].error`);
+fail-fast means the list ends at the failing step (later steps are not listed).
+"""
+
+from typing import Any, Literal
+
+from django.http import HttpRequest, JsonResponse
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from engine.api.errors import ApiError
+from engine.api.idempotency import idempotent
+from engine.api.runtimes import ALIAS_PATTERN, get_runtime, not_active
+from engine.api.schemas import Binding, OperationOut
+from engine.api.workspaces import get_workspace
+from engine.models import Runtime
+from engine.runtimes.manager import manager
+from engine.steps import executor, registry
 
 router = Router(tags=["execute"])
+
+BIND_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
+
+
+class StepOptions(Schema):
+    timeoutMs: int | None = Field(default=None, ge=1, le=600_000, description="Default 30000.")
+    logs: Literal["off", "capture"] = "off"
+    dryRun: bool = False
+
+
+class Step(Schema):
+    call: str = Field(min_length=1, max_length=100)
+    args: list[Any] = Field(default_factory=list, max_length=20)
+    options: StepOptions | None = None
+    ref: str | None = Field(default=None, min_length=1, max_length=100, description="A binding alias or id.")
+    bind: str | None = Field(
+        default=None, pattern=BIND_PATTERN, description="Name the page this step creates."
+    )
+
+
+class ExecuteRequest(Schema):
+    runtime: str = Field(pattern=ALIAS_PATTERN)
+    steps: list[Step] = Field(min_length=1, max_length=500)
+    mode: Literal["fail-fast"] = "fail-fast"
+    idempotencyKey: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class StepErrorOut(Schema):
+    code: str
+    message: str
+
+
+class LogLine(Schema):
+    level: str
+    text: str
+
+
+class StepResult(Schema):
+    index: int
+    call: str
+    ok: bool
+    result: Any = None
+    error: StepErrorOut | None
+    durationMs: int
+    binding: Binding | None = None
+    logs: list[LogLine] | None = None
+    dryRun: bool | None = None
+
+
+class ExecuteResult(Schema):
+    mode: str
+    status: Literal["succeeded", "failed"]
+    steps: list[StepResult]
+    operation: OperationOut | None
+
+
+class ArgHelp(Schema):
+    name: str
+    type: str = Field(
+        description="JSON type(s): string, number, integer, boolean, object, array, any; a|b for either"
+    )
+    required: bool
+    description: str
+
+
+class CallHelp(Schema):
+    name: str
+    description: str
+    args: list[ArgHelp]
+    result: str = Field(description="The shape of the step's result.")
+    ref: Literal["page", "context"] | None = Field(
+        description="What the step's `ref` must name (default page)."
+    )
+    binds: str | None = Field(description="What the call creates that `bind` can name.")
+    longRunning: bool
+    drivers: list[str]
+
+
+class Help(Schema):
+    runtime: str | None
+    driver: str | None
+    calls: list[CallHelp]
+
+
+class HelpFilters(Schema):
+    runtime: str | None = Field(default=None, pattern=ALIAS_PATTERN)
+    call: str | None = Field(default=None, max_length=100)
+
+
+@router.post("/{workspace_id}/execute", response=ExecuteResult, summary="Run steps against a runtime")
+async def execute(request: HttpRequest, workspace_id: str, payload: ExecuteRequest) -> JsonResponse:
+    workspace = await get_workspace(workspace_id)
+    steps = [s.model_dump(mode="json") for s in payload.steps]
+    planned, problems = executor.plan(steps)
+    if problems:
+        unknown = any(p["path"].endswith(".call") for p in problems)
+        raise ApiError(
+            400,
+            "step.unknown_call" if unknown else "step.invalid_args",
+            "The steps are not valid: " + "; ".join(f"{p['path']}: {p['message']}" for p in problems[:5]),
+            {"fields": problems},
+        )
+    runtime = await get_runtime(workspace, payload.runtime)
+
+    async def run() -> tuple[int, dict[str, Any]]:
+        session = manager.session(runtime.id)
+        if runtime.status != Runtime.Status.ACTIVE or session is None:
+            raise not_active(runtime)
+        return 200, await executor.run(session, workspace, runtime, planned)
+
+    return await idempotent(request, payload.idempotencyKey, payload.model_dump(mode="json"), run)
+
+
+@router.get("/{workspace_id}/help", response=Help, summary="The execute call catalogue")
+async def help_(request: HttpRequest, workspace_id: str, filters: Query[HelpFilters]) -> dict[str, Any]:
+    workspace = await get_workspace(workspace_id)
+    driver = None
+    if filters.runtime:
+        driver = (await get_runtime(workspace, filters.runtime)).driver
+    calls = registry.catalogue()
+    if driver:
+        calls = [c for c in calls if driver in c.drivers]
+    if filters.call:
+        calls = [c for c in calls if c.name == filters.call]
+        if not calls:
+            raise ApiError(
+                404,
+                "step.unknown_call",
+                f"No call {filters.call!r} in the catalogue; ask help without `call` for the list.",
+            )
+    return {"runtime": filters.runtime, "driver": driver, "calls": [c.describe() for c in calls]}

@@ -1,17 +1,486 @@
-"""Placeholder until the runtime manager lands (see engine/runtimes/README)."""
+"""The runtime manager: one Chromium per runtime, owned by exactly this process.
 
+- One Playwright driver per process, started with the engine; one persistent context (its own
+  Chromium) per runtime. Ephemeral runtimes use a scratch user-data dir under the runtime's
+  scratch dir (deleted on stop), profiles their persistent dir; both live under VAR_DIR, which
+  is also how tests find a runtime's Chromium processes.
+- A runtime row is inserted `active` *before* the browser launches: the partial unique
+  constraints (alias, profile) are the race-free lock; a launch that fails marks it `failed`.
+- The end of a runtime (stop, idle, crash, engine shutdown) is one coroutine run once as a task,
+  so concurrent stops, a crash during a stop or a stop during a launch all converge.
+- Start reconciles runtimes a previous process left `active`: they become `failed`
+  (`runtime.engine_restarted`), since their browsers died with that process.
+"""
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from uuid import UUID
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import IntegrityError
+from django.utils import timezone
+from playwright.async_api import Download, Playwright, async_playwright
+
+from engine import paths
+from engine.api.errors import ApiError
+from engine.models import BrowserExtension, BrowserProfile, Runtime, RuntimeEvent, Workspace
+from engine.runtimes.events import event_log
+from engine.runtimes.session import RuntimeSession
+from engine.updates import record_update
+
+logger = logging.getLogger("engine.runtimes")
+
+# Flags every runtime's Chromium gets: no sandbox (containers), and no traffic of its own.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+DEFAULT_VIEWPORT = {"width": 1280, "height": 720}
+DEFAULT_STEP_TIMEOUT_MS = 30_000
+CLOSE_TIMEOUT_SECONDS = 10
+REAP_INTERVAL_SECONDS = 1.0
+
+
+@dataclass
+class LaunchRequest:
+    """A validated launch: what the route hands the manager."""
+
+    alias: str
+    kind: str
+    driver: str
+    mode: str  # ephemeral | profile
+    profile_id: UUID | None
+    config: dict[str, Any]  # LaunchConfig as sent (may carry a proxy password)
+    mounts: dict[str, Any] = field(default_factory=dict)
+
+
+def public_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The effective LaunchConfig as the API shows it: defaults filled, no proxy password."""
+    proxy = config.get("proxy")
+    return {
+        "viewport": config.get("viewport") or DEFAULT_VIEWPORT,
+        "userAgent": config.get("userAgent"),
+        "locale": config.get("locale"),
+        "timezoneId": config.get("timezoneId"),
+        "proxy": ({"server": proxy["server"], "username": proxy.get("username")} if proxy else None),
+        "extensionIds": [str(e) for e in config.get("extensionIds") or []],
+        "idleTimeoutSeconds": config.get("idleTimeoutSeconds") or settings.DEFAULT_IDLE_TIMEOUT_SECONDS,
+    }
 
 
 class RuntimeManager:
+    def __init__(self) -> None:
+        self._playwright: Playwright | None = None
+        self._playwright_lock = asyncio.Lock()
+        self.sessions: dict[UUID, RuntimeSession] = {}
+        self._launching: dict[UUID, asyncio.Task[Runtime]] = {}
+        self._ending: dict[UUID, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+
+    # ---- process lifecycle --------------------------------------------------------------
+
     async def start(self) -> None:
-        pass
+        await self._reconcile()
+        event_log.start()
+        await self._driver()
+        self._reaper = asyncio.get_running_loop().create_task(self._reap(), name="idle-reaper")
 
     async def shutdown(self) -> None:
-        pass
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for task in list(self._launching.values()):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
+        await asyncio.gather(
+            *(self._end(s, "stopped", reason="engine_shutdown") for s in list(self.sessions.values())),
+            return_exceptions=True,
+        )
+        await event_log.stop()
+        if self._playwright is not None:
+            with contextlib.suppress(Exception):
+                await self._playwright.stop()
+            self._playwright = None
+
+    async def _driver(self) -> Playwright:
+        async with self._playwright_lock:
+            if self._playwright is None:
+                self._playwright = await async_playwright().start()
+            return self._playwright
+
+    async def _reconcile(self) -> None:
+        """Runtimes left active by a previous process lost their browser with it: fail them."""
+        now = timezone.now()
+        message = "The engine restarted while this runtime ran; its browser is gone. Launch it again."
+        left = [r async for r in Runtime.objects.filter(status=Runtime.Status.ACTIVE)]
+        for runtime in left:
+            runtime.status = Runtime.Status.FAILED
+            runtime.failure_code = "runtime.engine_restarted"
+            runtime.failure_message = message
+            runtime.stopped_at = now
+            runtime.bindings = []
+            runtime.last_sequence += 1
+            await RuntimeEvent.objects.acreate(
+                runtime=runtime,
+                workspace_id=runtime.workspace_id,
+                sequence=runtime.last_sequence,
+                event_type="runtime.failed",
+                event_data={"code": runtime.failure_code, "message": message},
+                created_at=now,
+            )
+            await runtime.asave(
+                update_fields=[
+                    "status",
+                    "failure_code",
+                    "failure_message",
+                    "stopped_at",
+                    "bindings",
+                    "last_sequence",
+                ]
+            )
+            await record_update(
+                "runtime.failed",
+                {"alias": runtime.alias, "runtimeId": str(runtime.id), "code": runtime.failure_code},
+                runtime.workspace_id,
+            )
+        if left:
+            logger.warning("Marked %d runtime(s) left active by a previous process as failed", len(left))
+        await sync_to_async(_remove_stale_scratch)()
+
+    # ---- launch -------------------------------------------------------------------------
+
+    async def launch(self, workspace: Workspace, request: LaunchRequest) -> Runtime:
+        """Launch a browser and return its runtime once it is ready (status active)."""
+        if len(self.sessions) + len(self._launching) >= settings.MAX_ACTIVE_RUNTIMES:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"The engine already runs {settings.MAX_ACTIVE_RUNTIMES} runtimes (ENGINE_MAX_ACTIVE_RUNTIMES); "
+                "stop one and try again.",
+                {"maxActiveRuntimes": settings.MAX_ACTIVE_RUNTIMES},
+                headers={"Retry-After": "5"},
+            )
+        config = dict(request.config)
+        profile = None
+        if request.mode == "profile":
+            profile = await BrowserProfile.objects.filter(id=request.profile_id).afirst()
+            if profile is None:
+                raise ApiError(
+                    404, "profile.not_found", f"Browser profile {request.profile_id} does not exist."
+                )
+            # The launch's own config (if any) refines the profile's.
+            base = dict(profile.config or {})
+            base["extensionIds"] = list(profile.extension_ids or []) + list(config.get("extensionIds") or [])
+            config = {**base, **{k: v for k, v in config.items() if k != "extensionIds" and v is not None}}
+        extension_dirs = await _extension_dirs(config.get("extensionIds") or [])
+        await _check_free(workspace, request.alias, profile)
+
+        runtime = Runtime(
+            workspace=workspace,
+            alias=request.alias,
+            kind=request.kind,
+            driver=request.driver,
+            status=Runtime.Status.ACTIVE,
+            launch_mode=request.mode,
+            profile=profile,
+            config=public_config(config),
+            mounts=request.mounts,
+            last_activity_at=timezone.now(),
+        )
+        try:
+            await runtime.asave(force_insert=True)
+        except IntegrityError:
+            await _check_free(workspace, request.alias, profile)  # names which one was taken
+            raise
+        # Shielded: a client that hangs up mid-launch must not leave a half-made runtime.
+        task = asyncio.get_running_loop().create_task(self._open(runtime, config, extension_dirs, profile))
+        self._launching[runtime.id] = task
+        task.add_done_callback(lambda _t: self._launching.pop(runtime.id, None))
+        return await asyncio.shield(task)
+
+    async def _open(
+        self,
+        runtime: Runtime,
+        config: dict[str, Any],
+        extension_dirs: list[Path],
+        profile: BrowserProfile | None,
+    ) -> Runtime:
+        tail = event_log.open(runtime)
+        idle_timeout = float(runtime.config["idleTimeoutSeconds"])
+        session = RuntimeSession(runtime, tail, event_log, idle_timeout)
+        session.on_browser_gone = self._browser_gone
+        session.on_download = _store_download
+        try:
+            playwright = await self._driver()
+            scratch = paths.runtime_scratch_dir(runtime.id)
+            user_data = paths.profile_user_data_dir(profile.id) if profile else scratch / "user-data"
+            await sync_to_async(_make_dirs)(user_data, scratch / "downloads")
+            context = await playwright.chromium.launch_persistent_context(
+                **launch_options(config, user_data, scratch / "downloads", extension_dirs)
+            )
+        except Exception as exc:
+            event_log.emit(
+                tail, "runtime.failed", {"code": "runtime.launch_failed", "message": str(exc)[:500]}
+            )
+            await self._mark_ended(
+                runtime, "failed", "runtime.launch_failed", f"Chromium did not start: {_first_line(exc)}"
+            )
+            raise ApiError(
+                503,
+                "runtime.launch_failed",
+                f"The browser did not start: {_first_line(exc)}. Check CHROMIUM_PATH and the engine log.",
+            ) from exc
+        context.set_default_timeout(DEFAULT_STEP_TIMEOUT_MS)
+        session.emit(
+            "runtime.started",
+            {"alias": runtime.alias, "runtimeId": str(runtime.id), "launchMode": runtime.launch_mode},
+        )
+        session.attach(context)
+        page = context.pages[0] if context.pages else await context.new_page()
+        runtime.default_page_id = session.make_default(page)
+        runtime.default_context_id = session.context_id
+        runtime.started_at = timezone.now()
+        runtime.bindings = session.bindings_json()
+        self.sessions[runtime.id] = session
+        await runtime.asave(update_fields=["default_page_id", "default_context_id", "started_at", "bindings"])
+        if profile is not None:
+            await BrowserProfile.objects.filter(id=profile.id).aupdate(last_used_at=runtime.started_at)
+        await record_update(
+            "runtime.started", {"alias": runtime.alias, "runtimeId": str(runtime.id)}, runtime.workspace_id
+        )
+        return runtime
+
+    # ---- the end of a runtime -----------------------------------------------------------
 
     async def stop(self, runtime_id: UUID) -> None:
-        raise NotImplementedError
+        """Stop a runtime (closes its browser); a no-op for one that already ended."""
+        launching = self._launching.get(runtime_id)
+        if launching is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(launching)
+        session = self.sessions.get(runtime_id)
+        if session is not None:
+            await self._end(session, "stopped", reason="requested")
+            return
+        ending = self._ending.get(runtime_id)
+        if ending is not None:
+            await asyncio.shield(ending)
+            return
+        # Active in the table but not live here (should not happen after reconcile): end the row.
+        runtime = await Runtime.objects.filter(id=runtime_id, status=Runtime.Status.ACTIVE).afirst()
+        if runtime is not None:
+            await self._mark_ended(runtime, "stopped", "", "")
+
+    def _browser_gone(self, session: RuntimeSession) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._end(
+                session,
+                "failed",
+                code="runtime.browser_crashed",
+                message="The browser process exited unexpectedly (crashed or was killed). Launch the runtime again.",
+            )
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _end(
+        self, session: RuntimeSession, status: str, code: str = "", message: str = "", reason: str = ""
+    ) -> None:
+        task = self._ending.get(session.runtime_id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(
+                self._finish(session, status, code, message, reason)
+            )
+            self._ending[session.runtime_id] = task
+            task.add_done_callback(lambda _t: self._ending.pop(session.runtime_id, None))
+        await asyncio.shield(task)
+
+    async def _finish(
+        self, session: RuntimeSession, status: str, code: str, message: str, reason: str
+    ) -> None:
+        runtime = session.runtime
+        session.closing = True
+        if session.context is not None and status == "stopped":
+            try:
+                await asyncio.wait_for(session.context.close(), CLOSE_TIMEOUT_SECONDS)
+            except Exception:
+                logger.exception("Closing the browser of runtime %s failed", runtime.id)
+        self.sessions.pop(runtime.id, None)
+        data = {"alias": runtime.alias, "runtimeId": str(runtime.id)}
+        if status == "failed":
+            session.emit("runtime.failed", {**data, "code": code, "message": message})
+        else:
+            session.emit("runtime.stopped", {**data, "reason": reason})
+        event_log.close(runtime.id)
+        with contextlib.suppress(Exception):
+            await event_log.flush()
+        await self._mark_ended(runtime, status, code, message)
+        if runtime.launch_mode == "ephemeral":
+            await sync_to_async(shutil.rmtree)(paths.runtime_scratch_dir(runtime.id), ignore_errors=True)
+
+    async def _mark_ended(self, runtime: Runtime, status: str, code: str, message: str) -> None:
+        event_log.close(runtime.id)
+        with contextlib.suppress(Exception):
+            await event_log.flush()
+        runtime.status = status
+        runtime.failure_code = code
+        runtime.failure_message = message
+        runtime.stopped_at = timezone.now()
+        runtime.bindings = []
+        await Runtime.objects.filter(id=runtime.id).aupdate(
+            status=status,
+            failure_code=code,
+            failure_message=message,
+            stopped_at=runtime.stopped_at,
+            bindings=[],
+        )
+        update = {"alias": runtime.alias, "runtimeId": str(runtime.id)}
+        if code:
+            update["code"] = code
+        await record_update(f"runtime.{status}", update, runtime.workspace_id)
+
+    # ---- idle reaping -------------------------------------------------------------------
+
+    async def _reap(self) -> None:
+        while True:
+            await asyncio.sleep(REAP_INTERVAL_SECONDS)
+            for session in list(self.sessions.values()):
+                if session.idle_for() > session.idle_timeout and session.runtime_id not in self._ending:
+                    logger.info("Stopping idle runtime %s", session.runtime_id)
+                    task = asyncio.get_running_loop().create_task(
+                        self._end(session, "stopped", reason="idle")
+                    )
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+
+    def session(self, runtime_id: UUID) -> RuntimeSession | None:
+        return self.sessions.get(runtime_id)
+
+
+def launch_options(
+    config: dict[str, Any], user_data: Path, downloads: Path, extension_dirs: list[Path]
+) -> dict[str, Any]:
+    args = list(CHROMIUM_ARGS)
+    options: dict[str, Any] = {
+        "user_data_dir": str(user_data),
+        "executable_path": settings.CHROMIUM_PATH,
+        "headless": True,
+        "viewport": config.get("viewport") or DEFAULT_VIEWPORT,
+        "accept_downloads": True,
+        "downloads_path": str(downloads),
+        # The engine handles its own signals and closes every browser itself on the way out.
+        "handle_sigint": False,
+        "handle_sigterm": False,
+        "handle_sighup": False,
+    }
+    if extension_dirs:
+        joined = ",".join(str(d) for d in extension_dirs)
+        args += [f"--disable-extensions-except={joined}", f"--load-extension={joined}"]
+        options["ignore_default_args"] = ["--disable-extensions"]
+    options["args"] = args
+    for key, option in (("userAgent", "user_agent"), ("locale", "locale"), ("timezoneId", "timezone_id")):
+        if config.get(key):
+            options[option] = config[key]
+    if config.get("proxy"):
+        proxy = config["proxy"]
+        options["proxy"] = {k: proxy[k] for k in ("server", "username", "password") if proxy.get(k)}
+    return options
+
+
+async def _extension_dirs(extension_ids: list[Any]) -> list[Path]:
+    if not extension_ids:
+        return []
+    wanted = [str(e) for e in extension_ids]
+    rows = {str(e.id): e async for e in BrowserExtension.objects.filter(id__in=wanted)}
+    problems = []
+    for index, extension_id in enumerate(wanted):
+        extension = rows.get(extension_id)
+        if extension is None:
+            problems.append({"path": f"launch.config.extensionIds.{index}", "message": "No such extension."})
+        elif not extension.enabled:
+            problems.append(
+                {"path": f"launch.config.extensionIds.{index}", "message": "The extension is disabled."}
+            )
+    if problems:
+        raise ApiError(
+            400,
+            "request.invalid",
+            "Every extension must exist and be enabled: " + "; ".join(p["message"] for p in problems),
+            {"fields": problems},
+        )
+    return [paths.extension_unpacked_dir(e) for e in dict.fromkeys(wanted)]
+
+
+async def _check_free(workspace: Workspace, alias: str, profile: BrowserProfile | None) -> None:
+    active = Runtime.objects.filter(status=Runtime.Status.ACTIVE)
+    if await active.filter(workspace=workspace, alias=alias).aexists():
+        raise ApiError(
+            409,
+            "runtime.alias_in_use",
+            f"An active runtime is already called '{alias}' in this workspace; stop it or pick another alias.",
+        )
+    if profile is not None:
+        holder = await active.filter(profile=profile).afirst()
+        if holder is not None:
+            raise ApiError(
+                409,
+                "profile.in_use",
+                f"Browser profile {profile.id} is in use by runtime '{holder.alias}'; stop it first.",
+                {"workspaceId": str(holder.workspace_id), "runtime": holder.alias},
+            )
+
+
+async def _store_download(session: RuntimeSession, download: Download, page_id: str | None) -> None:
+    """Save a finished download and, when the storage room provides it, make it an artifact."""
+    data: dict[str, Any] = {"pageId": page_id, "contextId": session.context_id, "url": download.url}
+    try:
+        path = await download.path()
+        from engine.steps.outputs import store_artifact
+
+        artifact = await store_artifact(
+            session,
+            kind="download",
+            name=download.suggested_filename,
+            content=await sync_to_async(Path(path).read_bytes)(),
+            content_type="application/octet-stream",
+        )
+        data["artifactId"] = artifact["id"] if artifact else None
+        data["name"] = download.suggested_filename
+    except Exception as exc:
+        data["artifactId"] = None
+        data["error"] = _first_line(exc)
+    session.emit("download.finished", data)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _make_dirs(*dirs: Path) -> None:
+    for directory in dirs:
+        directory.mkdir(parents=True, exist_ok=True)
+
+
+def _remove_stale_scratch() -> None:
+    """At start no runtime is live: every scratch dir left over is garbage."""
+    root = paths.var_dir() / "runtimes"
+    if root.is_dir():
+        for child in root.iterdir():
+            shutil.rmtree(child, ignore_errors=True)
 
 
 manager = RuntimeManager()

@@ -1,0 +1,312 @@
+"""One live runtime: its Chromium context, the ids of its pages, its bindings and its events.
+
+Pages and contexts get stable string ids (`page_<hex>`, `ctx_<hex>`) the first time the
+session sees them; every event about a page carries its `pageId` and `contextId`, so waiters
+can filter on them. Bindings are the named references `ref`/`bind` use; they are persisted
+with the next event batch, never on the step's hot path.
+"""
+
+import asyncio
+import logging
+import secrets
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from playwright.async_api import (
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Download,
+    Frame,
+    Page,
+    Request,
+    Response,
+)
+from playwright.async_api import (
+    Error as PlaywrightError,
+)
+
+from engine.models import Runtime
+from engine.runtimes.events import EventLog, RuntimeTail
+from engine.steps.registry import StepError
+
+logger = logging.getLogger("engine.runtimes")
+
+DEFAULT_PAGE_BINDING = "page"
+DEFAULT_CONTEXT_BINDING = "context"
+
+
+@dataclass
+class BoundRef:
+    alias: str
+    id: str
+    type: str  # page | context | handle | subscription
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+class RuntimeSession:
+    def __init__(self, runtime: Runtime, tail: RuntimeTail, log: EventLog, idle_timeout: float) -> None:
+        self.runtime = runtime
+        self.runtime_id: UUID = runtime.id
+        self.tail = tail
+        self.log = log
+        self.idle_timeout = idle_timeout
+        self.context: BrowserContext | None = None
+        self.context_id = new_id("ctx")
+        self.pages: dict[str, Page] = {}
+        self._page_ids: dict[Page, str] = {}
+        self.bindings: dict[str, BoundRef] = {}
+        self.default_page_id: str | None = None
+        self.execute_lock = asyncio.Lock()
+        self.last_activity = time.monotonic()
+        self.busy = 0  # executes and waits in progress: a runtime in use is never idle
+        self.closing = False
+        self.log_collectors: list[list[dict[str, Any]]] = []
+        self.on_browser_gone: Callable[[RuntimeSession], None] | None = None
+        self.on_download: Callable[[RuntimeSession, Download, str | None], Any] | None = None
+        self._request_ids: weakref.WeakKeyDictionary[Request, str] = weakref.WeakKeyDictionary()
+        self._request_counter = 0
+
+    # ---- events -------------------------------------------------------------------------
+
+    def emit(self, event_type: str, data: dict[str, Any], operation_id: UUID | None = None) -> None:
+        self.log.emit(self.tail, event_type, data, operation_id)
+
+    def touch(self) -> None:
+        self.last_activity = time.monotonic()
+
+    def idle_for(self) -> float:
+        return 0.0 if self.busy else time.monotonic() - self.last_activity
+
+    # ---- ids and bindings ---------------------------------------------------------------
+
+    def page_id(self, page: Page) -> str:
+        page_id = self._page_ids.get(page)
+        if page_id is None:
+            page_id = self._adopt(page)
+        return page_id
+
+    def _page_data(self, page: Page) -> dict[str, Any]:
+        return {"pageId": self.page_id(page), "contextId": self.context_id}
+
+    def bindings_json(self) -> list[dict[str, Any]]:
+        out = []
+        for ref in self.bindings.values():
+            item: dict[str, Any] = {"alias": ref.alias, "id": ref.id, "type": ref.type}
+            if ref.type == "page" and ref.id in self.pages:
+                item["url"] = self.pages[ref.id].url
+            out.append(item)
+        return out
+
+    def persist_bindings(self) -> None:
+        self.log.update_row(self.runtime_id, bindings=self.bindings_json())
+
+    def bind(self, alias: str, page: Page) -> BoundRef:
+        page_id = self.page_id(page)
+        # A page has one name: binding it again renames it.
+        for name, ref in list(self.bindings.items()):
+            if ref.id == page_id:
+                del self.bindings[name]
+        ref = BoundRef(alias, page_id, "page")
+        self.bindings[alias] = ref
+        self.persist_bindings()
+        return ref
+
+    def resolve(self, ref: str | None, needs: str | None) -> tuple[Page | BrowserContext | None, str | None]:
+        """The live object a step's `ref` names (binding alias or id); default: the default page."""
+        if ref is None:
+            if needs == "context":
+                return self.context, self.context_id
+            page = self.pages.get(self.default_page_id or "")
+            if page is None or page.is_closed():
+                if needs is None:
+                    return None, None
+                raise StepError(
+                    "step.invalid_ref",
+                    "The runtime's default page is closed; pass `ref` naming another page "
+                    "(see the runtime's bindings) or open one with context.newPage.",
+                )
+            return page, self.default_page_id
+        bound = self.bindings.get(ref)
+        target_id = bound.id if bound else ref
+        if target_id == self.context_id:
+            return self.context, self.context_id
+        page = self.pages.get(target_id)
+        if page is None or page.is_closed():
+            raise StepError(
+                "step.invalid_ref",
+                f"`ref` {ref!r} names no open page or context of this runtime; see its bindings.",
+            )
+        if needs == "context":
+            return page.context, self.context_id
+        return page, target_id
+
+    # ---- wiring -------------------------------------------------------------------------
+
+    def attach(self, context: BrowserContext) -> None:
+        self.context = context
+        self.bindings[DEFAULT_CONTEXT_BINDING] = BoundRef(DEFAULT_CONTEXT_BINDING, self.context_id, "context")
+        context.on("page", self._on_page)
+        context.on("close", self._on_context_close)
+        context.on("request", self._on_request)
+        context.on("response", self._on_response)
+        context.on("requestfailed", self._on_request_failed)
+        for page in context.pages:
+            self._adopt(page)
+
+    def _adopt(self, page: Page) -> str:
+        page_id = new_id("page")
+        self._page_ids[page] = page_id
+        self.pages[page_id] = page
+        self.bindings.setdefault(page_id, BoundRef(page_id, page_id, "page"))
+        page.on("close", self._on_page_close)
+        page.on("console", self._on_console)
+        page.on("pageerror", self._on_page_error)
+        page.on("crash", self._on_crash)
+        page.on("load", self._on_load)
+        page.on("framenavigated", self._on_frame_navigated)
+        page.on("dialog", self._on_dialog)
+        page.on("download", self._on_download)
+        self.emit("page.created", {**self._page_data(page), "url": page.url})
+        self.persist_bindings()
+        return page_id
+
+    def make_default(self, page: Page) -> str:
+        page_id = self.page_id(page)
+        self.default_page_id = page_id
+        self.bindings.pop(page_id, None)
+        self.bindings[DEFAULT_PAGE_BINDING] = BoundRef(DEFAULT_PAGE_BINDING, page_id, "page")
+        self.persist_bindings()
+        return page_id
+
+    def _on_page(self, page: Page) -> None:
+        if page not in self._page_ids:
+            self._adopt(page)
+
+    def _on_page_close(self, page: Page) -> None:
+        page_id = self._page_ids.get(page)
+        if page_id is None:
+            return
+        self.pages.pop(page_id, None)
+        for name, ref in list(self.bindings.items()):
+            if ref.id == page_id:
+                del self.bindings[name]
+        self.emit("page.closed", {"pageId": page_id, "contextId": self.context_id})
+        if not self.closing:
+            self.persist_bindings()
+
+    def _on_context_close(self, context: BrowserContext) -> None:
+        # Closing on purpose sets `closing` first; anything else means the browser went away.
+        if not self.closing and self.on_browser_gone is not None:
+            self.on_browser_gone(self)
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        page = message.page
+        data = {"level": message.type, "text": message.text[:10_000]}
+        if page is not None:
+            data.update(self._page_data(page))
+        self.emit("console.message", data)
+        for collector in self.log_collectors:
+            collector.append({"level": message.type, "text": message.text[:10_000]})
+
+    def _on_page_error(self, page: Page, error: PlaywrightError) -> None:
+        self.emit(
+            "page.error",
+            {**self._page_data(page), "message": error.message, "stack": error.stack or ""},
+        )
+
+    def _on_crash(self, page: Page) -> None:
+        self.emit("page.crashed", self._page_data(page))
+
+    def _on_load(self, page: Page) -> None:
+        self.emit("page.loaded", {**self._page_data(page), "url": page.url})
+
+    def _on_frame_navigated(self, frame: Frame) -> None:
+        if frame.parent_frame is not None:
+            return
+        page = frame.page
+        self.emit("page.navigated", {**self._page_data(page), "url": frame.url})
+        self.persist_bindings()  # the page's binding carries its url
+
+    async def _on_dialog(self, dialog: Dialog) -> None:
+        data: dict[str, Any] = {"type": dialog.type, "message": dialog.message[:10_000]}
+        if dialog.page is not None:
+            data.update(self._page_data(dialog.page))
+        self.emit("dialog.opened", data)
+        # Nobody can answer a dialog in a headless runtime; left open it would hang the page.
+        try:
+            await dialog.dismiss()
+        except PlaywrightError:
+            logger.debug("Dialog already gone")
+
+    async def _on_download(self, download: Download) -> None:
+        page_id = self.page_id(download.page)
+        self.emit(
+            "download.started",
+            {
+                "pageId": page_id,
+                "contextId": self.context_id,
+                "url": download.url,
+                "suggestedFilename": download.suggested_filename,
+            },
+        )
+        if self.on_download is not None:
+            await self.on_download(self, download, page_id)
+
+    def _request_id(self, request: Request) -> str:
+        request_id = self._request_ids.get(request)
+        if request_id is None:
+            self._request_counter += 1
+            request_id = f"req_{self._request_counter}"
+            self._request_ids[request] = request_id
+        return request_id
+
+    def _request_page(self, request: Request) -> dict[str, Any]:
+        try:
+            page = request.frame.page
+        except PlaywrightError:  # service worker requests have no frame
+            return {"contextId": self.context_id}
+        return self._page_data(page)
+
+    def _on_request(self, request: Request) -> None:
+        self.emit(
+            "network.request",
+            {
+                **self._request_page(request),
+                "requestId": self._request_id(request),
+                "method": request.method,
+                "url": request.url,
+                "resourceType": request.resource_type,
+            },
+        )
+
+    def _on_response(self, response: Response) -> None:
+        request = response.request
+        self.emit(
+            "network.response",
+            {
+                **self._request_page(request),
+                "requestId": self._request_id(request),
+                "status": response.status,
+                "url": response.url,
+                "mimeType": (response.headers.get("content-type") or "").split(";")[0].strip(),
+            },
+        )
+
+    def _on_request_failed(self, request: Request) -> None:
+        self.emit(
+            "network.failed",
+            {
+                **self._request_page(request),
+                "requestId": self._request_id(request),
+                "url": request.url,
+                "errorText": request.failure or "",
+            },
+        )

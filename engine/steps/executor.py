@@ -1,0 +1,218 @@
+"""Run a list of steps against one live runtime, fail-fast.
+
+Steps of one request run in order under the runtime's execute lock, so two concurrent executes
+against one runtime never interleave their steps. The hot path writes nothing to the database:
+step events are buffered by the event log, bindings persist with its next batch.
+"""
+
+import asyncio
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+from engine.models import Runtime, Workspace
+from engine.mounts import storage_namespace
+from engine.runtimes.session import DEFAULT_CONTEXT_BINDING, DEFAULT_PAGE_BINDING, RuntimeSession
+from engine.steps import registry
+from engine.steps.registry import CallSpec, StepContext, StepError
+
+logger = logging.getLogger("engine.steps")
+
+DEFAULT_TIMEOUT_MS = 30_000
+# Playwright enforces timeoutMs itself (with a better message); this only catches calls that
+# have no timeout of their own (evaluate, waitForTimeout).
+BACKSTOP_GRACE_SECONDS = 0.25
+RESERVED_BINDINGS = (DEFAULT_PAGE_BINDING, DEFAULT_CONTEXT_BINDING)
+
+
+@dataclass
+class PlannedStep:
+    index: int
+    spec: CallSpec
+    args: list[Any]
+    ref: str | None = None
+    bind: str | None = None
+    timeout_ms: float = DEFAULT_TIMEOUT_MS
+    dry_run: bool = False
+    capture_logs: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def plan(steps: list[dict[str, Any]]) -> tuple[list[PlannedStep], list[dict[str, str]]]:
+    """Check every step before running any: (planned steps, problems as {path, message})."""
+    planned: list[PlannedStep] = []
+    problems: list[dict[str, str]] = []
+    for index, step in enumerate(steps):
+        spec = registry.get(step["call"])
+        if spec is None:
+            problems.append(
+                {"path": f"steps.{index}.call", "message": f"Unknown call {step['call']!r}; see help."}
+            )
+            continue
+        for problem in spec.check_args(step.get("args") or []):
+            problems.append({"path": f"steps.{index}.{problem['path']}", "message": problem["message"]})
+        if step.get("bind") in RESERVED_BINDINGS:
+            problems.append({"path": f"steps.{index}.bind", "message": "page and context name the defaults."})
+        if step.get("bind") and not spec.binds:
+            problems.append(
+                {"path": f"steps.{index}.bind", "message": f"{spec.name} creates nothing to bind."}
+            )
+        options = step.get("options") or {}
+        planned.append(
+            PlannedStep(
+                index=index,
+                spec=spec,
+                args=list(step.get("args") or []),
+                ref=step.get("ref"),
+                bind=step.get("bind"),
+                timeout_ms=options.get("timeoutMs") or DEFAULT_TIMEOUT_MS,
+                dry_run=bool(options.get("dryRun")),
+                capture_logs=options.get("logs") == "capture",
+            )
+        )
+    return planned, problems
+
+
+async def run(
+    session: RuntimeSession,
+    workspace: Workspace,
+    runtime: Runtime,
+    steps: list[PlannedStep],
+    operation_id: UUID | None = None,
+) -> dict[str, Any]:
+    results: list[dict[str, Any]] = []
+    namespace = storage_namespace(runtime.mounts, runtime.workspace_id)
+    session.busy += 1
+    session.touch()
+    try:
+        async with session.execute_lock:
+            for planned in steps:
+                result = await _run_one(session, workspace, runtime, namespace, planned, operation_id)
+                results.append(result)
+                if not result["ok"]:
+                    break
+    finally:
+        session.busy -= 1
+        session.touch()
+    failed = any(not r["ok"] for r in results)
+    return {
+        "mode": "fail-fast",
+        "status": "failed" if failed else "succeeded",
+        "steps": results,
+        "operation": None,
+    }
+
+
+async def _run_one(
+    session: RuntimeSession,
+    workspace: Workspace,
+    runtime: Runtime,
+    namespace: str,
+    planned: PlannedStep,
+    operation_id: UUID | None,
+) -> dict[str, Any]:
+    spec = planned.spec
+    started = time.perf_counter()
+    out: dict[str, Any] = {
+        "index": planned.index,
+        "call": spec.name,
+        "ok": True,
+        "result": None,
+        "error": None,
+    }
+    logs: list[dict[str, Any]] | None = [] if planned.capture_logs else None
+    emitted = False
+    try:
+        target, target_id = session.resolve(planned.ref, spec.ref)
+        if planned.dry_run:
+            out["durationMs"] = 0
+            out["dryRun"] = True
+            return out
+        ctx = StepContext(
+            session=session,
+            runtime=runtime,
+            workspace=workspace,
+            mounts=runtime.mounts,
+            storage_namespace=namespace,
+            operation_id=operation_id,
+            timeout_ms=planned.timeout_ms,
+            target=target,
+            target_id=target_id,
+            logs=logs,
+        )
+        event = {"call": spec.name, "index": planned.index, "contextId": session.context_id}
+        if spec.ref == "page" and target_id:
+            event["pageId"] = target_id
+        session.emit("step.started", event, operation_id)
+        emitted = True
+        if logs is not None:
+            session.log_collectors.append(logs)
+        try:
+            value = await asyncio.wait_for(
+                spec.fn(ctx, *planned.args), planned.timeout_ms / 1000 + BACKSTOP_GRACE_SECONDS
+            )
+        finally:
+            if logs is not None:
+                session.log_collectors.remove(logs)
+        if spec.binds:
+            page: Page = value
+            bound = session.bind(planned.bind or session.page_id(page), page)
+            out["result"] = {"pageId": bound.id}
+            out["binding"] = {"alias": bound.alias, "id": bound.id, "type": bound.type}
+        else:
+            out["result"] = jsonable(value)
+    except StepError as exc:
+        _fail(out, exc.code, exc.message)
+    except (PlaywrightTimeoutError, TimeoutError):
+        _fail(out, "step.timeout", f"{spec.name} did not finish within {planned.timeout_ms:g} ms.")
+    except PlaywrightError as exc:
+        _fail(out, "step.failed", _playwright_message(exc))
+    except Exception as exc:
+        logger.exception("Call %s failed unexpectedly", spec.name)
+        _fail(out, "step.failed", f"{spec.name} failed: {type(exc).__name__}.")
+    duration_ms = round((time.perf_counter() - started) * 1000)
+    out["durationMs"] = duration_ms
+    if logs is not None:
+        out["logs"] = logs
+    if emitted:
+        finished = {"call": spec.name, "index": planned.index, "ok": out["ok"], "durationMs": duration_ms}
+        if out["error"]:
+            finished["error"] = out["error"]
+        session.emit("step.finished", finished, operation_id)
+    session.touch()
+    return out
+
+
+def _fail(out: dict[str, Any], code: str, message: str) -> None:
+    out["ok"] = False
+    out["error"] = {"code": code, "message": message}
+
+
+def _playwright_message(exc: PlaywrightError) -> str:
+    # Playwright appends a multi-line call log; the first line is the sentence a caller needs.
+    message = (exc.message or str(exc)).strip()
+    return message.splitlines()[0][:500] if message else "The browser call failed."
+
+
+def jsonable(value: Any) -> Any:
+    """A result as JSON can carry it: NaN/Infinity → null, anything else unknown → its str."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,102 @@
+"""Output calls: screenshots and PDFs, stored as artifacts in the runtime's storage namespace.
+
+Artifacts are made by the storage room's `engine.storage.artifacts.create_artifact`. Until that
+module exists, the result carries the bytes inline instead (`{contentType, base64}`), so the
+calls work either way and the result shape only grows an `artifact`.
+"""
+
+import base64
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from engine.steps.registry import Arg, StepContext, StepError, step
+
+if TYPE_CHECKING:
+    from engine.runtimes.session import RuntimeSession
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+
+async def store_artifact(
+    session: "RuntimeSession",
+    *,
+    kind: str,
+    name: str,
+    content: bytes,
+    content_type: str,
+    operation_id: Any = None,
+) -> dict[str, Any] | None:
+    """The stored artifact as the API shows it, or None while artifact storage is absent."""
+    try:
+        from engine.storage.artifacts import create_artifact  # type: ignore[import-not-found]
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("engine.storage", "engine.storage.artifacts"):
+            raise
+        return None
+    return await create_artifact(
+        runtime=session.runtime,
+        kind=kind,
+        name=name,
+        content=content,
+        content_type=content_type,
+        operation_id=operation_id,
+    )
+
+
+def _name(options: dict[str, Any] | None, kind: str, extension: str) -> str:
+    name = (options or {}).get("name")
+    if name is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        return f"{kind}-{stamp}.{extension}"
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise StepError(
+            "step.invalid_args", "name must be a file name: letters, digits, . _ - (1-201 characters)."
+        )
+    return name if name.endswith(f".{extension}") else f"{name}.{extension}"
+
+
+async def _output(
+    ctx: StepContext, kind: str, name: str, content: bytes, content_type: str
+) -> dict[str, Any]:
+    artifact = await store_artifact(
+        ctx.session,
+        kind=kind,
+        name=name,
+        content=content,
+        content_type=content_type,
+        operation_id=ctx.operation_id,
+    )
+    result: dict[str, Any] = {"name": name, "contentType": content_type, "sizeBytes": len(content)}
+    if artifact is not None:
+        result["artifact"] = artifact
+    else:
+        result["base64"] = base64.b64encode(content).decode()
+    return result
+
+
+@step(
+    "page.screenshot",
+    args=[Arg("options", "object", required=False, description="{fullPage?, name?}")],
+    result="{artifact, name, contentType, sizeBytes}",
+    description="Take a PNG screenshot and store it as an artifact.",
+)
+async def screenshot(ctx: StepContext, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    full_page = (options or {}).get("fullPage", False)
+    if not isinstance(full_page, bool):
+        raise StepError("step.invalid_args", "fullPage must be true or false.")
+    name = _name(options, "screenshot", "png")
+    content = await ctx.page.screenshot(full_page=full_page, type="png", timeout=ctx.timeout_ms)
+    return await _output(ctx, "screenshot", name, content, "image/png")
+
+
+@step(
+    "page.pdf",
+    args=[Arg("options", "object", required=False, description="{name?}")],
+    result="{artifact, name, contentType, sizeBytes}",
+    description="Print the page to PDF and store it as an artifact.",
+)
+async def pdf(ctx: StepContext, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    name = _name(options, "page", "pdf")
+    content = await ctx.page.pdf()
+    return await _output(ctx, "pdf", name, content, "application/pdf")
