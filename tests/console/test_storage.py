@@ -11,6 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from dashboard.audit.models import AuditEntry
+from dashboard.bctrl.client import reset_clients
+from tests.support.engine_process import EngineProcess
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -150,6 +152,32 @@ def test_it_never_serves_markup_inline(viewer_client: Client, api: httpx.Client,
     assert response["Content-Disposition"].startswith("attachment")
     assert response["Content-Type"] == "application/octet-stream"
     _download(response)
+
+
+@pytest.fixture(scope="module")
+def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
+    """An engine that stores at most 1 KB per object, to meet its size limit without big files."""
+    engine = EngineProcess(
+        tmp_path_factory.mktemp("small-engine"), {"ENGINE_STORAGE_MAX_BYTES": "1024"}
+    ).start()
+    yield engine
+    engine.stop()
+
+
+def test_it_shows_the_size_limit_next_to_the_file(
+    operator_client: Client, small_engine: EngineProcess, settings
+) -> None:
+    settings.BCTRL_API_URL, settings.BCTRL_API_KEY = f"{small_engine.url}/v1", small_engine.keys["admin"]
+    reset_clients()
+    upload = SimpleUploadedFile("big.bin", b"x" * 2048, content_type="application/octet-stream")
+    response = operator_client.post(
+        "/storage/limits/upload/", {"file": upload, "prefix": "", "name": ""}, headers={"HX-Request": "true"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 422 and 'id="storage-upload"' in body and "field-error" in body
+    with small_engine.client() as api:
+        assert api.get("/storage/limits/objects/big.bin").status_code == 404
+    assert AuditEntry.objects.get(action="storage.object.upload").outcome == "failed"
 
 
 def test_it_deletes_an_object(operator_client: Client, api: httpx.Client, namespace: str) -> None:
