@@ -46,6 +46,9 @@ class BctrlError(Exception):
             409: "It conflicts with the current state; refresh and try again.",
             429: "The API is rate limiting the console; wait a moment and retry.",
         }.get(self.status)
+        if self.code == "request.not_found":
+            # a route the API does not have, not a deleted thing: an older engine or another API version
+            hint = "This API does not offer it (an older engine, or a different API version)."
         if self.status >= 500:
             hint = "The API failed; retry, and if it persists check the engine's log."
         if self.status == 504 or self.code == "request.timeout":

@@ -1,12 +1,15 @@
 """What every console view shares: rendering a page or its region, upstream failures, feedback."""
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 
 from dashboard.bctrl.errors import BctrlError
+
+T = TypeVar("T")
 
 
 def render_page(
@@ -38,3 +41,15 @@ def with_toast(
         response.render()  # type: ignore[attr-defined]
     response.content += toast_html(request, text, level).encode()
     return response
+
+
+async def settle(call: Awaitable[T]) -> T | BctrlError:
+    """Await one upstream call and hand back its BctrlError instead of raising it.
+
+    Pages gather their independent calls with this, so each region renders its own failure
+    while the rest of the page renders (only the API's errors are caught: a bug still raises).
+    """
+    try:
+        return await call
+    except BctrlError as error:
+        return error

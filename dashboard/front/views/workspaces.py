@@ -1,22 +1,51 @@
-"""Workspaces: list (search, pages), create, detail, edit, delete."""
+"""Workspaces: list (search, pages), create, detail (its runtimes, operations, artifacts, state), edit, delete."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import path
-from django.views.decorators.http import require_http_methods
+from django.urls import path, reverse
+from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
+from dashboard.bctrl import ai_credentials as ai_api
+from dashboard.bctrl import artifacts as artifacts_api
+from dashboard.bctrl import runtimes as runtimes_api
+from dashboard.bctrl import storage as storage_api
+from dashboard.bctrl import vault as vault_api
 from dashboard.bctrl import workspaces as api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.front.forms import WorkspaceForm
-from dashboard.front.views.helpers import error_status, render_page
+from dashboard.bctrl.meta import COUNT_LIMIT
+from dashboard.front.forms import CredentialChoice, MountChoices, WorkspaceDeleteForm, WorkspaceForm
+from dashboard.front.views.helpers import error_status, render_page, settle
 
 PAGE_SIZE = 25
+DETAIL_PAGE_SIZE = 25
+
+# Each region of the detail page and the upstream call that fills it; an htmx retry of one
+# region (?region=...) makes only that call. Operations and bindings both come from /state.
+DETAIL_CALLS: dict[str, Callable[[str], Awaitable[Any]]] = {
+    "runtimes": lambda ws: runtimes_api.list_runtimes(ws, limit=DETAIL_PAGE_SIZE),
+    "state": runtimes_api.get_state,
+    "artifacts": lambda ws: artifacts_api.list_artifacts(ws, limit=DETAIL_PAGE_SIZE),
+}
+DETAIL_REGIONS = {
+    "runtimes": "runtimes",
+    "operations": "state",
+    "bindings": "state",
+    "artifacts": "artifacts",
+}
 
 
 @vary_on_headers("HX-Request")
+@require_GET
 @role_required("viewer")
 async def workspace_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
@@ -29,45 +58,148 @@ async def workspace_list(request: HttpRequest) -> HttpResponse:
     return render_page(request, "front/workspaces/list.html", context, region="table")
 
 
-@require_http_methods(["GET", "POST"])
-@role_required("operator")
-async def workspace_create(request: HttpRequest) -> HttpResponse:
-    form = WorkspaceForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            workspace = await api.create_workspace(
-                form.cleaned_data["name"],
-                form.cleaned_data["mounts"],
-                idempotency_key=form.cleaned_data["idempotency_key"],
-            )
-        except BctrlError as error:
-            await record(request, "workspace.create", "workspace", form.cleaned_data["name"], error=error)
-            form.add_upstream_error(error)
-        else:
-            await record(request, "workspace.create", "workspace", workspace.id)
-            return redirect("workspace_detail", workspace_id=workspace.id)
-    return render_page(
-        request,
-        "front/workspaces/form.html",
-        {"form": form},
-        region="form",
-        status=422 if form.errors else 200,
+def _form_status(form: WorkspaceForm) -> int:
+    if form.upstream_error:
+        return error_status(form.upstream_error)
+    return 422 if form.errors else 200
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful form post: a whole-page navigation, also when htmx sent the form."""
+    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
+
+
+async def _mount_choices() -> MountChoices:
+    """What the mounts editor offers, fetched concurrently; a list that fails becomes free text."""
+    credentials, vault, storage = await asyncio.gather(
+        settle(ai_api.list_credentials(limit=COUNT_LIMIT)),
+        settle(vault_api.list_entries(limit=COUNT_LIMIT)),
+        settle(storage_api.list_namespaces()),
+    )
+    return MountChoices(
+        credentials=None
+        if isinstance(credentials, BctrlError)
+        else [CredentialChoice(c.id, c.provider, c.label) for c in credentials.items],
+        credentials_error=credentials if isinstance(credentials, BctrlError) else None,
+        vault_prefixes=[] if isinstance(vault, BctrlError) else _prefixes(e.key for e in vault.items),
+        vault_error=vault if isinstance(vault, BctrlError) else None,
+        namespaces=[] if isinstance(storage, BctrlError) else [n.name for n in storage],
+        storage_error=storage if isinstance(storage, BctrlError) else None,
     )
 
 
+def _prefixes(keys: Any) -> list[str]:
+    """Every parent folder of the vault keys: prod/crm/login → prod/, prod/crm/."""
+    found: set[str] = set()
+    for key in keys:
+        parts = key.split("/")[:-1]
+        found.update("/".join(parts[: i + 1]) + "/" for i in range(len(parts)))
+    return sorted(found)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("operator")
+async def workspace_create(request: HttpRequest) -> HttpResponse:
+    form = WorkspaceForm(request.POST or None, choices=await _mount_choices())
+    if request.method == "POST" and form.is_valid():
+        name = form.cleaned_data["name"]
+        try:
+            workspace = await api.create_workspace(
+                name, form.cleaned_data["mounts"], idempotency_key=form.cleaned_data["idempotency_key"]
+            )
+        except BctrlError as error:
+            await record(request, "workspace.create", "workspace", name, error=error)
+            form.add_upstream_error(error)
+        else:
+            await record(request, "workspace.create", "workspace", workspace.id, message=name)
+            return _go(request, reverse("workspace_detail", args=[workspace.id]))
+    context = {"form": form, "action": "create"}
+    status = _form_status(form)
+    return render_page(request, "front/workspaces/form.html", context, region="form", status=status)
+
+
+@vary_on_headers("HX-Request")
+@require_GET
 @role_required("viewer")
-async def workspace_detail(request: HttpRequest, workspace_id: str) -> HttpResponse:
-    try:
-        workspace = await api.get_workspace(workspace_id)
-    except BctrlError as error:
-        return render_page(
-            request, "front/workspaces/detail.html", {"error": error}, status=error_status(error)
-        )
-    return render_page(request, "front/workspaces/detail.html", {"workspace": workspace})
+async def workspace_detail(request: HttpRequest, workspace_id: UUID) -> HttpResponse:
+    ws = str(workspace_id)
+    region = request.GET.get("region")
+    if getattr(request, "htmx", False) and region in DETAIL_REGIONS:
+        call = DETAIL_REGIONS[region]
+        context = {"workspace_id": ws, call: await settle(DETAIL_CALLS[call](ws))}
+        return render_page(request, "front/workspaces/detail.html", context, region=region)
+    names = list(DETAIL_CALLS)
+    workspace, *results = await asyncio.gather(
+        settle(api.get_workspace(ws)), *(settle(DETAIL_CALLS[name](ws)) for name in names)
+    )
+    if isinstance(workspace, BctrlError):
+        context = {"error": workspace, "workspace_id": ws}
+        return render_page(request, "front/workspaces/detail.html", context, status=error_status(workspace))
+    context = {"workspace": workspace, "workspace_id": ws, **dict(zip(names, results, strict=True))}
+    return render_page(request, "front/workspaces/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("operator")
+async def workspace_edit(request: HttpRequest, workspace_id: UUID) -> HttpResponse:
+    ws = str(workspace_id)
+    workspace, choices = await asyncio.gather(settle(api.get_workspace(ws)), _mount_choices())
+    if isinstance(workspace, BctrlError):
+        context = {"error": workspace, "action": "edit"}
+        return render_page(request, "front/workspaces/form.html", context, status=error_status(workspace))
+    initial = WorkspaceForm.initial_from(workspace.name, workspace.mounts)
+    form = WorkspaceForm(request.POST or None, initial=initial, choices=choices)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            await api.update_workspace(ws, name=data["name"], mounts=data["mounts"])
+        except BctrlError as error:
+            await record(request, "workspace.update", "workspace", ws, error=error)
+            form.add_upstream_error(error)
+        else:
+            await record(request, "workspace.update", "workspace", ws, message=data["name"])
+            messages.success(request, f"Saved {data['name']}.")
+            return _go(request, reverse("workspace_detail", args=[ws]))
+    context = {"form": form, "workspace": workspace, "action": "edit"}
+    status = _form_status(form)
+    return render_page(request, "front/workspaces/form.html", context, region="form", status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("operator")
+async def workspace_delete(request: HttpRequest, workspace_id: UUID) -> HttpResponse:
+    """A confirm page; a refusal because runtimes are live offers to stop them and delete (force)."""
+    ws = str(workspace_id)
+    refusal: BctrlError | None = None
+    if request.method == "POST":
+        form = WorkspaceDeleteForm(request.POST)
+        force = form.is_valid() and form.cleaned_data["force"]
+        try:
+            await api.delete_workspace(ws, force=force)
+        except BctrlError as error:
+            await record(request, "workspace.delete", "workspace", ws, error=error)
+            refusal = error
+        else:
+            await record(request, "workspace.delete", "workspace", ws, message="forced" if force else "")
+            messages.success(request, "Deleted the workspace.")
+            return redirect("workspaces")
+    workspace = await settle(api.get_workspace(ws))
+    missing = workspace if isinstance(workspace, BctrlError) else None
+    context = {
+        "workspace_id": ws,
+        "refusal": refusal,
+        "error": missing,
+        "workspace": None if missing else workspace,
+    }
+    failed = refusal or missing
+    status = error_status(failed) if failed else 200
+    return render_page(request, "front/workspaces/delete.html", context, status=status)
 
 
 urlpatterns = [
     path("workspaces/", workspace_list, name="workspaces"),
     path("workspaces/new/", workspace_create, name="workspace_create"),
     path("workspaces/<uuid:workspace_id>/", workspace_detail, name="workspace_detail"),
+    path("workspaces/<uuid:workspace_id>/edit/", workspace_edit, name="workspace_edit"),
+    path("workspaces/<uuid:workspace_id>/delete/", workspace_delete, name="workspace_delete"),
 ]

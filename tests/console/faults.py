@@ -1,0 +1,70 @@
+"""Faults the real engine cannot be made to produce, injected at the console's HTTP transport.
+
+`Faults({"GET /v1/operations": timeout()})` answers matching calls with the fault and passes
+every other call through to the real engine, so a test breaks one upstream call and keeps the
+rest real. Install with `dashboard.bctrl.client.use_transport(Faults(...))`.
+"""
+
+from collections.abc import Callable
+
+import httpx
+
+# A fault may return None to let that particular call through to the engine.
+Fault = Callable[[httpx.Request], httpx.Response | None]
+
+
+def timeout() -> Fault:
+    def fault(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    return fault
+
+
+def refused() -> Fault:
+    def fault(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    return fault
+
+
+def bad_gateway() -> Fault:
+    """A proxy's 502 page: HTML, not the contract's error body."""
+    return lambda request: httpx.Response(502, html="<html><body><h1>502 Bad Gateway</h1></body></html>")
+
+
+def api_error(status: int, code: str, message: str, details: dict | None = None, **headers: str) -> Fault:
+    """The contract's error body, as the API would send it."""
+    body = {
+        "error": {"code": code, "message": message, "details": details},
+        "requestId": f"req_fault{status}",
+    }
+    return lambda request: httpx.Response(
+        status, json=body, headers={"X-Request-Id": f"req_fault{status}", **headers}
+    )
+
+
+class Faults(httpx.AsyncBaseTransport):
+    """Rules are "METHOD /path-prefix" (or "/path-prefix" for any method) → fault."""
+
+    def __init__(self, rules: dict[str, Fault]) -> None:
+        self.rules = rules
+        self.calls: list[str] = []
+
+    def _fault_for(self, request: httpx.Request) -> Fault | None:
+        for rule, fault in self.rules.items():
+            method, _, prefix = rule.rpartition(" ")
+            if (not method or method == request.method) and request.url.path.startswith(prefix):
+                return fault
+        return None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
+        fault = self._fault_for(request)
+        answer = fault(request) if fault is not None else None
+        if answer is not None:
+            return answer
+        # a fresh transport per call: the console's test client runs each view on its own loop
+        async with httpx.AsyncHTTPTransport() as real:
+            response = await real.handle_async_request(request)
+            body = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers, content=body)
