@@ -1,3 +1,232 @@
-from ninja import Router
+"""AI credentials: provider keys chosen by id, stored encrypted, never returned; `test` tries one.
+
+Writes need the admin scope, `test` the operator scope (engine.api.auth). Deleting a credential
+a workspace (or an active runtime) still names in its mounts → 409 ai_credential.in_use.
+"""
+
+import re
+from typing import Any, Literal
+
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import Header, Query, Router, Schema
+from pydantic import Field, field_validator
+
+from engine import crypto
+from engine.ai import providers
+from engine.api.common import Timestamp, to_json
+from engine.api.errors import ApiError, invalid
+from engine.api.idempotency import idempotent
+from engine.api.pagination import paginate
+from engine.models import AiCredential, Runtime, Workspace
+from engine.updates import record_update
 
 router = Router(tags=["ai_credentials"])
+
+ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+Provider = Literal["openai", "anthropic", "google", "openai-compatible"]
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", value):
+        raise ValueError("must be an http(s) URL without query or fragment, e.g. https://llm.internal/v1")
+    return value.rstrip("/")
+
+
+class CredentialCreate(Schema):
+    id: str = Field(pattern=ID_PATTERN)
+    provider: Provider
+    label: str = Field(min_length=1, max_length=200)
+    apiKey: str = Field(min_length=1, max_length=4096)
+    baseUrl: str | None = Field(default=None, max_length=500)
+    defaultModel: str | None = Field(default=None, max_length=200)
+    enabled: bool = True
+
+    _url = field_validator("baseUrl")(_check_url)
+
+
+class CredentialPatch(Schema):
+    label: str | None = Field(default=None, min_length=1, max_length=200)
+    apiKey: str | None = Field(default=None, min_length=1, max_length=4096)
+    baseUrl: str | None = Field(default=None, max_length=500)
+    defaultModel: str | None = Field(default=None, max_length=200)
+    enabled: bool | None = None
+
+    _url = field_validator("baseUrl")(_check_url)
+
+
+class CredentialOut(Schema):
+    id: str
+    provider: str
+    label: str
+    enabled: bool
+    baseUrl: str | None
+    defaultModel: str | None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+
+
+class CredentialList(Schema):
+    credentials: list[CredentialOut]
+    nextCursor: str | None
+
+
+class CredentialFilters(Schema):
+    provider: Provider | None = None
+    limit: int = Field(default=100, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=500)
+
+
+class TestOut(Schema):
+    ok: bool
+    message: str
+    provider: str
+
+
+def serialize(credential: AiCredential) -> dict[str, Any]:
+    return {
+        "id": credential.id,
+        "provider": credential.provider,
+        "label": credential.label,
+        "enabled": credential.enabled,
+        "baseUrl": credential.base_url or None,
+        "defaultModel": credential.default_model or None,
+        "createdAt": credential.created_at,
+        "updatedAt": credential.updated_at,
+    }
+
+
+def _needs_base_url(provider: str, base_url: str | None) -> None:
+    if provider == "openai-compatible" and not base_url:
+        raise invalid(
+            "An openai-compatible credential needs a baseUrl (e.g. http://127.0.0.1:11434/v1).",
+            [{"path": "baseUrl", "message": "Required for openai-compatible."}],
+        )
+
+
+async def _credential(credential_id: str) -> AiCredential:
+    credential = await AiCredential.objects.filter(id=credential_id).afirst()
+    if credential is None:
+        raise ApiError(404, "ai_credential.not_found", f"No AI credential '{credential_id[:64]}'.")
+    return credential
+
+
+def _names(mounts: dict[str, Any], credential_id: str) -> bool:
+    ai = (mounts or {}).get("ai") or {}
+    return credential_id in (ai.get("allow") or []) or credential_id in (ai.get("defaults") or {}).values()
+
+
+@router.get("", response=CredentialList, summary="List AI credentials (never their keys)")
+async def list_credentials(request: HttpRequest, filters: Query[CredentialFilters]) -> dict[str, Any]:
+    queryset = AiCredential.objects.all()
+    if filters.provider:
+        queryset = queryset.filter(provider=filters.provider)
+    rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
+    return {"credentials": [serialize(c) for c in rows], "nextCursor": next_cursor}
+
+
+@router.post("", response={201: CredentialOut}, summary="Create an AI credential")
+async def create(
+    request: HttpRequest,
+    payload: CredentialCreate,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> JsonResponse:
+    _needs_base_url(payload.provider, payload.baseUrl)
+
+    async def make() -> tuple[int, dict[str, Any]]:
+        try:
+            credential = await AiCredential.objects.acreate(
+                id=payload.id,
+                provider=payload.provider,
+                label=payload.label,
+                api_key_ciphertext=crypto.encrypt(payload.apiKey),
+                base_url=payload.baseUrl or "",
+                default_model=payload.defaultModel or "",
+                enabled=payload.enabled,
+            )
+        except IntegrityError as exc:
+            raise ApiError(
+                409,
+                "ai_credential.exists",
+                f"An AI credential '{payload.id}' already exists; PATCH it or choose another id.",
+            ) from exc
+        await record_update(
+            "ai_credential.created",
+            {"id": credential.id, "provider": credential.provider, "label": credential.label},
+        )
+        return 201, to_json(CredentialOut, serialize(credential))
+
+    # The idempotency record stores a hash of the body, never the body: the key stays out of it.
+    return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), make)
+
+
+@router.get("/{credential_id}", response=CredentialOut, summary="Get an AI credential (never its key)")
+async def get(request: HttpRequest, credential_id: str) -> dict[str, Any]:
+    return serialize(await _credential(credential_id))
+
+
+@router.patch("/{credential_id}", response=CredentialOut, summary="Change an AI credential")
+async def patch(request: HttpRequest, credential_id: str, payload: CredentialPatch) -> dict[str, Any]:
+    credential = await _credential(credential_id)
+    changed = payload.model_dump(exclude_unset=True)
+    for name in ("label", "apiKey", "enabled"):
+        if name in changed and changed[name] is None:
+            raise invalid(f"{name} cannot be null.", [{"path": name, "message": "May not be null."}])
+    if payload.label is not None:
+        credential.label = payload.label
+    if payload.apiKey is not None:
+        credential.api_key_ciphertext = crypto.encrypt(payload.apiKey)
+    if "baseUrl" in changed:
+        credential.base_url = payload.baseUrl or ""
+    if "defaultModel" in changed:
+        credential.default_model = payload.defaultModel or ""
+    if payload.enabled is not None:
+        credential.enabled = payload.enabled
+    _needs_base_url(credential.provider, credential.base_url)
+    await credential.asave()
+    await record_update(
+        "ai_credential.updated",
+        {"id": credential.id, "provider": credential.provider, "fields": sorted(changed)},
+    )
+    return serialize(credential)
+
+
+@router.delete("/{credential_id}", response={204: None}, summary="Delete an AI credential")
+async def delete(request: HttpRequest, credential_id: str) -> HttpResponse:
+    credential = await _credential(credential_id)
+    workspaces = [
+        w async for w in Workspace.objects.only("id", "name", "mounts") if _names(w.mounts, credential.id)
+    ]
+    runtimes = [
+        r
+        async for r in Runtime.objects.filter(status=Runtime.Status.ACTIVE).only("id", "alias", "mounts")
+        if _names(r.mounts, credential.id)
+    ]
+    if workspaces or runtimes:
+        names = ", ".join(f"'{w.name}'" for w in workspaces[:5]) or "none"
+        raise ApiError(
+            409,
+            "ai_credential.in_use",
+            f"The AI credential '{credential.id}' is named in the mounts of {len(workspaces)} workspace(s) "
+            f"({names}) and {len(runtimes)} active runtime(s); remove it from their mounts.ai first.",
+            {
+                "workspaces": [str(w.id) for w in workspaces],
+                "runtimes": [str(r.id) for r in runtimes],
+            },
+        )
+    await AiCredential.objects.filter(id=credential.id).adelete()
+    await record_update("ai_credential.deleted", {"id": credential.id, "provider": credential.provider})
+    return HttpResponse(status=204)
+
+
+@router.post(
+    "/{credential_id}/test", response=TestOut, summary="Try the key with a cheap call to the provider"
+)
+async def test(request: HttpRequest, credential_id: str) -> dict[str, Any]:
+    credential = await _credential(credential_id)
+    result = await providers.check_key(
+        credential.provider, crypto.decrypt(credential.api_key_ciphertext), credential.base_url or None
+    )
+    return {"ok": result.ok, "message": result.message, "provider": credential.provider}

@@ -1,4 +1,99 @@
-from ninja import Router
+"""Artifacts: what runtimes produced (downloads, screenshots, PDFs), kept as storage objects."""
+
+from typing import Any, Literal
+from uuid import UUID
+
+from django.http import HttpRequest, StreamingHttpResponse
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from engine.api.common import Timestamp, parse_uuid
+from engine.api.errors import ApiError, not_found
+from engine.api.pagination import paginate
+from engine.api.storage import stream_object
+from engine.models import Artifact, StorageObject, Workspace
+from engine.storage import artifacts as artifact_store
 
 router = Router(tags=["artifacts"])
 workspace_router = Router(tags=["artifacts"])
+
+
+class ArtifactStorage(Schema):
+    namespace: str
+    path: str
+
+
+class ArtifactOut(Schema):
+    id: UUID
+    workspaceId: UUID
+    runtime: str | None
+    operationId: UUID | None
+    kind: str
+    name: str
+    contentType: str
+    sizeBytes: int
+    storage: ArtifactStorage
+    createdAt: Timestamp
+
+
+class ArtifactList(Schema):
+    artifacts: list[ArtifactOut]
+    nextCursor: str | None
+
+
+class ArtifactFilters(Schema):
+    runtime: str | None = Field(default=None, max_length=63, description="A runtime alias.")
+    kind: Literal["download", "screenshot", "pdf", "export"] | None = None
+    limit: int = Field(default=100, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=500)
+
+
+async def _artifact(artifact_id: str) -> Artifact:
+    artifact_id = parse_uuid(artifact_id, "artifact.not_found", "Artifact")
+    artifact = await Artifact.objects.filter(id=artifact_id).afirst()
+    if artifact is None:
+        raise not_found("artifact.not_found", f"Artifact {artifact_id}")
+    return artifact
+
+
+@router.get("/{artifact_id}", response=ArtifactOut, summary="Get an artifact")
+async def get(request: HttpRequest, artifact_id: str) -> dict[str, Any]:
+    return artifact_store.artifact_out(await _artifact(artifact_id))
+
+
+@router.get(
+    "/{artifact_id}/content",
+    summary="Download an artifact's bytes",
+    response={200: None},
+    openapi_extra={"responses": {"200": {"content": {"application/octet-stream": {}}}}},
+)
+async def content(request: HttpRequest, artifact_id: str, inline: bool = False) -> StreamingHttpResponse:
+    artifact = await _artifact(artifact_id)
+    row = await StorageObject.objects.filter(
+        namespace=artifact.storage_namespace, path=artifact.storage_path
+    ).afirst()
+    if row is None:
+        raise ApiError(
+            410,
+            "artifact.content_gone",
+            f"The artifact's storage object {artifact.storage_namespace}/{artifact.storage_path} was deleted.",
+        )
+    return stream_object(row, artifact_store.safe_file_name(artifact.name), inline)
+
+
+@workspace_router.get(
+    "/{workspace_id}/artifacts", response=ArtifactList, summary="List a workspace's artifacts, newest first"
+)
+async def list_artifacts(
+    request: HttpRequest, workspace_id: str, filters: Query[ArtifactFilters]
+) -> dict[str, Any]:
+    workspace_id = parse_uuid(workspace_id, "workspace.not_found", "Workspace")
+    if not await Workspace.objects.filter(id=workspace_id).aexists():
+        raise not_found("workspace.not_found", f"Workspace {workspace_id}")
+    queryset = Artifact.objects.filter(workspace_id=workspace_id)
+    if filters.runtime:
+        queryset = queryset.filter(runtime_alias=filters.runtime)
+    if filters.kind:
+        queryset = queryset.filter(kind=filters.kind)
+    rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
+    return {"artifacts": [artifact_store.artifact_out(a) for a in rows], "nextCursor": next_cursor}

@@ -1,3 +1,203 @@
-from ninja import Router
+"""Browser extensions: upload a .zip/.crx, list, rename/enable, delete.
+
+Deleting an extension a profile lists, or an active runtime loaded, → 409 extension.in_use:
+the profile would launch without it (or the running browser lose its files) without anyone
+deciding so.
+"""
+
+from collections import Counter
+from typing import Any
+from uuid import UUID, uuid4
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import File, Form, Query, Router, Schema
+from ninja.files import UploadedFile
+from pydantic import Field
+
+from engine.api.common import Timestamp, parse_uuid, to_json
+from engine.api.errors import ApiError, invalid, not_found
+from engine.api.pagination import paginate
+from engine.extensions import package as packages
+from engine.models import BrowserExtension, BrowserProfile, Runtime
+from engine.updates import record_update
 
 router = Router(tags=["extensions"])
+
+
+class ExtensionOut(Schema):
+    id: UUID
+    name: str
+    version: str
+    format: str
+    manifestVersion: int
+    permissions: list[str]
+    contentHash: str
+    sizeBytes: int
+    enabled: bool
+    profileCount: int
+    createdAt: Timestamp
+    updatedAt: Timestamp
+
+
+class ExtensionList(Schema):
+    extensions: list[ExtensionOut]
+    nextCursor: str | None
+
+
+class ExtensionPatch(Schema):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    enabled: bool | None = None
+
+
+class ExtensionFilters(Schema):
+    q: str | None = Field(default=None, max_length=200, description="Name contains.")
+    limit: int = Field(default=100, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=500)
+
+
+async def _profile_counts() -> Counter[str]:
+    # JSON containment queries are not portable to SQLite; profiles are few, count in Python.
+    counts: Counter[str] = Counter()
+    async for extension_ids in BrowserProfile.objects.values_list("extension_ids", flat=True):
+        counts.update({str(e) for e in extension_ids or []})
+    return counts
+
+
+def serialize(extension: BrowserExtension, counts: Counter[str]) -> dict[str, Any]:
+    return {
+        "id": extension.id,
+        "name": extension.name,
+        "version": extension.version,
+        "format": extension.format,
+        "manifestVersion": extension.manifest_version,
+        "permissions": extension.permissions,
+        "contentHash": extension.content_hash,
+        "sizeBytes": extension.size_bytes,
+        "enabled": extension.enabled,
+        "profileCount": counts[str(extension.id)],
+        "createdAt": extension.created_at,
+        "updatedAt": extension.updated_at,
+    }
+
+
+async def _extension(extension_id: str) -> BrowserExtension:
+    extension_id = parse_uuid(extension_id, "extension.not_found", "Browser extension")
+    extension = await BrowserExtension.objects.filter(id=extension_id).afirst()
+    if extension is None:
+        raise not_found("extension.not_found", f"Browser extension {extension_id}")
+    return extension
+
+
+@router.get("", response=ExtensionList, summary="List browser extensions")
+async def list_extensions(request: HttpRequest, filters: Query[ExtensionFilters]) -> dict[str, Any]:
+    queryset = BrowserExtension.objects.all()
+    if filters.q:
+        queryset = queryset.filter(name__icontains=filters.q)
+    rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
+    counts = await _profile_counts()
+    return {"extensions": [serialize(e, counts) for e in rows], "nextCursor": next_cursor}
+
+
+def _read_upload(upload: UploadedFile) -> bytes:
+    from django.conf import settings
+
+    limit = settings.EXTENSION_MAX_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise packages.InvalidPackage(
+            f"The package is {upload.size} bytes; this engine accepts at most {limit} bytes."
+        )
+    return upload.read(limit + 1)
+
+
+@router.post(
+    "/upload",
+    response={201: ExtensionOut},
+    summary="Upload an extension (.zip or .crx)",
+    description="Multipart field `file` (a .zip or .crx of an unpacked extension with manifest.json), "
+    "optional `name` (defaults to the manifest's). A bad package → 400 extension.invalid_package.",
+)
+async def upload(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    name: Form[str | None] = None,
+) -> JsonResponse:
+    if name is not None and not 1 <= len(name.strip()) <= 200:
+        raise invalid("name must be 1-200 characters.", [{"path": "name", "message": "1-200 characters."}])
+    data = await sync_to_async(_read_upload, thread_sensitive=False)(file)
+    package = await sync_to_async(packages.read_package, thread_sensitive=False)(data)
+    extension_id = uuid4()
+    await sync_to_async(packages.install, thread_sensitive=False)(extension_id, package, data)
+    try:
+        extension = await BrowserExtension.objects.acreate(
+            id=extension_id,
+            name=(name or "").strip() or package.name,
+            version=package.version,
+            format=package.format,
+            manifest_version=package.manifest_version,
+            permissions=package.permissions,
+            content_hash=package.content_hash,
+            size_bytes=package.size_bytes,
+        )
+    except BaseException:
+        await sync_to_async(packages.remove)(extension_id)
+        raise
+    await record_update(
+        "browser_extension.created",
+        {"id": str(extension.id), "name": extension.name, "version": extension.version},
+    )
+    return JsonResponse(to_json(ExtensionOut, serialize(extension, Counter())), status=201)
+
+
+@router.get("/{extension_id}", response=ExtensionOut, summary="Get a browser extension")
+async def get(request: HttpRequest, extension_id: str) -> dict[str, Any]:
+    return serialize(await _extension(extension_id), await _profile_counts())
+
+
+@router.patch("/{extension_id}", response=ExtensionOut, summary="Rename, enable or disable an extension")
+async def patch(request: HttpRequest, extension_id: str, payload: ExtensionPatch) -> dict[str, Any]:
+    extension = await _extension(extension_id)
+    changed = payload.model_dump(exclude_unset=True)
+    for field_name in ("name", "enabled"):
+        if field_name in changed and changed[field_name] is None:
+            raise invalid(
+                f"{field_name} cannot be null.", [{"path": field_name, "message": "May not be null."}]
+            )
+    if payload.name is not None:
+        extension.name = payload.name.strip() or extension.name
+    if payload.enabled is not None:
+        extension.enabled = payload.enabled
+    await extension.asave()
+    await record_update(
+        "browser_extension.updated",
+        {"id": str(extension.id), "name": extension.name, "fields": sorted(changed)},
+    )
+    return serialize(extension, await _profile_counts())
+
+
+@router.delete("/{extension_id}", response={204: None}, summary="Delete a browser extension")
+async def delete(request: HttpRequest, extension_id: str) -> HttpResponse:
+    extension = await _extension(extension_id)
+    key = str(extension.id)
+    profiles = [
+        p.name
+        async for p in BrowserProfile.objects.only("name", "extension_ids")
+        if key in {str(e) for e in p.extension_ids or []}
+    ]
+    runtimes = [
+        r.alias
+        async for r in Runtime.objects.filter(status=Runtime.Status.ACTIVE).only("alias", "config")
+        if key in {str(e) for e in (r.config or {}).get("extensionIds") or []}
+    ]
+    if profiles or runtimes:
+        raise ApiError(
+            409,
+            "extension.in_use",
+            f"The extension is used by {len(profiles)} profile(s) and {len(runtimes)} active runtime(s); "
+            "remove it from those profiles (and stop those runtimes) first.",
+            {"profiles": profiles[:50], "runtimes": runtimes[:50]},
+        )
+    await extension.adelete()
+    await sync_to_async(packages.remove, thread_sensitive=False)(extension.id)
+    await record_update("browser_extension.deleted", {"id": key, "name": extension.name})
+    return HttpResponse(status=204)

@@ -72,7 +72,8 @@ async def create_artifact(
         runtime_id=runtime.id,
         operation_id=operation_id,
         kind=kind,
-        name=(name or safe_file_name(name))[:255],
+        # Only the file name: a download's suggested name must not carry a directory.
+        name=(name.replace("\\", "/").rsplit("/", 1)[-1].strip() or safe_file_name(name))[:255],
         content_type=stored.content_type,
         size_bytes=stored.size_bytes,
         storage_namespace=namespace,

@@ -1,0 +1,1 @@
+"""AI providers: how the engine talks to OpenAI, Anthropic, Google and OpenAI-compatible APIs."""
