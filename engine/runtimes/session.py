@@ -7,6 +7,7 @@ with the next event batch, never on the step's hot path.
 """
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
@@ -45,6 +46,19 @@ class BoundRef:
     alias: str
     id: str
     type: str  # page | context | handle | subscription
+
+
+def _guarded(listener: Callable[..., None]) -> Callable[..., None]:
+    """A listener that cannot raise: Playwright would re-raise into whatever call is in flight."""
+
+    @functools.wraps(listener)
+    def guarded(*args: Any) -> None:
+        try:
+            listener(*args)
+        except Exception:
+            logger.exception("Runtime event listener %s failed", listener.__name__)
+
+    return guarded
 
 
 def new_id(prefix: str) -> str:
@@ -168,7 +182,7 @@ class RuntimeSession:
         self.bindings.setdefault(page_id, BoundRef(page_id, page_id, "page"))
         page.on("close", self._on_page_close)
         page.on("console", self._on_console)
-        page.on("pageerror", self._on_page_error)
+        page.on("pageerror", lambda error: self._on_page_error(page, error))
         page.on("crash", self._on_crash)
         page.on("load", self._on_load)
         page.on("framenavigated", self._on_frame_navigated)
@@ -186,10 +200,12 @@ class RuntimeSession:
         self.persist_bindings()
         return page_id
 
+    @_guarded
     def _on_page(self, page: Page) -> None:
         if page not in self._page_ids:
             self._adopt(page)
 
+    @_guarded
     def _on_page_close(self, page: Page) -> None:
         page_id = self._page_ids.get(page)
         if page_id is None:
@@ -202,11 +218,13 @@ class RuntimeSession:
         if not self.closing:
             self.persist_bindings()
 
+    @_guarded
     def _on_context_close(self, context: BrowserContext) -> None:
         # Closing on purpose sets `closing` first; anything else means the browser went away.
         if not self.closing and self.on_browser_gone is not None:
             self.on_browser_gone(self)
 
+    @_guarded
     def _on_console(self, message: ConsoleMessage) -> None:
         page = message.page
         data = {"level": message.type, "text": message.text[:10_000]}
@@ -216,18 +234,22 @@ class RuntimeSession:
         for collector in self.log_collectors:
             collector.append({"level": message.type, "text": message.text[:10_000]})
 
+    @_guarded
     def _on_page_error(self, page: Page, error: PlaywrightError) -> None:
         self.emit(
             "page.error",
             {**self._page_data(page), "message": error.message, "stack": error.stack or ""},
         )
 
+    @_guarded
     def _on_crash(self, page: Page) -> None:
         self.emit("page.crashed", self._page_data(page))
 
+    @_guarded
     def _on_load(self, page: Page) -> None:
         self.emit("page.loaded", {**self._page_data(page), "url": page.url})
 
+    @_guarded
     def _on_frame_navigated(self, frame: Frame) -> None:
         if frame.parent_frame is not None:
             return
@@ -275,6 +297,7 @@ class RuntimeSession:
             return {"contextId": self.context_id}
         return self._page_data(page)
 
+    @_guarded
     def _on_request(self, request: Request) -> None:
         self.emit(
             "network.request",
@@ -287,6 +310,7 @@ class RuntimeSession:
             },
         )
 
+    @_guarded
     def _on_response(self, response: Response) -> None:
         request = response.request
         self.emit(
@@ -300,6 +324,7 @@ class RuntimeSession:
             },
         )
 
+    @_guarded
     def _on_request_failed(self, request: Request) -> None:
         self.emit(
             "network.failed",

@@ -18,6 +18,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from engine.api.errors import ApiError
 from engine.models import Runtime, Workspace
 from engine.mounts import storage_namespace
 from engine.runtimes.session import DEFAULT_CONTEXT_BINDING, DEFAULT_PAGE_BINDING, RuntimeSession
@@ -170,6 +171,8 @@ async def _run_one(
         else:
             out["result"] = jsonable(value)
     except StepError as exc:
+        _fail(out, exc.code, exc.message)
+    except ApiError as exc:  # raised by shared helpers (storage limits, vault mounts...)
         _fail(out, exc.code, exc.message)
     except (PlaywrightTimeoutError, TimeoutError):
         _fail(out, "step.timeout", f"{spec.name} did not finish within {planned.timeout_ms:g} ms.")

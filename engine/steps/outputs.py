@@ -1,8 +1,8 @@
 """Output calls: screenshots and PDFs, stored as artifacts in the runtime's storage namespace.
 
-Artifacts are made by the storage room's `engine.storage.artifacts.create_artifact`. Until that
-module exists, the result carries the bytes inline instead (`{contentType, base64}`), so the
-calls work either way and the result shape only grows an `artifact`.
+Artifacts are made by the storage room's `engine.storage.artifacts.create_artifact` (the bytes
+land in the runtime's storage namespace). Should that module be absent (a trimmed build), the
+result carries the bytes inline instead (`base64`), so the calls still work.
 """
 
 import base64
@@ -29,12 +29,12 @@ async def store_artifact(
 ) -> dict[str, Any] | None:
     """The stored artifact as the API shows it, or None while artifact storage is absent."""
     try:
-        from engine.storage.artifacts import create_artifact  # type: ignore[import-not-found]
+        from engine.storage.artifacts import artifact_json, create_artifact
     except ModuleNotFoundError as exc:
         if exc.name not in ("engine.storage", "engine.storage.artifacts"):
             raise
         return None
-    return await create_artifact(
+    artifact = await create_artifact(
         runtime=session.runtime,
         kind=kind,
         name=name,
@@ -42,6 +42,7 @@ async def store_artifact(
         content_type=content_type,
         operation_id=operation_id,
     )
+    return artifact_json(artifact)
 
 
 def _name(options: dict[str, Any] | None, kind: str, extension: str) -> str:

@@ -1,0 +1,119 @@
+"""A runtime's browser dying, and the engine stopping or being killed under live runtimes.
+
+Tests that stop or kill the engine start their own; the crash test shares the session engine
+and kills only its own runtime's Chromium (found by its user-data dir, which is under var_dir).
+"""
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.engine_process import EngineProcess, chromium_pids_under
+
+
+def eventually(check: Callable[[], object], timeout: float = 30) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def browser_pid(runtime_dir: Path) -> int:
+    """The main Chromium process of a runtime (its children carry --type=...)."""
+    for pid in chromium_pids_under(runtime_dir):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"--type=" not in cmdline and b"--user-data-dir" in cmdline:
+            return pid
+    raise AssertionError(f"no browser process under {runtime_dir}")
+
+
+def restart(engine: EngineProcess) -> EngineProcess:
+    """A new engine process on the same var dir (and database, so the same keys work)."""
+    again = EngineProcess(engine.var_dir)
+    again.keys = dict(engine.keys)
+    return again.start()
+
+
+def launch(client: httpx.Client, name: str, alias: str) -> tuple[str, dict]:
+    workspace_id = client.post("/workspaces", json={"name": name}).json()["id"]
+    response = client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": alias})
+    assert response.status_code == 201, response.text
+    return workspace_id, response.json()
+
+
+@pytest.fixture
+def own_engine(tmp_path: Path) -> EngineProcess:
+    engine = EngineProcess(tmp_path / "engine").start()
+    yield engine
+    engine.stop(signal.SIGKILL)
+
+
+def test_a_killed_browser_fails_its_runtime(engine: EngineProcess, api: httpx.Client) -> None:
+    workspace_id, runtime = launch(api, "crash test", "doomed")
+    os.kill(browser_pid(engine.var_dir / "runtimes" / runtime["id"]), signal.SIGKILL)
+    url = f"/workspaces/{workspace_id}/runtimes/doomed"
+    failed = eventually(lambda: (r := api.get(url).json())["status"] == "failed" and r)
+    assert failed, api.get(url).json()
+    assert failed["failure"]["code"] == "runtime.browser_crashed" and failed["failure"]["message"]
+    events = api.get(f"{url}/events", params={"eventTypes": "runtime.failed"}).json()["events"]
+    assert events[0]["eventData"]["code"] == "runtime.browser_crashed"
+    api.delete(f"/workspaces/{workspace_id}", params={"force": "true"})
+
+
+def test_a_crashed_page_is_reported_and_the_runtime_lives_on(api: httpx.Client) -> None:
+    workspace_id, _ = launch(api, "page crash test", "fragile")
+    execute = f"/workspaces/{workspace_id}/execute"
+    api.post(
+        execute,
+        json={
+            "runtime": "fragile",
+            "steps": [{"call": "page.goto", "args": ["chrome://crash"], "options": {"timeoutMs": 5000}}],
+        },
+    )
+    events = api.post(
+        f"/workspaces/{workspace_id}/runtimes/fragile/events/wait",
+        json={"eventTypes": ["page.crashed"], "timeoutMs": 10000},
+    ).json()
+    assert events["event"] is not None
+    assert api.get(f"/workspaces/{workspace_id}/runtimes/fragile").json()["status"] == "active"
+    api.delete(f"/workspaces/{workspace_id}", params={"force": "true"})
+
+
+def test_sigterm_closes_every_browser(own_engine: EngineProcess) -> None:
+    with own_engine.client() as client:
+        workspace_id, _ = launch(client, "shutdown test", "one")
+        client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "two"})
+        assert chromium_pids_under(own_engine.var_dir)
+        own_engine.stop(signal.SIGTERM)
+    assert chromium_pids_under(own_engine.var_dir) == []
+    restarted = restart(own_engine)
+    try:
+        with restarted.client() as client:
+            runtimes = client.get(f"/workspaces/{workspace_id}/runtimes").json()["runtimes"]
+    finally:
+        restarted.stop()
+    assert {r["status"] for r in runtimes} == {"stopped"}
+
+
+def test_a_killed_engine_leaves_no_runtime_active_after_restart(own_engine: EngineProcess) -> None:
+    with own_engine.client() as client:
+        workspace_id, _ = launch(client, "restart test", "survivor")
+    own_engine.stop(signal.SIGKILL)
+    restarted = restart(own_engine)
+    try:
+        with restarted.client() as client:
+            after = client.get(f"/workspaces/{workspace_id}/runtimes/survivor").json()
+            events = client.get(f"/workspaces/{workspace_id}/runtimes/survivor/events").json()["events"]
+            relaunched = client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "survivor"})
+    finally:
+        restarted.stop()
+    assert after["status"] == "failed" and after["failure"]["code"] == "runtime.engine_restarted"
+    assert events[-1]["eventType"] == "runtime.failed"
+    assert relaunched.status_code == 201
