@@ -82,7 +82,7 @@ class ProfileForm(UpstreamForm):
     def __init__(
         self, *args: Any, extensions: list[Extension], profile: Profile | None = None, **kwargs: Any
     ) -> None:
-        if profile is not None and not kwargs.get("data") and not (args and args[0]):
+        if profile is not None:
             kwargs["initial"] = _profile_initial(profile)
         super().__init__(*args, **kwargs)
         self.profile = profile
@@ -94,7 +94,9 @@ class ProfileForm(UpstreamForm):
                 UNCHANGED if profile.config.has_proxy_password else {}
             )
             self.fields["proxy_password"].help_text = (
-                "Leave blank to keep the stored password." if profile.config.has_proxy_password else ""
+                "Leave blank to keep the stored password (for the same server and username)."
+                if profile.config.has_proxy_password
+                else ""
             )
 
     def clean(self) -> dict[str, Any]:
@@ -254,7 +256,7 @@ class VaultEntryForm(UpstreamForm):
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args: Any, entry: VaultEntry | None = None, **kwargs: Any) -> None:
-        if entry is not None and not kwargs.get("data") and not (args and args[0]):
+        if entry is not None:
             kwargs["initial"] = {
                 "label": entry.label,
                 "username": entry.username,
@@ -270,6 +272,12 @@ class VaultEntryForm(UpstreamForm):
                 self.fields[name].widget.attrs.update(UNCHANGED)
             self.fields["password"].help_text = "Leave blank to keep the stored password."
             self.fields["totp"].help_text = "Leave blank to keep the stored seed."
+            if entry.has_totp:
+                self.fields["remove_totp"] = forms.BooleanField(
+                    required=False,
+                    label="Remove the TOTP seed",
+                    help_text="The site no longer asks for a code.",
+                )
 
     def add_upstream_error(self, error: Any) -> None:
         if error.code == "vault.invalid_key" and "key" in self.fields and not error.field_errors:
@@ -289,6 +297,8 @@ class VaultEntryForm(UpstreamForm):
         for name in ("password", "totp"):
             if data.get(name):
                 payload[name] = data[name]
+        if data.get("remove_totp"):
+            payload["totp"] = None  # the API keeps an omitted seed and removes a null one
         return payload
 
 
@@ -322,7 +332,7 @@ class AiCredentialForm(UpstreamForm):
     enabled = forms.BooleanField(required=False, initial=True)
 
     def __init__(self, *args: Any, credential: Any = None, **kwargs: Any) -> None:
-        if credential is not None and not kwargs.get("data") and not (args and args[0]):
+        if credential is not None:  # bound forms still read a disabled field (provider) from here
             kwargs["initial"] = {
                 "provider": credential.provider,
                 "label": credential.label,

@@ -12,6 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from dashboard.audit.models import AuditEntry
+from dashboard.bctrl.client import reset_clients
+from tests.support.engine_process import EngineProcess
 
 
 def extension_zip(name: str = "Tab Counter", version: str = "1.2.3") -> bytes:
@@ -69,6 +71,32 @@ def test_it_shows_an_invalid_package_next_to_the_file(admin_client: Client, api:
     assert response.status_code == 422 and 'id="extension-upload"' in body and "field-error" in body
     assert len(api.get("/browser-extensions", params={"limit": 500}).json()["extensions"]) == before
     assert AuditEntry.objects.get(action="browser_extension.upload").outcome == "failed"
+
+
+@pytest.fixture(scope="module")
+def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
+    """An engine that takes extension packages of at most 1 KB."""
+    engine = EngineProcess(
+        tmp_path_factory.mktemp("small-engine"), {"ENGINE_EXTENSION_MAX_BYTES": "1024"}
+    ).start()
+    yield engine
+    engine.stop()
+
+
+def test_it_shows_the_size_limit_next_to_the_file(
+    admin_client: Client, small_engine: EngineProcess, settings
+) -> None:
+    settings.BCTRL_API_URL, settings.BCTRL_API_KEY = f"{small_engine.url}/v1", small_engine.keys["admin"]
+    reset_clients()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("manifest.json", json.dumps({"manifest_version": 3, "name": "Big", "version": "1"}))
+        archive.writestr("padding.bin", uuid.uuid4().bytes * 200)
+    response = _upload(admin_client, "big.zip", buffer.getvalue())
+    body = response.content.decode()
+    assert response.status_code == 422 and 'id="extension-upload"' in body and "field-error" in body
+    with small_engine.client() as api:
+        assert api.get("/browser-extensions").json()["extensions"] == []
 
 
 def test_it_refuses_a_file_that_is_not_a_package(admin_client: Client) -> None:
