@@ -2,9 +2,12 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
-django_asgi_app = get_asgi_application()
+# Static files (a few KB of CSS/JS and htmx vendored by django-htmx) are served by Django's own
+# ASGI handler, which only intercepts /static/ and hands every other request straight to Django.
+django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

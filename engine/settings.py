@@ -12,7 +12,8 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 VAR_DIR = Path(env.path("ENGINE_VAR_DIR", default=str(BASE_DIR / "var" / "engine"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
