@@ -54,12 +54,29 @@ def role_required(needed: str) -> Callable[[V], V]:
             user = await request.auser()
             allowed = await _has_role_async(user, needed)
             if not allowed:
+                if request.method not in ("GET", "HEAD", "OPTIONS"):
+                    await _record_denial(request, needed)
                 return forbidden(request, needed)
             return await view(request, *args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+async def _record_denial(request: HttpRequest, needed: str) -> None:
+    """A refused change is worth an audit line: it is either a stale page or someone probing."""
+    from dashboard.audit.log import record
+
+    match = request.resolver_match
+    await record(
+        request,
+        "access.denied",
+        "page",
+        request.path,
+        outcome="denied",
+        message=f"{match.url_name if match else request.path} needs the {needed} role.",
+    )
 
 
 async def _has_role_async(user: "AbstractBaseUser | AnonymousUser", needed: str) -> bool:

@@ -1,9 +1,11 @@
-from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
+from dashboard.accounts import views
 
-async def placeholder(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("Not built yet", status=501)
-
-
-urlpatterns = [path("users/", placeholder, name="users")]
+urlpatterns = [
+    path("users/", views.user_list, name="users"),
+    path("users/new/", views.user_create, name="user_create"),
+    path("users/<int:user_id>/role/", views.user_role, name="user_role"),
+    path("users/<int:user_id>/active/", views.user_active, name="user_active"),
+    path("users/<int:user_id>/delete/", views.user_delete, name="user_delete"),
+]

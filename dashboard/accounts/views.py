@@ -1,5 +1,170 @@
+"""Sign-in with a failed-attempt limit, and the admins' user page."""
+
+import hashlib
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.models import User
 from django.contrib.auth.views import LoginView
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from dashboard.accounts import users
+from dashboard.accounts.forms import UserActiveForm, UserCreateForm, UserRoleForm
+from dashboard.accounts.roles import role_required
+from dashboard.audit.log import record
+from dashboard.audit.models import AuditEntry
+from dashboard.front.views.helpers import render_page, with_toast
+
+LOGIN_WINDOW_SECONDS = 15 * 60
+LOCKED_MESSAGE = (
+    "Too many failed sign-in attempts. Wait 15 minutes and try again, or ask an admin to check your account."
+)
+
+
+def _attempts_key(request: HttpRequest) -> str:
+    # Keyed on the name as typed (existing or not) and the address, hashed so no name lands in the cache.
+    username = (request.POST.get("username") or "").strip().lower()
+    address = request.META.get("REMOTE_ADDR") or ""
+    return "login-failures:" + hashlib.sha256(f"{username}\0{address}".encode()).hexdigest()
 
 
 class RateLimitedLoginView(LoginView):
-    """Placeholder until login rate limiting lands."""
+    """Django's sign-in, refusing a username+address after LOGIN_RATE_LIMIT failures in 15 minutes.
+
+    A locked pair is refused before the password is checked, with the same words whether the
+    user exists or not, so the lock tells an attacker nothing.
+    """
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if cache.get(_attempts_key(request), 0) >= settings.LOGIN_RATE_LIMIT:
+            # an unbound form: binding it would check the password, which a locked pair must not get
+            form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")})
+            context = self.get_context_data(form=form, locked=LOCKED_MESSAGE)
+            return self.render_to_response(context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        key = _attempts_key(self.request)
+        cache.add(key, 0, LOGIN_WINDOW_SECONDS)  # the window starts at the first failure
+        try:
+            failures = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, failures := 1, LOGIN_WINDOW_SECONDS)
+        if failures == settings.LOGIN_RATE_LIMIT:
+            AuditEntry.objects.create(
+                username=(self.request.POST.get("username") or "")[:150] or "anonymous",
+                action="login.locked",
+                outcome=AuditEntry.Outcome.DENIED,
+                message=f"{failures} failed sign-ins within 15 minutes; refused for the rest of the window.",
+                remote_addr=self.request.META.get("REMOTE_ADDR") or None,
+            )
+        return super().form_invalid(form)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        cache.delete(_attempts_key(self.request))
+        return super().form_valid(form)
+
+
+# --- the user admin page ----------------------------------------------------------------------
+
+
+async def _user_or_none(user_id: int) -> User | None:
+    return await User.objects.filter(pk=user_id).afirst()
+
+
+async def _table(request: HttpRequest, status: int = 200) -> HttpResponse:
+    rows = await sync_to_async(users.list_users)()
+    me = await request.auser()
+    context = {"rows": rows, "me": me, "role_form": UserRoleForm()}
+    return render_page(request, "accounts/users.html", context, region="table", status=status)
+
+
+async def _after_change(request: HttpRequest, text: str, level: str = "success") -> HttpResponse:
+    """htmx: the refreshed table and a toast; a plain form post: back to the list with a message."""
+    if getattr(request, "htmx", False):
+        table = await _table(request, 200 if level == "success" else 409)
+        # rendering runs the context processors, which read the ORM (roles): not on the event loop
+        return await sync_to_async(with_toast)(table, request, text, level)
+    messages.add_message(request, messages.SUCCESS if level == "success" else messages.ERROR, text)
+    return redirect("users")
+
+
+@vary_on_headers("HX-Request")
+@require_GET
+@role_required("admin")
+async def user_list(request: HttpRequest) -> HttpResponse:
+    return await _table(request)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("admin")
+async def user_create(request: HttpRequest) -> HttpResponse:
+    form = UserCreateForm(request.POST or None)
+    if request.method == "POST" and await sync_to_async(form.is_valid)():
+        username, role = form.cleaned_data["username"], form.cleaned_data["role"]
+        await sync_to_async(users.create_user)(username, role, form.cleaned_data["password"])
+        await record(request, "user.create", "user", username, message=f"role {role}")
+        messages.success(request, f"Created {username} ({role}).")
+        return redirect("users")
+    return render_page(request, "accounts/user_form.html", {"form": form}, status=422 if form.errors else 200)
+
+
+@require_POST
+@role_required("admin")
+async def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
+    user, form = await _user_or_none(user_id), UserRoleForm(request.POST)
+    if user is None or not form.is_valid():
+        return await _after_change(request, "Choose a role for an existing user.", "error")
+    old, new = await sync_to_async(users.stated_role)(user), form.cleaned_data["role"]
+    try:
+        await sync_to_async(users.set_role)(user, new)
+    except users.LastAdminError as error:
+        await record(request, "user.role", "user", user.username, outcome="denied", message=str(error))
+        return await _after_change(request, str(error), "error")
+    await record(request, "user.role", "user", user.username, message=f"{old} → {new}")
+    return await _after_change(request, f"{user.username} is now {new}.")
+
+
+@require_POST
+@role_required("admin")
+async def user_active(request: HttpRequest, user_id: int) -> HttpResponse:
+    user, form = await _user_or_none(user_id), UserActiveForm(request.POST)
+    if user is None or not form.is_valid():
+        return await _after_change(request, "That user no longer exists.", "error")
+    active = form.cleaned_data["active"]
+    action = "user.activate" if active else "user.deactivate"
+    try:
+        await sync_to_async(users.set_active)(user, active)
+    except users.LastAdminError as error:
+        await record(request, action, "user", user.username, outcome="denied", message=str(error))
+        return await _after_change(request, str(error), "error")
+    await record(request, action, "user", user.username)
+    return await _after_change(request, f"{user.username} can {'' if active else 'no longer '}sign in.")
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("admin")
+async def user_delete(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = await _user_or_none(user_id)
+    if user is None:
+        messages.error(request, "That user no longer exists.")
+        return redirect("users")
+    error = None
+    if request.method == "POST":
+        try:
+            await sync_to_async(users.delete_user)(user)
+        except users.LastAdminError as refused:
+            error = str(refused)
+            await record(request, "user.delete", "user", user.username, outcome="denied", message=error)
+        else:
+            await record(request, "user.delete", "user", user.username)
+            messages.success(request, f"Deleted {user.username}.")
+            return redirect("users")
+    context = {"target": user, "error": error}
+    return render_page(request, "accounts/user_delete.html", context, status=409 if error else 200)

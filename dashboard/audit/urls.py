@@ -1,9 +1,5 @@
-from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
+from dashboard.audit import views
 
-async def placeholder(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("Not built yet", status=501)
-
-
-urlpatterns = [path("audit/", placeholder, name="audit")]
+urlpatterns = [path("audit/", views.audit_log, name="audit")]

@@ -5,6 +5,7 @@ every other call through to the real engine, so a test breaks one upstream call 
 rest real. Install with `dashboard.bctrl.client.use_transport(Faults(...))`.
 """
 
+import asyncio
 from collections.abc import Callable
 
 import httpx
@@ -46,9 +47,13 @@ def api_error(status: int, code: str, message: str, details: dict | None = None,
 class Faults(httpx.AsyncBaseTransport):
     """Rules are "METHOD /path-prefix" (or "/path-prefix" for any method) → fault."""
 
-    def __init__(self, rules: dict[str, Fault]) -> None:
-        self.rules = rules
+    def __init__(self, rules: dict[str, Fault] | None = None, delay: float = 0.0) -> None:
+        self.rules = rules or {}
         self.calls: list[str] = []
+        # `delay` holds every call open a moment, so `max_in_flight` shows what a page ran concurrently
+        self.delay = delay
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     def _fault_for(self, request: httpx.Request) -> Fault | None:
         for rule, fault in self.rules.items():
@@ -59,6 +64,16 @@ class Faults(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: httpx.Request) -> httpx.Response:
         fault = self._fault_for(request)
         answer = fault(request) if fault is not None else None
         if answer is not None:

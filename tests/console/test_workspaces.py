@@ -12,6 +12,15 @@ from tests.console.faults import Faults, api_error, bad_gateway, refused, timeou
 from tests.support.engine_process import EngineProcess, free_port
 
 
+def launch(api: httpx.Client, workspace_id: str, alias: str) -> httpx.Response:
+    """A real ephemeral browser runtime (a second or two of Chromium start-up)."""
+    return api.post(
+        f"/workspaces/{workspace_id}/runtimes",
+        json={"alias": alias, "kind": "browser", "driver": "playwright", "launch": {"mode": "ephemeral"}},
+        timeout=120,
+    )
+
+
 def _named(api: httpx.Client, name: str) -> list[dict]:
     return api.get("/workspaces", params={"q": name}).json()["workspaces"]
 
@@ -280,6 +289,21 @@ def test_live_runtimes_offer_stop_and_delete(operator_client: Client, api: httpx
     assert forced.status_code == 302
     assert any("force=true" in call for call in faults.calls)
     assert api.get(f"/workspaces/{workspace['id']}").status_code == 404
+
+
+def test_a_real_live_runtime_blocks_delete_until_forced(operator_client: Client, api: httpx.Client) -> None:
+    workspace = _made(api, "running")
+    try:
+        assert launch(api, workspace["id"], "blocker").status_code == 201
+        refused_page = operator_client.post(f"/workspaces/{workspace['id']}/delete/")
+        body = refused_page.content.decode()
+        assert refused_page.status_code == 409 and "blocker" in body and "Stop runtimes and delete" in body
+        assert api.get(f"/workspaces/{workspace['id']}").status_code == 200
+        forced = operator_client.post(f"/workspaces/{workspace['id']}/delete/", {"force": "true"})
+        assert forced.status_code == 302
+        assert api.get(f"/workspaces/{workspace['id']}").status_code == 404
+    finally:
+        api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
 
 
 # --- upstream failure is a state --------------------------------------------------------------

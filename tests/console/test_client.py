@@ -1,0 +1,172 @@
+"""The API client: real answers from the engine; httpx.MockTransport only for faults it cannot produce."""
+
+import time
+import uuid
+
+import httpx
+import pytest
+
+from dashboard.bctrl.client import BctrlClient
+from dashboard.bctrl.errors import InvalidRequest, NotFound, RateLimited, Unauthorized, Unavailable
+from tests.support.engine_process import EngineProcess, free_port
+
+
+@pytest.fixture
+async def client(engine: EngineProcess):
+    client = BctrlClient(f"{engine.url}/v1", engine.keys["admin"], retries=1, backoff=0)
+    yield client
+    await client.aclose()
+
+
+def _mocked(handler, retries: int = 2) -> BctrlClient:
+    return BctrlClient(
+        "http://bctrl.test/v1", "k", transport=httpx.MockTransport(handler), retries=retries, backoff=0
+    )
+
+
+# --- the real engine --------------------------------------------------------------------------
+
+
+async def test_it_reads_a_list(client: BctrlClient) -> None:
+    body = await client.get("workspaces", params={"limit": 1, "q": None})
+    assert "workspaces" in body and "nextCursor" in body
+
+
+async def test_a_missing_thing_is_not_found_with_a_request_id(client: BctrlClient) -> None:
+    with pytest.raises(NotFound) as caught:
+        await client.get(f"workspaces/{uuid.uuid4()}")
+    assert caught.value.code == "workspace.not_found"
+    assert caught.value.request_id and not caught.value.transient
+    assert "no longer exists" in caught.value.user_message
+
+
+async def test_a_wrong_key_is_unauthorized(engine: EngineProcess) -> None:
+    client = BctrlClient(f"{engine.url}/v1", "bctrl_not_a_key", retries=0)
+    with pytest.raises(Unauthorized) as caught:
+        await client.get("auth/whoami")
+    await client.aclose()
+    assert caught.value.code == "auth.required" and "BCTRL_API_KEY" in caught.value.user_message
+
+
+async def test_bad_input_lists_the_fields(client: BctrlClient) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        await client.create("workspaces", {"name": ""})
+    assert "name" in caught.value.field_errors
+
+
+async def test_a_repeated_create_makes_one_thing(client: BctrlClient) -> None:
+    name, key = f"client-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    first = await client.create("workspaces", {"name": name}, idempotency_key=key)
+    second = await client.create("workspaces", {"name": name}, idempotency_key=key)
+    assert first["id"] == second["id"]
+
+
+async def test_an_engine_that_is_not_there_is_unreachable() -> None:
+    client = BctrlClient(f"http://127.0.0.1:{free_port()}/v1", "k", retries=0)
+    with pytest.raises(Unavailable) as caught:
+        await client.get("workspaces")
+    await client.aclose()
+    assert caught.value.status == 0 and caught.value.transient
+    assert "could not be reached" in caught.value.user_message
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+
+async def test_a_timeout_is_transient_and_retried() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        raise httpx.ReadTimeout("slow", request=request)
+
+    client = _mocked(handler)
+    with pytest.raises(Unavailable) as caught:
+        await client.get("workspaces")
+    assert caught.value.code == "request.timeout" and "did not answer in time" in caught.value.user_message
+    assert len(calls) == 3
+
+
+async def test_a_refused_connection_is_retried_then_reported() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    with pytest.raises(Unavailable) as caught:
+        await _mocked(handler).get("workspaces")
+    assert caught.value.code == "api.unreachable" and len(calls) == 3
+
+
+async def test_a_proxy_502_page_becomes_a_generic_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, html="<h1>Bad Gateway</h1>", headers={"X-Request-Id": "req_proxy"})
+
+    with pytest.raises(Unavailable) as caught:
+        await _mocked(handler, retries=0).get("workspaces")
+    assert caught.value.status == 502 and caught.value.code == "server.error"
+    assert caught.value.request_id == "req_proxy" and "The API failed" in caught.value.user_message
+
+
+async def test_a_502_then_success_is_retried_for_a_get() -> None:
+    answers = iter([httpx.Response(502), httpx.Response(200, json={"workspaces": [], "nextCursor": None})])
+    body = await _mocked(lambda request: next(answers)).get("workspaces")
+    assert body["workspaces"] == []
+
+
+async def test_a_429_waits_for_retry_after_and_succeeds() -> None:
+    sent: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(time.monotonic())
+        if len(sent) == 1:
+            return httpx.Response(429, headers={"Retry-After": "1"}, json={"error": {"code": "rate_limited"}})
+        return httpx.Response(200, json={"ok": True})
+
+    assert await _mocked(handler).get("auth/whoami") == {"ok": True}
+    # a lower bound only: the client may not come back before the API said it could
+    assert len(sent) == 2 and sent[1] - sent[0] >= 1.0
+
+
+async def test_a_429_that_persists_is_rate_limited() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": "0"}, json={"error": {"code": "rate_limited"}})
+
+    with pytest.raises(RateLimited) as caught:
+        await _mocked(handler, retries=1).get("workspaces")
+    assert caught.value.retry_after == 0 and "rate limiting" in caught.value.user_message
+
+
+async def test_a_post_without_idempotency_key_is_not_repeated() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(502)
+
+    with pytest.raises(Unavailable):
+        await _mocked(handler).post("operations/x/cancel")
+    assert len(calls) == 1
+
+
+async def test_a_create_is_retried_with_the_same_idempotency_key() -> None:
+    keys = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["Idempotency-Key"])
+        return httpx.Response(503) if len(keys) == 1 else httpx.Response(201, json={"id": "w1"})
+
+    assert await _mocked(handler).create("workspaces", {"name": "n"}) == {"id": "w1"}
+    assert len(keys) == 2 and keys[0] == keys[1]
+
+
+async def test_it_sends_the_key_as_a_bearer_token() -> None:
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        return httpx.Response(200, json={})
+
+    await _mocked(handler).get("auth/whoami")
+    assert seen == ["Bearer k"]

@@ -1,0 +1,152 @@
+"""The overview against the real engine: counts, live runtimes, recent operations, the connection."""
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from django.test import Client
+
+from dashboard.bctrl.client import reset_clients, use_transport
+from tests.console.faults import Faults, bad_gateway, timeout
+from tests.support.engine_process import EngineProcess, free_port
+
+
+def launch(api: httpx.Client, workspace_id: str, alias: str) -> httpx.Response:
+    """A real ephemeral browser runtime (a second or two of Chromium start-up)."""
+    return api.post(
+        f"/workspaces/{workspace_id}/runtimes",
+        json={"alias": alias, "kind": "browser", "driver": "playwright", "launch": {"mode": "ephemeral"}},
+        timeout=120,
+    )
+
+
+def _card(body: str, label: str) -> str:
+    """The number on the overview card called `label`."""
+    match = re.search(r'<div class="n"[^>]*>([^<]+)</div>\s*<div class="l">' + re.escape(label), body)
+    assert match, f"no {label} card"
+    return match.group(1).strip()
+
+
+def test_it_counts_what_the_api_lists(viewer_client: Client, api: httpx.Client) -> None:
+    api.post("/workspaces", json={"name": f"counted-{uuid.uuid4().hex[:6]}"})
+    listed = api.get("/workspaces", params={"limit": 500}).json()
+    expected = f"{len(listed['workspaces'])}{'+' if listed['nextCursor'] else ''}"
+    body = viewer_client.get("/").content.decode()
+    assert _card(body, "Workspaces") == expected
+
+
+def test_it_shows_the_api_connection(viewer_client: Client) -> None:
+    body = viewer_client.get("/").content.decode()
+    health = body.split('id="region-health"')[1].split("</section>")[0]
+    assert re.search(r"Connected in \d+ ms", health)
+    assert "test-admin" in health and "admin" in health
+
+
+def test_a_failing_widget_leaves_the_rest_of_the_page(viewer_client: Client) -> None:
+    use_transport(Faults({"GET /v1/operations": bad_gateway()}))
+    response = viewer_client.get("/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    operations = body.split('id="region-operations"')[1]
+    assert "The API failed" in operations and "?region=operations" in operations
+    assert "Connected in" in body and _card(body, "Workspaces").rstrip("+").isdigit()
+
+
+def test_a_slow_api_fails_only_its_widget(viewer_client: Client) -> None:
+    use_transport(Faults({"GET /v1/auth/whoami": timeout()}))
+    body = viewer_client.get("/").content.decode()
+    assert "Not working" in body and "did not answer in time" in body
+    assert _card(body, "Workspaces").rstrip("+").isdigit()
+
+
+def test_an_api_outage_is_a_state_on_every_widget(viewer_client: Client, settings) -> None:
+    settings.BCTRL_API_URL = f"http://127.0.0.1:{free_port()}/v1"
+    reset_clients()
+    response = viewer_client.get("/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Not working" in body and "could not be reached" in body
+    assert _card(body, "Workspaces") == "unavailable"
+
+
+def test_it_makes_its_upstream_calls_concurrently(viewer_client: Client) -> None:
+    faults = Faults(delay=0.2)
+    use_transport(faults)
+    viewer_client.get("/")
+    # whoami, operations, workspaces and the four counted lists go out together
+    assert faults.max_in_flight >= 7, faults.calls
+
+
+def test_it_refreshes_one_widget_for_htmx(viewer_client: Client) -> None:
+    faults = Faults()
+    use_transport(faults)
+    response = viewer_client.get("/", {"region": "health"}, headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert "<html" not in body and 'id="region-health"' in body and 'id="region-counts"' not in body
+    assert [call.split("?")[0] for call in faults.calls] == ["GET /v1/auth/whoami"]
+
+
+# --- a busy organisation: its own engine, so the session engine's lists stay small ------------
+
+
+@pytest.fixture(scope="module")
+def crowded_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
+    """An engine with 1,000 workspaces."""
+    process = EngineProcess(tmp_path_factory.mktemp("crowded")).start()
+    with process.client("admin") as api:
+        for n in range(1000):
+            assert api.post("/workspaces", json={"name": f"crowd {n:04}"}).status_code == 201
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def crowded(settings, crowded_engine: EngineProcess) -> Faults:
+    settings.BCTRL_API_URL = f"{crowded_engine.url}/v1"
+    settings.BCTRL_API_KEY = crowded_engine.keys["admin"]
+    faults = Faults()
+    use_transport(faults)
+    return faults
+
+
+def test_it_says_500_plus_past_one_page(viewer_client: Client, crowded: Faults) -> None:
+    body = viewer_client.get("/").content.decode()
+    assert _card(body, "Workspaces") == "500+"
+
+
+def test_a_thousand_workspaces_cost_the_overview_one_list_call(
+    viewer_client: Client, crowded: Faults
+) -> None:
+    viewer_client.get("/")
+    workspace_calls = [call for call in crowded.calls if call.startswith("GET /v1/workspaces?")]
+    assert workspace_calls == ["GET /v1/workspaces?limit=500"]
+
+
+def test_a_thousand_workspaces_cost_the_list_page_one_call(viewer_client: Client, crowded: Faults) -> None:
+    body = viewer_client.get("/workspaces/").content.decode()
+    assert "25+" in body
+    assert crowded.calls == ["GET /v1/workspaces?limit=25"]
+
+
+# --- live runtimes: a real browser ------------------------------------------------------------
+
+
+@pytest.fixture
+def running(api: httpx.Client) -> Iterator[tuple[dict, str]]:
+    workspace = api.post("/workspaces", json={"name": f"live-{uuid.uuid4().hex[:6]}"}).json()
+    response = launch(api, workspace["id"], "overview-live")
+    if response.status_code != 201:
+        api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
+        pytest.fail(f"could not launch a runtime: {response.text}")
+    yield workspace, "overview-live"
+    api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
+
+
+def test_it_lists_live_runtimes_with_links(viewer_client: Client, running: tuple[dict, str]) -> None:
+    workspace, alias = running
+    body = viewer_client.get("/").content.decode()
+    live = body.split('id="region-live"')[1].split("</section>")[0]
+    assert f'href="/workspaces/{workspace["id"]}/runtimes/{alias}/"' in live
+    assert workspace["name"] in live

@@ -1,0 +1,146 @@
+"""The admins' user page: list, create, change role, deactivate, delete, and the last-admin rule."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from dashboard.accounts.roles import role_of
+from dashboard.audit.models import AuditEntry
+
+
+def _fresh(user: User) -> User:
+    return User.objects.get(pk=user.pk)
+
+
+def test_it_lists_users_with_role_and_status(admin_client: Client, vera: User, oscar: User) -> None:
+    vera.is_active = False
+    vera.save()
+    body = admin_client.get("/users/").content.decode()
+    assert "alice" in body and "(you)" in body
+    row = body.split("<td>vera")[1].split("</tr>")[0]
+    assert 'value="viewer" selected' in row and "deactivated" in row and "never" in row
+
+
+def test_it_creates_a_user_with_a_role(admin_client: Client) -> None:
+    response = admin_client.post(
+        "/users/new/", {"username": "nina", "role": "operator", "password": "a long enough passphrase"}
+    )
+    assert response.status_code == 302
+    nina = User.objects.get(username="nina")
+    assert role_of(nina) == "operator" and nina.check_password("a long enough passphrase")
+    entry = AuditEntry.objects.get(action="user.create")
+    assert entry.username == "alice" and entry.target_id == "nina"
+    assert "passphrase" not in entry.message
+
+
+def test_it_refuses_a_weak_password_or_a_taken_name(admin_client: Client, vera: User) -> None:
+    weak = admin_client.post("/users/new/", {"username": "nina", "role": "viewer", "password": "password"})
+    assert weak.status_code == 422 and "too common" in weak.content.decode()
+    taken = admin_client.post(
+        "/users/new/", {"username": "VERA", "role": "viewer", "password": "x long passphrase"}
+    )
+    assert taken.status_code == 422 and "already exists" in taken.content.decode()
+    assert not User.objects.filter(username="nina").exists()
+
+
+def test_it_changes_a_role(admin_client: Client, vera: User) -> None:
+    response = admin_client.post(f"/users/{vera.pk}/role/", {"role": "operator"})
+    assert response.status_code == 302
+    assert role_of(_fresh(vera)) == "operator"
+    assert AuditEntry.objects.get(action="user.role").message == "viewer → operator"
+
+
+def test_a_role_change_by_htmx_returns_the_table_and_a_toast(admin_client: Client, vera: User) -> None:
+    response = admin_client.post(f"/users/{vera.pk}/role/", {"role": "admin"}, headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="users-table"' in body and "<html" not in body
+    assert 'hx-swap-oob="beforeend"' in body and "vera is now admin." in body
+
+
+def test_it_deactivates_and_reactivates(admin_client: Client, vera: User) -> None:
+    admin_client.post(f"/users/{vera.pk}/active/", {})
+    assert not _fresh(vera).is_active
+    admin_client.post(f"/users/{vera.pk}/active/", {"active": "on"})
+    assert _fresh(vera).is_active
+    actions = list(AuditEntry.objects.order_by("id").values_list("action", flat=True))
+    assert actions == ["user.deactivate", "user.activate"]
+
+
+def test_a_deactivated_user_cannot_sign_in(client: Client, vera: User) -> None:
+    vera.is_active = False
+    vera.save()
+    response = client.post("/login/", {"username": "vera", "password": "correct horse battery staple"})
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+
+
+def test_it_deletes_after_confirmation(admin_client: Client, vera: User) -> None:
+    confirm = admin_client.get(f"/users/{vera.pk}/delete/")
+    assert "Delete vera?" in confirm.content.decode()
+    assert User.objects.filter(pk=vera.pk).exists()
+    assert admin_client.post(f"/users/{vera.pk}/delete/").status_code == 302
+    assert not User.objects.filter(pk=vera.pk).exists()
+    assert AuditEntry.objects.get(action="user.delete").target_id == "vera"
+
+
+@pytest.mark.parametrize(
+    ("url", "data"),
+    [("role/", {"role": "operator"}), ("active/", {}), ("delete/", {})],
+    ids=["demote", "deactivate", "delete"],
+)
+def test_the_last_admin_cannot_remove_themselves(
+    admin_client: Client, alice: User, url: str, data: dict
+) -> None:
+    response = admin_client.post(f"/users/{alice.pk}/{url}", data, follow=True)
+    assert "without an active admin" in response.content.decode()
+    alice = _fresh(alice)
+    assert alice.is_active and role_of(alice) == "admin"
+    assert AuditEntry.objects.get().outcome == "denied"
+
+
+def test_an_admin_can_step_down_when_another_remains(admin_client: Client, alice: User, vera: User) -> None:
+    admin_client.post(f"/users/{vera.pk}/role/", {"role": "admin"})
+    admin_client.post(f"/users/{alice.pk}/role/", {"role": "viewer"})
+    assert role_of(_fresh(alice)) == "viewer"
+
+
+def test_a_demoted_superuser_loses_admin(admin_client: Client) -> None:
+    root = User.objects.create_superuser("root", password="x")
+    admin_client.post(f"/users/{root.pk}/role/", {"role": "viewer"})
+    assert role_of(_fresh(root)) == "viewer"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "data"),
+    [
+        (
+            "post",
+            "/users/new/",
+            {"username": "mallory", "role": "admin", "password": "a long enough passphrase"},
+        ),
+        ("post", "/users/{pk}/role/", {"role": "admin"}),
+        ("post", "/users/{pk}/active/", {}),
+        ("post", "/users/{pk}/delete/", {}),
+        ("get", "/users/", {}),
+    ],
+    ids=["create", "role", "deactivate", "delete", "list"],
+)
+def test_an_operator_cannot_manage_users(
+    operator_client: Client, oscar: User, vera: User, method: str, url: str, data: dict
+) -> None:
+    response = getattr(operator_client, method)(url.format(pk=vera.pk), data)
+    assert response.status_code == 403
+    vera = _fresh(vera)
+    assert vera.is_active and role_of(vera) == "viewer"
+    assert not User.objects.filter(username="mallory").exists()
+
+
+def test_a_viewer_cannot_manage_users(viewer_client: Client, vera: User) -> None:
+    response = viewer_client.post(f"/users/{vera.pk}/role/", {"role": "admin"})
+    assert response.status_code == 403 and role_of(_fresh(vera)) == "viewer"
+    assert AuditEntry.objects.get(action="access.denied").username == "vera"
+
+
+def test_non_admins_do_not_see_the_admin_menu(operator_client: Client, admin_client: Client) -> None:
+    assert 'href="/users/"' not in operator_client.get("/workspaces/").content.decode()
+    assert 'href="/users/"' in admin_client.get("/workspaces/").content.decode()
