@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any
 from ninja import Schema
 from pydantic import Field
 
-from engine.models import AiCredential
-
 if TYPE_CHECKING:
     from engine.api.errors import ApiError
 
-# engine.api.errors is imported inside functions: importing the engine.api package registers
-# every router, and the router modules import this one (schemas), so a top-level import here
-# made `import engine.mounts` fail whenever it came first.
+# engine.api.errors and engine.models are imported inside functions: importing the engine.api
+# package registers every router, and the router modules import this one (schemas), so a
+# top-level import here made `import engine.mounts` fail whenever it came first; and the pure
+# rules below (narrow, vault_allowed...) stay usable without a configured engine database.
 
 NAMESPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
@@ -58,6 +57,7 @@ async def validate_credentials_exist(mounts: dict[str, Any]) -> None:
     default for (`{"openai": "claude-key"}` would send an Anthropic key to OpenAI).
     """
     from engine.api.errors import invalid
+    from engine.models import AiCredential
 
     ai = mounts.get("ai") or {}
     named = set(ai.get("allow", [])) | set((ai.get("defaults") or {}).values())

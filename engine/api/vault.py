@@ -133,6 +133,17 @@ async def reveal(request: HttpRequest, key: str) -> dict[str, Any]:
     return entries.secrets_of(entry)
 
 
+@router.api_operation(["PUT", "DELETE", "POST"], "/{path:key}/totp", include_in_schema=False)
+async def reserved_totp(request: HttpRequest, key: str) -> None:
+    # Without these, a PUT to "a/totp" would meet the GET-only TOTP route: 405 without our body.
+    entries.check_key(f"{key}/totp", for_write=True)
+
+
+@router.api_operation(["PUT", "DELETE", "GET"], "/{path:key}/reveal", include_in_schema=False)
+async def reserved_reveal(request: HttpRequest, key: str) -> None:
+    entries.check_key(f"{key}/reveal", for_write=True)
+
+
 @router.put("/{path:key}", response=VaultEntryOut, summary="Create or replace a vault entry")
 async def put(request: HttpRequest, key: str, payload: VaultPut) -> dict[str, Any]:
     entries.check_key(key, for_write=True)
