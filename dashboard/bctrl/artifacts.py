@@ -51,8 +51,14 @@ class Artifact:
 
     @classmethod
     def looks_like(cls, body: Any) -> bool:
-        """Whether a step result is an Artifact (page.screenshot and page.pdf return one)."""
         return isinstance(body, dict) and "id" in body and "contentType" in body and "kind" in body
+
+    @classmethod
+    def in_result(cls, result: Any) -> "Artifact | None":
+        """The artifact a step result carries (page.screenshot, page.pdf), bare or under `artifact`."""
+        if isinstance(result, dict) and cls.looks_like(result.get("artifact")):
+            return cls.from_api(result["artifact"])
+        return cls.from_api(result) if cls.looks_like(result) else None
 
 
 @dataclass

@@ -309,8 +309,7 @@ class StepView:
 
 def _step_view(step: execute_api.StepResult) -> StepView:
     result = step.result
-    candidate: Any = result.get("artifact") if isinstance(result, dict) and "artifact" in result else result
-    artifact = Artifact.from_api(candidate) if Artifact.looks_like(candidate) else None
+    artifact = Artifact.in_result(result)
     image_src = None
     if artifact and artifact.is_image:
         image_src = reverse("artifact_content", args=[artifact.id])

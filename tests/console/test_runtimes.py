@@ -1,0 +1,148 @@
+"""Runtime pages against the real engine and a real Chromium: list, launch, detail, stop."""
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from django.test import Client
+
+from dashboard.audit.models import AuditEntry
+from tests.console.runtime_support import LiveRuntime, launch, live_runtime
+from tests.support.engine_process import EngineProcess
+
+
+@pytest.fixture(scope="module")
+def live(engine: EngineProcess) -> Iterator[LiveRuntime]:
+    with live_runtime(engine) as runtime:
+        yield runtime
+
+
+def _launch_form(alias: str, **fields: str) -> dict[str, str]:
+    return {
+        "alias": alias,
+        "driver": "playwright",
+        "launch_mode": "ephemeral",
+        "idempotency_key": uuid.uuid4().hex,
+        **fields,
+    }
+
+
+def _runtimes(api: httpx.Client, workspace_id: str) -> list[dict]:
+    return api.get(f"/workspaces/{workspace_id}/runtimes").json()["runtimes"]
+
+
+def test_it_launches_a_runtime_through_the_form(
+    operator_client: Client, api: httpx.Client, workspace: dict
+) -> None:
+    form = _launch_form("checkout", viewport_width="1024", viewport_height="700", locale="en-GB")
+    response = operator_client.post(f"/workspaces/{workspace['id']}/runtimes/new/", form)
+    assert response.status_code == 302
+    assert response["Location"] == f"/workspaces/{workspace['id']}/runtimes/checkout/"
+    runtime = api.get(f"/workspaces/{workspace['id']}/runtimes/checkout").json()
+    assert runtime["status"] == "active"
+    assert runtime["config"]["viewport"] == {"width": 1024, "height": 700}
+    entry = AuditEntry.objects.get(action="runtime.launch")
+    assert entry.username == "oscar" and entry.outcome == "succeeded" and entry.message == runtime["id"]
+    detail = operator_client.get(response["Location"]).content.decode()
+    assert "checkout" in detail and "badge-active" in detail and "Stop runtime" in detail
+
+
+def test_a_double_submit_launches_once(operator_client: Client, api: httpx.Client, workspace: dict) -> None:
+    form = _launch_form("twice")
+    responses = [operator_client.post(f"/workspaces/{workspace['id']}/runtimes/new/", form) for _ in range(2)]
+    assert [r.status_code for r in responses] == [302, 302]
+    assert [r["alias"] for r in _runtimes(api, workspace["id"])] == ["twice"]
+
+
+def test_it_shows_an_alias_in_use_inline(
+    operator_client: Client, api: httpx.Client, live: LiveRuntime
+) -> None:
+    response = operator_client.post(
+        f"/workspaces/{live.workspace_id}/runtimes/new/",
+        _launch_form(live.alias),
+        headers={"HX-Request": "true"},
+    )
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert 'id="launch-form"' in body and "<html" not in body
+    assert "Request id" in body and "alias" in body.lower()
+    assert len(_runtimes(api, live.workspace_id)) == 1
+    assert AuditEntry.objects.get(action="runtime.launch").outcome == "failed"
+
+
+def test_it_refuses_a_bad_alias_before_asking_the_api(
+    operator_client: Client, api: httpx.Client, workspace: dict
+) -> None:
+    response = operator_client.post(f"/workspaces/{workspace['id']}/runtimes/new/", _launch_form("Bad Alias"))
+    assert response.status_code == 422
+    assert "Start with a lowercase letter" in response.content.decode()
+    assert _runtimes(api, workspace["id"]) == []
+
+
+def test_it_never_echoes_the_proxy_password(operator_client: Client, workspace: dict) -> None:
+    form = _launch_form("-bad", proxy_server="http://proxy:3128", proxy_password="s3cret-proxy-pw")
+    response = operator_client.post(f"/workspaces/{workspace['id']}/runtimes/new/", form)
+    assert response.status_code == 422
+    assert "s3cret-proxy-pw" not in response.content.decode()
+
+
+def test_the_launch_form_offers_the_contract_choices(operator_client: Client, workspace: dict) -> None:
+    body = operator_client.get(f"/workspaces/{workspace['id']}/runtimes/new/").content.decode()
+    assert 'pattern="[a-z][a-z0-9-]{0,62}"' in body
+    for driver in ("playwright", "puppeteer", "selenium", "stagehand"):
+        assert f'value="{driver}"' in body
+    assert 'name="idempotency_key"' in body and 'name="proxy_password"' in body
+
+
+def test_a_viewer_cannot_launch(viewer_client: Client, api: httpx.Client, workspace: dict) -> None:
+    assert viewer_client.get(f"/workspaces/{workspace['id']}/runtimes/new/").status_code == 403
+    response = viewer_client.post(f"/workspaces/{workspace['id']}/runtimes/new/", _launch_form("denied"))
+    assert response.status_code == 403
+    assert _runtimes(api, workspace["id"]) == []
+
+
+def test_it_shows_the_runtime_detail(viewer_client: Client, live: LiveRuntime) -> None:
+    response = viewer_client.get(live.url)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert live.alias in body and "badge-active" in body and "Bindings" in body and "Events" in body
+    # a viewer sees the runtime but none of the operator's controls
+    assert "Stop runtime" not in body and "Run steps" not in body
+
+
+def test_it_lists_runtimes_with_a_status_filter(viewer_client: Client, live: LiveRuntime) -> None:
+    url = f"/workspaces/{live.workspace_id}/runtimes/"
+    active = viewer_client.get(url, {"status": "active"}, headers={"HX-Request": "true"}).content.decode()
+    assert f'href="{live.url}"' in active and "<html" not in active
+    stopped = viewer_client.get(url, {"status": "stopped"}).content.decode()
+    assert f'href="{live.url}"' not in stopped and "No stopped runtimes" in stopped
+
+
+def test_it_renders_a_missing_runtime_as_a_state(viewer_client: Client, workspace: dict) -> None:
+    response = viewer_client.get(f"/workspaces/{workspace['id']}/runtimes/nobody/")
+    body = response.content.decode()
+    assert response.status_code == 404
+    assert "no longer exists" in body and "Request id" in body and "Retry" in body
+
+
+def test_an_operator_stops_a_runtime_with_confirmation(
+    operator_client: Client, api: httpx.Client, workspace: dict
+) -> None:
+    assert launch(api, workspace["id"], "doomed").status_code == 201
+    url = f"/workspaces/{workspace['id']}/runtimes/doomed/"
+    assert "data-confirm=" in operator_client.get(url).content.decode()
+    response = operator_client.post(f"{url}stop/", headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "badge-stopped" in body and "Runtime doomed stopped." in body
+    assert api.get(f"/workspaces/{workspace['id']}/runtimes/doomed").json()["status"] == "stopped"
+    entry = AuditEntry.objects.get(action="runtime.stop")
+    assert entry.username == "oscar" and entry.outcome == "succeeded"
+
+
+def test_a_viewer_cannot_stop(viewer_client: Client, api: httpx.Client, live: LiveRuntime) -> None:
+    response = viewer_client.post(f"{live.url}stop/")
+    assert response.status_code == 403
+    assert api.get(live.api_path).json()["status"] == "active"
+    assert not AuditEntry.objects.filter(action="runtime.stop").exists()
