@@ -5,7 +5,6 @@ name input, read its value back). Prints medians of ROUNDS and the ratio (goal â
 side includes HTTP, auth, validation, step events and the JSON answer.
 """
 
-import asyncio
 import statistics
 import sys
 import tempfile
@@ -17,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import Page, async_playwright  # noqa: E402
 
-from bench.runtime_launch import ARGS, CHROMIUM_PATH  # noqa: E402
+from bench.runtime_launch import ARGS, CHROMIUM_PATH, run_async  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 from tests.support.site import TestSite  # noqa: E402
 
@@ -79,9 +78,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = EngineProcess(Path(tmp) / "engine").start()
         try:
-            raw = asyncio.run(raw_rounds(site, Path(tmp)))
+            raw = run_async(raw_rounds(site, Path(tmp)))
             api = api_rounds(engine, site)
-            raw += asyncio.run(raw_rounds(site, Path(tmp)))
+            raw += run_async(raw_rounds(site, Path(tmp)))
         finally:
             engine.stop()
             site.stop()

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -70,6 +71,15 @@ async def raw_launches(scratch: Path) -> list[float]:
     return samples
 
 
+def run_async(coroutine: Any) -> Any:
+    """Run the raw side on the same event loop the engine's uvicorn uses (uvloop when installed)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = EngineProcess(Path(tmp) / "engine").start()
@@ -77,7 +87,7 @@ def main() -> None:
             # Interleave the two sides so background load on the machine hits both alike.
             api, raw = [], []
             for _ in range(2):
-                raw += asyncio.run(raw_launches(Path(tmp)))
+                raw += run_async(raw_launches(Path(tmp)))
                 api += api_launches(engine)
         finally:
             engine.stop()
