@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
+from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.execute import Call
 from dashboard.bctrl.runtimes import ALIAS_PATTERN, DRIVERS, Choice
 from dashboard.front.forms import UpstreamForm
@@ -31,6 +32,7 @@ class RuntimeLaunchForm(UpstreamForm):
         "launch.config.proxy.password": "proxy_password",
         "launch.config.idleTimeoutSeconds": "idle_timeout_seconds",
         "launch.config.extensionIds": "extension_ids",
+        "mounts": "mounts_json",
     }
 
     alias = forms.RegexField(
@@ -81,6 +83,13 @@ class RuntimeLaunchForm(UpstreamForm):
     extension_ids = forms.MultipleChoiceField(
         required=False, label="Extensions", choices=[], widget=forms.CheckboxSelectMultiple
     )
+    mounts_json = forms.CharField(
+        required=False,
+        label="Narrow mounts (JSON)",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text='Optional: give this runtime less than the workspace allows, e.g. {"vault": {"allow": ["prod/crm/"]}}. '
+        "It can never get more.",
+    )
 
     def __init__(
         self,
@@ -98,6 +107,27 @@ class RuntimeLaunchForm(UpstreamForm):
         extension_field = self.fields["extension_ids"]
         assert isinstance(extension_field, forms.ChoiceField)
         extension_field.choices = [(e.id, e.name) for e in extensions or []]
+
+    def clean_mounts_json(self) -> dict[str, Any] | None:
+        raw = self.cleaned_data.get("mounts_json", "").strip()
+        if not raw:
+            return None
+        try:
+            mounts = json.loads(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(f"This is not valid JSON: {exc}.") from exc
+        if not isinstance(mounts, dict):
+            raise forms.ValidationError('Give a JSON object, e.g. {"storage": {"workspace": "exports"}}.')
+        return mounts
+
+    def add_upstream_error(self, error: BctrlError) -> None:
+        # A 403 on launch with narrowed mounts is the mounts asking for more than the workspace
+        # allows: say so next to them, in the API's words.
+        if error.status == 403 and self.cleaned_data.get("mounts_json") and not error.field_errors:
+            self.upstream_error = error
+            self.add_error("mounts_json", error.message)
+            return
+        super().add_upstream_error(error)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

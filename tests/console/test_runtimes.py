@@ -8,8 +8,9 @@ import pytest
 from django.test import Client
 
 from dashboard.audit.models import AuditEntry
+from dashboard.bctrl.client import reset_clients, use_transport
 from tests.console.runtime_support import LiveRuntime, launch, live_runtime
-from tests.support.engine_process import EngineProcess
+from tests.support.engine_process import EngineProcess, free_port
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +147,83 @@ def test_a_viewer_cannot_stop(viewer_client: Client, api: httpx.Client, live: Li
     assert response.status_code == 403
     assert api.get(live.api_path).json()["status"] == "active"
     assert not AuditEntry.objects.filter(action="runtime.stop").exists()
+
+
+def test_it_launches_from_a_profile_and_refuses_one_in_use(
+    operator_client: Client, api: httpx.Client, workspace: dict
+) -> None:
+    profile = api.post("/browser-profiles", json={"name": f"shop login {uuid.uuid4().hex[:6]}"}).json()
+    try:
+        url = f"/workspaces/{workspace['id']}/runtimes/new/"
+        assert profile["name"] in operator_client.get(url).content.decode()
+        first = operator_client.post(
+            url, _launch_form("keeper", launch_mode="profile", profile_id=profile["id"])
+        )
+        assert first.status_code == 302
+        runtime = api.get(f"/workspaces/{workspace['id']}/runtimes/keeper").json()
+        assert (
+            runtime["summary"]["launchMode"] == "profile" and runtime["summary"]["profileId"] == profile["id"]
+        )
+        assert "(in use)" in operator_client.get(url).content.decode()
+        second = operator_client.post(
+            url, _launch_form("borrower", launch_mode="profile", profile_id=profile["id"])
+        )
+        assert second.status_code == 422
+        assert "Request id" in second.content.decode()
+        assert [r["alias"] for r in _runtimes(api, workspace["id"])] == ["keeper"]
+    finally:
+        api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
+        api.delete(f"/browser-profiles/{profile['id']}")
+
+
+def test_profile_mode_needs_a_profile(operator_client: Client, workspace: dict) -> None:
+    response = operator_client.post(
+        f"/workspaces/{workspace['id']}/runtimes/new/", _launch_form("x", launch_mode="profile")
+    )
+    assert response.status_code == 422
+    assert "Choose the profile to launch." in response.content.decode()
+
+
+def test_mounts_wider_than_the_workspace_are_refused_next_to_them(
+    operator_client: Client, api: httpx.Client, workspace: dict
+) -> None:
+    form = _launch_form("wide", mounts_json='{"storage": {"workspace": "somewhere-else"}}')
+    response = operator_client.post(f"/workspaces/{workspace['id']}/runtimes/new/", form)
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert "somewhere-else" in body and 'class="field-error"' in body
+    assert _runtimes(api, workspace["id"]) == []
+
+
+def test_lists_that_fail_to_load_degrade_to_a_message(operator_client: Client, workspace: dict) -> None:
+    # A fault the real engine cannot be made to produce: its list endpoints failing on their own.
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(("/browser-profiles", "/browser-extensions")):
+            error = {"code": "server.error", "message": "The engine failed.", "details": None}
+            return httpx.Response(500, json={"error": error, "requestId": "req_lists_down"})
+        return httpx.Response(200, json=workspace)
+
+    use_transport(httpx.MockTransport(handler))
+    response = operator_client.get(f"/workspaces/{workspace['id']}/runtimes/new/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Browser profiles could not be loaded" in body and "Extensions could not be loaded" in body
+    assert "req_lists_down" in body and 'name="alias"' in body
+
+
+def test_it_shows_an_api_outage_on_the_detail_page(viewer_client: Client, settings) -> None:
+    settings.BCTRL_API_URL = f"http://127.0.0.1:{free_port()}/v1"
+    reset_clients()
+    response = viewer_client.get(f"/workspaces/{uuid.uuid4()}/runtimes/anything/")
+    assert response.status_code == 502
+    assert "could not be reached" in response.content.decode()
+
+
+def test_an_htmx_launch_redirects_the_browser(
+    operator_client: Client, api: httpx.Client, workspace: dict
+) -> None:
+    response = operator_client.post(
+        f"/workspaces/{workspace['id']}/runtimes/new/", _launch_form("swift"), headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == f"/workspaces/{workspace['id']}/runtimes/swift/"

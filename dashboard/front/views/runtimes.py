@@ -102,6 +102,7 @@ async def runtime_launch(request: HttpRequest, workspace_id: str) -> HttpRespons
                 alias=data["alias"],
                 driver=data["driver"],
                 launch=data["launch"],
+                mounts=data["mounts_json"],
                 idempotency_key=data["idempotency_key"],
             )
         except BctrlError as error:
