@@ -197,7 +197,7 @@ async def delete(request: HttpRequest, extension_id: str) -> HttpResponse:
             "remove it from those profiles (and stop those runtimes) first.",
             {"profiles": profiles[:50], "runtimes": runtimes[:50]},
         )
-    await extension.adelete()
-    await sync_to_async(packages.remove, thread_sensitive=False)(extension.id)
+    await extension.adelete()  # (this sets extension.id to None: use `key` from here on)
+    await sync_to_async(packages.remove, thread_sensitive=False)(key)
     await record_update("browser_extension.deleted", {"id": key, "name": extension.name})
     return HttpResponse(status=204)

@@ -276,10 +276,11 @@ async def delete(request: HttpRequest, profile_id: str) -> HttpResponse:
             f"The profile is in use by the active runtime '{holder.alias}'; stop it before deleting the profile.",
             {"workspaceId": str(holder.workspace_id), "runtime": holder.alias},
         )
-    await profile.adelete()
+    profile_key = str(profile.id)
+    await profile.adelete()  # (this sets profile.id to None: use `profile_key` from here on)
     await sync_to_async(shutil.rmtree, thread_sensitive=False)(
-        paths.profile_user_data_dir(profile.id).parent, ignore_errors=True
+        paths.profile_user_data_dir(profile_key).parent, ignore_errors=True
     )
-    _sizes.pop(str(profile.id), None)
-    await record_update("browser_profile.deleted", {"id": str(profile.id), "name": profile.name})
+    _sizes.pop(profile_key, None)
+    await record_update("browser_profile.deleted", {"id": profile_key, "name": profile.name})
     return HttpResponse(status=204)
