@@ -67,9 +67,12 @@ async def _counts(workspaces: "asyncio.Task[Page[Workspace] | BctrlError]") -> C
         settle(ai_credentials.list_credentials(limit=COUNT_LIMIT)),
     )
     page = await workspaces
-    active: Tally | BctrlError = page
-    if not isinstance(page, BctrlError):
-        active = Tally(sum(w.active_runtime_count for w in page.items), page.next_cursor is not None)
+    active: Tally | BctrlError = (
+        page
+        if isinstance(page, BctrlError)
+        # a sum over the first page only: "+" when more workspaces may hold more runtimes
+        else Tally(sum(w.active_runtime_count for w in page.items), page.next_cursor is not None)
+    )
     named = [
         ("Workspaces", _tally(page), "workspaces"),
         ("Active runtimes", active, "workspaces"),
