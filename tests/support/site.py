@@ -14,6 +14,8 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 class TestSite:
+    __test__ = False  # a fixture helper, not a test class
+
     def __init__(self, root: Path = PAGES) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(root)))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
