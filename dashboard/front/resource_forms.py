@@ -4,7 +4,7 @@ Secret fields (proxy password, vault password and TOTP seed, API keys) are write
 widgets never render a value, and on edit a blank field means "keep the stored one".
 """
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.validators import RegexValidator
@@ -86,7 +86,8 @@ class ProfileForm(UpstreamForm):
             kwargs["initial"] = _profile_initial(profile)
         super().__init__(*args, **kwargs)
         self.profile = profile
-        self.fields["extension_ids"].choices = [
+        picker = cast(forms.MultipleChoiceField, self.fields["extension_ids"])
+        picker.choices = [
             (e.id, f"{e.name} {e.version}" + ("" if e.enabled else " (disabled)")) for e in extensions
         ]
         if profile is not None:
@@ -189,7 +190,7 @@ class StorageUploadForm(UpstreamForm):
     api_fields = {"path": "name"}
 
     file = forms.FileField(label="File")
-    prefix = forms.CharField(required=False, widget=forms.HiddenInput, max_length=1024)
+    folder = forms.CharField(required=False, widget=forms.HiddenInput, max_length=1024)
     name = forms.CharField(
         required=False,
         max_length=255,
@@ -201,7 +202,7 @@ class StorageUploadForm(UpstreamForm):
         upload = cleaned.get("file")
         if upload is not None:
             name = (cleaned.get("name") or upload.name).strip().strip("/")
-            cleaned["path"] = f"{cleaned.get('prefix') or ''}{name}"
+            cleaned["path"] = f"{cleaned.get('folder') or ''}{name}"
         return cleaned
 
     def add_upstream_error(self, error: Any) -> None:

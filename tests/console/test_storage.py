@@ -93,7 +93,7 @@ def test_an_operator_uploads_into_the_current_folder(
     upload = SimpleUploadedFile("notes.txt", b"hello storage", content_type="text/plain")
     response = operator_client.post(
         f"/storage/{namespace}/upload/",
-        {"file": upload, "prefix": "docs/", "name": "", "idempotency_key": uuid.uuid4().hex},
+        {"file": upload, "folder": "docs/", "name": "", "idempotency_key": uuid.uuid4().hex},
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200, response.content.decode()
@@ -171,7 +171,7 @@ def test_it_shows_the_size_limit_next_to_the_file(
     reset_clients()
     upload = SimpleUploadedFile("big.bin", b"x" * 2048, content_type="application/octet-stream")
     response = operator_client.post(
-        "/storage/limits/upload/", {"file": upload, "prefix": "", "name": ""}, headers={"HX-Request": "true"}
+        "/storage/limits/upload/", {"file": upload, "folder": "", "name": ""}, headers={"HX-Request": "true"}
     )
     body = response.content.decode()
     assert response.status_code == 422 and 'id="storage-upload"' in body and "field-error" in body

@@ -145,7 +145,7 @@ async def credential_test(request: HttpRequest, credential_id: str) -> HttpRespo
             outcome=outcome,
             message=result.message,
         )
-    if not request.htmx:  # no script: the whole page, with the result in place
+    if not getattr(request, "htmx", False):  # no script: the whole page, with the result in place
         try:
             context["credential"] = await api.get_credential(credential_id)
         except BctrlError as error:

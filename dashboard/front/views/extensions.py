@@ -67,7 +67,7 @@ async def extension_upload(request: HttpRequest) -> HttpResponse:
             await record(request, "browser_extension.upload", "browser_extension", extension.id)
             messages.success(request, f"Extension “{extension.name}” {extension.version} uploaded.")
             return _go(request, reverse("extension_detail", args=[extension.id]))
-    context = {"form": form, **({} if request.htmx else await _listing(request))}
+    context = {"form": form, **({} if getattr(request, "htmx", False) else await _listing(request))}
     return render_page(request, "front/extensions/list.html", context, region="upload", status=422)
 
 
@@ -98,7 +98,11 @@ async def extension_rename(request: HttpRequest, extension_id: UUID) -> HttpResp
         except BctrlError as error:
             form.add_upstream_error(error)
         await record(
-            request, "browser_extension.rename", "browser_extension", extension_id, error=form.upstream_error
+            request,
+            "browser_extension.rename",
+            "browser_extension",
+            str(extension_id),
+            error=form.upstream_error,
         )
     if extension is None:
         context = {"rename_form": form, "extension_id": extension_id}
@@ -114,8 +118,8 @@ async def extension_toggle(request: HttpRequest, extension_id: UUID) -> HttpResp
     try:
         extension = await api.update_extension(str(extension_id), enabled=enable)
     except BctrlError as error:
-        await record(request, "browser_extension.toggle", "browser_extension", extension_id, error=error)
-        if not request.htmx:
+        await record(request, "browser_extension.toggle", "browser_extension", str(extension_id), error=error)
+        if not getattr(request, "htmx", False):
             return render_page(
                 request, "front/extensions/detail.html", {"error": error}, status=error_status(error)
             )
@@ -124,7 +128,7 @@ async def extension_toggle(request: HttpRequest, extension_id: UUID) -> HttpResp
     action = "enable" if enable else "disable"
     await record(request, f"browser_extension.{action}", "browser_extension", extension.id)
     text = f"“{extension.name}” {action}d. Runtimes launched from now on {'load' if enable else 'skip'} it."
-    if not request.htmx:
+    if not getattr(request, "htmx", False):
         messages.success(request, text)
         return redirect("extension_detail", extension_id=extension.id)
     response = render_page(request, "front/extensions/detail.html", {"extension": extension}, region="toggle")
@@ -137,12 +141,12 @@ async def extension_delete(request: HttpRequest, extension_id: UUID) -> HttpResp
     try:
         await api.delete_extension(str(extension_id))
     except BctrlError as error:
-        await record(request, "browser_extension.delete", "browser_extension", extension_id, error=error)
+        await record(request, "browser_extension.delete", "browser_extension", str(extension_id), error=error)
         context = {"delete_error": error, "extension_id": extension_id}
         return render_page(
             request, "front/extensions/detail.html", context, region="delete", status=error_status(error)
         )
-    await record(request, "browser_extension.delete", "browser_extension", extension_id)
+    await record(request, "browser_extension.delete", "browser_extension", str(extension_id))
     messages.success(request, "Extension deleted.")
     return _go(request, reverse("extensions"))
 

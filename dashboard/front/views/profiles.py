@@ -118,9 +118,9 @@ async def profile_delete(request: HttpRequest, profile_id: UUID) -> HttpResponse
     try:
         await api.delete_profile(str(profile_id))
     except BctrlError as error:
-        await record(request, "browser_profile.delete", "browser_profile", profile_id, error=error)
+        await record(request, "browser_profile.delete", "browser_profile", str(profile_id), error=error)
         context: dict[str, object] = {"delete_error": error, "profile_id": profile_id}
-        if not request.htmx:
+        if not getattr(request, "htmx", False):
             try:
                 context["profile"] = await api.get_profile(str(profile_id))
             except BctrlError as get_error:
@@ -128,7 +128,7 @@ async def profile_delete(request: HttpRequest, profile_id: UUID) -> HttpResponse
         return render_page(
             request, "front/profiles/detail.html", context, region="delete", status=error_status(error)
         )
-    await record(request, "browser_profile.delete", "browser_profile", profile_id)
+    await record(request, "browser_profile.delete", "browser_profile", str(profile_id))
     messages.success(request, "Profile deleted.")
     return _go(request, reverse("profiles"))
 

@@ -89,7 +89,7 @@ async def _listing(request: HttpRequest, namespace: str) -> dict[str, object]:
 @role_required("viewer")
 async def storage_folder(request: HttpRequest, namespace: str) -> HttpResponse:
     context = await _listing(request, namespace)
-    context["form"] = StorageUploadForm(initial={"prefix": context["prefix"]})
+    context["form"] = StorageUploadForm(initial={"folder": context["prefix"]})
     return render_page(request, "front/storage/folder.html", context, region="listing")
 
 
@@ -117,11 +117,11 @@ async def storage_upload(request: HttpRequest, namespace: str) -> HttpResponse:
         )
         if not form.upstream_error:
             messages.success(request, f"Uploaded {stored.path} ({stored.size_bytes} bytes).")
-            return _go(request, _folder_url(namespace, form.cleaned_data.get("prefix") or ""))
+            return _go(request, _folder_url(namespace, form.cleaned_data.get("folder") or ""))
     context = {
         "form": form,
         "namespace": namespace,
-        **({} if request.htmx else await _listing(request, namespace)),
+        **({} if getattr(request, "htmx", False) else await _listing(request, namespace)),
     }
     return render_page(request, "front/storage/folder.html", context, region="upload", status=422)
 
@@ -160,9 +160,9 @@ async def storage_download(request: HttpRequest, namespace: str, object_path: st
         api.iter_content(namespace, object_path),
         content_type=stored.content_type if inline else "application/octet-stream",
     )
-    response["Content-Disposition"] = content_disposition_header(not inline, stored.name)
+    response["Content-Disposition"] = content_disposition_header(not inline, stored.name) or "attachment"
     response["Content-Length"] = str(stored.size_bytes)
-    return response
+    return response  # type: ignore[return-value]  # role_required types views as HttpResponse
 
 
 @require_POST

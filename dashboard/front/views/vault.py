@@ -124,7 +124,7 @@ async def _totp_context(key: str) -> dict[str, object]:
 async def vault_totp(request: HttpRequest, key: str) -> HttpResponse:
     """The current TOTP code, which htmx asks for again when it expires. Operators, not viewers:
     they may already type it into a page with vault.fill."""
-    if not request.htmx:
+    if not getattr(request, "htmx", False):
         return redirect("vault_detail", key=key)
     response = render_page(
         request, "front/vault/detail.html", {"key": key, **await _totp_context(key)}, region="totp"
@@ -143,7 +143,7 @@ async def vault_reveal(request: HttpRequest, key: str) -> HttpResponse:
     except BctrlError as error:
         context["reveal_error"] = error
     await record(request, "vault.reveal", "vault_entry", key, error=context.get("reveal_error"))  # type: ignore[arg-type]
-    if not request.htmx:
+    if not getattr(request, "htmx", False):
         return redirect("vault_detail", key=key)  # a reveal is only ever shown in place
     response = render_page(request, "front/vault/detail.html", context, region="reveal")
     add_never_cache_headers(response)
