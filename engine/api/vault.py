@@ -1,8 +1,10 @@
 """Vault: login entries addressed by a path-like key; secrets are write-only except `reveal`.
 
-PUT creates or replaces an entry. On an existing entry, a PUT without `password` keeps the
-stored password and one without `totp` keeps the stored seed (so renaming a label never needs
-the secret again); `totp: ""` or `null` removes the seed. Writes and `reveal` need the admin
+PUT creates an entry or updates it. On an existing entry, every field the body leaves out keeps
+its stored value: a PUT without `password` keeps the password, without `totp` keeps the seed,
+without any of `origins`/`originPatterns`/`matchOrigins` keeps the origin rules (so relabelling
+never needs the secret again, and never silently lifts an origin restriction). `totp: ""` or
+`null` removes the seed; `origins: []` (with no other origin field) removes the rules. Writes and `reveal` need the admin
 scope (engine.api.auth); `reveal` is written to the engine log as an audit line, without secrets.
 """
 
@@ -162,10 +164,13 @@ async def put(request: HttpRequest, key: str, payload: VaultPut) -> dict[str, An
             )
         entry = VaultEntry(key=key)
     entry.username = payload.username
-    entry.label = payload.label
-    entry.notes = payload.notes
-    entry.origins = origins
-    entry.origin_patterns = patterns
+    if created or "label" in sent:
+        entry.label = payload.label
+    if created or "notes" in sent:
+        entry.notes = payload.notes
+    if created or sent & {"origins", "originPatterns", "matchOrigins"}:
+        entry.origins = origins
+        entry.origin_patterns = patterns
     if payload.password is not None:
         entry.password_ciphertext = crypto.encrypt(payload.password)
     if "totp" in sent:

@@ -83,10 +83,14 @@ def test_totp_of_an_entry_without_a_seed_is_400(api: httpx.Client, key: str) -> 
 
 
 def test_a_put_without_password_keeps_the_stored_one(api: httpx.Client, key: str) -> None:
-    api.put(f"/vault/{key}", json={"username": "u", "password": "first", "totp": SEED})
+    api.put(
+        f"/vault/{key}",
+        json={"username": "u", "password": "first", "totp": SEED, "origins": ["https://a.example"]},
+    )
     renamed = api.put(f"/vault/{key}", json={"username": "u2", "label": "renamed"})
     assert renamed.status_code == 200
     assert renamed.json()["hasPassword"] and renamed.json()["hasTotp"]
+    assert renamed.json()["origins"] == ["https://a.example"]  # an omitted field keeps its value
     assert api.post(f"/vault/{key}/reveal").json() == {"username": "u2", "password": "first", "totp": SEED}
     cleared = api.put(f"/vault/{key}", json={"username": "u2", "totp": None})
     assert cleared.json()["hasTotp"] is False

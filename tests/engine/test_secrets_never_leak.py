@@ -1,0 +1,140 @@
+"""Vault secrets and AI keys leave the engine only through `reveal`: never in another response,
+an event, an update, the log, or the database file (they are stored encrypted).
+"""
+
+import base64
+import secrets
+import uuid
+from urllib.parse import urlsplit
+
+import httpx
+
+from tests.support.engine_process import EngineProcess
+from tests.support.site import TestSite as Site
+
+
+def test_secrets_appear_only_in_reveal(api: httpx.Client, engine: EngineProcess, site: Site) -> None:
+    password = f"pw-{secrets.token_hex(12)}"
+    seed = base64.b32encode(secrets.token_bytes(20)).decode()
+    ai_key = f"sk-{secrets.token_hex(16)}"
+    prefix = f"leak-{uuid.uuid4().hex[:6]}/"
+    key = f"{prefix}crm"
+    seen: list[str] = []
+
+    def record(response: httpx.Response) -> httpx.Response:
+        seen.append(response.text)
+        return response
+
+    origin = f"http://{urlsplit(site.url).netloc}"
+    record(
+        api.put(
+            f"/vault/{key}", json={"username": "ada", "password": password, "totp": seed, "origins": [origin]}
+        )
+    )
+    record(api.put(f"/vault/{key}", json={"username": "ada", "label": "relabelled"}))
+    record(api.get(f"/vault/{key}"))
+    record(api.get("/vault", params={"prefix": prefix}))
+    record(api.get(f"/vault/{key}/totp"))
+    credential_id = f"leak-{uuid.uuid4().hex[:6]}"
+    record(
+        api.post(
+            "/ai-credentials",
+            json={
+                "id": credential_id,
+                "provider": "openai",
+                "label": "x",
+                "apiKey": ai_key,
+                "baseUrl": "http://127.0.0.1:9/v1",
+            },
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+    )
+    record(api.patch(f"/ai-credentials/{credential_id}", json={"apiKey": ai_key + "-2"}))
+    record(api.get("/ai-credentials"))
+    record(api.post(f"/ai-credentials/{credential_id}/test"))
+
+    workspace = record(
+        api.post("/workspaces", json={"name": "leak", "mounts": {"vault": {"allow": [prefix]}}})
+    ).json()
+    try:
+        record(api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "filler"}))
+        filled = record(
+            api.post(
+                f"/workspaces/{workspace['id']}/execute",
+                json={
+                    "runtime": "filler",
+                    "steps": [
+                        {"call": "page.goto", "args": [f"{site.url}/vault-login.html"]},
+                        {
+                            "call": "vault.fill",
+                            "args": [
+                                key,
+                                {
+                                    "usernameSelector": "#user",
+                                    "passwordSelector": "#pass",
+                                    "totpSelector": "#otp",
+                                },
+                            ],
+                        },
+                        {"call": "page.click", "args": ["#go"]},
+                        {"call": "page.textContent", "args": ["#done"]},
+                    ],
+                },
+            )
+        ).json()
+        assert filled["status"] == "succeeded", filled
+        assert filled["steps"][1]["result"] == {"filled": ["username", "password", "totp"]}
+        assert filled["steps"][3]["result"] == "submitted"
+        # The refusals name what went wrong, and still carry no secret.
+        denied = record(
+            api.post(
+                f"/workspaces/{workspace['id']}/execute",
+                json={"runtime": "filler", "steps": [{"call": "vault.read", "args": [key]}]},
+            )
+        ).json()
+        assert denied["steps"][0]["error"]["code"] == "vault.raw_read_denied"
+        outside = record(
+            api.post(
+                f"/workspaces/{workspace['id']}/execute",
+                json={"runtime": "filler", "steps": [{"call": "vault.totp", "args": ["other/crm"]}]},
+            )
+        ).json()
+        assert outside["steps"][0]["error"]["code"] == "vault.forbidden"
+        elsewhere = record(
+            api.post(
+                f"/workspaces/{workspace['id']}/execute",
+                json={
+                    "runtime": "filler",
+                    "steps": [
+                        {
+                            "call": "page.goto",
+                            "args": [f"{site.url.replace('127.0.0.1', 'localhost')}/vault-login.html"],
+                        },
+                        {
+                            "call": "vault.fill",
+                            "args": [key, {"usernameSelector": "#user", "passwordSelector": "#pass"}],
+                        },
+                    ],
+                },
+            )
+        ).json()
+        assert elsewhere["steps"][1]["error"]["code"] == "vault.origin_mismatch"
+        record(api.get(f"/workspaces/{workspace['id']}/runtimes/filler/events", params={"limit": 500}))
+        record(api.get(f"/workspaces/{workspace['id']}/state"))
+    finally:
+        api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
+    record(api.get("/updates", params={"after": 0, "limit": 500}))
+
+    revealed = api.post(f"/vault/{key}/reveal").json()
+    assert revealed["password"] == password  # the one door, so the checks below can fail
+
+    plaintexts = [password, seed, ai_key]
+    for text in seen:
+        assert not any(p in text for p in plaintexts)
+    log = engine.log()
+    assert not any(p in log for p in plaintexts)
+    database = b"".join(
+        path.read_bytes() for path in engine.var_dir.glob("engine.sqlite3*") if path.is_file()
+    )
+    assert database, "the engine's SQLite files were not found"
+    assert not any(p.encode() in database for p in plaintexts)
