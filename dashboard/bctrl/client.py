@@ -89,28 +89,15 @@ class BctrlClient:
                     headers=headers,
                     **extra,
                 )
-            except httpx.TimeoutException as exc:
-                error: BctrlError = Unavailable(
-                    504, "request.timeout", "The BCTRL API did not answer in time.", transient=True
-                )
-                cause: Exception = exc
-            except httpx.TransportError as exc:
-                error = Unavailable(
-                    0,
-                    "api.unreachable",
-                    f"The BCTRL API at {self.base_url} could not be reached.",
-                    transient=True,
-                )
-                cause = exc
+            except httpx.TransportError as exc:  # includes timeouts
+                error: BctrlError = self._unavailable(exc)
+                cause: Exception | None = exc
             else:
                 if response.is_success:
                     return response
-                error = _error_from(response)
-                cause = None  # type: ignore[assignment]
+                error, cause = _error_from(response), None
             if not (retryable and error.transient and attempt < self.retries):
-                if cause is not None:
-                    raise error from cause
-                raise error
+                raise error from cause
             attempt += 1
             delay = error.retry_after if error.retry_after is not None else self.backoff * 2 ** (attempt - 1)
             delay = min(delay, MAX_RETRY_AFTER_SECONDS) * (1 + random.random() * 0.1)
@@ -140,11 +127,23 @@ class BctrlClient:
     @asynccontextmanager
     async def stream(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
         """Stream a response body (downloads, SSE); errors are raised before the body is read."""
-        async with self._http.stream(method, path.lstrip("/"), **kwargs) as response:
-            if not response.is_success:
-                await response.aread()
-                raise _error_from(response)
-            yield response
+        try:
+            async with self._http.stream(method, path.lstrip("/"), **kwargs) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise _error_from(response)
+                yield response
+        except httpx.TransportError as exc:  # unreachable, timed out, or cut off mid-body
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: httpx.TransportError) -> "Unavailable":
+        if isinstance(exc, httpx.TimeoutException):
+            return Unavailable(
+                504, "request.timeout", "The BCTRL API did not answer in time.", transient=True
+            )
+        return Unavailable(
+            0, "api.unreachable", f"The BCTRL API at {self.base_url} could not be reached.", transient=True
+        )
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -170,3 +170,18 @@ async def test_it_sends_the_key_as_a_bearer_token() -> None:
 
     await _mocked(handler).get("auth/whoami")
     assert seen == ["Bearer k"]
+
+
+async def test_a_stream_to_an_unreachable_api_is_a_bctrl_error() -> None:
+    from dashboard.bctrl.client import BctrlClient
+    from dashboard.bctrl.errors import Unavailable
+    from tests.support.engine_process import free_port
+
+    client = BctrlClient(f"http://127.0.0.1:{free_port()}/v1", "key", retries=0)
+    try:
+        with pytest.raises(Unavailable) as caught:
+            async with client.stream("GET", "artifacts/x/content"):
+                pass
+        assert caught.value.status == 0 and caught.value.transient
+    finally:
+        await client.aclose()
