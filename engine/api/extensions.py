@@ -11,7 +11,8 @@ from uuid import UUID, uuid4
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import File, Form, Query, Router, Schema
+from django.http.multipartparser import MultiPartParserError
+from ninja import Query, Router, Schema
 from ninja.files import UploadedFile
 from pydantic import Field
 
@@ -110,18 +111,52 @@ def _read_upload(upload: UploadedFile) -> bytes:
     return upload.read(limit + 1)
 
 
+def _multipart(request: HttpRequest) -> tuple[UploadedFile, str | None]:
+    """The `file` and `name` parts (sync: Django parses the spooled body here)."""
+    try:
+        upload = request.FILES.get("file")
+        name = request.POST.get("name")
+    except MultiPartParserError as exc:
+        raise invalid(
+            f"The body is not valid multipart/form-data ({exc}).",
+            [{"path": "file", "message": "Send the package as multipart/form-data."}],
+        ) from exc
+    if upload is None:
+        raise invalid(
+            "Send the package as the multipart/form-data field `file`.",
+            [{"path": "file", "message": "Required."}],
+        )
+    return upload, name
+
+
 @router.post(
     "/upload",
     response={201: ExtensionOut},
     summary="Upload an extension (.zip or .crx)",
     description="Multipart field `file` (a .zip or .crx of an unpacked extension with manifest.json), "
     "optional `name` (defaults to the manifest's). A bad package → 400 extension.invalid_package.",
+    # The multipart body is parsed in the handler (not by ninja's File parameter) so that a
+    # malformed body is a 400 with our error body rather than an unhandled parser error.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                        },
+                    }
+                }
+            },
+        }
+    },
 )
-async def upload(
-    request: HttpRequest,
-    file: File[UploadedFile],
-    name: Form[str | None] = None,
-) -> JsonResponse:
+async def upload(request: HttpRequest) -> JsonResponse:
+    file, name = await sync_to_async(_multipart)(request)
     if name is not None and not 1 <= len(name.strip()) <= 200:
         raise invalid("name must be 1-200 characters.", [{"path": "name", "message": "1-200 characters."}])
     data = await sync_to_async(_read_upload, thread_sensitive=False)(file)
