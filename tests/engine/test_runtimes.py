@@ -47,6 +47,18 @@ def test_it_launches_a_runtime_ready_to_use(api: httpx.Client, workspace: dict) 
     } in bindings
 
 
+def test_it_records_start_and_stop_in_the_update_log(api: httpx.Client, workspace: dict) -> None:
+    runtime = launch(api, workspace, "logged").json()
+    api.post(f"/workspaces/{workspace['id']}/runtimes/logged/stop")
+    mine, after = [], "0"
+    while after is not None:
+        page = api.get("/updates", params={"limit": 500, "after": after}).json()
+        mine += [u for u in page["updates"] if u["data"].get("runtimeId") == runtime["id"]]
+        after = page["nextCursor"]
+    assert [u["type"] for u in mine] == ["runtime.started", "runtime.stopped"]
+    assert mine[0]["data"]["alias"] == "logged" and mine[0]["workspaceId"] == workspace["id"]
+
+
 def test_it_refuses_a_bad_alias(api: httpx.Client, workspace: dict) -> None:
     response = launch(api, workspace, "Not_An_Alias")
     assert response.status_code == 400
