@@ -43,7 +43,8 @@ class RuntimeLaunchForm(UpstreamForm):
         },
         help_text="How steps name this browser, e.g. “checkout”. Lowercase letters, digits, dashes.",
         widget=forms.TextInput(
-            attrs={"pattern": ALIAS_PATTERN.strip("^$"), "autocomplete": "off", "spellcheck": "false"}
+            # the browser compiles `pattern` with the v flag, where a literal dash must be escaped
+            attrs={"pattern": r"[a-z][a-z0-9\-]{0,62}", "autocomplete": "off", "spellcheck": "false"}
         ),
     )
     driver = forms.ChoiceField(choices=[(d, d.capitalize()) for d in DRIVERS], initial="playwright")

@@ -99,6 +99,7 @@ async def test_it_shows_a_screenshot_inline_served_by_the_console(
     body = response.content.decode()
     assert response.status_code == 200
     marker = '<img class="screenshot" src="'
+    assert marker in body, body
     src = body[body.index(marker) + len(marker) :].split('"', 1)[0]
     assert src.startswith("/artifacts/") and src.endswith("/content/")
     image = await client.get(src)

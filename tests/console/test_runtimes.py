@@ -90,7 +90,7 @@ def test_it_never_echoes_the_proxy_password(operator_client: Client, workspace: 
 
 def test_the_launch_form_offers_the_contract_choices(operator_client: Client, workspace: dict) -> None:
     body = operator_client.get(f"/workspaces/{workspace['id']}/runtimes/new/").content.decode()
-    assert 'pattern="[a-z][a-z0-9-]{0,62}"' in body
+    assert r'pattern="[a-z][a-z0-9\-]{0,62}"' in body
     for driver in ("playwright", "puppeteer", "selenium", "stagehand"):
         assert f'value="{driver}"' in body
     assert 'name="idempotency_key"' in body and 'name="proxy_password"' in body
