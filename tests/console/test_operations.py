@@ -54,6 +54,20 @@ class FakeOperations:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         parts = request.url.path.rstrip("/").split("/")  # /v1/operations/<id>[/cancel]
+        if parts[2] == "workspaces":
+            workspace = {
+                "id": WORKSPACE_ID,
+                "name": "Checkout team",
+                "mounts": {},
+                "runtimeCount": 1,
+                "activeRuntimeCount": 1,
+            }
+            return httpx.Response(200, json={"workspaces": [workspace], "nextCursor": None})
+        if len(parts) == 3:
+            listed = [
+                o for o in self.operations.values() if request.url.params.get("status") in (None, o["status"])
+            ]
+            return httpx.Response(200, json={"operations": listed, "nextCursor": "next-page"})
         operation = self.operations.get(parts[3]) if len(parts) > 3 else None
         if operation is None:
             return httpx.Response(
@@ -109,6 +123,18 @@ def test_it_filters_by_workspace_and_status(viewer_client: Client, workspace: di
     assert response.status_code == 200
     assert 'id="operation-table"' in body and "<html" not in body
     assert "No operations match these filters" in body
+
+
+def test_it_lists_operations_with_their_workspace_and_a_next_page(
+    viewer_client: Client, fake: FakeOperations
+) -> None:
+    response = viewer_client.get("/operations/", {"status": "running"})
+    body = response.content.decode()
+    running = _by_status(fake, "running")
+    assert response.status_code == 200
+    assert f'href="/operations/{running["id"]}/"' in body and "Checkout team" in body
+    assert body.count("badge-running") == 1 and "Opening the cart" in body
+    assert "cursor=next-page" in body
 
 
 def test_it_renders_a_missing_operation_as_a_state(viewer_client: Client) -> None:

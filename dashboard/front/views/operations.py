@@ -16,7 +16,7 @@ from dashboard.audit.log import record
 from dashboard.bctrl import operations as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import list_workspaces
-from dashboard.front.views.helpers import error_status, render_page, with_toast
+from dashboard.front.views.helpers import error_status, render_page, settle, with_toast
 
 PAGE_SIZE = 25
 
@@ -30,24 +30,22 @@ async def operation_list(request: HttpRequest) -> HttpResponse:
     workspace_id = request.GET.get("workspace", "").strip()
     cursor = request.GET.get("cursor") or None
     operations, workspaces = await asyncio.gather(
-        api.list_operations(workspace_id or None, status or None, cursor, PAGE_SIZE),
-        list_workspaces(limit=200),
-        return_exceptions=True,
+        settle(api.list_operations(workspace_id or None, status or None, cursor, PAGE_SIZE)),
+        settle(list_workspaces(limit=200)),
     )
+    # The workspace filter falls back to a text box when the workspace list cannot be loaded.
+    known = [] if isinstance(workspaces, BctrlError) else workspaces.items
     context: dict[str, Any] = {
         "status": status,
         "workspace_id": workspace_id,
         "cursor": cursor,
         "statuses": api.STATUSES,
-        # The workspace filter falls back to a text box when the list cannot be loaded.
-        "workspaces": [] if isinstance(workspaces, BaseException) else workspaces.items,
+        "workspaces": known,
     }
     if isinstance(operations, BctrlError):
         context["error"] = operations
-    elif isinstance(operations, BaseException):
-        raise operations
     else:
-        names = {w.id: w.name for w in context["workspaces"]}
+        names = {w.id: w.name for w in known}
         context["page"] = operations
         context["rows"] = [(o, names.get(o.workspace_id, "")) for o in operations.items]
     return render_page(request, "front/operations/list.html", context, region="operation_table")

@@ -30,19 +30,11 @@ from dashboard.front.runtime_forms import (
     step_rows,
     steps_from_rows,
 )
-from dashboard.front.views.helpers import error_status, render_page, with_toast
+from dashboard.front.views.helpers import error_status, render_page, settle, with_toast
 
 PAGE_SIZE = 25
 EVENT_PAGE_SIZE = 50
 T = TypeVar("T")
-
-
-async def _settle(call: Any) -> Any:
-    """Await an upstream call, returning its BctrlError instead of raising, for per-region states."""
-    try:
-        return await call
-    except BctrlError as error:
-        return error
 
 
 def _ok(value: T | BctrlError) -> T | None:
@@ -85,9 +77,9 @@ async def runtime_list(request: HttpRequest, workspace_id: str) -> HttpResponse:
 @role_required("operator")
 async def runtime_launch(request: HttpRequest, workspace_id: str) -> HttpResponse:
     workspace, profiles, extensions = await asyncio.gather(
-        _settle(get_workspace(str(workspace_id))),
-        _settle(api.profile_choices()),
-        _settle(api.extension_choices()),
+        settle(get_workspace(str(workspace_id))),
+        settle(api.profile_choices()),
+        settle(api.extension_choices()),
     )
     if isinstance(workspace, BctrlError):
         return render_page(
@@ -141,11 +133,11 @@ async def runtime_launch(request: HttpRequest, workspace_id: str) -> HttpRespons
 async def runtime_detail(request: HttpRequest, workspace_id: str, alias: str) -> HttpResponse:
     ws = str(workspace_id)
     runtime, state, workspace, catalogue, events = await asyncio.gather(
-        _settle(api.get_runtime(ws, alias)),
-        _settle(api.get_state(ws)),
-        _settle(get_workspace(ws)),
-        _settle(execute_api.get_help(ws, runtime=alias)),
-        _settle(_event_page(ws, alias, request)),
+        settle(api.get_runtime(ws, alias)),
+        settle(api.get_state(ws)),
+        settle(get_workspace(ws)),
+        settle(execute_api.get_help(ws, runtime=alias)),
+        settle(_event_page(ws, alias, request)),
     )
     if isinstance(runtime, BctrlError):
         context = {"error": runtime, "workspace_id": workspace_id, "alias": alias}
@@ -192,7 +184,7 @@ async def runtime_stop(request: HttpRequest, workspace_id: str, alias: str) -> H
         await record(request, "runtime.stop", "runtime", target, error=error)
         if not htmx:
             return redirect("runtime_detail", workspace_id, alias)
-        current = await _settle(api.get_runtime(str(workspace_id), alias))
+        current = await settle(api.get_runtime(str(workspace_id), alias))
         context = {
             "workspace_id": workspace_id,
             "alias": alias,
@@ -344,7 +336,7 @@ def _data_url(result: dict[str, Any]) -> str | None:
 async def runtime_events(request: HttpRequest, workspace_id: str, alias: str) -> HttpResponse:
     ws = str(workspace_id)
     runtime, events = await asyncio.gather(
-        _settle(api.get_runtime(ws, alias)), _settle(_event_page(ws, alias, request))
+        settle(api.get_runtime(ws, alias)), settle(_event_page(ws, alias, request))
     )
     context = {
         "workspace_id": workspace_id,
