@@ -55,7 +55,8 @@ async def check_key(
         return KeyCheck(
             False, f"The provider at {url_base} did not answer within 10 seconds; try again later."
         )
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, UnicodeEncodeError) as exc:
+        # InvalidURL and UnicodeEncodeError: a baseUrl or key that cannot go on the wire at all
         reason = _redact(str(exc) or type(exc).__name__, api_key)
         return KeyCheck(
             False, f"Could not reach the provider at {url_base}: {reason}. Check baseUrl and the network."

@@ -21,7 +21,7 @@ class BctrlApi(NinjaAPI):
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 responses = operation.setdefault("responses", {})
-                for status in ("400", "401", "403", "404", "409", "413", "429", "500", "503"):
+                for status in ("400", "401", "403", "404", "409", "410", "413", "429", "500", "503"):
                     responses.setdefault(
                         status,
                         {

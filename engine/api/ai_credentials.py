@@ -27,6 +27,10 @@ ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 Provider = Literal["openai", "anthropic", "google", "openai-compatible"]
 
 
+# Provider keys are printable ASCII; anything else could never be sent in a header.
+API_KEY_PATTERN = r"^[\x21-\x7e]+$"
+
+
 def _check_url(value: str | None) -> str | None:
     if value is None or value == "":
         return None
@@ -39,7 +43,7 @@ class CredentialCreate(Schema):
     id: str = Field(pattern=ID_PATTERN)
     provider: Provider
     label: str = Field(min_length=1, max_length=200)
-    apiKey: str = Field(min_length=1, max_length=4096)
+    apiKey: str = Field(min_length=1, max_length=4096, pattern=API_KEY_PATTERN)
     baseUrl: str | None = Field(default=None, max_length=500)
     defaultModel: str | None = Field(default=None, max_length=200)
     enabled: bool = True
@@ -49,7 +53,7 @@ class CredentialCreate(Schema):
 
 class CredentialPatch(Schema):
     label: str | None = Field(default=None, min_length=1, max_length=200)
-    apiKey: str | None = Field(default=None, min_length=1, max_length=4096)
+    apiKey: str | None = Field(default=None, min_length=1, max_length=4096, pattern=API_KEY_PATTERN)
     baseUrl: str | None = Field(default=None, max_length=500)
     defaultModel: str | None = Field(default=None, max_length=200)
     enabled: bool | None = None

@@ -65,7 +65,9 @@ async def get(request: HttpRequest, artifact_id: str) -> dict[str, Any]:
     "/{artifact_id}/content",
     summary="Download an artifact's bytes",
     response={200: None},
-    openapi_extra={"responses": {"200": {"content": {"application/octet-stream": {}}}}},
+    openapi_extra={
+        "responses": {"200": {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
+    },
 )
 async def content(request: HttpRequest, artifact_id: str, inline: bool = False) -> StreamingHttpResponse:
     artifact = await _artifact(artifact_id)

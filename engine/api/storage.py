@@ -173,7 +173,9 @@ async def delete(request: HttpRequest, namespace: str, path: str) -> HttpRespons
     description="Streams the bytes with the object's Content-Type; `inline=true` asks the browser to show "
     "them instead of saving.",
     response={200: None},
-    openapi_extra={"responses": {"200": {"content": {"application/octet-stream": {}}}}},
+    openapi_extra={
+        "responses": {"200": {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
+    },
 )
 async def content(
     request: HttpRequest, namespace: str, path: str, inline: bool = False
