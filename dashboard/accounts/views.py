@@ -89,8 +89,7 @@ async def _after_change(request: HttpRequest, text: str, level: str = "success")
     """htmx: the refreshed table and a toast; a plain form post: back to the list with a message."""
     if getattr(request, "htmx", False):
         table = await _table(request, 200 if level == "success" else 409)
-        # rendering runs the context processors, which read the ORM (roles): not on the event loop
-        return await sync_to_async(with_toast)(table, request, text, level)
+        return await with_toast(table, request, text, level)
     messages.add_message(request, messages.SUCCESS if level == "success" else messages.ERROR, text)
     return redirect("users")
 

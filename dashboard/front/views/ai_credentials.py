@@ -6,25 +6,18 @@ never returns a key and no page ever shows one: the key field is write-only.
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import ai_credentials as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.resource_forms import AiCredentialForm
-from dashboard.front.views.helpers import error_status, render_page
+from dashboard.front.views.helpers import error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 50
-
-
-def _go(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful form: htmx navigates the whole page, a plain post redirects."""
-    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
 
 
 @vary_on_headers("HX-Request")
@@ -72,7 +65,7 @@ async def credential_create(request: HttpRequest) -> HttpResponse:
         )
         if not form.upstream_error:
             messages.success(request, f"AI credential “{credential.id}” created.")
-            return _go(request, reverse("ai_credential_detail", args=[credential.id]))
+            return redirect_after_form(request, reverse("ai_credential_detail", args=[credential.id]))
     context = {"form": form, "action": reverse("ai_credential_create")}
     return render_page(
         request, "front/ai_credentials/form.html", context, region="form", status=422 if form.errors else 200
@@ -98,7 +91,7 @@ async def credential_edit(request: HttpRequest, credential_id: str) -> HttpRespo
         )
         if not form.upstream_error:
             messages.success(request, f"AI credential “{credential.id}” saved.")
-            return _go(request, reverse("ai_credential_detail", args=[credential.id]))
+            return redirect_after_form(request, reverse("ai_credential_detail", args=[credential.id]))
     context = {
         "form": form,
         "credential": credential,
@@ -122,7 +115,7 @@ async def credential_delete(request: HttpRequest, credential_id: str) -> HttpRes
         )
     await record(request, "ai_credential.delete", "ai_credential", credential_id)
     messages.success(request, f"AI credential “{credential_id}” deleted.")
-    return _go(request, reverse("ai_credentials"))
+    return redirect_after_form(request, reverse("ai_credentials"))
 
 
 @require_POST

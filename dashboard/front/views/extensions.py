@@ -12,21 +12,15 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import extensions as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.resource_forms import ExtensionRenameForm, ExtensionUploadForm
-from dashboard.front.views.helpers import error_status, render_page, with_toast
+from dashboard.front.views.helpers import error_status, redirect_after_form, render_page, with_toast
 
 PAGE_SIZE = 25
-
-
-def _go(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful form: htmx navigates the whole page, a plain post redirects."""
-    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
 
 
 async def _listing(request: HttpRequest) -> dict[str, object]:
@@ -66,7 +60,7 @@ async def extension_upload(request: HttpRequest) -> HttpResponse:
         else:
             await record(request, "browser_extension.upload", "browser_extension", extension.id)
             messages.success(request, f"Extension “{extension.name}” {extension.version} uploaded.")
-            return _go(request, reverse("extension_detail", args=[extension.id]))
+            return redirect_after_form(request, reverse("extension_detail", args=[extension.id]))
     context = {"form": form, **({} if getattr(request, "htmx", False) else await _listing(request))}
     return render_page(request, "front/extensions/list.html", context, region="upload", status=422)
 
@@ -108,7 +102,7 @@ async def extension_rename(request: HttpRequest, extension_id: UUID) -> HttpResp
         context = {"rename_form": form, "extension_id": extension_id}
         return render_page(request, "front/extensions/detail.html", context, region="rename", status=422)
     messages.success(request, f"Extension renamed to “{extension.name}”.")
-    return _go(request, reverse("extension_detail", args=[extension.id]))
+    return redirect_after_form(request, reverse("extension_detail", args=[extension.id]))
 
 
 @require_POST
@@ -124,7 +118,7 @@ async def extension_toggle(request: HttpRequest, extension_id: UUID) -> HttpResp
                 request, "front/extensions/detail.html", {"error": error}, status=error_status(error)
             )
         response = HttpResponse(status=204)
-        return await sync_to_async(with_toast)(response, request, error.user_message, "error")
+        return await with_toast(response, request, error.user_message, "error")
     action = "enable" if enable else "disable"
     await record(request, f"browser_extension.{action}", "browser_extension", extension.id)
     text = f"“{extension.name}” {action}d. Runtimes launched from now on {'load' if enable else 'skip'} it."
@@ -132,7 +126,7 @@ async def extension_toggle(request: HttpRequest, extension_id: UUID) -> HttpResp
         messages.success(request, text)
         return redirect("extension_detail", extension_id=extension.id)
     response = render_page(request, "front/extensions/detail.html", {"extension": extension}, region="toggle")
-    return await sync_to_async(with_toast)(response, request, text)
+    return await with_toast(response, request, text)
 
 
 @require_POST
@@ -148,7 +142,7 @@ async def extension_delete(request: HttpRequest, extension_id: UUID) -> HttpResp
         )
     await record(request, "browser_extension.delete", "browser_extension", str(extension_id))
     messages.success(request, "Extension deleted.")
-    return _go(request, reverse("extensions"))
+    return redirect_after_form(request, reverse("extensions"))
 
 
 urlpatterns = [

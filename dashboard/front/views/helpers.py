@@ -3,9 +3,12 @@
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.bctrl.errors import BctrlError
 
@@ -29,18 +32,25 @@ def error_status(error: BctrlError) -> int:
     return 504 if error.status == 504 else 502
 
 
-def toast_html(request: HttpRequest, text: str, level: str = "success") -> str:
-    return render_to_string("includes/toast.html", {"text": text, "level": level}, request=request)
+def toast_html(text: str, level: str = "success") -> str:
+    # no request: the toast needs no context processors (and so no database on the event loop)
+    return render_to_string("includes/toast.html", {"text": text, "level": level})
 
 
-def with_toast(
+async def with_toast(
     response: HttpResponse, request: HttpRequest, text: str, level: str = "success"
 ) -> HttpResponse:
     """Append an out-of-band toast to an htmx response, so every action gives feedback."""
-    if hasattr(response, "render") and not getattr(response, "is_rendered", True):
-        response.render()  # type: ignore[attr-defined]
-    response.content += toast_html(request, text, level).encode()
+    if isinstance(response, TemplateResponse) and not response.is_rendered:
+        # context processors read the session and user from the database: off the event loop
+        await sync_to_async(response.render)()
+    response.content += toast_html(text, level).encode()
     return response
+
+
+def redirect_after_form(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful form: htmx navigates the whole page, a plain post redirects."""
+    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
 
 
 async def settle(call: Awaitable[T]) -> T | BctrlError:

@@ -4,7 +4,6 @@ import asyncio
 import json
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
@@ -115,8 +114,7 @@ def _context(operation: api.Operation) -> dict[str, Any]:
 async def _toast(
     response: HttpResponse, request: HttpRequest, text: str, level: str = "success"
 ) -> HttpResponse:
-    # with_toast renders templates, whose context processors query the database: not on the loop.
-    return await sync_to_async(with_toast)(response, request, text, level)
+    return await with_toast(response, request, text, level)
 
 
 urlpatterns = [

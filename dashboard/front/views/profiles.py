@@ -5,11 +5,9 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
@@ -17,14 +15,9 @@ from dashboard.bctrl import extensions as extensions_api
 from dashboard.bctrl import profiles as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.resource_forms import ProfileForm
-from dashboard.front.views.helpers import error_status, render_page
+from dashboard.front.views.helpers import error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 25
-
-
-def _go(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful form: htmx navigates the whole page, a plain post redirects."""
-    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
 
 
 @vary_on_headers("HX-Request")
@@ -78,7 +71,7 @@ async def profile_create(request: HttpRequest) -> HttpResponse:
         else:
             await record(request, "browser_profile.create", "browser_profile", profile.id)
             messages.success(request, f"Profile “{profile.name}” created.")
-            return _go(request, reverse("profile_detail", args=[profile.id]))
+            return redirect_after_form(request, reverse("profile_detail", args=[profile.id]))
     context = {"form": form, "action": reverse("profile_create")}
     return render_page(
         request, "front/profiles/form.html", context, region="form", status=422 if form.errors else 200
@@ -105,7 +98,7 @@ async def profile_edit(request: HttpRequest, profile_id: UUID) -> HttpResponse:
         )
         if not form.upstream_error:
             messages.success(request, f"Profile “{profile.name}” saved.")
-            return _go(request, reverse("profile_detail", args=[profile.id]))
+            return redirect_after_form(request, reverse("profile_detail", args=[profile.id]))
     context = {"form": form, "profile": profile, "action": reverse("profile_edit", args=[profile.id])}
     return render_page(
         request, "front/profiles/form.html", context, region="form", status=422 if form.errors else 200
@@ -130,7 +123,7 @@ async def profile_delete(request: HttpRequest, profile_id: UUID) -> HttpResponse
         )
     await record(request, "browser_profile.delete", "browser_profile", str(profile_id))
     messages.success(request, "Profile deleted.")
-    return _go(request, reverse("profiles"))
+    return redirect_after_form(request, reverse("profiles"))
 
 
 urlpatterns = [

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -380,8 +379,7 @@ def _event_context(request: HttpRequest, events: Any) -> dict[str, Any]:
 async def _toast(
     response: HttpResponse, request: HttpRequest, text: str, level: str = "success"
 ) -> HttpResponse:
-    # with_toast renders templates, whose context processors query the database: not on the loop.
-    return await sync_to_async(with_toast)(response, request, text, level)
+    return await with_toast(response, request, text, level)
 
 
 urlpatterns = [

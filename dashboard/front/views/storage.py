@@ -9,30 +9,23 @@ import mimetypes
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import storage as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.resource_forms import StorageUploadForm
-from dashboard.front.views.helpers import error_status, render_page
+from dashboard.front.views.helpers import error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 100
 PREVIEW_BYTES = 64 * 1024
 # Raster images only: an SVG or HTML object shown inline would run in the console's origin.
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"}
 TEXT_TYPES = {"application/json", "application/xml", "application/javascript", "application/x-ndjson"}
-
-
-def _go(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful form: htmx navigates the whole page, a plain post redirects."""
-    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
 
 
 def _folder_url(namespace: str, prefix: str) -> str:
@@ -117,7 +110,7 @@ async def storage_upload(request: HttpRequest, namespace: str) -> HttpResponse:
         )
         if not form.upstream_error:
             messages.success(request, f"Uploaded {stored.path} ({stored.size_bytes} bytes).")
-            return _go(request, _folder_url(namespace, form.cleaned_data.get("folder") or ""))
+            return redirect_after_form(request, _folder_url(namespace, form.cleaned_data.get("folder") or ""))
     context = {
         "form": form,
         "namespace": namespace,
@@ -181,7 +174,7 @@ async def storage_delete(request: HttpRequest, namespace: str, object_path: str)
         )
     await record(request, "storage.object.delete", "storage_object", f"{namespace}/{object_path}")
     messages.success(request, f"Deleted {object_path}.")
-    return _go(request, _folder_url(namespace, folder))
+    return redirect_after_form(request, _folder_url(namespace, folder))
 
 
 urlpatterns = [

@@ -15,14 +15,13 @@ from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.accounts.roles import has_role, role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import vault as api
 from dashboard.bctrl.errors import BctrlError, Conflict, NotFound
 from dashboard.front.resource_forms import VaultEntryForm
-from dashboard.front.views.helpers import error_status, render_page
+from dashboard.front.views.helpers import error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 500  # one folder's worth: folders are derived from the keys of this page
 
@@ -32,11 +31,6 @@ class VaultFolder:
     name: str
     prefix: str
     entry_count: int
-
-
-def _go(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful form: htmx navigates the whole page, a plain post redirects."""
-    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
 
 
 def _prefix(raw: str) -> str:
@@ -165,7 +159,7 @@ async def vault_create(request: HttpRequest) -> HttpResponse:
         await record(request, "vault.entry.create", "vault_entry", key, error=form.upstream_error)
         if not form.upstream_error:
             messages.success(request, f"Vault entry “{entry.key}” created.")
-            return _go(request, reverse("vault_detail", args=[entry.key]))
+            return redirect_after_form(request, reverse("vault_detail", args=[entry.key]))
     context = {"form": form, "action": request.get_full_path(), "crumbs": _breadcrumbs(prefix)}
     return render_page(
         request, "front/vault/form.html", context, region="form", status=422 if form.errors else 200
@@ -206,7 +200,7 @@ async def vault_edit(request: HttpRequest, key: str) -> HttpResponse:
         await record(request, "vault.entry.update", "vault_entry", key, error=form.upstream_error)
         if not form.upstream_error:
             messages.success(request, f"Vault entry “{key}” saved.")
-            return _go(request, reverse("vault_detail", args=[key]))
+            return redirect_after_form(request, reverse("vault_detail", args=[key]))
     context = {"form": form, "entry": entry, "key": key, "action": reverse("vault_edit", args=[key])}
     context["crumbs"] = _breadcrumbs(_folder_of(key))
     return render_page(
@@ -228,7 +222,7 @@ async def vault_delete(request: HttpRequest, key: str) -> HttpResponse:
     await record(request, "vault.entry.delete", "vault_entry", key)
     messages.success(request, f"Vault entry “{key}” deleted.")
     folder = _folder_of(key)
-    return _go(request, reverse("vault") + (f"?prefix={folder}" if folder else ""))
+    return redirect_after_form(request, reverse("vault") + (f"?prefix={folder}" if folder else ""))
 
 
 # The action comes before the key: a key may itself end in "edit" or "totp".

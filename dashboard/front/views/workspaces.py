@@ -11,7 +11,6 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
@@ -24,7 +23,7 @@ from dashboard.bctrl import workspaces as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.meta import COUNT_LIMIT
 from dashboard.front.forms import CredentialChoice, MountChoices, WorkspaceDeleteForm, WorkspaceForm
-from dashboard.front.views.helpers import error_status, render_page, settle
+from dashboard.front.views.helpers import error_status, redirect_after_form, render_page, settle
 
 PAGE_SIZE = 25
 DETAIL_PAGE_SIZE = 25
@@ -62,11 +61,6 @@ def _form_status(form: WorkspaceForm) -> int:
     if form.upstream_error:
         return error_status(form.upstream_error)
     return 422 if form.errors else 200
-
-
-def _go(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful form post: a whole-page navigation, also when htmx sent the form."""
-    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
 
 
 async def _mount_choices() -> MountChoices:
@@ -112,7 +106,7 @@ async def workspace_create(request: HttpRequest) -> HttpResponse:
             form.add_upstream_error(error)
         else:
             await record(request, "workspace.create", "workspace", workspace.id, message=name)
-            return _go(request, reverse("workspace_detail", args=[workspace.id]))
+            return redirect_after_form(request, reverse("workspace_detail", args=[workspace.id]))
     context = {"form": form, "action": "create"}
     status = _form_status(form)
     return render_page(request, "front/workspaces/form.html", context, region="form", status=status)
@@ -159,7 +153,7 @@ async def workspace_edit(request: HttpRequest, workspace_id: UUID) -> HttpRespon
         else:
             await record(request, "workspace.update", "workspace", ws, message=data["name"])
             messages.success(request, f"Saved {data['name']}.")
-            return _go(request, reverse("workspace_detail", args=[ws]))
+            return redirect_after_form(request, reverse("workspace_detail", args=[ws]))
     context = {"form": form, "workspace": workspace, "action": "edit"}
     status = _form_status(form)
     return render_page(request, "front/workspaces/form.html", context, region="form", status=status)
