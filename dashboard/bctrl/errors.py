@@ -41,7 +41,7 @@ class BctrlError(Exception):
             0: "The BCTRL API could not be reached. Check that the engine is running (manage.py up) "
             "or that BCTRL_API_URL is right, then retry.",
             401: "The console's API key was refused. Check BCTRL_API_KEY.",
-            403: "The console's API key is not allowed to do this.",
+            403: "Check the scope of the console's API key and the workspace's mounts.",
             404: "It no longer exists; it may have been deleted by someone else.",
             409: "It conflicts with the current state; refresh and try again.",
             429: "The API is rate limiting the console; wait a moment and retry.",

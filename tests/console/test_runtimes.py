@@ -37,7 +37,7 @@ def test_it_launches_a_runtime_through_the_form(
     operator_client: Client, api: httpx.Client, workspace: dict
 ) -> None:
     form = _launch_form("checkout", viewport_width="1024", viewport_height="700", locale="en-GB")
-    response = operator_client.post(f"/workspaces/{workspace['id']}/runtimes/new/", form)
+    response = operator_client.post(f"/workspaces/{workspace['id']}/launch/", form)
     assert response.status_code == 302
     assert response["Location"] == f"/workspaces/{workspace['id']}/runtimes/checkout/"
     runtime = api.get(f"/workspaces/{workspace['id']}/runtimes/checkout").json()
@@ -51,7 +51,7 @@ def test_it_launches_a_runtime_through_the_form(
 
 def test_a_double_submit_launches_once(operator_client: Client, api: httpx.Client, workspace: dict) -> None:
     form = _launch_form("twice")
-    responses = [operator_client.post(f"/workspaces/{workspace['id']}/runtimes/new/", form) for _ in range(2)]
+    responses = [operator_client.post(f"/workspaces/{workspace['id']}/launch/", form) for _ in range(2)]
     assert [r.status_code for r in responses] == [302, 302]
     assert [r["alias"] for r in _runtimes(api, workspace["id"])] == ["twice"]
 
@@ -60,7 +60,7 @@ def test_it_shows_an_alias_in_use_inline(
     operator_client: Client, api: httpx.Client, live: LiveRuntime
 ) -> None:
     response = operator_client.post(
-        f"/workspaces/{live.workspace_id}/runtimes/new/",
+        f"/workspaces/{live.workspace_id}/launch/",
         _launch_form(live.alias),
         headers={"HX-Request": "true"},
     )
@@ -75,7 +75,7 @@ def test_it_shows_an_alias_in_use_inline(
 def test_it_refuses_a_bad_alias_before_asking_the_api(
     operator_client: Client, api: httpx.Client, workspace: dict
 ) -> None:
-    response = operator_client.post(f"/workspaces/{workspace['id']}/runtimes/new/", _launch_form("Bad Alias"))
+    response = operator_client.post(f"/workspaces/{workspace['id']}/launch/", _launch_form("Bad Alias"))
     assert response.status_code == 422
     assert "Start with a lowercase letter" in response.content.decode()
     assert _runtimes(api, workspace["id"]) == []
@@ -83,13 +83,13 @@ def test_it_refuses_a_bad_alias_before_asking_the_api(
 
 def test_it_never_echoes_the_proxy_password(operator_client: Client, workspace: dict) -> None:
     form = _launch_form("-bad", proxy_server="http://proxy:3128", proxy_password="s3cret-proxy-pw")
-    response = operator_client.post(f"/workspaces/{workspace['id']}/runtimes/new/", form)
+    response = operator_client.post(f"/workspaces/{workspace['id']}/launch/", form)
     assert response.status_code == 422
     assert "s3cret-proxy-pw" not in response.content.decode()
 
 
 def test_the_launch_form_offers_the_contract_choices(operator_client: Client, workspace: dict) -> None:
-    body = operator_client.get(f"/workspaces/{workspace['id']}/runtimes/new/").content.decode()
+    body = operator_client.get(f"/workspaces/{workspace['id']}/launch/").content.decode()
     assert r'pattern="[a-z][a-z0-9\-]{0,62}"' in body
     for driver in ("playwright", "puppeteer", "selenium", "stagehand"):
         assert f'value="{driver}"' in body
@@ -97,8 +97,8 @@ def test_the_launch_form_offers_the_contract_choices(operator_client: Client, wo
 
 
 def test_a_viewer_cannot_launch(viewer_client: Client, api: httpx.Client, workspace: dict) -> None:
-    assert viewer_client.get(f"/workspaces/{workspace['id']}/runtimes/new/").status_code == 403
-    response = viewer_client.post(f"/workspaces/{workspace['id']}/runtimes/new/", _launch_form("denied"))
+    assert viewer_client.get(f"/workspaces/{workspace['id']}/launch/").status_code == 403
+    response = viewer_client.post(f"/workspaces/{workspace['id']}/launch/", _launch_form("denied"))
     assert response.status_code == 403
     assert _runtimes(api, workspace["id"]) == []
 
@@ -154,7 +154,7 @@ def test_it_launches_from_a_profile_and_refuses_one_in_use(
 ) -> None:
     profile = api.post("/browser-profiles", json={"name": f"shop login {uuid.uuid4().hex[:6]}"}).json()
     try:
-        url = f"/workspaces/{workspace['id']}/runtimes/new/"
+        url = f"/workspaces/{workspace['id']}/launch/"
         assert profile["name"] in operator_client.get(url).content.decode()
         first = operator_client.post(
             url, _launch_form("keeper", launch_mode="profile", profile_id=profile["id"])
@@ -178,7 +178,7 @@ def test_it_launches_from_a_profile_and_refuses_one_in_use(
 
 def test_profile_mode_needs_a_profile(operator_client: Client, workspace: dict) -> None:
     response = operator_client.post(
-        f"/workspaces/{workspace['id']}/runtimes/new/", _launch_form("x", launch_mode="profile")
+        f"/workspaces/{workspace['id']}/launch/", _launch_form("x", launch_mode="profile")
     )
     assert response.status_code == 422
     assert "Choose the profile to launch." in response.content.decode()
@@ -188,7 +188,7 @@ def test_mounts_wider_than_the_workspace_are_refused_next_to_them(
     operator_client: Client, api: httpx.Client, workspace: dict
 ) -> None:
     form = _launch_form("wide", mounts_json='{"storage": {"workspace": "somewhere-else"}}')
-    response = operator_client.post(f"/workspaces/{workspace['id']}/runtimes/new/", form)
+    response = operator_client.post(f"/workspaces/{workspace['id']}/launch/", form)
     body = response.content.decode()
     assert response.status_code == 422
     assert "somewhere-else" in body and 'class="field-error"' in body
@@ -204,7 +204,7 @@ def test_lists_that_fail_to_load_degrade_to_a_message(operator_client: Client, w
         return httpx.Response(200, json=workspace)
 
     use_transport(httpx.MockTransport(handler))
-    response = operator_client.get(f"/workspaces/{workspace['id']}/runtimes/new/")
+    response = operator_client.get(f"/workspaces/{workspace['id']}/launch/")
     body = response.content.decode()
     assert response.status_code == 200
     assert "Browser profiles could not be loaded" in body and "Extensions could not be loaded" in body
@@ -223,7 +223,7 @@ def test_an_htmx_launch_redirects_the_browser(
     operator_client: Client, api: httpx.Client, workspace: dict
 ) -> None:
     response = operator_client.post(
-        f"/workspaces/{workspace['id']}/runtimes/new/", _launch_form("swift"), headers={"HX-Request": "true"}
+        f"/workspaces/{workspace['id']}/launch/", _launch_form("swift"), headers={"HX-Request": "true"}
     )
     assert response.status_code == 204
     assert response["HX-Redirect"] == f"/workspaces/{workspace['id']}/runtimes/swift/"

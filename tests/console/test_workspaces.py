@@ -362,7 +362,7 @@ def test_a_key_without_the_scope_shows_on_the_form(
     name = f"readonly-{uuid.uuid4().hex[:6]}"
     response = operator_client.post("/workspaces/new/", {"name": name})
     assert response.status_code == 403
-    assert "not allowed to do this" in response.content.decode()
+    assert "scope of the console" in response.content.decode()
     assert _named(api, name) == []
     assert AuditEntry.objects.get(action="workspace.create").outcome == "failed"
 

@@ -384,7 +384,7 @@ async def _toast(
 
 urlpatterns = [
     path("workspaces/<uuid:workspace_id>/runtimes/", runtime_list, name="runtime_list"),
-    path("workspaces/<uuid:workspace_id>/runtimes/new/", runtime_launch, name="runtime_launch"),
+    path("workspaces/<uuid:workspace_id>/launch/", runtime_launch, name="runtime_launch"),
     path("workspaces/<uuid:workspace_id>/runtimes/<slug:alias>/", runtime_detail, name="runtime_detail"),
     path("workspaces/<uuid:workspace_id>/runtimes/<slug:alias>/stop/", runtime_stop, name="runtime_stop"),
     path(
