@@ -10,10 +10,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from asgiref.sync import sync_to_async
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import Query, Router, Schema
-from ninja.files import UploadedFile
 from pydantic import Field
 
 from engine.api.common import Timestamp, parse_uuid, to_json

@@ -175,7 +175,7 @@ class RuntimeManager:
             )
         config = dict(request.config)
         profile = None
-        if request.mode == "profile":
+        if request.mode == "profile" and request.profile_id is not None:
             profile = await BrowserProfile.objects.filter(id=request.profile_id).afirst()
             if profile is None:
                 raise ApiError(

@@ -265,6 +265,8 @@ class StepContext:
             return self.target.context
         if isinstance(self.target, BrowserContext):
             return self.target
+        if self.session.context is None:
+            raise StepError("runtime.not_active", "The runtime's browser is not running.")
         return self.session.context
 
     @property

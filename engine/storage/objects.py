@@ -14,7 +14,7 @@ import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
@@ -278,9 +278,13 @@ async def read_blob(row: StorageObject) -> bytes:
     return await sync_to_async(blob_path(row.blob).read_bytes, thread_sensitive=False)()
 
 
+def _open_for_reading(path: Path) -> BinaryIO:
+    return path.open("rb")
+
+
 async def iter_blob(row: StorageObject) -> AsyncIterator[bytes]:
     """The blob in chunks, read in a worker thread so a large download never blocks the loop."""
-    handle = await sync_to_async(open, thread_sensitive=False)(blob_path(row.blob), "rb")
+    handle = await sync_to_async(_open_for_reading, thread_sensitive=False)(blob_path(row.blob))
     try:
         while True:
             chunk = await sync_to_async(handle.read, thread_sensitive=False)(CHUNK_BYTES)
