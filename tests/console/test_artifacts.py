@@ -23,7 +23,7 @@ def live(engine: EngineProcess, site: served.TestSite) -> Iterator[tuple[LiveRun
             {"call": "page.screenshot", "args": []},
             {"call": "page.pdf", "args": []},
         )
-        assert result["status"] == "succeeded", result
+        assert result["status"] == "succeeded", [step.get("error") for step in result["steps"]]
         yield runtime, result["steps"][1]["result"]["artifact"], result["steps"][2]["result"]["artifact"]
 
 
