@@ -65,7 +65,9 @@ TEMPLATES = [
 ]
 DATABASES = {"default": env.db_url("ENGINE_DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'engine.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue on the
+    # busy timeout instead of one failing at once with "database is locked" when it upgrades.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"

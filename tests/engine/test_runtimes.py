@@ -1,7 +1,5 @@
 """Runtimes over real HTTP: launch real Chromium, list, get by alias, stop, and every refusal."""
 
-import json
-import sqlite3
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -17,15 +15,11 @@ def launch(api: httpx.Client, workspace: dict, alias: str, **body: object) -> ht
 
 
 def insert_profile(engine: EngineProcess, config: dict | None = None) -> str:
-    """A browser profile row (the profiles API belongs to another room; only the row matters here)."""
-    profile_id = uuid.uuid4()
-    with sqlite3.connect(engine.var_dir / "engine.sqlite3", timeout=20) as db:
-        db.execute(
-            "INSERT INTO engine_browserprofile (id, name, description, config, extension_ids, created_at, updated_at)"
-            " VALUES (?, 'test profile', '', ?, '[]', datetime('now'), datetime('now'))",
-            (profile_id.hex, json.dumps(config or {})),
-        )
-    return str(profile_id)
+    """A browser profile, made through the profiles API."""
+    with engine.client("admin") as api:
+        response = api.post("/browser-profiles", json={"name": "test profile", "config": config or {}})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
 
 
 def test_it_launches_a_runtime_ready_to_use(api: httpx.Client, workspace: dict) -> None:
