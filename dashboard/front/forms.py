@@ -91,9 +91,14 @@ class MountChoices:
 class LinesWidget(forms.Widget):
     """One text input per value, all offering the same <datalist>, plus blank rows for new ones."""
 
-    def __init__(self, datalist: str, spare: int = 2, attrs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, datalist: str, row_label: str, spare: int = 2, attrs: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(attrs)
         self.datalist = datalist
+        self.row_label = (
+            row_label  # names the 2nd, 3rd... input for screen readers (the <label> names the 1st)
+        )
         self.spare = spare
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> list[str]:
@@ -108,6 +113,7 @@ class LinesWidget(forms.Widget):
             "id": (attrs or {}).get("id") or f"id_{name}",
             "rows": [*values, *([""] * self.spare)],
             "datalist": self.datalist,
+            "row_label": self.row_label,
             "placeholder": self.attrs.get("placeholder", ""),
         }
         return render_to_string("includes/lines_widget.html", context)
@@ -159,13 +165,13 @@ class WorkspaceForm(UpstreamForm):
     )
     vault_allow = LinesField(
         label="Vault: allowed key prefixes",
-        widget=LinesWidget("vault-prefixes", attrs={"placeholder": "prod/crm/"}),
+        widget=LinesWidget("vault-prefixes", "Allowed prefix", attrs={"placeholder": "prod/crm/"}),
         pattern=VAULT_PREFIX_PATTERN,
         help_text="Runtimes may use vault entries under these prefixes.",
     )
     vault_deny = LinesField(
         label="Vault: denied key prefixes",
-        widget=LinesWidget("vault-prefixes", attrs={"placeholder": "prod/crm/admin/"}),
+        widget=LinesWidget("vault-prefixes", "Denied prefix", attrs={"placeholder": "prod/crm/admin/"}),
         pattern=VAULT_PREFIX_PATTERN,
         help_text="Denied beats allowed.",
     )

@@ -123,7 +123,7 @@ document.addEventListener("click", function (event) {
   var row = last.cloneNode(false);
   row.value = "";
   row.removeAttribute("id");
-  row.setAttribute("aria-label", last.name + " " + (inputs.length + 1));
+  row.setAttribute("aria-label", (list.dataset.rowLabel || last.name) + " " + (inputs.length + 1));
   list.insertBefore(row, button);
   row.focus();
 });
