@@ -15,6 +15,7 @@
 import asyncio
 import contextlib
 import logging
+import mimetypes
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -444,7 +445,7 @@ async def _check_free(workspace: Workspace, alias: str, profile: BrowserProfile 
 
 
 async def _store_download(session: RuntimeSession, download: Download, page_id: str | None) -> None:
-    """Save a finished download and, when the storage room provides it, make it an artifact."""
+    """Make a finished download an artifact (its bytes land in the runtime's storage namespace)."""
     data: dict[str, Any] = {"pageId": page_id, "contextId": session.context_id, "url": download.url}
     try:
         path = await download.path()
@@ -454,10 +455,10 @@ async def _store_download(session: RuntimeSession, download: Download, page_id: 
             session,
             kind="download",
             name=download.suggested_filename,
-            content=await sync_to_async(Path(path).read_bytes)(),
-            content_type="application/octet-stream",
+            content=await sync_to_async(Path(path).read_bytes, thread_sensitive=False)(),
+            content_type=mimetypes.guess_type(download.suggested_filename)[0] or "application/octet-stream",
         )
-        data["artifactId"] = artifact["id"] if artifact else None
+        data["artifactId"] = artifact["id"]
         data["name"] = download.suggested_filename
     except Exception as exc:
         data["artifactId"] = None

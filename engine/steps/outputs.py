@@ -1,16 +1,15 @@
 """Output calls: screenshots and PDFs, stored as artifacts in the runtime's storage namespace.
 
-Artifacts are made by the storage room's `engine.storage.artifacts.create_artifact` (the bytes
-land in the runtime's storage namespace). Should that module be absent (a trimmed build), the
-result carries the bytes inline instead (`base64`), so the calls still work.
+Artifacts are made by `engine.storage.artifacts.create_artifact` (the bytes land in the
+runtime's storage namespace); results carry the artifact, never the bytes.
 """
 
-import base64
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.steps.registry import Arg, StepContext, StepError, step
+from engine.storage.artifacts import artifact_json, create_artifact
 
 if TYPE_CHECKING:
     from engine.runtimes.session import RuntimeSession
@@ -26,14 +25,8 @@ async def store_artifact(
     content: bytes,
     content_type: str,
     operation_id: Any = None,
-) -> dict[str, Any] | None:
-    """The stored artifact as the API shows it, or None while artifact storage is absent."""
-    try:
-        from engine.storage.artifacts import artifact_json, create_artifact
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("engine.storage", "engine.storage.artifacts"):
-            raise
-        return None
+) -> dict[str, Any]:
+    """Store `content` as an artifact of the session's runtime; the artifact as the API shows it."""
     artifact = await create_artifact(
         runtime=session.runtime,
         kind=kind,
@@ -68,12 +61,7 @@ async def _output(
         content_type=content_type,
         operation_id=ctx.operation_id,
     )
-    result: dict[str, Any] = {"name": name, "contentType": content_type, "sizeBytes": len(content)}
-    if artifact is not None:
-        result["artifact"] = artifact
-    else:
-        result["base64"] = base64.b64encode(content).decode()
-    return result
+    return {"name": name, "contentType": content_type, "sizeBytes": len(content), "artifact": artifact}
 
 
 @step(

@@ -29,8 +29,7 @@ How to add a call (this is the whole API other modules need):
   `vault.forbidden`...). Playwright's TimeoutError becomes `step.timeout`, any other Playwright
   error `step.failed`, both with Playwright's first message line.
 
-Modules listed in CATALOGUE_MODULES are imported once, on first use of the registry. The two
-owned by the storage/vault room (secrets, files) are optional until they exist.
+Modules listed in CATALOGUE_MODULES are imported once, on first use of the registry.
 """
 
 import importlib
@@ -58,9 +57,9 @@ CATALOGUE_MODULES = (
     "engine.steps.waiting",
     "engine.steps.reading",
     "engine.steps.outputs",
+    "engine.steps.secrets",
+    "engine.steps.files",
 )
-# Written by the storage/vault room; absent until it lands, so an ImportError of these is fine.
-OPTIONAL_MODULES = ("engine.steps.secrets", "engine.steps.files")
 
 
 class StepError(Exception):
@@ -212,14 +211,6 @@ def load() -> None:
         return
     for module in CATALOGUE_MODULES:
         importlib.import_module(module)
-    for module in OPTIONAL_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            # Only "this module is not written yet" is tolerated, not a broken import inside it.
-            if exc.name != module:
-                raise
-            logger.info("Optional call module %s is not present", module)
     _loaded = True
 
 
