@@ -1,0 +1,81 @@
+"""With REDIS_URL set, console processes share one cache and one channel layer through a real Redis."""
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from tests.support.engine_process import free_port
+
+REDIS = shutil.which("redis-server")
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if REDIS is None:
+        pytest.fail("redis-server is missing: bin/setup installs it")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            REDIS,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path_factory.mktemp("redis")),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def _settings_with(redis_url: str) -> dict:
+    """The console's settings module, evaluated with REDIS_URL set."""
+    import os
+    import runpy
+
+    os.environ["REDIS_URL"] = redis_url
+    try:
+        return runpy.run_path("dashboard/settings.py")
+    finally:
+        del os.environ["REDIS_URL"]
+
+
+def test_the_cache_is_shared_through_redis(redis_url: str) -> None:
+    from django.core.cache.backends.redis import RedisCache
+
+    config = _settings_with(redis_url)["CACHES"]["default"]
+    one, two = (RedisCache(config["LOCATION"], {}) for _ in range(2))  # two processes' caches
+    one.set("sign-in-failures", 3)
+    assert two.get("sign-in-failures") == 3
+
+
+async def test_the_channel_layer_reaches_another_process_through_redis(redis_url: str) -> None:
+    from channels_redis.core import RedisChannelLayer
+
+    config = _settings_with(redis_url)["CHANNEL_LAYERS"]["default"]
+    assert config["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    sender, receiver = (RedisChannelLayer(**config["CONFIG"]) for _ in range(2))
+    channel = await receiver.new_channel()
+    await receiver.group_add("updates", channel)
+    await sender.group_send("updates", {"type": "update.message", "text": "runtime.started"})
+    assert (await receiver.receive(channel))["text"] == "runtime.started"
+    await receiver.flush()
