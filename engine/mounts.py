@@ -11,7 +11,7 @@ that folder; `prod/crm` (no slash) matches the key `prod/crm` itself and every k
 
 from typing import TYPE_CHECKING, Any
 
-from ninja import Schema
+from pydantic import BaseModel as Schema  # see engine/api/common.py: why not ninja's Schema
 from pydantic import Field
 
 if TYPE_CHECKING:

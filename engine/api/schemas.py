@@ -3,7 +3,7 @@
 from typing import Any
 from uuid import UUID
 
-from ninja import Schema
+from pydantic import BaseModel as Schema  # see engine/api/common.py: why not ninja's Schema
 
 from engine.api.common import Timestamp
 from engine.models import Operation, Runtime, RuntimeEvent, Workspace
