@@ -11,7 +11,7 @@ from engine.api.errors import ApiError
 
 def iso(value: datetime) -> str:
     """The contract's timestamp form: ISO-8601 UTC with milliseconds and a Z."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 Timestamp = Annotated[datetime, PlainSerializer(iso, return_type=str)]
