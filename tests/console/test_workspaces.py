@@ -406,3 +406,17 @@ def test_a_viewer_sees_no_edit_buttons(viewer_client: Client, api: httpx.Client)
 def test_it_requires_login(client: Client) -> None:
     response = client.get("/workspaces/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_its_pager_keeps_the_search_and_swaps_the_whole_table(
+    viewer_client: Client, api: httpx.Client
+) -> None:
+    tag = f"pager-{uuid.uuid4().hex[:6]}"
+    for i in range(30):
+        api.post("/workspaces", json={"name": f"{tag}-{i}"})
+    first = viewer_client.get("/workspaces/", {"q": tag}, headers={"HX-Request": "true"}).content.decode()
+    assert "Next page" in first and f"?q={tag}&amp;cursor=" in first and 'hx-swap="outerHTML"' in first
+    cursor = first.split("cursor=", 1)[1].split('"', 1)[0]
+    second = viewer_client.get(f"/workspaces/?q={tag}&cursor={cursor}").content.decode()
+    assert f'href="?q={tag}"' in second  # "First page" drops only the cursor
+    assert "Next page" not in second
