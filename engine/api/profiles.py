@@ -3,7 +3,7 @@
 The data dir (cookies, local storage...) lives at paths.profile_user_data_dir(id) and is made by
 the runtime manager on first launch; deleting the profile deletes it. One active runtime per
 profile: the manager enforces it at launch, this module refuses to delete a profile in use.
-A proxy password in `config` is kept (the launch needs it) but never shown: `proxy.hasPassword`.
+A proxy password in `config` is kept encrypted (the launch needs it) and never shown: `proxy.hasPassword`.
 """
 
 import contextlib
@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
-from engine import paths
+from engine import crypto, paths
 from engine.api.common import Timestamp, parse_uuid, to_json
 from engine.api.errors import ApiError, invalid, not_found
 from engine.api.idempotency import idempotent
@@ -133,7 +133,7 @@ async def _serialize(profiles: list[BrowserProfile], fresh: bool = False) -> lis
             {
                 "server": proxy["server"],
                 "username": proxy.get("username"),
-                "hasPassword": bool(proxy.get("password")),
+                "hasPassword": bool(proxy.get("passwordCiphertext")),
             }
             if proxy
             else None
@@ -174,7 +174,11 @@ async def _checked_extensions(extension_ids: list[UUID]) -> list[str]:
 
 def _stored_config(config: LaunchConfig | None) -> dict[str, Any]:
     # extensionIds live in their own column; the config keeps the launch settings only.
-    return config.model_dump(mode="json", exclude_none=True, exclude={"extensionIds"}) if config else {}
+    if not config:
+        return {}
+    return crypto.seal_proxy_password(
+        config.model_dump(mode="json", exclude_none=True, exclude={"extensionIds"})
+    )
 
 
 async def _profile(profile_id: str) -> BrowserProfile:
@@ -243,13 +247,13 @@ async def patch(request: HttpRequest, profile_id: str, payload: ProfilePatch) ->
         # A config sent back as read (no password, same proxy) must not silently drop the password.
         same_proxy = (
             new_proxy
-            and "password" not in new_proxy
-            and old_proxy.get("password")
+            and "passwordCiphertext" not in new_proxy
+            and old_proxy.get("passwordCiphertext")
             and (old_proxy.get("server"), old_proxy.get("username"))
             == (new_proxy.get("server"), new_proxy.get("username"))
         )
         if same_proxy:
-            new_proxy["password"] = old_proxy["password"]
+            new_proxy["passwordCiphertext"] = old_proxy["passwordCiphertext"]
         if (
             payload.extensionIds is None
             and payload.config is not None

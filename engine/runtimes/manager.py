@@ -28,7 +28,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 from playwright.async_api import Download, Playwright, async_playwright
 
-from engine import paths
+from engine import crypto, paths
 from engine.api.errors import ApiError
 from engine.models import BrowserExtension, BrowserProfile, Runtime, RuntimeEvent, Workspace
 from engine.runtimes.events import event_log
@@ -183,7 +183,7 @@ class RuntimeManager:
                     404, "profile.not_found", f"Browser profile {request.profile_id} does not exist."
                 )
             # The launch's own config (if any) refines the profile's.
-            base = dict(profile.config or {})
+            base = crypto.open_proxy_password(dict(profile.config or {}))
             base["extensionIds"] = list(profile.extension_ids or []) + list(config.get("extensionIds") or [])
             config = {**base, **{k: v for k, v in config.items() if k != "extensionIds" and v is not None}}
         extension_dirs = await _extension_dirs(config.get("extensionIds") or [])

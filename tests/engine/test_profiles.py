@@ -114,3 +114,21 @@ def test_a_profile_keeps_cookies_between_launches(
     assert data_dir.exists()
     assert api.delete(f"/browser-profiles/{profile_id}").status_code == 204
     assert not data_dir.exists()
+
+
+def test_it_keeps_the_proxy_password_encrypted_at_rest(
+    api: httpx.Client, engine: EngineProcess, workspace: dict
+) -> None:
+    password = f"proxy-{uuid.uuid4().hex}"
+    proxy = {"server": "http://127.0.0.1:9", "username": "u", "password": password}
+    profile = create(api, config={"proxy": proxy}).json()
+    stored = b"".join(p.read_bytes() for p in engine.var_dir.glob("engine.sqlite3*") if p.is_file())
+    assert password.encode() not in stored
+    # and the launch gets it back: a profile runtime with the proxy starts
+    launched = api.post(
+        f"/workspaces/{workspace['id']}/runtimes",
+        json={"alias": "proxied", "launch": {"mode": "profile", "profileId": profile["id"]}},
+    )
+    assert launched.status_code == 201, launched.text
+    assert password not in launched.text
+    api.post(f"/workspaces/{workspace['id']}/runtimes/proxied/stop")
