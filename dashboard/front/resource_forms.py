@@ -13,68 +13,20 @@ from dashboard.bctrl.ai_credentials import ID_PATTERN, PROVIDERS
 from dashboard.bctrl.extensions import Extension
 from dashboard.bctrl.profiles import Profile
 from dashboard.bctrl.vault import KEY_PATTERN, MAX_KEY_LENGTH, VaultEntry
-from dashboard.front.forms import UpstreamForm
+from dashboard.front.forms import LaunchConfigForm, UpstreamForm, secret_field
 
 UNCHANGED = {"placeholder": "unchanged", "autocomplete": "new-password"}
-
-
-def _secret(label: str, help_text: str = "", required: bool = False) -> forms.CharField:
-    return forms.CharField(
-        label=label,
-        required=required,
-        strip=False,
-        help_text=help_text,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
 
 
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-class ProfileForm(UpstreamForm):
-    api_fields = {
-        "name": "name",
-        "description": "description",
-        "config.viewport.width": "viewport_width",
-        "config.viewport.height": "viewport_height",
-        "config.viewport": "viewport_width",
-        "config.userAgent": "user_agent",
-        "config.locale": "locale",
-        "config.timezoneId": "timezone_id",
-        "config.proxy.server": "proxy_server",
-        "config.proxy.username": "proxy_username",
-        "config.proxy.password": "proxy_password",
-        "config.proxy": "proxy_server",
-        "config.idleTimeoutSeconds": "idle_timeout_seconds",
-        "extensionIds": "extension_ids",
-    }
+class ProfileForm(LaunchConfigForm):
+    api_fields = {"name": "name", "description": "description", "extensionIds": "extension_ids"}
 
     name = forms.CharField(max_length=200, help_text="E.g. “CRM admin (logged in)”.")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    viewport_width = forms.IntegerField(
-        required=False, min_value=100, max_value=10000, label="Viewport width"
-    )
-    viewport_height = forms.IntegerField(
-        required=False, min_value=100, max_value=10000, label="Viewport height"
-    )
-    user_agent = forms.CharField(required=False, max_length=1000, label="User agent")
-    locale = forms.CharField(required=False, max_length=35, help_text="E.g. en-GB.")
-    timezone_id = forms.CharField(
-        required=False, max_length=64, label="Timezone", help_text="E.g. Europe/Paris."
-    )
-    proxy_server = forms.CharField(
-        required=False, max_length=500, label="Proxy server", help_text="E.g. http://proxy.internal:3128."
-    )
-    proxy_username = forms.CharField(required=False, max_length=200, label="Proxy username")
-    proxy_password = _secret("Proxy password")
-    idle_timeout_seconds = forms.IntegerField(
-        required=False,
-        min_value=10,
-        max_value=86400,
-        label="Idle timeout (seconds)",
-        help_text="A runtime on this profile stops after this long without activity (default 900).",
-    )
     extension_ids = forms.MultipleChoiceField(
         required=False, label="Extensions", widget=forms.CheckboxSelectMultiple
     )
@@ -102,33 +54,13 @@ class ProfileForm(UpstreamForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        width, height = cleaned.get("viewport_width"), cleaned.get("viewport_height")
-        if (width is None) != (height is None):
-            self.add_error("viewport_height", "Give both width and height, or neither.")
-        if (cleaned.get("proxy_username") or cleaned.get("proxy_password")) and not cleaned.get(
-            "proxy_server"
-        ):
-            self.add_error("proxy_server", "A proxy username or password needs a proxy server.")
+        self.check_launch_config(cleaned)
         return cleaned
 
     def payload(self) -> dict[str, Any]:
         """The contract's body: {name, description, config: LaunchConfig, extensionIds}."""
         data = self.cleaned_data
-        config: dict[str, Any] = {}
-        if data.get("viewport_width") is not None:
-            config["viewport"] = {"width": data["viewport_width"], "height": data["viewport_height"]}
-        for field, key in (("user_agent", "userAgent"), ("locale", "locale"), ("timezone_id", "timezoneId")):
-            if data.get(field):
-                config[key] = data[field]
-        if data.get("proxy_server"):
-            proxy = {"server": data["proxy_server"]}
-            if data.get("proxy_username"):
-                proxy["username"] = data["proxy_username"]
-            if data.get("proxy_password"):
-                proxy["password"] = data["proxy_password"]
-            config["proxy"] = proxy
-        if data.get("idle_timeout_seconds") is not None:
-            config["idleTimeoutSeconds"] = data["idle_timeout_seconds"]
+        config = self.launch_config()
         return {
             "name": data["name"],
             "description": data.get("description", ""),
@@ -244,8 +176,8 @@ class VaultEntryForm(UpstreamForm):
     username = forms.CharField(
         required=False, max_length=500, widget=forms.TextInput(attrs={"autocomplete": "off"})
     )
-    password = _secret("Password", required=True)
-    totp = _secret(
+    password = secret_field("Password", required=True)
+    totp = secret_field(
         "TOTP seed", help_text="The base32 secret of the authenticator app set-up, if the site uses one."
     )
     match_origins = forms.CharField(
@@ -322,7 +254,7 @@ class AiCredentialForm(UpstreamForm):
     )
     provider = forms.ChoiceField(choices=[(p, p) for p in PROVIDERS])
     label = forms.CharField(max_length=200)
-    api_key = _secret("API key", required=True)
+    api_key = secret_field("API key", required=True)
     base_url = forms.URLField(
         required=False,
         label="Base URL",

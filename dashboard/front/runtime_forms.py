@@ -12,25 +12,17 @@ from django.http import QueryDict
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.execute import Call
 from dashboard.bctrl.runtimes import ALIAS_PATTERN, DRIVERS, Choice
-from dashboard.front.forms import UpstreamForm
+from dashboard.front.forms import LaunchConfigForm, UpstreamForm
 
 MAX_STEPS = 50
 
 
-class RuntimeLaunchForm(UpstreamForm):
+class RuntimeLaunchForm(LaunchConfigForm):
+    config_path = "launch.config"
     api_fields = {
         "alias": "alias",
         "driver": "driver",
         "launch.profileId": "profile_id",
-        "launch.config.viewport.width": "viewport_width",
-        "launch.config.viewport.height": "viewport_height",
-        "launch.config.userAgent": "user_agent",
-        "launch.config.locale": "locale",
-        "launch.config.timezoneId": "timezone_id",
-        "launch.config.proxy.server": "proxy_server",
-        "launch.config.proxy.username": "proxy_username",
-        "launch.config.proxy.password": "proxy_password",
-        "launch.config.idleTimeoutSeconds": "idle_timeout_seconds",
         "launch.config.extensionIds": "extension_ids",
         "mounts": "mounts_json",
     }
@@ -57,30 +49,6 @@ class RuntimeLaunchForm(UpstreamForm):
         widget=forms.RadioSelect,
     )
     profile_id = forms.ChoiceField(required=False, label="Profile", choices=[])
-    viewport_width = forms.IntegerField(required=False, min_value=200, max_value=7680, label="Viewport width")
-    viewport_height = forms.IntegerField(
-        required=False, min_value=200, max_value=4320, label="Viewport height"
-    )
-    user_agent = forms.CharField(required=False, max_length=500, label="User agent")
-    locale = forms.CharField(required=False, max_length=35, help_text="e.g. en-GB")
-    timezone_id = forms.CharField(
-        required=False, max_length=64, label="Timezone", help_text="e.g. Europe/Berlin"
-    )
-    proxy_server = forms.CharField(
-        required=False, max_length=500, label="Proxy server", help_text="e.g. http://proxy:3128"
-    )
-    proxy_username = forms.CharField(required=False, max_length=200, label="Proxy username")
-    # Write-only: never rendered back, not even after a failed submit.
-    proxy_password = forms.CharField(
-        required=False, max_length=500, label="Proxy password", widget=forms.PasswordInput(render_value=False)
-    )
-    idle_timeout_seconds = forms.IntegerField(
-        required=False,
-        min_value=30,
-        max_value=86400,
-        label="Idle timeout (seconds)",
-        help_text="Default 900.",
-    )
     extension_ids = forms.MultipleChoiceField(
         required=False, label="Extensions", choices=[], widget=forms.CheckboxSelectMultiple
     )
@@ -137,28 +105,8 @@ class RuntimeLaunchForm(UpstreamForm):
                 self.add_error("profile_id", "Choose the profile to launch.")
             cleaned["launch"] = {"mode": "profile", "profileId": cleaned.get("profile_id")}
             return cleaned
-        width, height = cleaned.get("viewport_width"), cleaned.get("viewport_height")
-        if (width is None) != (height is None):
-            self.add_error(
-                "viewport_height" if height is None else "viewport_width", "Give both width and height."
-            )
-        if (cleaned.get("proxy_username") or cleaned.get("proxy_password")) and not cleaned.get(
-            "proxy_server"
-        ):
-            self.add_error("proxy_server", "A proxy username or password needs a proxy server.")
-        config: dict[str, Any] = {}
-        if width is not None and height is not None:
-            config["viewport"] = {"width": width, "height": height}
-        for field, key in (("user_agent", "userAgent"), ("locale", "locale"), ("timezone_id", "timezoneId")):
-            if cleaned.get(field):
-                config[key] = cleaned[field]
-        if cleaned.get("proxy_server"):
-            proxy = {"server": cleaned["proxy_server"]}
-            if cleaned.get("proxy_username"):
-                proxy["username"] = cleaned["proxy_username"]
-            if cleaned.get("proxy_password"):
-                proxy["password"] = cleaned["proxy_password"]
-            config["proxy"] = proxy
+        self.check_launch_config(cleaned)
+        config = self.launch_config()
         if cleaned.get("extension_ids"):
             config["extensionIds"] = cleaned["extension_ids"]
         if cleaned.get("idle_timeout_seconds") is not None:
