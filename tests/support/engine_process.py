@@ -20,24 +20,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class EngineProcess:
-    """One engine process. `keys` holds an API key per scope: admin, operator, read."""
+class ServerProcess:
+    """A server of this repository (`manage.py ...` or daphne) in its own process group, with a log file."""
 
-    def __init__(self, var_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    name = "server"
+
+    def __init__(self, var_dir: Path, env: dict[str, str]) -> None:
         self.var_dir = var_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "ENGINE_VAR_DIR": str(var_dir),
-            "ENGINE_LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-            **(extra_env or {}),
-        }
-        self.env.pop("DJANGO_SETTINGS_MODULE", None)
-        self.keys: dict[str, str] = {}
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = var_dir / "engine.log"
+        self.log_path = var_dir / f"{self.name}.log"
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -51,6 +45,54 @@ class EngineProcess:
         )
         return result.stdout
 
+    def launch(self, argv: list[str], ready_path: str) -> None:
+        """Start `argv` and wait until GET `ready_path` answers (60 s at most)."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}{ready_path}", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Stop it the way an operator would (SIGTERM), or kill it (SIGKILL)."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        return self.process.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class EngineProcess(ServerProcess):
+    """One engine process. `keys` holds an API key per scope: admin, operator, read."""
+
+    name = "engine"
+
+    def __init__(self, var_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+        super().__init__(
+            var_dir, {"ENGINE_VAR_DIR": str(var_dir), "ENGINE_LOG_LEVEL": "WARNING", **(extra_env or {})}
+        )
+        self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        self.keys: dict[str, str] = {}
+
     def create_key(self, scope: str, name: str | None = None) -> str:
         return (
             self.manage("createapikey", "--name", name or f"test-{scope}", "--scope", scope)
@@ -63,44 +105,20 @@ class EngineProcess:
         if not self.keys:
             for scope in ("admin", "operator", "read"):
                 self.keys[scope] = self.create_key(scope)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "runengine", "--port", str(self.port), "--log-level", "warning"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"engine exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"engine did not start:\n{self.log()}")
+        argv = [sys.executable, "manage.py", "runengine", "--port", str(self.port), "--log-level", "warning"]
+        self.launch(argv, "/healthz")
+        return self
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
-        """Stop the engine the way an operator would (SIGTERM), or kill it (SIGKILL)."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        if sig == signal.SIGKILL:
-            # a killed engine cannot close its browsers; do it for it so tests leave nothing behind
+        returncode = super().stop(sig)
+        if sig == signal.SIGKILL and self.process is not None:
+            # A killed engine cannot close its browsers, and Playwright starts them in process
+            # groups of their own: end them here so tests leave nothing behind.
             kill_process_group_children(self.process.pid)
-        return self.process.returncode
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+            for pid in chromium_pids_under(self.var_dir):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        return returncode
 
     def client(self, scope: str = "admin", timeout: float = 60) -> httpx.Client:
         return httpx.Client(
