@@ -14,21 +14,23 @@ from django.template.response import TemplateResponse
 
 ROLES = ("viewer", "operator", "admin")
 RANK = {role: rank for rank, role in enumerate(ROLES)}
+ROLE_ATTRIBUTE = "_console_role"  # where role_of keeps its answer on the request's user object
 
 V = TypeVar("V", bound=Callable[..., Awaitable[HttpResponse]])
 
 
 def role_of(user: "AbstractBaseUser | AnonymousUser") -> str | None:
+    """The user's highest role; computed once per request (the user object lives that long)."""
     if not user.is_authenticated or not user.is_active:
         return None
     if getattr(user, "is_superuser", False):
         return "admin"
-    # groups are prefetched by the auth backend per request; a user has one role group
-    names = {g.name for g in user.groups.all()}  # type: ignore[union-attr,attr-defined]
-    for role in reversed(ROLES):
-        if role in names:
-            return role
-    return None
+    if hasattr(user, ROLE_ATTRIBUTE):
+        return getattr(user, ROLE_ATTRIBUTE)  # type: ignore[no-any-return]
+    names = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr,attr-defined]
+    role = next((role for role in reversed(ROLES) if role in names), None)
+    setattr(user, ROLE_ATTRIBUTE, role)
+    return role
 
 
 def has_role(user: "AbstractBaseUser | AnonymousUser", needed: str) -> bool:
@@ -52,6 +54,8 @@ def role_required(needed: str) -> Callable[[V], V]:
         @functools.wraps(view)
         async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             user = await request.auser()
+            # the same user object for templates: its role is then looked up once per request
+            request.user = user
             allowed = await _has_role_async(user, needed)
             if not allowed:
                 if request.method not in ("GET", "HEAD", "OPTIONS"):
