@@ -1,5 +1,5 @@
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 from engine.api import api
 
@@ -35,6 +35,7 @@ def server_error(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("v1/", api.urls),
     path("healthz", healthz),
+    path("embed/", include("engine.live.urls")),
 ]
 
 handler404 = not_found

@@ -120,6 +120,7 @@ def _register() -> None:
     from engine.api import (
         ai_credentials,
         artifacts,
+        embeds,
         events,
         execute,
         extensions,
@@ -138,6 +139,7 @@ def _register() -> None:
     api.add_router("/workspaces", runtimes.router)
     api.add_router("/workspaces", execute.router)
     api.add_router("/workspaces", events.router)
+    api.add_router("/workspaces", embeds.router)
     api.add_router("/workspaces", operations.workspace_router)
     api.add_router("/workspaces", artifacts.workspace_router)
     api.add_router("/operations", operations.router)
