@@ -1,13 +1,26 @@
-"""Fixtures shared by every test: a real engine process and a local test site."""
+"""Fixtures shared by every test: a real engine process, a local test site, a headless Chromium."""
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.support.engine_process import EngineProcess
 from tests.support.site import TestSite
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +36,15 @@ def site() -> Iterator[TestSite]:
     served = TestSite().start()
     yield served
     served.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium driving pages as a user would (the console, embedded viewers)."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture

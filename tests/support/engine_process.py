@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -146,3 +147,22 @@ def chromium_pids_under(var_dir: Path) -> list[int]:
         if "chrom" in cmdline and str(var_dir) in cmdline:
             pids.append(int(proc.name))
     return pids
+
+
+def browser_pid(runtime_dir: Path) -> int:
+    """The main Chromium process of a runtime (its children carry --type=...)."""
+    for pid in chromium_pids_under(runtime_dir):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"--type=" not in cmdline and b"--user-data-dir" in cmdline:
+            return pid
+    raise AssertionError(f"no browser process under {runtime_dir}")
+
+
+def eventually(check: Callable[[], object], timeout: float = 30) -> object:
+    """The first truthy value of check() within timeout seconds (polled), or its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
