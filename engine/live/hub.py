@@ -142,6 +142,7 @@ class RuntimeHub:
         self._cdp_tab: str | None = None
         self._casting = False
         self._resume: asyncio.TimerHandle | None = None
+        self._sample_taken = False  # frames still in flight after a sample are not recorded
         self._lock = asyncio.Lock()
         self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -364,6 +365,7 @@ class RuntimeHub:
                 self._cancel_resume()
             elif self._resume is not None:
                 return  # sampling, between two samples
+            self._sample_taken = False
             if not self._casting:
                 await self._start_cast(page)
 
@@ -428,6 +430,8 @@ class RuntimeHub:
         self.last_frame = frame
         for viewer in self.viewers:
             viewer.offer(frame)
+        if self._sample_taken:
+            return  # sampling: the next sample is taken when the screencast starts again
         if self.recorder is not None and self.recorder.active:
             page = self.session.pages.get(frame.tab_id)
             url = page.url if page is not None else ""
@@ -437,6 +441,7 @@ class RuntimeHub:
             if not self.recorder.active:
                 self._spawn(self._apply())  # the recording reached its bound: maybe nobody needs frames now
             elif changed and self.mode() == "sample":
+                self._sample_taken = True
                 self._spawn(self._pause_sampling())
 
     async def _pause_sampling(self) -> None:

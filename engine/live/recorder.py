@@ -85,6 +85,7 @@ class Recorder:
     )
     _writer: "asyncio.Task[None] | None" = None
     _files: dict[str, _TabFiles] = field(default_factory=dict)
+    _saving: "asyncio.Task[int] | None" = None
 
     def __post_init__(self) -> None:
         self.directory = paths.recording_dir(self.runtime_id)
@@ -148,6 +149,10 @@ class Recorder:
         self.truncated = why
         self.active = False
         self._clear_pending()
+        # Said now, not only when finalising: an engine killed later must not forget it.
+        self._saving = asyncio.get_running_loop().create_task(
+            Recording.objects.filter(runtime_id=self.runtime_id).aupdate(truncated=why)
+        )
 
     async def _write_loop(self) -> None:
         while True:
