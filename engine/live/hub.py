@@ -413,10 +413,6 @@ class RuntimeHub:
     async def _on_frame(self, cdp: CDPSession, params: dict[str, Any]) -> None:
         if cdp is not self._cdp or self._cdp_tab is None:
             return  # a frame of a screencast we already left
-        try:
-            await cdp.send("Page.screencastFrameAck", {"sessionId": params["sessionId"]})
-        except PlaywrightError:
-            return
         metadata = params.get("metadata") or {}
         self._seq += 1
         frame = Frame(
@@ -430,6 +426,12 @@ class RuntimeHub:
         self.last_frame = frame
         for viewer in self.viewers:
             viewer.offer(frame)
+        # Acked once the viewers have it (not before: the ack is a round trip through the
+        # Playwright driver that the frame need not wait for), and before anything slower.
+        try:
+            await cdp.send("Page.screencastFrameAck", {"sessionId": params["sessionId"]})
+        except PlaywrightError:
+            return
         if self._sample_taken:
             return  # sampling: the next sample is taken when the screencast starts again
         if self.recorder is not None and self.recorder.active:
