@@ -33,21 +33,12 @@ from playwright.async_api import async_playwright  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.typing import Origin  # noqa: E402
 
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 from tests.support.site import TestSite  # noqa: E402
 
 WINDOW = 6.0  # seconds each measurement lasts
 SETTLE = 1.5  # seconds to let a change settle before measuring
-CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -96,9 +87,9 @@ async def raw_screencast(
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             str(scratch),
-            executable_path=CHROMIUM_PATH,
+            executable_path=CHROMIUM,
             headless=True,
-            args=ARGS,
+            args=CHROMIUM_ARGS,
             viewport={"width": 1280, "height": 720},
         )
         page = context.pages[0]

@@ -19,19 +19,10 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import async_playwright  # noqa: E402
 
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 
 N = 5
-CHROMIUM_PATH = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def api_launches(engine: EngineProcess) -> list[float]:
@@ -56,9 +47,9 @@ async def raw_launches(scratch: Path) -> list[float]:
             started = time.perf_counter()
             context = await playwright.chromium.launch_persistent_context(
                 str(scratch / f"raw-{i}"),
-                executable_path=CHROMIUM_PATH,
+                executable_path=CHROMIUM,
                 headless=True,
-                args=ARGS,
+                args=CHROMIUM_ARGS,
                 viewport={"width": 1280, "height": 720},
                 accept_downloads=True,
             )

@@ -1,6 +1,5 @@
 """Fixtures shared by every test: a real engine process, a local test site, a headless Chromium."""
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,19 +7,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.support.engine_process import EngineProcess
 from tests.support.site import TestSite
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="session")

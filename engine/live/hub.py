@@ -512,7 +512,12 @@ class Hubs:
         if session.runtime.config.get("recording"):
             task = asyncio.get_running_loop().create_task(hub.record(session.runtime))
             self._recording_starts[session.runtime_id] = task
-            task.add_done_callback(lambda _t: self._recording_starts.pop(session.runtime_id, None))
+            task.add_done_callback(partial(self._recording_started, session.runtime_id))
+
+    def _recording_started(self, runtime_id: UUID, task: "asyncio.Task[None]") -> None:
+        self._recording_starts.pop(runtime_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("Recording runtime %s could not start", runtime_id, exc_info=task.exception())
 
     async def runtime_ended(self, session: RuntimeSession, status: str) -> None:
         hub = self.hubs.pop(session.runtime_id, None)

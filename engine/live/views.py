@@ -23,6 +23,7 @@ from engine.models import Recording, Runtime
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 ASSET_TYPES = {
+    "embed.js": "text/javascript",
     "live.js": "text/javascript",
     "player.js": "text/javascript",
     "embed.css": "text/css",

@@ -6,12 +6,8 @@
 (() => {
   const body = document.body;
   const interactive = body.dataset.interactive === "true";
-  const stage = document.getElementById("stage");
-  const canvas = document.getElementById("screen");
-  const context = canvas.getContext("2d");
-  const overlay = document.getElementById("overlay");
-  const overlayTitle = document.getElementById("overlay-title");
-  const overlayText = document.getElementById("overlay-text");
+  const screen = new EmbedScreen();
+  const canvas = screen.canvas;
   const fpsLabel = document.getElementById("fps");
   const ageLabel = document.getElementById("age");
   const viewersLabel = document.getElementById("viewers");
@@ -28,12 +24,7 @@
   let framesShown = 0;
   let retryDelay = 500;
 
-  function state(name, title, text) {
-    body.dataset.state = name;
-    overlay.hidden = name === "live";
-    if (title) overlayTitle.textContent = title;
-    overlayText.textContent = text || "";
-  }
+  const state = (name, title, text) => showState(name, title, text, "live");
 
   function socketUrl() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -105,12 +96,7 @@
       } catch {
         continue;
       }
-      if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
-        canvas.width = bitmap.width;
-        canvas.height = bitmap.height;
-        fit();
-      }
-      context.drawImage(bitmap, 0, 0);
+      screen.draw(bitmap);
       bitmap.close();
       shown = header;
       framesShown += 1;
@@ -121,15 +107,6 @@
     }
     drawing = false;
   }
-
-  // The picture keeps its proportions inside the stage; input positions are relative to it.
-  function fit() {
-    if (!canvas.width) return;
-    const scale = Math.min(stage.clientWidth / canvas.width, stage.clientHeight / canvas.height);
-    canvas.style.width = `${Math.floor(canvas.width * scale)}px`;
-    canvas.style.height = `${Math.floor(canvas.height * scale)}px`;
-  }
-  new ResizeObserver(fit).observe(stage);
 
   setInterval(() => {
     const now = performance.now();

@@ -5,12 +5,7 @@
 
 (() => {
   const body = document.body;
-  const stage = document.getElementById("stage");
-  const canvas = document.getElementById("screen");
-  const context = canvas.getContext("2d");
-  const overlay = document.getElementById("overlay");
-  const overlayTitle = document.getElementById("overlay-title");
-  const overlayText = document.getElementById("overlay-text");
+  const screen = new EmbedScreen();
   const playButton = document.getElementById("play");
   const scrubber = document.getElementById("scrubber");
   const marksBox = document.getElementById("marks");
@@ -32,12 +27,7 @@
   let loading = false;
   const frames = new Map(); // "tab/n" -> Promise<ImageBitmap>, oldest first
 
-  function notice(state, title, text) {
-    body.dataset.state = state;
-    overlay.hidden = state === "ready";
-    overlayTitle.textContent = title;
-    overlayText.textContent = text || "";
-  }
+  const notice = (state, title, text) => showState(state, title, text, "ready");
 
   async function load() {
     let response;
@@ -137,7 +127,7 @@
         const [, n] = key.split("/");
         const frameNumber = Number(n);
         if (frameNumber < 0) {
-          context.clearRect(0, 0, canvas.width, canvas.height);
+          screen.clear();
         } else {
           let bitmap;
           try {
@@ -146,12 +136,7 @@
             frames.delete(key);
             break;
           }
-          if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
-            canvas.width = bitmap.width;
-            canvas.height = bitmap.height;
-            fit();
-          }
-          context.drawImage(bitmap, 0, 0);
+          screen.draw(bitmap);
           if (playing) for (let i = 1; i <= AHEAD && frameNumber + i < tab.times.length; i++) fetchFrame(frameNumber + i);
         }
         shownKey = key;
@@ -203,14 +188,6 @@
     playing = false;
     playButton.textContent = "Play";
   }
-
-  function fit() {
-    if (!canvas.width) return;
-    const scale = Math.min(stage.clientWidth / canvas.width, stage.clientHeight / canvas.height);
-    canvas.style.width = `${Math.floor(canvas.width * scale)}px`;
-    canvas.style.height = `${Math.floor(canvas.height * scale)}px`;
-  }
-  new ResizeObserver(fit).observe(stage);
 
   playButton.addEventListener("click", () => (playing ? pause() : play()));
   scrubber.addEventListener("input", () => seek(Number(scrubber.value)));
