@@ -26,6 +26,9 @@ def test_it_mints_a_live_view(api: httpx.Client, runtime_url: str, engine: Engin
     assert page.status_code == 200 and "frame-ancestors" in page.headers["Content-Security-Policy"]
     assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
     assert 'data-interactive="true"' in page.text and "<script src=" in page.text
+    assert '<header class="controls">' in page.text
+    bare = api.post(f"{runtime_url}/embed/live", json={"showControls": False}).json()["iframeUrl"]
+    assert '<header class="controls" hidden>' in httpx.get(bare).text
 
 
 def test_a_live_view_lasts_an_hour_unless_asked(api: httpx.Client, runtime_url: str) -> None:
