@@ -4,7 +4,7 @@ The browser never talks to the API: the API key stays on the server, so images a
 go through `artifact_content`, which streams the upstream body through.
 """
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -12,7 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard.accounts.roles import role_required
 from dashboard.bctrl import artifacts as api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.front.views.helpers import error_status, render_page
+from dashboard.pages import HtmxHttpRequest, error_status, render_page
 
 PAGE_SIZE = 24
 # Images a browser may render inline from our origin; anything else (PDF, HTML, SVG with script...)
@@ -23,7 +23,7 @@ INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("viewer")
-async def artifact_list(request: HttpRequest, workspace_id: str) -> HttpResponse:
+async def artifact_list(request: HtmxHttpRequest, workspace_id: str) -> HttpResponse:
     runtime = request.GET.get("runtime", "").strip()
     kind = request.GET.get("kind", "")
     kind = kind if kind in api.KINDS else ""
@@ -46,7 +46,7 @@ async def artifact_list(request: HttpRequest, workspace_id: str) -> HttpResponse
 
 @require_GET
 @role_required("viewer")
-async def artifact_content(request: HttpRequest, artifact_id: str) -> HttpResponse:
+async def artifact_content(request: HtmxHttpRequest, artifact_id: str) -> HttpResponse:
     try:
         content = await api.open_content(str(artifact_id))
     except BctrlError as error:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.urls import path
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -21,7 +21,7 @@ from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.meta import COUNT_LIMIT, Tally
 from dashboard.bctrl.pages import Page
 from dashboard.bctrl.workspaces import Workspace
-from dashboard.front.views.helpers import render_page, settle
+from dashboard.pages import HtmxHttpRequest, render_page, settle
 
 RECENT_OPERATIONS = 10
 # Live runtimes come from one call per workspace that has any; cap the fan-out so a busy
@@ -129,9 +129,9 @@ WIDGETS: dict[str, Callable[[Any], Awaitable[Any]]] = {
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("viewer")
-async def overview(request: HttpRequest) -> HttpResponse:
+async def overview(request: HtmxHttpRequest) -> HttpResponse:
     region = request.GET.get("region")
-    names = [region] if getattr(request, "htmx", False) and region in WIDGETS else list(WIDGETS)
+    names = [region] if request.htmx and region in WIDGETS else list(WIDGETS)
     workspaces = None
     if {"counts", "live"} & set(names):
         workspaces = asyncio.ensure_future(settle(workspaces_api.list_workspaces(limit=COUNT_LIMIT)))

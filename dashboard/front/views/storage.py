@@ -8,7 +8,7 @@ import mimetypes
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_POST
@@ -19,7 +19,7 @@ from dashboard.audit.log import record
 from dashboard.bctrl import storage as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.resource_forms import StorageUploadForm
-from dashboard.front.views.helpers import error_status, redirect_after_form, render_page
+from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 100
 PREVIEW_BYTES = 64 * 1024
@@ -53,7 +53,7 @@ def preview_kind(content_type: str) -> str:
 
 
 @role_required("viewer")
-async def storage_namespaces(request: HttpRequest) -> HttpResponse:
+async def storage_namespaces(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, object] = {}
     try:
         context["namespaces"] = await api.list_namespaces()
@@ -62,7 +62,7 @@ async def storage_namespaces(request: HttpRequest) -> HttpResponse:
     return render_page(request, "front/storage/namespaces.html", context)
 
 
-async def _listing(request: HttpRequest, namespace: str) -> dict[str, object]:
+async def _listing(request: HtmxHttpRequest, namespace: str) -> dict[str, object]:
     prefix = _prefix(request.GET.get("prefix", ""))
     cursor = request.GET.get("cursor") or None
     context: dict[str, object] = {
@@ -80,7 +80,7 @@ async def _listing(request: HttpRequest, namespace: str) -> dict[str, object]:
 
 @vary_on_headers("HX-Request")
 @role_required("viewer")
-async def storage_folder(request: HttpRequest, namespace: str) -> HttpResponse:
+async def storage_folder(request: HtmxHttpRequest, namespace: str) -> HttpResponse:
     context = await _listing(request, namespace)
     context["form"] = StorageUploadForm(initial={"folder": context["prefix"]})
     return render_page(request, "front/storage/folder.html", context, region="listing")
@@ -88,7 +88,7 @@ async def storage_folder(request: HttpRequest, namespace: str) -> HttpResponse:
 
 @require_POST
 @role_required("operator")
-async def storage_upload(request: HttpRequest, namespace: str) -> HttpResponse:
+async def storage_upload(request: HtmxHttpRequest, namespace: str) -> HttpResponse:
     form = StorageUploadForm(request.POST, request.FILES)
     if form.is_valid():
         upload, object_path = form.cleaned_data["file"], form.cleaned_data["path"]
@@ -114,13 +114,13 @@ async def storage_upload(request: HttpRequest, namespace: str) -> HttpResponse:
     context = {
         "form": form,
         "namespace": namespace,
-        **({} if getattr(request, "htmx", False) else await _listing(request, namespace)),
+        **({} if request.htmx else await _listing(request, namespace)),
     }
     return render_page(request, "front/storage/folder.html", context, region="upload", status=422)
 
 
 @role_required("viewer")
-async def storage_object(request: HttpRequest, namespace: str, object_path: str) -> HttpResponse:
+async def storage_object(request: HtmxHttpRequest, namespace: str, object_path: str) -> HttpResponse:
     folder = object_path.rsplit("/", 1)[0] + "/" if "/" in object_path else ""
     context: dict[str, object] = {
         "namespace": namespace,
@@ -141,7 +141,7 @@ async def storage_object(request: HttpRequest, namespace: str, object_path: str)
 
 
 @role_required("viewer")
-async def storage_download(request: HttpRequest, namespace: str, object_path: str) -> HttpResponse:
+async def storage_download(request: HtmxHttpRequest, namespace: str, object_path: str) -> HttpResponse:
     """Stream the bytes from the API; metadata first, so a failure is a page, not a cut download."""
     try:
         stored = await api.get_object(namespace, object_path)
@@ -160,7 +160,7 @@ async def storage_download(request: HttpRequest, namespace: str, object_path: st
 
 @require_POST
 @role_required("operator")
-async def storage_delete(request: HttpRequest, namespace: str, object_path: str) -> HttpResponse:
+async def storage_delete(request: HtmxHttpRequest, namespace: str, object_path: str) -> HttpResponse:
     folder = object_path.rsplit("/", 1)[0] + "/" if "/" in object_path else ""
     try:
         await api.delete_object(namespace, object_path)

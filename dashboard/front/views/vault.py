@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
@@ -21,7 +21,7 @@ from dashboard.audit.log import record
 from dashboard.bctrl import vault as api
 from dashboard.bctrl.errors import BctrlError, Conflict, NotFound
 from dashboard.front.resource_forms import VaultEntryForm
-from dashboard.front.views.helpers import error_status, redirect_after_form, render_page
+from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 500  # one folder's worth: folders are derived from the keys of this page
 
@@ -67,7 +67,7 @@ def _breadcrumbs(prefix: str) -> list[tuple[str, str]]:
 
 @vary_on_headers("HX-Request")
 @role_required("viewer")
-async def vault_tree(request: HttpRequest) -> HttpResponse:
+async def vault_tree(request: HtmxHttpRequest) -> HttpResponse:
     prefix = _prefix(request.GET.get("prefix", ""))
     has_totp = True if request.GET.get("totp") == "1" else None
     cursor = request.GET.get("cursor") or None
@@ -88,7 +88,7 @@ async def vault_tree(request: HttpRequest) -> HttpResponse:
 
 
 @role_required("viewer")
-async def vault_detail(request: HttpRequest, key: str) -> HttpResponse:
+async def vault_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
     context: dict[str, object] = {"key": key, "crumbs": _breadcrumbs(_folder_of(key))}
     try:
         context["entry"] = entry = await api.get_entry(key)
@@ -103,7 +103,7 @@ async def vault_detail(request: HttpRequest, key: str) -> HttpResponse:
     return response
 
 
-async def _may(request: HttpRequest, role: str) -> bool:
+async def _may(request: HtmxHttpRequest, role: str) -> bool:
     return await sync_to_async(has_role)(await request.auser(), role)
 
 
@@ -115,10 +115,10 @@ async def _totp_context(key: str) -> dict[str, object]:
 
 
 @role_required("operator")
-async def vault_totp(request: HttpRequest, key: str) -> HttpResponse:
+async def vault_totp(request: HtmxHttpRequest, key: str) -> HttpResponse:
     """The current TOTP code, which htmx asks for again when it expires. Operators, not viewers:
     they may already type it into a page with vault.fill."""
-    if not getattr(request, "htmx", False):
+    if not request.htmx:
         return redirect("vault_detail", key=key)
     response = render_page(
         request, "front/vault/detail.html", {"key": key, **await _totp_context(key)}, region="totp"
@@ -129,7 +129,7 @@ async def vault_totp(request: HttpRequest, key: str) -> HttpResponse:
 
 @require_POST
 @role_required("admin")
-async def vault_reveal(request: HttpRequest, key: str) -> HttpResponse:
+async def vault_reveal(request: HtmxHttpRequest, key: str) -> HttpResponse:
     """Show the secrets once, in this response only: never stored, never logged, audited by key."""
     context: dict[str, object] = {"key": key}
     try:
@@ -137,7 +137,7 @@ async def vault_reveal(request: HttpRequest, key: str) -> HttpResponse:
     except BctrlError as error:
         context["reveal_error"] = error
     await record(request, "vault.reveal", "vault_entry", key, error=context.get("reveal_error"))  # type: ignore[arg-type]
-    if not getattr(request, "htmx", False):
+    if not request.htmx:
         return redirect("vault_detail", key=key)  # a reveal is only ever shown in place
     response = render_page(request, "front/vault/detail.html", context, region="reveal")
     add_never_cache_headers(response)
@@ -146,7 +146,7 @@ async def vault_reveal(request: HttpRequest, key: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @role_required("admin")
-async def vault_create(request: HttpRequest) -> HttpResponse:
+async def vault_create(request: HtmxHttpRequest) -> HttpResponse:
     prefix = _prefix(request.GET.get("prefix", ""))
     form = VaultEntryForm(request.POST or None, initial={"key": prefix})
     if request.method == "POST" and form.is_valid():
@@ -184,7 +184,7 @@ async def _refuse_existing(key: str) -> None:
 
 @require_http_methods(["GET", "POST"])
 @role_required("admin")
-async def vault_edit(request: HttpRequest, key: str) -> HttpResponse:
+async def vault_edit(request: HtmxHttpRequest, key: str) -> HttpResponse:
     try:
         entry = await api.get_entry(key)
     except BctrlError as error:
@@ -210,7 +210,7 @@ async def vault_edit(request: HttpRequest, key: str) -> HttpResponse:
 
 @require_POST
 @role_required("admin")
-async def vault_delete(request: HttpRequest, key: str) -> HttpResponse:
+async def vault_delete(request: HtmxHttpRequest, key: str) -> HttpResponse:
     try:
         await api.delete_entry(key)
     except BctrlError as error:
