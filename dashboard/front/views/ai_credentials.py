@@ -14,7 +14,7 @@ from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import ai_credentials as api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.front.resource_forms import AiCredentialForm
+from dashboard.front.forms.ai_credentials import AiCredentialForm
 from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 50
@@ -55,15 +55,12 @@ async def credential_create(request: HtmxHttpRequest) -> HttpResponse:
         try:
             credential = await api.create_credential(form.payload(), form.cleaned_data["idempotency_key"])
         except BctrlError as error:
+            await record(
+                request, "ai_credential.create", "ai_credential", form.cleaned_data["id"], error=error
+            )
             form.add_upstream_error(error)
-        await record(
-            request,
-            "ai_credential.create",
-            "ai_credential",
-            form.cleaned_data["id"],
-            error=form.upstream_error,
-        )
-        if not form.upstream_error:
+        else:
+            await record(request, "ai_credential.create", "ai_credential", credential.id)
             messages.success(request, f"AI credential “{credential.id}” created.")
             return redirect_after_form(request, reverse("ai_credential_detail", args=[credential.id]))
     context = {"form": form, "action": reverse("ai_credential_create")}
@@ -85,11 +82,10 @@ async def credential_edit(request: HtmxHttpRequest, credential_id: str) -> HttpR
         try:
             credential = await api.update_credential(credential.id, form.payload())
         except BctrlError as error:
+            await record(request, "ai_credential.update", "ai_credential", credential.id, error=error)
             form.add_upstream_error(error)
-        await record(
-            request, "ai_credential.update", "ai_credential", credential.id, error=form.upstream_error
-        )
-        if not form.upstream_error:
+        else:
+            await record(request, "ai_credential.update", "ai_credential", credential.id)
             messages.success(request, f"AI credential “{credential.id}” saved.")
             return redirect_after_form(request, reverse("ai_credential_detail", args=[credential.id]))
     context = {

@@ -17,7 +17,7 @@ from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import extensions as api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.front.resource_forms import ExtensionRenameForm, ExtensionUploadForm
+from dashboard.front.forms.extensions import ExtensionRenameForm, ExtensionUploadForm
 from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, with_toast
 
 PAGE_SIZE = 25
@@ -85,24 +85,20 @@ async def extension_detail(request: HtmxHttpRequest, extension_id: UUID) -> Http
 @role_required("admin")
 async def extension_rename(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
     form = ExtensionRenameForm(request.POST)
-    extension = None
     if form.is_valid():
         try:
             extension = await api.update_extension(str(extension_id), name=form.cleaned_data["name"])
         except BctrlError as error:
+            await record(
+                request, "browser_extension.rename", "browser_extension", str(extension_id), error=error
+            )
             form.add_upstream_error(error)
-        await record(
-            request,
-            "browser_extension.rename",
-            "browser_extension",
-            str(extension_id),
-            error=form.upstream_error,
-        )
-    if extension is None:
-        context = {"rename_form": form, "extension_id": extension_id}
-        return render_page(request, "front/extensions/detail.html", context, region="rename", status=422)
-    messages.success(request, f"Extension renamed to “{extension.name}”.")
-    return redirect_after_form(request, reverse("extension_detail", args=[extension.id]))
+        else:
+            await record(request, "browser_extension.rename", "browser_extension", extension.id)
+            messages.success(request, f"Extension renamed to “{extension.name}”.")
+            return redirect_after_form(request, reverse("extension_detail", args=[extension.id]))
+    context = {"rename_form": form, "extension_id": extension_id}
+    return render_page(request, "front/extensions/detail.html", context, region="rename", status=422)
 
 
 @require_POST

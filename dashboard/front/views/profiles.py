@@ -14,7 +14,7 @@ from dashboard.audit.log import record
 from dashboard.bctrl import extensions as extensions_api
 from dashboard.bctrl import profiles as api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.front.resource_forms import ProfileForm
+from dashboard.front.forms.profiles import ProfileForm
 from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 25
@@ -92,11 +92,10 @@ async def profile_edit(request: HtmxHttpRequest, profile_id: UUID) -> HttpRespon
         try:
             profile = await api.update_profile(profile.id, form.payload())
         except BctrlError as error:
+            await record(request, "browser_profile.update", "browser_profile", profile.id, error=error)
             form.add_upstream_error(error)
-        await record(
-            request, "browser_profile.update", "browser_profile", profile.id, error=form.upstream_error
-        )
-        if not form.upstream_error:
+        else:
+            await record(request, "browser_profile.update", "browser_profile", profile.id)
             messages.success(request, f"Profile “{profile.name}” saved.")
             return redirect_after_form(request, reverse("profile_detail", args=[profile.id]))
     context = {"form": form, "profile": profile, "action": reverse("profile_edit", args=[profile.id])}

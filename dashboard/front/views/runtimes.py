@@ -21,7 +21,7 @@ from dashboard.bctrl import runtimes as api
 from dashboard.bctrl.artifacts import Artifact
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import get_workspace
-from dashboard.front.runtime_forms import (
+from dashboard.front.forms.runtimes import (
     RuntimeLaunchForm,
     StepRow,
     StepsJsonForm,

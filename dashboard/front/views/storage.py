@@ -18,7 +18,7 @@ from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import storage as api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.front.resource_forms import StorageUploadForm
+from dashboard.front.forms.storage import StorageUploadForm
 from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 100
@@ -95,20 +95,16 @@ async def storage_upload(request: HtmxHttpRequest, namespace: str) -> HttpRespon
         content_type = (
             upload.content_type or mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
         )
+        target = f"{namespace}/{object_path}"
         try:
             stored = await api.put_object(
                 namespace, object_path, await sync_to_async(upload.read)(), content_type
             )
         except BctrlError as error:
+            await record(request, "storage.object.upload", "storage_object", target, error=error)
             form.add_upstream_error(error)
-        await record(
-            request,
-            "storage.object.upload",
-            "storage_object",
-            f"{namespace}/{object_path}",
-            error=form.upstream_error,
-        )
-        if not form.upstream_error:
+        else:
+            await record(request, "storage.object.upload", "storage_object", target)
             messages.success(request, f"Uploaded {stored.path} ({stored.size_bytes} bytes).")
             return redirect_after_form(request, _folder_url(namespace, form.cleaned_data.get("folder") or ""))
     context = {

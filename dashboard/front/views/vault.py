@@ -20,7 +20,7 @@ from dashboard.accounts.roles import has_role, role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import vault as api
 from dashboard.bctrl.errors import BctrlError, Conflict, NotFound
-from dashboard.front.resource_forms import VaultEntryForm
+from dashboard.front.forms.vault import VaultEntryForm
 from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 500  # one folder's worth: folders are derived from the keys of this page
@@ -155,9 +155,10 @@ async def vault_create(request: HtmxHttpRequest) -> HttpResponse:
             await _refuse_existing(key)
             entry = await api.put_entry(key, form.payload())
         except BctrlError as error:
+            await record(request, "vault.entry.create", "vault_entry", key, error=error)
             form.add_upstream_error(error)
-        await record(request, "vault.entry.create", "vault_entry", key, error=form.upstream_error)
-        if not form.upstream_error:
+        else:
+            await record(request, "vault.entry.create", "vault_entry", key)
             messages.success(request, f"Vault entry “{entry.key}” created.")
             return redirect_after_form(request, reverse("vault_detail", args=[entry.key]))
     context = {"form": form, "action": request.get_full_path(), "crumbs": _breadcrumbs(prefix)}
@@ -196,9 +197,10 @@ async def vault_edit(request: HtmxHttpRequest, key: str) -> HttpResponse:
         try:
             entry = await api.put_entry(key, form.payload())
         except BctrlError as error:
+            await record(request, "vault.entry.update", "vault_entry", key, error=error)
             form.add_upstream_error(error)
-        await record(request, "vault.entry.update", "vault_entry", key, error=form.upstream_error)
-        if not form.upstream_error:
+        else:
+            await record(request, "vault.entry.update", "vault_entry", key)
             messages.success(request, f"Vault entry “{key}” saved.")
             return redirect_after_form(request, reverse("vault_detail", args=[key]))
     context = {"form": form, "entry": entry, "key": key, "action": reverse("vault_edit", args=[key])}

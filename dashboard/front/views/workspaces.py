@@ -22,7 +22,12 @@ from dashboard.bctrl import vault as vault_api
 from dashboard.bctrl import workspaces as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.meta import COUNT_LIMIT
-from dashboard.front.forms import CredentialChoice, MountChoices, WorkspaceDeleteForm, WorkspaceForm
+from dashboard.front.forms.workspaces import (
+    CredentialChoice,
+    MountChoices,
+    WorkspaceDeleteForm,
+    WorkspaceForm,
+)
 from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, settle
 
 PAGE_SIZE = 25
