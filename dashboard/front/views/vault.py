@@ -20,6 +20,7 @@ from dashboard.accounts.roles import has_role, role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import vault as api
 from dashboard.bctrl.errors import BctrlError, Conflict, NotFound
+from dashboard.front.folders import crumbs, folder_prefix, folder_url, parent_folder
 from dashboard.front.forms.vault import VaultEntryForm
 from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
 
@@ -34,13 +35,8 @@ class VaultFolder:
 
 
 def _prefix(raw: str) -> str:
-    """A folder prefix: '' (the root) or 'a/b/'; anything that is not a key path becomes the root."""
-    folder = raw.strip().strip("/")
-    return f"{folder}/" if folder and api.KEY_PATTERN.match(folder) else ""
-
-
-def _folder_of(key: str) -> str:
-    return key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+    """A folder prefix from the URL; anything that is not a key path becomes the root."""
+    return folder_prefix(raw, api.KEY_PATTERN)
 
 
 def split_folder(
@@ -60,11 +56,6 @@ def split_folder(
     return folders, direct
 
 
-def _breadcrumbs(prefix: str) -> list[tuple[str, str]]:
-    parts = prefix.strip("/").split("/") if prefix else []
-    return [(part, "/".join(parts[: i + 1]) + "/") for i, part in enumerate(parts)]
-
-
 @vary_on_headers("HX-Request")
 @role_required("viewer")
 async def vault_tree(request: HtmxHttpRequest) -> HttpResponse:
@@ -73,7 +64,7 @@ async def vault_tree(request: HtmxHttpRequest) -> HttpResponse:
     cursor = request.GET.get("cursor") or None
     context: dict[str, object] = {
         "prefix": prefix,
-        "crumbs": _breadcrumbs(prefix),
+        "crumbs": crumbs(prefix),
         "totp": has_totp,
         "cursor": cursor,
     }
@@ -89,7 +80,7 @@ async def vault_tree(request: HtmxHttpRequest) -> HttpResponse:
 
 @role_required("viewer")
 async def vault_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
-    context: dict[str, object] = {"key": key, "crumbs": _breadcrumbs(_folder_of(key))}
+    context: dict[str, object] = {"key": key, "crumbs": crumbs(parent_folder(key))}
     try:
         context["entry"] = entry = await api.get_entry(key)
     except BctrlError as error:
@@ -161,7 +152,7 @@ async def vault_create(request: HtmxHttpRequest) -> HttpResponse:
             await record(request, "vault.entry.create", "vault_entry", key)
             messages.success(request, f"Vault entry “{entry.key}” created.")
             return redirect_after_form(request, reverse("vault_detail", args=[entry.key]))
-    context = {"form": form, "action": request.get_full_path(), "crumbs": _breadcrumbs(prefix)}
+    context = {"form": form, "action": request.get_full_path(), "crumbs": crumbs(prefix)}
     return render_page(
         request, "front/vault/form.html", context, region="form", status=422 if form.errors else 200
     )
@@ -204,7 +195,7 @@ async def vault_edit(request: HtmxHttpRequest, key: str) -> HttpResponse:
             messages.success(request, f"Vault entry “{key}” saved.")
             return redirect_after_form(request, reverse("vault_detail", args=[key]))
     context = {"form": form, "entry": entry, "key": key, "action": reverse("vault_edit", args=[key])}
-    context["crumbs"] = _breadcrumbs(_folder_of(key))
+    context["crumbs"] = crumbs(parent_folder(key))
     return render_page(
         request, "front/vault/form.html", context, region="form", status=422 if form.errors else 200
     )
@@ -223,8 +214,7 @@ async def vault_delete(request: HtmxHttpRequest, key: str) -> HttpResponse:
         )
     await record(request, "vault.entry.delete", "vault_entry", key)
     messages.success(request, f"Vault entry “{key}” deleted.")
-    folder = _folder_of(key)
-    return redirect_after_form(request, reverse("vault") + (f"?prefix={folder}" if folder else ""))
+    return redirect_after_form(request, folder_url(reverse("vault"), parent_folder(key)))
 
 
 # The action comes before the key: a key may itself end in "edit" or "totp".
