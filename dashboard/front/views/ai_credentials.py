@@ -109,9 +109,10 @@ async def credential_delete(request: HtmxHttpRequest, credential_id: str) -> Htt
         return render_page(
             request, "front/ai_credentials/detail.html", context, region="delete", status=error_status(error)
         )
-    await record(request, "ai_credential.delete", "ai_credential", credential_id)
-    messages.success(request, f"AI credential “{credential_id}” deleted.")
-    return redirect_after_form(request, reverse("ai_credentials"))
+    else:
+        await record(request, "ai_credential.delete", "ai_credential", credential_id)
+        messages.success(request, f"AI credential “{credential_id}” deleted.")
+        return redirect_after_form(request, reverse("ai_credentials"))
 
 
 @require_POST

@@ -115,14 +115,19 @@ async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> Http
             )
         response = HttpResponse(status=204)
         return await with_toast(response, request, error.user_message, "error")
-    action = "enable" if enable else "disable"
-    await record(request, f"browser_extension.{action}", "browser_extension", extension.id)
-    text = f"“{extension.name}” {action}d. Runtimes launched from now on {'load' if enable else 'skip'} it."
-    if not request.htmx:
-        messages.success(request, text)
-        return redirect("extension_detail", extension_id=extension.id)
-    response = render_page(request, "front/extensions/detail.html", {"extension": extension}, region="toggle")
-    return await with_toast(response, request, text)
+    else:
+        action = "enable" if enable else "disable"
+        await record(request, f"browser_extension.{action}", "browser_extension", extension.id)
+        text = (
+            f"“{extension.name}” {action}d. Runtimes launched from now on {'load' if enable else 'skip'} it."
+        )
+        if not request.htmx:
+            messages.success(request, text)
+            return redirect("extension_detail", extension_id=extension.id)
+        response = render_page(
+            request, "front/extensions/detail.html", {"extension": extension}, region="toggle"
+        )
+        return await with_toast(response, request, text)
 
 
 @require_POST
@@ -136,9 +141,10 @@ async def extension_delete(request: HtmxHttpRequest, extension_id: UUID) -> Http
         return render_page(
             request, "front/extensions/detail.html", context, region="delete", status=error_status(error)
         )
-    await record(request, "browser_extension.delete", "browser_extension", str(extension_id))
-    messages.success(request, "Extension deleted.")
-    return redirect_after_form(request, reverse("extensions"))
+    else:
+        await record(request, "browser_extension.delete", "browser_extension", str(extension_id))
+        messages.success(request, "Extension deleted.")
+        return redirect_after_form(request, reverse("extensions"))
 
 
 urlpatterns = [

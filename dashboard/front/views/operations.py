@@ -84,17 +84,18 @@ async def operation_cancel(request: HtmxHttpRequest, operation_id: str) -> HttpR
             request, "front/operations/detail.html", context, region="status", status=error_status(error)
         )
         return await with_toast(response, request, f"Could not cancel: {error.user_message}", "error")
-    await record(request, "operation.cancel", "operation", operation.id, message=operation.status)
-    if not htmx:
-        return redirect("operation_detail", operation_id)
-    response = render_page(request, "front/operations/detail.html", _context(operation), region="status")
-    return await with_toast(
-        response,
-        request,
-        f"Cancelling operation {operation.call}."
-        if not operation.finished
-        else f"Operation {operation.status}.",
-    )
+    else:
+        await record(request, "operation.cancel", "operation", operation.id, message=operation.status)
+        if not htmx:
+            return redirect("operation_detail", operation_id)
+        response = render_page(request, "front/operations/detail.html", _context(operation), region="status")
+        return await with_toast(
+            response,
+            request,
+            f"Cancelling operation {operation.call}."
+            if not operation.finished
+            else f"Operation {operation.status}.",
+        )
 
 
 def _context(operation: api.Operation) -> dict[str, Any]:

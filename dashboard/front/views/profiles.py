@@ -120,9 +120,10 @@ async def profile_delete(request: HtmxHttpRequest, profile_id: UUID) -> HttpResp
         return render_page(
             request, "front/profiles/detail.html", context, region="delete", status=error_status(error)
         )
-    await record(request, "browser_profile.delete", "browser_profile", str(profile_id))
-    messages.success(request, "Profile deleted.")
-    return redirect_after_form(request, reverse("profiles"))
+    else:
+        await record(request, "browser_profile.delete", "browser_profile", str(profile_id))
+        messages.success(request, "Profile deleted.")
+        return redirect_after_form(request, reverse("profiles"))
 
 
 urlpatterns = [

@@ -194,12 +194,13 @@ async def runtime_stop(request: HtmxHttpRequest, workspace_id: str, alias: str) 
             request, "front/runtimes/detail.html", context, region="summary", status=error_status(error)
         )
         return await with_toast(response, request, f"Could not stop {alias}: {error.user_message}", "error")
-    await record(request, "runtime.stop", "runtime", target, message=runtime.id)
-    if not htmx:
-        return redirect("runtime_detail", workspace_id, alias)
-    context = {"workspace_id": workspace_id, "alias": alias, **_summary(runtime)}
-    response = render_page(request, "front/runtimes/detail.html", context, region="summary")
-    return await with_toast(response, request, f"Runtime {alias} stopped.")
+    else:
+        await record(request, "runtime.stop", "runtime", target, message=runtime.id)
+        if not htmx:
+            return redirect("runtime_detail", workspace_id, alias)
+        context = {"workspace_id": workspace_id, "alias": alias, **_summary(runtime)}
+        response = render_page(request, "front/runtimes/detail.html", context, region="summary")
+        return await with_toast(response, request, f"Runtime {alias} stopped.")
 
 
 def _summary(runtime: api.Runtime | None) -> dict[str, Any]:
@@ -265,15 +266,20 @@ async def runtime_execute(request: HtmxHttpRequest, workspace_id: str, alias: st
             request, "front/runtimes/detail.html", context, region="step_results", status=error_status(error)
         )
         return await with_toast(response, request, "The steps were not run.", "error")
-    calls = ", ".join(s["call"] for s in steps)[:300]
-    await record(
-        request, "runtime.execute", "runtime", f"{workspace_id}/{alias}", message=f"{result.status}: {calls}"
-    )
-    context.update(result=result, step_views=[_step_view(s) for s in result.steps], new_key=fresh_key())
-    response = render_page(request, "front/runtimes/detail.html", context, region="step_results")
-    if result.status == "succeeded":
-        return await with_toast(response, request, f"{len(result.steps)} step(s) succeeded.")
-    return await with_toast(response, request, "A step failed; the rest were not run.", "error")
+    else:
+        calls = ", ".join(s["call"] for s in steps)[:300]
+        await record(
+            request,
+            "runtime.execute",
+            "runtime",
+            f"{workspace_id}/{alias}",
+            message=f"{result.status}: {calls}",
+        )
+        context.update(result=result, step_views=[_step_view(s) for s in result.steps], new_key=fresh_key())
+        response = render_page(request, "front/runtimes/detail.html", context, region="step_results")
+        if result.status == "succeeded":
+            return await with_toast(response, request, f"{len(result.steps)} step(s) succeeded.")
+        return await with_toast(response, request, "A step failed; the rest were not run.", "error")
 
 
 async def _steps_from_request(

@@ -156,9 +156,10 @@ async def storage_delete(request: HtmxHttpRequest, namespace: str, object_path: 
         return render_page(
             request, "front/storage/object.html", context, region="delete", status=error_status(error)
         )
-    await record(request, "storage.object.delete", "storage_object", f"{namespace}/{object_path}")
-    messages.success(request, f"Deleted {object_path}.")
-    return redirect_after_form(request, _folder_url(namespace, folder))
+    else:
+        await record(request, "storage.object.delete", "storage_object", f"{namespace}/{object_path}")
+        messages.success(request, f"Deleted {object_path}.")
+        return redirect_after_form(request, _folder_url(namespace, folder))
 
 
 urlpatterns = [

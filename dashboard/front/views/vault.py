@@ -212,9 +212,10 @@ async def vault_delete(request: HtmxHttpRequest, key: str) -> HttpResponse:
         return render_page(
             request, "front/vault/detail.html", context, region="delete", status=error_status(error)
         )
-    await record(request, "vault.entry.delete", "vault_entry", key)
-    messages.success(request, f"Vault entry “{key}” deleted.")
-    return redirect_after_form(request, folder_url(reverse("vault"), parent_folder(key)))
+    else:
+        await record(request, "vault.entry.delete", "vault_entry", key)
+        messages.success(request, f"Vault entry “{key}” deleted.")
+        return redirect_after_form(request, folder_url(reverse("vault"), parent_folder(key)))
 
 
 # The action comes before the key: a key may itself end in "edit" or "totp".
