@@ -44,7 +44,8 @@ class Counts:
 
     @property
     def first_error(self) -> BctrlError | None:
-        return next((card.error for card in self.cards if card.error), None)
+        """The failure worth a retry; a list the API does not offer is a state, shown on its card."""
+        return next((card.error for card in self.cards if card.error and not card.error.not_offered), None)
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,8 @@ async def _live(workspaces: "asyncio.Task[Page[Workspace] | BctrlError]") -> Liv
     return LiveRuntimes(rows, failures, len(busy) - len(shown))
 
 
-async def _whoami(_: object) -> meta.Connection | BctrlError:
-    return await settle(meta.whoami())
+async def _connection(_: object) -> meta.Connection | BctrlError:
+    return await settle(meta.connection())
 
 
 async def _operations(_: object) -> Page[operations.Operation] | BctrlError:
@@ -119,7 +120,7 @@ async def _operations(_: object) -> Page[operations.Operation] | BctrlError:
 
 # widget name → its loader; counts and live runtimes share one workspace list call
 WIDGETS: dict[str, Callable[[Any], Awaitable[Any]]] = {
-    "health": _whoami,
+    "health": _connection,
     "counts": _counts,
     "live": _live,
     "operations": _operations,

@@ -365,7 +365,7 @@ async def _event_page(workspace_id: str, alias: str, request: HtmxHttpRequest) -
         workspace_id,
         alias,
         _event_types(request),
-        after=request.GET.get("after") or None,
+        cursor=request.GET.get("cursor") or None,
         limit=EVENT_PAGE_SIZE,
     )
 
@@ -377,7 +377,7 @@ def _event_context(request: HtmxHttpRequest, events: Any) -> dict[str, Any]:
         "events_error": _err(events),
         "event_types": events_api.EVENT_TYPES,
         "selected_types": selected,
-        "after": request.GET.get("after", ""),
+        "cursor": request.GET.get("cursor", ""),
         "type_query": "&".join(f"type={t}" for t in selected),
     }
 
