@@ -5,6 +5,7 @@ reconciles what a previous process left behind and shutdown closes every browser
 websockets (the live viewer's) go to Channels, in this same process, where the browsers are.
 """
 
+import logging
 import os
 from typing import Any
 
@@ -18,6 +19,10 @@ from channels.routing import URLRouter  # noqa: E402 - after Django is set up
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from engine.live.routing import websocket_urlpatterns  # noqa: E402
+from engine.live.tokens import RedactTokens  # noqa: E402
+
+# uvicorn logs every websocket it accepts with its query string, which carries the embed token.
+logging.getLogger("uvicorn.error").addFilter(RedactTokens())
 
 # The viewer page is served by the engine itself, so its socket comes from an allowed host.
 websocket_application = AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns))

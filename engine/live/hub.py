@@ -55,6 +55,7 @@ INPUT_EVENT_EVERY_SECONDS = 2.0
 TABS_SETTLE_SECONDS = 0.05
 NAVIGATION_TIMEOUT_MS = 15_000
 NAVIGABLE_SCHEMES = ("http://", "https://")
+START_ATTEMPTS = 8
 
 
 @dataclass
@@ -143,6 +144,7 @@ class RuntimeHub:
         self._casting = False
         self._resume: asyncio.TimerHandle | None = None
         self._sample_taken = False  # frames still in flight after a sample are not recorded
+        self._start_attempts = 0
         self._lock = asyncio.Lock()
         self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -299,6 +301,8 @@ class RuntimeHub:
         elif event_type in ("page.navigated", "page.loaded") and tab:
             self._spawn(self._refresh_title(tab))
             self._tabs_changed()
+            if tab == self.shown_tab and not self._casting and self.mode() != "off":
+                self._spawn(self._apply())
 
     def _fallback_tab(self) -> str | None:
         pages = self.session.pages
@@ -343,12 +347,13 @@ class RuntimeHub:
 
     async def _show(self, tab: str | None) -> None:
         async with self._lock:
-            if tab == self.shown_tab or self.closed:
+            if self.closed:
                 return
-            await self._stop_cast()
-            self.shown_tab = tab
-        self._tabs_changed()
-        await self._apply()
+            if tab != self.shown_tab:
+                await self._stop_cast()
+                self.shown_tab = tab
+                self._tabs_changed()
+        await self._apply()  # also when it is shown already: its screencast may not have started
 
     # ---- the screencast -------------------------------------------------------------------
 
@@ -384,11 +389,21 @@ class RuntimeHub:
                 "Page.startScreencast", {"format": "jpeg", "quality": settings.LIVE_JPEG_QUALITY}
             )
         except PlaywrightError as exc:
+            # A page that just opened can refuse ("Not attached to an active page") until its
+            # first navigation commits: try again shortly, and when it navigates.
             logger.debug("Starting the screencast of runtime %s failed: %s", self.runtime_id, exc)
             await self._detach()
+            self._retry_start()
             return
         self.starts += 1
         self._casting = True
+        self._start_attempts = 0
+
+    def _retry_start(self) -> None:
+        self._start_attempts += 1
+        if self._start_attempts <= START_ATTEMPTS and not self.closed:
+            delay = min(2.0, 0.05 * 2**self._start_attempts)
+            asyncio.get_running_loop().call_later(delay, lambda: self._spawn(self._apply()))
 
     async def _stop_cast(self) -> None:
         if not self._casting:

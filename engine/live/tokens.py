@@ -8,6 +8,8 @@ ends when the runtime stops or fails; a recording token lives until it expires o
 does.
 """
 
+import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,3 +96,21 @@ def read(token: str | None, runtime_id: UUID | str, kind: Kind) -> EmbedGrant:
     if grant.seconds_left() <= 0:
         raise TokenRefused("expired")
     return grant
+
+
+_TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"']+")
+
+
+class RedactTokens(logging.Filter):
+    """Keeps embed tokens out of logs: the ASGI server logs each websocket's path with its query
+    string (`?token=...`), and a token in a log is a live view anyone with the log can open."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(
+                _TOKEN_IN_URL.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in args
+            )
+        if isinstance(record.msg, str) and "token=" in record.msg:
+            record.msg = _TOKEN_IN_URL.sub(r"\1[redacted]", record.msg)
+        return True

@@ -10,6 +10,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -325,3 +326,27 @@ def test_viewers_see_the_runtime_stop_or_fail(
     # The link of a runtime that ended opens a page that says so.
     with embedded(browser, site, url) as viewer:
         assert viewer.state() == "failed"
+
+
+def test_embed_tokens_never_reach_the_engine_log(tmp_path: Path) -> None:
+    engine = EngineProcess(tmp_path / "engine")
+    engine.log_level = "info"  # uvicorn then logs every websocket it accepts, query string included
+    engine.start()
+    try:
+        with engine.client("operator") as api:
+            workspace_id = api.post("/workspaces", json={"name": "logged"}).json()["id"]
+            assert (
+                api.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "logged"}).status_code == 201
+            )
+            url = iframe_url(
+                api.post(f"/workspaces/{workspace_id}/runtimes/logged/embed/live", json={"interactive": True})
+            )
+            assert httpx.get(url).status_code == 200
+            with viewer_socket(engine, url):
+                pass
+    finally:
+        engine.stop()
+    token = parse_qs(urlsplit(url).query)["token"][0]
+    log = engine.log()
+    assert "WebSocket" in log and "token=[redacted]" in log
+    assert token not in log and token.rsplit(":", 1)[-1] not in log

@@ -93,6 +93,7 @@ class EngineProcess(ServerProcess):
         )
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.keys: dict[str, str] = {}
+        self.log_level = "warning"  # uvicorn's; "info" logs every websocket it accepts
 
     def create_key(self, scope: str, name: str | None = None) -> str:
         return (
@@ -106,7 +107,15 @@ class EngineProcess(ServerProcess):
         if not self.keys:
             for scope in ("admin", "operator", "read"):
                 self.keys[scope] = self.create_key(scope)
-        argv = [sys.executable, "manage.py", "runengine", "--port", str(self.port), "--log-level", "warning"]
+        argv = [
+            sys.executable,
+            "manage.py",
+            "runengine",
+            "--port",
+            str(self.port),
+            "--log-level",
+            self.log_level,
+        ]
         self.launch(argv, "/healthz")
         return self
 
