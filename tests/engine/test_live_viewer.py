@@ -246,7 +246,7 @@ def test_an_expired_or_tampered_token_shows_a_screen_and_no_frame(
 
 
 def test_a_viewer_sees_its_token_expire(runtime: Runtime, browser: Browser, site: TestSite) -> None:
-    with embedded(browser, site, iframe_url(runtime.embed(ttlSeconds=4))) as viewer:
+    with embedded(browser, site, iframe_url(runtime.embed(ttlSeconds=8))) as viewer:
         viewer.wait_state("live")
         viewer.wait_state("expired", timeout=15_000)
         assert "expired" in viewer.frame.locator("#overlay-title").inner_text()
