@@ -1,11 +1,15 @@
 """POST .../embed/live and .../embed/recording over real HTTP: who may mint what, and the refusals."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.engine_process import EngineProcess
+from tests.support.engine_process import ROOT, EngineProcess
 
 
 @pytest.fixture
@@ -101,3 +105,28 @@ def test_the_embed_pages_refuse_a_missing_token(
         httpx.get(f"{engine.url}/embed/assets/live.js").headers["Content-Type"].startswith("text/javascript")
     )
     assert httpx.get(f"{engine.url}/embed/assets/settings.py").status_code == 404
+
+
+def test_the_engine_refuses_to_let_any_site_frame_its_viewers(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ENGINE_VAR_DIR": str(tmp_path),
+        "ENGINE_EMBED_FRAME_ANCESTORS": "https://console.example.com,*",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "engine", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0 and "ENGINE_EMBED_FRAME_ANCESTORS" in result.stderr
+    env["ENGINE_DEBUG"] = "true"  # a developer's machine may
+    assert (
+        subprocess.run(
+            [sys.executable, "manage.py", "engine", "check"], env=env, capture_output=True, timeout=120
+        ).returncode
+        == 0
+    )
