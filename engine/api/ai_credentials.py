@@ -15,9 +15,9 @@ from pydantic import Field, field_validator
 from engine import crypto
 from engine.ai import providers
 from engine.api.common import Timestamp, to_json
-from engine.api.errors import ApiError, invalid
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
+from engine.errors import ApiError, invalid
 from engine.models import AiCredential, Runtime, Workspace
 from engine.updates import record_update
 

@@ -8,9 +8,9 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from engine.api.common import Timestamp, parse_uuid
-from engine.api.errors import ApiError, not_found
 from engine.api.pagination import paginate
 from engine.api.storage import stream_object
+from engine.errors import ApiError, not_found
 from engine.models import Artifact, StorageObject, Workspace
 from engine.storage import artifacts as artifact_store
 

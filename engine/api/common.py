@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import BaseModel, PlainSerializer
 
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 
 
 def iso(value: datetime) -> str:

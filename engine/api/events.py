@@ -11,10 +11,10 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field, field_validator
 
-from engine.api.errors import ApiError
 from engine.api.runtimes import get_runtime
 from engine.api.schemas import EventOut, event_out
 from engine.api.workspaces import get_workspace
+from engine.errors import ApiError
 from engine.models import RuntimeEvent
 from engine.runtimes.events import EventFilter, event_log
 from engine.runtimes.manager import manager

@@ -12,11 +12,11 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from engine.api.errors import ApiError
 from engine.api.idempotency import idempotent
 from engine.api.runtimes import ALIAS_PATTERN, get_runtime, not_active
 from engine.api.schemas import Binding, OperationOut
 from engine.api.workspaces import get_workspace
+from engine.errors import ApiError
 from engine.models import Runtime
 from engine.runtimes.manager import manager
 from engine.steps import executor, registry

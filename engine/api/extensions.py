@@ -17,8 +17,8 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from engine.api.common import Timestamp, parse_uuid, to_json
-from engine.api.errors import ApiError, invalid, not_found
 from engine.api.pagination import paginate
+from engine.errors import ApiError, invalid, not_found
 from engine.extensions import package as packages
 from engine.models import BrowserExtension, BrowserProfile, Runtime
 from engine.updates import record_update

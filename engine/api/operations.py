@@ -13,10 +13,10 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from engine.api.common import parse_uuid
-from engine.api.errors import ApiError
 from engine.api.pagination import paginate
 from engine.api.schemas import OperationList, OperationOut, operation_out
 from engine.api.workspaces import get_workspace
+from engine.errors import ApiError
 from engine.models import Operation
 from engine.runtimes import operations
 

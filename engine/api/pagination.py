@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from django.db.models import Model, Q, QuerySet
 
-from engine.api.errors import invalid
+from engine.errors import invalid
 
 M = TypeVar("M", bound=Model)
 

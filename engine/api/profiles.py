@@ -21,10 +21,10 @@ from pydantic import Field
 
 from engine import crypto, paths
 from engine.api.common import Timestamp, parse_uuid, to_json
-from engine.api.errors import ApiError, invalid, not_found
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.api.runtimes import LaunchConfig
+from engine.errors import ApiError, invalid, not_found
 from engine.models import BrowserExtension, BrowserProfile, Runtime
 from engine.updates import record_update
 

@@ -15,11 +15,11 @@ from pydantic import Field, field_validator
 
 from engine import mounts as mount_rules
 from engine.api.common import to_json
-from engine.api.errors import ApiError
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.api.schemas import RuntimeList, RuntimeOut, runtime_out
 from engine.api.workspaces import get_workspace
+from engine.errors import ApiError
 from engine.models import Runtime, Workspace
 from engine.runtimes.manager import LaunchRequest, manager
 

@@ -18,8 +18,8 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from engine.api.common import Timestamp, to_json
-from engine.api.errors import ApiError
 from engine.api.pagination import paginate
+from engine.errors import ApiError
 from engine.models import StorageObject
 from engine.storage import objects as store
 

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from engine import updates as update_log
 from engine.api.common import Timestamp, iso
-from engine.api.errors import invalid
+from engine.errors import invalid
 from engine.models import Update
 
 router = Router(tags=["updates"])

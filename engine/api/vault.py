@@ -17,8 +17,8 @@ from pydantic import Field
 
 from engine import crypto
 from engine.api.common import Timestamp
-from engine.api.errors import ApiError, invalid
 from engine.api.pagination import paginate
+from engine.errors import ApiError, invalid
 from engine.models import ApiKey, VaultEntry
 from engine.updates import record_update
 from engine.vault import entries

@@ -9,7 +9,6 @@ from pydantic import Field
 
 from engine import mounts as mount_rules
 from engine.api.common import parse_uuid, to_json
-from engine.api.errors import ApiError, not_found
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.api.schemas import (
@@ -20,6 +19,7 @@ from engine.api.schemas import (
     runtime_out,
     workspace_out,
 )
+from engine.errors import ApiError, not_found
 from engine.models import Operation, Runtime, Workspace
 from engine.updates import record_update
 

@@ -29,7 +29,7 @@ from django.utils import timezone
 from playwright.async_api import Download, Playwright, async_playwright
 
 from engine import crypto, paths
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import BrowserExtension, BrowserProfile, Runtime, RuntimeEvent, Workspace
 from engine.runtimes.events import event_log
 from engine.runtimes.session import RuntimeSession

@@ -18,7 +18,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import Runtime, Workspace
 from engine.mounts import storage_namespace
 from engine.runtimes.session import DEFAULT_CONTEXT_BINDING, DEFAULT_PAGE_BINDING, RuntimeSession

@@ -6,7 +6,7 @@ from pathlib import Path
 from asgiref.sync import sync_to_async
 
 from engine import paths
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.steps.registry import Arg, StepContext, StepError, step
 from engine.storage import objects as store
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from engine import paths
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import StorageObject
 from engine.mounts import NAMESPACE_PATTERN
 from engine.updates import record_update
