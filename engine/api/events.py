@@ -5,6 +5,7 @@ A runtime that has ended keeps its events; waiting on it answers at once (`timed
 since nothing can arrive any more.
 """
 
+import contextlib
 from typing import Any
 
 from django.http import HttpRequest
@@ -114,14 +115,9 @@ async def wait_for_event(
         event_types=_types(payload.eventTypes), page_id=payload.pageId, context_id=payload.contextId
     )
     session = manager.session(runtime.id)
-    if session is not None:
-        session.busy += 1  # a runtime someone is watching is in use
-    try:
+    # A runtime someone is watching is in use: it does not idle out under a waiter.
+    with session.in_use() if session is not None else contextlib.nullcontext():
         event, cursor, timed_out = await event_log.wait(runtime.id, after, where, payload.timeoutMs / 1000)
-    finally:
-        if session is not None:
-            session.busy -= 1
-            session.touch()
     return {
         "event": event_out(event, runtime.alias, runtime.kind) if event else None,
         "cursor": str(cursor),

@@ -33,6 +33,7 @@ from engine.errors import ApiError
 from engine.models import BrowserExtension, BrowserProfile, Runtime, RuntimeEvent, Workspace
 from engine.runtimes.events import event_log
 from engine.runtimes.session import RuntimeSession
+from engine.storage.artifacts import create_artifact
 from engine.updates import record_update
 
 logger = logging.getLogger("engine.runtimes")
@@ -449,16 +450,14 @@ async def _store_download(session: RuntimeSession, download: Download, page_id: 
     data: dict[str, Any] = {"pageId": page_id, "contextId": session.context_id, "url": download.url}
     try:
         path = await download.path()
-        from engine.steps.outputs import store_artifact
-
-        artifact = await store_artifact(
-            session,
+        artifact = await create_artifact(
+            runtime=session.runtime,
             kind="download",
             name=download.suggested_filename,
-            content=await sync_to_async(Path(path).read_bytes, thread_sensitive=False)(),
+            data=await sync_to_async(Path(path).read_bytes, thread_sensitive=False)(),
             content_type=mimetypes.guess_type(download.suggested_filename)[0] or "application/octet-stream",
         )
-        data["artifactId"] = artifact["id"]
+        data["artifactId"] = str(artifact.id)
         data["name"] = download.suggested_filename
     except Exception as exc:
         data["artifactId"] = None
