@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Header, Query, Router, Schema
 from pydantic import Field, field_validator
 
-from engine import crypto
+from engine import crypto, wire
 from engine.ai import providers
 from engine.api.common import Timestamp, to_json
 from engine.api.idempotency import idempotent
@@ -89,19 +89,6 @@ class TestOut(Schema):
     provider: str
 
 
-def serialize(credential: AiCredential) -> dict[str, Any]:
-    return {
-        "id": credential.id,
-        "provider": credential.provider,
-        "label": credential.label,
-        "enabled": credential.enabled,
-        "baseUrl": credential.base_url or None,
-        "defaultModel": credential.default_model or None,
-        "createdAt": credential.created_at,
-        "updatedAt": credential.updated_at,
-    }
-
-
 def _needs_base_url(provider: str, base_url: str | None) -> None:
     if provider == "openai-compatible" and not base_url:
         raise invalid(
@@ -128,7 +115,7 @@ async def list_credentials(request: HttpRequest, filters: Query[CredentialFilter
     if filters.provider:
         queryset = queryset.filter(provider=filters.provider)
     rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
-    return {"credentials": [serialize(c) for c in rows], "nextCursor": next_cursor}
+    return {"credentials": [wire.ai_credential(c) for c in rows], "nextCursor": next_cursor}
 
 
 @router.post("", response={201: CredentialOut}, summary="Create an AI credential")
@@ -160,7 +147,7 @@ async def create(
             "ai_credential.created",
             {"id": credential.id, "provider": credential.provider, "label": credential.label},
         )
-        return 201, to_json(CredentialOut, serialize(credential))
+        return 201, to_json(CredentialOut, wire.ai_credential(credential))
 
     # The idempotency record stores a hash of the body, never the body: the key stays out of it.
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), make)
@@ -168,7 +155,7 @@ async def create(
 
 @router.get("/{credential_id}", response=CredentialOut, summary="Get an AI credential (never its key)")
 async def get(request: HttpRequest, credential_id: str) -> dict[str, Any]:
-    return serialize(await _credential(credential_id))
+    return wire.ai_credential(await _credential(credential_id))
 
 
 @router.patch("/{credential_id}", response=CredentialOut, summary="Change an AI credential")
@@ -194,7 +181,7 @@ async def patch(request: HttpRequest, credential_id: str, payload: CredentialPat
         "ai_credential.updated",
         {"id": credential.id, "provider": credential.provider, "fields": sorted(changed)},
     )
-    return serialize(credential)
+    return wire.ai_credential(credential)
 
 
 @router.delete("/{credential_id}", response={204: None}, summary="Delete an AI credential")

@@ -7,6 +7,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from engine import wire
 from engine.api.common import Timestamp, parse_uuid
 from engine.api.pagination import paginate
 from engine.api.storage import stream_object
@@ -58,7 +59,7 @@ async def _artifact(artifact_id: str) -> Artifact:
 
 @router.get("/{artifact_id}", response=ArtifactOut, summary="Get an artifact")
 async def get(request: HttpRequest, artifact_id: str) -> dict[str, Any]:
-    return artifact_store.artifact_out(await _artifact(artifact_id))
+    return wire.artifact(await _artifact(artifact_id))
 
 
 @router.get(
@@ -98,4 +99,4 @@ async def list_artifacts(
     if filters.kind:
         queryset = queryset.filter(kind=filters.kind)
     rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
-    return {"artifacts": [artifact_store.artifact_out(a) for a in rows], "nextCursor": next_cursor}
+    return {"artifacts": [wire.artifact(a) for a in rows], "nextCursor": next_cursor}

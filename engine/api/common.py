@@ -1,18 +1,13 @@
 """Schemas and helpers every resource module shares."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from ninja import Schema
 from pydantic import BaseModel, PlainSerializer
 
 from engine.errors import ApiError
-
-
-def iso(value: datetime) -> str:
-    """The contract's timestamp form: ISO-8601 UTC with milliseconds and a Z."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
+from engine.wire import iso
 
 Timestamp = Annotated[datetime, PlainSerializer(iso, return_type=str)]
 

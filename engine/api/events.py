@@ -12,8 +12,9 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field, field_validator
 
+from engine import wire
 from engine.api.runtimes import get_runtime
-from engine.api.schemas import EventOut, event_out
+from engine.api.schemas import EventOut
 from engine.api.workspaces import get_workspace
 from engine.errors import ApiError
 from engine.models import RuntimeEvent
@@ -98,7 +99,7 @@ async def list_events(
     if len(rows) > filters.limit:
         rows = rows[: filters.limit]
         next_cursor = str(rows[-1].sequence)
-    return {"events": [event_out(e, runtime.alias, runtime.kind) for e in rows], "nextCursor": next_cursor}
+    return {"events": [wire.event(e, runtime.alias, runtime.kind) for e in rows], "nextCursor": next_cursor}
 
 
 @router.post(
@@ -119,7 +120,7 @@ async def wait_for_event(
     with session.in_use() if session is not None else contextlib.nullcontext():
         event, cursor, timed_out = await event_log.wait(runtime.id, after, where, payload.timeoutMs / 1000)
     return {
-        "event": event_out(event, runtime.alias, runtime.kind) if event else None,
+        "event": wire.event(event, runtime.alias, runtime.kind) if event else None,
         "cursor": str(cursor),
         "timedOut": timed_out,
     }

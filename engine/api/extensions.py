@@ -16,6 +16,7 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from engine import wire
 from engine.api.common import Timestamp, parse_uuid, to_json
 from engine.api.pagination import paginate
 from engine.errors import ApiError, invalid, not_found
@@ -65,23 +66,6 @@ async def _profile_counts() -> Counter[str]:
     return counts
 
 
-def serialize(extension: BrowserExtension, counts: Counter[str]) -> dict[str, Any]:
-    return {
-        "id": extension.id,
-        "name": extension.name,
-        "version": extension.version,
-        "format": extension.format,
-        "manifestVersion": extension.manifest_version,
-        "permissions": extension.permissions,
-        "contentHash": extension.content_hash,
-        "sizeBytes": extension.size_bytes,
-        "enabled": extension.enabled,
-        "profileCount": counts[str(extension.id)],
-        "createdAt": extension.created_at,
-        "updatedAt": extension.updated_at,
-    }
-
-
 async def _extension(extension_id: str) -> BrowserExtension:
     extension_id = parse_uuid(extension_id, "extension.not_found", "Browser extension")
     extension = await BrowserExtension.objects.filter(id=extension_id).afirst()
@@ -97,7 +81,7 @@ async def list_extensions(request: HttpRequest, filters: Query[ExtensionFilters]
         queryset = queryset.filter(name__icontains=filters.q)
     rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
     counts = await _profile_counts()
-    return {"extensions": [serialize(e, counts) for e in rows], "nextCursor": next_cursor}
+    return {"extensions": [wire.extension(e, counts[str(e.id)]) for e in rows], "nextCursor": next_cursor}
 
 
 def _read_upload(upload: UploadedFile) -> bytes:
@@ -181,12 +165,13 @@ async def upload(request: HttpRequest) -> JsonResponse:
         "browser_extension.created",
         {"id": str(extension.id), "name": extension.name, "version": extension.version},
     )
-    return JsonResponse(to_json(ExtensionOut, serialize(extension, Counter())), status=201)
+    return JsonResponse(to_json(ExtensionOut, wire.extension(extension, 0)), status=201)
 
 
 @router.get("/{extension_id}", response=ExtensionOut, summary="Get a browser extension")
 async def get(request: HttpRequest, extension_id: str) -> dict[str, Any]:
-    return serialize(await _extension(extension_id), await _profile_counts())
+    extension = await _extension(extension_id)
+    return wire.extension(extension, (await _profile_counts())[str(extension.id)])
 
 
 @router.patch("/{extension_id}", response=ExtensionOut, summary="Rename, enable or disable an extension")
@@ -207,7 +192,7 @@ async def patch(request: HttpRequest, extension_id: str, payload: ExtensionPatch
         "browser_extension.updated",
         {"id": str(extension.id), "name": extension.name, "fields": sorted(changed)},
     )
-    return serialize(extension, await _profile_counts())
+    return wire.extension(extension, (await _profile_counts())[str(extension.id)])
 
 
 @router.delete("/{extension_id}", response={204: None}, summary="Delete a browser extension")

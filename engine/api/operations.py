@@ -12,9 +12,10 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from engine import wire
 from engine.api.common import parse_uuid
 from engine.api.pagination import paginate
-from engine.api.schemas import OperationList, OperationOut, operation_out
+from engine.api.schemas import OperationList, OperationOut
 from engine.api.workspaces import get_workspace
 from engine.errors import ApiError
 from engine.models import Operation
@@ -53,7 +54,7 @@ async def _page(queryset: Any, status: str | None, limit: int, cursor: str | Non
     if status:
         queryset = queryset.filter(status=status)
     rows, next_cursor = await paginate(queryset, limit, cursor)
-    return {"operations": [operation_out(o) for o in rows], "nextCursor": next_cursor}
+    return {"operations": [wire.operation(o) for o in rows], "nextCursor": next_cursor}
 
 
 async def get_operation(operation_id: str) -> Operation:
@@ -74,7 +75,7 @@ async def list_operations(request: HttpRequest, filters: Query[OperationFilters]
 
 @router.get("/{operation_id}", response=OperationOut, summary="Get an operation")
 async def get(request: HttpRequest, operation_id: str) -> dict[str, Any]:
-    return operation_out(await get_operation(operation_id))
+    return wire.operation(await get_operation(operation_id))
 
 
 @router.post(
@@ -87,7 +88,7 @@ async def wait(request: HttpRequest, operation_id: str, payload: OperationWait) 
     current, timed_out = await operations.wait(operation.id, payload.timeoutMs / 1000)
     if current is None:  # deleted with its workspace while we waited
         raise ApiError(404, "operation.not_found", f"Operation {operation.id} does not exist any more.")
-    return {"operation": operation_out(current), "timedOut": timed_out}
+    return {"operation": wire.operation(current), "timedOut": timed_out}
 
 
 @router.post(
@@ -104,7 +105,7 @@ async def cancel(request: HttpRequest, operation_id: str) -> dict[str, Any]:
             f"Operation {operation.id} already ended ({operation.status}); there is nothing to cancel.",
             {"status": operation.status},
         )
-    return operation_out(await operations.cancel(operation))
+    return wire.operation(await operations.cancel(operation))
 
 
 @workspace_router.get(

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
-from engine import crypto, paths
+from engine import crypto, paths, wire
 from engine.api.common import Timestamp, parse_uuid, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
@@ -124,36 +124,10 @@ async def _serialize(profiles: list[BrowserProfile], fresh: bool = False) -> lis
         )
     }
     sizes = await sync_to_async(lambda: [_profile_size(str(i), fresh) for i in ids], thread_sensitive=False)()
-    out = []
-    for profile, size in zip(profiles, sizes, strict=True):
-        holder = holders.get(profile.id)
-        config = dict(profile.config or {})
-        proxy = config.get("proxy")
-        config["proxy"] = (
-            {
-                "server": proxy["server"],
-                "username": proxy.get("username"),
-                "hasPassword": bool(proxy.get("passwordCiphertext")),
-            }
-            if proxy
-            else None
-        )
-        config["extensionIds"] = profile.extension_ids
-        out.append(
-            {
-                "id": profile.id,
-                "name": profile.name,
-                "description": profile.description,
-                "config": config,
-                "extensionIds": profile.extension_ids,
-                "sizeBytes": size,
-                "lastUsedAt": profile.last_used_at,
-                "inUse": {"workspaceId": holder.workspace_id, "runtime": holder.alias} if holder else None,
-                "createdAt": profile.created_at,
-                "updatedAt": profile.updated_at,
-            }
-        )
-    return out
+    return [
+        wire.profile(profile, size, holders.get(profile.id))
+        for profile, size in zip(profiles, sizes, strict=True)
+    ]
 
 
 async def _checked_extensions(extension_ids: list[UUID]) -> list[str]:

@@ -14,10 +14,11 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field, field_validator
 
 from engine import mounts as mount_rules
+from engine import wire
 from engine.api.common import to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
-from engine.api.schemas import RuntimeList, RuntimeOut, runtime_out
+from engine.api.schemas import RuntimeList, RuntimeOut
 from engine.api.workspaces import get_workspace
 from engine.errors import ApiError
 from engine.models import Runtime, Workspace
@@ -152,7 +153,7 @@ async def create_runtime(
                 mounts=mount_rules.narrow(workspace.mounts, mount_rules.dump(payload.mounts) or None),
             ),
         )
-        return 201, to_json(RuntimeOut, runtime_out(runtime))
+        return 201, to_json(RuntimeOut, wire.runtime(runtime))
 
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
@@ -166,12 +167,12 @@ async def list_runtimes(
     if filters.status:
         queryset = queryset.filter(status=filters.status)
     rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
-    return {"runtimes": [runtime_out(r) for r in rows], "nextCursor": next_cursor}
+    return {"runtimes": [wire.runtime(r) for r in rows], "nextCursor": next_cursor}
 
 
 @router.get("/{workspace_id}/runtimes/{alias}", response=RuntimeOut, summary="Get a runtime by alias")
 async def get(request: HttpRequest, workspace_id: str, alias: str) -> dict[str, Any]:
-    return runtime_out(await get_runtime(await get_workspace(workspace_id), alias))
+    return wire.runtime(await get_runtime(await get_workspace(workspace_id), alias))
 
 
 @router.post(
@@ -185,4 +186,4 @@ async def stop(request: HttpRequest, workspace_id: str, alias: str) -> dict[str,
         raise not_active(runtime)
     await manager.stop(runtime.id)
     await runtime.arefresh_from_db()
-    return runtime_out(runtime)
+    return wire.runtime(runtime)

@@ -1,4 +1,4 @@
-"""Output schemas (camelCase, as on the wire) and serializers of the core resources."""
+"""Output schemas of the core resources (camelCase, as on the wire); the bodies come from engine.wire."""
 
 from typing import Any
 from uuid import UUID
@@ -6,8 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel as Schema  # see engine/api/common.py: why not ninja's Schema
 
 from engine.api.common import Timestamp
-from engine.models import Operation, Runtime, RuntimeEvent, Workspace
-from engine.mounts import Mounts, storage_namespace
+from engine.mounts import Mounts
 
 
 class WorkspaceOut(Schema):
@@ -121,79 +120,3 @@ class EventOut(Schema):
     workspaceId: UUID
     operationId: UUID | None
     sequence: int
-
-
-def workspace_out(workspace: Workspace, runtime_count: int, active_count: int) -> dict[str, Any]:
-    return {
-        "id": workspace.id,
-        "name": workspace.name,
-        "mounts": workspace.mounts,
-        "runtimeCount": runtime_count,
-        "activeRuntimeCount": active_count,
-        "createdAt": workspace.created_at,
-        "updatedAt": workspace.updated_at,
-    }
-
-
-def runtime_out(runtime: Runtime, with_bindings: bool = False) -> dict[str, Any]:
-    active = runtime.status == Runtime.Status.ACTIVE
-    body: dict[str, Any] = {
-        "id": runtime.id,
-        "alias": runtime.alias,
-        "workspaceId": runtime.workspace_id,
-        "kind": runtime.kind,
-        "driver": runtime.driver,
-        "status": runtime.status,
-        "summary": {
-            "browserRunning": active,
-            "currentDriver": runtime.driver,
-            "defaultContextId": runtime.default_context_id or None,
-            "defaultPageId": runtime.default_page_id or None,
-            "launchMode": runtime.launch_mode,
-            "profileId": runtime.profile_id,
-            "storageWorkspace": storage_namespace(runtime.mounts, runtime.workspace_id),
-        },
-        "config": runtime.config,
-        "mounts": runtime.mounts,
-        "createdAt": runtime.created_at,
-        "startedAt": runtime.started_at,
-        "stoppedAt": runtime.stopped_at,
-        "failure": (
-            {"code": runtime.failure_code, "message": runtime.failure_message}
-            if runtime.failure_code
-            else None
-        ),
-    }
-    if with_bindings:
-        body["bindings"] = runtime.bindings if active else []
-    return body
-
-
-def operation_out(operation: Operation) -> dict[str, Any]:
-    return {
-        "id": operation.id,
-        "workspaceId": operation.workspace_id,
-        "runtime": operation.runtime_alias or None,
-        "call": operation.call,
-        "status": operation.status,
-        "progress": operation.progress or {},
-        "result": operation.result,
-        "error": operation.error,
-        "createdAt": operation.created_at,
-        "startedAt": operation.started_at,
-        "finishedAt": operation.finished_at,
-    }
-
-
-def event_out(event: RuntimeEvent, alias: str, kind: str = "browser") -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "eventType": event.event_type,
-        "eventData": event.event_data,
-        "createdAt": event.created_at,
-        "runtime": alias,
-        "runtimeKind": kind,
-        "workspaceId": event.workspace_id,
-        "operationId": event.operation_id,
-        "sequence": event.sequence,
-    }

@@ -8,17 +8,11 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
 from engine import mounts as mount_rules
+from engine import wire
 from engine.api.common import parse_uuid, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
-from engine.api.schemas import (
-    WorkspaceList,
-    WorkspaceOut,
-    WorkspaceState,
-    operation_out,
-    runtime_out,
-    workspace_out,
-)
+from engine.api.schemas import WorkspaceList, WorkspaceOut, WorkspaceState
 from engine.errors import ApiError, not_found
 from engine.models import Operation, Runtime, Workspace
 from engine.updates import record_update
@@ -50,7 +44,7 @@ def with_counts(queryset: "QuerySet[Workspace]") -> "QuerySet[Workspace]":
 
 
 def serialize(workspace: Workspace) -> dict[str, Any]:
-    return workspace_out(
+    return wire.workspace(
         workspace, getattr(workspace, "runtime_count", 0), getattr(workspace, "active_count", 0)
     )
 
@@ -150,11 +144,11 @@ async def delete(request: HttpRequest, workspace_id: str, force: bool = False) -
 async def state(request: HttpRequest, workspace_id: str) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
     runtimes = [
-        runtime_out(r, with_bindings=True)
+        wire.runtime(r, with_bindings=True)
         async for r in Runtime.objects.filter(workspace=workspace).order_by("-created_at")[:100]
     ]
     operations = [
-        operation_out(o)
+        wire.operation(o)
         async for o in Operation.objects.filter(workspace=workspace)
         .exclude(status__in=Operation.FINISHED)
         .order_by("-created_at")[:100]

@@ -454,7 +454,7 @@ async def _store_download(session: RuntimeSession, download: Download, page_id: 
             runtime=session.runtime,
             kind="download",
             name=download.suggested_filename,
-            data=await sync_to_async(Path(path).read_bytes, thread_sensitive=False)(),
+            content=await sync_to_async(Path(path).read_bytes, thread_sensitive=False)(),
             content_type=mimetypes.guess_type(download.suggested_filename)[0] or "application/octet-stream",
         )
         data["artifactId"] = str(artifact.id)

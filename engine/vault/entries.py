@@ -192,18 +192,3 @@ def secrets_of(entry: VaultEntry) -> dict[str, str | None]:
         else None,
         "totp": crypto.decrypt(entry.totp_ciphertext) if entry.totp_ciphertext is not None else None,
     }
-
-
-def entry_out(entry: VaultEntry) -> dict[str, Any]:
-    return {
-        "key": entry.key,
-        "label": entry.label,
-        "username": entry.username,
-        "hasPassword": entry.password_ciphertext is not None,
-        "hasTotp": entry.totp_ciphertext is not None,
-        "origins": entry.origins,
-        "originPatterns": entry.origin_patterns,
-        "notes": entry.notes,
-        "createdAt": entry.created_at,
-        "updatedAt": entry.updated_at,
-    }
