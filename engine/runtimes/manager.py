@@ -31,6 +31,7 @@ from playwright.async_api import Download, Playwright, async_playwright
 from engine import crypto, paths
 from engine.errors import ApiError
 from engine.models import BrowserExtension, BrowserProfile, Runtime, RuntimeEvent, Workspace
+from engine.runtimes import chromium
 from engine.runtimes.events import event_log
 from engine.runtimes.session import RuntimeSession
 from engine.storage.artifacts import create_artifact
@@ -38,16 +39,6 @@ from engine.updates import record_update
 
 logger = logging.getLogger("engine.runtimes")
 
-# Flags every runtime's Chromium gets: no sandbox (containers), and no traffic of its own.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 DEFAULT_VIEWPORT = {"width": 1280, "height": 720}
 DEFAULT_STEP_TIMEOUT_MS = 30_000
 CLOSE_TIMEOUT_SECONDS = 10
@@ -375,7 +366,7 @@ class RuntimeManager:
 def launch_options(
     config: dict[str, Any], user_data: Path, downloads: Path, extension_dirs: list[Path]
 ) -> dict[str, Any]:
-    args = list(CHROMIUM_ARGS)
+    args = list(chromium.FLAGS)
     options: dict[str, Any] = {
         "user_data_dir": str(user_data),
         "executable_path": settings.CHROMIUM_PATH,
