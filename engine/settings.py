@@ -55,7 +55,10 @@ ALLOWED_HOSTS = env.list("ENGINE_ALLOWED_HOSTS", default=["127.0.0.1", "localhos
 PUBLIC_URL = env.str("ENGINE_PUBLIC_URL", default="")
 
 INSTALLED_APPS = ["engine"]
-MIDDLEWARE = ["engine.api.middleware.request_id_middleware"]
+MIDDLEWARE = [
+    "engine.api.middleware.request_id_middleware",
+    "engine.api.middleware.method_not_allowed_middleware",
+]
 ROOT_URLCONF = "engine.urls"
 TEMPLATES = [
     {

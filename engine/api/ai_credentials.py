@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from engine import crypto, wire
 from engine.ai import providers
-from engine.api.common import Timestamp, to_json
+from engine.api.common import CredentialId, Timestamp, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.errors import ApiError, invalid
@@ -63,7 +63,7 @@ class CredentialPatch(Schema):
 
 class CredentialOut(Schema):
     id: str
-    provider: str
+    provider: Provider
     label: str
     enabled: bool
     baseUrl: str | None
@@ -153,13 +153,15 @@ async def create(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), make)
 
 
-@router.get("/{credential_id}", response=CredentialOut, summary="Get an AI credential (never its key)")
-async def get(request: HttpRequest, credential_id: str) -> dict[str, Any]:
+@router.get("/{credentialId}", response=CredentialOut, summary="Get an AI credential (never its key)")
+async def get(request: HttpRequest, credential_id: CredentialId) -> dict[str, Any]:
     return wire.ai_credential(await _credential(credential_id))
 
 
-@router.patch("/{credential_id}", response=CredentialOut, summary="Change an AI credential")
-async def patch(request: HttpRequest, credential_id: str, payload: CredentialPatch) -> dict[str, Any]:
+@router.patch("/{credentialId}", response=CredentialOut, summary="Change an AI credential")
+async def patch(
+    request: HttpRequest, credential_id: CredentialId, payload: CredentialPatch
+) -> dict[str, Any]:
     credential = await _credential(credential_id)
     changed = payload.model_dump(exclude_unset=True)
     for name in ("label", "apiKey", "enabled"):
@@ -184,8 +186,8 @@ async def patch(request: HttpRequest, credential_id: str, payload: CredentialPat
     return wire.ai_credential(credential)
 
 
-@router.delete("/{credential_id}", response={204: None}, summary="Delete an AI credential")
-async def delete(request: HttpRequest, credential_id: str) -> HttpResponse:
+@router.delete("/{credentialId}", response={204: None}, summary="Delete an AI credential")
+async def delete(request: HttpRequest, credential_id: CredentialId) -> HttpResponse:
     credential = await _credential(credential_id)
     workspaces = [
         w async for w in Workspace.objects.only("id", "name", "mounts") if _names(w.mounts, credential.id)
@@ -213,9 +215,9 @@ async def delete(request: HttpRequest, credential_id: str) -> HttpResponse:
 
 
 @router.post(
-    "/{credential_id}/test", response=TestOut, summary="Try the key with a cheap call to the provider"
+    "/{credentialId}/test", response=TestOut, summary="Try the key with a cheap call to the provider"
 )
-async def test(request: HttpRequest, credential_id: str) -> dict[str, Any]:
+async def test(request: HttpRequest, credential_id: CredentialId) -> dict[str, Any]:
     credential = await _credential(credential_id)
     result = await providers.check_key(
         credential.provider, crypto.decrypt(credential.api_key_ciphertext), credential.base_url or None

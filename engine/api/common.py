@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from ninja import Schema
+from ninja import Path, Schema
 from pydantic import BaseModel, PlainSerializer
 
 from engine.errors import ApiError
@@ -45,3 +45,16 @@ def parse_uuid(value: str, code: str, what: str) -> str:
 def to_json(schema: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
     """Validate `data` against an output schema and dump it as the wire JSON."""
     return schema.model_validate(data).model_dump(mode="json")
+
+
+# Path parameters, named on the wire as the contract names them (`/workspaces/{workspaceId}`).
+# Ids are strings here, not UUIDs: an id that is not a UUID names nothing, so it is a 404 with
+# the resource's code (parse_uuid), not a 400.
+WorkspaceId = Annotated[str, Path(alias="workspaceId", description="A workspace id (UUID).")]
+OperationId = Annotated[str, Path(alias="operationId", description="An operation id (UUID).")]
+ProfileId = Annotated[str, Path(alias="profileId", description="A browser profile id (UUID).")]
+ExtensionId = Annotated[str, Path(alias="extensionId", description="A browser extension id (UUID).")]
+ArtifactId = Annotated[str, Path(alias="artifactId", description="An artifact id (UUID).")]
+CredentialId = Annotated[
+    str, Path(alias="credentialId", description="An AI credential id, chosen at creation.")
+]

@@ -13,6 +13,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field, field_validator
 
 from engine import wire
+from engine.api.common import WorkspaceId
 from engine.api.runtimes import get_runtime
 from engine.api.schemas import EventOut
 from engine.api.workspaces import get_workspace
@@ -82,12 +83,12 @@ class EventWaitResult(Schema):
 
 
 @router.get(
-    "/{workspace_id}/runtimes/{alias}/events",
+    "/{workspaceId}/runtimes/{alias}/events",
     response=EventList,
     summary="A runtime's events in sequence order",
 )
 async def list_events(
-    request: HttpRequest, workspace_id: str, alias: str, filters: Query[EventFilters]
+    request: HttpRequest, workspace_id: WorkspaceId, alias: str, filters: Query[EventFilters]
 ) -> dict[str, Any]:
     runtime = await get_runtime(await get_workspace(workspace_id), alias)
     after = _sequence(filters.cursor or filters.after, "cursor" if filters.cursor else "after")
@@ -103,12 +104,12 @@ async def list_events(
 
 
 @router.post(
-    "/{workspace_id}/runtimes/{alias}/events/wait",
+    "/{workspaceId}/runtimes/{alias}/events/wait",
     response=EventWaitResult,
     summary="Wait for the next matching event after `after` (at most timeoutMs)",
 )
 async def wait_for_event(
-    request: HttpRequest, workspace_id: str, alias: str, payload: EventWait
+    request: HttpRequest, workspace_id: WorkspaceId, alias: str, payload: EventWait
 ) -> dict[str, Any]:
     runtime = await get_runtime(await get_workspace(workspace_id), alias)
     after = _sequence(payload.after, "after")

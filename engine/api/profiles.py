@@ -20,7 +20,7 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
 from engine import crypto, paths, wire
-from engine.api.common import Timestamp, parse_uuid, to_json
+from engine.api.common import ProfileId, Timestamp, parse_uuid, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.api.runtimes import LaunchConfig
@@ -194,18 +194,18 @@ async def create(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), make)
 
 
-@router.get("/{profile_id}", response=ProfileOut, summary="Get a browser profile")
-async def get(request: HttpRequest, profile_id: str) -> dict[str, Any]:
+@router.get("/{profileId}", response=ProfileOut, summary="Get a browser profile")
+async def get(request: HttpRequest, profile_id: ProfileId) -> dict[str, Any]:
     return (await _serialize([await _profile(profile_id)], fresh=True))[0]
 
 
 @router.patch(
-    "/{profile_id}",
+    "/{profileId}",
     response=ProfileOut,
     summary="Change a browser profile",
     description="`config` replaces the whole launch config; changes apply from the next launch.",
 )
-async def patch(request: HttpRequest, profile_id: str, payload: ProfilePatch) -> dict[str, Any]:
+async def patch(request: HttpRequest, profile_id: ProfileId, payload: ProfilePatch) -> dict[str, Any]:
     profile = await _profile(profile_id)
     changed = payload.model_dump(exclude_unset=True)
     if "name" in changed and payload.name is None:
@@ -243,8 +243,8 @@ async def patch(request: HttpRequest, profile_id: str, payload: ProfilePatch) ->
     return (await _serialize([profile], fresh=True))[0]
 
 
-@router.delete("/{profile_id}", response={204: None}, summary="Delete a browser profile and its data")
-async def delete(request: HttpRequest, profile_id: str) -> HttpResponse:
+@router.delete("/{profileId}", response={204: None}, summary="Delete a browser profile and its data")
+async def delete(request: HttpRequest, profile_id: ProfileId) -> HttpResponse:
     profile = await _profile(profile_id)
     holder = await Runtime.objects.filter(profile=profile, status=Runtime.Status.ACTIVE).afirst()
     if holder is not None:

@@ -1,12 +1,21 @@
 """Output schemas of the core resources (camelCase, as on the wire); the bodies come from engine.wire."""
 
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel as Schema  # see engine/api/common.py: why not ninja's Schema
 
 from engine.api.common import Timestamp
 from engine.mounts import Mounts
+
+# The values a field can take, declared so the OpenAPI document lists them (and a client can
+# generate enums); each matches a model's choices or the contract's list.
+RuntimeStatus = Literal["active", "stopped", "failed"]
+RuntimeKind = Literal["browser"]
+Driver = Literal["playwright", "puppeteer", "selenium", "stagehand"]
+LaunchMode = Literal["ephemeral", "profile"]
+BindingType = Literal["page", "context", "handle", "subscription"]
+OperationStatus = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled", "timed_out"]
 
 
 class WorkspaceOut(Schema):
@@ -31,10 +40,10 @@ class RuntimeFailure(Schema):
 
 class RuntimeSummary(Schema):
     browserRunning: bool
-    currentDriver: str
+    currentDriver: Driver
     defaultContextId: str | None
     defaultPageId: str | None
-    launchMode: str
+    launchMode: LaunchMode
     profileId: UUID | None
     storageWorkspace: str
 
@@ -42,7 +51,7 @@ class RuntimeSummary(Schema):
 class Binding(Schema):
     alias: str
     id: str
-    type: str
+    type: BindingType
     url: str | None = None
 
 
@@ -50,9 +59,9 @@ class RuntimeOut(Schema):
     id: UUID
     alias: str
     workspaceId: UUID
-    kind: str
-    driver: str
-    status: str
+    kind: RuntimeKind
+    driver: Driver
+    status: RuntimeStatus
     summary: RuntimeSummary
     config: dict[str, Any]
     mounts: Mounts
@@ -90,7 +99,7 @@ class OperationOut(Schema):
     workspaceId: UUID
     runtime: str | None
     call: str
-    status: str
+    status: OperationStatus
     progress: OperationProgress
     result: Any = None
     error: OperationError | None
@@ -116,7 +125,7 @@ class EventOut(Schema):
     eventData: dict[str, Any]
     createdAt: Timestamp
     runtime: str
-    runtimeKind: str
+    runtimeKind: RuntimeKind
     workspaceId: UUID
     operationId: UUID | None
     sequence: int
