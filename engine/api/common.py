@@ -1,40 +1,24 @@
-"""Schemas and helpers every resource module shares."""
+"""Types and helpers every resource module shares."""
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from ninja import Path, Schema
+from ninja import Path
 from pydantic import BaseModel, PlainSerializer
 
-from engine.errors import ApiError
+from engine.errors import not_found
 from engine.wire import iso
 
 Timestamp = Annotated[datetime, PlainSerializer(iso, return_type=str)]
 
 
-class ErrorDetail(Schema):
-    code: str
-    message: str
-    details: dict[str, Any] | None = None
-
-
-class ErrorBody(Schema):
-    error: ErrorDetail
-    requestId: str | None = None
-
-
-class NoContent(Schema):
-    pass
-
-
 def parse_uuid(value: str, code: str, what: str) -> str:
     """A path id that is not a UUID names nothing: 404, like any unknown id."""
-    import uuid
-
     try:
         return str(uuid.UUID(value))
     except ValueError as exc:
-        raise ApiError(404, code, f"{what} does not exist.") from exc
+        raise not_found(code, what) from exc
 
 
 # Output schemas built from dicts derive from pydantic's BaseModel, not ninja's Schema: ninja's

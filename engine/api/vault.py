@@ -18,7 +18,7 @@ from pydantic import Field
 from engine import crypto, wire
 from engine.api.common import Timestamp
 from engine.api.pagination import paginate
-from engine.errors import ApiError, invalid
+from engine.errors import ApiError, forbidden, invalid
 from engine.models import ApiKey, VaultEntry
 from engine.updates import record_update
 from engine.vault import entries
@@ -116,7 +116,7 @@ async def list_entries(request: HttpRequest, filters: Query[VaultFilters]) -> di
 async def totp(request: HttpRequest, key: str) -> dict[str, Any]:
     api_key: ApiKey = request.auth  # type: ignore[attr-defined]
     if api_key.scope == "read":
-        raise ApiError(403, "auth.forbidden", "TOTP codes need an operator or admin API key.")
+        raise forbidden("TOTP codes need an operator or admin API key.")
     return entries.totp_code(await _entry(key))
 
 
