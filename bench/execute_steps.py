@@ -16,8 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import Page, async_playwright  # noqa: E402
 
-from bench.runtime_launch import run_async  # noqa: E402
-from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from bench.runtime_launch import ARGS, CHROMIUM_PATH, run_async  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 from tests.support.site import TestSite  # noqa: E402
 
@@ -58,7 +57,7 @@ async def raw_rounds(site: TestSite, scratch: Path) -> list[float]:
     samples = []
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
-            str(scratch / "raw"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            str(scratch / "raw"), executable_path=CHROMIUM_PATH, headless=True, args=ARGS
         )
         page: Page = context.pages[0]
         await page.goto(f"{site.url}/form.html")

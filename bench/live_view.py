@@ -34,7 +34,7 @@ from playwright.async_api import async_playwright  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.typing import Origin  # noqa: E402
 
-from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from engine.runtimes import chromium  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 from tests.support.site import TestSite  # noqa: E402
 
@@ -92,9 +92,9 @@ class RawScreencast:
         self.playwright = await async_playwright().start()
         self.context = await self.playwright.chromium.launch_persistent_context(
             str(self.scratch),
-            executable_path=CHROMIUM,
+            executable_path=chromium.executable(),
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=list(chromium.FLAGS),
             viewport={"width": 1280, "height": 720},
         )
         page = self.context.pages[0]

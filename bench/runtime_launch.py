@@ -19,10 +19,12 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import async_playwright  # noqa: E402
 
-from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from engine.runtimes import chromium  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 
 N = 5
+CHROMIUM_PATH = chromium.executable()
+ARGS = list(chromium.FLAGS)  # the engine's own flags: the baseline runs the same browser
 
 
 def api_launches(engine: EngineProcess) -> list[float]:
@@ -47,9 +49,9 @@ async def raw_launches(scratch: Path) -> list[float]:
             started = time.perf_counter()
             context = await playwright.chromium.launch_persistent_context(
                 str(scratch / f"raw-{i}"),
-                executable_path=CHROMIUM,
+                executable_path=CHROMIUM_PATH,
                 headless=True,
-                args=CHROMIUM_ARGS,
+                args=ARGS,
                 viewport={"width": 1280, "height": 720},
                 accept_downloads=True,
             )

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
+from engine.runtimes import chromium
 from tests.support.engine_process import EngineProcess
 from tests.support.site import TestSite
 
@@ -31,7 +31,9 @@ def site() -> Iterator[TestSite]:
 def browser() -> Iterator[Browser]:
     """A headless Chromium driving pages as a user would (the console, embedded viewers)."""
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(
+            executable_path=chromium.executable(), headless=True, args=list(chromium.FLAGS)
+        )
         yield launched
         launched.close()
 

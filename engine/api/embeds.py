@@ -14,10 +14,10 @@ from ninja import Router, Schema
 from pydantic import BaseModel, Field, field_validator
 
 from engine.api.auth import SCOPE_RANK
-from engine.api.common import Timestamp
-from engine.api.errors import ApiError
+from engine.api.common import Timestamp, WorkspaceId
 from engine.api.runtimes import get_runtime, not_active
 from engine.api.workspaces import get_workspace
+from engine.errors import ApiError, forbidden
 from engine.live import recorder as recordings
 from engine.live import tokens
 from engine.live.hub import hubs
@@ -78,20 +78,18 @@ def _page_url(request: HttpRequest, page: str, runtime: Runtime, token: str) -> 
 
 
 @router.post(
-    "/{workspace_id}/runtimes/{alias}/embed/live",
+    "/{workspaceId}/runtimes/{alias}/embed/live",
     response=EmbedLiveOut,
     summary="Mint a live view of an active runtime (iframe URL and token)",
 )
 async def embed_live(
-    request: HttpRequest, workspace_id: str, alias: str, payload: EmbedLiveIn | None = None
+    request: HttpRequest, workspace_id: WorkspaceId, alias: str, payload: EmbedLiveIn | None = None
 ) -> dict[str, Any]:
     options = payload or EmbedLiveIn()
     if options.interactive and SCOPE_RANK[request.auth.scope] < SCOPE_RANK["operator"]:  # type: ignore[attr-defined]
-        raise ApiError(
-            403,
-            "auth.forbidden",
+        raise forbidden(
             "An interactive live view takes control of the browser: it needs an operator key. "
-            "This key may mint view-only ones (interactive: false).",
+            "This key may mint view-only ones (interactive: false)."
         )
     runtime = await get_runtime(await get_workspace(workspace_id), alias)
     if runtime.status != Runtime.Status.ACTIVE or hubs.get(runtime.id) is None:
@@ -108,12 +106,12 @@ async def embed_live(
 
 
 @router.post(
-    "/{workspace_id}/runtimes/{alias}/embed/recording",
+    "/{workspaceId}/runtimes/{alias}/embed/recording",
     response=EmbedRecordingOut,
     summary="Mint a player of a runtime's recording (iframe URL, token and the recording's status)",
 )
 async def embed_recording(
-    request: HttpRequest, workspace_id: str, alias: str, payload: EmbedRecordingIn | None = None
+    request: HttpRequest, workspace_id: WorkspaceId, alias: str, payload: EmbedRecordingIn | None = None
 ) -> dict[str, Any]:
     runtime = await get_runtime(await get_workspace(workspace_id), alias)
     recording = await Recording.objects.filter(runtime_id=runtime.id).afirst()
