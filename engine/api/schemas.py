@@ -4,9 +4,10 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel as Schema  # see engine/api/common.py: why not ninja's Schema
+from pydantic import Field
 
 from engine.api.common import Timestamp
-from engine.models import Operation, Runtime, RuntimeEvent, Workspace
+from engine.models import Operation, OperationTraceEntry, Runtime, RuntimeEvent, Workspace
 from engine.mounts import Mounts, storage_namespace
 
 
@@ -105,6 +106,31 @@ class OperationList(Schema):
     nextCursor: str | None
 
 
+class TraceRequest(Schema):
+    system: str
+    prompt: str = Field(description="What the model saw: the instruction, steps so far, the page.")
+    tools: list[str]
+
+
+class TraceEntry(Schema):
+    sequence: int
+    step: int
+    provider: str
+    model: str
+    request: TraceRequest
+    response: dict[str, Any] | None = Field(description="{toolCalls: [{name, arguments}], text, attempts}")
+    outcome: dict[str, Any] | None = Field(description="{ok, action, description, error?}")
+    error: OperationError | None
+    usage: dict[str, int]
+    durationMs: int = Field(description="The model request's time, retries included.")
+    createdAt: Timestamp
+
+
+class OperationTrace(Schema):
+    operationId: UUID
+    entries: list[TraceEntry]
+
+
 class WorkspaceState(Schema):
     workspace: WorkspaceOut
     runtimes: list[RuntimeWithBindings]
@@ -196,4 +222,20 @@ def event_out(event: RuntimeEvent, alias: str, kind: str = "browser") -> dict[st
         "workspaceId": event.workspace_id,
         "operationId": event.operation_id,
         "sequence": event.sequence,
+    }
+
+
+def trace_entry_out(entry: OperationTraceEntry) -> dict[str, Any]:
+    return {
+        "sequence": entry.sequence,
+        "step": entry.step,
+        "provider": entry.provider,
+        "model": entry.model,
+        "request": {"system": entry.system, "prompt": entry.prompt, "tools": entry.tools},
+        "response": entry.response,
+        "outcome": entry.outcome,
+        "error": entry.error,
+        "usage": entry.usage or {},
+        "durationMs": entry.duration_ms,
+        "createdAt": entry.created_at,
     }
