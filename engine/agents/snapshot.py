@@ -162,6 +162,10 @@ _WALK_JS = """
       items.push(item);
       return;
     }
+    if (tag === 'tr' && !el.querySelector(INTERACTIVE)) {
+      addText(Array.from(el.cells).map((cell) => clean(cell.innerText, 80)).join(' | '), '| ');
+      return;
+    }
     if (BLOCK_TEXT.has(tag) && !el.querySelector(INTERACTIVE)) {
       addText(el.innerText, /^h[1-6]$/.test(tag) ? '#'.repeat(Number(tag[1])) + ' ' : '');
       return;
