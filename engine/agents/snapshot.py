@@ -89,7 +89,13 @@ _WALK_JS = """
       if (clean(text, 80)) return clean(text, 80);
     }
     if (el.labels && el.labels.length) {
-      const text = Array.from(el.labels).map((label) => label.innerText).join(' ');
+      // A label wrapping its control would otherwise name a select by all its options.
+      const own = (label) => {
+        const copy = label.cloneNode(true);
+        for (const control of copy.querySelectorAll('select, input, textarea, button')) control.remove();
+        return copy.textContent;
+      };
+      const text = Array.from(el.labels).map(own).join(' ');
       if (clean(text, 80)) return clean(text, 80);
     }
     const tag = el.tagName.toLowerCase();

@@ -70,7 +70,7 @@ def plan(steps: list[dict[str, Any]]) -> tuple[list[PlannedStep], list[dict[str,
         if spec.long_running and index != len(steps) - 1:
             problems.append(
                 {
-                    "path": f"steps.{index}.call",
+                    "path": f"steps.{index}",
                     "message": f"{spec.name} is long-running (it starts an operation): make it the last step.",
                 }
             )

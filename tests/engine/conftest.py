@@ -28,7 +28,9 @@ def model_server() -> Iterator[ModelServer]:
 
 
 @pytest.fixture(scope="session")
-def agent_engine(tmp_path_factory: pytest.TempPathFactory, model_server: ModelServer) -> Iterator[EngineProcess]:
+def agent_engine(
+    tmp_path_factory: pytest.TempPathFactory, model_server: ModelServer
+) -> Iterator[EngineProcess]:
     process = EngineProcess(
         tmp_path_factory.mktemp("agent-engine"),
         {
@@ -54,7 +56,10 @@ def credentials(agent_engine: EngineProcess, model_server: ModelServer) -> dict[
     made = {}
     with agent_engine.client("admin") as api:
         for provider in PROVIDERS:
-            credential = {"id": f"{provider}-{uuid.uuid4().hex[:6]}", "key": f"sk-{provider}-{uuid.uuid4().hex}"}
+            credential = {
+                "id": f"{provider}-{uuid.uuid4().hex[:6]}",
+                "key": f"sk-{provider}-{uuid.uuid4().hex}",
+            }
             response = api.post(
                 "/ai-credentials",
                 json={
@@ -75,14 +80,18 @@ class AgentWorkspace:
     """A workspace whose mounts allow the three saved credentials (openai by default) and a
     vault prefix, with one runtime `agent`."""
 
-    def __init__(self, api: httpx.Client, site: TestSite, workspace: dict[str, Any], vault_prefix: str) -> None:
+    def __init__(
+        self, api: httpx.Client, site: TestSite, workspace: dict[str, Any], vault_prefix: str
+    ) -> None:
         self.api = api
         self.site = site
         self.id = workspace["id"]
         self.vault_prefix = vault_prefix
 
     def execute(self, *steps: dict[str, Any], runtime: str = "agent") -> dict[str, Any]:
-        response = self.api.post(f"/workspaces/{self.id}/execute", json={"runtime": runtime, "steps": list(steps)})
+        response = self.api.post(
+            f"/workspaces/{self.id}/execute", json={"runtime": runtime, "steps": list(steps)}
+        )
         assert response.status_code == 200, response.text
         return response.json()
 

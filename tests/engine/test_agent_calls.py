@@ -42,7 +42,9 @@ def test_act_reports_an_action_the_page_refused(
 ) -> None:
     agents.goto("agent-act.html")
     # A button is no text field: the act runs, reports the failure, and says why.
-    model_server.script(model, lambda seen: tool("fill", element=element_id(seen, "button", "Save"), value="x"))
+    model_server.script(
+        model, lambda seen: tool("fill", element=element_id(seen, "button", "Save"), value="x")
+    )
     body = agents.execute({"call": "stagehand.act", "args": ["Type x", {"model": model}]})
     result = body["steps"][0]["result"]
     assert body["status"] == "succeeded" and result["success"] is False
@@ -67,7 +69,9 @@ PRODUCTS_SCHEMA = {
 
 def _products_from(seen: Seen, price_type: type = float) -> dict:
     """What a model reading the page would answer: the table rows as the prompt shows them."""
-    rows = [line.removeprefix("| ").split(" | ") for line in seen.prompt.splitlines() if line.startswith("| ")]
+    rows = [
+        line.removeprefix("| ").split(" | ") for line in seen.prompt.splitlines() if line.startswith("| ")
+    ]
     return {"data": {"products": [{"name": name, "price": price_type(price)} for name, price in rows[1:]]}}
 
 
@@ -136,12 +140,22 @@ def test_observe_lists_candidates_whose_selectors_work(
         lambda seen: tool(
             "report_candidates",
             candidates=[
-                {"element": element_id(seen, "button", "Save"), "description": "Save the draft", "method": "click"},
-                {"element": element_id(seen, "button", "Discard"), "description": "Throw it away", "method": "click"},
+                {
+                    "element": element_id(seen, "button", "Save"),
+                    "description": "Save the draft",
+                    "method": "click",
+                },
+                {
+                    "element": element_id(seen, "button", "Discard"),
+                    "description": "Throw it away",
+                    "method": "click",
+                },
             ],
         ),
     )
-    body = agents.execute({"call": "stagehand.observe", "args": ["Buttons that end editing", {"model": model}]})
+    body = agents.execute(
+        {"call": "stagehand.observe", "args": ["Buttons that end editing", {"model": model}]}
+    )
     assert body["steps"][0]["result"] == [
         {"selector": "#save", "description": "Save the draft", "method": "click", "args": []},
         {"selector": "#discard", "description": "Throw it away", "method": "click", "args": []},

@@ -170,10 +170,22 @@ class _Handler(BaseHTTPRequestHandler):
         if path == BASE_PATHS["anthropic"] + "/messages":
             prompt = (body.get("messages") or [{}])[-1].get("content", "")
             tools = [t["name"] for t in body.get("tools") or []]
-            return Seen("anthropic", path, headers, raw, body, body.get("model", ""), body.get("system", ""), prompt, tools)
+            return Seen(
+                "anthropic",
+                path,
+                headers,
+                raw,
+                body,
+                body.get("model", ""),
+                body.get("system", ""),
+                prompt,
+                tools,
+            )
         match = re.fullmatch(re.escape(BASE_PATHS["google"]) + r"/models/([^/:]+):generateContent", path)
         if match:
-            system = "".join(p.get("text", "") for p in (body.get("systemInstruction") or {}).get("parts", []))
+            system = "".join(
+                p.get("text", "") for p in (body.get("systemInstruction") or {}).get("parts", [])
+            )
             prompt = "".join(p.get("text", "") for p in (body.get("contents") or [{}])[-1].get("parts", []))
             tools = [d["name"] for t in body.get("tools") or [] for d in t.get("functionDeclarations", [])]
             return Seen("google", path, headers, raw, body, match.group(1), system, prompt, tools)
@@ -205,7 +217,9 @@ def _encode(seen: Seen, reply: dict[str, Any]) -> dict[str, Any]:
             "type": "message",
             "role": "assistant",
             "model": seen.model,
-            "content": [{"type": "tool_use", "id": "toolu_1", "name": name, "input": "{oops" if bad else arguments}],
+            "content": [
+                {"type": "tool_use", "id": "toolu_1", "name": name, "input": "{oops" if bad else arguments}
+            ],
             "stop_reason": "tool_use",
             "usage": {"input_tokens": usage_in, "output_tokens": usage_out},
         }
@@ -213,7 +227,10 @@ def _encode(seen: Seen, reply: dict[str, Any]) -> dict[str, Any]:
         return {
             "candidates": [
                 {
-                    "content": {"role": "model", "parts": [{"functionCall": {"name": name, "args": "{oops" if bad else arguments}}]},
+                    "content": {
+                        "role": "model",
+                        "parts": [{"functionCall": {"name": name, "args": "{oops" if bad else arguments}}],
+                    },
                     "finishReason": "STOP",
                 }
             ],
@@ -233,12 +250,19 @@ def _encode(seen: Seen, reply: dict[str, Any]) -> dict[str, Any]:
                         {
                             "id": "call_1",
                             "type": "function",
-                            "function": {"name": name, "arguments": "{oops" if bad else json.dumps(arguments)},
+                            "function": {
+                                "name": name,
+                                "arguments": "{oops" if bad else json.dumps(arguments),
+                            },
                         }
                     ],
                 },
                 "finish_reason": "tool_calls",
             }
         ],
-        "usage": {"prompt_tokens": usage_in, "completion_tokens": usage_out, "total_tokens": usage_in + usage_out},
+        "usage": {
+            "prompt_tokens": usage_in,
+            "completion_tokens": usage_out,
+            "total_tokens": usage_in + usage_out,
+        },
     }
