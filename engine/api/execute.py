@@ -17,7 +17,7 @@ from pydantic import Field
 
 # Imported for its side effect: the agent calls register themselves in the step catalogue
 # (the steps layer never imports the agents layer above it).
-import engine.agents  # noqa: F401
+import engine.agents.calls  # noqa: F401
 from engine.api.common import to_json
 from engine.api.errors import ApiError
 from engine.api.idempotency import idempotent
