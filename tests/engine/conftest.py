@@ -21,13 +21,6 @@ PROVIDERS = ("openai", "anthropic", "google")
 
 
 @pytest.fixture(scope="session")
-def model_server() -> Iterator[ModelServer]:
-    server = ModelServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
 def agent_engine(
     tmp_path_factory: pytest.TempPathFactory, model_server: ModelServer
 ) -> Iterator[EngineProcess]:
