@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import DatabaseError
 from playwright.async_api import Page
 
 from engine.agents import prompts, runner, snapshot
@@ -112,6 +113,10 @@ async def run(agent: AgentRun) -> None:
                 {"code": "operation.cancelled", "message": "Cancelled on request."},
             )
     except Exception:
+        if not await Operation.objects.filter(id=operation.id).aexists():
+            # Deleted with its workspace while it ran: there is nothing left to report to.
+            logger.info("Agent operation %s was deleted while it ran", operation.id)
+            return
         logger.exception("Agent operation %s failed unexpectedly", operation.id)
         await _fail(agent, "server.error", "The agent failed unexpectedly; the engine log has the details.")
     finally:
@@ -120,12 +125,18 @@ async def run(agent: AgentRun) -> None:
 
 
 async def _fail(agent: AgentRun, code: str, message: str) -> None:
-    await operations.finish(
-        agent.operation,
-        Operation.Status.FAILED,
-        agent.result(False, False),
-        {"code": code, "message": message},
-    )
+    try:
+        await operations.finish(
+            agent.operation,
+            Operation.Status.FAILED,
+            agent.result(False, False),
+            {"code": code, "message": message},
+        )
+    except DatabaseError:
+        # The row went with its workspace (a force delete stops the runtime, then deletes).
+        if await Operation.objects.filter(id=agent.operation.id).aexists():
+            raise
+        logger.info("Agent operation %s was deleted while it ran", agent.operation.id)
 
 
 async def _steps(agent: AgentRun) -> bool:
