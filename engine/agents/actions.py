@@ -20,7 +20,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from engine.agents.snapshot import SECRET_ATTRIBUTE, Snapshot, describe, locator_for
-from engine.ai.chat import ModelError, Tool, ToolCall
+from engine.ai.chat import ChatResponse, ModelError, Tool, ToolCall
 from engine.steps import secrets
 from engine.steps.registry import StepContext, StepError
 
@@ -205,6 +205,17 @@ class Actor:
         self.filled_keys.append(key)
         fields = ", ".join(result["filled"])
         return Outcome(True, action, f"filled vault entry {key!r} ({fields})")
+
+
+def one_call(response: ChatResponse, tools: tuple[Tool, ...]) -> ToolCall:
+    """The one tool call a model answer must hold, checked against the tools it was offered."""
+    if len(response.tool_calls) != 1:
+        raise ModelError(
+            "agent.invalid_output",
+            f"The model answered with {len(response.tool_calls)} tool calls; each request needs exactly one.",
+        )
+    check_arguments(response.tool_calls[0], tools)
+    return response.tool_calls[0]
 
 
 def check_arguments(call: ToolCall, tools: tuple[Tool, ...]) -> None:

@@ -32,11 +32,11 @@ from engine.agents.actions import (
     FILL_SECRET,
     PAGE_TOOLS,
     Actor,
-    check_arguments,
     element_of,
+    one_call,
 )
 from engine.agents.config import AgentConfig, AgentSetup, prepare, public_args
-from engine.ai.chat import ChatRequest, ChatResponse, ModelError, Tool, ToolCall
+from engine.ai.chat import ChatRequest, ModelError, Tool
 from engine.api.errors import ApiError
 from engine.models import Runtime
 from engine.runtimes import operations
@@ -82,17 +82,6 @@ def _setup(ctx: StepContext) -> AgentSetup:
     return ctx.prepared
 
 
-def _one_call(response: ChatResponse, tools: tuple[Tool, ...]) -> ToolCall:
-    if len(response.tool_calls) != 1:
-        raise ModelError(
-            "agent.invalid_output",
-            f"The model answered with {len(response.tool_calls)} tool calls; this call needs exactly one.",
-        )
-    call = response.tool_calls[0]
-    check_arguments(call, tools)
-    return call
-
-
 def _page_tools(setup: AgentSetup) -> tuple[Tool, ...]:
     return (*PAGE_TOOLS, FILL_SECRET) if setup.vault_keys else PAGE_TOOLS
 
@@ -121,7 +110,7 @@ async def act(ctx: StepContext, instruction: str, options: Any = None) -> dict[s
     response = await setup.client().complete(
         ChatRequest(prompts.ACT_SYSTEM, prompts.single(instruction, seen, setup.vault_keys), tools)
     )
-    call = _one_call(response, tools)
+    call = one_call(response, tools)
     outcome = await Actor(replace(ctx, mounts=setup.mounts, timeout_ms=ACTION_TIMEOUT_MS)).perform(
         page, call, seen
     )
@@ -175,7 +164,7 @@ async def observe(ctx: StepContext, instruction: str, options: Any = None) -> li
     response = await setup.client().complete(
         ChatRequest(prompts.OBSERVE_SYSTEM, prompts.single(instruction, seen), tools)
     )
-    call = _one_call(response, tools)
+    call = one_call(response, tools)
     candidates = []
     for index, candidate in enumerate(call.arguments["candidates"]):
         if not isinstance(candidate, dict) or candidate.get("method") not in OBSERVE_METHODS:

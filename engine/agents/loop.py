@@ -31,7 +31,7 @@ from django.db import DatabaseError
 from playwright.async_api import Page
 
 from engine.agents import prompts, runner, snapshot
-from engine.agents.actions import DONE, FILL_SECRET, PAGE_TOOLS, Actor, check_arguments
+from engine.agents.actions import DONE, FILL_SECRET, PAGE_TOOLS, Actor, one_call
 from engine.agents.config import AgentConfig, AgentSetup
 from engine.agents.trace import Tracer
 from engine.ai.chat import ChatRequest, ModelError, Usage
@@ -163,13 +163,7 @@ async def _steps(agent: AgentRun) -> bool:
         try:
             response = await client.complete(request)
             agent.usage.add(response.usage)
-            if len(response.tool_calls) != 1:
-                raise ModelError(
-                    "agent.invalid_output",
-                    f"The model answered with {len(response.tool_calls)} tool calls; each step needs exactly one.",
-                )
-            call = response.tool_calls[0]
-            check_arguments(call, tools)
+            call = one_call(response, tools)
         except ModelError as exc:
             await tracer.record(
                 step,

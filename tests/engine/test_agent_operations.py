@@ -18,6 +18,7 @@ import pytest
 from tests.engine.conftest import AgentWorkspace
 from tests.support.engine_process import EngineProcess
 from tests.support.model_server import ModelServer, element_id, error, malformed, slow, tool
+from tests.support.updates import newest_update
 
 WIZARD_REPLIES = (
     lambda seen: tool("fill", element=element_id(seen, "textbox", "Name"), value="Ada"),
@@ -27,16 +28,6 @@ WIZARD_REPLIES = (
     lambda seen: tool("click", element=element_id(seen, "button", "Confirm")),
     lambda seen: tool("done", success=True, answer="Signed up Ada on Pro"),
 )
-
-
-def _newest_update(api: httpx.Client) -> int:
-    after = 0
-    while True:
-        page = api.get("/updates", params={"after": after, "limit": 500}).json()
-        if page["updates"]:
-            after = page["updates"][-1]["id"]
-        if page["nextCursor"] is None:
-            return after
 
 
 def _start(agents: AgentWorkspace, call: str, task: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +75,7 @@ def test_an_agent_completes_a_three_screen_form_as_an_operation(
     provider: str,
 ) -> None:
     agents.goto("agent-wizard.html")
-    start = _newest_update(agents.api)
+    start = newest_update(agents.api)
     streamed: list[dict] = []
     finished = threading.Event()
     with agent_engine.client("read", timeout=90) as reader:

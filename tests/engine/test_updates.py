@@ -6,20 +6,11 @@ import uuid
 import httpx
 
 from tests.support.engine_process import EngineProcess
-
-
-def _newest(api: httpx.Client) -> int:
-    after = 0
-    while True:
-        page = api.get("/updates", params={"after": after, "limit": 500}).json()
-        if page["updates"]:
-            after = page["updates"][-1]["id"]
-        if page["nextCursor"] is None:
-            return after
+from tests.support.updates import newest_update
 
 
 def test_it_lists_updates_after_a_sequence(api: httpx.Client) -> None:
-    start = _newest(api)
+    start = newest_update(api)
     name = f"upd-{uuid.uuid4().hex[:6]}"
     workspace_id = api.post("/workspaces", json={"name": name}).json()["id"]
     page = api.get("/updates", params={"after": start}).json()
@@ -31,7 +22,7 @@ def test_it_lists_updates_after_a_sequence(api: httpx.Client) -> None:
 
 
 def test_it_pages_with_next_cursor(api: httpx.Client) -> None:
-    start = _newest(api)
+    start = newest_update(api)
     for i in range(3):
         api.put(f"/vault/updates-{uuid.uuid4().hex[:6]}/k{i}", json={"username": "u", "password": "p"})
     first = api.get("/updates", params={"after": start, "limit": 2}).json()
@@ -61,7 +52,7 @@ def _read_events(response: httpx.Response, count: int) -> list[dict[str, str]]:
 def test_the_stream_replays_after_last_event_id_then_goes_live(
     engine: EngineProcess, api: httpx.Client
 ) -> None:
-    start = _newest(api)
+    start = newest_update(api)
     api.post("/workspaces", json={"name": "replayed-1"})
     api.post("/workspaces", json={"name": "replayed-2"})
     with (
@@ -79,7 +70,7 @@ def test_the_stream_replays_after_last_event_id_then_goes_live(
 
 
 def test_the_stream_accepts_after_as_a_query(engine: EngineProcess, api: httpx.Client) -> None:
-    start = _newest(api)
+    start = newest_update(api)
     api.post("/workspaces", json={"name": "after-query"})
     with (
         engine.client("read") as reader,
