@@ -107,9 +107,10 @@ async def act(ctx: StepContext, instruction: str, options: Any = None) -> dict[s
     page = ctx.page
     tools = _page_tools(setup)
     seen = await snapshot.take(page)
-    response = await setup.client().complete(
-        ChatRequest(prompts.ACT_SYSTEM, prompts.single(instruction, seen, setup.vault_keys), tools)
-    )
+    async with setup.client() as client:
+        response = await client.complete(
+            ChatRequest(prompts.ACT_SYSTEM, prompts.single(instruction, seen, setup.vault_keys), tools)
+        )
     call = one_call(response, tools)
     outcome = await Actor(replace(ctx, mounts=setup.mounts, timeout_ms=ACTION_TIMEOUT_MS)).perform(
         page, call, seen
@@ -161,9 +162,10 @@ async def observe(ctx: StepContext, instruction: str, options: Any = None) -> li
     setup = _setup(ctx)
     seen = await snapshot.take(ctx.page)
     tools = (OBSERVE_TOOL,)
-    response = await setup.client().complete(
-        ChatRequest(prompts.OBSERVE_SYSTEM, prompts.single(instruction, seen), tools)
-    )
+    async with setup.client() as client:
+        response = await client.complete(
+            ChatRequest(prompts.OBSERVE_SYSTEM, prompts.single(instruction, seen), tools)
+        )
     call = one_call(response, tools)
     candidates = []
     for index, candidate in enumerate(call.arguments["candidates"]):
@@ -223,27 +225,27 @@ async def extract(ctx: StepContext, instruction: str, schema: Any = None, option
         {"type": "object", "properties": {"data": wanted}, "required": ["data"]},
     )
     seen = await snapshot.take(ctx.page)
-    client = setup.client()
-    note = ""
-    problem = ""
-    for _attempt in range(2):
-        response = await client.complete(
-            ChatRequest(prompts.EXTRACT_SYSTEM, prompts.single(instruction, seen, note=note), (tool,))
-        )
-        if len(response.tool_calls) != 1 or response.tool_calls[0].name != tool.name:
-            data: Any = None
-            problem = "the answer was not one extract call"
-        else:
-            data = response.tool_calls[0].arguments.get("data")
-            error = best_match(validator.iter_errors(data))
-            if error is None and "data" in response.tool_calls[0].arguments:
-                return data
-            where = "/".join(str(p) for p in error.absolute_path) if error is not None else ""
-            problem = f"{where or 'data'}: {error.message if error is not None else 'missing'}"[:300]
-        note = (
-            f"Your previous answer did not match the requested schema ({problem}). Previous answer:"
-            f" {json.dumps(data)[:2000]}. Answer again, matching the schema exactly."
-        )
+    async with setup.client() as client:
+        note = ""
+        problem = ""
+        for _attempt in range(2):
+            response = await client.complete(
+                ChatRequest(prompts.EXTRACT_SYSTEM, prompts.single(instruction, seen, note=note), (tool,))
+            )
+            if len(response.tool_calls) != 1 or response.tool_calls[0].name != tool.name:
+                data: Any = None
+                problem = "the answer was not one extract call"
+            else:
+                data = response.tool_calls[0].arguments.get("data")
+                error = best_match(validator.iter_errors(data))
+                if error is None and "data" in response.tool_calls[0].arguments:
+                    return data
+                where = "/".join(str(p) for p in error.absolute_path) if error is not None else ""
+                problem = f"{where or 'data'}: {error.message if error is not None else 'missing'}"[:300]
+            note = (
+                f"Your previous answer did not match the requested schema ({problem}). Previous answer:"
+                f" {json.dumps(data)[:2000]}. Answer again, matching the schema exactly."
+            )
     raise StepError("agent.invalid_output", f"The model's answer did not match the schema twice ({problem}).")
 
 

@@ -34,7 +34,7 @@ from engine.agents import prompts, runner, snapshot
 from engine.agents.actions import DONE, FILL_SECRET, PAGE_TOOLS, Actor, one_call
 from engine.agents.config import AgentConfig, AgentSetup
 from engine.agents.trace import Tracer
-from engine.ai.chat import ChatRequest, ModelError, Usage
+from engine.ai.chat import ChatRequest, ModelClient, ModelError, Usage
 from engine.models import Operation
 from engine.runtimes import operations
 from engine.runtimes.session import RuntimeSession
@@ -141,8 +141,12 @@ async def _fail(agent: AgentRun, code: str, message: str) -> None:
 
 async def _steps(agent: AgentRun) -> bool:
     """Run steps until the model calls done (True) or maxSteps pass (False)."""
+    async with agent.setup.client() as client:
+        return await _run_steps(agent, client)
+
+
+async def _run_steps(agent: AgentRun, client: ModelClient) -> bool:
     ctx, setup, config = agent.ctx, agent.setup, agent.config
-    client = setup.client()
     tracer = Tracer(agent.operation.id, setup.auth)
     actor = Actor(ctx)
     tools = (*PAGE_TOOLS, *((FILL_SECRET,) if setup.vault_keys else ()), DONE)

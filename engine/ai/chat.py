@@ -114,6 +114,9 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class ModelClient:
+    """One conversation partner: use it as `async with ModelClient(...) as client`, so the
+    requests of one call or one agent run share a connection pool (and a TLS session)."""
+
     def __init__(
         self,
         auth: ModelAuth,
@@ -125,56 +128,60 @@ class ModelClient:
         self.auth = auth
         self.timeout = timeout
         self.max_retries = max_retries
-        self._transport = transport
         self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> "ModelClient":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._http.aclose()
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         url, headers, body = encode(self.auth, request)
         attempts = 0
-        async with httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-            transport=self._transport,
-            follow_redirects=False,
-        ) as client:
-            while True:
-                attempts += 1
-                retry_in: float | None
-                error: ModelError
-                try:
-                    response = await client.post(url, headers=headers, json=body)
-                except httpx.TimeoutException:
-                    error = ModelError(
-                        "agent.timeout",
-                        f"The {self.auth.provider} provider did not answer within {self.timeout:g} s"
-                        f" ({attempts} attempt(s)).",
-                    )
-                    retry_in = self._backoff(attempts)
-                except (httpx.HTTPError, httpx.InvalidURL, UnicodeEncodeError) as exc:
-                    reason = self._redact(str(exc) or type(exc).__name__)
-                    error = ModelError(
-                        "agent.provider_error",
-                        f"Could not reach the {self.auth.provider} provider at {self.auth.base_url}: {reason}.",
-                    )
-                    retry_in = self._backoff(attempts)
-                else:
-                    if response.status_code < 400:
-                        parsed = self._decode(response)
-                        parsed.attempts = attempts
-                        return parsed
-                    error = ModelError(
-                        "agent.provider_error",
-                        f"The {self.auth.provider} provider answered HTTP {response.status_code}"
-                        f"{self._provider_message(response)}.",
-                        status=response.status_code,
-                    )
-                    retry_in = (
-                        self._retry_after(response, attempts)
-                        if response.status_code in RETRY_STATUSES
-                        else None
-                    )
-                if retry_in is None or attempts > self.max_retries:
-                    raise error
-                await self._sleep(retry_in)
+        client = self._http
+        while True:
+            attempts += 1
+            retry_in: float | None
+            error: ModelError
+            try:
+                response = await client.post(url, headers=headers, json=body)
+            except httpx.TimeoutException:
+                error = ModelError(
+                    "agent.timeout",
+                    f"The {self.auth.provider} provider did not answer within {self.timeout:g} s"
+                    f" ({attempts} attempt(s)).",
+                )
+                retry_in = self._backoff(attempts)
+            except (httpx.HTTPError, httpx.InvalidURL, UnicodeEncodeError) as exc:
+                reason = self._redact(str(exc) or type(exc).__name__)
+                error = ModelError(
+                    "agent.provider_error",
+                    f"Could not reach the {self.auth.provider} provider at {self.auth.base_url}: {reason}.",
+                )
+                retry_in = self._backoff(attempts)
+            else:
+                if response.status_code < 400:
+                    parsed = self._decode(response)
+                    parsed.attempts = attempts
+                    return parsed
+                error = ModelError(
+                    "agent.provider_error",
+                    f"The {self.auth.provider} provider answered HTTP {response.status_code}"
+                    f"{self._provider_message(response)}.",
+                    status=response.status_code,
+                )
+                retry_in = (
+                    self._retry_after(response, attempts) if response.status_code in RETRY_STATUSES else None
+                )
+            if retry_in is None or attempts > self.max_retries:
+                raise error
+            await self._sleep(retry_in)
 
     def _backoff(self, attempts: int) -> float:
         return BACKOFF_BASE * 2 ** (attempts - 1)
@@ -187,8 +194,10 @@ class ModelClient:
         try:
             seconds = float(value)
         except ValueError:
-            date = email.utils.parsedate_to_datetime(value) if value else None
-            seconds = date.timestamp() - time.time() if date is not None else None
+            try:
+                seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError):
+                seconds = None
         if seconds is None:
             return self._backoff(attempts)
         seconds = max(0.0, seconds)

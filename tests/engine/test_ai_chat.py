@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from engine.ai.chat import ChatRequest, ModelAuth, ModelClient, ModelError, Tool, gemini_schema
+from engine.ai.chat import ChatRequest, ChatResponse, ModelAuth, ModelClient, ModelError, Tool, gemini_schema
 
 KEY = "sk-chat-test-0123456789"
 AUTH = ModelAuth(provider="openai", api_key=KEY, base_url="http://model.test/v1", model="m", source="inline")
@@ -50,7 +50,7 @@ async def test_it_waits_what_retry_after_says_then_succeeds() -> None:
         httpx.Response(503, json={}),
         httpx.Response(200, json=OK),
     )
-    response = await client.complete(REQUEST)
+    response = await _complete(client)
     assert waits == [2.0, 1.0]  # Retry-After, then the backoff of a second failure
     assert response.attempts == 3 and response.tool_calls[0].name == "click"
     assert response.usage.as_json() == {"inputTokens": 7, "outputTokens": 2, "totalTokens": 9, "requests": 1}
@@ -62,14 +62,14 @@ async def test_it_reads_retry_after_as_an_http_date() -> None:
     client, waits, _ = _client(
         httpx.Response(503, headers={"Retry-After": when}), httpx.Response(200, json=OK)
     )
-    await client.complete(REQUEST)
+    await _complete(client)
     assert len(waits) == 1 and 1 <= waits[0] <= 3
 
 
 async def test_a_wait_longer_than_the_cap_fails_at_once() -> None:
     client, waits, sent = _client(httpx.Response(429, headers={"Retry-After": "3600"}))
     with pytest.raises(ModelError) as failure:
-        await client.complete(REQUEST)
+        await _complete(client)
     assert failure.value.code == "agent.provider_error" and "HTTP 429" in failure.value.message
     assert waits == [] and len(sent) == 1
 
@@ -79,7 +79,7 @@ async def test_a_client_error_is_not_retried_and_the_key_is_redacted() -> None:
         httpx.Response(401, json={"error": {"message": f"Incorrect API key provided: {KEY}"}})
     )
     with pytest.raises(ModelError) as failure:
-        await client.complete(REQUEST)
+        await _complete(client)
     assert KEY not in failure.value.message and "[key]" in failure.value.message
     assert failure.value.status == 401 and waits == [] and len(sent) == 1
 
@@ -87,15 +87,20 @@ async def test_a_client_error_is_not_retried_and_the_key_is_redacted() -> None:
 async def test_retries_stop_after_max_retries() -> None:
     client, waits, sent = _client(*(httpx.Response(500, json={}) for _ in range(3)), retries=2)
     with pytest.raises(ModelError) as failure:
-        await client.complete(REQUEST)
+        await _complete(client)
     assert failure.value.code == "agent.provider_error" and len(sent) == 3 and waits == [0.5, 1.0]
 
 
 async def test_an_answer_in_the_wrong_format_is_a_provider_error() -> None:
     client, _, _ = _client(httpx.Response(200, json={"something": "else"}))
     with pytest.raises(ModelError) as failure:
-        await client.complete(REQUEST)
+        await _complete(client)
     assert failure.value.code == "agent.provider_error" and "wire format" in failure.value.message
+
+
+async def _complete(client: ModelClient) -> ChatResponse:
+    async with client:
+        return await client.complete(REQUEST)
 
 
 def test_gemini_parameters_keep_only_the_openapi_subset() -> None:
