@@ -4,8 +4,10 @@ Waits are recorded by an injected sleep, so the tests check what the client aske
 (what `Retry-After` said), never how long anything took.
 """
 
+import asyncio
 import email.utils
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -44,63 +46,70 @@ def _client(
     )
 
 
-async def test_it_waits_what_retry_after_says_then_succeeds() -> None:
+def test_it_waits_what_retry_after_says_then_succeeds() -> None:
     client, waits, sent = _client(
         httpx.Response(429, headers={"Retry-After": "2"}, json={"error": {"message": "slow down"}}),
         httpx.Response(503, json={}),
         httpx.Response(200, json=OK),
     )
-    response = await _complete(client)
+    response = _complete(client)
     assert waits == [2.0, 1.0]  # Retry-After, then the backoff of a second failure
     assert response.attempts == 3 and response.tool_calls[0].name == "click"
     assert response.usage.as_json() == {"inputTokens": 7, "outputTokens": 2, "totalTokens": 9, "requests": 1}
     assert sent[0].headers["authorization"] == f"Bearer {KEY}" and sent[0].url.path == "/v1/chat/completions"
 
 
-async def test_it_reads_retry_after_as_an_http_date() -> None:
+def test_it_reads_retry_after_as_an_http_date() -> None:
     when = email.utils.formatdate(time.time() + 3, usegmt=True)
     client, waits, _ = _client(
         httpx.Response(503, headers={"Retry-After": when}), httpx.Response(200, json=OK)
     )
-    await _complete(client)
+    _complete(client)
     assert len(waits) == 1 and 1 <= waits[0] <= 3
 
 
-async def test_a_wait_longer_than_the_cap_fails_at_once() -> None:
+def test_a_wait_longer_than_the_cap_fails_at_once() -> None:
     client, waits, sent = _client(httpx.Response(429, headers={"Retry-After": "3600"}))
     with pytest.raises(ModelError) as failure:
-        await _complete(client)
+        _complete(client)
     assert failure.value.code == "agent.provider_error" and "HTTP 429" in failure.value.message
     assert waits == [] and len(sent) == 1
 
 
-async def test_a_client_error_is_not_retried_and_the_key_is_redacted() -> None:
+def test_a_client_error_is_not_retried_and_the_key_is_redacted() -> None:
     client, waits, sent = _client(
         httpx.Response(401, json={"error": {"message": f"Incorrect API key provided: {KEY}"}})
     )
     with pytest.raises(ModelError) as failure:
-        await _complete(client)
+        _complete(client)
     assert KEY not in failure.value.message and "[key]" in failure.value.message
     assert failure.value.status == 401 and waits == [] and len(sent) == 1
 
 
-async def test_retries_stop_after_max_retries() -> None:
+def test_retries_stop_after_max_retries() -> None:
     client, waits, sent = _client(*(httpx.Response(500, json={}) for _ in range(3)), retries=2)
     with pytest.raises(ModelError) as failure:
-        await _complete(client)
+        _complete(client)
     assert failure.value.code == "agent.provider_error" and len(sent) == 3 and waits == [0.5, 1.0]
 
 
-async def test_an_answer_in_the_wrong_format_is_a_provider_error() -> None:
+def test_an_answer_in_the_wrong_format_is_a_provider_error() -> None:
     client, _, _ = _client(httpx.Response(200, json={"something": "else"}))
     with pytest.raises(ModelError) as failure:
-        await _complete(client)
+        _complete(client)
     assert failure.value.code == "agent.provider_error" and "wire format" in failure.value.message
 
 
-async def _complete(client: ModelClient) -> ChatResponse:
-    async with client:
-        return await client.complete(REQUEST)
+def _complete(client: ModelClient) -> ChatResponse:
+    """One request, on an event loop in a thread of its own: the e2e tests' sync Playwright keeps
+    a loop running in the main thread for the rest of the session."""
+
+    async def complete() -> ChatResponse:
+        async with client:
+            return await client.complete(REQUEST)
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, complete()).result()
 
 
 def test_gemini_parameters_keep_only_the_openapi_subset() -> None:
