@@ -9,6 +9,8 @@ from pathlib import Path
 
 import environ
 
+from engine.runtimes import chromium
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -61,7 +63,10 @@ ALLOWED_HOSTS = env.list("ENGINE_ALLOWED_HOSTS", default=["127.0.0.1", "localhos
 PUBLIC_URL = env.str("ENGINE_PUBLIC_URL", default="")
 
 INSTALLED_APPS = ["engine"]
-MIDDLEWARE = ["engine.api.middleware.request_id_middleware"]
+MIDDLEWARE = [
+    "engine.api.middleware.request_id_middleware",
+    "engine.api.middleware.method_not_allowed_middleware",
+]
 ROOT_URLCONF = "engine.urls"
 TEMPLATES = [
     {
@@ -82,7 +87,7 @@ TIME_ZONE = "UTC"
 DATA_UPLOAD_MAX_MEMORY_SIZE = None  # storage uploads are bounded by STORAGE_MAX_BYTES instead
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-CHROMIUM_PATH = env.str("CHROMIUM_PATH", default="/usr/bin/chromium")
+CHROMIUM_PATH = env.str("CHROMIUM_PATH", default=chromium.DEFAULT_EXECUTABLE)
 ORGANIZATION_NAME = env.str("ENGINE_ORGANIZATION_NAME", default="Local engine")
 MAX_ACTIVE_RUNTIMES = env.int("ENGINE_MAX_ACTIVE_RUNTIMES", default=20)
 DEFAULT_IDLE_TIMEOUT_SECONDS = env.int("ENGINE_IDLE_TIMEOUT_SECONDS", default=900)

@@ -37,7 +37,7 @@ from engine.agents.actions import (
 )
 from engine.agents.config import AgentConfig, AgentSetup, prepare, public_args
 from engine.ai.chat import ChatRequest, ModelError, Tool
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import Runtime
 from engine.runtimes import operations
 from engine.steps.registry import Arg, StepContext, StepError, step

@@ -16,7 +16,7 @@ from engine import mounts as mount_rules
 from engine.ai import auth as ai_auth
 from engine.ai.chat import ModelAuth, ModelClient
 from engine.ai.providers import API_KEY_PATTERN, CREDENTIAL_ID_PATTERN, Provider, check_base_url
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import Runtime, VaultEntry
 
 MAX_VAULT_KEYS_SHOWN = 50

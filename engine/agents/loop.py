@@ -38,6 +38,7 @@ from engine.ai.chat import ChatRequest, ModelClient, ModelError, Usage
 from engine.models import Operation
 from engine.runtimes import operations
 from engine.runtimes.session import RuntimeSession
+from engine.steps.executor import resolve_ref
 from engine.steps.registry import StepContext, StepError
 
 logger = logging.getLogger("engine.agents")
@@ -71,9 +72,13 @@ class AgentRun:
 
 
 async def run(agent: AgentRun) -> None:
+    # In use for the whole run: the idle reaper never stops a runtime an agent is driving.
+    with agent.ctx.session.in_use():
+        await _run(agent)
+
+
+async def _run(agent: AgentRun) -> None:
     operation = agent.operation
-    session = agent.ctx.session
-    session.busy += 1
     try:
         await operations.start(operation)
         async with asyncio.timeout(agent.config.timeoutMs / 1000):
@@ -119,9 +124,6 @@ async def run(agent: AgentRun) -> None:
             return
         logger.exception("Agent operation %s failed unexpectedly", operation.id)
         await _fail(agent, "server.error", "The agent failed unexpectedly; the engine log has the details.")
-    finally:
-        session.busy -= 1
-        session.touch()
 
 
 async def _fail(agent: AgentRun, code: str, message: str) -> None:
@@ -216,7 +218,7 @@ def _page(ctx: StepContext) -> Page:
     session: RuntimeSession = ctx.session
     if session.closing or session.context is None:
         raise StepError("runtime.not_active", "The runtime stopped while the agent ran.")
-    target, _ = session.resolve(ctx.target_id, "page")
+    target, _ = resolve_ref(session, ctx.target_id, "page")
     assert isinstance(target, Page)
     return target
 

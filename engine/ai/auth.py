@@ -20,7 +20,7 @@ from django.conf import settings
 from engine import crypto
 from engine.ai.chat import ModelAuth
 from engine.ai.providers import base_url_for
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import AiCredential
 
 

@@ -18,12 +18,13 @@ from pydantic import Field
 # Imported for its side effect: the agent calls register themselves in the step catalogue
 # (the steps layer never imports the agents layer above it).
 import engine.agents.calls  # noqa: F401
-from engine.api.common import to_json
-from engine.api.errors import ApiError
+from engine import wire
+from engine.api.common import WorkspaceId, to_json
 from engine.api.idempotency import idempotent
 from engine.api.runtimes import ALIAS_PATTERN, get_runtime, not_active
-from engine.api.schemas import Binding, OperationOut, operation_out
+from engine.api.schemas import Binding, OperationOut
 from engine.api.workspaces import get_workspace
+from engine.errors import ApiError
 from engine.models import Runtime
 from engine.runtimes.manager import manager
 from engine.steps import executor, registry
@@ -79,7 +80,7 @@ class StepResult(Schema):
 
 
 class ExecuteResult(Schema):
-    mode: str
+    mode: Literal["fail-fast"]
     status: Literal["succeeded", "failed"]
     steps: list[StepResult]
     operation: OperationOut | None
@@ -118,8 +119,8 @@ class HelpFilters(Schema):
     call: str | None = Field(default=None, max_length=100)
 
 
-@router.post("/{workspace_id}/execute", response=ExecuteResult, summary="Run steps against a runtime")
-async def execute(request: HttpRequest, workspace_id: str, payload: ExecuteRequest) -> JsonResponse:
+@router.post("/{workspaceId}/execute", response=ExecuteResult, summary="Run steps against a runtime")
+async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: ExecuteRequest) -> JsonResponse:
     workspace = await get_workspace(workspace_id)
     steps = [s.model_dump(mode="json") for s in payload.steps]
     planned, problems = executor.plan(steps)
@@ -140,14 +141,16 @@ async def execute(request: HttpRequest, workspace_id: str, payload: ExecuteReque
         await executor.prepare(runtime, planned)
         result = await executor.run(session, workspace, runtime, planned)
         if result["operation"] is not None:
-            result["operation"] = to_json(OperationOut, operation_out(result["operation"]))
+            result["operation"] = to_json(OperationOut, wire.operation(result["operation"]))
         return 200, result
 
     return await idempotent(request, payload.idempotencyKey, payload.model_dump(mode="json"), run)
 
 
-@router.get("/{workspace_id}/help", response=Help, summary="The execute call catalogue")
-async def help_(request: HttpRequest, workspace_id: str, filters: Query[HelpFilters]) -> dict[str, Any]:
+@router.get("/{workspaceId}/help", response=Help, summary="The execute call catalogue")
+async def help_(
+    request: HttpRequest, workspace_id: WorkspaceId, filters: Query[HelpFilters]
+) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
     driver = None
     if filters.runtime:

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError
 from django.http import HttpRequest, JsonResponse
 
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import ApiKey, IdempotencyRecord
 
 _locks: dict[tuple[str, str, str], asyncio.Lock] = {}

@@ -4,22 +4,23 @@ Cancelling an operation that has already finished answers 409 `operation.not_act
 is already decided; the body's details say which). `wait` answers as soon as the operation
 finishes, or with `timedOut: true` and its current state after `timeoutMs`.
 
-`GET /v1/operations/{id}/trace` is this engine's own route (not in the public contract): the
+`GET /v1/operations/{operationId}/trace` is this engine's own route (not in the public contract): the
 model requests of an agent operation, in order, as the console shows them.
 """
 
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from engine.api.common import parse_uuid
-from engine.api.errors import ApiError
+from engine import wire
+from engine.api.common import OperationId, WorkspaceId, parse_uuid
 from engine.api.pagination import paginate
-from engine.api.schemas import OperationList, OperationOut, OperationTrace, operation_out, trace_entry_out
+from engine.api.schemas import OperationList, OperationOut, OperationStatus, OperationTrace
 from engine.api.workspaces import get_workspace
+from engine.errors import ApiError
 from engine.models import Operation, OperationTraceEntry
 from engine.runtimes import operations
 
@@ -27,18 +28,17 @@ router = Router(tags=["operations"])
 workspace_router = Router(tags=["operations"])
 
 MAX_WAIT_MS = 120_000
-Status = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled", "timed_out"]
 
 
 class OperationFilters(Schema):
     workspaceId: UUID | None = None
-    status: Status | None = None
+    status: OperationStatus | None = None
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=500)
 
 
 class WorkspaceOperationFilters(Schema):
-    status: Status | None = None
+    status: OperationStatus | None = None
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=500)
 
@@ -56,7 +56,7 @@ async def _page(queryset: Any, status: str | None, limit: int, cursor: str | Non
     if status:
         queryset = queryset.filter(status=status)
     rows, next_cursor = await paginate(queryset, limit, cursor)
-    return {"operations": [operation_out(o) for o in rows], "nextCursor": next_cursor}
+    return {"operations": [wire.operation(o) for o in rows], "nextCursor": next_cursor}
 
 
 async def get_operation(operation_id: str) -> Operation:
@@ -75,44 +75,44 @@ async def list_operations(request: HttpRequest, filters: Query[OperationFilters]
     return await _page(queryset, filters.status, filters.limit, filters.cursor)
 
 
-@router.get("/{operation_id}", response=OperationOut, summary="Get an operation")
-async def get(request: HttpRequest, operation_id: str) -> dict[str, Any]:
-    return operation_out(await get_operation(operation_id))
+@router.get("/{operationId}", response=OperationOut, summary="Get an operation")
+async def get(request: HttpRequest, operation_id: OperationId) -> dict[str, Any]:
+    return wire.operation(await get_operation(operation_id))
 
 
 @router.post(
-    "/{operation_id}/wait",
+    "/{operationId}/wait",
     response=OperationWaitResult,
     summary="Wait until the operation finishes (at most timeoutMs)",
 )
-async def wait(request: HttpRequest, operation_id: str, payload: OperationWait) -> dict[str, Any]:
+async def wait(request: HttpRequest, operation_id: OperationId, payload: OperationWait) -> dict[str, Any]:
     operation = await get_operation(operation_id)
     current, timed_out = await operations.wait(operation.id, payload.timeoutMs / 1000)
     if current is None:  # deleted with its workspace while we waited
         raise ApiError(404, "operation.not_found", f"Operation {operation.id} does not exist any more.")
-    return {"operation": operation_out(current), "timedOut": timed_out}
+    return {"operation": wire.operation(current), "timedOut": timed_out}
 
 
 @router.get(
-    "/{operation_id}/trace",
+    "/{operationId}/trace",
     response=OperationTrace,
     summary="The model requests of an agent operation: what the model saw, decided, and what happened",
 )
-async def trace(request: HttpRequest, operation_id: str) -> dict[str, Any]:
+async def trace(request: HttpRequest, operation_id: OperationId) -> dict[str, Any]:
     operation = await get_operation(operation_id)
     entries = [
-        trace_entry_out(entry)
+        wire.trace_entry(entry)
         async for entry in OperationTraceEntry.objects.filter(operation=operation).order_by("sequence")
     ]
     return {"operationId": operation.id, "entries": entries}
 
 
 @router.post(
-    "/{operation_id}/cancel",
+    "/{operationId}/cancel",
     response=OperationOut,
     summary="Cancel an operation; 409 operation.not_active if it already finished",
 )
-async def cancel(request: HttpRequest, operation_id: str) -> dict[str, Any]:
+async def cancel(request: HttpRequest, operation_id: OperationId) -> dict[str, Any]:
     operation = await get_operation(operation_id)
     if operation.status in Operation.FINISHED:
         raise ApiError(
@@ -121,14 +121,14 @@ async def cancel(request: HttpRequest, operation_id: str) -> dict[str, Any]:
             f"Operation {operation.id} already ended ({operation.status}); there is nothing to cancel.",
             {"status": operation.status},
         )
-    return operation_out(await operations.cancel(operation))
+    return wire.operation(await operations.cancel(operation))
 
 
 @workspace_router.get(
-    "/{workspace_id}/operations", response=OperationList, summary="List a workspace's operations"
+    "/{workspaceId}/operations", response=OperationList, summary="List a workspace's operations"
 )
 async def list_workspace_operations(
-    request: HttpRequest, workspace_id: str, filters: Query[WorkspaceOperationFilters]
+    request: HttpRequest, workspace_id: WorkspaceId, filters: Query[WorkspaceOperationFilters]
 ) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
     return await _page(

@@ -16,8 +16,9 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
 from engine import updates as update_log
-from engine.api.common import Timestamp, iso
-from engine.api.errors import invalid
+from engine import wire
+from engine.api.common import Timestamp
+from engine.errors import invalid
 from engine.models import Update
 
 router = Router(tags=["updates"])
@@ -46,27 +47,16 @@ class UpdateFilters(Schema):
     limit: int = Field(default=100, ge=1, le=500)
 
 
-def _out(update: Update) -> dict[str, Any]:
-    return {
-        "id": update.id,
-        "type": update.type,
-        "createdAt": update.created_at,
-        "workspaceId": str(update.workspace_id) if update.workspace_id else None,
-        "data": update.data,
-    }
-
-
 @router.get("", response=UpdatePage, summary="Updates after a sequence, oldest first")
 async def list_updates(request: HttpRequest, filters: Query[UpdateFilters]) -> dict[str, Any]:
     rows = [u async for u in Update.objects.filter(id__gt=filters.after).order_by("id")[: filters.limit + 1]]
     more = len(rows) > filters.limit
     rows = rows[: filters.limit]
-    return {"updates": [_out(u) for u in rows], "nextCursor": str(rows[-1].id) if more else None}
+    return {"updates": [wire.update(u) for u in rows], "nextCursor": str(rows[-1].id) if more else None}
 
 
 def _frame(update: Update) -> str:
-    body = _out(update)
-    body["createdAt"] = iso(update.created_at)
+    body = wire.jsonable(wire.update(update))
     return f"id: {update.id}\nevent: {update.type}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
 
 

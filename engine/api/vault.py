@@ -15,10 +15,10 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from engine import crypto
+from engine import crypto, wire
 from engine.api.common import Timestamp
-from engine.api.errors import ApiError, invalid
 from engine.api.pagination import paginate
+from engine.errors import ApiError, forbidden, invalid
 from engine.models import ApiKey, VaultEntry
 from engine.updates import record_update
 from engine.vault import entries
@@ -103,7 +103,7 @@ async def list_entries(request: HttpRequest, filters: Query[VaultFilters]) -> di
     rows, next_cursor = await paginate(
         queryset, filters.limit, filters.cursor, key=("key", "key"), descending=False
     )
-    return {"entries": [entries.entry_out(e) for e in rows], "nextCursor": next_cursor}
+    return {"entries": [wire.vault_entry(e) for e in rows], "nextCursor": next_cursor}
 
 
 # The sub-resources come before the entry routes: `{path:key}` would otherwise swallow "/totp".
@@ -116,7 +116,7 @@ async def list_entries(request: HttpRequest, filters: Query[VaultFilters]) -> di
 async def totp(request: HttpRequest, key: str) -> dict[str, Any]:
     api_key: ApiKey = request.auth  # type: ignore[attr-defined]
     if api_key.scope == "read":
-        raise ApiError(403, "auth.forbidden", "TOTP codes need an operator or admin API key.")
+        raise forbidden("TOTP codes need an operator or admin API key.")
     return entries.totp_code(await _entry(key))
 
 
@@ -177,12 +177,12 @@ async def put(request: HttpRequest, key: str, payload: VaultPut) -> dict[str, An
         entry.totp_ciphertext = totp_ciphertext
     await entry.asave()
     await record_update("vault.entry.created" if created else "vault.entry.updated", {"key": entry.key})
-    return entries.entry_out(entry)
+    return wire.vault_entry(entry)
 
 
 @router.get("/{path:key}", response=VaultEntryOut, summary="Get a vault entry (never its secrets)")
 async def get(request: HttpRequest, key: str) -> dict[str, Any]:
-    return entries.entry_out(await _entry(key))
+    return wire.vault_entry(await _entry(key))
 
 
 @router.delete("/{path:key}", response={204: None}, summary="Delete a vault entry")

@@ -29,24 +29,16 @@ from django.utils import timezone
 from playwright.async_api import Download, Playwright, async_playwright
 
 from engine import crypto, paths
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import BrowserExtension, BrowserProfile, Runtime, RuntimeEvent, Workspace
+from engine.runtimes import chromium
 from engine.runtimes.events import event_log
 from engine.runtimes.session import RuntimeSession
+from engine.storage.artifacts import create_artifact
 from engine.updates import record_update
 
 logger = logging.getLogger("engine.runtimes")
 
-# Flags every runtime's Chromium gets: no sandbox (containers), and no traffic of its own.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 DEFAULT_VIEWPORT = {"width": 1280, "height": 720}
 DEFAULT_STEP_TIMEOUT_MS = 30_000
 CLOSE_TIMEOUT_SECONDS = 10
@@ -374,7 +366,7 @@ class RuntimeManager:
 def launch_options(
     config: dict[str, Any], user_data: Path, downloads: Path, extension_dirs: list[Path]
 ) -> dict[str, Any]:
-    args = list(CHROMIUM_ARGS)
+    args = list(chromium.FLAGS)
     options: dict[str, Any] = {
         "user_data_dir": str(user_data),
         "executable_path": settings.CHROMIUM_PATH,
@@ -449,16 +441,14 @@ async def _store_download(session: RuntimeSession, download: Download, page_id: 
     data: dict[str, Any] = {"pageId": page_id, "contextId": session.context_id, "url": download.url}
     try:
         path = await download.path()
-        from engine.steps.outputs import store_artifact
-
-        artifact = await store_artifact(
-            session,
+        artifact = await create_artifact(
+            runtime=session.runtime,
             kind="download",
             name=download.suggested_filename,
             content=await sync_to_async(Path(path).read_bytes, thread_sensitive=False)(),
             content_type=mimetypes.guess_type(download.suggested_filename)[0] or "application/octet-stream",
         )
-        data["artifactId"] = artifact["id"]
+        data["artifactId"] = str(artifact.id)
         data["name"] = download.suggested_filename
     except Exception as exc:
         data["artifactId"] = None
