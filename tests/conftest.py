@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: a real engine process and a local test site."""
+"""Fixtures shared by every test: a real engine process, a local test site, a scripted model."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests.support.engine_process import EngineProcess
+from tests.support.model_server import ModelServer
 from tests.support.site import TestSite
 
 
@@ -23,6 +24,14 @@ def site() -> Iterator[TestSite]:
     served = TestSite().start()
     yield served
     served.stop()
+
+
+@pytest.fixture(scope="session")
+def model_server() -> Iterator[ModelServer]:
+    """The scripted AI model the agent tests talk to (tests/support/model_server.py)."""
+    server = ModelServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
