@@ -40,8 +40,11 @@ async def startup() -> None:
 
 
 async def shutdown() -> None:
+    from engine.agents import runner
     from engine.runtimes.manager import manager
 
+    # Agent loops first: each ends its operation while its runtime's browser is still there.
+    await runner.shutdown()
     await manager.shutdown()
     if _sweeper is not None:
         _sweeper.cancel()

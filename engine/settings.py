@@ -47,6 +47,14 @@ def _local_secret(name: str, maker: "type[str] | None" = None) -> str:
     return path.read_text().strip()
 
 
+def _optional_secret(name: str) -> str:
+    """A secret from the environment or NAME_FILE, or "" when neither is set (nothing generated)."""
+    value = env.str(name, default="")
+    if not value and env.str(f"{name}_FILE", default=""):
+        value = Path(env.str(f"{name}_FILE")).read_text().strip()
+    return value
+
+
 SECRET_KEY = _local_secret("ENGINE_SECRET_KEY")
 VAULT_KEY = _local_secret("ENGINE_VAULT_KEY")
 DEBUG = env.bool("ENGINE_DEBUG", default=False)
@@ -87,6 +95,21 @@ STORAGE_MAX_BYTES = env.int("ENGINE_STORAGE_MAX_BYTES", default=100 * 1024 * 102
 EXTENSION_MAX_BYTES = env.int("ENGINE_EXTENSION_MAX_BYTES", default=50 * 1024 * 1024)
 # Requests per minute per API key before 429 rate_limited; 0 turns the limit off.
 RATE_LIMIT_PER_MINUTE = env.int("ENGINE_RATE_LIMIT_PER_MINUTE", default=6000)
+
+# The "platform" AI credential (agent calls with `config.auth: "platform"`): off unless set.
+AI_PROVIDER = env.str("ENGINE_AI_PROVIDER", default="")
+AI_API_KEY = _optional_secret("ENGINE_AI_API_KEY")
+AI_BASE_URL = env.str("ENGINE_AI_BASE_URL", default="")
+AI_MODEL = env.str("ENGINE_AI_MODEL", default="")
+if AI_PROVIDER and AI_PROVIDER not in ("openai", "anthropic", "google", "openai-compatible"):
+    raise ValueError(
+        f"ENGINE_AI_PROVIDER={AI_PROVIDER!r}: use openai, anthropic, google or openai-compatible."
+    )
+if AI_PROVIDER == "openai-compatible" and not AI_BASE_URL:
+    raise ValueError("ENGINE_AI_PROVIDER=openai-compatible needs ENGINE_AI_BASE_URL.")
+# One model request: seconds to wait for an answer, and tries after the first on 429/5xx/timeouts.
+AI_TIMEOUT_SECONDS = env.float("ENGINE_AI_TIMEOUT_SECONDS", default=60.0)
+AI_MAX_RETRIES = env.int("ENGINE_AI_MAX_RETRIES", default=2)
 
 # Live view and recordings (engine/live/).
 EMBED_TOKEN_TTL_SECONDS = env.int("ENGINE_EMBED_TOKEN_TTL_SECONDS", default=3600)

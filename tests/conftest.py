@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: a real engine process, a local test site, a headless Chromium."""
+"""Fixtures shared by every test: a real engine process, a local test site, a scripted model,
+a headless Chromium."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from engine.runtimes import chromium
 from tests.support.engine_process import EngineProcess
+from tests.support.model_server import ModelServer
 from tests.support.site import TestSite
 
 
@@ -36,6 +38,14 @@ def browser() -> Iterator[Browser]:
         )
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="session")
+def model_server() -> Iterator[ModelServer]:
+    """The scripted AI model the agent tests talk to (tests/support/model_server.py)."""
+    server = ModelServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
