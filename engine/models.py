@@ -271,3 +271,31 @@ class AiCredential(models.Model):
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class Recording(models.Model):
+    """What a runtime's browser showed, frame by frame, per tab (files under VAR_DIR/recordings).
+
+    `encoding` while the runtime runs and until its files are finalised, then `ready`; once
+    `expires_at` passes the files are deleted and the row stays as `expired`.
+    """
+
+    class Status(models.TextChoices):
+        ENCODING = "encoding"
+        READY = "ready"
+        EXPIRED = "expired"
+
+    runtime = models.OneToOneField(
+        Runtime, primary_key=True, on_delete=models.CASCADE, related_name="recording"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENCODING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.BigIntegerField(null=True, blank=True)
+    # [{id, url}] of every tab with at least one frame, in the order they first appeared.
+    tabs = models.JSONField(default=list)
+    frame_count = models.IntegerField(default=0)
+    size_bytes = models.BigIntegerField(default=0)
+    # "" or why recording stopped early: "size" or "duration" (ENGINE_RECORDING_MAX_*).
+    truncated = models.CharField(max_length=16, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
