@@ -17,7 +17,7 @@ from engine.api.auth import SCOPE_RANK
 from engine.api.common import Timestamp, WorkspaceId
 from engine.api.runtimes import get_runtime, not_active
 from engine.api.workspaces import get_workspace
-from engine.errors import ApiError, forbidden
+from engine.errors import ApiError, forbidden, invalid
 from engine.live import recorder as recordings
 from engine.live import tokens
 from engine.live.hub import hubs
@@ -53,6 +53,12 @@ class EmbedLiveIn(_Ttl):
         default="last_used",
         description="`automation`: show the tab the automation last used; `last_used`: the tab a viewer picked.",
     )
+    thumbnail: bool = Field(
+        default=False,
+        description="A low-rate, view-only picture without controls (a wall of runtimes): at most one frame "
+        "per ENGINE_LIVE_THUMBNAIL_INTERVAL_MS, and while only thumbnails watch, the screencast is sampled at "
+        "that rate instead of running at full rate. Not with `interactive`.",
+    )
 
 
 class EmbedRecordingIn(_Ttl):
@@ -86,6 +92,11 @@ async def embed_live(
     request: HttpRequest, workspace_id: WorkspaceId, alias: str, payload: EmbedLiveIn | None = None
 ) -> dict[str, Any]:
     options = payload or EmbedLiveIn()
+    if options.thumbnail and options.interactive:
+        raise invalid(
+            "A thumbnail is view-only: ask for `thumbnail` or `interactive`, not both.",
+            [{"path": "thumbnail", "message": "Not with interactive: true."}],
+        )
     if options.interactive and SCOPE_RANK[request.auth.scope] < SCOPE_RANK["operator"]:  # type: ignore[attr-defined]
         raise forbidden(
             "An interactive live view takes control of the browser: it needs an operator key. "
@@ -101,6 +112,7 @@ async def embed_live(
         show_controls=options.showControls,
         viewer_mode=options.viewerMode,
         ttl_seconds=options.ttlSeconds,
+        thumbnail=options.thumbnail,
     )
     return {"iframeUrl": _page_url(request, "live", runtime, token), "token": token, "expiresAt": expires_at}
 
