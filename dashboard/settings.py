@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "dashboard.accounts",
     "dashboard.audit",
     "dashboard.front",
+    "dashboard.live",
     "dashboard.devserver",
 ]
 
@@ -121,6 +122,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "dashboard.accounts.context_processors.role",
+                "dashboard.live.context_processors.live",
             ],
         },
     }

@@ -6,6 +6,7 @@ the last update it handled as `after` (sent as `Last-Event-ID`, as the contract 
 """
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.errors import UnexpectedAnswer
+from dashboard.bctrl.errors import Unavailable, UnexpectedAnswer
 from dashboard.bctrl.pages import items_of, parse_time
 
 # The stream sends a keep-alive comment every 15 s: a read that waits longer means the
@@ -46,32 +47,40 @@ class Update:
         )
 
 
-async def stream_updates(after: int | None) -> AsyncIterator[Update]:
-    """Every update after `after` (None: from now on), then live ones as they are written.
+@asynccontextmanager
+async def open_stream(after: int | None) -> AsyncIterator[AsyncIterator[Update]]:
+    """Open the stream of every update after `after` (None: from now on), then live ones.
 
-    Raises BctrlError when the API refuses or the connection drops; keep-alives are not yielded.
+    Entering it connects (raising BctrlError if the API refuses or cannot be reached); iterating
+    yields typed updates and raises BctrlError when the connection drops. Keep-alives are skipped.
     """
     headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
     if after is not None:
         headers["Last-Event-ID"] = str(after)
     timeout = httpx.Timeout(STREAM_READ_TIMEOUT_SECONDS, connect=5.0)
     async with get_client().stream("GET", "updates/stream", headers=headers, timeout=timeout) as response:
-        try:
-            async for message in EventSource(response).aiter_sse():
-                if not message.data:
-                    continue
-                try:
-                    yield Update.from_api(message.json())
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise UnexpectedAnswer(
-                        502,
-                        "api.unexpected_answer",
-                        f"The updates stream sent an update the console cannot read ({exc!r}).",
-                    ) from exc
-        except SSEError as exc:  # not text/event-stream: something else answered in the API's place
-            raise UnexpectedAnswer(
-                502, "api.unexpected_answer", f"The updates stream is not a stream: {exc}"
-            ) from exc
+        yield _updates(response)
+
+
+async def _updates(response: httpx.Response) -> AsyncIterator[Update]:
+    try:
+        async for message in EventSource(response).aiter_sse():
+            if not message.data:
+                continue
+            try:
+                yield Update.from_api(message.json())
+            except (KeyError, TypeError, ValueError) as exc:
+                raise UnexpectedAnswer(
+                    502,
+                    "api.unexpected_answer",
+                    f"The updates stream sent an update the console cannot read ({exc!r}).",
+                ) from exc
+    except SSEError as exc:  # not text/event-stream: something else answered in the API's place
+        raise UnexpectedAnswer(
+            502, "api.unexpected_answer", f"The updates stream is not an event stream: {exc}"
+        ) from exc
+    except httpx.TransportError as exc:  # cut off mid-stream, or no keep-alive in time
+        raise Unavailable(0, "api.unreachable", "The updates stream was cut off.", transient=True) from exc
 
 
 async def list_updates(after: int, limit: int = 500) -> tuple[list[Update], bool]:

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 def _policy() -> str:
     # No inline script anywhere (htmx is configured not to eval); frames only from the API's
-    # own origin, for the live view iframe.
+    # own origin: the live views and recordings the engine serves (dashboard/live).
     api_origin = "/".join(settings.BCTRL_API_URL.split("/")[:3])
     return "; ".join(
         [
@@ -18,7 +18,7 @@ def _policy() -> str:
             "style-src 'self'",
             "img-src 'self' data: blob:",
             "connect-src 'self' ws: wss:",
-            f"frame-src 'self' {api_origin}",
+            f"frame-src {api_origin}",
             "frame-ancestors 'none'",
             "form-action 'self'",
             "base-uri 'none'",

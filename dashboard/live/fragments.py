@@ -1,0 +1,132 @@
+"""What an update looks like in a browser: the HTML fragments htmx's ws extension swaps by id.
+
+One update becomes, per role that may see it, up to two websocket messages (see `render`):
+- `html`: elements swapped by id (`hx-swap-oob`): the `#live-cursor` marker every page has (it
+  carries the update's id, for a reconnect's catch-up, and makes console.js signal regions that
+  refresh themselves), status badges, the runtime page's summary, operation progress;
+- `rows`: table rows (the feed's, and the runtime and operation lists'). They travel apart
+  because an HTML parser drops a `<tr>` that follows a `<div>` in one fragment.
+
+Roles: every update is visible to viewers except extensions (their list is an admin's page).
+Fragments differ by role where the page does: an operator's runtime summary has its stop button.
+Updates never carry secrets (the contract says so), and neither do fragments.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from dashboard.accounts.roles import RANK
+from dashboard.bctrl import operations as operations_api
+from dashboard.bctrl import runtimes as runtimes_api
+from dashboard.bctrl.errors import BctrlError
+from dashboard.bctrl.updates import Update
+
+# family → the least role that sees it (the families not named here: viewer)
+LEAST_ROLE = {"browser_extension": "admin"}
+TEMPLATE = "live/fragments.html"
+
+
+@dataclass(frozen=True)
+class Message:
+    """What one role's sockets get for one update: swapped-by-id HTML, and table rows."""
+
+    html: str
+    rows: str = ""
+
+    def parts(self) -> list[str]:
+        return [part for part in (self.html, self.rows) if part.strip()]
+
+
+@dataclass
+class Enriched:
+    """The current state of what a batch of updates is about, fetched once for every socket."""
+
+    runtimes: dict[str, runtimes_api.Runtime] = field(default_factory=dict)
+    operations: dict[str, operations_api.Operation] = field(default_factory=dict)
+
+
+def family(update: Update) -> str:
+    """`vault.entry.created` → `vault`; what a region that refreshes itself listens for."""
+    return update.family
+
+
+def visible(update: Update, role: str) -> bool:
+    return RANK[role] >= RANK[LEAST_ROLE.get(update.family, "viewer")]
+
+
+def subject(update: Update) -> str:
+    """The id of the thing the update is about (a runtime's id, an operation's), if it has one."""
+    data = update.data
+    return str(data.get("runtimeId") or data.get("id") or data.get("key") or data.get("path") or "")
+
+
+async def enrich(updates: list[Update]) -> Enriched:
+    """Fetch the runtimes and operations the updates are about, once each, concurrently.
+
+    A fetch that fails leaves that thing out: its fragments then come from the update alone.
+    """
+    enriched = Enriched()
+    runtime_keys = {
+        (u.workspace_id, u.data["alias"], u.data.get("runtimeId"))
+        for u in updates
+        if u.family == "runtime" and u.workspace_id and u.data.get("alias")
+    }
+    operation_ids = {str(u.data["id"]) for u in updates if u.family == "operation" and u.data.get("id")}
+
+    async def runtime(workspace_id: str, alias: str, runtime_id: str | None) -> None:
+        try:
+            found = await runtimes_api.get_runtime(workspace_id, alias)  # the alias's newest run
+        except BctrlError:
+            return
+        if runtime_id is None or found.id == runtime_id:
+            enriched.runtimes[found.id] = found
+
+    async def operation(operation_id: str) -> None:
+        try:
+            enriched.operations[operation_id] = await operations_api.get_operation(operation_id)
+        except BctrlError:
+            return
+
+    await asyncio.gather(
+        *(runtime(w, a, r) for w, a, r in runtime_keys if w),
+        *(operation(o) for o in operation_ids),
+    )
+    return enriched
+
+
+def render(update: Update, role: str, enriched: Enriched) -> Message:
+    context = _context(update, role, enriched)
+    return Message(
+        html=render_to_string(f"{TEMPLATE}#update", context),
+        rows=render_to_string(f"{TEMPLATE}#rows", context),
+    )
+
+
+def _context(update: Update, role: str, enriched: Enriched) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "update": update,
+        "family": update.family,
+        "subject": subject(update),
+        "role": role,
+        "can_operate": RANK[role] >= RANK["operator"],
+        "is_admin": role == "admin",
+        "live": True,  # templates shared with pages: "this is a pushed fragment"
+    }
+    if update.family == "runtime":
+        runtime_id = str(update.data.get("runtimeId") or "")
+        runtime = enriched.runtimes.get(runtime_id)
+        context.update(
+            runtime=runtime,
+            runtime_id=runtime_id,
+            status=runtime.status if runtime else update.type.split(".", 1)[1],
+            failure_code=(runtime.failure.code if runtime and runtime.failure else update.data.get("code")),
+            workspace_id=update.workspace_id,
+            alias=update.data.get("alias", ""),
+        )
+    elif update.family == "operation":
+        operation = enriched.operations.get(str(update.data.get("id") or ""))
+        context.update(operation=operation, workspace_name="")
+    return context

@@ -1,0 +1,3 @@
+from dashboard.live.views import urlpatterns
+
+__all__ = ["urlpatterns"]
