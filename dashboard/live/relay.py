@@ -4,7 +4,7 @@ websocket of that process.
 Invariants, and why:
 - **One upstream connection per process**, whatever the number of sockets: the first socket
   starts the reader, the last one leaving stops it (after a grace period, so a page reload does
-  not reconnect upstream). `connections` counts the upstream connections it opened.
+  not reconnect upstream). `connections` counts the upstream streams it opened.
 - **Nothing skipped, nothing twice, in order.** The reader resumes after any drop (a restarted
   engine, a cut network, a read that waited past the keep-alive) with `Last-Event-ID` = the last
   update it delivered, after a jittered, growing delay. Each update goes to this process's role
@@ -144,8 +144,8 @@ class UpdatesRelay:
                     global _last_relayed
                     _last_relayed = self.last_id
                 self._positioned.set()
-                self.connections += 1
                 async with updates_api.open_stream(self.last_id) as stream:
+                    self.connections += 1
                     self.connected = True
                     self.last_error = ""
                     failures = 0

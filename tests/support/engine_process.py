@@ -49,10 +49,13 @@ class ServerProcess:
 
     name = "server"
 
-    def __init__(self, var_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, var_dir: Path, env: dict[str, str], port: int = 0) -> None:
         self.var_dir = var_dir
         self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
+        # a given port: a restart on the address its clients know (SO_REUSEADDR: the old
+        # connections' TIME_WAIT does not hold the port)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
         self.listener.listen(128)
         self.port = int(self.listener.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
@@ -120,9 +123,11 @@ class EngineProcess(ServerProcess):
 
     name = "engine"
 
-    def __init__(self, var_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, var_dir: Path, extra_env: dict[str, str] | None = None, port: int = 0) -> None:
         super().__init__(
-            var_dir, {"ENGINE_VAR_DIR": str(var_dir), "ENGINE_LOG_LEVEL": "WARNING", **(extra_env or {})}
+            var_dir,
+            {"ENGINE_VAR_DIR": str(var_dir), "ENGINE_LOG_LEVEL": "WARNING", **(extra_env or {})},
+            port,
         )
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.keys: dict[str, str] = {}
