@@ -1,9 +1,9 @@
 """Start a real console (daphne serving dashboard.asgi) in its own process, against a given API."""
 
 import sys
+from pathlib import Path
 
 import httpx
-from pathlib import Path
 
 from tests.support.engine_process import ServerProcess
 
