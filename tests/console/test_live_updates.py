@@ -57,7 +57,10 @@ async def messages_until(communicator: WebsocketCommunicator, marker: str, timeo
         left = deadline - loop.time()
         if left <= 0:
             raise AssertionError(f"no {marker!r} in {received!r}")
-        text = await communicator.receive_from(timeout=left)
+        try:
+            text = await communicator.receive_from(timeout=left)
+        except TimeoutError:
+            raise AssertionError(f"no {marker!r} in {received!r}") from None
         received.append(text)
         if marker in text:
             return "".join(received)
