@@ -11,11 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
-from dashboard.asgi import application
 from dashboard.audit.models import AuditEntry
 from dashboard.bctrl.client import use_transport
 from dashboard.live.inspector import get_pollers
