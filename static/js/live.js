@@ -41,6 +41,12 @@
         return;
       }
       if (row.dataset.seq) remember(socketElt, row.dataset.seq);
+      var wrap = list.closest(".table-wrap");
+      if (wrap && wrap.hidden) {
+        wrap.hidden = false;
+        var empty = wrap.parentElement.querySelector("[data-live-empty]");
+        if (empty) empty.remove();
+      }
       htmx.process(row);
       document.dispatchEvent(new CustomEvent("live:row", { detail: { list: list, row: row } }));
     });
