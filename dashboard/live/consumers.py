@@ -136,15 +136,13 @@ class UpdatesConsumer(SignedInConsumer):
         enriched = await fragments.enrich(missed)
         for update in missed:
             if fragments.visible(update, self.role):
-                for part in fragments.render(update, self.role, enriched).parts():
-                    await self.send(text_data=part)
+                await self.send(text_data=fragments.render(update, self.role, enriched).text())
 
     async def live_update(self, event: dict[str, Any]) -> None:
         if event["id"] <= self.sent_through:
             return  # the catch-up sent it already
         self.sent_through = event["id"]
-        for part in event["parts"]:
-            await self.send(text_data=part)
+        await self.send(text_data=event["text"])
 
     async def disconnect(self, code: int) -> None:
         if self.role is not None:

@@ -1,11 +1,13 @@
 """What an update looks like in a browser: the HTML fragments htmx's ws extension swaps by id.
 
-One update becomes, per role that may see it, up to two websocket messages (see `render`):
+One update becomes, per role that may see it, one websocket message of up to two parts (see
+`render`), joined by PART_BREAK, which console's live.js parses apart:
 - `html`: elements swapped by id (`hx-swap-oob`): the `#live-cursor` marker every page has (it
   carries the update's id, for a reconnect's catch-up, and makes console.js signal regions that
   refresh themselves), status badges, the runtime page's summary, operation progress;
-- `rows`: table rows (the feed's, and the runtime and operation lists'). They travel apart
-  because an HTML parser drops a `<tr>` that follows a `<div>` in one fragment.
+- `rows`: table rows (the feed's, and the runtime and operation lists'). They are parsed apart
+  because an HTML parser drops a `<tr>` that follows a `<div>` in one fragment; they travel in
+  the same message, since a message per part doubled the work of every socket.
 
 Roles: every update is visible to viewers except extensions (their list is an admin's page).
 Fragments differ by role where the page does: an operator's runtime summary has its stop button.
@@ -27,6 +29,7 @@ from dashboard.bctrl.updates import Update
 # family → the least role that sees it (the families not named here: viewer)
 LEAST_ROLE = {"browser_extension": "admin"}
 TEMPLATE = "live/fragments.html"
+PART_BREAK = "<!--live-part-->"  # static/js/live.js splits a message here
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,9 @@ class Message:
     html: str
     rows: str = ""
 
-    def parts(self) -> list[str]:
-        return [part for part in (self.html, self.rows) if part.strip()]
+    def text(self) -> str:
+        """The websocket message: both parts, each parsed on its own by the page."""
+        return PART_BREAK.join(part for part in (self.html, self.rows) if part.strip())
 
 
 @dataclass

@@ -172,7 +172,7 @@ class UpdatesRelay:
                 continue
             message = fragments.render(update, role, enriched)
             await self.layer.group_send(
-                role_group(role), {"type": "live.update", "id": update.id, "parts": message.parts()}
+                role_group(role), {"type": "live.update", "id": update.id, "text": message.text()}
             )
         self.last_id = update.id
         self.delivered += 1

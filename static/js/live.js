@@ -54,10 +54,15 @@
   htmx.defineExtension("live", {
     transformResponse: function (text, xhr, elt) {
       if (xhr || !elt || !elt.hasAttribute("ws-connect")) return text; // only websocket messages
-      var template = document.createElement("template");
-      template.innerHTML = text;
       var kept = [];
-      Array.prototype.slice.call(template.content.children).forEach(function (child) {
+      // A message's parts are parsed one by one: a <tr> after a <div> in one parse is dropped.
+      text.split("<!--live-part-->").forEach(function (part) {
+        var template = document.createElement("template");
+        template.innerHTML = part;
+        Array.prototype.slice.call(template.content.children).forEach(function (child) { keep(child); });
+      });
+      return kept.join("");
+      function keep(child) {
         var oob = child.getAttribute("hx-swap-oob") || "true";
         var colon = oob.indexOf(":");
         var selector = colon > 0 ? oob.slice(colon + 1) : "#" + CSS.escape(child.id);
@@ -66,8 +71,7 @@
         if (child.tagName === "TBODY") { placeRows(target, child, oob.slice(0, colon), elt); return; }
         if (child.id === "live-cursor") remember(elt, child.dataset.seq);
         kept.push(child.outerHTML);
-      });
-      return kept.join("");
+      }
     },
   });
 
