@@ -26,8 +26,9 @@ How to add a call (this is the whole API other modules need):
   `ctx.timeout_ms` is the step's time budget (pass it to Playwright's own `timeout=`).
 - `dryRun` never calls the function: arguments are validated and the step reports ok.
 - Raise `StepError(code, message)` for a failure the caller can act on (`step.invalid_args`,
-  `vault.forbidden`...). Playwright's TimeoutError becomes `step.timeout`, any other Playwright
-  error `step.failed`, both with Playwright's first message line.
+  `vault.forbidden`...). Playwright's TimeoutError becomes `step.timeout` (its message names the
+  budget and the call's `selector`, `url` or `pattern` arg), any other Playwright error
+  `step.failed` with Playwright's first message line.
 
 Modules listed in CATALOGUE_MODULES are imported once, on first use of the registry.
 """
