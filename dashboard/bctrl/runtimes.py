@@ -147,14 +147,21 @@ async def get_runtime(workspace_id: str, alias: str) -> Runtime:
 async def list_every_runtime(
     *,
     workspace_id: str | None = None,
+    alias: str | None = None,
     status: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[Runtime]:
-    """Every run of every workspace (or of one), newest first, each run listed on its own."""
+    """Every run of every workspace (or of one, or of one alias), newest first, each run on its own."""
     body = await get_client().get(
         "runtimes",
-        params={"workspaceId": workspace_id, "status": status, "cursor": cursor, "limit": limit},
+        params={
+            "workspaceId": workspace_id,
+            "alias": alias,
+            "status": status,
+            "cursor": cursor,
+            "limit": limit,
+        },
     )
     return page_of(body, "runtimes", Runtime.from_api)
 

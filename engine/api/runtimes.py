@@ -120,6 +120,7 @@ class RuntimeFilters(Schema):
 
 class OrganisationRuntimeFilters(RuntimeFilters):
     workspaceId: UUID | None = None
+    alias: str | None = Field(default=None, pattern=ALIAS_PATTERN, description="Every run of this alias.")
 
 
 async def get_runtime(workspace: Workspace, alias: str) -> Runtime:
@@ -215,6 +216,8 @@ async def list_every_runtime(
     queryset = Runtime.objects.all()
     if filters.workspaceId:
         queryset = queryset.filter(workspace_id=filters.workspaceId)
+    if filters.alias:
+        queryset = queryset.filter(alias=filters.alias)
     if filters.status:
         queryset = queryset.filter(status=filters.status)
     rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)

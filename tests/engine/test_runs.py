@@ -61,7 +61,11 @@ def test_it_lists_every_run_newest_first_with_filters(api: httpx.Client, workspa
     ).json()
     assert [r["id"] for r in page["runtimes"] + rest["runtimes"]] == [second["id"], first["id"]]
     assert rest["nextCursor"] is None
+    other = launch(api, workspace, "other")
+    runs_of_again = api.get("/runtimes", params={"workspaceId": workspace["id"], "alias": "again"}).json()
+    assert [r["id"] for r in runs_of_again["runtimes"]] == [second["id"], first["id"]]
     everyone = api.get("/runtimes", params={"limit": 500}).json()["runtimes"]
+    assert other["id"] in {r["id"] for r in everyone}
     assert {first["id"], second["id"]} <= {r["id"] for r in everyone}
 
 
@@ -74,7 +78,13 @@ def test_an_unknown_or_malformed_run_id_is_a_404(api: httpx.Client) -> None:
 
 
 def test_it_refuses_bad_filters(api: httpx.Client) -> None:
-    for params in ({"status": "sleeping"}, {"workspaceId": "nope"}, {"limit": 0}, {"cursor": "garbage"}):
+    for params in (
+        {"status": "sleeping"},
+        {"workspaceId": "nope"},
+        {"alias": "Not An Alias"},
+        {"limit": 0},
+        {"cursor": "garbage"},
+    ):
         response = api.get("/runtimes", params=params)
         assert response.status_code == 400, params
         assert response.json()["error"]["code"] == "request.invalid"
