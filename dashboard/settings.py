@@ -122,6 +122,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "dashboard.accounts.context_processors.role",
             ],
+            "builtins": ["dashboard.templatetags.console"],
         },
     }
 ]

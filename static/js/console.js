@@ -127,3 +127,37 @@ document.addEventListener("click", function (event) {
   list.insertBefore(row, button);
   row.focus();
 });
+
+// Uploads (templates/includes/upload_field.html): the API's limit is checked as soon as a file is
+// chosen (the form will not send one that is too large), and the progress bar follows htmx's
+// upload progress events.
+(function () {
+  "use strict";
+  function checkSize(input) {
+    var zone = input.closest("[data-upload]");
+    var error = zone && zone.querySelector("[data-file-error]");
+    var label = zone && zone.querySelector("[data-file-name]");
+    var file = input.files && input.files[0];
+    var max = parseInt(input.dataset.maxBytes || "0", 10);
+    if (label) label.textContent = file ? file.name : "";
+    var message = file && max && file.size > max
+      ? file.name + " is too large: the API accepts at most " + input.dataset.maxHuman + "."
+      : "";
+    input.setCustomValidity(message);
+    if (error) { error.textContent = message; error.hidden = !message; }
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-upload] input[type=file]")) checkSize(event.target);
+  });
+  document.addEventListener("drop", function (event) {
+    var zone = event.target.closest && event.target.closest("[data-upload]");
+    var input = zone && zone.querySelector("input[type=file]");
+    if (input) setTimeout(function () { checkSize(input); }, 0);
+  });
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var bar = event.target.querySelector && event.target.querySelector("[data-upload-progress]");
+    if (!bar || !event.detail.lengthComputable) return;
+    bar.hidden = false;
+    bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
+  });
+})();
