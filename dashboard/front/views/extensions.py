@@ -21,7 +21,14 @@ from dashboard.bctrl import meta
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.forms.extensions import ExtensionRenameForm, ExtensionUploadForm
 from dashboard.front.uploads import too_large
-from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, settle, with_toast
+from dashboard.pages import (
+    HtmxHttpRequest,
+    error_status,
+    redirect_after_form,
+    render_page,
+    settle,
+    with_toast,
+)
 
 PAGE_SIZE = 25
 
@@ -71,7 +78,11 @@ async def extension_upload(request: HtmxHttpRequest) -> HttpResponse:
             form.add_upstream_error(error)
         else:
             await record(
-                request, "browser_extension.upload", "browser_extension", extension.id, target_name=extension.name
+                request,
+                "browser_extension.upload",
+                "browser_extension",
+                extension.id,
+                target_name=extension.name,
             )
             messages.success(request, f"Extension “{extension.name}” {extension.version} uploaded.")
             return redirect_after_form(request, reverse("extension_detail", args=[extension.id]))
