@@ -107,6 +107,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.front.middleware.content_security_policy",
+    "dashboard.front.middleware.styled_method_not_allowed",
 ]
 
 ROOT_URLCONF = "dashboard.urls"

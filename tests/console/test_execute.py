@@ -76,7 +76,10 @@ def test_it_shows_a_failing_step_and_stops_there(
     status, body = _run(operator_client, live, {"source": "json", "steps_json": json.dumps(steps)})
     assert status == 200
     assert "badge-failed" in body and "badge-error" in body
-    assert "page.title" not in body  # fail-fast: the third step never ran
+    # fail-fast: the third step never ran, and the runner says so
+    assert 'page.title</strong> <span class="badge">skipped</span>' in body
+    # the timeout names what the step waited for
+    assert "within 300 ms (waiting for selector &#x27;#missing&#x27;)" in body
     assert "A step failed" in body
 
 

@@ -119,7 +119,13 @@ async def extension_rename(request: HtmxHttpRequest, extension_id: UUID) -> Http
             )
             form.add_upstream_error(error)
         else:
-            await record(request, "browser_extension.rename", "browser_extension", extension.id)
+            await record(
+                request,
+                "browser_extension.rename",
+                "browser_extension",
+                extension.id,
+                target_name=extension.name,
+            )
             messages.success(request, f"Extension renamed to “{extension.name}”.")
             return redirect_after_form(request, reverse("extension_detail", args=[extension.id]))
     context = {"rename_form": form, "extension_id": extension_id}
@@ -142,7 +148,13 @@ async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> Http
         return await with_toast(response, request, error.user_message, "error")
     else:
         action = "enable" if enable else "disable"
-        await record(request, f"browser_extension.{action}", "browser_extension", extension.id)
+        await record(
+            request,
+            f"browser_extension.{action}",
+            "browser_extension",
+            extension.id,
+            target_name=extension.name,
+        )
         text = (
             f"“{extension.name}” {action}d. Runtimes launched from now on {'load' if enable else 'skip'} it."
         )
@@ -158,16 +170,27 @@ async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> Http
 @require_POST
 @role_required("operator")
 async def extension_delete(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
+    before = await settle(api.get_extension(str(extension_id)))  # its name, for the audit log
+    name = before.name if isinstance(before, api.Extension) else ""
     try:
         await api.delete_extension(str(extension_id))
     except BctrlError as error:
-        await record(request, "browser_extension.delete", "browser_extension", str(extension_id), error=error)
+        await record(
+            request,
+            "browser_extension.delete",
+            "browser_extension",
+            str(extension_id),
+            target_name=name,
+            error=error,
+        )
         context = {"delete_error": error, "extension_id": extension_id}
         return render_page(
             request, "front/extensions/detail.html", context, region="delete", status=error_status(error)
         )
     else:
-        await record(request, "browser_extension.delete", "browser_extension", str(extension_id))
+        await record(
+            request, "browser_extension.delete", "browser_extension", str(extension_id), target_name=name
+        )
         messages.success(request, "Extension deleted.")
         return redirect_after_form(request, reverse("extensions"))
 

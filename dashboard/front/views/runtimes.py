@@ -28,7 +28,7 @@ from dashboard.bctrl import events as events_api
 from dashboard.bctrl import execute as execute_api
 from dashboard.bctrl import profiles as profiles_api
 from dashboard.bctrl import runtimes as api
-from dashboard.bctrl.errors import BctrlError
+from dashboard.bctrl.errors import BctrlError, Unavailable
 from dashboard.bctrl.workspaces import Workspace, get_workspace
 from dashboard.front.forms.runtimes import (
     RuntimeLaunchForm,
@@ -179,14 +179,16 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
             )
             messages.success(request, f"Runtime {runtime.alias} is running.")
             return redirect_after_form(request, reverse("runtime_detail", args=[workspace_id, runtime.alias]))
+    # An API that cannot be reached fails every call the same way: say it once, at the top.
+    down = isinstance(workspace, Unavailable)
     context = {
         "workspace_id": workspace_id,
         "workspace": _ok(workspace),
-        "workspace_error": _err(workspace),
+        "workspace_error": None if form.upstream_error else _err(workspace),
         "form": form,
         "relaunch": _ok(source) if isinstance(source, api.Runtime) else None,
-        "profiles_error": _err(profiles),
-        "extensions_error": _err(extensions),
+        "profiles_error": None if down else _err(profiles),
+        "extensions_error": None if down else _err(extensions),
     }
     return render_page(
         request,

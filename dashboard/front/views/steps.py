@@ -15,7 +15,9 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpResponse
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -38,6 +40,9 @@ TEMPLATE = "front/runtimes/detail.html"
 async def runtime_step_row(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
     """One builder row: blank (Add step), or with argument inputs once a call is chosen."""
     index = _int(request.GET.get("row"), 0)
+    if not request.htmx:  # the "Add step" link without htmx: the page with one more row
+        url = reverse("runtime_detail", args=[workspace_id, alias])
+        return redirect(f"{url}?rows={min(index + 1, 20)}#step-runner")
     try:
         catalogue = await execute_api.get_help(str(workspace_id), runtime=alias)
     except BctrlError as error:
@@ -64,6 +69,9 @@ async def runtime_execute(request: HtmxHttpRequest, workspace_id: str, alias: st
     try:
         steps, key = await _steps_from_request(request)
     except forms.ValidationError as invalid:
+        if not request.htmx:
+            messages.error(request, " ".join(invalid.messages))
+            return redirect("runtime_detail", workspace_id, alias)
         context["invalid"] = invalid.messages
         return render_page(request, TEMPLATE, context, region="step_results", status=422)
     target = f"{workspace_id}/{alias}"
@@ -75,11 +83,15 @@ async def runtime_execute(request: HtmxHttpRequest, workspace_id: str, alias: st
     if isinstance(result, BctrlError):
         error = result
         await record(request, "runtime.execute", "runtime", target, target_name=name, error=error)
+        if not request.htmx:
+            messages.error(request, f"The steps were not run: {error.user_message}")
+            return redirect("runtime_detail", workspace_id, alias)
         context.update(run_error=error, new_key=fresh_key(), **_as_code(str(workspace_id), alias, steps))
         response = render_page(request, TEMPLATE, context, region="step_results", status=error_status(error))
         return await with_toast(response, request, "The steps were not run.", "error")
     failed = next((s for s in result.steps if not s.ok), None)
     calls = ", ".join(s["call"] for s in steps)[:300]
+    message = ""
     if failed is None:
         await record(request, "runtime.execute", "runtime", target, target_name=name, message=f"ran {calls}")
     else:
@@ -105,6 +117,10 @@ async def runtime_execute(request: HtmxHttpRequest, workspace_id: str, alias: st
         new_key=fresh_key(),
         **_as_code(str(workspace_id), alias, steps),
     )
+    if not request.htmx:  # a form posted without htmx: the outcome as a message on the page
+        text = f"{len(result.steps)} step(s) succeeded." if failed is None else f"The run failed: {message}"
+        messages.add_message(request, messages.SUCCESS if failed is None else messages.ERROR, text)
+        return redirect("runtime_detail", workspace_id, alias)
     response = render_page(request, TEMPLATE, context, region="step_results")
     if failed is None:
         return await with_toast(response, request, f"{len(result.steps)} step(s) succeeded.")
