@@ -247,3 +247,34 @@ def test_it_shows_an_api_outage_as_a_state(viewer_client: Client, settings) -> N
     reset_clients()
     response = viewer_client.get("/storage/")
     assert response.status_code == 200 and "could not be reached" in response.content.decode()
+
+
+class _Recorder(httpx.AsyncBaseTransport):
+    """Passes every call to the engine and notes how each request body was sent."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.bodies: dict[str, str] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            # httpx keeps a body given as bytes whole (ByteStream); an async iterator stays a stream
+            self.bodies[request.url.path] = (
+                "whole" if isinstance(request.stream, httpx.ByteStream) else "streamed"
+            )
+        return await self.inner.handle_async_request(request)
+
+
+def test_an_upload_is_streamed_to_the_api(operator_client: Client, api: httpx.Client, namespace: str) -> None:
+    recorder = _Recorder()
+    use_transport(recorder)
+    content = bytes(range(256)) * 8192  # 2 MB: past Django's in-memory limit, so it sits in a temp file
+    upload = SimpleUploadedFile("big.bin", content, content_type="application/octet-stream")
+    response = operator_client.post(
+        f"/storage/{namespace}/upload/",
+        {"file": upload, "folder": "", "name": ""},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200, response.content.decode()[:500]
+    assert recorder.bodies == {f"/v1/storage/{namespace}/objects/big.bin": "streamed"}
+    assert api.get(f"/storage/{namespace}/content/big.bin").content == content
