@@ -30,3 +30,8 @@ def storage_blob_dir() -> Path:
 def runtime_scratch_dir(runtime_id: object) -> Path:
     """Per-runtime temporary files (ephemeral user-data dir, downloads in flight)."""
     return var_dir() / "runtimes" / str(runtime_id)
+
+
+def recording_dir(runtime_id: object) -> Path:
+    """A runtime's recording: per tab, its JPEG frames end to end and a fixed-width index."""
+    return var_dir() / "recordings" / str(runtime_id)

@@ -12,6 +12,7 @@ from engine.api import (
     ai_credentials,
     api_keys,
     artifacts,
+    embeds,
     errors,
     events,
     execute,
@@ -68,6 +69,7 @@ api.add_router("/workspaces", workspaces.router)
 api.add_router("/workspaces", runtimes.router)
 api.add_router("/workspaces", execute.router)
 api.add_router("/workspaces", events.router)
+api.add_router("/workspaces", embeds.router)
 api.add_router("/workspaces", operations.workspace_router)
 api.add_router("/workspaces", artifacts.workspace_router)
 api.add_router("/runtimes", runtimes.org_router)

@@ -1,9 +1,10 @@
 """API-key authentication, scopes and the per-key rate limit.
 
-Scopes (contract, "Scopes of API keys"): `read` may GET and call the two `wait` endpoints;
-`operator` may do everything except change or reveal vault entries and AI credentials, and
-anything about API keys (listing them included: names and scopes tell an attacker which key to
-steal); `admin` may do everything. The check lives here, in one place, so no handler can forget it.
+Scopes (contract, "Scopes of API keys"): `read` may GET, call the two `wait` endpoints and mint
+view-only embeds; `operator` may do everything except change or reveal vault entries and AI
+credentials, and anything about API keys (listing them included: names and scopes tell an
+attacker which key to steal); `admin` may do everything. The check lives here, in one place, so no
+handler can forget it.
 """
 
 import hashlib
@@ -22,6 +23,9 @@ from engine.models import ApiKey
 
 KEY_PREFIX = "bctrl_"
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+# POSTs a read key may make: the two waits, and minting embeds (a view-only one; an interactive
+# live view needs operator, which engine/api/embeds.py checks).
+READ_POST_SUFFIXES = ("/wait", "/embed/live", "/embed/recording")
 # Non-read calls an operator key may not make: writes to secrets and their reveal.
 ADMIN_ONLY_PREFIXES = ("/v1/vault", "/v1/ai-credentials")
 ADMIN_ONLY_EXCEPTIONS = ("/test",)  # testing an AI credential is an operator's check, not a change
@@ -47,7 +51,7 @@ def create_api_key(name: str, scope: str) -> tuple[ApiKey, str]:
 def required_scope(method: str, path: str) -> str:
     if any(path == route or path.startswith(route + "/") for route in ADMIN_ONLY_ROUTES):
         return "admin"
-    if method in READ_METHODS or path.endswith("/wait"):
+    if method in READ_METHODS or path.endswith(READ_POST_SUFFIXES):
         return "read"
     if path.startswith(ADMIN_ONLY_PREFIXES) and not path.endswith(ADMIN_ONLY_EXCEPTIONS):
         return "admin"

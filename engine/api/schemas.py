@@ -120,6 +120,31 @@ class OperationList(Schema):
     nextCursor: str | None
 
 
+class TraceRequest(Schema):
+    system: str
+    prompt: str = Field(description="What the model saw: the instruction, steps so far, the page.")
+    tools: list[str]
+
+
+class TraceEntry(Schema):
+    sequence: int
+    step: int
+    provider: str
+    model: str
+    request: TraceRequest
+    response: dict[str, Any] | None = Field(description="{toolCalls: [{name, arguments}], text, attempts}")
+    outcome: dict[str, Any] | None = Field(description="{ok, action, description, error?}")
+    error: OperationError | None
+    usage: dict[str, int]
+    durationMs: int = Field(description="The model request's time, retries included.")
+    createdAt: Timestamp
+
+
+class OperationTrace(Schema):
+    operationId: UUID
+    entries: list[TraceEntry]
+
+
 class WorkspaceState(Schema):
     workspace: WorkspaceOut
     runtimes: list[RuntimeWithBindings]

@@ -31,7 +31,9 @@ async def _listing(request: HtmxHttpRequest) -> dict[str, Any]:
         "page": keys if not isinstance(keys, BctrlError) else None,
         "error": keys if isinstance(keys, BctrlError) else None,
         "console_key_id": connection.key_id if isinstance(connection, meta.Connection) else "",
-        "console_key": connection if isinstance(connection, meta.Connection) and connection.identified else None,
+        "console_key": connection
+        if isinstance(connection, meta.Connection) and connection.identified
+        else None,
     }
 
 
