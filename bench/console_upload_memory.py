@@ -24,6 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.console_pages import signed_in  # noqa: E402  (the same "bench" user, signed in the same way)
 from tests.support.console_process import ConsoleProcess  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 
@@ -42,22 +43,6 @@ def memory(pid: int, field: str) -> int:
 def reset_peak(pid: int) -> None:
     # Writing 5 to clear_refs resets the peak resident set size (VmHWM) to the current one.
     Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
-def signed_in(console: ConsoleProcess) -> httpx.Client:
-    client = httpx.Client(base_url=console.url, timeout=600, follow_redirects=False)
-    client.get("/login/")
-    response = client.post(
-        "/login/",
-        data={
-            "username": "bench",
-            "password": "bench correct horse 1",
-            "csrfmiddlewaretoken": client.cookies["csrftoken"],
-        },
-        headers={"Referer": f"{console.url}/login/"},
-    )
-    assert response.status_code == 302, response.text[:500]
-    return client
 
 
 def upload(client: httpx.Client, console: ConsoleProcess, path: Path) -> httpx.Response:

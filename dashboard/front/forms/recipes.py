@@ -1,11 +1,10 @@
 """The step recipe form: a name, a note, and the steps as the contract's JSON array."""
 
-import json
 from typing import Any
 
 from django import forms
 
-from dashboard.front.forms.runtimes import validate_steps
+from dashboard.front.forms.runtimes import parse_steps
 from dashboard.front.models import StepRecipe
 
 
@@ -42,8 +41,4 @@ class RecipeForm(forms.Form):
         return name
 
     def clean_steps_json(self) -> list[dict[str, Any]]:
-        try:
-            steps = json.loads(self.cleaned_data["steps_json"])
-        except ValueError as exc:
-            raise forms.ValidationError(f"This is not valid JSON: {exc}.") from exc
-        return validate_steps(steps)
+        return parse_steps(self.cleaned_data["steps_json"])

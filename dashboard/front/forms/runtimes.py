@@ -161,11 +161,16 @@ class StepsJsonForm(UpstreamForm):
     )
 
     def clean_steps_json(self) -> list[dict[str, Any]]:
-        try:
-            steps = json.loads(self.cleaned_data["steps_json"])
-        except ValueError as exc:
-            raise forms.ValidationError(f"This is not valid JSON: {exc}.") from exc
-        return validate_steps(steps)
+        return parse_steps(self.cleaned_data["steps_json"])
+
+
+def parse_steps(raw: str) -> list[dict[str, Any]]:
+    """Steps typed or pasted as the contract's JSON array, checked enough to say what is wrong."""
+    try:
+        steps = json.loads(raw)
+    except ValueError as exc:
+        raise forms.ValidationError(f"This is not valid JSON: {exc}.") from exc
+    return validate_steps(steps)
 
 
 def validate_steps(steps: Any) -> list[dict[str, Any]]:
