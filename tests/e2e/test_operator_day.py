@@ -4,6 +4,8 @@ violations and console errors (tests/e2e/conftest.py); none is allowed.
 """
 
 import json
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import PASSWORD, screenshot, sign_in, watch
+from tests.engine.test_runtime_lifecycle import browser_pid, eventually
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess, refused_port
 from tests.support.site import TestSite
@@ -154,17 +157,35 @@ def test_the_upload_limit_is_said_first_and_checked_in_the_browser(
     expect(page.get_by_text("Uploaded small.txt (4 bytes).")).to_be_visible()
 
 
-def test_usage_and_api_keys(page: Page, console: ConsoleProcess, api: httpx.Client, workspace: dict) -> None:
-    runtimes = f"/workspaces/{workspace['id']}/runtimes"
-    api.post(runtimes, json={"alias": "counted"})
-    api.post(f"{runtimes}/counted/stop")
-    sign_in(page, console, "alice")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Usage").click()
-    expect(page.get_by_role("heading", name="Browser minutes", exact=True)).to_be_visible()
-    expect(page.locator("svg.chart")).to_have_count(3)
-    expect(page.locator("svg.chart rect.bar").first).to_be_attached()
-    expect(page.locator("#usage-range")).to_be_visible()
-    screenshot(page, "usage")
+def test_usage_and_api_keys(
+    page: Page, console: ConsoleProcess, engine: EngineProcess, api: httpx.Client, workspace: dict
+) -> None:
+    # A little real usage to draw: three browsers up at once in two workspaces, one of them crashing.
+    other = api.post("/workspaces", json={"name": "e2e reporting"}).json()
+    try:
+        launched = [
+            api.post(f"/workspaces/{ws}/runtimes", json={"alias": alias}).json()
+            for ws, alias in (
+                (workspace["id"], "checkout"),
+                (workspace["id"], "search"),
+                (other["id"], "export"),
+            )
+        ]
+        os.kill(browser_pid(engine.var_dir / "runtimes" / launched[1]["id"]), signal.SIGKILL)
+        assert eventually(
+            lambda: api.get(f"/workspaces/{workspace['id']}/runtimes/search").json()["status"] == "failed"
+        )
+        sign_in(page, console, "alice")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Usage").click()
+        page.get_by_label("Range").select_option("today")
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator("svg.chart")).to_have_count(3)
+        expect(page.locator("svg.chart rect.bar").first).to_be_attached()
+        expect(page.get_by_text("runtime.browser_crashed")).to_be_visible()
+        expect(page.locator("table.bars").get_by_text("e2e reporting")).to_be_visible()
+        screenshot(page, "usage")
+    finally:
+        api.delete(f"/workspaces/{other['id']}", params={"force": "true"})
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="API keys").click()
     page.get_by_label("Name", exact=True).fill("e2e nightly export")
