@@ -103,9 +103,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dashboard.accounts.time_zones.time_zone_middleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.front.middleware.content_security_policy",
+    "dashboard.front.middleware.styled_method_not_allowed",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -121,7 +123,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "dashboard.accounts.context_processors.role",
+                "dashboard.accounts.time_zones.time_zone_name",
             ],
+            "builtins": ["dashboard.templatetags.console"],
         },
     }
 ]

@@ -6,6 +6,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.models import User
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
@@ -167,3 +168,23 @@ async def user_delete(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
             return redirect("users")
     context = {"target": user, "error": error}
     return render_page(request, "accounts/user_delete.html", context, status=409 if error else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("admin")
+async def user_password(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
+    """An admin sets a new password for someone who lost theirs (they may change it themselves after)."""
+    user = await _user_or_none(user_id)
+    if user is None:
+        messages.error(request, "That user no longer exists.")
+        return redirect("users")
+    form = SetPasswordForm(user, request.POST or None)
+    if request.method == "POST" and await sync_to_async(form.is_valid)():
+        await sync_to_async(form.save)()
+        await record(request, "user.password.reset", "user", user.username, target_name=user.username)
+        messages.success(
+            request, f"Set a new password for {user.username}; give it to them over a safe channel."
+        )
+        return redirect("users")
+    context = {"form": form, "target": user, "own": False}
+    return render_page(request, "accounts/password.html", context, status=422 if form.errors else 200)

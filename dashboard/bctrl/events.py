@@ -76,3 +76,17 @@ async def list_events(
         params={"eventTypes": ",".join(event_types or []), "cursor": cursor, "limit": limit},
     )
     return page_of(body, "events", Event.from_api)
+
+
+async def list_run_events(
+    runtime_id: str,
+    event_types: list[str] | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Event]:
+    """A page of one run's events by its id (an older run of a reused alias too), oldest first."""
+    body = await get_client().get(
+        f"runtimes/{runtime_id}/events",
+        params={"eventTypes": ",".join(event_types or []), "cursor": cursor, "limit": limit},
+    )
+    return page_of(body, "events", Event.from_api)

@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 
 from engine.api import (
     ai_credentials,
+    api_keys,
     artifacts,
     embeds,
     errors,
@@ -22,6 +23,7 @@ from engine.api import (
     runtimes,
     storage,
     updates,
+    usage,
     vault,
     workspaces,
 )
@@ -70,6 +72,10 @@ api.add_router("/workspaces", events.router)
 api.add_router("/workspaces", embeds.router)
 api.add_router("/workspaces", operations.workspace_router)
 api.add_router("/workspaces", artifacts.workspace_router)
+api.add_router("/runtimes", runtimes.org_router)
+api.add_router("/runtimes", events.runtime_router)
+api.add_router("/usage", usage.router)
+api.add_router("/api-keys", api_keys.router)
 api.add_router("/operations", operations.router)
 api.add_router("/updates", updates.router)
 api.add_router("/browser-profiles", profiles.router)

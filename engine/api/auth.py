@@ -2,16 +2,20 @@
 
 Scopes (contract, "Scopes of API keys"): `read` may GET, call the two `wait` endpoints and mint
 view-only embeds; `operator` may do everything except change or reveal vault entries and AI
-credentials; `admin` may do everything. The check lives here, in one place, so no handler can forget it.
+credentials, and anything about API keys (listing them included: names and scopes tell an
+attacker which key to steal); `admin` may do everything. The check lives here, in one place, so no
+handler can forget it.
 """
 
 import hashlib
 import secrets
 import time
 from collections import defaultdict
+from datetime import timedelta
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja.security import HttpBearer
 
 from engine.errors import ApiError
@@ -25,6 +29,10 @@ READ_POST_SUFFIXES = ("/wait", "/embed/live", "/embed/recording")
 # Non-read calls an operator key may not make: writes to secrets and their reveal.
 ADMIN_ONLY_PREFIXES = ("/v1/vault", "/v1/ai-credentials")
 ADMIN_ONLY_EXCEPTIONS = ("/test",)  # testing an AI credential is an operator's check, not a change
+# Routes only an admin key may call, whatever the method.
+ADMIN_ONLY_ROUTES = ("/v1/api-keys",)
+# How stale an API key's lastUsedAt may be: one write per key per minute, not one per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_key(key: str) -> str:
@@ -41,6 +49,8 @@ def create_api_key(name: str, scope: str) -> tuple[ApiKey, str]:
 
 
 def required_scope(method: str, path: str) -> str:
+    if any(path == route or path.startswith(route + "/") for route in ADMIN_ONLY_ROUTES):
+        return "admin"
     if method in READ_METHODS or path.endswith(READ_POST_SUFFIXES):
         return "read"
     if path.startswith(ADMIN_ONLY_PREFIXES) and not path.endswith(ADMIN_ONLY_EXCEPTIONS):
@@ -94,6 +104,10 @@ class ApiKeyAuth(HttpBearer):
                 f"This API key has the '{api_key.scope}' scope; this call needs '{needed}'.",
             )
         rate_limiter.check(str(api_key.id))
+        now = timezone.now()
+        if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+            api_key.last_used_at = now
+            await ApiKey.objects.filter(id=api_key.id).aupdate(last_used_at=now)
         return api_key
 
 

@@ -55,7 +55,10 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
             location = location[1:]
             if len(location) > 1 and location[0] in ("payload", "body", "filters", "query"):
                 location = location[1:]
-        fields.append({"path": ".".join(location) or "body", "message": error.get("msg", "Invalid.")})
+        message = error.get("msg", "Invalid.")
+        if error.get("type") == "extra_forbidden":
+            message = "Unknown field: not one this object takes (see the API reference)."
+        fields.append({"path": ".".join(location) or "body", "message": message})
     names = ", ".join(f["path"] for f in fields[:5])
     return error_response(
         request, ApiError(400, "request.invalid", f"The request is not valid: {names}.", {"fields": fields})

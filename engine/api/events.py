@@ -13,16 +13,17 @@ from ninja import Query, Router, Schema
 from pydantic import Field, field_validator
 
 from engine import wire
-from engine.api.common import WorkspaceId
-from engine.api.runtimes import get_runtime
+from engine.api.common import RuntimeId, WorkspaceId
+from engine.api.runtimes import get_run, get_runtime
 from engine.api.schemas import EventOut
 from engine.api.workspaces import get_workspace
 from engine.errors import ApiError
-from engine.models import RuntimeEvent
+from engine.models import Runtime, RuntimeEvent
 from engine.runtimes.events import EventFilter, event_log
 from engine.runtimes.manager import manager
 
 router = Router(tags=["events"])
+runtime_router = Router(tags=["events"])
 
 MAX_WAIT_MS = 120_000
 
@@ -90,7 +91,21 @@ class EventWaitResult(Schema):
 async def list_events(
     request: HttpRequest, workspace_id: WorkspaceId, alias: str, filters: Query[EventFilters]
 ) -> dict[str, Any]:
-    runtime = await get_runtime(await get_workspace(workspace_id), alias)
+    return await _events_page(await get_runtime(await get_workspace(workspace_id), alias), filters)
+
+
+@runtime_router.get(
+    "/{runtimeId}/events",
+    response=EventList,
+    summary="One run's events in sequence order (by runtime id: older runs of an alias too)",
+)
+async def list_run_events(
+    request: HttpRequest, runtime_id: RuntimeId, filters: Query[EventFilters]
+) -> dict[str, Any]:
+    return await _events_page(await get_run(runtime_id), filters)
+
+
+async def _events_page(runtime: Runtime, filters: EventFilters) -> dict[str, Any]:
     after = _sequence(filters.cursor or filters.after, "cursor" if filters.cursor else "after")
     await event_log.flush()  # the list shows what has been emitted, not only what is written
     where = EventFilter(event_types=_types(filters.eventTypes))

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest, JsonResponse
 from ninja import Query, Router, Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 # Imported for its side effect: the agent calls register themselves in the step catalogue
 # (the steps layer never imports the agents layer above it).
@@ -35,6 +35,10 @@ BIND_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
 
 
 class StepOptions(Schema):
+    # An option the engine does not know is refused, not ignored: `{"timeout": 500}` used to
+    # pass unnoticed and the step waited the default 30 s.
+    model_config = ConfigDict(extra="forbid")
+
     timeoutMs: int | None = Field(default=None, ge=1, le=600_000, description="Default 30000.")
     logs: Literal["off", "capture"] = "off"
     dryRun: bool = False

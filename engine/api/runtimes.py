@@ -1,4 +1,9 @@
-"""Runtimes: launch (201 once the browser is ready), list, get by alias, stop.
+"""Runtimes: launch (201 once the browser is ready), list, get by alias, stop; and by id.
+
+A workspace's alias names its newest run (a relaunch owns the alias), so the routes under
+`/workspaces/{workspaceId}/runtimes/{alias}` always mean that one. Every run, older ones of a
+reused alias included, stays reachable by its id under `/runtimes` (`org_router`), which also
+lists every run of every workspace.
 
 Launch limits (ENGINE_MAX_ACTIVE_RUNTIMES): past the cap a launch answers 429 `rate_limited`
 with `Retry-After`, since the same request succeeds once another runtime stops.
@@ -15,7 +20,7 @@ from pydantic import Field, field_validator
 
 from engine import mounts as mount_rules
 from engine import wire
-from engine.api.common import WorkspaceId, to_json
+from engine.api.common import RuntimeId, WorkspaceId, parse_uuid, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.api.schemas import Driver, RuntimeKind, RuntimeList, RuntimeOut, RuntimeStatus
@@ -25,6 +30,7 @@ from engine.models import Runtime, Workspace
 from engine.runtimes.manager import LaunchRequest, manager
 
 router = Router(tags=["runtimes"])
+org_router = Router(tags=["runtimes"])
 
 ALIAS_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 PROXY_SCHEMES = ("http", "https", "socks4", "socks5")
@@ -116,11 +122,25 @@ class RuntimeFilters(Schema):
     cursor: str | None = Field(default=None, max_length=500)
 
 
+class OrganisationRuntimeFilters(RuntimeFilters):
+    workspaceId: UUID | None = None
+    alias: str | None = Field(default=None, pattern=ALIAS_PATTERN, description="Every run of this alias.")
+
+
 async def get_runtime(workspace: Workspace, alias: str) -> Runtime:
     """The newest runtime called `alias` in the workspace (a relaunch owns the alias), or 404."""
     runtime = await Runtime.objects.filter(workspace=workspace, alias=alias).order_by("-created_at").afirst()
     if runtime is None:
         raise ApiError(404, "runtime.not_found", f"No runtime called '{alias}' in this workspace.")
+    return runtime
+
+
+async def get_run(runtime_id: str) -> Runtime:
+    """One run by its id, whatever its status and whether or not it still owns its alias; or 404."""
+    runtime_id = parse_uuid(runtime_id, "runtime.not_found", "Runtime")
+    runtime = await Runtime.objects.filter(id=runtime_id).afirst()
+    if runtime is None:
+        raise ApiError(404, "runtime.not_found", f"Runtime {runtime_id} does not exist.")
     return runtime
 
 
@@ -191,3 +211,23 @@ async def stop(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> d
     await manager.stop(runtime.id)
     await runtime.arefresh_from_db()
     return wire.runtime(runtime)
+
+
+@org_router.get("", response=RuntimeList, summary="Every run of every workspace, newest first")
+async def list_every_runtime(
+    request: HttpRequest, filters: Query[OrganisationRuntimeFilters]
+) -> dict[str, Any]:
+    queryset = Runtime.objects.all()
+    if filters.workspaceId:
+        queryset = queryset.filter(workspace_id=filters.workspaceId)
+    if filters.alias:
+        queryset = queryset.filter(alias=filters.alias)
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
+    return {"runtimes": [wire.runtime(r) for r in rows], "nextCursor": next_cursor}
+
+
+@org_router.get("/{runtimeId}", response=RuntimeOut, summary="Get one run by id (stopped ones included)")
+async def get_by_id(request: HttpRequest, runtime_id: RuntimeId) -> dict[str, Any]:
+    return wire.runtime(await get_run(runtime_id))

@@ -113,7 +113,10 @@ class RuntimeManager:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
         await asyncio.gather(
-            *(self._end(s, "stopped", reason="engine_shutdown") for s in list(self.sessions.values())),
+            *(
+                self._end(s, "stopped", reason=Runtime.StopReason.ENGINE_SHUTDOWN)
+                for s in list(self.sessions.values())
+            ),
             return_exceptions=True,
         )
         await event_log.stop()
@@ -285,7 +288,7 @@ class RuntimeManager:
                 await asyncio.shield(launching)
         session = self.sessions.get(runtime_id)
         if session is not None:
-            await self._end(session, "stopped", reason="requested")
+            await self._end(session, "stopped", reason=Runtime.StopReason.REQUESTED)
             return
         ending = self._ending.get(runtime_id)
         if ending is not None:
@@ -294,7 +297,7 @@ class RuntimeManager:
         # Active in the table but not live here (should not happen after reconcile): end the row.
         runtime = await Runtime.objects.filter(id=runtime_id, status=Runtime.Status.ACTIVE).afirst()
         if runtime is not None:
-            await self._mark_ended(runtime, "stopped", "", "")
+            await self._mark_ended(runtime, "stopped", "", "", Runtime.StopReason.REQUESTED)
 
     def _browser_gone(self, session: RuntimeSession) -> None:
         task = asyncio.get_running_loop().create_task(
@@ -339,7 +342,7 @@ class RuntimeManager:
         event_log.close(runtime.id)
         with contextlib.suppress(Exception):
             await event_log.flush()
-        await self._mark_ended(runtime, status, code, message)
+        await self._mark_ended(runtime, status, code, message, reason if status == "stopped" else "")
         for observer in self.observers:
             try:
                 await asyncio.wait_for(observer.runtime_ended(session, status), OBSERVER_TIMEOUT_SECONDS)
@@ -348,25 +351,31 @@ class RuntimeManager:
         if runtime.launch_mode == "ephemeral":
             await sync_to_async(shutil.rmtree)(paths.runtime_scratch_dir(runtime.id), ignore_errors=True)
 
-    async def _mark_ended(self, runtime: Runtime, status: str, code: str, message: str) -> None:
+    async def _mark_ended(
+        self, runtime: Runtime, status: str, code: str, message: str, reason: str = ""
+    ) -> None:
         event_log.close(runtime.id)
         with contextlib.suppress(Exception):
             await event_log.flush()
         runtime.status = status
         runtime.failure_code = code
         runtime.failure_message = message
+        runtime.stop_reason = reason
         runtime.stopped_at = timezone.now()
         runtime.bindings = []
         await Runtime.objects.filter(id=runtime.id).aupdate(
             status=status,
             failure_code=code,
             failure_message=message,
+            stop_reason=reason,
             stopped_at=runtime.stopped_at,
             bindings=[],
         )
         update = {"alias": runtime.alias, "runtimeId": str(runtime.id)}
         if code:
             update["code"] = code
+        if reason:
+            update["reason"] = reason
         await record_update(f"runtime.{status}", update, runtime.workspace_id)
 
     # ---- idle reaping -------------------------------------------------------------------
@@ -378,7 +387,7 @@ class RuntimeManager:
                 if session.idle_for() > session.idle_timeout and session.runtime_id not in self._ending:
                     logger.info("Stopping idle runtime %s", session.runtime_id)
                     task = asyncio.get_running_loop().create_task(
-                        self._end(session, "stopped", reason="idle")
+                        self._end(session, "stopped", reason=Runtime.StopReason.IDLE)
                     )
                     self._background.add(task)
                     task.add_done_callback(self._background.discard)

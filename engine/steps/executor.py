@@ -206,7 +206,7 @@ async def _run_one(
     except ApiError as exc:  # raised by shared helpers (storage limits, vault mounts...)
         _fail(out, exc.code, exc.message)
     except (PlaywrightTimeoutError, TimeoutError):
-        _fail(out, "step.timeout", f"{spec.name} did not finish within {planned.timeout_ms:g} ms.")
+        _fail(out, "step.timeout", _timeout_message(planned))
     except PlaywrightError as exc:
         _fail(out, "step.failed", _playwright_message(exc))
     except Exception as exc:
@@ -264,6 +264,15 @@ def resolve_ref(
 def _fail(out: dict[str, Any], code: str, message: str) -> None:
     out["ok"] = False
     out["error"] = {"code": code, "message": message}
+
+
+def _timeout_message(planned: PlannedStep) -> str:
+    """Which call ran out of time, after how long, and what it waited for (its selector or URL)."""
+    message = f"{planned.spec.name} did not finish within {planned.timeout_ms:g} ms"
+    for arg, value in zip(planned.spec.args, planned.args, strict=False):
+        if arg.name in ("selector", "url", "pattern") and isinstance(value, str):
+            return f"{message} (waiting for {arg.name} {value[:200]!r})."
+    return message + "."
 
 
 def _playwright_message(exc: PlaywrightError) -> str:

@@ -107,10 +107,10 @@ async def workspace_create(request: HtmxHttpRequest) -> HttpResponse:
                 name, form.cleaned_data["mounts"], idempotency_key=form.cleaned_data["idempotency_key"]
             )
         except BctrlError as error:
-            await record(request, "workspace.create", "workspace", name, error=error)
+            await record(request, "workspace.create", "workspace", name, target_name=name, error=error)
             form.add_upstream_error(error)
         else:
-            await record(request, "workspace.create", "workspace", workspace.id, message=name)
+            await record(request, "workspace.create", "workspace", workspace.id, target_name=name)
             return redirect_after_form(request, reverse("workspace_detail", args=[workspace.id]))
     context = {"form": form, "action": "create"}
     status = _form_status(form)
@@ -153,10 +153,15 @@ async def workspace_edit(request: HtmxHttpRequest, workspace_id: UUID) -> HttpRe
         try:
             await api.update_workspace(ws, name=data["name"], mounts=data["mounts"])
         except BctrlError as error:
-            await record(request, "workspace.update", "workspace", ws, error=error)
+            await record(
+                request, "workspace.update", "workspace", ws, target_name=workspace.name, error=error
+            )
             form.add_upstream_error(error)
         else:
-            await record(request, "workspace.update", "workspace", ws, message=data["name"])
+            renamed = f"renamed from {workspace.name}" if workspace.name != data["name"] else ""
+            await record(
+                request, "workspace.update", "workspace", ws, target_name=data["name"], message=renamed
+            )
             messages.success(request, f"Saved {data['name']}.")
             return redirect_after_form(request, reverse("workspace_detail", args=[ws]))
     context = {"form": form, "workspace": workspace, "action": "edit"}
@@ -173,13 +178,16 @@ async def workspace_delete(request: HtmxHttpRequest, workspace_id: UUID) -> Http
     if request.method == "POST":
         form = WorkspaceDeleteForm(request.POST)
         force = form.is_valid() and form.cleaned_data["force"]
+        before = await settle(api.get_workspace(ws))  # its name, for the audit log
+        name = before.name if isinstance(before, api.Workspace) else ""
         try:
             await api.delete_workspace(ws, force=force)
         except BctrlError as error:
-            await record(request, "workspace.delete", "workspace", ws, error=error)
+            await record(request, "workspace.delete", "workspace", ws, target_name=name, error=error)
             refusal = error
         else:
-            await record(request, "workspace.delete", "workspace", ws, message="forced" if force else "")
+            message = "forced: its live runtimes were stopped" if force else ""
+            await record(request, "workspace.delete", "workspace", ws, target_name=name, message=message)
             messages.success(request, "Deleted the workspace.")
             return redirect("workspaces")
     workspace = await settle(api.get_workspace(ws))
