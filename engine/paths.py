@@ -30,3 +30,21 @@ def storage_blob_dir() -> Path:
 def runtime_scratch_dir(runtime_id: object) -> Path:
     """Per-runtime temporary files (ephemeral user-data dir, downloads in flight)."""
     return var_dir() / "runtimes" / str(runtime_id)
+
+
+def browser_launcher_dir() -> Path:
+    """The Chromium launcher the engine writes at start (engine/egress/chromium.py)."""
+    return var_dir() / "browser"
+
+
+def hidden_from_browsers() -> list[Path]:
+    """What a runtime's browser must never read, even through a scheme that slipped past the policy:
+    the engine's secrets, its SQLite database (with its journal files) and every storage blob."""
+    hidden = [var_dir() / "secrets", storage_blob_dir()]
+    if settings.VAULT_KEY_PATH is not None:
+        hidden.append(settings.VAULT_KEY_PATH)
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        name = Path(str(database["NAME"]))
+        hidden += [name, *(name.with_name(name.name + tail) for tail in ("-wal", "-shm", "-journal"))]
+    return hidden

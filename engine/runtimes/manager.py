@@ -30,6 +30,8 @@ from playwright.async_api import Download, Playwright, async_playwright
 
 from engine import crypto, paths
 from engine.api.errors import ApiError
+from engine.egress import chromium, engine_policy
+from engine.egress.proxy import EgressProxy, Upstream
 from engine.models import BrowserExtension, BrowserProfile, Runtime, RuntimeEvent, Workspace
 from engine.runtimes.events import event_log
 from engine.runtimes.session import RuntimeSession
@@ -38,6 +40,7 @@ from engine.updates import record_update
 logger = logging.getLogger("engine.runtimes")
 
 # Flags every runtime's Chromium gets: no sandbox (containers), and no traffic of its own.
+# WebRTC may not send UDP around the egress proxy (the managed policy says the same where it applies).
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -46,6 +49,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
 DEFAULT_VIEWPORT = {"width": 1280, "height": 720}
 DEFAULT_STEP_TIMEOUT_MS = 30_000
@@ -89,11 +93,16 @@ class RuntimeManager:
         self._ending: dict[UUID, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self.launcher = chromium.Launcher(settings.CHROMIUM_PATH, "none")
 
     # ---- process lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:
         await self._reconcile()
+        self.launcher = await sync_to_async(chromium.prepare)(
+            settings.CHROMIUM_PATH, paths.browser_launcher_dir(), paths.hidden_from_browsers()
+        )
+        logger.info("Runtimes start Chromium with URL policy mode %r", self.launcher.mode)
         event_log.start()
         await self._driver()
         self._reaper = asyncio.get_running_loop().create_task(self._reap(), name="idle-reaper")
@@ -224,15 +233,22 @@ class RuntimeManager:
         session = RuntimeSession(runtime, tail, event_log, idle_timeout)
         session.on_browser_gone = self._browser_gone
         session.on_download = _store_download
+        # Every request of this browser goes through its own egress proxy, chained to the
+        # runtime's proxy when its config names one (whose password stays here, not in Chromium).
+        session.proxy = EgressProxy(
+            engine_policy(), session.on_refused, Upstream.from_config(config.get("proxy"))
+        )
         try:
+            await session.proxy.start()
             playwright = await self._driver()
             scratch = paths.runtime_scratch_dir(runtime.id)
             user_data = paths.profile_user_data_dir(profile.id) if profile else scratch / "user-data"
             await sync_to_async(_make_dirs)(user_data, scratch / "downloads")
-            context = await playwright.chromium.launch_persistent_context(
-                **launch_options(config, user_data, scratch / "downloads", extension_dirs)
-            )
+            options = launch_options(config, user_data, scratch / "downloads", extension_dirs)
+            options.update(executable_path=self.launcher.executable, proxy={"server": session.proxy.url})
+            context = await playwright.chromium.launch_persistent_context(**options)
         except Exception as exc:
+            await session.proxy.close()
             event_log.emit(
                 tail, "runtime.failed", {"code": "runtime.launch_failed", "message": str(exc)[:500]}
             )
@@ -320,6 +336,8 @@ class RuntimeManager:
             except Exception:
                 logger.exception("Closing the browser of runtime %s failed", runtime.id)
         self.sessions.pop(runtime.id, None)
+        if session.proxy is not None:
+            await session.proxy.close()
         data = {"alias": runtime.alias, "runtimeId": str(runtime.id)}
         if status == "failed":
             session.emit("runtime.failed", {**data, "code": code, "message": message})
@@ -395,9 +413,6 @@ def launch_options(
     for key, option in (("userAgent", "user_agent"), ("locale", "locale"), ("timezoneId", "timezone_id")):
         if config.get(key):
             options[option] = config[key]
-    if config.get("proxy"):
-        proxy = config["proxy"]
-        options["proxy"] = {k: proxy[k] for k in ("server", "username", "password") if proxy.get(k)}
     return options
 
 

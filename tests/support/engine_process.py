@@ -82,13 +82,23 @@ class ServerProcess:
 
 
 class EngineProcess(ServerProcess):
-    """One engine process. `keys` holds an API key per scope: admin, operator, read."""
+    """One engine process. `keys` holds an API key per scope: admin, operator, read.
+
+    `allow` is its ENGINE_EGRESS_ALLOW: runtimes refuse loopback by default, so an engine whose
+    runtimes browse the suite's own site must name it (`site.host_port`), and nothing more.
+    """
 
     name = "engine"
 
-    def __init__(self, var_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, var_dir: Path, extra_env: dict[str, str] | None = None, allow: str = "") -> None:
         super().__init__(
-            var_dir, {"ENGINE_VAR_DIR": str(var_dir), "ENGINE_LOG_LEVEL": "WARNING", **(extra_env or {})}
+            var_dir,
+            {
+                "ENGINE_VAR_DIR": str(var_dir),
+                "ENGINE_LOG_LEVEL": "WARNING",
+                "ENGINE_EGRESS_ALLOW": allow,
+                **(extra_env or {}),
+            },
         )
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.keys: dict[str, str] = {}

@@ -13,6 +13,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, host: str, port: int, log_level: str, **options: object) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        from engine.egress import engine_policy
+
+        engine_policy().own_ports.add(port)  # the engine's API: never a runtime's destination
         self.stdout.write(f"BCTRL engine on http://{host}:{port}/v1 (docs: http://{host}:{port}/v1/docs)")
         self.stdout.flush()
         uvicorn.run(
