@@ -136,6 +136,7 @@ async def create_runtime(
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> JsonResponse:
     workspace = await get_workspace(workspace_id)
+    mount_rules.require_admin_for_raw_reads(mount_rules.dump(payload.mounts), request.auth.scope)  # type: ignore[attr-defined]
 
     async def create() -> tuple[int, dict[str, Any]]:
         launch = payload.launch

@@ -80,6 +80,7 @@ async def create_workspace(
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> JsonResponse:
     mounts = mount_rules.dump(payload.mounts)
+    mount_rules.require_admin_for_raw_reads(mounts, request.auth.scope)  # type: ignore[attr-defined]
 
     async def create() -> tuple[int, dict[str, Any]]:
         await mount_rules.validate_credentials_exist(mounts)
@@ -112,6 +113,7 @@ async def patch(request: HttpRequest, workspace_id: str, payload: WorkspacePatch
         workspace.name = payload.name
     if "mounts" in changed:
         workspace.mounts = mount_rules.dump(payload.mounts)
+        mount_rules.require_admin_for_raw_reads(workspace.mounts, request.auth.scope)  # type: ignore[attr-defined]
         await mount_rules.validate_credentials_exist(workspace.mounts)
     await workspace.asave()
     await record_update(
