@@ -13,12 +13,16 @@ from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()
 
+from engine.api.guard import guard  # noqa: E402  (needs the apps get_asgi_application set up)
+
+guarded_application = guard(django_application)
+
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
         return
-    await django_application(scope, receive, send)
+    await guarded_application(scope, receive, send)
 
 
 async def _lifespan(receive: Any, send: Any) -> None:

@@ -107,8 +107,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
-DATA_UPLOAD_MAX_MEMORY_SIZE = None  # storage uploads are bounded by STORAGE_MAX_BYTES instead
+# Request bodies are bounded before they are read by engine/api/guard.py (per route); Django's
+# own limits say the same for what it parses: JSON and form fields in memory up to the JSON
+# limit, uploaded files spooled to disk past 5 MB (storage objects are streamed, not parsed).
+JSON_MAX_BYTES = env.int("ENGINE_JSON_MAX_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = JSON_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
 CHROMIUM_PATH = env.str("CHROMIUM_PATH", default="/usr/bin/chromium")
 ORGANIZATION_NAME = env.str("ENGINE_ORGANIZATION_NAME", default="Local engine")
@@ -117,6 +122,8 @@ DEFAULT_IDLE_TIMEOUT_SECONDS = env.int("ENGINE_IDLE_TIMEOUT_SECONDS", default=90
 STORAGE_MAX_BYTES = env.int("ENGINE_STORAGE_MAX_BYTES", default=100 * 1024 * 1024)
 EXTENSION_MAX_BYTES = env.int("ENGINE_EXTENSION_MAX_BYTES", default=50 * 1024 * 1024)
 EMBED_TOKEN_TTL_SECONDS = env.int("ENGINE_EMBED_TOKEN_TTL_SECONDS", default=3600)
+# How long an Idempotency-Key's first response is replayed (then it is forgotten).
+IDEMPOTENCY_TTL_SECONDS = env.int("ENGINE_IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
 # Requests per minute per API key before 429 rate_limited; 0 turns the limit off.
 RATE_LIMIT_PER_MINUTE = env.int("ENGINE_RATE_LIMIT_PER_MINUTE", default=6000)
 

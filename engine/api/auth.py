@@ -80,7 +80,10 @@ class ApiKeyAuth(HttpBearer):
     is_async = True
 
     async def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:  # type: ignore[override]
-        api_key = await ApiKey.objects.filter(key_hash=hash_key(token), revoked_at=None).afirst()
+        # The ASGI guard (engine/api/guard.py) already found this request's key before its body.
+        api_key = getattr(request, "scope", {}).get("engine.api_key")
+        if api_key is None:
+            api_key = await ApiKey.objects.filter(key_hash=hash_key(token), revoked_at=None).afirst()
         if api_key is None:
             return None
         needed = required_scope(request.method or "GET", request.path)

@@ -5,6 +5,10 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
 def request_id_middleware(
     get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]],
 ) -> Callable[[HttpRequest], Awaitable[HttpResponseBase]]:
@@ -12,7 +16,7 @@ def request_id_middleware(
     assert iscoroutinefunction(get_response)
 
     async def middleware(request: HttpRequest) -> HttpResponseBase:
-        request.request_id = "req_" + secrets.token_hex(12)  # type: ignore[attr-defined]
+        request.request_id = new_request_id()  # type: ignore[attr-defined]
         response = await get_response(request)
         response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
         return response

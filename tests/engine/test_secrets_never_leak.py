@@ -138,3 +138,31 @@ def test_secrets_appear_only_in_reveal(api: httpx.Client, engine: EngineProcess,
     )
     assert database, "the engine's SQLite files were not found"
     assert not any(p.encode() in database for p in plaintexts)
+
+
+def test_a_replayed_raw_read_is_stored_only_sealed(api: httpx.Client, engine: EngineProcess) -> None:
+    """An execute's first response is kept for Idempotency replays; a vault.read in it stays encrypted."""
+    password = f"pw-{secrets.token_hex(12)}"
+    key = f"sealed-{uuid.uuid4().hex[:6]}/crm"
+    api.put(f"/vault/{key}", json={"username": "ada", "password": password})
+    mounts = {"vault": {"allow": [key], "allowRawReads": True}}
+    workspace = api.post("/workspaces", json={"name": "sealed", "mounts": mounts}).json()
+    try:
+        assert (
+            api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "reader"}).status_code == 201
+        )
+        body = {
+            "runtime": "reader",
+            "steps": [{"call": "vault.read", "args": [key]}],
+            "idempotencyKey": "read-1",
+        }
+        first = api.post(f"/workspaces/{workspace['id']}/execute", json=body)
+        again = api.post(f"/workspaces/{workspace['id']}/execute", json=body)
+        assert first.json()["steps"][0]["result"]["password"] == password  # raw reads were granted
+        assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    finally:
+        api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
+    database = b"".join(
+        path.read_bytes() for path in engine.var_dir.glob("engine.sqlite3*") if path.is_file()
+    )
+    assert database and password.encode() not in database
