@@ -12,6 +12,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field, field_validator
 
 from engine.api.errors import ApiError
+from engine.api.limits import waiting
 from engine.api.runtimes import get_runtime
 from engine.api.schemas import EventOut, event_out
 from engine.api.workspaces import get_workspace
@@ -108,20 +109,23 @@ async def list_events(
 async def wait_for_event(
     request: HttpRequest, workspace_id: str, alias: str, payload: EventWait
 ) -> dict[str, Any]:
-    runtime = await get_runtime(await get_workspace(workspace_id), alias)
-    after = _sequence(payload.after, "after")
-    where = EventFilter(
-        event_types=_types(payload.eventTypes), page_id=payload.pageId, context_id=payload.contextId
-    )
-    session = manager.session(runtime.id)
-    if session is not None:
-        session.busy += 1  # a runtime someone is watching is in use
-    try:
-        event, cursor, timed_out = await event_log.wait(runtime.id, after, where, payload.timeoutMs / 1000)
-    finally:
+    async with waiting(request):
+        runtime = await get_runtime(await get_workspace(workspace_id), alias)
+        after = _sequence(payload.after, "after")
+        where = EventFilter(
+            event_types=_types(payload.eventTypes), page_id=payload.pageId, context_id=payload.contextId
+        )
+        session = manager.session(runtime.id)
         if session is not None:
-            session.busy -= 1
-            session.touch()
+            session.busy += 1  # a runtime someone is watching is in use
+        try:
+            event, cursor, timed_out = await event_log.wait(
+                runtime.id, after, where, payload.timeoutMs / 1000
+            )
+        finally:
+            if session is not None:
+                session.busy -= 1
+                session.touch()
     return {
         "event": event_out(event, runtime.alias, runtime.kind) if event else None,
         "cursor": str(cursor),

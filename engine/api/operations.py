@@ -14,6 +14,7 @@ from pydantic import Field
 
 from engine.api.common import parse_uuid
 from engine.api.errors import ApiError
+from engine.api.limits import waiting
 from engine.api.pagination import paginate
 from engine.api.schemas import OperationList, OperationOut, operation_out
 from engine.api.workspaces import get_workspace
@@ -83,8 +84,9 @@ async def get(request: HttpRequest, operation_id: str) -> dict[str, Any]:
     summary="Wait until the operation finishes (at most timeoutMs)",
 )
 async def wait(request: HttpRequest, operation_id: str, payload: OperationWait) -> dict[str, Any]:
-    operation = await get_operation(operation_id)
-    current, timed_out = await operations.wait(operation.id, payload.timeoutMs / 1000)
+    async with waiting(request):
+        operation = await get_operation(operation_id)
+        current, timed_out = await operations.wait(operation.id, payload.timeoutMs / 1000)
     if current is None:  # deleted with its workspace while we waited
         raise ApiError(404, "operation.not_found", f"Operation {operation.id} does not exist any more.")
     return {"operation": operation_out(current), "timedOut": timed_out}

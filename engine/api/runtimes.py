@@ -151,6 +151,7 @@ async def create_runtime(
                 profile_id=launch.profileId if isinstance(launch, ProfileLaunch) else None,
                 config=config,
                 mounts=mount_rules.narrow(workspace.mounts, mount_rules.dump(payload.mounts) or None),
+                api_key_id=str(request.auth.id),  # type: ignore[attr-defined]
             ),
         )
         return 201, to_json(RuntimeOut, runtime_out(runtime))

@@ -18,6 +18,7 @@ from pydantic import Field
 from engine import updates as update_log
 from engine.api.common import Timestamp, iso
 from engine.api.errors import invalid
+from engine.api.limits import HeldStream, key_id, wait_slots
 from engine.models import Update
 
 router = Router(tags=["updates"])
@@ -118,7 +119,8 @@ async def stream(
     if start is None:
         newest = await Update.objects.order_by("-id").values_list("id", flat=True).afirst()
         start = newest or 0
-    response = StreamingHttpResponse(_stream(start), content_type="text/event-stream")
+    slot = wait_slots.take(key_id(request))  # held until the stream closes
+    response = HeldStream(_stream(start), slot, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold events back
     return response

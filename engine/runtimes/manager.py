@@ -68,6 +68,7 @@ class LaunchRequest:
     profile_id: UUID | None
     config: dict[str, Any]  # LaunchConfig as sent (may carry a proxy password)
     mounts: dict[str, Any] = field(default_factory=dict)
+    api_key_id: str | None = None  # who launched it: ENGINE_MAX_RUNTIMES_PER_KEY counts per key
 
 
 def public_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +94,7 @@ class RuntimeManager:
         self._ending: dict[UUID, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self._launched_by: dict[UUID, str] = {}  # live or launching runtime -> its API key
         self.launcher = chromium.Launcher(settings.CHROMIUM_PATH, "none")
 
     # ---- process lifecycle --------------------------------------------------------------
@@ -172,6 +174,22 @@ class RuntimeManager:
 
     # ---- launch -------------------------------------------------------------------------
 
+    def _forget_failed_launch(self, runtime_id: UUID, task: "asyncio.Task[Runtime]") -> None:
+        if task.cancelled() or task.exception() is not None:
+            self._launched_by.pop(runtime_id, None)
+
+    def _check_key_share(self, api_key_id: str | None) -> None:
+        limit = settings.MAX_RUNTIMES_PER_KEY
+        held = sum(1 for key in self._launched_by.values() if key == api_key_id)
+        if api_key_id and limit and held >= limit:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"This API key already runs {limit} runtimes (ENGINE_MAX_RUNTIMES_PER_KEY); stop one and try again.",
+                {"maxRuntimesPerKey": limit},
+                headers={"Retry-After": "5"},
+            )
+
     async def launch(self, workspace: Workspace, request: LaunchRequest) -> Runtime:
         """Launch a browser and return its runtime once it is ready (status active)."""
         if len(self.sessions) + len(self._launching) >= settings.MAX_ACTIVE_RUNTIMES:
@@ -195,6 +213,8 @@ class RuntimeManager:
             base = crypto.open_proxy_password(dict(profile.config or {}))
             base["extensionIds"] = list(profile.extension_ids or []) + list(config.get("extensionIds") or [])
             config = {**base, **{k: v for k, v in config.items() if k != "extensionIds" and v is not None}}
+        _check_idle_timeout(config)
+        self._check_key_share(request.api_key_id)
         extension_dirs = await _extension_dirs(config.get("extensionIds") or [])
         await _check_free(workspace, request.alias, profile)
 
@@ -218,7 +238,10 @@ class RuntimeManager:
         # Shielded: a client that hangs up mid-launch must not leave a half-made runtime.
         task = asyncio.get_running_loop().create_task(self._open(runtime, config, extension_dirs, profile))
         self._launching[runtime.id] = task
+        if request.api_key_id:
+            self._launched_by[runtime.id] = request.api_key_id
         task.add_done_callback(lambda _t: self._launching.pop(runtime.id, None))
+        task.add_done_callback(lambda t: self._forget_failed_launch(runtime.id, t))
         return await asyncio.shield(task)
 
     async def _open(
@@ -336,6 +359,7 @@ class RuntimeManager:
             except Exception:
                 logger.exception("Closing the browser of runtime %s failed", runtime.id)
         self.sessions.pop(runtime.id, None)
+        self._launched_by.pop(runtime.id, None)
         if session.proxy is not None:
             await session.proxy.close()
         data = {"alias": runtime.alias, "runtimeId": str(runtime.id)}
@@ -414,6 +438,18 @@ def launch_options(
         if config.get(key):
             options[option] = config[key]
     return options
+
+
+def _check_idle_timeout(config: dict[str, Any]) -> None:
+    """A runtime may not idle longer than ENGINE_MAX_IDLE_TIMEOUT_SECONDS (its profile's config included)."""
+    wanted, ceiling = config.get("idleTimeoutSeconds"), settings.MAX_IDLE_TIMEOUT_SECONDS
+    if wanted is not None and wanted > ceiling:
+        raise ApiError(
+            400,
+            "request.invalid",
+            f"idleTimeoutSeconds may be at most {ceiling} on this engine (ENGINE_MAX_IDLE_TIMEOUT_SECONDS).",
+            {"fields": [{"path": "launch.config.idleTimeoutSeconds", "message": f"At most {ceiling}."}]},
+        )
 
 
 async def _extension_dirs(extension_ids: list[Any]) -> list[Path]:
