@@ -93,7 +93,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(client: Client, ver
     settings.LOGIN_RATE_LIMIT = 2
     settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.9.0.0/24")]
 
-    def through(proxy: str, chain: str, password: str = "wrong"):
+    def through(proxy: str, chain: str, password: str = "wrong"):  # noqa: S107
         return client.post(
             "/login/",
             {"username": "vera", "password": password},

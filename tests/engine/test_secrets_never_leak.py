@@ -219,11 +219,12 @@ def test_an_operator_cannot_carry_the_engines_secrets_away(
                     )
                     seen.append(grabbed.content)
             # A page may ask for a download of the engine's files; nothing must arrive.
-            lure = (
-                "(() => { for (const href of %s) { const a = document.createElement('a'); a.href = href;"
-                " a.download = 'loot'; document.body.append(a); a.click(); } return 'clicked'; })()"
-            ) % json.dumps(
+            hrefs = json.dumps(
                 [f"file://{database}", f"file://{key_file}", f"http://127.0.0.1:{engine.port}/v1/vault"]
+            )
+            lure = (
+                f"(() => {{ for (const href of {hrefs}) {{ const a = document.createElement('a'); a.href = href;"
+                " a.download = 'loot'; document.body.append(a); a.click(); } return 'clicked'; })()"
             )
             seen.append(
                 operator.post(
