@@ -1,6 +1,6 @@
 """AI credentials: provider keys chosen by id, stored encrypted, never returned; `test` tries one.
 
-Writes need the admin scope, `test` the operator scope (engine.api.auth). Deleting a credential
+Writes declare the admin scope, `test` the operator scope (their routes' `auth=`). Deleting a credential
 a workspace (or an active runtime) still names in its mounts → 409 ai_credential.in_use.
 """
 
@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 
 from engine import crypto
 from engine.ai import providers
+from engine.api.auth import ADMIN, OPERATOR, READ
 from engine.api.common import Timestamp, to_json
 from engine.api.errors import ApiError, invalid
 from engine.api.idempotency import idempotent
@@ -122,7 +123,7 @@ def _names(mounts: dict[str, Any], credential_id: str) -> bool:
     return credential_id in (ai.get("allow") or []) or credential_id in (ai.get("defaults") or {}).values()
 
 
-@router.get("", response=CredentialList, summary="List AI credentials (never their keys)")
+@router.get("", auth=READ, response=CredentialList, summary="List AI credentials (never their keys)")
 async def list_credentials(request: HttpRequest, filters: Query[CredentialFilters]) -> dict[str, Any]:
     queryset = AiCredential.objects.all()
     if filters.provider:
@@ -131,7 +132,7 @@ async def list_credentials(request: HttpRequest, filters: Query[CredentialFilter
     return {"credentials": [serialize(c) for c in rows], "nextCursor": next_cursor}
 
 
-@router.post("", response={201: CredentialOut}, summary="Create an AI credential")
+@router.post("", auth=ADMIN, response={201: CredentialOut}, summary="Create an AI credential")
 async def create(
     request: HttpRequest,
     payload: CredentialCreate,
@@ -166,12 +167,14 @@ async def create(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), make)
 
 
-@router.get("/{credential_id}", response=CredentialOut, summary="Get an AI credential (never its key)")
+@router.get(
+    "/{credential_id}", auth=READ, response=CredentialOut, summary="Get an AI credential (never its key)"
+)
 async def get(request: HttpRequest, credential_id: str) -> dict[str, Any]:
     return serialize(await _credential(credential_id))
 
 
-@router.patch("/{credential_id}", response=CredentialOut, summary="Change an AI credential")
+@router.patch("/{credential_id}", auth=ADMIN, response=CredentialOut, summary="Change an AI credential")
 async def patch(request: HttpRequest, credential_id: str, payload: CredentialPatch) -> dict[str, Any]:
     credential = await _credential(credential_id)
     changed = payload.model_dump(exclude_unset=True)
@@ -197,7 +200,7 @@ async def patch(request: HttpRequest, credential_id: str, payload: CredentialPat
     return serialize(credential)
 
 
-@router.delete("/{credential_id}", response={204: None}, summary="Delete an AI credential")
+@router.delete("/{credential_id}", auth=ADMIN, response={204: None}, summary="Delete an AI credential")
 async def delete(request: HttpRequest, credential_id: str) -> HttpResponse:
     credential = await _credential(credential_id)
     workspaces = [
@@ -226,7 +229,10 @@ async def delete(request: HttpRequest, credential_id: str) -> HttpResponse:
 
 
 @router.post(
-    "/{credential_id}/test", response=TestOut, summary="Try the key with a cheap call to the provider"
+    "/{credential_id}/test",
+    auth=OPERATOR,
+    response=TestOut,
+    summary="Try the key with a cheap call to the provider",
 )
 async def test(request: HttpRequest, credential_id: str) -> dict[str, Any]:
     credential = await _credential(credential_id)

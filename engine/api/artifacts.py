@@ -7,6 +7,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from engine.api.auth import READ
 from engine.api.common import Timestamp, parse_uuid
 from engine.api.errors import ApiError, not_found
 from engine.api.pagination import paginate
@@ -56,13 +57,14 @@ async def _artifact(artifact_id: str) -> Artifact:
     return artifact
 
 
-@router.get("/{artifact_id}", response=ArtifactOut, summary="Get an artifact")
+@router.get("/{artifact_id}", auth=READ, response=ArtifactOut, summary="Get an artifact")
 async def get(request: HttpRequest, artifact_id: str) -> dict[str, Any]:
     return artifact_store.artifact_out(await _artifact(artifact_id))
 
 
 @router.get(
     "/{artifact_id}/content",
+    auth=READ,
     summary="Download an artifact's bytes",
     response={200: None},
     openapi_extra={
@@ -84,7 +86,10 @@ async def content(request: HttpRequest, artifact_id: str, inline: bool = False) 
 
 
 @workspace_router.get(
-    "/{workspace_id}/artifacts", response=ArtifactList, summary="List a workspace's artifacts, newest first"
+    "/{workspace_id}/artifacts",
+    auth=READ,
+    response=ArtifactList,
+    summary="List a workspace's artifacts, newest first",
 )
 async def list_artifacts(
     request: HttpRequest, workspace_id: str, filters: Query[ArtifactFilters]

@@ -1,8 +1,13 @@
 """API-key authentication, scopes and the per-key rate limit.
 
 Scopes (contract, "Scopes of API keys"): `read` may GET and call the two `wait` endpoints;
-`operator` may do everything except change or reveal vault entries and AI credentials;
-`admin` may do everything. The check lives here, in one place, so no handler can forget it.
+`operator` may do everything except change or reveal vault entries and AI credentials (and, later,
+API keys); `admin` may do everything. Every route declares the scope it needs with its `auth=`
+(READ, OPERATOR or ADMIN, below), never by the shape of its URL: `GET .../totp` is OPERATOR
+though it is a GET, `POST .../wait` READ though it is a POST, `POST /ai-credentials/{id}/test`
+OPERATOR whatever the id. `engine.api` refuses to start if a route declares none, and
+tests/engine/test_scopes.py walks the OpenAPI document against a table of what each scope may do.
+A rule that depends on the body (an interactive embed token) calls `require` in its handler.
 """
 
 import hashlib
@@ -18,10 +23,6 @@ from engine.api.errors import ApiError
 from engine.models import ApiKey
 
 KEY_PREFIX = "bctrl_"
-READ_METHODS = {"GET", "HEAD", "OPTIONS"}
-# Non-read calls an operator key may not make: writes to secrets and their reveal.
-ADMIN_ONLY_PREFIXES = ("/v1/vault", "/v1/ai-credentials")
-ADMIN_ONLY_EXCEPTIONS = ("/test",)  # testing an AI credential is an operator's check, not a change
 
 
 def hash_key(key: str) -> str:
@@ -37,15 +38,18 @@ def create_api_key(name: str, scope: str) -> tuple[ApiKey, str]:
     return ApiKey.objects.create(name=name, scope=scope, key_hash=hash_key(key)), key
 
 
-def required_scope(method: str, path: str) -> str:
-    if method in READ_METHODS or path.endswith("/wait"):
-        return "read"
-    if path.startswith(ADMIN_ONLY_PREFIXES) and not path.endswith(ADMIN_ONLY_EXCEPTIONS):
-        return "admin"
-    return "operator"
-
-
 SCOPE_RANK = {"read": 0, "operator": 1, "admin": 2}
+
+
+def require(api_key: ApiKey, needed: str, what: str) -> None:
+    """403 unless `api_key` has at least the `needed` scope; `what` names the call in the message."""
+    if SCOPE_RANK[api_key.scope] < SCOPE_RANK[needed]:
+        raise ApiError(
+            403,
+            "auth.forbidden",
+            f"This API key has the '{api_key.scope}' scope; {what} needs '{needed}'.",
+            {"scope": api_key.scope, "needed": needed},
+        )
 
 
 class _RateLimiter:
@@ -76,8 +80,14 @@ class _RateLimiter:
 rate_limiter = _RateLimiter()
 
 
-class ApiKeyAuth(HttpBearer):
+class KeyAuth(HttpBearer):
+    """A route's authentication: a known key with at least `scope` (use READ, OPERATOR, ADMIN)."""
+
     is_async = True
+
+    def __init__(self, scope: str) -> None:
+        super().__init__()
+        self.scope = scope
 
     async def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:  # type: ignore[override]
         # The ASGI guard (engine/api/guard.py) already found this request's key before its body.
@@ -86,15 +96,14 @@ class ApiKeyAuth(HttpBearer):
             api_key = await ApiKey.objects.filter(key_hash=hash_key(token), revoked_at=None).afirst()
         if api_key is None:
             return None
-        needed = required_scope(request.method or "GET", request.path)
-        if SCOPE_RANK[api_key.scope] < SCOPE_RANK[needed]:
-            raise ApiError(
-                403,
-                "auth.forbidden",
-                f"This API key has the '{api_key.scope}' scope; this call needs '{needed}'.",
-            )
+        require(api_key, self.scope, "this call")
         rate_limiter.check(str(api_key.id))
         return api_key
+
+
+READ = KeyAuth("read")
+OPERATOR = KeyAuth("operator")
+ADMIN = KeyAuth("admin")
 
 
 def whoami_payload(api_key: ApiKey) -> dict[str, object]:

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field, field_validator
 
+from engine.api.auth import READ
 from engine.api.errors import ApiError
 from engine.api.limits import waiting
 from engine.api.runtimes import get_runtime
@@ -82,6 +83,7 @@ class EventWaitResult(Schema):
 
 @router.get(
     "/{workspace_id}/runtimes/{alias}/events",
+    auth=READ,
     response=EventList,
     summary="A runtime's events in sequence order",
 )
@@ -103,6 +105,7 @@ async def list_events(
 
 @router.post(
     "/{workspace_id}/runtimes/{alias}/events/wait",
+    auth=READ,
     response=EventWaitResult,
     summary="Wait for the next matching event after `after` (at most timeoutMs)",
 )

@@ -12,6 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from engine.api.auth import OPERATOR, READ
 from engine.api.errors import ApiError
 from engine.api.idempotency import idempotent
 from engine.api.runtimes import ALIAS_PATTERN, get_runtime, not_active
@@ -111,7 +112,9 @@ class HelpFilters(Schema):
     call: str | None = Field(default=None, max_length=100)
 
 
-@router.post("/{workspace_id}/execute", response=ExecuteResult, summary="Run steps against a runtime")
+@router.post(
+    "/{workspace_id}/execute", auth=OPERATOR, response=ExecuteResult, summary="Run steps against a runtime"
+)
 async def execute(request: HttpRequest, workspace_id: str, payload: ExecuteRequest) -> JsonResponse:
     workspace = await get_workspace(workspace_id)
     steps = [s.model_dump(mode="json") for s in payload.steps]
@@ -135,7 +138,7 @@ async def execute(request: HttpRequest, workspace_id: str, payload: ExecuteReque
     return await idempotent(request, payload.idempotencyKey, payload.model_dump(mode="json"), run)
 
 
-@router.get("/{workspace_id}/help", response=Help, summary="The execute call catalogue")
+@router.get("/{workspace_id}/help", auth=READ, response=Help, summary="The execute call catalogue")
 async def help_(request: HttpRequest, workspace_id: str, filters: Query[HelpFilters]) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
     driver = None

@@ -16,6 +16,7 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import Timestamp, parse_uuid, to_json
 from engine.api.errors import ApiError, invalid, not_found
 from engine.api.pagination import paginate
@@ -90,7 +91,7 @@ async def _extension(extension_id: str) -> BrowserExtension:
     return extension
 
 
-@router.get("", response=ExtensionList, summary="List browser extensions")
+@router.get("", auth=READ, response=ExtensionList, summary="List browser extensions")
 async def list_extensions(request: HttpRequest, filters: Query[ExtensionFilters]) -> dict[str, Any]:
     queryset = BrowserExtension.objects.all()
     if filters.q:
@@ -131,6 +132,7 @@ def _multipart(request: HttpRequest) -> tuple[UploadedFile, str | None]:
 
 @router.post(
     "/upload",
+    auth=OPERATOR,
     response={201: ExtensionOut},
     summary="Upload an extension (.zip or .crx)",
     description="Multipart field `file` (a .zip or .crx of an unpacked extension with manifest.json), "
@@ -184,12 +186,14 @@ async def upload(request: HttpRequest) -> JsonResponse:
     return JsonResponse(to_json(ExtensionOut, serialize(extension, Counter())), status=201)
 
 
-@router.get("/{extension_id}", response=ExtensionOut, summary="Get a browser extension")
+@router.get("/{extension_id}", auth=READ, response=ExtensionOut, summary="Get a browser extension")
 async def get(request: HttpRequest, extension_id: str) -> dict[str, Any]:
     return serialize(await _extension(extension_id), await _profile_counts())
 
 
-@router.patch("/{extension_id}", response=ExtensionOut, summary="Rename, enable or disable an extension")
+@router.patch(
+    "/{extension_id}", auth=OPERATOR, response=ExtensionOut, summary="Rename, enable or disable an extension"
+)
 async def patch(request: HttpRequest, extension_id: str, payload: ExtensionPatch) -> dict[str, Any]:
     extension = await _extension(extension_id)
     changed = payload.model_dump(exclude_unset=True)
@@ -210,7 +214,7 @@ async def patch(request: HttpRequest, extension_id: str, payload: ExtensionPatch
     return serialize(extension, await _profile_counts())
 
 
-@router.delete("/{extension_id}", response={204: None}, summary="Delete a browser extension")
+@router.delete("/{extension_id}", auth=OPERATOR, response={204: None}, summary="Delete a browser extension")
 async def delete(request: HttpRequest, extension_id: str) -> HttpResponse:
     extension = await _extension(extension_id)
     key = str(extension.id)

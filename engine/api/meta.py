@@ -3,7 +3,7 @@
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from engine.api.auth import whoami_payload
+from engine.api.auth import READ, whoami_payload
 from engine.api.common import Timestamp
 
 router = Router(tags=["auth"])
@@ -26,6 +26,8 @@ class WhoAmI(Schema):
     apiKey: ApiKeyInfo
 
 
-@router.get("/auth/whoami", response=WhoAmI, summary="The organisation and API key of this request")
+@router.get(
+    "/auth/whoami", auth=READ, response=WhoAmI, summary="The organisation and API key of this request"
+)
 async def whoami(request: HttpRequest) -> dict[str, object]:
     return whoami_payload(request.auth)  # type: ignore[attr-defined]

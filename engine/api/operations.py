@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import parse_uuid
 from engine.api.errors import ApiError
 from engine.api.limits import waiting
@@ -65,7 +66,7 @@ async def get_operation(operation_id: str) -> Operation:
     return operation
 
 
-@router.get("", response=OperationList, summary="List operations, newest first")
+@router.get("", auth=READ, response=OperationList, summary="List operations, newest first")
 async def list_operations(request: HttpRequest, filters: Query[OperationFilters]) -> dict[str, Any]:
     queryset = Operation.objects.all()
     if filters.workspaceId:
@@ -73,13 +74,14 @@ async def list_operations(request: HttpRequest, filters: Query[OperationFilters]
     return await _page(queryset, filters.status, filters.limit, filters.cursor)
 
 
-@router.get("/{operation_id}", response=OperationOut, summary="Get an operation")
+@router.get("/{operation_id}", auth=READ, response=OperationOut, summary="Get an operation")
 async def get(request: HttpRequest, operation_id: str) -> dict[str, Any]:
     return operation_out(await get_operation(operation_id))
 
 
 @router.post(
     "/{operation_id}/wait",
+    auth=READ,
     response=OperationWaitResult,
     summary="Wait until the operation finishes (at most timeoutMs)",
 )
@@ -94,6 +96,7 @@ async def wait(request: HttpRequest, operation_id: str, payload: OperationWait) 
 
 @router.post(
     "/{operation_id}/cancel",
+    auth=OPERATOR,
     response=OperationOut,
     summary="Cancel an operation; 409 operation.not_active if it already finished",
 )
@@ -110,7 +113,7 @@ async def cancel(request: HttpRequest, operation_id: str) -> dict[str, Any]:
 
 
 @workspace_router.get(
-    "/{workspace_id}/operations", response=OperationList, summary="List a workspace's operations"
+    "/{workspace_id}/operations", auth=READ, response=OperationList, summary="List a workspace's operations"
 )
 async def list_workspace_operations(
     request: HttpRequest, workspace_id: str, filters: Query[WorkspaceOperationFilters]

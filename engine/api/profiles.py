@@ -20,6 +20,7 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
 from engine import crypto, paths
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import Timestamp, parse_uuid, to_json
 from engine.api.errors import ApiError, invalid, not_found
 from engine.api.idempotency import idempotent
@@ -189,7 +190,7 @@ async def _profile(profile_id: str) -> BrowserProfile:
     return profile
 
 
-@router.get("", response=ProfileList, summary="List browser profiles")
+@router.get("", auth=READ, response=ProfileList, summary="List browser profiles")
 async def list_profiles(request: HttpRequest, filters: Query[ProfileFilters]) -> dict[str, Any]:
     queryset = BrowserProfile.objects.all()
     if filters.q:
@@ -198,7 +199,7 @@ async def list_profiles(request: HttpRequest, filters: Query[ProfileFilters]) ->
     return {"profiles": await _serialize(rows), "nextCursor": next_cursor}
 
 
-@router.post("", response={201: ProfileOut}, summary="Create a browser profile")
+@router.post("", auth=OPERATOR, response={201: ProfileOut}, summary="Create a browser profile")
 async def create(
     request: HttpRequest,
     payload: ProfileCreate,
@@ -220,13 +221,14 @@ async def create(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), make)
 
 
-@router.get("/{profile_id}", response=ProfileOut, summary="Get a browser profile")
+@router.get("/{profile_id}", auth=READ, response=ProfileOut, summary="Get a browser profile")
 async def get(request: HttpRequest, profile_id: str) -> dict[str, Any]:
     return (await _serialize([await _profile(profile_id)], fresh=True))[0]
 
 
 @router.patch(
     "/{profile_id}",
+    auth=OPERATOR,
     response=ProfileOut,
     summary="Change a browser profile",
     description="`config` replaces the whole launch config; changes apply from the next launch.",
@@ -269,7 +271,9 @@ async def patch(request: HttpRequest, profile_id: str, payload: ProfilePatch) ->
     return (await _serialize([profile], fresh=True))[0]
 
 
-@router.delete("/{profile_id}", response={204: None}, summary="Delete a browser profile and its data")
+@router.delete(
+    "/{profile_id}", auth=OPERATOR, response={204: None}, summary="Delete a browser profile and its data"
+)
 async def delete(request: HttpRequest, profile_id: str) -> HttpResponse:
     profile = await _profile(profile_id)
     holder = await Runtime.objects.filter(profile=profile, status=Runtime.Status.ACTIVE).afirst()

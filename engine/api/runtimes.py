@@ -14,6 +14,7 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field, field_validator
 
 from engine import mounts as mount_rules
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import to_json
 from engine.api.errors import ApiError
 from engine.api.idempotency import idempotent
@@ -128,7 +129,9 @@ def not_active(runtime: Runtime) -> ApiError:
     )
 
 
-@router.post("/{workspace_id}/runtimes", response={201: RuntimeOut}, summary="Launch a runtime")
+@router.post(
+    "/{workspace_id}/runtimes", auth=OPERATOR, response={201: RuntimeOut}, summary="Launch a runtime"
+)
 async def create_runtime(
     request: HttpRequest,
     workspace_id: str,
@@ -159,7 +162,9 @@ async def create_runtime(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
 
-@router.get("/{workspace_id}/runtimes", response=RuntimeList, summary="List runtimes, newest first")
+@router.get(
+    "/{workspace_id}/runtimes", auth=READ, response=RuntimeList, summary="List runtimes, newest first"
+)
 async def list_runtimes(
     request: HttpRequest, workspace_id: str, filters: Query[RuntimeFilters]
 ) -> dict[str, Any]:
@@ -171,13 +176,16 @@ async def list_runtimes(
     return {"runtimes": [runtime_out(r) for r in rows], "nextCursor": next_cursor}
 
 
-@router.get("/{workspace_id}/runtimes/{alias}", response=RuntimeOut, summary="Get a runtime by alias")
+@router.get(
+    "/{workspace_id}/runtimes/{alias}", auth=READ, response=RuntimeOut, summary="Get a runtime by alias"
+)
 async def get(request: HttpRequest, workspace_id: str, alias: str) -> dict[str, Any]:
     return runtime_out(await get_runtime(await get_workspace(workspace_id), alias))
 
 
 @router.post(
     "/{workspace_id}/runtimes/{alias}/stop",
+    auth=OPERATOR,
     response=RuntimeOut,
     summary="Stop a runtime (closes its browser); 409 runtime.not_active if it already ended",
 )

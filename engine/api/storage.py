@@ -17,6 +17,7 @@ from django.utils.http import content_disposition_header
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import Timestamp, to_json
 from engine.api.errors import ApiError
 from engine.api.pagination import paginate
@@ -71,7 +72,7 @@ class PutParams(Schema):
     runtimeId: UUID | None = None
 
 
-@router.get("", response=NamespaceList, summary="List storage namespaces")
+@router.get("", auth=READ, response=NamespaceList, summary="List storage namespaces")
 async def list_namespaces(request: HttpRequest) -> dict[str, Any]:
     rows = (
         StorageObject.objects.values("namespace")
@@ -100,6 +101,7 @@ def _folders(namespace: str, prefix: str) -> list[str]:
 
 @router.get(
     "/{namespace}/objects",
+    auth=READ,
     response=ObjectList,
     summary="List objects and folders under a prefix",
     description="Objects directly under `prefix` (all under it with `recursive=true`), by path; "
@@ -127,6 +129,7 @@ async def list_objects(request: HttpRequest, namespace: str, filters: Query[Obje
 
 @router.put(
     "/{namespace}/objects/{path:path}",
+    auth=OPERATOR,
     response={200: ObjectOut, 201: ObjectOut},
     summary="Write an object (raw body)",
     description="The raw request body becomes the object; its Content-Type is kept. "
@@ -156,12 +159,14 @@ async def put(request: HttpRequest, namespace: str, path: str, params: Query[Put
     return JsonResponse(to_json(ObjectOut, store.object_out(row)), status=201 if created else 200)
 
 
-@router.get("/{namespace}/objects/{path:path}", response=ObjectOut, summary="Describe an object")
+@router.get("/{namespace}/objects/{path:path}", auth=READ, response=ObjectOut, summary="Describe an object")
 async def get(request: HttpRequest, namespace: str, path: str) -> dict[str, Any]:
     return store.object_out(await store.get_object(namespace, path))
 
 
-@router.delete("/{namespace}/objects/{path:path}", response={204: None}, summary="Delete an object")
+@router.delete(
+    "/{namespace}/objects/{path:path}", auth=OPERATOR, response={204: None}, summary="Delete an object"
+)
 async def delete(request: HttpRequest, namespace: str, path: str) -> HttpResponse:
     await store.delete_object(namespace, path)
     return HttpResponse(status=204)
@@ -169,6 +174,7 @@ async def delete(request: HttpRequest, namespace: str, path: str) -> HttpRespons
 
 @router.get(
     "/{namespace}/content/{path:path}",
+    auth=READ,
     summary="Download an object's bytes",
     description="Streams the bytes with the object's Content-Type; `inline=true` asks the browser to show "
     "them instead of saving.",

@@ -16,6 +16,7 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
 from engine import updates as update_log
+from engine.api.auth import READ
 from engine.api.common import Timestamp, iso
 from engine.api.errors import invalid
 from engine.api.limits import HeldStream, key_id, wait_slots
@@ -57,7 +58,7 @@ def _out(update: Update) -> dict[str, Any]:
     }
 
 
-@router.get("", response=UpdatePage, summary="Updates after a sequence, oldest first")
+@router.get("", auth=READ, response=UpdatePage, summary="Updates after a sequence, oldest first")
 async def list_updates(request: HttpRequest, filters: Query[UpdateFilters]) -> dict[str, Any]:
     rows = [u async for u in Update.objects.filter(id__gt=filters.after).order_by("id")[: filters.limit + 1]]
     more = len(rows) > filters.limit
@@ -96,6 +97,7 @@ async def _stream(after: int) -> AsyncIterator[str]:
 
 @router.get(
     "/stream",
+    auth=READ,
     summary="Live updates (text/event-stream)",
     description="Each update is `id: <sequence>`, `event: <type>`, `data: <Update JSON>`; a `: keep-alive` "
     "comment every 15 s. Resume with the Last-Event-ID header or `?after=`; without either the stream "

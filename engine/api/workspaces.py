@@ -8,6 +8,7 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
 from engine import mounts as mount_rules
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import parse_uuid, to_json
 from engine.api.errors import ApiError, not_found
 from engine.api.idempotency import idempotent
@@ -64,7 +65,7 @@ async def get_workspace(workspace_id: str) -> Workspace:
     return workspace
 
 
-@router.get("", response=WorkspaceList, summary="List workspaces")
+@router.get("", auth=READ, response=WorkspaceList, summary="List workspaces")
 async def list_workspaces(request: HttpRequest, filters: Query[WorkspaceFilters]) -> dict[str, Any]:
     queryset = with_counts(Workspace.objects.all())
     if filters.q:
@@ -73,7 +74,7 @@ async def list_workspaces(request: HttpRequest, filters: Query[WorkspaceFilters]
     return {"workspaces": [serialize(w) for w in rows], "nextCursor": next_cursor}
 
 
-@router.post("", response={201: WorkspaceOut}, summary="Create a workspace")
+@router.post("", auth=OPERATOR, response={201: WorkspaceOut}, summary="Create a workspace")
 async def create_workspace(
     request: HttpRequest,
     payload: WorkspaceCreate,
@@ -93,12 +94,14 @@ async def create_workspace(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
 
-@router.get("/{workspace_id}", response=WorkspaceOut, summary="Get a workspace")
+@router.get("/{workspace_id}", auth=READ, response=WorkspaceOut, summary="Get a workspace")
 async def get(request: HttpRequest, workspace_id: str) -> dict[str, Any]:
     return serialize(await get_workspace(workspace_id))
 
 
-@router.patch("/{workspace_id}", response=WorkspaceOut, summary="Rename a workspace or change its mounts")
+@router.patch(
+    "/{workspace_id}", auth=OPERATOR, response=WorkspaceOut, summary="Rename a workspace or change its mounts"
+)
 async def patch(request: HttpRequest, workspace_id: str, payload: WorkspacePatch) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
     changed = payload.model_dump(exclude_unset=True)
@@ -124,7 +127,7 @@ async def patch(request: HttpRequest, workspace_id: str, payload: WorkspacePatch
     return serialize(workspace)
 
 
-@router.delete("/{workspace_id}", response={204: None}, summary="Delete a workspace")
+@router.delete("/{workspace_id}", auth=OPERATOR, response={204: None}, summary="Delete a workspace")
 async def delete(request: HttpRequest, workspace_id: str, force: bool = False) -> HttpResponse:
     from engine.runtimes.manager import manager
 
@@ -146,6 +149,7 @@ async def delete(request: HttpRequest, workspace_id: str, force: bool = False) -
 
 @router.get(
     "/{workspace_id}/state",
+    auth=READ,
     response=WorkspaceState,
     summary="A workspace, its runtimes and active operations",
 )
