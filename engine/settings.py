@@ -77,8 +77,8 @@ def _generated(name: str) -> str:
     return generated
 
 
-SECRET_KEY, _ = _secret("ENGINE_SECRET_KEY")
 VAULT_KEY, VAULT_KEY_PATH = _secret("ENGINE_VAULT_KEY")
+SECRET_KEY, _ = _secret("ENGINE_SECRET_KEY")
 DEBUG = env.bool("ENGINE_DEBUG", default=False)
 # Runtimes may reach loopback/private addresses only where this names them (host, host:port or
 # CIDR, comma-separated); the engine's own ports never. Parsed here so a typo stops the start.
