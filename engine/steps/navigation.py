@@ -19,6 +19,7 @@ from engine.egress.proxy import REFUSED_HEADER
 from engine.steps.registry import Arg, StepContext, StepError, step
 
 LOAD_STATES = ("load", "domcontentloaded", "networkidle", "commit")
+ERROR_PAGE_WAIT_MS = 5000  # how long a failed navigation waits for Chromium's error page to commit
 
 
 def _wait_until(options: dict[str, Any] | None) -> Any:
@@ -59,7 +60,7 @@ async def _navigate(ctx: StepContext, move: Callable[[], Awaitable[Response | No
             # Chromium commits its error page a moment after the navigation failed; a navigation
             # started before that (the next step's) would be interrupted by it.
             with contextlib.suppress(PlaywrightError):
-                await page.wait_for_url(re.compile("^chrome-error:"), timeout=2000)
+                await page.wait_for_url(re.compile("^chrome-error:"), timeout=ERROR_PAGE_WAIT_MS)
         refusal = _refusal_in(message, page.url) or next(reversed(session.refusals_since(before)), None)
         if refusal is None:
             raise

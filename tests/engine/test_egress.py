@@ -70,6 +70,16 @@ def goto(url: str) -> dict:
     return {"call": "page.goto", "args": [url], "options": {"timeoutMs": 10_000}}
 
 
+def page_content(client: httpx.Client, workspace_id: str) -> str:
+    """What the page shows now (a page still settling after a refusal gets a moment more)."""
+    for _ in range(3):
+        step = execute(client, workspace_id, {"call": "page.content"})["steps"][0]
+        if step["ok"]:
+            return step["result"]
+        time.sleep(0.5)
+    raise AssertionError(step)
+
+
 def blocked_events(client: httpx.Client, workspace_id: str) -> list[dict]:
     events = client.get(
         f"/workspaces/{workspace_id}/runtimes/runner/events",
@@ -117,7 +127,7 @@ def test_it_refuses_each_address_form(
     )
     result = execute(client, workspace_id, goto(url), {"call": "page.content"})
     assert_blocked(result, rule)
-    content = execute(client, workspace_id, {"call": "page.content"})["steps"][0]["result"]
+    content = page_content(client, workspace_id)
     assert SECRET not in content
     assert any(e["rule"] == rule for e in blocked_events(client, workspace_id))
 
@@ -147,7 +157,7 @@ def test_it_refuses_each_scheme(
     url = template.format(var_dir=engine.var_dir, site=site.url)
     result = execute(client, workspace_id, goto(url), {"call": "page.content"})
     assert_blocked(result, rule)
-    content = execute(client, workspace_id, {"call": "page.content"})["steps"][0]["result"]
+    content = page_content(client, workspace_id)
     assert "root:" not in content and "inline page" not in content and "SQLite" not in content
     assert {"url": url, "rule": rule} in blocked_events(client, workspace_id)
 
@@ -161,7 +171,7 @@ def test_chromium_itself_refuses_a_scheme_the_step_never_saw(
             client, workspace_id, goto(f"{site.url}/redirect?to={target}"), {"call": "page.content"}
         )
         assert_blocked(result, "scheme:redirect")
-        content = execute(client, workspace_id, {"call": "page.content"})["steps"][0]["result"]
+        content = page_content(client, workspace_id)
         assert "root:" not in content and "Command Line" not in content
 
 
@@ -241,7 +251,7 @@ def test_a_page_on_an_allowed_host_gets_nothing_from_a_refused_one(
     assert result["status"] == "succeeded", result
     out = result["steps"][1]["result"]
     assert out["image"] == 0 and out["socket"] == "error" and SECRET not in json.dumps(out)
-    frame_text = execute(client, workspace_id, {"call": "page.content"})["steps"][0]["result"]
+    frame_text = page_content(client, workspace_id)
     assert SECRET not in frame_text.replace("Hello from the test site</h1>", "")  # the top page's own heading
     refused = {e["url"] for e in blocked_events(client, workspace_id)}
     assert {f"{target}/index.html", f"{target}/pixel.png", private_site.host_port} <= refused

@@ -7,8 +7,10 @@ looked up). Public addresses appear only as values to judge: nothing connects to
 
 import asyncio
 import base64
+import concurrent.futures
+import functools
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 import pytest
@@ -145,6 +147,19 @@ async def started(
     return proxy, refusals
 
 
+def in_own_loop(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async test on a loop of its own thread: the e2e suite's sync Playwright keeps a loop
+    running in the main thread for the whole session, where pytest-asyncio cannot start one."""
+
+    @functools.wraps(test)
+    def run(*args: object, **kwargs: object) -> None:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, test(*args, **kwargs)).result()
+
+    return run
+
+
+@in_own_loop
 async def test_it_connects_to_the_address_it_judged(allowed_site: Site, refused_site: Site) -> None:
     port = allowed_site.server.server_address[1]
     policy = EgressPolicy(parse_allow(allowed_site.host_port))
@@ -161,6 +176,7 @@ async def test_it_connects_to_the_address_it_judged(allowed_site: Site, refused_
         await proxy.close()
 
 
+@in_own_loop
 async def test_it_refuses_a_name_with_any_refused_address(allowed_site: Site, refused_site: Site) -> None:
     port = allowed_site.server.server_address[1]
     policy = EgressPolicy(parse_allow(allowed_site.host_port))
@@ -176,6 +192,7 @@ async def test_it_refuses_a_name_with_any_refused_address(allowed_site: Site, re
         await proxy.close()
 
 
+@in_own_loop
 async def test_its_own_port_is_refused_even_when_allowed() -> None:
     policy = EgressPolicy(parse_allow("127.0.0.1"))
     proxy, refusals = await started(policy, Answers())
@@ -207,6 +224,7 @@ class RecordingUpstream:
         writer.close()
 
 
+@in_own_loop
 async def test_it_chains_to_the_runtimes_own_proxy_with_its_credentials() -> None:
     upstream = RecordingUpstream()
     port = await upstream.start()
