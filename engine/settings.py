@@ -116,6 +116,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
 CHROMIUM_PATH = env.str("CHROMIUM_PATH", default="/usr/bin/chromium")
+# An engine running as root starts runtimes' Chromium as this uid (no account needed), with
+# Chromium's own sandbox on, where the platform allows it (checked at start); 0 keeps Chromium as
+# the engine's user with --no-sandbox.
+BROWSER_UID = env.int("ENGINE_BROWSER_UID", default=61287)
 ORGANIZATION_NAME = env.str("ENGINE_ORGANIZATION_NAME", default="Local engine")
 MAX_ACTIVE_RUNTIMES = env.int("ENGINE_MAX_ACTIVE_RUNTIMES", default=20)
 DEFAULT_IDLE_TIMEOUT_SECONDS = env.int("ENGINE_IDLE_TIMEOUT_SECONDS", default=900)

@@ -19,10 +19,17 @@ Docker container), the launcher is not used: the image can install the same poli
 system-wide (see the Dockerfile), and otherwise the engine logs a warning at start and relies on
 the step check plus the session's watcher, which sends a page that lands on a refused scheme
 back to about:blank.
+
+An engine running as root also drops the browser to ENGINE_BROWSER_UID (`setpriv`) and lets
+Chromium turn its sandbox on (as root it cannot). Whether that works here (user namespaces for
+the sandbox) is tried once at start with a real browser (the runtime manager launches one through
+Playwright); if it does not, runtimes run as before (the engine's user, --no-sandbox) and the log
+says why.
 """
 
 import json
 import logging
+import os
 import shlex
 import shutil
 import subprocess
@@ -50,10 +57,26 @@ def managed_policy() -> dict[str, object]:
 
 @dataclass(frozen=True)
 class Launcher:
-    """How runtimes start Chromium: `executable` and what guards it (`mode`, for the log and tests)."""
+    """How runtimes start Chromium: `executable` and what guards it (`mode`, for the log and tests).
+
+    `uid` is set when the browser runs as that unprivileged user with Chromium's sandbox on: its
+    directories must then be its own (`own`), and Playwright must not add --no-sandbox.
+    """
 
     executable: str
     mode: str  # namespace | system | none
+    uid: int | None = None
+
+    def own(self, *directories: Path) -> None:
+        """Give the browser's user its directories (a profile's whole tree included)."""
+        if self.uid is None:
+            return
+        for directory in directories:
+            directory.mkdir(parents=True, exist_ok=True)
+            os.chown(directory, self.uid, self.uid)
+            for parent, dirs, files in os.walk(directory):
+                for name in dirs + files:
+                    os.chown(os.path.join(parent, name), self.uid, self.uid, follow_symlinks=False)
 
 
 def system_policy_installed() -> bool:
@@ -64,13 +87,38 @@ def system_policy_installed() -> bool:
         return False
 
 
-def prepare(chromium: str, workdir: Path, hidden: list[Path]) -> Launcher:
+def prepare(
+    chromium: str, workdir: Path, hidden: list[Path], browser_uid: int
+) -> tuple[Launcher, Launcher | None]:
     """Build the launcher under `workdir` and check that it works here; fall back when it does not.
 
     `hidden` are paths the browser must not see (the engine's secrets, database, storage blobs):
     inside the namespace, directories are covered by an empty read-only tmpfs and files by
-    /dev/null, when they exist at launch.
+    /dev/null, when they exist at launch. Also returns the same launcher dropping to
+    `browser_uid` when the engine runs as root: the runtime manager tries it with a real browser
+    (`Launcher.uid`) and keeps it only if Chromium starts with its sandbox there.
     """
+    workdir.mkdir(parents=True, exist_ok=True)
+    launcher = _policy_launcher(chromium, workdir, hidden)
+    if browser_uid <= 0 or os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return launcher, None
+    closed = next((d for d in (workdir, *workdir.parents) if not d.stat().st_mode & 0o001), None)
+    if closed is not None:
+        logger.warning(
+            "Runtimes run as the engine's user with --no-sandbox: the browser's own user (ENGINE_BROWSER_UID=%s) "
+            "cannot reach ENGINE_VAR_DIR, because %s is closed to other users (chmod o+x it to let it).",
+            browser_uid,
+            closed,
+        )
+        return launcher, None
+    script = workdir / "chromium-sandboxed"
+    inner = launcher.executable if launcher.executable != chromium else None
+    script.write_text(_drop_script(inner, chromium, browser_uid))
+    script.chmod(0o755)
+    return launcher, Launcher(str(script), launcher.mode, browser_uid)
+
+
+def _policy_launcher(chromium: str, workdir: Path, hidden: list[Path]) -> Launcher:
     if system_policy_installed():
         return Launcher(chromium, "system")
     unshare = shutil.which("unshare")
@@ -85,13 +133,26 @@ def prepare(chromium: str, workdir: Path, hidden: list[Path]) -> Launcher:
     (managed / POLICY_FILE_NAME).write_text(json.dumps(managed_policy(), indent=2))
     script = workdir / "chromium"
     script.write_text(_script(unshare, etc, chromium, hidden))
-    script.chmod(0o700)
+    script.chmod(0o755)
     probe = subprocess.run(
-        [str(script), "--version"], capture_output=True, text=True, timeout=60, env={"BCTRL_PROBE": "1"}
+        [str(script), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "BCTRL_PROBE": "1"},
     )
     if probe.returncode != 0:
         return _without(chromium, (probe.stderr.strip().splitlines() or ["it exited with an error"])[-1])
     return Launcher(str(script), "namespace")
+
+
+def _drop_script(inner: str | None, chromium: str, uid: int) -> str:
+    """Chromium as `uid` (after the namespace launcher, when there is one, has done its mounts)."""
+    drop = f"setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs --"
+    if inner is None:
+        return f'#!/bin/sh\nexec {drop} {shlex.quote(chromium)} "$@"\n'
+    # The namespace launcher runs "$@" after its mounts: hand it the drop as the command.
+    return f'#!/bin/sh\nexec {shlex.quote(inner)} --bctrl-drop {uid} "$@"\n'
 
 
 def _script(unshare: str, etc: Path, chromium: str, hidden: list[Path]) -> str:
@@ -105,6 +166,9 @@ def _script(unshare: str, etc: Path, chromium: str, hidden: list[Path]) -> str:
         f"  mount --bind {shlex.quote(str(etc))} {shlex.quote(str(HOST_POLICY_ROOT))}\n"
         f"{hide}\n"
         '  if [ -n "$BCTRL_PROBE" ]; then exit 0; fi\n'
+        '  if [ "$2" = --bctrl-drop ]; then chromium=$1; uid=$3; shift 3\n'
+        '    exec setpriv --reuid="$uid" --regid="$uid" --clear-groups --no-new-privs -- "$chromium" "$@"\n'
+        "  fi\n"
         '  exec "$@"\n'
     )
     return (

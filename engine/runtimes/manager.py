@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import mimetypes
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,10 +102,21 @@ class RuntimeManager:
 
     async def start(self) -> None:
         await self._reconcile()
-        self.launcher = await sync_to_async(chromium.prepare)(
-            settings.CHROMIUM_PATH, paths.browser_launcher_dir(), paths.hidden_from_browsers()
+        self.launcher, sandboxed = await sync_to_async(chromium.prepare)(
+            settings.CHROMIUM_PATH,
+            paths.browser_launcher_dir(),
+            paths.hidden_from_browsers(),
+            settings.BROWSER_UID,
         )
-        logger.info("Runtimes start Chromium with URL policy mode %r", self.launcher.mode)
+        if sandboxed is not None and await self._starts_sandboxed(sandboxed):
+            self.launcher = sandboxed
+        logger.info(
+            "Runtimes start Chromium with URL policy mode %r, %s",
+            self.launcher.mode,
+            f"sandboxed as uid {self.launcher.uid}"
+            if self.launcher.uid
+            else "as the engine's user, no sandbox",
+        )
         event_log.start()
         await self._driver()
         self._reaper = asyncio.get_running_loop().create_task(self._reap(), name="idle-reaper")
@@ -126,6 +138,35 @@ class RuntimeManager:
             with contextlib.suppress(Exception):
                 await self._playwright.stop()
             self._playwright = None
+
+    async def _starts_sandboxed(self, launcher: chromium.Launcher) -> bool:
+        """Start one real browser the way runtimes would start under `launcher`, sandbox on."""
+        probe = paths.browser_launcher_dir() / "probe"
+        try:
+            await sync_to_async(launcher.own)(probe, probe / "user-data")
+            context = await (await self._driver()).chromium.launch_persistent_context(
+                str(probe / "user-data"),
+                executable_path=launcher.executable,
+                headless=True,
+                chromium_sandbox=True,
+                args=[arg for arg in CHROMIUM_ARGS if arg != "--no-sandbox"],
+                env={**os.environ, "HOME": str(probe)},
+                timeout=60_000,
+            )
+            page = context.pages[0] if context.pages else await context.new_page()
+            await page.evaluate("1")  # a renderer runs, inside the sandbox
+            await context.close()
+            return True
+        except Exception as exc:
+            logger.warning(
+                "Chromium does not start sandboxed as uid %s here (%s); runtimes run as the engine's user "
+                "with --no-sandbox. ENGINE_BROWSER_UID=0 skips this check.",
+                launcher.uid,
+                _first_line(exc),
+            )
+            return False
+        finally:
+            await sync_to_async(shutil.rmtree)(probe, ignore_errors=True)
 
     async def _driver(self) -> Playwright:
         async with self._playwright_lock:
@@ -269,6 +310,12 @@ class RuntimeManager:
             await sync_to_async(_make_dirs)(user_data, scratch / "downloads")
             options = launch_options(config, user_data, scratch / "downloads", extension_dirs)
             options.update(executable_path=self.launcher.executable, proxy={"server": session.proxy.url})
+            if self.launcher.uid is not None:
+                # The browser runs as its own unprivileged user, with Chromium's sandbox on.
+                home = scratch / "home"
+                await sync_to_async(self.launcher.own)(user_data, scratch / "downloads", home)
+                options["args"] = [arg for arg in options["args"] if arg != "--no-sandbox"]
+                options.update(chromium_sandbox=True, env={**os.environ, "HOME": str(home)})
             context = await playwright.chromium.launch_persistent_context(**options)
         except Exception as exc:
             await session.proxy.close()

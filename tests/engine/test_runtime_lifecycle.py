@@ -134,3 +134,22 @@ def test_a_killed_engine_leaves_no_runtime_active_after_restart(own_engine: Engi
     assert after["status"] == "failed" and after["failure"]["code"] == "runtime.engine_restarted"
     assert events[-1]["eventType"] == "runtime.failed"
     assert relaunched.status_code == 201
+
+
+def test_the_browser_runs_as_its_own_user_with_its_sandbox(engine: EngineProcess, api: httpx.Client) -> None:
+    """The engine runs as root here; its runtimes' Chromium does not (ENGINE_BROWSER_UID), and keeps its sandbox."""
+    assert os.geteuid() == 0, (
+        "this machine runs the suite as root; elsewhere the engine's user is unprivileged already"
+    )
+    workspace_id, runtime = launch(api, "sandbox test", "boxed")
+    browser = browser_pid(engine.var_dir / "runtimes" / runtime["id"])
+    uids = next(
+        line for line in Path(f"/proc/{browser}/status").read_text().splitlines() if line.startswith("Uid:")
+    )
+    assert set(uids.split()[1:]) == {"61287"}, engine.log()[-500:]
+    renderers = [
+        pid for pid in descendants(browser) if b"--type=renderer" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    for pid in [browser, *renderers]:
+        assert b"--no-sandbox" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    api.delete(f"/workspaces/{workspace_id}", params={"force": "true"})

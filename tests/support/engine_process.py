@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -112,6 +113,13 @@ class EngineProcess(ServerProcess):
 
     def start(self) -> "EngineProcess":
         self.var_dir.mkdir(parents=True, exist_ok=True)
+        # pytest's temp dirs are 0700; runtimes run Chromium as an unprivileged user
+        # (ENGINE_BROWSER_UID) that must pass through them to its own dirs (and list nothing).
+        temp = Path(tempfile.gettempdir())
+        for directory in (self.var_dir, *self.var_dir.parents):
+            if directory == temp or temp not in directory.parents:
+                break
+            directory.chmod(directory.stat().st_mode | 0o001)
         if not self.keys:
             for scope in ("admin", "operator", "read"):
                 self.keys[scope] = self.create_key(scope)
