@@ -19,19 +19,12 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import async_playwright  # noqa: E402
 
+from engine.runtimes import chromium  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 
 N = 5
-CHROMIUM_PATH = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+CHROMIUM_PATH = chromium.executable()
+ARGS = list(chromium.FLAGS)  # the engine's own flags: the baseline runs the same browser
 
 
 def api_launches(engine: EngineProcess) -> list[float]:

@@ -1,61 +1,82 @@
-"""Settings of the console, read from the environment (django-environ). See .env.example."""
+"""Settings of the console, read from the environment (django-environ). See .env.example.
+
+Importing this module writes nothing, except on a laptop (CONSOLE_LOCAL=true, the default):
+there it creates CONSOLE_VAR_DIR and generates the secrets nobody gave, under var/secrets/.
+"""
 
 import ipaddress
+import os
 import secrets
+import sys
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+# FileAwareEnv: every NAME may also come from the file NAME_FILE names (Docker/Kubernetes secrets).
+env = environ.FileAwareEnv()
 if (BASE_DIR / ".env").exists():
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+    environ.FileAwareEnv.read_env(BASE_DIR / ".env", overwrite=False)
 
 VAR_DIR = Path(env.path("CONSOLE_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
-
 DEBUG = env.bool("DEBUG", default=False)
+# A laptop run (`manage.py up`, tests) makes what it lacks under var/; a deployment sets
+# CONSOLE_LOCAL=false, gives every secret itself and gets a loud refusal when one is missing.
+LOCAL = env.bool("CONSOLE_LOCAL", default=True)
+if LOCAL:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _secret(name: str, generate_locally: bool) -> str:
-    """A secret from NAME or NAME_FILE; generated once into var/ only for local (DEBUG or `up`) use."""
-    value = env.str(name, default="")
-    if not value and env.str(f"{name}_FILE", default=""):
-        value = Path(env.str(f"{name}_FILE")).read_text().strip()
-    if value:
-        return value
-    if not generate_locally:
-        raise environ.ImproperlyConfigured(f"Set {name} (or {name}_FILE): it has no production default.")
+def secret(name: str) -> str:
+    """The one reader of secrets: NAME, or the file NAME_FILE names; '' when neither is set.
+
+    Read raw (django-environ would treat a value starting with `$` as a reference to another
+    variable) and stripped of the newline a secret file usually ends with.
+    """
+    try:
+        return (env.ENVIRON.get(name) or "").strip()
+    except OSError as error:
+        raise ImproperlyConfigured(
+            f"{name}_FILE names {os.environ.get(name + '_FILE')!r}, which cannot be read ({error.strerror}). "
+            f"Point it at a readable file holding the value, or set {name} instead."
+        ) from error
+
+
+def _generated_secret(name: str) -> str:
+    """A secret nobody gave: made once into var/secrets/ on a laptop, refused in a deployment."""
+    if not LOCAL:
+        raise ImproperlyConfigured(
+            f"{name} is not set, and CONSOLE_LOCAL=false means nothing is generated. Set {name} "
+            f"(or {name}_FILE, a file holding it) to a long random string, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`; keep it the same across "
+            "restarts and processes. On a laptop, CONSOLE_LOCAL=true generates one under var/secrets/."
+        )
     path = VAR_DIR / "secrets" / name.lower()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two processes starting at once keep one secret; 0600 from the first byte
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_urlsafe(50))
+    sys.stderr.write(f"Generated {name} into {path} (CONSOLE_LOCAL=true). A deployment sets {name}.\n")
     return path.read_text().strip()
 
 
-# A laptop run (`manage.py up`, tests) generates its own secret; a deployment must set one.
-LOCAL = env.bool("CONSOLE_LOCAL", default=True)
-SECRET_KEY = _secret("SECRET_KEY", generate_locally=LOCAL)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+SECRET_KEY = secret("SECRET_KEY") or _generated_secret("SECRET_KEY")
+# Tests add the test client's `testserver` themselves (Django's test set-up does).
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # The BCTRL v1 API this console manages: the local engine by default, or the hosted service.
 BCTRL_API_URL = env.str("BCTRL_API_URL", default="http://127.0.0.1:8787/v1").rstrip("/")
-BCTRL_API_KEY_PATH = VAR_DIR / "secrets" / "bctrl_api_key"
-
-
-def _api_key() -> str:
-    value = env.str("BCTRL_API_KEY", default="")
-    if not value and env.str("BCTRL_API_KEY_FILE", default=""):
-        value = Path(env.str("BCTRL_API_KEY_FILE")).read_text().strip()
-    if not value and BCTRL_API_KEY_PATH.exists():
-        value = BCTRL_API_KEY_PATH.read_text().strip()  # written by `manage.py up`
-    return value
-
-
-BCTRL_API_KEY = _api_key()
+BCTRL_API_KEY_PATH = VAR_DIR / "secrets" / "bctrl_api_key"  # written by `manage.py up`
+BCTRL_API_KEY = secret("BCTRL_API_KEY") or (
+    BCTRL_API_KEY_PATH.read_text().strip() if BCTRL_API_KEY_PATH.exists() else ""
+)
 BCTRL_TIMEOUT_SECONDS = env.float("BCTRL_TIMEOUT_SECONDS", default=15.0)
 BCTRL_RETRIES = env.int("BCTRL_RETRIES", default=2)
 
@@ -72,6 +93,7 @@ INSTALLED_APPS = [
     "dashboard.accounts",
     "dashboard.audit",
     "dashboard.front",
+    "dashboard.devserver",
 ]
 
 MIDDLEWARE = [
@@ -108,6 +130,12 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'console.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    database_dir = Path(DATABASES["default"]["NAME"]).parent
+    if DATABASES["default"]["NAME"] != ":memory:" and not database_dir.is_dir():
+        raise ImproperlyConfigured(
+            f"The console's SQLite database would be in {database_dir}, which does not exist. "
+            "Create it (or point CONSOLE_VAR_DIR at a directory that exists), or set DATABASE_URL."
+        )
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -9,18 +9,15 @@ that folder; `prod/crm` (no slash) matches the key `prod/crm` itself and every k
 `prod/crm` silently reach a sibling folder that merely shares its first letters.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel as Schema  # see engine/api/common.py: why not ninja's Schema
 from pydantic import Field
 
-if TYPE_CHECKING:
-    from engine.api.errors import ApiError
+from engine.errors import forbidden, invalid
 
-# engine.api.errors and engine.models are imported inside functions: importing the engine.api
-# package registers every router, and the router modules import this one (schemas), so a
-# top-level import here made `import engine.mounts` fail whenever it came first; and the pure
-# rules below (narrow, vault_allowed...) stay usable without a configured engine database.
+# engine.models is imported inside the one function that queries: the pure rules below (narrow,
+# vault_allowed...) stay usable without a configured engine database (tests/engine/test_mounts.py).
 
 NAMESPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
@@ -56,7 +53,6 @@ async def validate_credentials_exist(mounts: dict[str, Any]) -> None:
     Also: a default must be one of the allowed credentials, and of the provider it is the
     default for (`{"openai": "claude-key"}` would send an Anthropic key to OpenAI).
     """
-    from engine.api.errors import invalid
     from engine.models import AiCredential
 
     ai = mounts.get("ai") or {}
@@ -95,12 +91,6 @@ async def validate_credentials_exist(mounts: dict[str, Any]) -> None:
         )
 
 
-def _forbidden(message: str) -> "ApiError":
-    from engine.api.errors import ApiError
-
-    return ApiError(403, "auth.forbidden", message)
-
-
 def require_admin_for_raw_reads(mounts: dict[str, Any], scope: str) -> None:
     """`allowRawReads: true` hands vault passwords to whoever runs steps: only an admin may set it.
 
@@ -108,7 +98,7 @@ def require_admin_for_raw_reads(mounts: dict[str, Any], scope: str) -> None:
     or not it changes: an operator resending it would otherwise keep what only an admin may grant.
     """
     if (mounts.get("vault") or {}).get("allowRawReads") and scope != "admin":
-        raise _forbidden(
+        raise forbidden(
             "mounts.vault.allowRawReads lets steps read vault passwords; only an admin key may set it. "
             "Leave it out (or false), or ask an admin."
         )
@@ -132,7 +122,7 @@ def narrow(workspace: dict[str, Any], requested: dict[str, Any] | None) -> dict[
         wanted = requested["storage"].get("workspace")
         current = (workspace.get("storage") or {}).get("workspace")
         if wanted and wanted != current:
-            raise _forbidden(
+            raise forbidden(
                 f"The workspace does not allow storage namespace '{wanted}'"
                 + (f"; its runtimes use '{current}'." if current else "; it has no storage mount.")
             )
@@ -145,12 +135,12 @@ def _narrow_ai(workspace_ai: dict[str, Any], requested_ai: dict[str, Any]) -> di
     wanted_defaults = dict(requested_ai.get("defaults") or {})
     extra = sorted((set(wanted) | set(wanted_defaults.values())) - set(allowed))
     if extra:
-        raise _forbidden(f"The workspace does not allow AI credential(s): {', '.join(extra)}.")
+        raise forbidden(f"The workspace does not allow AI credential(s): {', '.join(extra)}.")
     # A default named by the narrowing must also be one it keeps: a default you may not use is
     # a promise the runtime cannot keep.
     dropped = sorted(cid for cid in wanted_defaults.values() if cid not in wanted)
     if dropped:
-        raise _forbidden(
+        raise forbidden(
             f"mounts.ai.defaults names {', '.join(dropped)}, which this narrowing's mounts.ai.allow leaves out."
         )
     defaults = {**(workspace_ai.get("defaults") or {}), **wanted_defaults}
@@ -161,9 +151,9 @@ def _narrow_vault(workspace_vault: dict[str, Any], requested_vault: dict[str, An
     for prefix in requested_vault.get("allow") or []:
         covered = any(key_matches(allowed, prefix) for allowed in workspace_vault.get("allow") or [])
         if not covered or vault_denied(workspace_vault, prefix):
-            raise _forbidden(f"The workspace does not allow vault prefix '{prefix}'.")
+            raise forbidden(f"The workspace does not allow vault prefix '{prefix}'.")
     if requested_vault.get("allowRawReads") and not workspace_vault.get("allowRawReads"):
-        raise _forbidden("The workspace does not allow raw vault reads (mounts.vault.allowRawReads).")
+        raise forbidden("The workspace does not allow raw vault reads (mounts.vault.allowRawReads).")
     return {
         "allow": list(requested_vault.get("allow") or []),
         "deny": sorted(set(workspace_vault.get("deny") or []) | set(requested_vault.get("deny") or [])),

@@ -33,7 +33,7 @@ def runtime_scratch_dir(runtime_id: object) -> Path:
 
 
 def browser_launcher_dir() -> Path:
-    """The Chromium launcher the engine writes at start (engine/egress/chromium.py)."""
+    """The Chromium launcher the engine writes at start (engine/egress/launcher.py)."""
     return var_dir() / "browser"
 
 

@@ -13,6 +13,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from engine.egress.policy import parse_allow
+from engine.runtimes import chromium
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -89,7 +90,10 @@ ALLOWED_HOSTS = env.list("ENGINE_ALLOWED_HOSTS", default=["127.0.0.1", "localhos
 PUBLIC_URL = env.str("ENGINE_PUBLIC_URL", default="")
 
 INSTALLED_APPS = ["engine"]
-MIDDLEWARE = ["engine.api.middleware.request_id_middleware"]
+MIDDLEWARE = [
+    "engine.api.middleware.request_id_middleware",
+    "engine.api.middleware.method_not_allowed_middleware",
+]
 ROOT_URLCONF = "engine.urls"
 TEMPLATES = [
     {
@@ -115,7 +119,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = JSON_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
-CHROMIUM_PATH = env.str("CHROMIUM_PATH", default="/usr/bin/chromium")
+CHROMIUM_PATH = env.str("CHROMIUM_PATH", default=chromium.DEFAULT_EXECUTABLE)
 # An engine running as root starts runtimes' Chromium as this uid (no account needed), with
 # Chromium's own sandbox on, where the platform allows it (checked at start); 0 keeps Chromium as
 # the engine's user with --no-sandbox.

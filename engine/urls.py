@@ -1,35 +1,22 @@
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
-from engine.api import api
+from engine.api import errors
+from engine.api.app import api
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
-def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(
-        {
-            "error": {"code": "request.not_found", "message": "No such route.", "details": None},
-            "requestId": getattr(request, "request_id", None),
-        },
-        status=404,
-    )
+# Outside the API's own routes (a path it does not know, a crash in middleware) Django answers;
+# these keep its answers in the contract's error body too.
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return errors.on_not_found(request)
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
-        {
-            "error": {
-                "code": "server.error",
-                "message": "The engine failed to handle this request.",
-                "details": None,
-            },
-            "requestId": getattr(request, "request_id", None),
-        },
-        status=500,
-    )
+def server_error(request: HttpRequest) -> HttpResponse:
+    return errors.on_unexpected(request)
 
 
 urlpatterns = [

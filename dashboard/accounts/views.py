@@ -19,7 +19,7 @@ from dashboard.accounts.forms import UserActiveForm, UserCreateForm, UserRoleFor
 from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.audit.models import AuditEntry
-from dashboard.front.views.helpers import render_page, with_toast
+from dashboard.pages import HtmxHttpRequest, render_page, with_toast
 
 LOGIN_WINDOW_SECONDS = 15 * 60
 LOCKED_MESSAGE = (
@@ -108,16 +108,16 @@ async def _user_or_none(user_id: int) -> User | None:
     return await User.objects.filter(pk=user_id).afirst()
 
 
-async def _table(request: HttpRequest, status: int = 200) -> HttpResponse:
+async def _table(request: HtmxHttpRequest, status: int = 200) -> HttpResponse:
     rows = await sync_to_async(users.list_users)()
     me = await request.auser()
     context = {"rows": rows, "me": me, "role_form": UserRoleForm()}
     return render_page(request, "accounts/users.html", context, region="table", status=status)
 
 
-async def _after_change(request: HttpRequest, text: str, level: str = "success") -> HttpResponse:
+async def _after_change(request: HtmxHttpRequest, text: str, level: str = "success") -> HttpResponse:
     """htmx: the refreshed table and a toast; a plain form post: back to the list with a message."""
-    if getattr(request, "htmx", False):
+    if request.htmx:
         table = await _table(request, 200 if level == "success" else 409)
         return await with_toast(table, request, text, level)
     messages.add_message(request, messages.SUCCESS if level == "success" else messages.ERROR, text)
@@ -127,13 +127,13 @@ async def _after_change(request: HttpRequest, text: str, level: str = "success")
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("admin")
-async def user_list(request: HttpRequest) -> HttpResponse:
+async def user_list(request: HtmxHttpRequest) -> HttpResponse:
     return await _table(request)
 
 
 @require_http_methods(["GET", "POST"])
 @role_required("admin")
-async def user_create(request: HttpRequest) -> HttpResponse:
+async def user_create(request: HtmxHttpRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None)
     if request.method == "POST" and await sync_to_async(form.is_valid)():
         username, role = form.cleaned_data["username"], form.cleaned_data["role"]
@@ -146,7 +146,7 @@ async def user_create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required("admin")
-async def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
+async def user_role(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
     user, form = await _user_or_none(user_id), UserRoleForm(request.POST)
     if user is None or not form.is_valid():
         return await _after_change(request, "Choose a role for an existing user.", "error")
@@ -162,7 +162,7 @@ async def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @require_POST
 @role_required("admin")
-async def user_active(request: HttpRequest, user_id: int) -> HttpResponse:
+async def user_active(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
     user, form = await _user_or_none(user_id), UserActiveForm(request.POST)
     if user is None or not form.is_valid():
         return await _after_change(request, "That user no longer exists.", "error")
@@ -179,7 +179,7 @@ async def user_active(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @role_required("admin")
-async def user_delete(request: HttpRequest, user_id: int) -> HttpResponse:
+async def user_delete(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
     user = await _user_or_none(user_id)
     if user is None:
         messages.error(request, "That user no longer exists.")

@@ -2,13 +2,13 @@
 
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
 from dashboard.audit.models import AuditEntry
-from dashboard.front.views.helpers import render_page
+from dashboard.pages import HtmxHttpRequest, render_page
 
 PAGE_SIZE = 50
 FILTERS = ("user", "action", "outcome")
@@ -22,7 +22,7 @@ async def _choices(field: str) -> list[str]:
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("admin")
-async def audit_log(request: HttpRequest) -> HttpResponse:
+async def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     chosen = {name: request.GET.get(name, "").strip() for name in FILTERS}
     entries = AuditEntry.objects.order_by("-id")
     if chosen["user"]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.errors import InvalidRequest
-from dashboard.bctrl.pages import Page, parse_time
+from dashboard.bctrl.pages import Page, page_of, parse_time
 
 PROVIDERS = ("openai", "anthropic", "google", "openai-compatible")
 ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -62,7 +62,9 @@ async def list_credentials(
     body = await get_client().get(
         "ai-credentials", params={"provider": provider, "cursor": cursor, "limit": limit}
     )
-    return Page([AiCredential.from_api(c) for c in body["credentials"]], body.get("nextCursor"))
+    page = page_of(body, "credentials", AiCredential.from_api)
+    # `provider` is this engine's filter, not the public surface's: an API that ignores it still gets filtered
+    return page.where(lambda credential: credential.provider == provider) if provider else page
 
 
 async def get_credential(credential_id: str) -> AiCredential:

@@ -9,7 +9,7 @@ from typing import Any
 
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.errors import BctrlError, Unavailable
-from dashboard.bctrl.pages import Page, parse_time
+from dashboard.bctrl.pages import Page, page_of, parse_time
 
 KINDS = ("download", "screenshot", "pdf", "export")
 
@@ -82,7 +82,7 @@ async def list_artifacts(
         f"workspaces/{workspace_id}/artifacts",
         params={"runtime": runtime, "kind": kind, "cursor": cursor, "limit": limit},
     )
-    return Page([Artifact.from_api(a) for a in body["artifacts"]], body.get("nextCursor"))
+    return page_of(body, "artifacts", Artifact.from_api)
 
 
 async def get_artifact(artifact_id: str) -> Artifact:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from dashboard.bctrl.errors import BY_STATUS, BctrlError, Unavailable
+from dashboard.bctrl.errors import BY_STATUS, BctrlError, Unavailable, UnexpectedAnswer
 
 logger = logging.getLogger("dashboard.bctrl")
 
@@ -105,7 +105,10 @@ class BctrlClient:
             await asyncio.sleep(delay)
 
     async def get(self, path: str, **kwargs: Any) -> Any:
-        return (await self.request("GET", path, **kwargs)).json()
+        response = await self.request("GET", path, **kwargs)
+        if not response.content:
+            raise _not_json(response)
+        return _json_or_none(response)
 
     async def post(self, path: str, **kwargs: Any) -> Any:
         return _json_or_none(await self.request("POST", path, **kwargs))
@@ -147,7 +150,24 @@ class BctrlClient:
 
 
 def _json_or_none(response: httpx.Response) -> Any:
-    return response.json() if response.content else None
+    """The body as JSON (None when empty); a 2xx that is not JSON is an UnexpectedAnswer, not a crash."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise _not_json(response) from exc
+
+
+def _not_json(response: httpx.Response) -> UnexpectedAnswer:
+    # a proxy's or another service's page answered in the API's place
+    return UnexpectedAnswer(
+        502,
+        "api.unexpected_answer",
+        f"The API answered {response.request.method} /{response.request.url.path.lstrip('/')} "
+        "without the JSON body the contract describes.",
+        request_id=response.headers.get("X-Request-Id"),
+    )
 
 
 def _error_from(response: httpx.Response) -> BctrlError:

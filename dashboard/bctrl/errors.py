@@ -35,6 +35,11 @@ class BctrlError(Exception):
         return {f.get("path", ""): f.get("message", "") for f in self.details.get("fields", []) or []}
 
     @property
+    def not_offered(self) -> bool:
+        """The API has no such route: an older engine, or an API that offers only the public surface."""
+        return self.code == "request.not_found" or self.status in (405, 501)
+
+    @property
     def user_message(self) -> str:
         """What happened and what to do next, in the operator's words."""
         hint = {
@@ -46,13 +51,17 @@ class BctrlError(Exception):
             409: "It conflicts with the current state; refresh and try again.",
             429: "The API is rate limiting the console; wait a moment and retry.",
         }.get(self.status)
-        if self.code == "request.not_found":
-            # a route the API does not have, not a deleted thing: an older engine or another API version
-            hint = "This API does not offer it (an older engine, or a different API version)."
         if self.status >= 500:
             hint = "The API failed; retry, and if it persists check the engine's log."
         if self.status == 504 or self.code == "request.timeout":
             hint = "The API did not answer in time; retry in a moment."
+        if self.not_offered:
+            # a route the API does not have, not a deleted thing: an older engine or another API version
+            hint = (
+                "This API does not offer it (an older engine, or an API with only the public BCTRL surface)."
+            )
+        if isinstance(self, UnexpectedAnswer):
+            hint = "Check that BCTRL_API_URL points at a BCTRL v1 API."
         return f"{self.message} {hint}" if hint and hint not in self.message else self.message
 
     def __repr__(self) -> str:
@@ -85,6 +94,10 @@ class InvalidRequest(BctrlError):
 
 class Unavailable(BctrlError):
     """The API could not be reached, timed out, or answered 5xx."""
+
+
+class UnexpectedAnswer(BctrlError):
+    """The API answered 2xx with something the contract does not describe (not JSON, a list missing)."""
 
 
 BY_STATUS: dict[int, type[BctrlError]] = {

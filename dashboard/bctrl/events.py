@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.pages import Page, parse_time
+from dashboard.bctrl.pages import Page, page_of, parse_time
 
 EVENT_TYPES = (
     "runtime.started",
@@ -67,11 +67,12 @@ async def list_events(
     workspace_id: str,
     alias: str,
     event_types: list[str] | None = None,
-    after: str | None = None,
+    cursor: str | None = None,
     limit: int = 50,
 ) -> Page[Event]:
+    """A page of a runtime's events, oldest first; `cursor` is the previous page's opaque nextCursor."""
     body = await get_client().get(
         f"workspaces/{workspace_id}/runtimes/{alias}/events",
-        params={"eventTypes": ",".join(event_types or []), "after": after, "limit": limit},
+        params={"eventTypes": ",".join(event_types or []), "cursor": cursor, "limit": limit},
     )
-    return Page([Event.from_api(e) for e in body["events"]], body.get("nextCursor"))
+    return page_of(body, "events", Event.from_api)

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.pages import Page, parse_time
+from dashboard.bctrl.pages import Page, name_contains, page_of, parse_time
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,9 @@ async def list_extensions(
     q: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> Page[Extension]:
     body = await get_client().get("browser-extensions", params={"q": q, "cursor": cursor, "limit": limit})
-    return Page([Extension.from_api(e) for e in body["extensions"]], body.get("nextCursor"))
+    page = page_of(body, "extensions", Extension.from_api)
+    # `q` is this engine's, not the public surface's: an API that ignores it still gets filtered
+    return page.where(lambda extension: name_contains(extension.name, q)) if q else page
 
 
 async def all_extensions() -> list[Extension]:

@@ -4,6 +4,7 @@ import time
 from dataclasses import dataclass
 
 from dashboard.bctrl.client import get_client
+from dashboard.bctrl.errors import BctrlError
 
 # The contract has no totals: the overview counts one page of the largest size a list allows.
 COUNT_LIMIT = 500
@@ -11,7 +12,11 @@ COUNT_LIMIT = 500
 
 @dataclass(frozen=True)
 class Connection:
-    """The answer of GET /auth/whoami, with the round trip it took."""
+    """The answer of GET /auth/whoami, with the round trip it took.
+
+    `identified` is False when the API does not offer whoami (it is this engine's, not the
+    public surface's): the connection is then timed on the public workspace list instead.
+    """
 
     organization_id: str
     organization_name: str
@@ -19,6 +24,7 @@ class Connection:
     key_name: str
     scopes: list[str]
     latency_ms: int
+    identified: bool = True
 
 
 @dataclass(frozen=True)
@@ -32,12 +38,20 @@ class Tally:
         return f"{self.count}+" if self.more else str(self.count)
 
 
-async def whoami() -> Connection:
+async def connection() -> Connection:
     started = time.perf_counter()
-    body = await get_client().get("auth/whoami")
+    try:
+        body = await get_client().get("auth/whoami")
+    except BctrlError as error:
+        if not error.not_offered:
+            raise
+        started = time.perf_counter()
+        await get_client().get("workspaces", params={"limit": 1})
+        latency_ms = round((time.perf_counter() - started) * 1000)
+        return Connection("", "", "", "", [], latency_ms, identified=False)
     latency_ms = round((time.perf_counter() - started) * 1000)
-    organization = body.get("organization") or {}
-    key = body.get("apiKey") or {}
+    body = body if isinstance(body, dict) else {}
+    organization, key = body.get("organization") or {}, body.get("apiKey") or {}
     return Connection(
         organization_id=organization.get("id", ""),
         organization_name=organization.get("name", ""),

@@ -1,11 +1,13 @@
 """Operations: typed results and calls (long-running agent calls are followed through these)."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.pages import Page, parse_time
+from dashboard.bctrl.errors import InvalidRequest
+from dashboard.bctrl.pages import Page, page_of, parse_time
 
 STATUSES = ("queued", "running", "cancelling", "succeeded", "failed", "cancelled", "timed_out")
 FINISHED = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
@@ -87,10 +89,24 @@ class Operation:
 async def list_operations(
     workspace_id: str | None = None, status: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> Page[Operation]:
-    body = await get_client().get(
-        "operations", params={"workspaceId": workspace_id, "status": status, "cursor": cursor, "limit": limit}
-    )
-    return Page([Operation.from_api(o) for o in body["operations"]], body.get("nextCursor"))
+    """One workspace's operations through the public route; every workspace's through this
+    engine's `GET /operations`, which an API with only the public surface does not offer."""
+    params = {"status": status, "cursor": cursor, "limit": limit}
+    path = f"workspaces/{_workspace_id(workspace_id)}/operations" if workspace_id else "operations"
+    return page_of(await get_client().get(path, params=params), "operations", Operation.from_api)
+
+
+def _workspace_id(value: str) -> str:
+    """A workspace id typed into a filter goes into a path: only a UUID may."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidRequest(
+            400,
+            "request.invalid",
+            f"“{value}” is not a workspace id (a UUID).",
+            details={"fields": [{"path": "workspaceId", "message": "Not a workspace id."}]},
+        ) from None
 
 
 async def get_operation(operation_id: str) -> Operation:

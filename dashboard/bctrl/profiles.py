@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.pages import Page, parse_time
+from dashboard.bctrl.pages import Page, name_contains, page_of, parse_time
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,9 @@ class Profile:
 
 async def list_profiles(q: str | None = None, cursor: str | None = None, limit: int = 50) -> Page[Profile]:
     body = await get_client().get("browser-profiles", params={"q": q, "cursor": cursor, "limit": limit})
-    return Page([Profile.from_api(p) for p in body["profiles"]], body.get("nextCursor"))
+    page = page_of(body, "profiles", Profile.from_api)
+    # `q` is this engine's, not the public surface's: an API that ignores it still gets filtered
+    return page.where(lambda profile: name_contains(profile.name, q)) if q else page
 
 
 async def get_profile(profile_id: str) -> Profile:

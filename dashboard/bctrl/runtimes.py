@@ -6,7 +6,7 @@ from typing import Any
 
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.operations import Operation
-from dashboard.bctrl.pages import Page, parse_time
+from dashboard.bctrl.pages import Page, items_of, page_of, parse_time
 
 ALIAS_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 DRIVERS = ("playwright", "puppeteer", "selenium", "stagehand")
@@ -122,7 +122,7 @@ async def list_runtimes(
     body = await get_client().get(
         f"workspaces/{workspace_id}/runtimes", params={"status": status, "cursor": cursor, "limit": limit}
     )
-    return Page([Runtime.from_api(r) for r in body["runtimes"]], body.get("nextCursor"))
+    return page_of(body, "runtimes", Runtime.from_api)
 
 
 async def get_runtime(workspace_id: str, alias: str) -> Runtime:
@@ -164,17 +164,15 @@ async def get_state(workspace_id: str) -> WorkspaceState:
 async def profile_choices() -> list[Choice]:
     """Browser profiles to launch from; one in use is marked, since launching it would be refused."""
     body = await get_client().get("browser-profiles", params={"limit": 500})
-    return [
-        Choice(p["id"], p.get("name") or p["id"], "in use" if p.get("inUse") else "")
-        for p in body.get("profiles") or []
-    ]
+    return items_of(
+        body,
+        "profiles",
+        lambda p: Choice(p["id"], p.get("name") or p["id"], "in use" if p.get("inUse") else ""),
+    )
 
 
 async def extension_choices() -> list[Choice]:
     """Enabled browser extensions (disabled ones cannot be loaded)."""
     body = await get_client().get("browser-extensions", params={"limit": 500})
-    return [
-        Choice(e["id"], f"{e.get('name') or e['id']} {e.get('version') or ''}".strip())
-        for e in body.get("extensions") or []
-        if e.get("enabled", True)
-    ]
+    enabled = [e for e in items_of(body, "extensions", dict) if e.get("enabled", True)]
+    return [Choice(e["id"], f"{e.get('name') or e['id']} {e.get('version') or ''}".strip()) for e in enabled]

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.errors import InvalidRequest
-from dashboard.bctrl.pages import parse_time
+from dashboard.bctrl.pages import items_of, parse_time
 
 MAX_PATH_BYTES = 1024
 
@@ -102,9 +102,9 @@ def _object_url(kind: str, namespace: str, path: str) -> str:
 
 async def list_namespaces() -> list[Namespace]:
     body = await get_client().get("storage")
-    return [
-        Namespace(n["name"], n.get("objectCount") or 0, n.get("sizeBytes") or 0) for n in body["namespaces"]
-    ]
+    return items_of(
+        body, "namespaces", lambda n: Namespace(n["name"], n.get("objectCount") or 0, n.get("sizeBytes") or 0)
+    )
 
 
 async def list_folder(
@@ -116,7 +116,7 @@ async def list_folder(
     )
     return Folder(
         prefix=prefix,
-        objects=[StorageObject.from_api(o) for o in body["objects"]],
+        objects=items_of(body, "objects", StorageObject.from_api),
         folders=[_sub_folder(prefix, f) for f in body.get("folders") or []],
         next_cursor=body.get("nextCursor"),
     )

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.errors import InvalidRequest
-from dashboard.bctrl.pages import Page, parse_time
+from dashboard.bctrl.pages import Page, page_of, parse_time
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 MAX_KEY_LENGTH = 256
@@ -95,7 +95,7 @@ async def list_entries(
     if has_totp is not None:
         params["hasTotp"] = "true" if has_totp else "false"
     body = await get_client().get("vault", params=params)
-    return Page([VaultEntry.from_api(e) for e in body["entries"]], body.get("nextCursor"))
+    return page_of(body, "entries", VaultEntry.from_api)
 
 
 async def get_entry(key: str) -> VaultEntry:

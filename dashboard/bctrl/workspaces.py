@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.pages import Page, parse_time
+from dashboard.bctrl.pages import Page, page_of, parse_time
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ async def list_workspaces(
     q: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> Page[Workspace]:
     body = await get_client().get("workspaces", params={"q": q, "cursor": cursor, "limit": limit})
-    return Page([Workspace.from_api(w) for w in body["workspaces"]], body.get("nextCursor"))
+    return page_of(body, "workspaces", Workspace.from_api)
 
 
 async def get_workspace(workspace_id: str) -> Workspace:

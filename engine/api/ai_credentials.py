@@ -12,13 +12,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Header, Query, Router, Schema
 from pydantic import Field, field_validator
 
-from engine import crypto
+from engine import crypto, wire
 from engine.ai import providers
 from engine.api.auth import ADMIN, OPERATOR, READ
-from engine.api.common import Timestamp, to_json
-from engine.api.errors import ApiError, invalid
+from engine.api.common import CredentialId, Timestamp, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
+from engine.errors import ApiError, invalid
 from engine.models import AiCredential, Runtime, Workspace
 from engine.updates import record_update
 
@@ -64,7 +64,7 @@ class CredentialPatch(Schema):
 
 class CredentialOut(Schema):
     id: str
-    provider: str
+    provider: Provider
     label: str
     enabled: bool
     baseUrl: str | None
@@ -88,19 +88,6 @@ class TestOut(Schema):
     ok: bool
     message: str
     provider: str
-
-
-def serialize(credential: AiCredential) -> dict[str, Any]:
-    return {
-        "id": credential.id,
-        "provider": credential.provider,
-        "label": credential.label,
-        "enabled": credential.enabled,
-        "baseUrl": credential.base_url or None,
-        "defaultModel": credential.default_model or None,
-        "createdAt": credential.created_at,
-        "updatedAt": credential.updated_at,
-    }
 
 
 def _needs_base_url(provider: str, base_url: str | None) -> None:
@@ -129,7 +116,7 @@ async def list_credentials(request: HttpRequest, filters: Query[CredentialFilter
     if filters.provider:
         queryset = queryset.filter(provider=filters.provider)
     rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
-    return {"credentials": [serialize(c) for c in rows], "nextCursor": next_cursor}
+    return {"credentials": [wire.ai_credential(c) for c in rows], "nextCursor": next_cursor}
 
 
 @router.post("", auth=ADMIN, response={201: CredentialOut}, summary="Create an AI credential")
@@ -161,21 +148,23 @@ async def create(
             "ai_credential.created",
             {"id": credential.id, "provider": credential.provider, "label": credential.label},
         )
-        return 201, to_json(CredentialOut, serialize(credential))
+        return 201, to_json(CredentialOut, wire.ai_credential(credential))
 
     # The idempotency record stores a hash of the body, never the body: the key stays out of it.
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), make)
 
 
 @router.get(
-    "/{credential_id}", auth=READ, response=CredentialOut, summary="Get an AI credential (never its key)"
+    "/{credentialId}", auth=READ, response=CredentialOut, summary="Get an AI credential (never its key)"
 )
-async def get(request: HttpRequest, credential_id: str) -> dict[str, Any]:
-    return serialize(await _credential(credential_id))
+async def get(request: HttpRequest, credential_id: CredentialId) -> dict[str, Any]:
+    return wire.ai_credential(await _credential(credential_id))
 
 
-@router.patch("/{credential_id}", auth=ADMIN, response=CredentialOut, summary="Change an AI credential")
-async def patch(request: HttpRequest, credential_id: str, payload: CredentialPatch) -> dict[str, Any]:
+@router.patch("/{credentialId}", auth=ADMIN, response=CredentialOut, summary="Change an AI credential")
+async def patch(
+    request: HttpRequest, credential_id: CredentialId, payload: CredentialPatch
+) -> dict[str, Any]:
     credential = await _credential(credential_id)
     changed = payload.model_dump(exclude_unset=True)
     for name in ("label", "apiKey", "enabled"):
@@ -197,11 +186,11 @@ async def patch(request: HttpRequest, credential_id: str, payload: CredentialPat
         "ai_credential.updated",
         {"id": credential.id, "provider": credential.provider, "fields": sorted(changed)},
     )
-    return serialize(credential)
+    return wire.ai_credential(credential)
 
 
-@router.delete("/{credential_id}", auth=ADMIN, response={204: None}, summary="Delete an AI credential")
-async def delete(request: HttpRequest, credential_id: str) -> HttpResponse:
+@router.delete("/{credentialId}", auth=ADMIN, response={204: None}, summary="Delete an AI credential")
+async def delete(request: HttpRequest, credential_id: CredentialId) -> HttpResponse:
     credential = await _credential(credential_id)
     workspaces = [
         w async for w in Workspace.objects.only("id", "name", "mounts") if _names(w.mounts, credential.id)
@@ -229,12 +218,12 @@ async def delete(request: HttpRequest, credential_id: str) -> HttpResponse:
 
 
 @router.post(
-    "/{credential_id}/test",
+    "/{credentialId}/test",
     auth=OPERATOR,
     response=TestOut,
     summary="Try the key with a cheap call to the provider",
 )
-async def test(request: HttpRequest, credential_id: str) -> dict[str, Any]:
+async def test(request: HttpRequest, credential_id: CredentialId) -> dict[str, Any]:
     credential = await _credential(credential_id)
     result = await providers.check_key(
         credential.provider, crypto.decrypt(credential.api_key_ciphertext), credential.base_url or None

@@ -7,16 +7,20 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from engine import wire
 from engine.api.auth import READ
-from engine.api.common import Timestamp, parse_uuid
-from engine.api.errors import ApiError, not_found
+from engine.api.common import ArtifactId, Timestamp, WorkspaceId, parse_uuid
 from engine.api.pagination import paginate
 from engine.api.storage import stream_object
+from engine.errors import ApiError, not_found
 from engine.models import Artifact, StorageObject, Workspace
 from engine.storage import artifacts as artifact_store
 
 router = Router(tags=["artifacts"])
 workspace_router = Router(tags=["artifacts"])
+
+
+ArtifactKind = Literal["download", "screenshot", "pdf", "export"]  # engine.storage.artifacts.KINDS
 
 
 class ArtifactStorage(Schema):
@@ -29,7 +33,7 @@ class ArtifactOut(Schema):
     workspaceId: UUID
     runtime: str | None
     operationId: UUID | None
-    kind: str
+    kind: ArtifactKind
     name: str
     contentType: str
     sizeBytes: int
@@ -44,7 +48,7 @@ class ArtifactList(Schema):
 
 class ArtifactFilters(Schema):
     runtime: str | None = Field(default=None, max_length=63, description="A runtime alias.")
-    kind: Literal["download", "screenshot", "pdf", "export"] | None = None
+    kind: ArtifactKind | None = None
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=500)
 
@@ -57,13 +61,13 @@ async def _artifact(artifact_id: str) -> Artifact:
     return artifact
 
 
-@router.get("/{artifact_id}", auth=READ, response=ArtifactOut, summary="Get an artifact")
-async def get(request: HttpRequest, artifact_id: str) -> dict[str, Any]:
-    return artifact_store.artifact_out(await _artifact(artifact_id))
+@router.get("/{artifactId}", auth=READ, response=ArtifactOut, summary="Get an artifact")
+async def get(request: HttpRequest, artifact_id: ArtifactId) -> dict[str, Any]:
+    return wire.artifact(await _artifact(artifact_id))
 
 
 @router.get(
-    "/{artifact_id}/content",
+    "/{artifactId}/content",
     auth=READ,
     summary="Download an artifact's bytes",
     response={200: None},
@@ -71,7 +75,9 @@ async def get(request: HttpRequest, artifact_id: str) -> dict[str, Any]:
         "responses": {"200": {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
     },
 )
-async def content(request: HttpRequest, artifact_id: str, inline: bool = False) -> StreamingHttpResponse:
+async def content(
+    request: HttpRequest, artifact_id: ArtifactId, inline: bool = False
+) -> StreamingHttpResponse:
     artifact = await _artifact(artifact_id)
     row = await StorageObject.objects.filter(
         namespace=artifact.storage_namespace, path=artifact.storage_path
@@ -86,13 +92,13 @@ async def content(request: HttpRequest, artifact_id: str, inline: bool = False) 
 
 
 @workspace_router.get(
-    "/{workspace_id}/artifacts",
+    "/{workspaceId}/artifacts",
     auth=READ,
     response=ArtifactList,
     summary="List a workspace's artifacts, newest first",
 )
 async def list_artifacts(
-    request: HttpRequest, workspace_id: str, filters: Query[ArtifactFilters]
+    request: HttpRequest, workspace_id: WorkspaceId, filters: Query[ArtifactFilters]
 ) -> dict[str, Any]:
     workspace_id = parse_uuid(workspace_id, "workspace.not_found", "Workspace")
     if not await Workspace.objects.filter(id=workspace_id).aexists():
@@ -103,4 +109,4 @@ async def list_artifacts(
     if filters.kind:
         queryset = queryset.filter(kind=filters.kind)
     rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
-    return {"artifacts": [artifact_store.artifact_out(a) for a in rows], "nextCursor": next_cursor}
+    return {"artifacts": [wire.artifact(a) for a in rows], "nextCursor": next_cursor}

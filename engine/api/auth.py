@@ -19,7 +19,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import ApiKey
 
 KEY_PREFIX = "bctrl_"

@@ -1,45 +1,24 @@
-"""Schemas and helpers every resource module shares."""
+"""Types and helpers every resource module shares."""
 
-from datetime import UTC, datetime
+import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
-from ninja import Schema
+from ninja import Path
 from pydantic import BaseModel, PlainSerializer
 
-from engine.api.errors import ApiError
-
-
-def iso(value: datetime) -> str:
-    """The contract's timestamp form: ISO-8601 UTC with milliseconds and a Z."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
+from engine.errors import not_found
+from engine.wire import iso
 
 Timestamp = Annotated[datetime, PlainSerializer(iso, return_type=str)]
 
 
-class ErrorDetail(Schema):
-    code: str
-    message: str
-    details: dict[str, Any] | None = None
-
-
-class ErrorBody(Schema):
-    error: ErrorDetail
-    requestId: str | None = None
-
-
-class NoContent(Schema):
-    pass
-
-
 def parse_uuid(value: str, code: str, what: str) -> str:
     """A path id that is not a UUID names nothing: 404, like any unknown id."""
-    import uuid
-
     try:
         return str(uuid.UUID(value))
     except ValueError as exc:
-        raise ApiError(404, code, f"{what} does not exist.") from exc
+        raise not_found(code, what) from exc
 
 
 # Output schemas built from dicts derive from pydantic's BaseModel, not ninja's Schema: ninja's
@@ -50,3 +29,16 @@ def parse_uuid(value: str, code: str, what: str) -> str:
 def to_json(schema: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
     """Validate `data` against an output schema and dump it as the wire JSON."""
     return schema.model_validate(data).model_dump(mode="json")
+
+
+# Path parameters, named on the wire as the contract names them (`/workspaces/{workspaceId}`).
+# Ids are strings here, not UUIDs: an id that is not a UUID names nothing, so it is a 404 with
+# the resource's code (parse_uuid), not a 400.
+WorkspaceId = Annotated[str, Path(alias="workspaceId", description="A workspace id (UUID).")]
+OperationId = Annotated[str, Path(alias="operationId", description="An operation id (UUID).")]
+ProfileId = Annotated[str, Path(alias="profileId", description="A browser profile id (UUID).")]
+ExtensionId = Annotated[str, Path(alias="extensionId", description="A browser extension id (UUID).")]
+ArtifactId = Annotated[str, Path(alias="artifactId", description="An artifact id (UUID).")]
+CredentialId = Annotated[
+    str, Path(alias="credentialId", description="An AI credential id, chosen at creation.")
+]

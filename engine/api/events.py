@@ -5,18 +5,21 @@ A runtime that has ended keeps its events; waiting on it answers at once (`timed
 since nothing can arrive any more.
 """
 
+import contextlib
 from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field, field_validator
 
+from engine import wire
 from engine.api.auth import READ
-from engine.api.errors import ApiError
+from engine.api.common import WorkspaceId
 from engine.api.limits import waiting
 from engine.api.runtimes import get_runtime
-from engine.api.schemas import EventOut, event_out
+from engine.api.schemas import EventOut
 from engine.api.workspaces import get_workspace
+from engine.errors import ApiError
 from engine.models import RuntimeEvent
 from engine.runtimes.events import EventFilter, event_log
 from engine.runtimes.manager import manager
@@ -82,13 +85,13 @@ class EventWaitResult(Schema):
 
 
 @router.get(
-    "/{workspace_id}/runtimes/{alias}/events",
+    "/{workspaceId}/runtimes/{alias}/events",
     auth=READ,
     response=EventList,
     summary="A runtime's events in sequence order",
 )
 async def list_events(
-    request: HttpRequest, workspace_id: str, alias: str, filters: Query[EventFilters]
+    request: HttpRequest, workspace_id: WorkspaceId, alias: str, filters: Query[EventFilters]
 ) -> dict[str, Any]:
     runtime = await get_runtime(await get_workspace(workspace_id), alias)
     after = _sequence(filters.cursor or filters.after, "cursor" if filters.cursor else "after")
@@ -100,37 +103,32 @@ async def list_events(
     if len(rows) > filters.limit:
         rows = rows[: filters.limit]
         next_cursor = str(rows[-1].sequence)
-    return {"events": [event_out(e, runtime.alias, runtime.kind) for e in rows], "nextCursor": next_cursor}
+    return {"events": [wire.event(e, runtime.alias, runtime.kind) for e in rows], "nextCursor": next_cursor}
 
 
 @router.post(
-    "/{workspace_id}/runtimes/{alias}/events/wait",
+    "/{workspaceId}/runtimes/{alias}/events/wait",
     auth=READ,
     response=EventWaitResult,
     summary="Wait for the next matching event after `after` (at most timeoutMs)",
 )
 async def wait_for_event(
-    request: HttpRequest, workspace_id: str, alias: str, payload: EventWait
+    request: HttpRequest, workspace_id: WorkspaceId, alias: str, payload: EventWait
 ) -> dict[str, Any]:
-    async with waiting(request):
+    async with waiting(request):  # one of the key's ENGINE_MAX_WAITS_PER_KEY
         runtime = await get_runtime(await get_workspace(workspace_id), alias)
         after = _sequence(payload.after, "after")
         where = EventFilter(
             event_types=_types(payload.eventTypes), page_id=payload.pageId, context_id=payload.contextId
         )
         session = manager.session(runtime.id)
-        if session is not None:
-            session.busy += 1  # a runtime someone is watching is in use
-        try:
+        # A runtime someone is watching is in use: it does not idle out under a waiter.
+        with session.in_use() if session is not None else contextlib.nullcontext():
             event, cursor, timed_out = await event_log.wait(
                 runtime.id, after, where, payload.timeoutMs / 1000
             )
-        finally:
-            if session is not None:
-                session.busy -= 1
-                session.touch()
     return {
-        "event": event_out(event, runtime.alias, runtime.kind) if event else None,
+        "event": wire.event(event, runtime.alias, runtime.kind) if event else None,
         "cursor": str(cursor),
         "timedOut": timed_out,
     }

@@ -13,11 +13,12 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from engine.api.auth import OPERATOR, READ
-from engine.api.errors import ApiError
+from engine.api.common import WorkspaceId
 from engine.api.idempotency import idempotent
 from engine.api.runtimes import ALIAS_PATTERN, get_runtime, not_active
 from engine.api.schemas import Binding, OperationOut
 from engine.api.workspaces import get_workspace
+from engine.errors import ApiError
 from engine.models import Runtime
 from engine.runtimes.manager import manager
 from engine.steps import executor, registry
@@ -73,7 +74,7 @@ class StepResult(Schema):
 
 
 class ExecuteResult(Schema):
-    mode: str
+    mode: Literal["fail-fast"]
     status: Literal["succeeded", "failed"]
     steps: list[StepResult]
     operation: OperationOut | None
@@ -113,9 +114,9 @@ class HelpFilters(Schema):
 
 
 @router.post(
-    "/{workspace_id}/execute", auth=OPERATOR, response=ExecuteResult, summary="Run steps against a runtime"
+    "/{workspaceId}/execute", auth=OPERATOR, response=ExecuteResult, summary="Run steps against a runtime"
 )
-async def execute(request: HttpRequest, workspace_id: str, payload: ExecuteRequest) -> JsonResponse:
+async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: ExecuteRequest) -> JsonResponse:
     workspace = await get_workspace(workspace_id)
     steps = [s.model_dump(mode="json") for s in payload.steps]
     planned, problems = executor.plan(steps)
@@ -138,8 +139,10 @@ async def execute(request: HttpRequest, workspace_id: str, payload: ExecuteReque
     return await idempotent(request, payload.idempotencyKey, payload.model_dump(mode="json"), run)
 
 
-@router.get("/{workspace_id}/help", auth=READ, response=Help, summary="The execute call catalogue")
-async def help_(request: HttpRequest, workspace_id: str, filters: Query[HelpFilters]) -> dict[str, Any]:
+@router.get("/{workspaceId}/help", auth=READ, response=Help, summary="The execute call catalogue")
+async def help_(
+    request: HttpRequest, workspace_id: WorkspaceId, filters: Query[HelpFilters]
+) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
     driver = None
     if filters.runtime:

@@ -5,21 +5,24 @@ the profile would launch without it (or the running browser lose its files) with
 deciding so.
 """
 
+import hashlib
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from asgiref.sync import sync_to_async
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
-from ninja import Query, Router, Schema
+from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
+from engine import wire
 from engine.api.auth import OPERATOR, READ
-from engine.api.common import Timestamp, parse_uuid, to_json
-from engine.api.errors import ApiError, invalid, not_found
+from engine.api.common import ExtensionId, Timestamp, parse_uuid, to_json
+from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
+from engine.errors import ApiError, invalid, not_found
 from engine.extensions import package as packages
 from engine.models import BrowserExtension, BrowserProfile, Runtime
 from engine.updates import record_update
@@ -31,7 +34,7 @@ class ExtensionOut(Schema):
     id: UUID
     name: str
     version: str
-    format: str
+    format: Literal["zip", "crx"]
     manifestVersion: int
     permissions: list[str]
     contentHash: str
@@ -66,23 +69,6 @@ async def _profile_counts() -> Counter[str]:
     return counts
 
 
-def serialize(extension: BrowserExtension, counts: Counter[str]) -> dict[str, Any]:
-    return {
-        "id": extension.id,
-        "name": extension.name,
-        "version": extension.version,
-        "format": extension.format,
-        "manifestVersion": extension.manifest_version,
-        "permissions": extension.permissions,
-        "contentHash": extension.content_hash,
-        "sizeBytes": extension.size_bytes,
-        "enabled": extension.enabled,
-        "profileCount": counts[str(extension.id)],
-        "createdAt": extension.created_at,
-        "updatedAt": extension.updated_at,
-    }
-
-
 async def _extension(extension_id: str) -> BrowserExtension:
     extension_id = parse_uuid(extension_id, "extension.not_found", "Browser extension")
     extension = await BrowserExtension.objects.filter(id=extension_id).afirst()
@@ -98,7 +84,7 @@ async def list_extensions(request: HttpRequest, filters: Query[ExtensionFilters]
         queryset = queryset.filter(name__icontains=filters.q)
     rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
     counts = await _profile_counts()
-    return {"extensions": [serialize(e, counts) for e in rows], "nextCursor": next_cursor}
+    return {"extensions": [wire.extension(e, counts[str(e.id)]) for e in rows], "nextCursor": next_cursor}
 
 
 def _read_upload(upload: UploadedFile) -> bytes:
@@ -157,44 +143,55 @@ def _multipart(request: HttpRequest) -> tuple[UploadedFile, str | None]:
         }
     },
 )
-async def upload(request: HttpRequest) -> JsonResponse:
+async def upload(
+    request: HttpRequest,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> JsonResponse:
     file, name = await sync_to_async(_multipart)(request)
     if name is not None and not 1 <= len(name.strip()) <= 200:
         raise invalid("name must be 1-200 characters.", [{"path": "name", "message": "1-200 characters."}])
     data = await sync_to_async(_read_upload, thread_sensitive=False)(file)
     package = await sync_to_async(packages.read_package, thread_sensitive=False)(data)
-    extension_id = uuid4()
-    await sync_to_async(packages.install, thread_sensitive=False)(extension_id, package, data)
-    try:
-        extension = await BrowserExtension.objects.acreate(
-            id=extension_id,
-            name=(name or "").strip() or package.name,
-            version=package.version,
-            format=package.format,
-            manifest_version=package.manifest_version,
-            permissions=package.permissions,
-            content_hash=package.content_hash,
-            size_bytes=package.size_bytes,
+
+    async def create() -> tuple[int, dict[str, Any]]:
+        extension_id = uuid4()
+        await sync_to_async(packages.install, thread_sensitive=False)(extension_id, package, data)
+        try:
+            extension = await BrowserExtension.objects.acreate(
+                id=extension_id,
+                name=(name or "").strip() or package.name,
+                version=package.version,
+                format=package.format,
+                manifest_version=package.manifest_version,
+                permissions=package.permissions,
+                content_hash=package.content_hash,
+                size_bytes=package.size_bytes,
+            )
+        except BaseException:
+            await sync_to_async(packages.remove)(extension_id)
+            raise
+        await record_update(
+            "browser_extension.created",
+            {"id": str(extension.id), "name": extension.name, "version": extension.version},
         )
-    except BaseException:
-        await sync_to_async(packages.remove)(extension_id)
-        raise
-    await record_update(
-        "browser_extension.created",
-        {"id": str(extension.id), "name": extension.name, "version": extension.version},
-    )
-    return JsonResponse(to_json(ExtensionOut, serialize(extension, Counter())), status=201)
+        return 201, to_json(ExtensionOut, wire.extension(extension, 0))
+
+    # "The same body" of a multipart upload is the same file and name: the file by its hash
+    # (the console retries an upload whose answer it did not get; it must not make two).
+    sent = {"file": hashlib.sha256(data).hexdigest(), "name": name}
+    return await idempotent(request, idempotency_key, sent, create)
 
 
-@router.get("/{extension_id}", auth=READ, response=ExtensionOut, summary="Get a browser extension")
-async def get(request: HttpRequest, extension_id: str) -> dict[str, Any]:
-    return serialize(await _extension(extension_id), await _profile_counts())
+@router.get("/{extensionId}", auth=READ, response=ExtensionOut, summary="Get a browser extension")
+async def get(request: HttpRequest, extension_id: ExtensionId) -> dict[str, Any]:
+    extension = await _extension(extension_id)
+    return wire.extension(extension, (await _profile_counts())[str(extension.id)])
 
 
 @router.patch(
-    "/{extension_id}", auth=OPERATOR, response=ExtensionOut, summary="Rename, enable or disable an extension"
+    "/{extensionId}", auth=OPERATOR, response=ExtensionOut, summary="Rename, enable or disable an extension"
 )
-async def patch(request: HttpRequest, extension_id: str, payload: ExtensionPatch) -> dict[str, Any]:
+async def patch(request: HttpRequest, extension_id: ExtensionId, payload: ExtensionPatch) -> dict[str, Any]:
     extension = await _extension(extension_id)
     changed = payload.model_dump(exclude_unset=True)
     for field_name in ("name", "enabled"):
@@ -211,11 +208,11 @@ async def patch(request: HttpRequest, extension_id: str, payload: ExtensionPatch
         "browser_extension.updated",
         {"id": str(extension.id), "name": extension.name, "fields": sorted(changed)},
     )
-    return serialize(extension, await _profile_counts())
+    return wire.extension(extension, (await _profile_counts())[str(extension.id)])
 
 
-@router.delete("/{extension_id}", auth=OPERATOR, response={204: None}, summary="Delete a browser extension")
-async def delete(request: HttpRequest, extension_id: str) -> HttpResponse:
+@router.delete("/{extensionId}", auth=OPERATOR, response={204: None}, summary="Delete a browser extension")
+async def delete(request: HttpRequest, extension_id: ExtensionId) -> HttpResponse:
     extension = await _extension(extension_id)
     key = str(extension.id)
     profiles = [

@@ -22,7 +22,9 @@ from typing import Any
 
 from django.conf import settings
 
+from engine.api.errors import error_body, key_required
 from engine.api.middleware import new_request_id
+from engine.errors import ApiError
 from engine.models import ApiKey
 
 Scope = dict[str, Any]
@@ -62,25 +64,21 @@ async def _known_key(scope: Scope) -> ApiKey | None:
     return await ApiKey.objects.filter(key_hash=hash_key(token.strip()), revoked_at=None).afirst()
 
 
-async def _refuse(
-    send: Any, status: int, code: str, message: str, details: dict[str, Any] | None = None
-) -> None:
+async def _refuse(send: Any, error: ApiError) -> None:
     request_id = new_request_id()
-    body = json.dumps(
-        {"error": {"code": code, "message": message, "details": details}, "requestId": request_id}
-    ).encode()
+    body = json.dumps(error_body(error, request_id)).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"x-request-id", request_id.encode()),
         (b"connection", b"close"),
     ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-def _too_large(limit: int, code: str, setting: str) -> tuple[int, str, str, dict[str, Any]]:
-    return (
+def _too_large(limit: int, code: str, setting: str) -> ApiError:
+    return ApiError(
         413,
         code,
         f"The request body is larger than this route's limit of {limit} bytes ({setting}).",
@@ -97,15 +95,13 @@ def guard(app: Any) -> Any:
         if path.startswith("/v1/") and path not in PUBLIC_PATHS:
             api_key = await _known_key(scope)
             if api_key is None:
-                await _refuse(
-                    send, 401, "auth.required", "Send a valid API key as 'Authorization: Bearer <key>'."
-                )
+                await _refuse(send, key_required())
                 return
             scope = {**scope, SCOPE_KEY: api_key}
         limit, code, setting = body_limit(scope["method"], path)
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _refuse(send, *_too_large(limit, code, setting))
+            await _refuse(send, _too_large(limit, code, setting))
             return
         received = 0
         answered = False
@@ -120,7 +116,7 @@ def guard(app: Any) -> Any:
                 if received > limit:
                     # Past the limit mid-stream: answer now, and tell Django the client left.
                     answered = True
-                    await _refuse(send, *_too_large(limit, code, setting))
+                    await _refuse(send, _too_large(limit, code, setting))
                     return {"type": "http.disconnect"}
             return message
 

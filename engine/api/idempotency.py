@@ -21,7 +21,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 from engine import crypto
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import ApiKey, IdempotencyRecord
 
 LockKey = tuple[str, str, str]

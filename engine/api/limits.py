@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
 
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 
 
 class WaitSlots:

@@ -2,16 +2,19 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
+
+from engine.api.errors import error_response
+from engine.errors import ApiError
+
+Handler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
 
-def request_id_middleware(
-    get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]],
-) -> Callable[[HttpRequest], Awaitable[HttpResponseBase]]:
+def request_id_middleware(get_response: Handler) -> Handler:
     """Give every request an id, echo it in X-Request-Id (error bodies repeat it)."""
     assert iscoroutinefunction(get_response)
 
@@ -25,5 +28,35 @@ def request_id_middleware(
     return middleware
 
 
-request_id_middleware.async_capable = True  # type: ignore[attr-defined]
-request_id_middleware.sync_capable = False  # type: ignore[attr-defined]
+def method_not_allowed_middleware(get_response: Handler) -> Handler:
+    """A wrong method on a real path answers 405 with the contract's error body.
+
+    ninja answers it itself, before any handler or exception handler runs, with a bare
+    HttpResponseNotAllowed; this gives it the body (code `request.method_not_allowed`) and
+    keeps its Allow header.
+    """
+    assert iscoroutinefunction(get_response)
+
+    async def middleware(request: HttpRequest) -> HttpResponseBase:
+        response = await get_response(request)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = sorted(m.strip() for m in response["Allow"].split(",") if m.strip())
+        return error_response(
+            request,
+            ApiError(
+                405,
+                "request.method_not_allowed",
+                f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}.",
+                {"allowed": allowed},
+                headers={"Allow": ", ".join(allowed)},
+            ),
+        )
+
+    markcoroutinefunction(middleware)
+    return middleware
+
+
+for _middleware in (request_id_middleware, method_not_allowed_middleware):
+    _middleware.async_capable = True  # type: ignore[attr-defined]
+    _middleware.sync_capable = False  # type: ignore[attr-defined]

@@ -5,20 +5,21 @@ is already decided; the body's details say which). `wait` answers as soon as the
 finishes, or with `timedOut: true` and its current state after `timeoutMs`.
 """
 
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from engine import wire
 from engine.api.auth import OPERATOR, READ
-from engine.api.common import parse_uuid
-from engine.api.errors import ApiError
+from engine.api.common import OperationId, WorkspaceId, parse_uuid
 from engine.api.limits import waiting
 from engine.api.pagination import paginate
-from engine.api.schemas import OperationList, OperationOut, operation_out
+from engine.api.schemas import OperationList, OperationOut, OperationStatus
 from engine.api.workspaces import get_workspace
+from engine.errors import ApiError
 from engine.models import Operation
 from engine.runtimes import operations
 
@@ -26,18 +27,17 @@ router = Router(tags=["operations"])
 workspace_router = Router(tags=["operations"])
 
 MAX_WAIT_MS = 120_000
-Status = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled", "timed_out"]
 
 
 class OperationFilters(Schema):
     workspaceId: UUID | None = None
-    status: Status | None = None
+    status: OperationStatus | None = None
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=500)
 
 
 class WorkspaceOperationFilters(Schema):
-    status: Status | None = None
+    status: OperationStatus | None = None
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=500)
 
@@ -55,7 +55,7 @@ async def _page(queryset: Any, status: str | None, limit: int, cursor: str | Non
     if status:
         queryset = queryset.filter(status=status)
     rows, next_cursor = await paginate(queryset, limit, cursor)
-    return {"operations": [operation_out(o) for o in rows], "nextCursor": next_cursor}
+    return {"operations": [wire.operation(o) for o in rows], "nextCursor": next_cursor}
 
 
 async def get_operation(operation_id: str) -> Operation:
@@ -74,33 +74,33 @@ async def list_operations(request: HttpRequest, filters: Query[OperationFilters]
     return await _page(queryset, filters.status, filters.limit, filters.cursor)
 
 
-@router.get("/{operation_id}", auth=READ, response=OperationOut, summary="Get an operation")
-async def get(request: HttpRequest, operation_id: str) -> dict[str, Any]:
-    return operation_out(await get_operation(operation_id))
+@router.get("/{operationId}", auth=READ, response=OperationOut, summary="Get an operation")
+async def get(request: HttpRequest, operation_id: OperationId) -> dict[str, Any]:
+    return wire.operation(await get_operation(operation_id))
 
 
 @router.post(
-    "/{operation_id}/wait",
+    "/{operationId}/wait",
     auth=READ,
     response=OperationWaitResult,
     summary="Wait until the operation finishes (at most timeoutMs)",
 )
-async def wait(request: HttpRequest, operation_id: str, payload: OperationWait) -> dict[str, Any]:
-    async with waiting(request):
+async def wait(request: HttpRequest, operation_id: OperationId, payload: OperationWait) -> dict[str, Any]:
+    async with waiting(request):  # one of the key's ENGINE_MAX_WAITS_PER_KEY
         operation = await get_operation(operation_id)
         current, timed_out = await operations.wait(operation.id, payload.timeoutMs / 1000)
     if current is None:  # deleted with its workspace while we waited
         raise ApiError(404, "operation.not_found", f"Operation {operation.id} does not exist any more.")
-    return {"operation": operation_out(current), "timedOut": timed_out}
+    return {"operation": wire.operation(current), "timedOut": timed_out}
 
 
 @router.post(
-    "/{operation_id}/cancel",
+    "/{operationId}/cancel",
     auth=OPERATOR,
     response=OperationOut,
     summary="Cancel an operation; 409 operation.not_active if it already finished",
 )
-async def cancel(request: HttpRequest, operation_id: str) -> dict[str, Any]:
+async def cancel(request: HttpRequest, operation_id: OperationId) -> dict[str, Any]:
     operation = await get_operation(operation_id)
     if operation.status in Operation.FINISHED:
         raise ApiError(
@@ -109,14 +109,14 @@ async def cancel(request: HttpRequest, operation_id: str) -> dict[str, Any]:
             f"Operation {operation.id} already ended ({operation.status}); there is nothing to cancel.",
             {"status": operation.status},
         )
-    return operation_out(await operations.cancel(operation))
+    return wire.operation(await operations.cancel(operation))
 
 
 @workspace_router.get(
-    "/{workspace_id}/operations", auth=READ, response=OperationList, summary="List a workspace's operations"
+    "/{workspaceId}/operations", auth=READ, response=OperationList, summary="List a workspace's operations"
 )
 async def list_workspace_operations(
-    request: HttpRequest, workspace_id: str, filters: Query[WorkspaceOperationFilters]
+    request: HttpRequest, workspace_id: WorkspaceId, filters: Query[WorkspaceOperationFilters]
 ) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
     return await _page(

@@ -7,13 +7,13 @@ which offset pagination would not.
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db.models import Model, Q, QuerySet
 
-from engine.api.errors import invalid
+from engine.errors import invalid
 
 M = TypeVar("M", bound=Model)
 
@@ -72,7 +72,3 @@ async def paginate(
         last = rows[-1]
         next_cursor = encode_cursor([getattr(last, first), getattr(last, second)])
     return rows, next_cursor
-
-
-def page_of(items: list[M], serialize: Callable[[M], dict[str, Any]]) -> list[dict[str, Any]]:
-    return [serialize(item) for item in items]

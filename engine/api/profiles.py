@@ -19,13 +19,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
-from engine import crypto, paths
+from engine import crypto, paths, wire
 from engine.api.auth import OPERATOR, READ
-from engine.api.common import Timestamp, parse_uuid, to_json
-from engine.api.errors import ApiError, invalid, not_found
+from engine.api.common import ProfileId, Timestamp, parse_uuid, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.api.runtimes import LaunchConfig
+from engine.errors import ApiError, invalid, not_found
 from engine.models import BrowserExtension, BrowserProfile, Runtime
 from engine.updates import record_update
 
@@ -125,36 +125,10 @@ async def _serialize(profiles: list[BrowserProfile], fresh: bool = False) -> lis
         )
     }
     sizes = await sync_to_async(lambda: [_profile_size(str(i), fresh) for i in ids], thread_sensitive=False)()
-    out = []
-    for profile, size in zip(profiles, sizes, strict=True):
-        holder = holders.get(profile.id)
-        config = dict(profile.config or {})
-        proxy = config.get("proxy")
-        config["proxy"] = (
-            {
-                "server": proxy["server"],
-                "username": proxy.get("username"),
-                "hasPassword": bool(proxy.get("passwordCiphertext")),
-            }
-            if proxy
-            else None
-        )
-        config["extensionIds"] = profile.extension_ids
-        out.append(
-            {
-                "id": profile.id,
-                "name": profile.name,
-                "description": profile.description,
-                "config": config,
-                "extensionIds": profile.extension_ids,
-                "sizeBytes": size,
-                "lastUsedAt": profile.last_used_at,
-                "inUse": {"workspaceId": holder.workspace_id, "runtime": holder.alias} if holder else None,
-                "createdAt": profile.created_at,
-                "updatedAt": profile.updated_at,
-            }
-        )
-    return out
+    return [
+        wire.profile(profile, size, holders.get(profile.id))
+        for profile, size in zip(profiles, sizes, strict=True)
+    ]
 
 
 async def _checked_extensions(extension_ids: list[UUID]) -> list[str]:
@@ -221,19 +195,19 @@ async def create(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), make)
 
 
-@router.get("/{profile_id}", auth=READ, response=ProfileOut, summary="Get a browser profile")
-async def get(request: HttpRequest, profile_id: str) -> dict[str, Any]:
+@router.get("/{profileId}", auth=READ, response=ProfileOut, summary="Get a browser profile")
+async def get(request: HttpRequest, profile_id: ProfileId) -> dict[str, Any]:
     return (await _serialize([await _profile(profile_id)], fresh=True))[0]
 
 
 @router.patch(
-    "/{profile_id}",
+    "/{profileId}",
     auth=OPERATOR,
     response=ProfileOut,
     summary="Change a browser profile",
     description="`config` replaces the whole launch config; changes apply from the next launch.",
 )
-async def patch(request: HttpRequest, profile_id: str, payload: ProfilePatch) -> dict[str, Any]:
+async def patch(request: HttpRequest, profile_id: ProfileId, payload: ProfilePatch) -> dict[str, Any]:
     profile = await _profile(profile_id)
     changed = payload.model_dump(exclude_unset=True)
     if "name" in changed and payload.name is None:
@@ -272,9 +246,9 @@ async def patch(request: HttpRequest, profile_id: str, payload: ProfilePatch) ->
 
 
 @router.delete(
-    "/{profile_id}", auth=OPERATOR, response={204: None}, summary="Delete a browser profile and its data"
+    "/{profileId}", auth=OPERATOR, response={204: None}, summary="Delete a browser profile and its data"
 )
-async def delete(request: HttpRequest, profile_id: str) -> HttpResponse:
+async def delete(request: HttpRequest, profile_id: ProfileId) -> HttpResponse:
     profile = await _profile(profile_id)
     holder = await Runtime.objects.filter(profile=profile, status=Runtime.Status.ACTIVE).afirst()
     if holder is not None:

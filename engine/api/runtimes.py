@@ -14,13 +14,14 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field, field_validator
 
 from engine import mounts as mount_rules
+from engine import wire
 from engine.api.auth import OPERATOR, READ
-from engine.api.common import to_json
-from engine.api.errors import ApiError
+from engine.api.common import WorkspaceId, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
-from engine.api.schemas import RuntimeList, RuntimeOut, runtime_out
+from engine.api.schemas import Driver, RuntimeKind, RuntimeList, RuntimeOut, RuntimeStatus
 from engine.api.workspaces import get_workspace
+from engine.errors import ApiError
 from engine.models import Runtime, Workspace
 from engine.runtimes.manager import LaunchRequest, manager
 
@@ -98,8 +99,8 @@ class ProfileLaunch(Schema):
 
 class RuntimeCreate(Schema):
     alias: str = Field(pattern=ALIAS_PATTERN, description="Names the runtime in its workspace.")
-    kind: Literal["browser"] = "browser"
-    driver: Literal["playwright", "puppeteer", "selenium", "stagehand"] = "playwright"
+    kind: RuntimeKind = "browser"
+    driver: Driver = "playwright"
     launch: EphemeralLaunch | ProfileLaunch = Field(
         default_factory=lambda: EphemeralLaunch(mode="ephemeral"), discriminator="mode"
     )
@@ -107,7 +108,7 @@ class RuntimeCreate(Schema):
 
 
 class RuntimeFilters(Schema):
-    status: Literal["active", "stopped", "failed"] | None = None
+    status: RuntimeStatus | None = None
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=500)
 
@@ -129,12 +130,10 @@ def not_active(runtime: Runtime) -> ApiError:
     )
 
 
-@router.post(
-    "/{workspace_id}/runtimes", auth=OPERATOR, response={201: RuntimeOut}, summary="Launch a runtime"
-)
+@router.post("/{workspaceId}/runtimes", auth=OPERATOR, response={201: RuntimeOut}, summary="Launch a runtime")
 async def create_runtime(
     request: HttpRequest,
-    workspace_id: str,
+    workspace_id: WorkspaceId,
     payload: RuntimeCreate,
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> JsonResponse:
@@ -157,42 +156,40 @@ async def create_runtime(
                 api_key_id=str(request.auth.id),  # type: ignore[attr-defined]
             ),
         )
-        return 201, to_json(RuntimeOut, runtime_out(runtime))
+        return 201, to_json(RuntimeOut, wire.runtime(runtime))
 
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
 
-@router.get(
-    "/{workspace_id}/runtimes", auth=READ, response=RuntimeList, summary="List runtimes, newest first"
-)
+@router.get("/{workspaceId}/runtimes", auth=READ, response=RuntimeList, summary="List runtimes, newest first")
 async def list_runtimes(
-    request: HttpRequest, workspace_id: str, filters: Query[RuntimeFilters]
+    request: HttpRequest, workspace_id: WorkspaceId, filters: Query[RuntimeFilters]
 ) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
     queryset = Runtime.objects.filter(workspace=workspace)
     if filters.status:
         queryset = queryset.filter(status=filters.status)
     rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
-    return {"runtimes": [runtime_out(r) for r in rows], "nextCursor": next_cursor}
+    return {"runtimes": [wire.runtime(r) for r in rows], "nextCursor": next_cursor}
 
 
 @router.get(
-    "/{workspace_id}/runtimes/{alias}", auth=READ, response=RuntimeOut, summary="Get a runtime by alias"
+    "/{workspaceId}/runtimes/{alias}", auth=READ, response=RuntimeOut, summary="Get a runtime by alias"
 )
-async def get(request: HttpRequest, workspace_id: str, alias: str) -> dict[str, Any]:
-    return runtime_out(await get_runtime(await get_workspace(workspace_id), alias))
+async def get(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> dict[str, Any]:
+    return wire.runtime(await get_runtime(await get_workspace(workspace_id), alias))
 
 
 @router.post(
-    "/{workspace_id}/runtimes/{alias}/stop",
+    "/{workspaceId}/runtimes/{alias}/stop",
     auth=OPERATOR,
     response=RuntimeOut,
     summary="Stop a runtime (closes its browser); 409 runtime.not_active if it already ended",
 )
-async def stop(request: HttpRequest, workspace_id: str, alias: str) -> dict[str, Any]:
+async def stop(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> dict[str, Any]:
     runtime = await get_runtime(await get_workspace(workspace_id), alias)
     if runtime.status != Runtime.Status.ACTIVE:
         raise not_active(runtime)
     await manager.stop(runtime.id)
     await runtime.arefresh_from_db()
-    return runtime_out(runtime)
+    return wire.runtime(runtime)

@@ -1,13 +1,21 @@
-"""Output schemas (camelCase, as on the wire) and serializers of the core resources."""
+"""Output schemas of the core resources (camelCase, as on the wire); the bodies come from engine.wire."""
 
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel as Schema  # see engine/api/common.py: why not ninja's Schema
 
 from engine.api.common import Timestamp
-from engine.models import Operation, Runtime, RuntimeEvent, Workspace
-from engine.mounts import Mounts, storage_namespace
+from engine.mounts import Mounts
+
+# The values a field can take, declared so the OpenAPI document lists them (and a client can
+# generate enums); each matches a model's choices or the contract's list.
+RuntimeStatus = Literal["active", "stopped", "failed"]
+RuntimeKind = Literal["browser"]
+Driver = Literal["playwright", "puppeteer", "selenium", "stagehand"]
+LaunchMode = Literal["ephemeral", "profile"]
+BindingType = Literal["page", "context", "handle", "subscription"]
+OperationStatus = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled", "timed_out"]
 
 
 class WorkspaceOut(Schema):
@@ -32,10 +40,10 @@ class RuntimeFailure(Schema):
 
 class RuntimeSummary(Schema):
     browserRunning: bool
-    currentDriver: str
+    currentDriver: Driver
     defaultContextId: str | None
     defaultPageId: str | None
-    launchMode: str
+    launchMode: LaunchMode
     profileId: UUID | None
     storageWorkspace: str
 
@@ -43,7 +51,7 @@ class RuntimeSummary(Schema):
 class Binding(Schema):
     alias: str
     id: str
-    type: str
+    type: BindingType
     url: str | None = None
 
 
@@ -51,9 +59,9 @@ class RuntimeOut(Schema):
     id: UUID
     alias: str
     workspaceId: UUID
-    kind: str
-    driver: str
-    status: str
+    kind: RuntimeKind
+    driver: Driver
+    status: RuntimeStatus
     summary: RuntimeSummary
     config: dict[str, Any]
     mounts: Mounts
@@ -91,7 +99,7 @@ class OperationOut(Schema):
     workspaceId: UUID
     runtime: str | None
     call: str
-    status: str
+    status: OperationStatus
     progress: OperationProgress
     result: Any = None
     error: OperationError | None
@@ -117,83 +125,7 @@ class EventOut(Schema):
     eventData: dict[str, Any]
     createdAt: Timestamp
     runtime: str
-    runtimeKind: str
+    runtimeKind: RuntimeKind
     workspaceId: UUID
     operationId: UUID | None
     sequence: int
-
-
-def workspace_out(workspace: Workspace, runtime_count: int, active_count: int) -> dict[str, Any]:
-    return {
-        "id": workspace.id,
-        "name": workspace.name,
-        "mounts": workspace.mounts,
-        "runtimeCount": runtime_count,
-        "activeRuntimeCount": active_count,
-        "createdAt": workspace.created_at,
-        "updatedAt": workspace.updated_at,
-    }
-
-
-def runtime_out(runtime: Runtime, with_bindings: bool = False) -> dict[str, Any]:
-    active = runtime.status == Runtime.Status.ACTIVE
-    body: dict[str, Any] = {
-        "id": runtime.id,
-        "alias": runtime.alias,
-        "workspaceId": runtime.workspace_id,
-        "kind": runtime.kind,
-        "driver": runtime.driver,
-        "status": runtime.status,
-        "summary": {
-            "browserRunning": active,
-            "currentDriver": runtime.driver,
-            "defaultContextId": runtime.default_context_id or None,
-            "defaultPageId": runtime.default_page_id or None,
-            "launchMode": runtime.launch_mode,
-            "profileId": runtime.profile_id,
-            "storageWorkspace": storage_namespace(runtime.mounts, runtime.workspace_id),
-        },
-        "config": runtime.config,
-        "mounts": runtime.mounts,
-        "createdAt": runtime.created_at,
-        "startedAt": runtime.started_at,
-        "stoppedAt": runtime.stopped_at,
-        "failure": (
-            {"code": runtime.failure_code, "message": runtime.failure_message}
-            if runtime.failure_code
-            else None
-        ),
-    }
-    if with_bindings:
-        body["bindings"] = runtime.bindings if active else []
-    return body
-
-
-def operation_out(operation: Operation) -> dict[str, Any]:
-    return {
-        "id": operation.id,
-        "workspaceId": operation.workspace_id,
-        "runtime": operation.runtime_alias or None,
-        "call": operation.call,
-        "status": operation.status,
-        "progress": operation.progress or {},
-        "result": operation.result,
-        "error": operation.error,
-        "createdAt": operation.created_at,
-        "startedAt": operation.started_at,
-        "finishedAt": operation.finished_at,
-    }
-
-
-def event_out(event: RuntimeEvent, alias: str, kind: str = "browser") -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "eventType": event.event_type,
-        "eventData": event.event_data,
-        "createdAt": event.created_at,
-        "runtime": alias,
-        "runtimeKind": kind,
-        "workspaceId": event.workspace_id,
-        "operationId": event.operation_id,
-        "sequence": event.sequence,
-    }

@@ -17,10 +17,11 @@ from django.utils.http import content_disposition_header
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from engine import wire
 from engine.api.auth import OPERATOR, READ
 from engine.api.common import Timestamp, to_json
-from engine.api.errors import ApiError
 from engine.api.pagination import paginate
+from engine.errors import ApiError
 from engine.models import StorageObject
 from engine.storage import objects as store
 
@@ -124,7 +125,7 @@ async def list_objects(request: HttpRequest, namespace: str, filters: Query[Obje
     folders: list[str] = []
     if not filters.cursor and not filters.recursive:
         folders = await sync_to_async(_folders)(namespace, prefix)
-    return {"objects": [store.object_out(r) for r in rows], "folders": folders, "nextCursor": next_cursor}
+    return {"objects": [wire.storage_object(r) for r in rows], "folders": folders, "nextCursor": next_cursor}
 
 
 @router.put(
@@ -156,12 +157,12 @@ async def put(request: HttpRequest, namespace: str, path: str, params: Query[Put
     row, created = await store.save_object(
         namespace, path, chunks, content_type, params.source, params.runtimeId
     )
-    return JsonResponse(to_json(ObjectOut, store.object_out(row)), status=201 if created else 200)
+    return JsonResponse(to_json(ObjectOut, wire.storage_object(row)), status=201 if created else 200)
 
 
 @router.get("/{namespace}/objects/{path:path}", auth=READ, response=ObjectOut, summary="Describe an object")
 async def get(request: HttpRequest, namespace: str, path: str) -> dict[str, Any]:
-    return store.object_out(await store.get_object(namespace, path))
+    return wire.storage_object(await store.get_object(namespace, path))
 
 
 @router.delete(

@@ -16,10 +16,11 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
 from engine import updates as update_log
+from engine import wire
 from engine.api.auth import READ
-from engine.api.common import Timestamp, iso
-from engine.api.errors import invalid
+from engine.api.common import Timestamp
 from engine.api.limits import HeldStream, key_id, wait_slots
+from engine.errors import invalid
 from engine.models import Update
 
 router = Router(tags=["updates"])
@@ -48,27 +49,16 @@ class UpdateFilters(Schema):
     limit: int = Field(default=100, ge=1, le=500)
 
 
-def _out(update: Update) -> dict[str, Any]:
-    return {
-        "id": update.id,
-        "type": update.type,
-        "createdAt": update.created_at,
-        "workspaceId": str(update.workspace_id) if update.workspace_id else None,
-        "data": update.data,
-    }
-
-
 @router.get("", auth=READ, response=UpdatePage, summary="Updates after a sequence, oldest first")
 async def list_updates(request: HttpRequest, filters: Query[UpdateFilters]) -> dict[str, Any]:
     rows = [u async for u in Update.objects.filter(id__gt=filters.after).order_by("id")[: filters.limit + 1]]
     more = len(rows) > filters.limit
     rows = rows[: filters.limit]
-    return {"updates": [_out(u) for u in rows], "nextCursor": str(rows[-1].id) if more else None}
+    return {"updates": [wire.update(u) for u in rows], "nextCursor": str(rows[-1].id) if more else None}
 
 
 def _frame(update: Update) -> str:
-    body = _out(update)
-    body["createdAt"] = iso(update.created_at)
+    body = wire.jsonable(wire.update(update))
     return f"id: {update.id}\nevent: {update.type}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
 
 
@@ -121,7 +111,7 @@ async def stream(
     if start is None:
         newest = await Update.objects.order_by("-id").values_list("id", flat=True).afirst()
         start = newest or 0
-    slot = wait_slots.take(key_id(request))  # held until the stream closes
+    slot = wait_slots.take(key_id(request))  # one of the key's ENGINE_MAX_WAITS_PER_KEY, held until it closes
     response = HeldStream(_stream(start), slot, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold events back

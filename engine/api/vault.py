@@ -16,11 +16,11 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from engine import crypto
+from engine import crypto, wire
 from engine.api.auth import ADMIN, OPERATOR, READ
 from engine.api.common import Timestamp
-from engine.api.errors import ApiError, invalid
 from engine.api.pagination import paginate
+from engine.errors import ApiError, invalid
 from engine.models import ApiKey, VaultEntry
 from engine.updates import record_update
 from engine.vault import entries
@@ -105,7 +105,7 @@ async def list_entries(request: HttpRequest, filters: Query[VaultFilters]) -> di
     rows, next_cursor = await paginate(
         queryset, filters.limit, filters.cursor, key=("key", "key"), descending=False
     )
-    return {"entries": [entries.entry_out(e) for e in rows], "nextCursor": next_cursor}
+    return {"entries": [wire.vault_entry(e) for e in rows], "nextCursor": next_cursor}
 
 
 # The sub-resources come before the entry routes: `{path:key}` would otherwise swallow "/totp".
@@ -180,12 +180,12 @@ async def put(request: HttpRequest, key: str, payload: VaultPut) -> dict[str, An
         entry.totp_ciphertext = totp_ciphertext
     await entry.asave()
     await record_update("vault.entry.created" if created else "vault.entry.updated", {"key": entry.key})
-    return entries.entry_out(entry)
+    return wire.vault_entry(entry)
 
 
 @router.get("/{path:key}", auth=READ, response=VaultEntryOut, summary="Get a vault entry (never its secrets)")
 async def get(request: HttpRequest, key: str) -> dict[str, Any]:
-    return entries.entry_out(await _entry(key))
+    return wire.vault_entry(await _entry(key))
 
 
 @router.delete("/{path:key}", auth=ADMIN, response={204: None}, summary="Delete a vault entry")

@@ -8,19 +8,13 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
 from engine import mounts as mount_rules
+from engine import wire
 from engine.api.auth import OPERATOR, READ
-from engine.api.common import parse_uuid, to_json
-from engine.api.errors import ApiError, not_found
+from engine.api.common import WorkspaceId, parse_uuid, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
-from engine.api.schemas import (
-    WorkspaceList,
-    WorkspaceOut,
-    WorkspaceState,
-    operation_out,
-    runtime_out,
-    workspace_out,
-)
+from engine.api.schemas import WorkspaceList, WorkspaceOut, WorkspaceState
+from engine.errors import ApiError, not_found
 from engine.models import Operation, Runtime, Workspace
 from engine.updates import record_update
 
@@ -51,7 +45,7 @@ def with_counts(queryset: "QuerySet[Workspace]") -> "QuerySet[Workspace]":
 
 
 def serialize(workspace: Workspace) -> dict[str, Any]:
-    return workspace_out(
+    return wire.workspace(
         workspace, getattr(workspace, "runtime_count", 0), getattr(workspace, "active_count", 0)
     )
 
@@ -94,15 +88,15 @@ async def create_workspace(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
 
-@router.get("/{workspace_id}", auth=READ, response=WorkspaceOut, summary="Get a workspace")
-async def get(request: HttpRequest, workspace_id: str) -> dict[str, Any]:
+@router.get("/{workspaceId}", auth=READ, response=WorkspaceOut, summary="Get a workspace")
+async def get(request: HttpRequest, workspace_id: WorkspaceId) -> dict[str, Any]:
     return serialize(await get_workspace(workspace_id))
 
 
 @router.patch(
-    "/{workspace_id}", auth=OPERATOR, response=WorkspaceOut, summary="Rename a workspace or change its mounts"
+    "/{workspaceId}", auth=OPERATOR, response=WorkspaceOut, summary="Rename a workspace or change its mounts"
 )
-async def patch(request: HttpRequest, workspace_id: str, payload: WorkspacePatch) -> dict[str, Any]:
+async def patch(request: HttpRequest, workspace_id: WorkspaceId, payload: WorkspacePatch) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
     changed = payload.model_dump(exclude_unset=True)
     if "name" in changed and payload.name is None:
@@ -127,8 +121,8 @@ async def patch(request: HttpRequest, workspace_id: str, payload: WorkspacePatch
     return serialize(workspace)
 
 
-@router.delete("/{workspace_id}", auth=OPERATOR, response={204: None}, summary="Delete a workspace")
-async def delete(request: HttpRequest, workspace_id: str, force: bool = False) -> HttpResponse:
+@router.delete("/{workspaceId}", auth=OPERATOR, response={204: None}, summary="Delete a workspace")
+async def delete(request: HttpRequest, workspace_id: WorkspaceId, force: bool = False) -> HttpResponse:
     from engine.runtimes.manager import manager
 
     workspace = await get_workspace(workspace_id)
@@ -148,19 +142,19 @@ async def delete(request: HttpRequest, workspace_id: str, force: bool = False) -
 
 
 @router.get(
-    "/{workspace_id}/state",
+    "/{workspaceId}/state",
     auth=READ,
     response=WorkspaceState,
     summary="A workspace, its runtimes and active operations",
 )
-async def state(request: HttpRequest, workspace_id: str) -> dict[str, Any]:
+async def state(request: HttpRequest, workspace_id: WorkspaceId) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
     runtimes = [
-        runtime_out(r, with_bindings=True)
+        wire.runtime(r, with_bindings=True)
         async for r in Runtime.objects.filter(workspace=workspace).order_by("-created_at")[:100]
     ]
     operations = [
-        operation_out(o)
+        wire.operation(o)
         async for o in Operation.objects.filter(workspace=workspace)
         .exclude(status__in=Operation.FINISHED)
         .order_by("-created_at")[:100]

@@ -1,5 +1,5 @@
 """Egress: what a runtime's browser may open and reach (rules in `policy`, enforcement in `proxy`
-and `chromium`). The engine has one policy, built from ENGINE_EGRESS_ALLOW; the ports of its own
+and `launcher`). The engine has one policy, built from ENGINE_EGRESS_ALLOW; the ports of its own
 listeners (its API, every runtime's proxy) join `own_ports` as they open."""
 
 from functools import cache

@@ -3,7 +3,7 @@
 This module is the one home of the rules; everything else asks it:
 
 - the step guard (`page.goto` refuses a scheme before the browser sees it),
-- Chromium's own URL policy (`engine/egress/chromium.py` writes `SCHEMES_BLOCKED` as a managed
+- Chromium's own URL policy (`engine/egress/launcher.py` writes `SCHEMES_BLOCKED` as a managed
   `URLBlocklist`, so reloads, history, popups, redirects and extensions are refused too),
 - the forward proxy every runtime's Chromium is pointed at (`engine/egress/proxy.py`), which
   judges each destination on the addresses it resolved and then connects to the address it judged.

@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 
 from engine import paths
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 
 MAX_ENTRIES = 20_000
 CRX_MAGIC = b"Cr24"

@@ -30,28 +30,18 @@ from django.utils import timezone
 from playwright.async_api import Download, Playwright, async_playwright
 
 from engine import crypto, paths
-from engine.api.errors import ApiError
-from engine.egress import chromium, engine_policy
+from engine.egress import engine_policy, launcher
 from engine.egress.proxy import EgressProxy, Upstream
+from engine.errors import ApiError
 from engine.models import BrowserExtension, BrowserProfile, Runtime, RuntimeEvent, Workspace
+from engine.runtimes import chromium
 from engine.runtimes.events import event_log
 from engine.runtimes.session import RuntimeSession
+from engine.storage.artifacts import create_artifact
 from engine.updates import record_update
 
 logger = logging.getLogger("engine.runtimes")
 
-# Flags every runtime's Chromium gets: no sandbox (containers), and no traffic of its own.
-# WebRTC may not send UDP around the egress proxy (the managed policy says the same where it applies).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
-]
 DEFAULT_VIEWPORT = {"width": 1280, "height": 720}
 DEFAULT_STEP_TIMEOUT_MS = 30_000
 CLOSE_TIMEOUT_SECONDS = 10
@@ -96,13 +86,13 @@ class RuntimeManager:
         self._background: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._launched_by: dict[UUID, str] = {}  # live or launching runtime -> its API key
-        self.launcher = chromium.Launcher(settings.CHROMIUM_PATH, "none")
+        self.launcher = launcher.Launcher(settings.CHROMIUM_PATH, "none")
 
     # ---- process lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:
         await self._reconcile()
-        self.launcher, sandboxed = await sync_to_async(chromium.prepare)(
+        self.launcher, sandboxed = await sync_to_async(launcher.prepare)(
             settings.CHROMIUM_PATH,
             paths.browser_launcher_dir(),
             paths.hidden_from_browsers(),
@@ -139,17 +129,17 @@ class RuntimeManager:
                 await self._playwright.stop()
             self._playwright = None
 
-    async def _starts_sandboxed(self, launcher: chromium.Launcher) -> bool:
-        """Start one real browser the way runtimes would start under `launcher`, sandbox on."""
+    async def _starts_sandboxed(self, candidate: launcher.Launcher) -> bool:
+        """Start one real browser the way runtimes would start under `candidate`, sandbox on."""
         probe = paths.browser_launcher_dir() / "probe"
         try:
-            await sync_to_async(launcher.own)(probe, probe / "user-data")
+            await sync_to_async(candidate.own)(probe, probe / "user-data")
             context = await (await self._driver()).chromium.launch_persistent_context(
                 str(probe / "user-data"),
-                executable_path=launcher.executable,
+                executable_path=candidate.executable,
                 headless=True,
                 chromium_sandbox=True,
-                args=[arg for arg in CHROMIUM_ARGS if arg != "--no-sandbox"],
+                args=[arg for arg in chromium.FLAGS if arg != "--no-sandbox"],
                 env={**os.environ, "HOME": str(probe)},
                 timeout=60_000,
             )
@@ -161,7 +151,7 @@ class RuntimeManager:
             logger.warning(
                 "Chromium does not start sandboxed as uid %s here (%s); runtimes run as the engine's user "
                 "with --no-sandbox. ENGINE_BROWSER_UID=0 skips this check.",
-                launcher.uid,
+                candidate.uid,
                 _first_line(exc),
             )
             return False
@@ -463,7 +453,7 @@ class RuntimeManager:
 def launch_options(
     config: dict[str, Any], user_data: Path, downloads: Path, extension_dirs: list[Path]
 ) -> dict[str, Any]:
-    args = list(CHROMIUM_ARGS)
+    args = list(chromium.FLAGS)
     options: dict[str, Any] = {
         "user_data_dir": str(user_data),
         "executable_path": settings.CHROMIUM_PATH,
@@ -547,16 +537,14 @@ async def _store_download(session: RuntimeSession, download: Download, page_id: 
     data: dict[str, Any] = {"pageId": page_id, "contextId": session.context_id, "url": download.url}
     try:
         path = await download.path()
-        from engine.steps.outputs import store_artifact
-
-        artifact = await store_artifact(
-            session,
+        artifact = await create_artifact(
+            runtime=session.runtime,
             kind="download",
             name=download.suggested_filename,
             content=await sync_to_async(Path(path).read_bytes, thread_sensitive=False)(),
             content_type=mimetypes.guess_type(download.suggested_filename)[0] or "application/octet-stream",
         )
-        data["artifactId"] = artifact["id"]
+        data["artifactId"] = str(artifact.id)
         data["name"] = download.suggested_filename
     except Exception as exc:
         data["artifactId"] = None

@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -37,7 +37,6 @@ from engine.egress.policy import Refusal, scheme_refusal
 from engine.egress.proxy import EgressProxy
 from engine.models import Runtime
 from engine.runtimes.events import EventLog, RuntimeTail
-from engine.steps.registry import StepError
 
 logger = logging.getLogger("engine.runtimes")
 
@@ -87,7 +86,7 @@ class RuntimeSession:
         self.default_page_id: str | None = None
         self.execute_lock = asyncio.Lock()
         self.last_activity = time.monotonic()
-        self.busy = 0  # executes and waits in progress: a runtime in use is never idle
+        self.busy = 0  # blocks inside in_use(): executes and waits in progress
         self.closing = False
         self.log_collectors: list[list[dict[str, Any]]] = []
         self.on_browser_gone: Callable[[RuntimeSession], None] | None = None
@@ -119,6 +118,18 @@ class RuntimeSession:
 
     def idle_for(self) -> float:
         return 0.0 if self.busy else time.monotonic() - self.last_activity
+
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Mark the runtime in use (an execute, a wait) for the block: it is never idle meanwhile,
+        and its idle time counts from the block's end."""
+        self.busy += 1
+        self.touch()
+        try:
+            yield
+        finally:
+            self.busy -= 1
+            self.touch()
 
     # ---- ids and bindings ---------------------------------------------------------------
 
@@ -153,35 +164,6 @@ class RuntimeSession:
         self.bindings[alias] = ref
         self.persist_bindings()
         return ref
-
-    def resolve(self, ref: str | None, needs: str | None) -> tuple[Page | BrowserContext | None, str | None]:
-        """The live object a step's `ref` names (binding alias or id); default: the default page."""
-        if ref is None:
-            if needs == "context":
-                return self.context, self.context_id
-            page = self.pages.get(self.default_page_id or "")
-            if page is None or page.is_closed():
-                if needs is None:
-                    return None, None
-                raise StepError(
-                    "step.invalid_ref",
-                    "The runtime's default page is closed; pass `ref` naming another page "
-                    "(see the runtime's bindings) or open one with context.newPage.",
-                )
-            return page, self.default_page_id
-        bound = self.bindings.get(ref)
-        target_id = bound.id if bound else ref
-        if target_id == self.context_id:
-            return self.context, self.context_id
-        page = self.pages.get(target_id)
-        if page is None or page.is_closed():
-            raise StepError(
-                "step.invalid_ref",
-                f"`ref` {ref!r} names no open page or context of this runtime; see its bindings.",
-            )
-        if needs == "context":
-            return page.context, self.context_id
-        return page, target_id
 
     # ---- wiring -------------------------------------------------------------------------
 
@@ -280,7 +262,7 @@ class RuntimeSession:
         refusal = None if frame.url.startswith(INTERNAL_PAGES) else scheme_refusal(frame.url)
         if refusal is not None:
             # Only reachable where Chromium's URL policy could not be applied (see
-            # engine/egress/chromium.py): leave the page at once and say why.
+            # engine/egress/launcher.py): leave the page at once and say why.
             self.on_refused(refusal)
             task = asyncio.get_running_loop().create_task(self._leave(page))
             self._leaving.add(task)

@@ -15,11 +15,11 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import Runtime, Workspace
 from engine.mounts import storage_namespace
 from engine.runtimes.session import DEFAULT_CONTEXT_BINDING, DEFAULT_PAGE_BINDING, RuntimeSession
@@ -102,9 +102,7 @@ async def run(
     namespace = storage_namespace(runtime.mounts, runtime.workspace_id)
     # One request's steps share ENGINE_MAX_EXECUTE_SECONDS (counted from when they may start).
     budget = settings.MAX_EXECUTE_SECONDS or math.inf
-    session.busy += 1
-    session.touch()
-    try:
+    with session.in_use():
         async with session.execute_lock:
             deadline = time.monotonic() + budget
             for planned in steps:
@@ -115,9 +113,6 @@ async def run(
                 results.append(result)
                 if not result["ok"]:
                     break
-    finally:
-        session.busy -= 1
-        session.touch()
     failed = any(not r["ok"] for r in results)
     return {
         "mode": "fail-fast",
@@ -155,7 +150,7 @@ async def _run_one(
                 f"The execute used up its time budget (ENGINE_MAX_EXECUTE_SECONDS={settings.MAX_EXECUTE_SECONDS}) "
                 f"before {spec.name} could run.",
             )
-        target, target_id = session.resolve(planned.ref, spec.ref)
+        target, target_id = resolve_ref(session, planned.ref, spec.ref)
         if planned.dry_run:
             out["durationMs"] = 0
             out["dryRun"] = True
@@ -216,6 +211,42 @@ async def _run_one(
         session.emit("step.finished", finished, operation_id)
     session.touch()
     return out
+
+
+def resolve_ref(
+    session: RuntimeSession, ref: str | None, needs: str | None
+) -> tuple[Page | BrowserContext | None, str | None]:
+    """The live object a step's `ref` names (a binding alias or an id); default: the default page.
+
+    `needs` is the call's declared `ref` ("page", "context" or None for calls that act on
+    neither); a missing or closed target is the step's failure (`step.invalid_ref`).
+    """
+    if ref is None:
+        if needs == "context":
+            return session.context, session.context_id
+        page = session.pages.get(session.default_page_id or "")
+        if page is None or page.is_closed():
+            if needs is None:
+                return None, None
+            raise StepError(
+                "step.invalid_ref",
+                "The runtime's default page is closed; pass `ref` naming another page "
+                "(see the runtime's bindings) or open one with context.newPage.",
+            )
+        return page, session.default_page_id
+    bound = session.bindings.get(ref)
+    target_id = bound.id if bound else ref
+    if target_id == session.context_id:
+        return session.context, session.context_id
+    page = session.pages.get(target_id)
+    if page is None or page.is_closed():
+        raise StepError(
+            "step.invalid_ref",
+            f"`ref` {ref!r} names no open page or context of this runtime; see its bindings.",
+        )
+    if needs == "context":
+        return page.context, session.context_id
+    return page, target_id
 
 
 def _fail(out: dict[str, Any], code: str, message: str) -> None:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from asgiref.sync import sync_to_async
 
-from engine import paths
-from engine.api.errors import ApiError
+from engine import paths, wire
+from engine.errors import ApiError
 from engine.steps.registry import Arg, StepContext, StepError, step
 from engine.storage import objects as store
 
@@ -27,10 +27,7 @@ async def put(ctx: StepContext, path: str, text: str) -> dict[str, object]:
         source="execute",
         runtime_id=ctx.runtime.id,
     )
-    result = store.object_out(row)
-    result["runtimeId"] = str(row.runtime_id) if row.runtime_id else None
-    result["createdAt"] = row.created_at.isoformat().replace("+00:00", "Z")
-    return result
+    return wire.jsonable(wire.storage_object(row))
 
 
 def _write_temp(directory: Path, name: str, data: bytes) -> Path:

@@ -6,36 +6,13 @@ runtime's storage namespace); results carry the artifact, never the bytes.
 
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from engine import wire
 from engine.steps.registry import Arg, StepContext, StepError, step
-from engine.storage.artifacts import artifact_json, create_artifact
-
-if TYPE_CHECKING:
-    from engine.runtimes.session import RuntimeSession
+from engine.storage.artifacts import create_artifact
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
-
-
-async def store_artifact(
-    session: "RuntimeSession",
-    *,
-    kind: str,
-    name: str,
-    content: bytes,
-    content_type: str,
-    operation_id: Any = None,
-) -> dict[str, Any]:
-    """Store `content` as an artifact of the session's runtime; the artifact as the API shows it."""
-    artifact = await create_artifact(
-        runtime=session.runtime,
-        kind=kind,
-        name=name,
-        content=content,
-        content_type=content_type,
-        operation_id=operation_id,
-    )
-    return artifact_json(artifact)
 
 
 def _name(options: dict[str, Any] | None, kind: str, extension: str) -> str:
@@ -53,15 +30,20 @@ def _name(options: dict[str, Any] | None, kind: str, extension: str) -> str:
 async def _output(
     ctx: StepContext, kind: str, name: str, content: bytes, content_type: str
 ) -> dict[str, Any]:
-    artifact = await store_artifact(
-        ctx.session,
+    artifact = await create_artifact(
+        runtime=ctx.runtime,
         kind=kind,
         name=name,
         content=content,
         content_type=content_type,
         operation_id=ctx.operation_id,
     )
-    return {"name": name, "contentType": content_type, "sizeBytes": len(content), "artifact": artifact}
+    return {
+        "name": name,
+        "contentType": content_type,
+        "sizeBytes": len(content),
+        "artifact": wire.jsonable(wire.artifact(artifact)),
+    }
 
 
 @step(

@@ -5,7 +5,7 @@
 
 import re
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from engine.models import Artifact
@@ -32,12 +32,11 @@ async def create_artifact(
     kind: str,
     name: str,
     content_type: str,
-    data: bytes | None = None,
+    content: bytes,
     workspace_id: UUID | str | None = None,
     operation_id: UUID | str | None = None,
-    content: bytes | None = None,
 ) -> Artifact:
-    """Store `data` as an artifact of `runtime` and return the Artifact row.
+    """Store `content` as an artifact of `runtime` and return the Artifact row.
 
     The bytes become a storage object in the runtime's storage namespace
     (`engine.mounts.storage_namespace(runtime.mounts, workspace_id)`) at
@@ -47,14 +46,9 @@ async def create_artifact(
     `name` is kept as given on the Artifact (what the user downloaded or asked for) and made
     safe for the storage path. Raises ApiError(413 storage.too_large) over STORAGE_MAX_BYTES.
 
-    `workspace_id` defaults to `runtime.workspace_id`; `content` is accepted as another name
-    for `data`. The result is the model row: use `artifact_json(artifact)` for the API shape
-    (what a step result or an event should carry).
+    `workspace_id` defaults to `runtime.workspace_id`. The result is the model row:
+    `wire.jsonable(wire.artifact(row))` is what a step result or an event carries.
     """
-    if data is None:
-        data = content
-    if data is None:
-        raise TypeError("create_artifact needs the bytes as data=")
     if workspace_id is None:
         workspace_id = runtime.workspace_id
     if kind not in KINDS:
@@ -63,7 +57,12 @@ async def create_artifact(
     namespace = storage_namespace(runtime.mounts or {}, workspace_id)
     path = f"artifacts/{runtime.alias}/{artifact_id}-{safe_file_name(name)}"
     stored = await put_object(
-        namespace, path, data, content_type or "application/octet-stream", source=kind, runtime_id=runtime.id
+        namespace,
+        path,
+        content,
+        content_type or "application/octet-stream",
+        source=kind,
+        runtime_id=runtime.id,
     )
     artifact = await Artifact.objects.acreate(
         id=artifact_id,
@@ -92,30 +91,3 @@ async def create_artifact(
         workspace_id,
     )
     return artifact
-
-
-def artifact_out(artifact: Artifact) -> dict[str, Any]:
-    return {
-        "id": artifact.id,
-        "workspaceId": artifact.workspace_id,
-        "runtime": artifact.runtime_alias or None,
-        "operationId": artifact.operation_id,
-        "kind": artifact.kind,
-        "name": artifact.name,
-        "contentType": artifact.content_type,
-        "sizeBytes": artifact.size_bytes,
-        "storage": {"namespace": artifact.storage_namespace, "path": artifact.storage_path},
-        "createdAt": artifact.created_at,
-    }
-
-
-def artifact_json(artifact: Artifact) -> dict[str, Any]:
-    """The Artifact as the API shows it, JSON-ready (ids and timestamps as strings)."""
-    from engine.api.common import iso
-
-    body = artifact_out(artifact)
-    body["id"] = str(artifact.id)
-    body["workspaceId"] = str(artifact.workspace_id)
-    body["operationId"] = str(artifact.operation_id) if artifact.operation_id else None
-    body["createdAt"] = iso(artifact.created_at)
-    return body

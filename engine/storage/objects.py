@@ -14,7 +14,7 @@ import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from engine import paths
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import StorageObject
 from engine.mounts import NAMESPACE_PATTERN
 from engine.updates import record_update
@@ -293,16 +293,3 @@ async def iter_blob(row: StorageObject) -> AsyncIterator[bytes]:
             yield chunk
     finally:
         handle.close()
-
-
-def object_out(row: StorageObject) -> dict[str, Any]:
-    return {
-        "namespace": row.namespace,
-        "path": row.path,
-        "sizeBytes": row.size_bytes,
-        "contentType": row.content_type,
-        "sha256": row.sha256,
-        "source": row.source,
-        "runtimeId": row.runtime_id,
-        "createdAt": row.created_at,
-    }

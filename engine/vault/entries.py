@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from engine import crypto
-from engine.api.errors import ApiError
+from engine.errors import ApiError
 from engine.models import VaultEntry
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
@@ -192,19 +192,4 @@ def secrets_of(entry: VaultEntry) -> dict[str, str | None]:
         if entry.password_ciphertext is not None
         else None,
         "totp": crypto.decrypt(entry.totp_ciphertext) if entry.totp_ciphertext is not None else None,
-    }
-
-
-def entry_out(entry: VaultEntry) -> dict[str, Any]:
-    return {
-        "key": entry.key,
-        "label": entry.label,
-        "username": entry.username,
-        "hasPassword": entry.password_ciphertext is not None,
-        "hasTotp": entry.totp_ciphertext is not None,
-        "origins": entry.origins,
-        "originPatterns": entry.origin_patterns,
-        "notes": entry.notes,
-        "createdAt": entry.created_at,
-        "updatedAt": entry.updated_at,
     }

@@ -54,13 +54,14 @@ def test_the_detail_page_keeps_the_filter_and_polls_while_active(
     assert 'hx-trigger="every 5s"' in body
 
 
-def test_it_pages_with_the_after_cursor(viewer_client: Client, live: LiveRuntime) -> None:
+def test_it_pages_with_the_opaque_cursor(viewer_client: Client, live: LiveRuntime) -> None:
+    """The API's nextCursor goes back as `cursor`, never as `after` (which names an event)."""
     first = viewer_client.get(f"{live.url}events/", headers={"HX-Request": "true"}).content.decode()
-    cursor_marker = "events/?after="
+    cursor_marker = "events/?cursor="
     assert cursor_marker in first and "Next page" in first
     cursor = first.split(cursor_marker, 1)[1].split("&", 1)[0].split('"', 1)[0]
     second = viewer_client.get(
-        f"{live.url}events/", {"after": cursor}, headers={"HX-Request": "true"}
+        f"{live.url}events/", {"cursor": cursor}, headers={"HX-Request": "true"}
     ).content.decode()
     assert "First page" in second
     assert _rows(second) and _rows(second)[0] not in _rows(first)

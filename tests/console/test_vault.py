@@ -195,7 +195,7 @@ def test_it_deletes_an_entry(admin_client: Client, api: httpx.Client, folder: st
     key = f"{folder}/gone"
     _put(api, key)
     response = admin_client.post(f"/vault/delete/{key}", headers={"HX-Request": "true"})
-    assert response.status_code == 200 and response["HX-Redirect"] == f"/vault/?prefix={folder}/"
+    assert response.status_code == 200 and response["HX-Redirect"] == f"/vault/?prefix={folder}%2F"
     assert api.get(f"/vault/{key}").status_code == 404
     assert AuditEntry.objects.get(action="vault.entry.delete").target_id == key
 

@@ -1,26 +1,16 @@
 """End-to-end fixtures: a real console process in front of the real engine, driven by headless Chromium."""
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from engine.runtimes import chromium
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PASSWORD = "e2e correct horse battery"
 
 
@@ -37,7 +27,9 @@ def console(engine: EngineProcess, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(
+            executable_path=chromium.executable(), headless=True, args=list(chromium.FLAGS)
+        )
         yield launched
         launched.close()
 

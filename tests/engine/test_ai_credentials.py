@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from tests.support.engine_process import EngineProcess, free_port
+from tests.support.engine_process import EngineProcess, refused_port
 
 GOOD_KEY = "sk-good-" + "x" * 20
 
@@ -147,7 +147,7 @@ def test_a_rejected_key_is_reported_without_the_key(
 
 
 def test_an_unreachable_provider_is_a_clear_failure(api: httpx.Client, credential_id: str) -> None:
-    create(api, credential_id, baseUrl=f"http://127.0.0.1:{free_port()}/v1")
+    create(api, credential_id, baseUrl=f"http://127.0.0.1:{refused_port()}/v1")
     body = api.post(f"/ai-credentials/{credential_id}/test").json()
     assert body["ok"] is False and "Could not reach the provider" in body["message"]
 
@@ -168,7 +168,7 @@ def test_deleting_a_credential_a_workspace_mounts_is_409(api: httpx.Client, cred
 def test_an_operator_can_test_but_not_create(
     engine: EngineProcess, api: httpx.Client, credential_id: str
 ) -> None:
-    create(api, credential_id, baseUrl=f"http://127.0.0.1:{free_port()}/v1")
+    create(api, credential_id, baseUrl=f"http://127.0.0.1:{refused_port()}/v1")
     with engine.client("operator") as operator:
         assert operator.post(f"/ai-credentials/{credential_id}/test").status_code == 200
         assert create(operator, "op-made").status_code == 403

@@ -71,6 +71,8 @@ def test_a_screenshot_lands_in_the_mounted_namespace(api: httpx.Client, site: Si
         ).json()
         artifact = result["steps"][1]["result"]["artifact"]
         assert artifact["storage"]["namespace"] == namespace and artifact["kind"] == "screenshot"
+        # A step result shows an artifact exactly as the artifacts API does (one wire shape).
+        assert artifact == api.get(f"/artifacts/{artifact['id']}").json()
         png = api.get(f"/artifacts/{artifact['id']}/content")
         assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
     finally:
@@ -82,3 +84,17 @@ def test_unknown_artifacts_are_404(api: httpx.Client, workspace: dict) -> None:
         response = api.get(f"/artifacts/{artifact_id}")
         assert response.status_code == 404 and response.json()["error"]["code"] == "artifact.not_found"
     assert api.get(f"/workspaces/{uuid.uuid4()}/artifacts").status_code == 404
+
+
+def test_a_storage_put_step_answers_the_object_as_the_storage_api_shows_it(
+    api: httpx.Client, workspace: dict
+) -> None:
+    workspace_id = workspace["id"]
+    assert api.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "writer"}).status_code == 201
+    result = api.post(
+        f"/workspaces/{workspace_id}/execute",
+        json={"runtime": "writer", "steps": [{"call": "storage.put", "args": ["notes/a.txt", "hello"]}]},
+    ).json()
+    written = result["steps"][0]["result"]
+    assert written["path"] == "notes/a.txt" and written["source"] == "execute" and written["runtimeId"]
+    assert written == api.get(f"/storage/workspace-{workspace_id}/objects/notes/a.txt").json()

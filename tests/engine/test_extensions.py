@@ -73,6 +73,22 @@ def test_it_uploads_a_zip_and_reads_its_manifest(api: httpx.Client, engine: Engi
     assert files_under(unpacked) == {"manifest.json", "content.js"}
 
 
+def test_a_retried_upload_with_one_idempotency_key_makes_one_extension(api: httpx.Client) -> None:
+    name = f"Retried {time.time_ns()}"
+    data = make_zip({"manifest.json": json.dumps({**MANIFEST, "name": name})})
+    key = {"Idempotency-Key": f"upload-{time.time_ns()}"}
+    files = {"file": ("ext.zip", data)}
+    first = api.post("/browser-extensions/upload", files=files, headers=key)
+    again = api.post("/browser-extensions/upload", files=files, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"] and again.headers["Idempotent-Replayed"] == "true"
+    listed = api.get("/browser-extensions", params={"q": name, "limit": 500}).json()["extensions"]
+    assert [e["id"] for e in listed] == [first.json()["id"]]
+    other = make_zip({"manifest.json": json.dumps({**MANIFEST, "name": name, "version": "2.0"})})
+    conflict = api.post("/browser-extensions/upload", files={"file": ("ext.zip", other)}, headers=key)
+    assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "idempotency.conflict"
+
+
 def test_it_uploads_a_crx3_and_a_wrapped_folder(api: httpx.Client) -> None:
     crx = upload(api, make_crx3(make_zip({"manifest.json": json.dumps(MANIFEST)})), "ext.crx", name="Named")
     assert crx.status_code == 201

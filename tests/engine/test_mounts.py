@@ -1,26 +1,12 @@
 """Mount narrowing rules (pure functions): narrow never widens, deny beats allow.
 
-These run in the test process, whose Django settings are the console's: importing the
-`engine.api` package would register the engine's routers and models there. The rules only need
-`engine.api.errors`, so that one module is loaded without its package's __init__.
+These run in the test process, whose Django settings are the console's: the rules and the
+domain errors they raise import nothing that needs the engine's settings or database.
 """
-
-import sys
-import types
-from pathlib import Path
 
 import pytest
 
-if "engine.api" not in sys.modules:
-    _package = types.ModuleType("engine.api")
-    _package.__path__ = [str(Path(__file__).resolve().parents[2] / "engine" / "api")]
-    sys.modules["engine.api"] = _package
-    from engine.api.errors import ApiError
-
-    del sys.modules["engine.api"]  # a later real import of engine.api gets the real package
-else:
-    from engine.api.errors import ApiError
-
+from engine.errors import ApiError
 from engine.mounts import key_matches, narrow, storage_namespace, vault_allowed
 
 WORKSPACE = {

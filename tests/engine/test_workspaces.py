@@ -89,6 +89,16 @@ def test_it_requires_a_key(engine: EngineProcess) -> None:
     assert response.json()["error"]["code"] == "auth.required"
 
 
+def test_a_wrong_method_is_a_405_with_the_error_body(api: httpx.Client, workspace: dict) -> None:
+    response = api.put(f"/workspaces/{workspace['id']}", json={"name": "x"})
+    assert response.status_code == 405
+    body = response.json()
+    assert body["error"]["code"] == "request.method_not_allowed"
+    assert body["requestId"] == response.headers["X-Request-Id"]
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
+    assert body["error"]["details"]["allowed"] == ["DELETE", "GET", "PATCH"]
+
+
 def test_a_read_key_cannot_create(engine: EngineProcess) -> None:
     with engine.client("read") as client:
         assert client.get("/workspaces").status_code == 200

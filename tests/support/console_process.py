@@ -28,7 +28,5 @@ class ConsoleProcess(ServerProcess):
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.manage("migrate", "--noinput", "-v", "0")
         daphne = str(Path(sys.executable).with_name("daphne"))
-        self.launch(
-            [daphne, "-b", "127.0.0.1", "-p", str(self.port), "dashboard.asgi:application"], "/login/"
-        )
+        self.launch([daphne, "--fd", str(self.listener.fileno()), "dashboard.asgi:application"], "/login/")
         return self

@@ -16,19 +16,45 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
+    """A port nobody listens on right now (for "nothing answers here" tests): it may be taken
+    later, so servers the suite starts get a listening socket instead (ServerProcess)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
+_refusing: list[socket.socket] = []
+
+
+def refused_port() -> int:
+    """A loopback port that refuses every connection for the rest of the test session.
+
+    Bound by this process and never listened on: a connection gets a reset at once, and no
+    other process can bind the port meanwhile (a `free_port()` could be taken by anyone and then
+    answer). For tests of "nothing answers there".
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _refusing.append(sock)
+    return int(sock.getsockname()[1])
+
+
 class ServerProcess:
-    """A server of this repository (`manage.py ...` or daphne) in its own process group, with a log file."""
+    """A server of this repository (`manage.py ...` or daphne) in its own process group, with a log file.
+
+    The suite binds the server's port itself and hands the listening socket to the server (`--fd`):
+    a port picked free and bound later by the child could be taken in between by any other process
+    on the machine, which made a start fail by chance. The socket is closed when the server stops.
+    """
 
     name = "server"
 
     def __init__(self, var_dir: Path, env: dict[str, str]) -> None:
         self.var_dir = var_dir
-        self.port = free_port()
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.port = int(self.listener.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
         self.process: subprocess.Popen[bytes] | None = None
@@ -51,7 +77,13 @@ class ServerProcess:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=(self.listener.fileno(),),
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -67,6 +99,7 @@ class ServerProcess:
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Stop it the way an operator would (SIGTERM), or kill it (SIGKILL)."""
+        self.listener.close()  # from here on, nothing answers on the port
         if self.process is None:
             return 0
         if self.process.poll() is None:
@@ -123,7 +156,10 @@ class EngineProcess(ServerProcess):
         if not self.keys:
             for scope in ("admin", "operator", "read"):
                 self.keys[scope] = self.create_key(scope)
-        argv = [sys.executable, "manage.py", "runengine", "--port", str(self.port), "--log-level", "warning"]
+        argv = [
+            *(sys.executable, "manage.py", "runengine"),
+            *("--fd", str(self.listener.fileno()), "--log-level", "warning"),
+        ]
         self.launch(argv, "/healthz")
         return self
 

@@ -5,7 +5,7 @@ never returns a key and no page ever shows one: the key field is write-only.
 """
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -14,15 +14,15 @@ from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import ai_credentials as api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.front.resource_forms import AiCredentialForm
-from dashboard.front.views.helpers import error_status, redirect_after_form, render_page
+from dashboard.front.forms.ai_credentials import AiCredentialForm
+from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 50
 
 
 @vary_on_headers("HX-Request")
 @role_required("viewer")
-async def credential_list(request: HttpRequest) -> HttpResponse:
+async def credential_list(request: HtmxHttpRequest) -> HttpResponse:
     provider = request.GET.get("provider", "")
     provider = provider if provider in api.PROVIDERS else ""
     cursor = request.GET.get("cursor") or None
@@ -37,7 +37,7 @@ async def credential_list(request: HttpRequest) -> HttpResponse:
 
 
 @role_required("viewer")
-async def credential_detail(request: HttpRequest, credential_id: str) -> HttpResponse:
+async def credential_detail(request: HtmxHttpRequest, credential_id: str) -> HttpResponse:
     try:
         credential = await api.get_credential(credential_id)
     except BctrlError as error:
@@ -49,21 +49,18 @@ async def credential_detail(request: HttpRequest, credential_id: str) -> HttpRes
 
 @require_http_methods(["GET", "POST"])
 @role_required("admin")
-async def credential_create(request: HttpRequest) -> HttpResponse:
+async def credential_create(request: HtmxHttpRequest) -> HttpResponse:
     form = AiCredentialForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             credential = await api.create_credential(form.payload(), form.cleaned_data["idempotency_key"])
         except BctrlError as error:
+            await record(
+                request, "ai_credential.create", "ai_credential", form.cleaned_data["id"], error=error
+            )
             form.add_upstream_error(error)
-        await record(
-            request,
-            "ai_credential.create",
-            "ai_credential",
-            form.cleaned_data["id"],
-            error=form.upstream_error,
-        )
-        if not form.upstream_error:
+        else:
+            await record(request, "ai_credential.create", "ai_credential", credential.id)
             messages.success(request, f"AI credential “{credential.id}” created.")
             return redirect_after_form(request, reverse("ai_credential_detail", args=[credential.id]))
     context = {"form": form, "action": reverse("ai_credential_create")}
@@ -74,7 +71,7 @@ async def credential_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @role_required("admin")
-async def credential_edit(request: HttpRequest, credential_id: str) -> HttpResponse:
+async def credential_edit(request: HtmxHttpRequest, credential_id: str) -> HttpResponse:
     try:
         credential = await api.get_credential(credential_id)
     except BctrlError as error:
@@ -85,11 +82,10 @@ async def credential_edit(request: HttpRequest, credential_id: str) -> HttpRespo
         try:
             credential = await api.update_credential(credential.id, form.payload())
         except BctrlError as error:
+            await record(request, "ai_credential.update", "ai_credential", credential.id, error=error)
             form.add_upstream_error(error)
-        await record(
-            request, "ai_credential.update", "ai_credential", credential.id, error=form.upstream_error
-        )
-        if not form.upstream_error:
+        else:
+            await record(request, "ai_credential.update", "ai_credential", credential.id)
             messages.success(request, f"AI credential “{credential.id}” saved.")
             return redirect_after_form(request, reverse("ai_credential_detail", args=[credential.id]))
     context = {
@@ -104,7 +100,7 @@ async def credential_edit(request: HttpRequest, credential_id: str) -> HttpRespo
 
 @require_POST
 @role_required("admin")
-async def credential_delete(request: HttpRequest, credential_id: str) -> HttpResponse:
+async def credential_delete(request: HtmxHttpRequest, credential_id: str) -> HttpResponse:
     try:
         await api.delete_credential(credential_id)
     except BctrlError as error:
@@ -113,14 +109,15 @@ async def credential_delete(request: HttpRequest, credential_id: str) -> HttpRes
         return render_page(
             request, "front/ai_credentials/detail.html", context, region="delete", status=error_status(error)
         )
-    await record(request, "ai_credential.delete", "ai_credential", credential_id)
-    messages.success(request, f"AI credential “{credential_id}” deleted.")
-    return redirect_after_form(request, reverse("ai_credentials"))
+    else:
+        await record(request, "ai_credential.delete", "ai_credential", credential_id)
+        messages.success(request, f"AI credential “{credential_id}” deleted.")
+        return redirect_after_form(request, reverse("ai_credentials"))
 
 
 @require_POST
 @role_required("operator")
-async def credential_test(request: HttpRequest, credential_id: str) -> HttpResponse:
+async def credential_test(request: HtmxHttpRequest, credential_id: str) -> HttpResponse:
     """One cheap real call to the provider; the answer ({ok, message}) is shown in place."""
     context: dict[str, object] = {"credential_id": credential_id}
     try:
@@ -138,7 +135,7 @@ async def credential_test(request: HttpRequest, credential_id: str) -> HttpRespo
             outcome=outcome,
             message=result.message,
         )
-    if not getattr(request, "htmx", False):  # no script: the whole page, with the result in place
+    if not request.htmx:  # no script: the whole page, with the result in place
         try:
             context["credential"] = await api.get_credential(credential_id)
         except BctrlError as error:

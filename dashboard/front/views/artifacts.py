@@ -4,7 +4,7 @@ The browser never talks to the API: the API key stays on the server, so images a
 go through `artifact_content`, which streams the upstream body through.
 """
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.urls import path
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -12,18 +12,16 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard.accounts.roles import role_required
 from dashboard.bctrl import artifacts as api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.front.views.helpers import error_status, render_page
+from dashboard.front.downloads import file_response
+from dashboard.pages import HtmxHttpRequest, error_status, render_page
 
 PAGE_SIZE = 24
-# Images a browser may render inline from our origin; anything else (PDF, HTML, SVG with script...)
-# is a download, so an artifact can never run in the console's origin.
-INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
 
 
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("viewer")
-async def artifact_list(request: HttpRequest, workspace_id: str) -> HttpResponse:
+async def artifact_list(request: HtmxHttpRequest, workspace_id: str) -> HttpResponse:
     runtime = request.GET.get("runtime", "").strip()
     kind = request.GET.get("kind", "")
     kind = kind if kind in api.KINDS else ""
@@ -46,7 +44,7 @@ async def artifact_list(request: HttpRequest, workspace_id: str) -> HttpResponse
 
 @require_GET
 @role_required("viewer")
-async def artifact_content(request: HttpRequest, artifact_id: str) -> HttpResponse:
+async def artifact_content(request: HtmxHttpRequest, artifact_id: str) -> HttpResponse:
     try:
         content = await api.open_content(str(artifact_id))
     except BctrlError as error:
@@ -55,14 +53,15 @@ async def artifact_content(request: HttpRequest, artifact_id: str) -> HttpRespon
             status=error_status(error),
             content_type="text/plain; charset=utf-8",
         )
-    media_type = content.content_type.split(";")[0].strip().lower()
-    response = StreamingHttpResponse(content.chunks, content_type=content.content_type)
-    if content.content_length:
-        response["Content-Length"] = content.content_length
-    disposition = "inline" if media_type in INLINE_TYPES else "attachment"
-    response["Content-Disposition"] = f'{disposition}; filename="{content.filename or artifact_id}"'
+    # inline: step results and the artifact grid show images straight from this URL
+    response = file_response(
+        content.chunks,
+        content_type=content.content_type,
+        filename=content.filename or str(artifact_id),
+        size=content.content_length or None,
+        inline=True,
+    )
     response["Cache-Control"] = "private, max-age=3600"  # artifacts never change once stored
-    response["X-Content-Type-Options"] = "nosniff"
     return response  # type: ignore[return-value]  # role_required types views as HttpResponse
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
@@ -17,13 +17,13 @@ from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import extensions as api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.front.resource_forms import ExtensionRenameForm, ExtensionUploadForm
-from dashboard.front.views.helpers import error_status, redirect_after_form, render_page, with_toast
+from dashboard.front.forms.extensions import ExtensionRenameForm, ExtensionUploadForm
+from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, with_toast
 
 PAGE_SIZE = 25
 
 
-async def _listing(request: HttpRequest) -> dict[str, object]:
+async def _listing(request: HtmxHttpRequest) -> dict[str, object]:
     q = request.GET.get("q", "").strip()
     cursor = request.GET.get("cursor") or None
     context: dict[str, object] = {"q": q, "cursor": cursor}
@@ -36,14 +36,14 @@ async def _listing(request: HttpRequest) -> dict[str, object]:
 
 @vary_on_headers("HX-Request")
 @role_required("viewer")
-async def extension_list(request: HttpRequest) -> HttpResponse:
+async def extension_list(request: HtmxHttpRequest) -> HttpResponse:
     context = {**await _listing(request), "form": ExtensionUploadForm()}
     return render_page(request, "front/extensions/list.html", context, region="table")
 
 
 @require_POST
 @role_required("admin")
-async def extension_upload(request: HttpRequest) -> HttpResponse:
+async def extension_upload(request: HtmxHttpRequest) -> HttpResponse:
     form = ExtensionUploadForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["file"]
@@ -61,12 +61,12 @@ async def extension_upload(request: HttpRequest) -> HttpResponse:
             await record(request, "browser_extension.upload", "browser_extension", extension.id)
             messages.success(request, f"Extension “{extension.name}” {extension.version} uploaded.")
             return redirect_after_form(request, reverse("extension_detail", args=[extension.id]))
-    context = {"form": form, **({} if getattr(request, "htmx", False) else await _listing(request))}
+    context = {"form": form, **({} if request.htmx else await _listing(request))}
     return render_page(request, "front/extensions/list.html", context, region="upload", status=422)
 
 
 @role_required("viewer")
-async def extension_detail(request: HttpRequest, extension_id: UUID) -> HttpResponse:
+async def extension_detail(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
     try:
         extension = await api.get_extension(str(extension_id))
     except BctrlError as error:
@@ -83,55 +83,56 @@ async def extension_detail(request: HttpRequest, extension_id: UUID) -> HttpResp
 
 @require_POST
 @role_required("admin")
-async def extension_rename(request: HttpRequest, extension_id: UUID) -> HttpResponse:
+async def extension_rename(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
     form = ExtensionRenameForm(request.POST)
-    extension = None
     if form.is_valid():
         try:
             extension = await api.update_extension(str(extension_id), name=form.cleaned_data["name"])
         except BctrlError as error:
+            await record(
+                request, "browser_extension.rename", "browser_extension", str(extension_id), error=error
+            )
             form.add_upstream_error(error)
-        await record(
-            request,
-            "browser_extension.rename",
-            "browser_extension",
-            str(extension_id),
-            error=form.upstream_error,
-        )
-    if extension is None:
-        context = {"rename_form": form, "extension_id": extension_id}
-        return render_page(request, "front/extensions/detail.html", context, region="rename", status=422)
-    messages.success(request, f"Extension renamed to “{extension.name}”.")
-    return redirect_after_form(request, reverse("extension_detail", args=[extension.id]))
+        else:
+            await record(request, "browser_extension.rename", "browser_extension", extension.id)
+            messages.success(request, f"Extension renamed to “{extension.name}”.")
+            return redirect_after_form(request, reverse("extension_detail", args=[extension.id]))
+    context = {"rename_form": form, "extension_id": extension_id}
+    return render_page(request, "front/extensions/detail.html", context, region="rename", status=422)
 
 
 @require_POST
 @role_required("admin")
-async def extension_toggle(request: HttpRequest, extension_id: UUID) -> HttpResponse:
+async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
     enable = request.POST.get("enabled") == "true"
     try:
         extension = await api.update_extension(str(extension_id), enabled=enable)
     except BctrlError as error:
         await record(request, "browser_extension.toggle", "browser_extension", str(extension_id), error=error)
-        if not getattr(request, "htmx", False):
+        if not request.htmx:
             return render_page(
                 request, "front/extensions/detail.html", {"error": error}, status=error_status(error)
             )
         response = HttpResponse(status=204)
         return await with_toast(response, request, error.user_message, "error")
-    action = "enable" if enable else "disable"
-    await record(request, f"browser_extension.{action}", "browser_extension", extension.id)
-    text = f"“{extension.name}” {action}d. Runtimes launched from now on {'load' if enable else 'skip'} it."
-    if not getattr(request, "htmx", False):
-        messages.success(request, text)
-        return redirect("extension_detail", extension_id=extension.id)
-    response = render_page(request, "front/extensions/detail.html", {"extension": extension}, region="toggle")
-    return await with_toast(response, request, text)
+    else:
+        action = "enable" if enable else "disable"
+        await record(request, f"browser_extension.{action}", "browser_extension", extension.id)
+        text = (
+            f"“{extension.name}” {action}d. Runtimes launched from now on {'load' if enable else 'skip'} it."
+        )
+        if not request.htmx:
+            messages.success(request, text)
+            return redirect("extension_detail", extension_id=extension.id)
+        response = render_page(
+            request, "front/extensions/detail.html", {"extension": extension}, region="toggle"
+        )
+        return await with_toast(response, request, text)
 
 
 @require_POST
 @role_required("admin")
-async def extension_delete(request: HttpRequest, extension_id: UUID) -> HttpResponse:
+async def extension_delete(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
     try:
         await api.delete_extension(str(extension_id))
     except BctrlError as error:
@@ -140,9 +141,10 @@ async def extension_delete(request: HttpRequest, extension_id: UUID) -> HttpResp
         return render_page(
             request, "front/extensions/detail.html", context, region="delete", status=error_status(error)
         )
-    await record(request, "browser_extension.delete", "browser_extension", str(extension_id))
-    messages.success(request, "Extension deleted.")
-    return redirect_after_form(request, reverse("extensions"))
+    else:
+        await record(request, "browser_extension.delete", "browser_extension", str(extension_id))
+        messages.success(request, "Extension deleted.")
+        return redirect_after_form(request, reverse("extensions"))
 
 
 urlpatterns = [

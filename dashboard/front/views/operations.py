@@ -4,7 +4,7 @@ import asyncio
 import json
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
@@ -15,7 +15,7 @@ from dashboard.audit.log import record
 from dashboard.bctrl import operations as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import list_workspaces
-from dashboard.front.views.helpers import error_status, render_page, settle, with_toast
+from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
 
 PAGE_SIZE = 25
 
@@ -23,7 +23,7 @@ PAGE_SIZE = 25
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("viewer")
-async def operation_list(request: HttpRequest) -> HttpResponse:
+async def operation_list(request: HtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     status = status if status in api.STATUSES else ""
     workspace_id = request.GET.get("workspace", "").strip()
@@ -53,7 +53,7 @@ async def operation_list(request: HttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("viewer")
-async def operation_detail(request: HttpRequest, operation_id: str) -> HttpResponse:
+async def operation_detail(request: HtmxHttpRequest, operation_id: str) -> HttpResponse:
     try:
         operation = await api.get_operation(str(operation_id))
     except BctrlError as error:
@@ -66,8 +66,8 @@ async def operation_detail(request: HttpRequest, operation_id: str) -> HttpRespo
 
 @require_POST
 @role_required("operator")
-async def operation_cancel(request: HttpRequest, operation_id: str) -> HttpResponse:
-    htmx = getattr(request, "htmx", None)
+async def operation_cancel(request: HtmxHttpRequest, operation_id: str) -> HttpResponse:
+    htmx = request.htmx
     try:
         operation = await api.cancel_operation(str(operation_id))
     except BctrlError as error:
@@ -83,18 +83,19 @@ async def operation_cancel(request: HttpRequest, operation_id: str) -> HttpRespo
         response = render_page(
             request, "front/operations/detail.html", context, region="status", status=error_status(error)
         )
-        return await _toast(response, request, f"Could not cancel: {error.user_message}", "error")
-    await record(request, "operation.cancel", "operation", operation.id, message=operation.status)
-    if not htmx:
-        return redirect("operation_detail", operation_id)
-    response = render_page(request, "front/operations/detail.html", _context(operation), region="status")
-    return await _toast(
-        response,
-        request,
-        f"Cancelling operation {operation.call}."
-        if not operation.finished
-        else f"Operation {operation.status}.",
-    )
+        return await with_toast(response, request, f"Could not cancel: {error.user_message}", "error")
+    else:
+        await record(request, "operation.cancel", "operation", operation.id, message=operation.status)
+        if not htmx:
+            return redirect("operation_detail", operation_id)
+        response = render_page(request, "front/operations/detail.html", _context(operation), region="status")
+        return await with_toast(
+            response,
+            request,
+            f"Cancelling operation {operation.call}."
+            if not operation.finished
+            else f"Operation {operation.status}.",
+        )
 
 
 def _context(operation: api.Operation) -> dict[str, Any]:
@@ -109,12 +110,6 @@ def _context(operation: api.Operation) -> dict[str, Any]:
         if operation.error and operation.error.details
         else "",
     }
-
-
-async def _toast(
-    response: HttpResponse, request: HttpRequest, text: str, level: str = "success"
-) -> HttpResponse:
-    return await with_toast(response, request, text, level)
 
 
 urlpatterns = [

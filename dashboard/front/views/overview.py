@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.urls import path
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -21,7 +21,7 @@ from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.meta import COUNT_LIMIT, Tally
 from dashboard.bctrl.pages import Page
 from dashboard.bctrl.workspaces import Workspace
-from dashboard.front.views.helpers import render_page, settle
+from dashboard.pages import HtmxHttpRequest, render_page, settle
 
 RECENT_OPERATIONS = 10
 # Live runtimes come from one call per workspace that has any; cap the fan-out so a busy
@@ -44,7 +44,8 @@ class Counts:
 
     @property
     def first_error(self) -> BctrlError | None:
-        return next((card.error for card in self.cards if card.error), None)
+        """The failure worth a retry; a list the API does not offer is a state, shown on its card."""
+        return next((card.error for card in self.cards if card.error and not card.error.not_offered), None)
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,8 @@ async def _live(workspaces: "asyncio.Task[Page[Workspace] | BctrlError]") -> Liv
     return LiveRuntimes(rows, failures, len(busy) - len(shown))
 
 
-async def _whoami(_: object) -> meta.Connection | BctrlError:
-    return await settle(meta.whoami())
+async def _connection(_: object) -> meta.Connection | BctrlError:
+    return await settle(meta.connection())
 
 
 async def _operations(_: object) -> Page[operations.Operation] | BctrlError:
@@ -119,7 +120,7 @@ async def _operations(_: object) -> Page[operations.Operation] | BctrlError:
 
 # widget name → its loader; counts and live runtimes share one workspace list call
 WIDGETS: dict[str, Callable[[Any], Awaitable[Any]]] = {
-    "health": _whoami,
+    "health": _connection,
     "counts": _counts,
     "live": _live,
     "operations": _operations,
@@ -129,9 +130,9 @@ WIDGETS: dict[str, Callable[[Any], Awaitable[Any]]] = {
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("viewer")
-async def overview(request: HttpRequest) -> HttpResponse:
+async def overview(request: HtmxHttpRequest) -> HttpResponse:
     region = request.GET.get("region")
-    names = [region] if getattr(request, "htmx", False) and region in WIDGETS else list(WIDGETS)
+    names = [region] if request.htmx and region in WIDGETS else list(WIDGETS)
     workspaces = None
     if {"counts", "live"} & set(names):
         workspaces = asyncio.ensure_future(settle(workspaces_api.list_workspaces(limit=COUNT_LIMIT)))

@@ -4,7 +4,7 @@ import asyncio
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -14,15 +14,15 @@ from dashboard.audit.log import record
 from dashboard.bctrl import extensions as extensions_api
 from dashboard.bctrl import profiles as api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.front.resource_forms import ProfileForm
-from dashboard.front.views.helpers import error_status, redirect_after_form, render_page
+from dashboard.front.forms.profiles import ProfileForm
+from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 25
 
 
 @vary_on_headers("HX-Request")
 @role_required("viewer")
-async def profile_list(request: HttpRequest) -> HttpResponse:
+async def profile_list(request: HtmxHttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     cursor = request.GET.get("cursor") or None
     context: dict[str, object] = {"q": q, "cursor": cursor}
@@ -34,7 +34,7 @@ async def profile_list(request: HttpRequest) -> HttpResponse:
 
 
 @role_required("viewer")
-async def profile_detail(request: HttpRequest, profile_id: UUID) -> HttpResponse:
+async def profile_detail(request: HtmxHttpRequest, profile_id: UUID) -> HttpResponse:
     try:
         profile, extensions = await asyncio.gather(
             api.get_profile(str(profile_id)), extensions_api.all_extensions()
@@ -54,7 +54,7 @@ async def profile_detail(request: HttpRequest, profile_id: UUID) -> HttpResponse
 
 @require_http_methods(["GET", "POST"])
 @role_required("admin")
-async def profile_create(request: HttpRequest) -> HttpResponse:
+async def profile_create(request: HtmxHttpRequest) -> HttpResponse:
     try:
         extensions = await extensions_api.all_extensions()
     except BctrlError as error:
@@ -80,7 +80,7 @@ async def profile_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @role_required("admin")
-async def profile_edit(request: HttpRequest, profile_id: UUID) -> HttpResponse:
+async def profile_edit(request: HtmxHttpRequest, profile_id: UUID) -> HttpResponse:
     try:
         profile, extensions = await asyncio.gather(
             api.get_profile(str(profile_id)), extensions_api.all_extensions()
@@ -92,11 +92,10 @@ async def profile_edit(request: HttpRequest, profile_id: UUID) -> HttpResponse:
         try:
             profile = await api.update_profile(profile.id, form.payload())
         except BctrlError as error:
+            await record(request, "browser_profile.update", "browser_profile", profile.id, error=error)
             form.add_upstream_error(error)
-        await record(
-            request, "browser_profile.update", "browser_profile", profile.id, error=form.upstream_error
-        )
-        if not form.upstream_error:
+        else:
+            await record(request, "browser_profile.update", "browser_profile", profile.id)
             messages.success(request, f"Profile “{profile.name}” saved.")
             return redirect_after_form(request, reverse("profile_detail", args=[profile.id]))
     context = {"form": form, "profile": profile, "action": reverse("profile_edit", args=[profile.id])}
@@ -107,13 +106,13 @@ async def profile_edit(request: HttpRequest, profile_id: UUID) -> HttpResponse:
 
 @require_POST
 @role_required("admin")
-async def profile_delete(request: HttpRequest, profile_id: UUID) -> HttpResponse:
+async def profile_delete(request: HtmxHttpRequest, profile_id: UUID) -> HttpResponse:
     try:
         await api.delete_profile(str(profile_id))
     except BctrlError as error:
         await record(request, "browser_profile.delete", "browser_profile", str(profile_id), error=error)
         context: dict[str, object] = {"delete_error": error, "profile_id": profile_id}
-        if not getattr(request, "htmx", False):
+        if not request.htmx:
             try:
                 context["profile"] = await api.get_profile(str(profile_id))
             except BctrlError as get_error:
@@ -121,9 +120,10 @@ async def profile_delete(request: HttpRequest, profile_id: UUID) -> HttpResponse
         return render_page(
             request, "front/profiles/detail.html", context, region="delete", status=error_status(error)
         )
-    await record(request, "browser_profile.delete", "browser_profile", str(profile_id))
-    messages.success(request, "Profile deleted.")
-    return redirect_after_form(request, reverse("profiles"))
+    else:
+        await record(request, "browser_profile.delete", "browser_profile", str(profile_id))
+        messages.success(request, "Profile deleted.")
+        return redirect_after_form(request, reverse("profiles"))
 
 
 urlpatterns = [

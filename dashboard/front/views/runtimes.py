@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,7 +21,7 @@ from dashboard.bctrl import runtimes as api
 from dashboard.bctrl.artifacts import Artifact
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import get_workspace
-from dashboard.front.runtime_forms import (
+from dashboard.front.forms.runtimes import (
     RuntimeLaunchForm,
     StepRow,
     StepsJsonForm,
@@ -29,7 +29,7 @@ from dashboard.front.runtime_forms import (
     step_rows,
     steps_from_rows,
 )
-from dashboard.front.views.helpers import error_status, render_page, settle, with_toast
+from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
 
 PAGE_SIZE = 25
 EVENT_PAGE_SIZE = 50
@@ -50,7 +50,7 @@ def _err(value: object) -> BctrlError | None:
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("viewer")
-async def runtime_list(request: HttpRequest, workspace_id: str) -> HttpResponse:
+async def runtime_list(request: HtmxHttpRequest, workspace_id: str) -> HttpResponse:
     status = request.GET.get("status", "")
     status = status if status in api.STATUSES else ""
     cursor = request.GET.get("cursor") or None
@@ -74,7 +74,7 @@ async def runtime_list(request: HttpRequest, workspace_id: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @role_required("operator")
-async def runtime_launch(request: HttpRequest, workspace_id: str) -> HttpResponse:
+async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpResponse:
     workspace, profiles, extensions = await asyncio.gather(
         settle(get_workspace(str(workspace_id))),
         settle(api.profile_choices()),
@@ -104,7 +104,7 @@ async def runtime_launch(request: HttpRequest, workspace_id: str) -> HttpRespons
                 request, "runtime.launch", "runtime", f"{workspace_id}/{runtime.alias}", message=runtime.id
             )
             url = reverse("runtime_detail", args=[workspace_id, runtime.alias])
-            if getattr(request, "htmx", None):
+            if request.htmx:
                 response = HttpResponse(status=204)
                 response["HX-Redirect"] = url
                 return response
@@ -129,7 +129,7 @@ async def runtime_launch(request: HttpRequest, workspace_id: str) -> HttpRespons
 
 @require_GET
 @role_required("viewer")
-async def runtime_detail(request: HttpRequest, workspace_id: str, alias: str) -> HttpResponse:
+async def runtime_detail(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
     ws = str(workspace_id)
     runtime, state, workspace, catalogue, events = await asyncio.gather(
         settle(api.get_runtime(ws, alias)),
@@ -174,9 +174,9 @@ def _int(raw: str | None, default: int, low: int, high: int) -> int:
 
 @require_POST
 @role_required("operator")
-async def runtime_stop(request: HttpRequest, workspace_id: str, alias: str) -> HttpResponse:
+async def runtime_stop(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
     target = f"{workspace_id}/{alias}"
-    htmx = getattr(request, "htmx", None)
+    htmx = request.htmx
     try:
         runtime = await api.stop_runtime(str(workspace_id), alias)
     except BctrlError as error:
@@ -193,13 +193,14 @@ async def runtime_stop(request: HttpRequest, workspace_id: str, alias: str) -> H
         response = render_page(
             request, "front/runtimes/detail.html", context, region="summary", status=error_status(error)
         )
-        return await _toast(response, request, f"Could not stop {alias}: {error.user_message}", "error")
-    await record(request, "runtime.stop", "runtime", target, message=runtime.id)
-    if not htmx:
-        return redirect("runtime_detail", workspace_id, alias)
-    context = {"workspace_id": workspace_id, "alias": alias, **_summary(runtime)}
-    response = render_page(request, "front/runtimes/detail.html", context, region="summary")
-    return await _toast(response, request, f"Runtime {alias} stopped.")
+        return await with_toast(response, request, f"Could not stop {alias}: {error.user_message}", "error")
+    else:
+        await record(request, "runtime.stop", "runtime", target, message=runtime.id)
+        if not htmx:
+            return redirect("runtime_detail", workspace_id, alias)
+        context = {"workspace_id": workspace_id, "alias": alias, **_summary(runtime)}
+        response = render_page(request, "front/runtimes/detail.html", context, region="summary")
+        return await with_toast(response, request, f"Runtime {alias} stopped.")
 
 
 def _summary(runtime: api.Runtime | None) -> dict[str, Any]:
@@ -220,7 +221,7 @@ def _summary(runtime: api.Runtime | None) -> dict[str, Any]:
 
 @require_GET
 @role_required("operator")
-async def runtime_step_row(request: HttpRequest, workspace_id: str, alias: str) -> HttpResponse:
+async def runtime_step_row(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
     """One builder row: blank (Add step), or with argument inputs once a call is chosen."""
     index = _int(request.GET.get("row"), 0, 0, 10_000)
     try:
@@ -243,7 +244,7 @@ async def runtime_step_row(request: HttpRequest, workspace_id: str, alias: str) 
 
 @require_POST
 @role_required("operator")
-async def runtime_execute(request: HttpRequest, workspace_id: str, alias: str) -> HttpResponse:
+async def runtime_execute(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
     source = request.POST.get("source", "builder")
     context: dict[str, Any] = {"workspace_id": workspace_id, "alias": alias, "source": source}
     try:
@@ -264,20 +265,25 @@ async def runtime_execute(request: HttpRequest, workspace_id: str, alias: str) -
         response = render_page(
             request, "front/runtimes/detail.html", context, region="step_results", status=error_status(error)
         )
-        return await _toast(response, request, "The steps were not run.", "error")
-    calls = ", ".join(s["call"] for s in steps)[:300]
-    await record(
-        request, "runtime.execute", "runtime", f"{workspace_id}/{alias}", message=f"{result.status}: {calls}"
-    )
-    context.update(result=result, step_views=[_step_view(s) for s in result.steps], new_key=fresh_key())
-    response = render_page(request, "front/runtimes/detail.html", context, region="step_results")
-    if result.status == "succeeded":
-        return await _toast(response, request, f"{len(result.steps)} step(s) succeeded.")
-    return await _toast(response, request, "A step failed; the rest were not run.", "error")
+        return await with_toast(response, request, "The steps were not run.", "error")
+    else:
+        calls = ", ".join(s["call"] for s in steps)[:300]
+        await record(
+            request,
+            "runtime.execute",
+            "runtime",
+            f"{workspace_id}/{alias}",
+            message=f"{result.status}: {calls}",
+        )
+        context.update(result=result, step_views=[_step_view(s) for s in result.steps], new_key=fresh_key())
+        response = render_page(request, "front/runtimes/detail.html", context, region="step_results")
+        if result.status == "succeeded":
+            return await with_toast(response, request, f"{len(result.steps)} step(s) succeeded.")
+        return await with_toast(response, request, "A step failed; the rest were not run.", "error")
 
 
 async def _steps_from_request(
-    request: HttpRequest, workspace_id: str, alias: str
+    request: HtmxHttpRequest, workspace_id: str, alias: str
 ) -> tuple[list[dict[str, Any]], str]:
     if request.POST.get("source") == "json":
         form = StepsJsonForm(request.POST)
@@ -332,7 +338,7 @@ def _data_url(result: dict[str, Any]) -> str | None:
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("viewer")
-async def runtime_events(request: HttpRequest, workspace_id: str, alias: str) -> HttpResponse:
+async def runtime_events(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
     ws = str(workspace_id)
     runtime, events = await asyncio.gather(
         settle(api.get_runtime(ws, alias)), settle(_event_page(ws, alias, request))
@@ -343,43 +349,37 @@ async def runtime_events(request: HttpRequest, workspace_id: str, alias: str) ->
         "runtime": _ok(runtime),
         **_event_context(request, events),
     }
-    if not getattr(request, "htmx", None):
+    if not request.htmx:
         return redirect(
             f"{reverse('runtime_detail', args=[workspace_id, alias])}?{request.GET.urlencode()}#events"
         )
     return render_page(request, "front/runtimes/detail.html", context, region="events")
 
 
-def _event_types(request: HttpRequest) -> list[str]:
+def _event_types(request: HtmxHttpRequest) -> list[str]:
     return [t for t in request.GET.getlist("type") if t in events_api.EVENT_TYPES]
 
 
-async def _event_page(workspace_id: str, alias: str, request: HttpRequest) -> Any:
+async def _event_page(workspace_id: str, alias: str, request: HtmxHttpRequest) -> Any:
     return await events_api.list_events(
         workspace_id,
         alias,
         _event_types(request),
-        after=request.GET.get("after") or None,
+        cursor=request.GET.get("cursor") or None,
         limit=EVENT_PAGE_SIZE,
     )
 
 
-def _event_context(request: HttpRequest, events: Any) -> dict[str, Any]:
+def _event_context(request: HtmxHttpRequest, events: Any) -> dict[str, Any]:
     selected = _event_types(request)
     return {
         "events": _ok(events),
         "events_error": _err(events),
         "event_types": events_api.EVENT_TYPES,
         "selected_types": selected,
-        "after": request.GET.get("after", ""),
+        "cursor": request.GET.get("cursor", ""),
         "type_query": "&".join(f"type={t}" for t in selected),
     }
-
-
-async def _toast(
-    response: HttpResponse, request: HttpRequest, text: str, level: str = "success"
-) -> HttpResponse:
-    return await with_toast(response, request, text, level)
 
 
 urlpatterns = [

@@ -8,9 +8,8 @@ import mimetypes
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.urls import path, reverse
-from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -18,42 +17,31 @@ from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import storage as api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.front.resource_forms import StorageUploadForm
-from dashboard.front.views.helpers import error_status, redirect_after_form, render_page
+from dashboard.front.downloads import file_response, may_show_inline, media_type
+from dashboard.front.folders import crumbs, folder_prefix, folder_url, parent_folder
+from dashboard.front.forms.storage import StorageUploadForm
+from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 100
 PREVIEW_BYTES = 64 * 1024
-# Raster images only: an SVG or HTML object shown inline would run in the console's origin.
-INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"}
 TEXT_TYPES = {"application/json", "application/xml", "application/javascript", "application/x-ndjson"}
 
 
 def _folder_url(namespace: str, prefix: str) -> str:
-    url = reverse("storage_folder", args=[namespace])
-    return f"{url}?{urlencode({'prefix': prefix})}" if prefix else url
-
-
-def _prefix(raw: str) -> str:
-    folder = raw.strip().strip("/")
-    return f"{folder}/" if folder else ""
-
-
-def _crumbs(prefix: str) -> list[tuple[str, str]]:
-    parts = prefix.strip("/").split("/") if prefix else []
-    return [(part, "/".join(parts[: i + 1]) + "/") for i, part in enumerate(parts)]
+    return folder_url(reverse("storage_folder", args=[namespace]), prefix)
 
 
 def preview_kind(content_type: str) -> str:
-    base = content_type.split(";", 1)[0].strip().lower()
-    if base in INLINE_TYPES:
+    if may_show_inline(content_type):
         return "image"
+    base = media_type(content_type)
     if base.startswith("text/") or base in TEXT_TYPES or base.endswith(("+json", "+xml")):
         return "text"
     return ""
 
 
 @role_required("viewer")
-async def storage_namespaces(request: HttpRequest) -> HttpResponse:
+async def storage_namespaces(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, object] = {}
     try:
         context["namespaces"] = await api.list_namespaces()
@@ -62,13 +50,13 @@ async def storage_namespaces(request: HttpRequest) -> HttpResponse:
     return render_page(request, "front/storage/namespaces.html", context)
 
 
-async def _listing(request: HttpRequest, namespace: str) -> dict[str, object]:
-    prefix = _prefix(request.GET.get("prefix", ""))
+async def _listing(request: HtmxHttpRequest, namespace: str) -> dict[str, object]:
+    prefix = folder_prefix(request.GET.get("prefix", ""))
     cursor = request.GET.get("cursor") or None
     context: dict[str, object] = {
         "namespace": namespace,
         "prefix": prefix,
-        "crumbs": _crumbs(prefix),
+        "crumbs": crumbs(prefix),
         "cursor": cursor,
     }
     try:
@@ -80,7 +68,7 @@ async def _listing(request: HttpRequest, namespace: str) -> dict[str, object]:
 
 @vary_on_headers("HX-Request")
 @role_required("viewer")
-async def storage_folder(request: HttpRequest, namespace: str) -> HttpResponse:
+async def storage_folder(request: HtmxHttpRequest, namespace: str) -> HttpResponse:
     context = await _listing(request, namespace)
     context["form"] = StorageUploadForm(initial={"folder": context["prefix"]})
     return render_page(request, "front/storage/folder.html", context, region="listing")
@@ -88,44 +76,40 @@ async def storage_folder(request: HttpRequest, namespace: str) -> HttpResponse:
 
 @require_POST
 @role_required("operator")
-async def storage_upload(request: HttpRequest, namespace: str) -> HttpResponse:
+async def storage_upload(request: HtmxHttpRequest, namespace: str) -> HttpResponse:
     form = StorageUploadForm(request.POST, request.FILES)
     if form.is_valid():
         upload, object_path = form.cleaned_data["file"], form.cleaned_data["path"]
         content_type = (
             upload.content_type or mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
         )
+        target = f"{namespace}/{object_path}"
         try:
             stored = await api.put_object(
                 namespace, object_path, await sync_to_async(upload.read)(), content_type
             )
         except BctrlError as error:
+            await record(request, "storage.object.upload", "storage_object", target, error=error)
             form.add_upstream_error(error)
-        await record(
-            request,
-            "storage.object.upload",
-            "storage_object",
-            f"{namespace}/{object_path}",
-            error=form.upstream_error,
-        )
-        if not form.upstream_error:
+        else:
+            await record(request, "storage.object.upload", "storage_object", target)
             messages.success(request, f"Uploaded {stored.path} ({stored.size_bytes} bytes).")
             return redirect_after_form(request, _folder_url(namespace, form.cleaned_data.get("folder") or ""))
     context = {
         "form": form,
         "namespace": namespace,
-        **({} if getattr(request, "htmx", False) else await _listing(request, namespace)),
+        **({} if request.htmx else await _listing(request, namespace)),
     }
     return render_page(request, "front/storage/folder.html", context, region="upload", status=422)
 
 
 @role_required("viewer")
-async def storage_object(request: HttpRequest, namespace: str, object_path: str) -> HttpResponse:
-    folder = object_path.rsplit("/", 1)[0] + "/" if "/" in object_path else ""
+async def storage_object(request: HtmxHttpRequest, namespace: str, object_path: str) -> HttpResponse:
+    folder = parent_folder(object_path)
     context: dict[str, object] = {
         "namespace": namespace,
         "object_path": object_path,
-        "crumbs": _crumbs(folder),
+        "crumbs": crumbs(folder),
     }
     try:
         stored = context["object"] = await api.get_object(namespace, object_path)
@@ -141,27 +125,27 @@ async def storage_object(request: HttpRequest, namespace: str, object_path: str)
 
 
 @role_required("viewer")
-async def storage_download(request: HttpRequest, namespace: str, object_path: str) -> HttpResponse:
+async def storage_download(request: HtmxHttpRequest, namespace: str, object_path: str) -> HttpResponse:
     """Stream the bytes from the API; metadata first, so a failure is a page, not a cut download."""
     try:
         stored = await api.get_object(namespace, object_path)
     except BctrlError as error:
         context = {"namespace": namespace, "object_path": object_path, "error": error}
         return render_page(request, "front/storage/object.html", context, status=error_status(error))
-    inline = request.GET.get("inline") == "1" and preview_kind(stored.content_type) == "image"
-    response = StreamingHttpResponse(
+    response = file_response(
         api.iter_content(namespace, object_path),
-        content_type=stored.content_type if inline else "application/octet-stream",
+        content_type=stored.content_type,
+        filename=stored.name,
+        size=stored.size_bytes,
+        inline=request.GET.get("inline") == "1",
     )
-    response["Content-Disposition"] = content_disposition_header(not inline, stored.name) or "attachment"
-    response["Content-Length"] = str(stored.size_bytes)
     return response  # type: ignore[return-value]  # role_required types views as HttpResponse
 
 
 @require_POST
 @role_required("operator")
-async def storage_delete(request: HttpRequest, namespace: str, object_path: str) -> HttpResponse:
-    folder = object_path.rsplit("/", 1)[0] + "/" if "/" in object_path else ""
+async def storage_delete(request: HtmxHttpRequest, namespace: str, object_path: str) -> HttpResponse:
+    folder = parent_folder(object_path)
     try:
         await api.delete_object(namespace, object_path)
     except BctrlError as error:
@@ -172,9 +156,10 @@ async def storage_delete(request: HttpRequest, namespace: str, object_path: str)
         return render_page(
             request, "front/storage/object.html", context, region="delete", status=error_status(error)
         )
-    await record(request, "storage.object.delete", "storage_object", f"{namespace}/{object_path}")
-    messages.success(request, f"Deleted {object_path}.")
-    return redirect_after_form(request, _folder_url(namespace, folder))
+    else:
+        await record(request, "storage.object.delete", "storage_object", f"{namespace}/{object_path}")
+        messages.success(request, f"Deleted {object_path}.")
+        return redirect_after_form(request, _folder_url(namespace, folder))
 
 
 urlpatterns = [

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
@@ -20,8 +20,9 @@ from dashboard.accounts.roles import has_role, role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import vault as api
 from dashboard.bctrl.errors import BctrlError, Conflict, NotFound
-from dashboard.front.resource_forms import VaultEntryForm
-from dashboard.front.views.helpers import error_status, redirect_after_form, render_page
+from dashboard.front.folders import crumbs, folder_prefix, folder_url, parent_folder
+from dashboard.front.forms.vault import VaultEntryForm
+from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
 
 PAGE_SIZE = 500  # one folder's worth: folders are derived from the keys of this page
 
@@ -34,13 +35,8 @@ class VaultFolder:
 
 
 def _prefix(raw: str) -> str:
-    """A folder prefix: '' (the root) or 'a/b/'; anything that is not a key path becomes the root."""
-    folder = raw.strip().strip("/")
-    return f"{folder}/" if folder and api.KEY_PATTERN.match(folder) else ""
-
-
-def _folder_of(key: str) -> str:
-    return key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+    """A folder prefix from the URL; anything that is not a key path becomes the root."""
+    return folder_prefix(raw, api.KEY_PATTERN)
 
 
 def split_folder(
@@ -60,20 +56,15 @@ def split_folder(
     return folders, direct
 
 
-def _breadcrumbs(prefix: str) -> list[tuple[str, str]]:
-    parts = prefix.strip("/").split("/") if prefix else []
-    return [(part, "/".join(parts[: i + 1]) + "/") for i, part in enumerate(parts)]
-
-
 @vary_on_headers("HX-Request")
 @role_required("viewer")
-async def vault_tree(request: HttpRequest) -> HttpResponse:
+async def vault_tree(request: HtmxHttpRequest) -> HttpResponse:
     prefix = _prefix(request.GET.get("prefix", ""))
     has_totp = True if request.GET.get("totp") == "1" else None
     cursor = request.GET.get("cursor") or None
     context: dict[str, object] = {
         "prefix": prefix,
-        "crumbs": _breadcrumbs(prefix),
+        "crumbs": crumbs(prefix),
         "totp": has_totp,
         "cursor": cursor,
     }
@@ -88,8 +79,8 @@ async def vault_tree(request: HttpRequest) -> HttpResponse:
 
 
 @role_required("viewer")
-async def vault_detail(request: HttpRequest, key: str) -> HttpResponse:
-    context: dict[str, object] = {"key": key, "crumbs": _breadcrumbs(_folder_of(key))}
+async def vault_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
+    context: dict[str, object] = {"key": key, "crumbs": crumbs(parent_folder(key))}
     try:
         context["entry"] = entry = await api.get_entry(key)
     except BctrlError as error:
@@ -103,7 +94,7 @@ async def vault_detail(request: HttpRequest, key: str) -> HttpResponse:
     return response
 
 
-async def _may(request: HttpRequest, role: str) -> bool:
+async def _may(request: HtmxHttpRequest, role: str) -> bool:
     return await sync_to_async(has_role)(await request.auser(), role)
 
 
@@ -115,10 +106,10 @@ async def _totp_context(key: str) -> dict[str, object]:
 
 
 @role_required("operator")
-async def vault_totp(request: HttpRequest, key: str) -> HttpResponse:
+async def vault_totp(request: HtmxHttpRequest, key: str) -> HttpResponse:
     """The current TOTP code, which htmx asks for again when it expires. Operators, not viewers:
     they may already type it into a page with vault.fill."""
-    if not getattr(request, "htmx", False):
+    if not request.htmx:
         return redirect("vault_detail", key=key)
     response = render_page(
         request, "front/vault/detail.html", {"key": key, **await _totp_context(key)}, region="totp"
@@ -129,7 +120,7 @@ async def vault_totp(request: HttpRequest, key: str) -> HttpResponse:
 
 @require_POST
 @role_required("admin")
-async def vault_reveal(request: HttpRequest, key: str) -> HttpResponse:
+async def vault_reveal(request: HtmxHttpRequest, key: str) -> HttpResponse:
     """Show the secrets once, in this response only: never stored, never logged, audited by key."""
     context: dict[str, object] = {"key": key}
     try:
@@ -137,7 +128,7 @@ async def vault_reveal(request: HttpRequest, key: str) -> HttpResponse:
     except BctrlError as error:
         context["reveal_error"] = error
     await record(request, "vault.reveal", "vault_entry", key, error=context.get("reveal_error"))  # type: ignore[arg-type]
-    if not getattr(request, "htmx", False):
+    if not request.htmx:
         return redirect("vault_detail", key=key)  # a reveal is only ever shown in place
     response = render_page(request, "front/vault/detail.html", context, region="reveal")
     add_never_cache_headers(response)
@@ -146,7 +137,7 @@ async def vault_reveal(request: HttpRequest, key: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @role_required("admin")
-async def vault_create(request: HttpRequest) -> HttpResponse:
+async def vault_create(request: HtmxHttpRequest) -> HttpResponse:
     prefix = _prefix(request.GET.get("prefix", ""))
     form = VaultEntryForm(request.POST or None, initial={"key": prefix})
     if request.method == "POST" and form.is_valid():
@@ -155,12 +146,13 @@ async def vault_create(request: HttpRequest) -> HttpResponse:
             await _refuse_existing(key)
             entry = await api.put_entry(key, form.payload())
         except BctrlError as error:
+            await record(request, "vault.entry.create", "vault_entry", key, error=error)
             form.add_upstream_error(error)
-        await record(request, "vault.entry.create", "vault_entry", key, error=form.upstream_error)
-        if not form.upstream_error:
+        else:
+            await record(request, "vault.entry.create", "vault_entry", key)
             messages.success(request, f"Vault entry “{entry.key}” created.")
             return redirect_after_form(request, reverse("vault_detail", args=[entry.key]))
-    context = {"form": form, "action": request.get_full_path(), "crumbs": _breadcrumbs(prefix)}
+    context = {"form": form, "action": request.get_full_path(), "crumbs": crumbs(prefix)}
     return render_page(
         request, "front/vault/form.html", context, region="form", status=422 if form.errors else 200
     )
@@ -184,7 +176,7 @@ async def _refuse_existing(key: str) -> None:
 
 @require_http_methods(["GET", "POST"])
 @role_required("admin")
-async def vault_edit(request: HttpRequest, key: str) -> HttpResponse:
+async def vault_edit(request: HtmxHttpRequest, key: str) -> HttpResponse:
     try:
         entry = await api.get_entry(key)
     except BctrlError as error:
@@ -196,13 +188,14 @@ async def vault_edit(request: HttpRequest, key: str) -> HttpResponse:
         try:
             entry = await api.put_entry(key, form.payload())
         except BctrlError as error:
+            await record(request, "vault.entry.update", "vault_entry", key, error=error)
             form.add_upstream_error(error)
-        await record(request, "vault.entry.update", "vault_entry", key, error=form.upstream_error)
-        if not form.upstream_error:
+        else:
+            await record(request, "vault.entry.update", "vault_entry", key)
             messages.success(request, f"Vault entry “{key}” saved.")
             return redirect_after_form(request, reverse("vault_detail", args=[key]))
     context = {"form": form, "entry": entry, "key": key, "action": reverse("vault_edit", args=[key])}
-    context["crumbs"] = _breadcrumbs(_folder_of(key))
+    context["crumbs"] = crumbs(parent_folder(key))
     return render_page(
         request, "front/vault/form.html", context, region="form", status=422 if form.errors else 200
     )
@@ -210,7 +203,7 @@ async def vault_edit(request: HttpRequest, key: str) -> HttpResponse:
 
 @require_POST
 @role_required("admin")
-async def vault_delete(request: HttpRequest, key: str) -> HttpResponse:
+async def vault_delete(request: HtmxHttpRequest, key: str) -> HttpResponse:
     try:
         await api.delete_entry(key)
     except BctrlError as error:
@@ -219,10 +212,10 @@ async def vault_delete(request: HttpRequest, key: str) -> HttpResponse:
         return render_page(
             request, "front/vault/detail.html", context, region="delete", status=error_status(error)
         )
-    await record(request, "vault.entry.delete", "vault_entry", key)
-    messages.success(request, f"Vault entry “{key}” deleted.")
-    folder = _folder_of(key)
-    return redirect_after_form(request, reverse("vault") + (f"?prefix={folder}" if folder else ""))
+    else:
+        await record(request, "vault.entry.delete", "vault_entry", key)
+        messages.success(request, f"Vault entry “{key}” deleted.")
+        return redirect_after_form(request, folder_url(reverse("vault"), parent_folder(key)))
 
 
 # The action comes before the key: a key may itself end in "edit" or "totp".

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -22,8 +22,13 @@ from dashboard.bctrl import vault as vault_api
 from dashboard.bctrl import workspaces as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.meta import COUNT_LIMIT
-from dashboard.front.forms import CredentialChoice, MountChoices, WorkspaceDeleteForm, WorkspaceForm
-from dashboard.front.views.helpers import error_status, redirect_after_form, render_page, settle
+from dashboard.front.forms.workspaces import (
+    CredentialChoice,
+    MountChoices,
+    WorkspaceDeleteForm,
+    WorkspaceForm,
+)
+from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, settle
 
 PAGE_SIZE = 25
 DETAIL_PAGE_SIZE = 25
@@ -46,7 +51,7 @@ DETAIL_REGIONS = {
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("viewer")
-async def workspace_list(request: HttpRequest) -> HttpResponse:
+async def workspace_list(request: HtmxHttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     cursor = request.GET.get("cursor") or None
     context: dict[str, object] = {"q": q, "cursor": cursor}
@@ -93,7 +98,7 @@ def _prefixes(keys: Any) -> list[str]:
 
 @require_http_methods(["GET", "POST"])
 @role_required("operator")
-async def workspace_create(request: HttpRequest) -> HttpResponse:
+async def workspace_create(request: HtmxHttpRequest) -> HttpResponse:
     form = WorkspaceForm(
         request.POST or None,
         choices=await _mount_choices(),
@@ -119,10 +124,10 @@ async def workspace_create(request: HttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("viewer")
-async def workspace_detail(request: HttpRequest, workspace_id: UUID) -> HttpResponse:
+async def workspace_detail(request: HtmxHttpRequest, workspace_id: UUID) -> HttpResponse:
     ws = str(workspace_id)
     region = request.GET.get("region")
-    if getattr(request, "htmx", False) and region in DETAIL_REGIONS:
+    if request.htmx and region in DETAIL_REGIONS:
         call = DETAIL_REGIONS[region]
         context = {"workspace_id": ws, call: await settle(DETAIL_CALLS[call](ws))}
         return render_page(request, "front/workspaces/detail.html", context, region=region)
@@ -139,7 +144,7 @@ async def workspace_detail(request: HttpRequest, workspace_id: UUID) -> HttpResp
 
 @require_http_methods(["GET", "POST"])
 @role_required("operator")
-async def workspace_edit(request: HttpRequest, workspace_id: UUID) -> HttpResponse:
+async def workspace_edit(request: HtmxHttpRequest, workspace_id: UUID) -> HttpResponse:
     ws = str(workspace_id)
     workspace, choices = await asyncio.gather(settle(api.get_workspace(ws)), _mount_choices())
     if isinstance(workspace, BctrlError):
@@ -170,7 +175,7 @@ async def workspace_edit(request: HttpRequest, workspace_id: UUID) -> HttpRespon
 
 @require_http_methods(["GET", "POST"])
 @role_required("operator")
-async def workspace_delete(request: HttpRequest, workspace_id: UUID) -> HttpResponse:
+async def workspace_delete(request: HtmxHttpRequest, workspace_id: UUID) -> HttpResponse:
     """A confirm page; a refusal because runtimes are live offers to stop them and delete (force)."""
     ws = str(workspace_id)
     refusal: BctrlError | None = None

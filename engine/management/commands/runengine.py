@@ -1,3 +1,6 @@
+import socket
+import sys
+
 import uvicorn
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
@@ -9,16 +12,30 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8787)
+        parser.add_argument(
+            "--fd",
+            type=int,
+            default=None,
+            help="Serve on this already-listening socket instead of binding --host/--port (a "
+            "supervisor, or the test suite, binds the port first so no other process can take it).",
+        )
         parser.add_argument("--log-level", default="info")
 
-    def handle(self, *args: object, host: str, port: int, log_level: str, **options: object) -> None:
+    def handle(
+        self, *args: object, host: str, port: int, fd: int | None, log_level: str, **options: object
+    ) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        sockets = None
+        if fd is not None:
+            listener = socket.socket(fileno=fd)
+            host, port = listener.getsockname()[:2]
+            sockets = [listener]
         from engine.egress import engine_policy
 
         engine_policy().own_ports.add(port)  # the engine's API: never a runtime's destination
         self.stdout.write(f"BCTRL engine on http://{host}:{port}/v1 (docs: http://{host}:{port}/v1/docs)")
         self.stdout.flush()
-        uvicorn.run(
+        config = uvicorn.Config(
             "engine.asgi:application",
             host=host,
             port=port,
@@ -27,3 +44,7 @@ class Command(BaseCommand):
             access_log=False,
             timeout_graceful_shutdown=10,
         )
+        server = uvicorn.Server(config)
+        server.run(sockets=sockets)
+        if not server.started:
+            sys.exit(3)  # as uvicorn.run does: the start-up failed (the log says why)

@@ -1,4 +1,10 @@
-"""What every console view shares: rendering a page or its region, upstream failures, feedback."""
+"""What every console page shares, whichever app serves it: rendering a page or its htmx region,
+the status an upstream failure answers with, out-of-band toasts, the redirect after a form, and
+`settle` for a page's concurrent upstream calls.
+
+The pages (`front`), the user admin (`accounts`), the audit log (`audit`) and the live relay
+(`live`) build on this module; it builds only on the API client (`bctrl`).
+"""
 
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -9,18 +15,31 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
 
 from dashboard.bctrl.errors import BctrlError
 
 T = TypeVar("T")
 
 
+class HtmxHttpRequest(HttpRequest):
+    """A request that went through django-htmx's middleware (every console request does).
+
+    `request.htmx` is falsy unless htmx sent the request, so views test it directly.
+    """
+
+    htmx: HtmxDetails
+
+
 def render_page(
-    request: HttpRequest, template: str, context: dict[str, Any], region: str | None = None, status: int = 200
+    request: HtmxHttpRequest,
+    template: str,
+    context: dict[str, Any],
+    region: str | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     """The whole page, or only its `region` partial when htmx asks for it (not on boosted navigation)."""
-    htmx = getattr(request, "htmx", None)
-    if region and htmx and not htmx.boosted:
+    if region and request.htmx and not request.htmx.boosted:
         template = f"{template}#{region}"
     return TemplateResponse(request, template, context, status=status)
 
@@ -38,7 +57,7 @@ def toast_html(text: str, level: str = "success") -> str:
 
 
 async def with_toast(
-    response: HttpResponse, request: HttpRequest, text: str, level: str = "success"
+    response: HttpResponse, request: HtmxHttpRequest, text: str, level: str = "success"
 ) -> HttpResponse:
     """Append an out-of-band toast to an htmx response, so every action gives feedback."""
     if isinstance(response, TemplateResponse) and not response.is_rendered:
@@ -48,9 +67,9 @@ async def with_toast(
     return response
 
 
-def redirect_after_form(request: HttpRequest, url: str) -> HttpResponse:
+def redirect_after_form(request: HtmxHttpRequest, url: str) -> HttpResponse:
     """After a successful form: htmx navigates the whole page, a plain post redirects."""
-    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 async def settle(call: Awaitable[T]) -> T | BctrlError:

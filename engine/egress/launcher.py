@@ -173,7 +173,7 @@ def _script(unshare: str, etc: Path, chromium: str, hidden: list[Path]) -> str:
     )
     return (
         "#!/bin/sh\n"
-        "# Written by the engine at start (engine/egress/chromium.py): Chromium in a mount namespace\n"
+        "# Written by the engine at start (engine/egress/launcher.py): Chromium in a mount namespace\n"
         "# of its own, under the engine's URL policy, without sight of the engine's secrets.\n"
         f"exec {shlex.quote(unshare)} --mount --propagation private sh -c {shlex.quote(inner)} "
         f'chromium {shlex.quote(chromium)} "$@"\n'

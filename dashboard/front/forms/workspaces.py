@@ -1,7 +1,6 @@
-"""Forms of the console. Every create form carries an idempotency key, so a double submit makes one thing."""
+"""Forms of the workspace pages: name and mounts (with the editor's choices), and delete."""
 
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,156 +9,10 @@ from django import forms
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
+from dashboard.bctrl.ai_credentials import PROVIDERS as AI_PROVIDERS
 from dashboard.bctrl.errors import BctrlError
+from dashboard.front.forms.upstream import UpstreamForm
 
-
-class UpstreamForm(forms.Form):
-    """A form whose data goes to the API; the API's own field errors come back inline.
-
-    `api_fields` maps the API's `details.fields[].path` to this form's field names; a path the
-    map does not name is tried without its last parts (`mounts.vault.allow.2` → `mounts.vault.allow`).
-    """
-
-    api_fields: dict[str, str] = {}
-
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.upstream_error: BctrlError | None = None
-        if not self.is_bound:
-            self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
-
-    def clean_idempotency_key(self) -> str:
-        return self.cleaned_data.get("idempotency_key") or uuid.uuid4().hex
-
-    def _field_for(self, path: str) -> str | None:
-        parts = path.split(".")
-        while parts:
-            candidate = ".".join(parts)
-            if candidate in self.api_fields:
-                return self.api_fields[candidate]
-            if candidate in self.fields:
-                return candidate
-            parts.pop()
-        return None
-
-    def add_upstream_error(self, error: BctrlError) -> None:
-        """Show the API's refusal next to the fields it names, the rest above the form."""
-        self.upstream_error = error
-        placed = False
-        for path, message in error.field_errors.items():
-            name = self._field_for(path)
-            if name and name in self.fields:
-                self.add_error(name, message)
-                placed = True
-        if not placed:
-            self.add_error(None, error.user_message)
-
-
-def secret_field(label: str, help_text: str = "", required: bool = False) -> forms.CharField:
-    """A write-only field: its widget never renders a value, not even after a failed submit."""
-    return forms.CharField(
-        label=label,
-        required=required,
-        strip=False,
-        max_length=4096,
-        help_text=help_text,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
-
-
-# --- launch configuration ---------------------------------------------------------------------
-
-# The contract's LaunchConfig keys, relative to where a body carries it, → this form's fields.
-LAUNCH_CONFIG_FIELDS = {
-    "viewport": "viewport_width",
-    "viewport.width": "viewport_width",
-    "viewport.height": "viewport_height",
-    "userAgent": "user_agent",
-    "locale": "locale",
-    "timezoneId": "timezone_id",
-    "proxy": "proxy_server",
-    "proxy.server": "proxy_server",
-    "proxy.username": "proxy_username",
-    "proxy.password": "proxy_password",
-    "idleTimeoutSeconds": "idle_timeout_seconds",
-}
-
-
-class LaunchConfigForm(UpstreamForm):
-    """The browser settings (the contract's LaunchConfig) a profile keeps and a launch may give.
-
-    Bounds follow the engine's own; `config_path` is where the body carries the config, so the
-    API's field errors land on these fields.
-    """
-
-    config_path = "config"
-
-    viewport_width = forms.IntegerField(required=False, min_value=100, max_value=7680, label="Viewport width")
-    viewport_height = forms.IntegerField(
-        required=False, min_value=100, max_value=4320, label="Viewport height"
-    )
-    user_agent = forms.CharField(required=False, max_length=1000, label="User agent")
-    locale = forms.CharField(required=False, max_length=35, help_text="E.g. en-GB.")
-    timezone_id = forms.CharField(
-        required=False, max_length=64, label="Timezone", help_text="E.g. Europe/Paris."
-    )
-    proxy_server = forms.CharField(
-        required=False, max_length=500, label="Proxy server", help_text="E.g. http://proxy.internal:3128."
-    )
-    proxy_username = forms.CharField(required=False, max_length=200, label="Proxy username")
-    proxy_password = secret_field("Proxy password")
-    idle_timeout_seconds = forms.IntegerField(
-        required=False,
-        min_value=10,
-        max_value=7 * 24 * 3600,
-        label="Idle timeout (seconds)",
-        help_text="The browser stops after this long without activity (default 900).",
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.api_fields = {
-            **{f"{self.config_path}.{key}": name for key, name in LAUNCH_CONFIG_FIELDS.items()},
-            **type(self).api_fields,
-        }
-
-    def check_launch_config(self, cleaned: Mapping[str, Any]) -> None:
-        width, height = cleaned.get("viewport_width"), cleaned.get("viewport_height")
-        if (width is None) != (height is None):
-            self.add_error(
-                "viewport_height" if height is None else "viewport_width",
-                "Give both width and height, or neither.",
-            )
-        if (cleaned.get("proxy_username") or cleaned.get("proxy_password")) and not cleaned.get(
-            "proxy_server"
-        ):
-            self.add_error("proxy_server", "A proxy username or password needs a proxy server.")
-
-    def launch_config(self) -> dict[str, Any]:
-        """The LaunchConfig these fields describe, with only what was given."""
-        data = self.cleaned_data
-        config: dict[str, Any] = {}
-        if data.get("viewport_width") is not None and data.get("viewport_height") is not None:
-            config["viewport"] = {"width": data["viewport_width"], "height": data["viewport_height"]}
-        for name, key in (("user_agent", "userAgent"), ("locale", "locale"), ("timezone_id", "timezoneId")):
-            if data.get(name):
-                config[key] = data[name]
-        if data.get("proxy_server"):
-            proxy = {"server": data["proxy_server"]}
-            for name, key in (("proxy_username", "username"), ("proxy_password", "password")):
-                if data.get(name):
-                    proxy[key] = data[name]
-            config["proxy"] = proxy
-        if data.get("idle_timeout_seconds") is not None:
-            config["idleTimeoutSeconds"] = data["idle_timeout_seconds"]
-        return config
-
-
-# --- workspace mounts -------------------------------------------------------------------------
-
-AI_PROVIDERS = ("openai", "anthropic", "google", "openai-compatible")
 NAMESPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 VAULT_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,255}$")
 

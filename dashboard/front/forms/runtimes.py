@@ -12,7 +12,8 @@ from django.http import QueryDict
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.execute import Call
 from dashboard.bctrl.runtimes import ALIAS_PATTERN, DRIVERS, Choice
-from dashboard.front.forms import LaunchConfigForm, UpstreamForm
+from dashboard.front.forms.launch_config import LaunchConfigForm
+from dashboard.front.forms.upstream import UpstreamForm
 
 MAX_STEPS = 50
 
@@ -89,14 +90,11 @@ class RuntimeLaunchForm(LaunchConfigForm):
             raise forms.ValidationError('Give a JSON object, e.g. {"storage": {"workspace": "exports"}}.')
         return mounts
 
-    def add_upstream_error(self, error: BctrlError) -> None:
+    def field_for_refusal(self, error: BctrlError) -> str | None:
         # A 403 on launch with narrowed mounts is the mounts asking for more than the workspace
         # allows: say so next to them, in the API's words.
-        if error.status == 403 and self.cleaned_data.get("mounts_json") and not error.field_errors:
-            self.upstream_error = error
-            self.add_error("mounts_json", error.message)
-            return
-        super().add_upstream_error(error)
+        narrowed = self.cleaned_data.get("mounts_json")
+        return "mounts_json" if error.status == 403 and narrowed and not error.field_errors else None
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -109,8 +107,6 @@ class RuntimeLaunchForm(LaunchConfigForm):
         config = self.launch_config()
         if cleaned.get("extension_ids"):
             config["extensionIds"] = cleaned["extension_ids"]
-        if cleaned.get("idle_timeout_seconds") is not None:
-            config["idleTimeoutSeconds"] = cleaned["idle_timeout_seconds"]
         cleaned["launch"] = {"mode": "ephemeral", "config": config} if config else {"mode": "ephemeral"}
         return cleaned
 

@@ -1,0 +1,1 @@
+"""The console's forms, one module per resource as in `views/`; `upstream.py` is their base."""

@@ -1,0 +1,31 @@
+"""The Chromium this project runs: its default path and the flags every browser gets.
+
+The engine's runtimes, the end-to-end tests' browser and the benches' raw-Playwright baselines
+all launch Chromium with these flags, so a baseline measures the same browser the engine runs
+and a flag added for the engine cannot be forgotten by a test. Pure: no Django needed.
+"""
+
+import os
+
+DEFAULT_EXECUTABLE = "/usr/bin/chromium"
+
+# No sandbox (containers run without user namespaces), no GPU (headless servers), and no traffic
+# of the browser's own: no background updates, sync, component downloads or first-run pages.
+# QUIC is off so every request is an HTTP/1-2 request the runtime can observe (and its egress
+# proxy can judge); WebRTC may not send UDP around that proxy. (An engine running as root drops
+# --no-sandbox where its browsers can run sandboxed as another user: engine/egress/launcher.py.)
+FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+)
+
+
+def executable() -> str:
+    """CHROMIUM_PATH from the environment, as the engine's settings read it (for tests and benches)."""
+    return os.environ.get("CHROMIUM_PATH", DEFAULT_EXECUTABLE)
