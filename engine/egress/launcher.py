@@ -156,9 +156,11 @@ def _drop_script(inner: str | None, chromium: str, uid: int) -> str:
 
 
 def _script(unshare: str, etc: Path, chromium: str, hidden: list[Path]) -> str:
+    # A file may vanish between the test and the mount (SQLite's -journal comes and goes): only a
+    # failure to hide what is still there stops the launch.
     hide = "\n".join(
         f"  if [ -d {q} ]; then mount -t tmpfs -o ro,size=4k,mode=0500 bctrl-hidden {q}; "
-        f"elif [ -e {q} ]; then mount --bind /dev/null {q}; fi"
+        f"elif [ -e {q} ]; then mount --bind /dev/null {q} || [ ! -e {q} ]; fi"
         for q in (shlex.quote(str(path)) for path in hidden)
     )
     inner = (

@@ -308,6 +308,9 @@ class RuntimeManager:
                 options.update(chromium_sandbox=True, env={**os.environ, "HOME": str(home)})
             context = await playwright.chromium.launch_persistent_context(**options)
         except Exception as exc:
+            logger.warning(
+                "Runtime %s: the browser did not start: %s", runtime.id, exc
+            )  # Playwright's whole log
             await session.proxy.close()
             event_log.emit(
                 tail, "runtime.failed", {"code": "runtime.launch_failed", "message": str(exc)[:500]}

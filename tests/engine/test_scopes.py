@@ -9,6 +9,7 @@ calls each route with each key and checks that exactly the keys below its scope 
 
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -117,3 +118,16 @@ def test_the_shape_of_a_url_decides_nothing(engine: EngineProcess) -> None:
             assert response.status_code == 403 and response.json()["error"]["code"] == "auth.forbidden"
         patched = operator.patch("/ai-credentials/test", json={"baseUrl": "http://127.0.0.1:9/v1"})
         assert patched.status_code == 403 and patched.json()["error"]["details"]["needed"] == "admin"
+
+
+def test_the_reference_shows_the_scope_each_route_declares(engine: EngineProcess) -> None:
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    served = reference.split("## Planned, not served yet", 1)[0]
+    documented = {
+        (method, shape(path)): scope
+        for method, path, scope in re.findall(
+            r"^\|\s*(GET|POST|PUT|PATCH|DELETE)\s*\|\s*`(/v1/[^`]+)`\s*\|\s*(\w+)\s*\|", served, re.MULTILINE
+        )
+    }
+    declared = {(method, shape(path)): scope for method, path, scope in operations(engine)}
+    assert documented == declared
