@@ -1,7 +1,9 @@
 """Start a real engine (manage.py runengine) in its own process, on a free port, with its own var dir."""
 
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -125,6 +127,7 @@ class EngineProcess(ServerProcess):
     name = "engine"
 
     def __init__(self, var_dir: Path, extra_env: dict[str, str] | None = None, allow: str = "") -> None:
+        var_dir = browser_reachable(var_dir)
         super().__init__(
             var_dir,
             {
@@ -146,13 +149,6 @@ class EngineProcess(ServerProcess):
 
     def start(self) -> "EngineProcess":
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        # pytest's temp dirs are 0700; runtimes run Chromium as an unprivileged user
-        # (ENGINE_BROWSER_UID) that must pass through them to its own dirs (and list nothing).
-        temp = Path(tempfile.gettempdir())
-        for directory in (self.var_dir, *self.var_dir.parents):
-            if directory == temp or temp not in directory.parents:
-                break
-            directory.chmod(directory.stat().st_mode | 0o001)
         if not self.keys:
             for scope in ("admin", "operator", "read"):
                 self.keys[scope] = self.create_key(scope)
@@ -180,6 +176,25 @@ class EngineProcess(ServerProcess):
             headers={"Authorization": f"Bearer {self.keys[scope]}"},
             timeout=timeout,
         )
+
+
+def browser_reachable(var_dir: Path) -> Path:
+    """A var dir for a test engine that its runtimes' browser user can pass through.
+
+    An engine running as root runs Chromium as an unprivileged user (ENGINE_BROWSER_UID), which
+    must traverse the var dir's ancestors to its own dirs. pytest's temp root is 0700, and pytest
+    makes it 0700 again whenever any session starts (other runs on the machine included), so a
+    test engine's var dir under it moves to a dir of its own in the system temp dir (passable,
+    not listable), removed when the test process ends. Elsewhere the path is kept as given.
+    """
+    temp = Path(tempfile.gettempdir())
+    home = var_dir.parent
+    if temp not in var_dir.parents or (home.parent == temp and home.name.startswith("bctrl-")):
+        return var_dir  # outside the temp dir, or already moved (a restart on the same var dir)
+    home = Path(tempfile.mkdtemp(prefix="bctrl-"))  # the engine's local secrets go beside, in here
+    home.chmod(0o711)
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    return home / var_dir.name
 
 
 def kill_process_group_children(pgid: int) -> None:
