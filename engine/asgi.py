@@ -1,9 +1,11 @@
 """ASGI entry point of the engine, with the start and stop hooks it owns.
 
 Django's ASGI handler speaks only HTTP; the lifespan protocol is handled here so that start-up
-reconciles what a previous process left behind and shutdown closes every browser.
+reconciles what a previous process left behind and shutdown closes every browser, and
+websockets (the live viewer's) go to Channels, in this same process, where the browsers are.
 """
 
+import logging
 import os
 from typing import Any
 
@@ -15,12 +17,28 @@ django_application = get_asgi_application()
 
 from engine.api.guard import guard  # noqa: E402  (needs the apps get_asgi_application set up)
 
+# Every HTTP request passes the guard first: key, then body size, before Django reads a byte.
 guarded_application = guard(django_application)
+
+from channels.routing import URLRouter  # noqa: E402 - after Django is set up
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from engine.live.routing import websocket_urlpatterns  # noqa: E402
+from engine.live.tokens import RedactTokens  # noqa: E402
+
+# uvicorn logs every websocket it accepts with its query string, which carries the embed token.
+logging.getLogger("uvicorn.error").addFilter(RedactTokens())
+
+# The viewer page is served by the engine itself, so its socket comes from an allowed host.
+websocket_application = AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns))
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
+        return
+    if scope["type"] == "websocket":
+        await websocket_application(scope, receive, send)
         return
     await guarded_application(scope, receive, send)
 

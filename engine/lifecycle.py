@@ -1,15 +1,23 @@
 """What the engine process does when it starts and when it stops."""
 
+import asyncio
+import contextlib
 import logging
 
+from django.conf import settings
 from django.utils import timezone
 
 from engine.models import Operation
 
 logger = logging.getLogger("engine")
+RECORDING_SWEEP_SECONDS = 300
+_sweeper: "asyncio.Task[None] | None" = None
 
 
 async def startup() -> None:
+    global _sweeper
+    from engine.live import recorder
+    from engine.live.hub import hubs
     from engine.runtimes.manager import manager
 
     # Operations a previous process left running can never finish now: end them, visibly.
@@ -20,10 +28,25 @@ async def startup() -> None:
     )
     if ended:
         logger.warning("Marked %d operation(s) left running by a previous process as failed", ended)
+    # Live view and recordings follow runtimes from here; the manager does not know them.
+    if hubs not in manager.observers:
+        manager.observers.append(hubs)
     await manager.start()
+    await recorder.reconcile()
+    interval = min(RECORDING_SWEEP_SECONDS, settings.RECORDING_RETENTION_SECONDS)
+    _sweeper = asyncio.get_running_loop().create_task(
+        recorder.sweep_forever(interval), name="recording-sweeper"
+    )
 
 
 async def shutdown() -> None:
+    from engine.agents import runner
     from engine.runtimes.manager import manager
 
+    # Agent loops first: each ends its operation while its runtime's browser is still there.
+    await runner.shutdown()
     await manager.shutdown()
+    if _sweeper is not None:
+        _sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await _sweeper

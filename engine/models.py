@@ -134,6 +134,36 @@ class Operation(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
 
+class OperationTraceEntry(models.Model):
+    """One model request of an agent operation and what came of it, for people to follow.
+
+    What the model saw (system text and prompt: the page snapshot, which never carries a secret
+    or a password field's value), what it decided (its tool calls), what happened (the action's
+    outcome), and what it cost (tokens, time). Never a key: provider and model only.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="trace_entries")
+    sequence = models.PositiveIntegerField()
+    step = models.PositiveIntegerField()
+    provider = models.CharField(max_length=32)
+    model = models.CharField(max_length=200)
+    system = models.TextField()
+    prompt = models.TextField()
+    tools = models.JSONField(default=list)  # names of the tools the model could choose from
+    response = models.JSONField(null=True, blank=True)  # {toolCalls: [{name, arguments}], text}
+    outcome = models.JSONField(null=True, blank=True)  # {ok, action, description, error?}
+    error = models.JSONField(null=True, blank=True)  # {code, message} when the request failed
+    usage = models.JSONField(default=dict)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "sequence"], name="one_trace_entry_per_sequence")
+        ]
+
+
 class IdempotencyRecord(models.Model):
     """The first response to a create with an Idempotency-Key, replayed for the same key+body.
 
@@ -245,3 +275,31 @@ class AiCredential(models.Model):
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class Recording(models.Model):
+    """What a runtime's browser showed, frame by frame, per tab (files under VAR_DIR/recordings).
+
+    `encoding` while the runtime runs and until its files are finalised, then `ready`; once
+    `expires_at` passes the files are deleted and the row stays as `expired`.
+    """
+
+    class Status(models.TextChoices):
+        ENCODING = "encoding"
+        READY = "ready"
+        EXPIRED = "expired"
+
+    runtime = models.OneToOneField(
+        Runtime, primary_key=True, on_delete=models.CASCADE, related_name="recording"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENCODING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.BigIntegerField(null=True, blank=True)
+    # [{id, url}] of every tab with at least one frame, in the order they first appeared.
+    tabs = models.JSONField(default=list)
+    frame_count = models.IntegerField(default=0)
+    size_bytes = models.BigIntegerField(default=0)
+    # "" or why recording stopped early: "size" or "duration" (ENGINE_RECORDING_MAX_*).
+    truncated = models.CharField(max_length=16, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)

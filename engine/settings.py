@@ -80,6 +80,16 @@ def _generated(name: str) -> str:
 
 VAULT_KEY, VAULT_KEY_PATH = _secret("ENGINE_VAULT_KEY")
 SECRET_KEY, _ = _secret("ENGINE_SECRET_KEY")
+
+
+def _optional_secret(name: str) -> str:
+    """A secret from the environment or NAME_FILE, or "" when neither is set (nothing generated)."""
+    value = env.str(name, default="")
+    if not value and env.str(f"{name}_FILE", default=""):
+        value = Path(env.str(f"{name}_FILE")).read_text().strip()
+    return value
+
+
 DEBUG = env.bool("ENGINE_DEBUG", default=False)
 # Runtimes may reach loopback/private addresses only where this names them (host, host:port or
 # CIDR, comma-separated); the engine's own ports never. Parsed here so a typo stops the start.
@@ -134,11 +144,76 @@ MAX_EXECUTE_SECONDS = env.int("ENGINE_MAX_EXECUTE_SECONDS", default=600)
 MAX_IDLE_TIMEOUT_SECONDS = env.int("ENGINE_MAX_IDLE_TIMEOUT_SECONDS", default=24 * 3600)
 STORAGE_MAX_BYTES = env.int("ENGINE_STORAGE_MAX_BYTES", default=100 * 1024 * 1024)
 EXTENSION_MAX_BYTES = env.int("ENGINE_EXTENSION_MAX_BYTES", default=50 * 1024 * 1024)
-EMBED_TOKEN_TTL_SECONDS = env.int("ENGINE_EMBED_TOKEN_TTL_SECONDS", default=3600)
 # How long an Idempotency-Key's first response is replayed (then it is forgotten).
 IDEMPOTENCY_TTL_SECONDS = env.int("ENGINE_IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
 # Requests per minute per API key before 429 rate_limited; 0 turns the limit off.
 RATE_LIMIT_PER_MINUTE = env.int("ENGINE_RATE_LIMIT_PER_MINUTE", default=6000)
+
+# The "platform" AI credential (agent calls with `config.auth: "platform"`): off unless set.
+AI_PROVIDER = env.str("ENGINE_AI_PROVIDER", default="")
+AI_API_KEY = _optional_secret("ENGINE_AI_API_KEY")
+AI_BASE_URL = env.str("ENGINE_AI_BASE_URL", default="")
+AI_MODEL = env.str("ENGINE_AI_MODEL", default="")
+if AI_PROVIDER and AI_PROVIDER not in ("openai", "anthropic", "google", "openai-compatible"):
+    raise ValueError(
+        f"ENGINE_AI_PROVIDER={AI_PROVIDER!r}: use openai, anthropic, google or openai-compatible."
+    )
+if AI_PROVIDER == "openai-compatible" and not AI_BASE_URL:
+    raise ValueError("ENGINE_AI_PROVIDER=openai-compatible needs ENGINE_AI_BASE_URL.")
+# One model request: seconds to wait for an answer, and tries after the first on 429/5xx/timeouts.
+AI_TIMEOUT_SECONDS = env.float("ENGINE_AI_TIMEOUT_SECONDS", default=60.0)
+AI_MAX_RETRIES = env.int("ENGINE_AI_MAX_RETRIES", default=2)
+
+# Live view and recordings (engine/live/).
+EMBED_TOKEN_TTL_SECONDS = env.int("ENGINE_EMBED_TOKEN_TTL_SECONDS", default=3600)
+EMBED_TOKEN_MAX_TTL_SECONDS = env.int("ENGINE_EMBED_TOKEN_MAX_TTL_SECONDS", default=24 * 3600)
+# Who may frame the viewer and player pages (CSP frame-ancestors): the console's origin, which is
+# loopback unless you deploy it elsewhere. Name your console's origin here when it is not.
+EMBED_FRAME_ANCESTORS = env.list(
+    "ENGINE_EMBED_FRAME_ANCESTORS",
+    default=[
+        "'self'",
+        "http://127.0.0.1:*",
+        "http://localhost:*",
+        "https://127.0.0.1:*",
+        "https://localhost:*",
+    ],  # CSP cannot name IPv6 literals such as [::1]: a console there must be reached by name
+)
+LIVE_JPEG_QUALITY = env.int("ENGINE_LIVE_JPEG_QUALITY", default=70)
+RECORDING_ENABLED = env.bool("ENGINE_RECORDING_ENABLED", default=True)
+RECORDING_FRAME_INTERVAL_MS = env.int("ENGINE_RECORDING_FRAME_INTERVAL_MS", default=500)
+RECORDING_MAX_BYTES = env.int("ENGINE_RECORDING_MAX_BYTES", default=100 * 1024 * 1024)
+RECORDING_MAX_SECONDS = env.int("ENGINE_RECORDING_MAX_SECONDS", default=2 * 3600)
+RECORDING_RETENTION_SECONDS = env.int("ENGINE_RECORDING_RETENTION_SECONDS", default=7 * 24 * 3600)
+
+
+def _check_live_settings() -> None:
+    """Refuse values that would make live view unsafe or meaningless, at start, loudly."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not DEBUG and any(source.strip() in ("*", "http:", "https:") for source in EMBED_FRAME_ANCESTORS):
+        raise ImproperlyConfigured(
+            "ENGINE_EMBED_FRAME_ANCESTORS must name origins (e.g. https://console.example.com): "
+            "'*' would let any site frame a live browser. It is accepted only with ENGINE_DEBUG=true."
+        )
+    if not 1 <= LIVE_JPEG_QUALITY <= 100:
+        raise ImproperlyConfigured("ENGINE_LIVE_JPEG_QUALITY must be from 1 to 100.")
+    if not 0 < EMBED_TOKEN_TTL_SECONDS <= EMBED_TOKEN_MAX_TTL_SECONDS:
+        raise ImproperlyConfigured(
+            "ENGINE_EMBED_TOKEN_TTL_SECONDS must be positive and at most ENGINE_EMBED_TOKEN_MAX_TTL_SECONDS."
+        )
+    positive = {
+        "ENGINE_RECORDING_FRAME_INTERVAL_MS": RECORDING_FRAME_INTERVAL_MS,
+        "ENGINE_RECORDING_MAX_BYTES": RECORDING_MAX_BYTES,
+        "ENGINE_RECORDING_MAX_SECONDS": RECORDING_MAX_SECONDS,
+        "ENGINE_RECORDING_RETENTION_SECONDS": RECORDING_RETENTION_SECONDS,
+    }
+    for name, value in positive.items():
+        if value <= 0:
+            raise ImproperlyConfigured(f"{name} must be a positive number.")
+
+
+_check_live_settings()
 
 LOGGING = {
     "version": 1,

@@ -1,5 +1,5 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 from engine.api import errors
 from engine.api.app import api
@@ -22,6 +22,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("v1/", api.urls),
     path("healthz", healthz),
+    path("embed/", include("engine.live.urls")),
 ]
 
 handler404 = not_found

@@ -17,6 +17,7 @@ from engine.models import (
     BrowserExtension,
     BrowserProfile,
     Operation,
+    OperationTraceEntry,
     Runtime,
     RuntimeEvent,
     StorageObject,
@@ -101,6 +102,23 @@ def operation(row: Operation) -> dict[str, Any]:
         "createdAt": row.created_at,
         "startedAt": row.started_at,
         "finishedAt": row.finished_at,
+    }
+
+
+def trace_entry(row: OperationTraceEntry) -> dict[str, Any]:
+    """One model request of an agent operation (GET /v1/operations/{operationId}/trace)."""
+    return {
+        "sequence": row.sequence,
+        "step": row.step,
+        "provider": row.provider,
+        "model": row.model,
+        "request": {"system": row.system, "prompt": row.prompt, "tools": row.tools},
+        "response": row.response,
+        "outcome": row.outcome,
+        "error": row.error,
+        "usage": row.usage or {},
+        "durationMs": row.duration_ms,
+        "createdAt": row.created_at,
     }
 
 

@@ -1,12 +1,16 @@
-"""Fixtures shared by every test: a real engine process and a local test site."""
+"""Fixtures shared by every test: a real engine process, a local test site, a scripted model,
+a headless Chromium."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
+from engine.runtimes import chromium
 from tests.support.engine_process import EngineProcess
+from tests.support.model_server import ModelServer
 from tests.support.site import TestSite
 
 
@@ -26,6 +30,25 @@ def site() -> Iterator[TestSite]:
     served = TestSite().start()
     yield served
     served.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium driving pages as a user would (the console, embedded viewers)."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium.executable(), headless=True, args=list(chromium.FLAGS)
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def model_server() -> Iterator[ModelServer]:
+    """The scripted AI model the agent tests talk to (tests/support/model_server.py)."""
+    server = ModelServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

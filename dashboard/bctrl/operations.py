@@ -1,4 +1,8 @@
-"""Operations: typed results and calls (long-running agent calls are followed through these)."""
+"""Operations: typed results and calls (long-running agent calls are followed through these).
+
+The trace of an agent operation is the engine's own route (`/operations/{id}/trace`); against
+an API that does not offer it (`BctrlError.not_offered`) there is simply no trace to show.
+"""
 
 import uuid
 from dataclasses import dataclass
@@ -6,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.errors import InvalidRequest
+from dashboard.bctrl.errors import BctrlError, InvalidRequest
 from dashboard.bctrl.pages import Page, page_of, parse_time
 
 STATUSES = ("queued", "running", "cancelling", "succeeded", "failed", "cancelled", "timed_out")
@@ -115,3 +119,58 @@ async def get_operation(operation_id: str) -> Operation:
 
 async def cancel_operation(operation_id: str) -> Operation:
     return Operation.from_api(await get_client().post(f"operations/{operation_id}/cancel"))
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    """One model request of an agent operation: what the model saw, decided, and what happened."""
+
+    sequence: int
+    step: int
+    provider: str
+    model: str
+    prompt: str
+    tools: list[str]
+    tool_calls: list[dict[str, Any]]
+    text: str
+    outcome: dict[str, Any] | None
+    error: OperationError | None
+    input_tokens: int
+    output_tokens: int
+    duration_ms: int
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> "TraceEntry":
+        response = body.get("response") or {}
+        error = body.get("error")
+        usage = body.get("usage") or {}
+        return cls(
+            sequence=body["sequence"],
+            step=body.get("step", 0),
+            provider=body.get("provider", ""),
+            model=body.get("model", ""),
+            prompt=(body.get("request") or {}).get("prompt", ""),
+            tools=list((body.get("request") or {}).get("tools") or []),
+            tool_calls=list(response.get("toolCalls") or []),
+            text=response.get("text") or "",
+            outcome=body.get("outcome"),
+            error=(
+                OperationError(error.get("code"), error.get("message", ""), error.get("details"))
+                if error
+                else None
+            ),
+            input_tokens=usage.get("inputTokens", 0),
+            output_tokens=usage.get("outputTokens", 0),
+            duration_ms=body.get("durationMs", 0),
+        )
+
+
+async def get_operation_trace(operation_id: str) -> list[TraceEntry] | None:
+    """The operation's model requests, oldest first; None when the API keeps no traces."""
+    try:
+        body = await get_client().get(f"operations/{operation_id}/trace")
+    except BctrlError as error:
+        if error.not_offered:
+            return None
+        raise
+    return [TraceEntry.from_api(entry) for entry in body.get("entries") or []]

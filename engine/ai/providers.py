@@ -5,11 +5,15 @@ has it. Messages never contain the key (the key is also redacted from error text
 provider or a proxy echoes it back).
 """
 
+import re
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 
 PROVIDERS = ("openai", "anthropic", "google", "openai-compatible")
+Provider = Literal["openai", "anthropic", "google", "openai-compatible"]
+CREDENTIAL_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com/v1",
@@ -17,6 +21,17 @@ DEFAULT_BASE_URLS = {
 }
 ANTHROPIC_VERSION = "2023-06-01"
 TEST_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# Provider keys are printable ASCII; anything else could never be sent in a header.
+API_KEY_PATTERN = r"^[\x21-\x7e]+$"
+
+
+def check_base_url(value: str | None) -> str | None:
+    """A pydantic validator for `baseUrl` fields: an http(s) URL without query or fragment."""
+    if value is None or value == "":
+        return None
+    if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", value):
+        raise ValueError("must be an http(s) URL without query or fragment, e.g. https://llm.internal/v1")
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)

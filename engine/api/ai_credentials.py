@@ -4,8 +4,7 @@ Writes declare the admin scope, `test` the operator scope (their routes' `auth=`
 a workspace (or an active runtime) still names in its mounts → 409 ai_credential.in_use.
 """
 
-import re
-from typing import Any, Literal
+from typing import Any
 
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -24,20 +23,10 @@ from engine.updates import record_update
 
 router = Router(tags=["ai_credentials"])
 
-ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
-Provider = Literal["openai", "anthropic", "google", "openai-compatible"]
-
-
-# Provider keys are printable ASCII; anything else could never be sent in a header.
-API_KEY_PATTERN = r"^[\x21-\x7e]+$"
-
-
-def _check_url(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", value):
-        raise ValueError("must be an http(s) URL without query or fragment, e.g. https://llm.internal/v1")
-    return value.rstrip("/")
+ID_PATTERN = providers.CREDENTIAL_ID_PATTERN
+Provider = providers.Provider
+API_KEY_PATTERN = providers.API_KEY_PATTERN
+_check_url = providers.check_base_url
 
 
 class CredentialCreate(Schema):

@@ -14,6 +14,7 @@ from ninja.operation import Operation
 from engine.api import (
     ai_credentials,
     artifacts,
+    embeds,
     errors,
     events,
     execute,
@@ -72,6 +73,7 @@ api.add_router("/workspaces", workspaces.router)
 api.add_router("/workspaces", runtimes.router)
 api.add_router("/workspaces", execute.router)
 api.add_router("/workspaces", events.router)
+api.add_router("/workspaces", embeds.router)
 api.add_router("/workspaces", operations.workspace_router)
 api.add_router("/workspaces", artifacts.workspace_router)
 api.add_router("/operations", operations.router)

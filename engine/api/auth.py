@@ -1,8 +1,8 @@
 """API-key authentication, scopes and the per-key rate limit.
 
-Scopes (contract, "Scopes of API keys"): `read` may GET and call the two `wait` endpoints;
-`operator` may do everything except change or reveal vault entries and AI credentials (and, later,
-API keys); `admin` may do everything. Every route declares the scope it needs with its `auth=`
+Scopes (contract, "Scopes of API keys"): `read` may GET, call the two `wait` endpoints and mint
+view-only embeds; `operator` may do everything except change or reveal vault entries and AI
+credentials (and, later, API keys); `admin` may do everything. Every route declares the scope it needs with its `auth=`
 (READ, OPERATOR or ADMIN, below), never by the shape of its URL: `GET .../totp` is OPERATOR
 though it is a GET, `POST .../wait` READ though it is a POST, `POST /ai-credentials/{id}/test`
 OPERATOR whatever the id. `engine.api` refuses to start if a route declares none, and

@@ -4,6 +4,9 @@ A request whose steps name an unknown call or pass arguments of the wrong shape 
 as a whole (400, `step.unknown_call` / `step.invalid_args`, each problem in `details.fields`),
 before anything runs. Failures while running are per step (`ExecuteResult.steps[i].error`);
 fail-fast means the list ends at the failing step (later steps are not listed).
+
+A long-running call (the `*.agent.execute` calls) must be the last step: it starts an operation
+and the response carries it in `operation` at once; follow it with the operations API.
 """
 
 from typing import Any, Literal
@@ -12,8 +15,12 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+# Imported for its side effect: the agent calls register themselves in the step catalogue
+# (the steps layer never imports the agents layer above it).
+import engine.agents.calls  # noqa: F401
+from engine import wire
 from engine.api.auth import OPERATOR, READ
-from engine.api.common import WorkspaceId
+from engine.api.common import WorkspaceId, to_json
 from engine.api.idempotency import idempotent
 from engine.api.runtimes import ALIAS_PATTERN, get_runtime, not_active
 from engine.api.schemas import Binding, OperationOut
@@ -134,7 +141,11 @@ async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: Exec
         session = manager.session(runtime.id)
         if runtime.status != Runtime.Status.ACTIVE or session is None:
             raise not_active(runtime)
-        return 200, await executor.run(session, workspace, runtime, planned)
+        await executor.prepare(runtime, planned)
+        result = await executor.run(session, workspace, runtime, planned)
+        if result["operation"] is not None:
+            result["operation"] = to_json(OperationOut, wire.operation(result["operation"]))
+        return 200, result
 
     return await idempotent(request, payload.idempotencyKey, payload.model_dump(mode="json"), run)
 

@@ -3,6 +3,9 @@
 Cancelling an operation that has already finished answers 409 `operation.not_active` (its end
 is already decided; the body's details say which). `wait` answers as soon as the operation
 finishes, or with `timedOut: true` and its current state after `timeoutMs`.
+
+`GET /v1/operations/{operationId}/trace` is this engine's own route (not in the public contract): the
+model requests of an agent operation, in order, as the console shows them.
 """
 
 from typing import Any
@@ -17,10 +20,10 @@ from engine.api.auth import OPERATOR, READ
 from engine.api.common import OperationId, WorkspaceId, parse_uuid
 from engine.api.limits import waiting
 from engine.api.pagination import paginate
-from engine.api.schemas import OperationList, OperationOut, OperationStatus
+from engine.api.schemas import OperationList, OperationOut, OperationStatus, OperationTrace
 from engine.api.workspaces import get_workspace
 from engine.errors import ApiError
-from engine.models import Operation
+from engine.models import Operation, OperationTraceEntry
 from engine.runtimes import operations
 
 router = Router(tags=["operations"])
@@ -92,6 +95,21 @@ async def wait(request: HttpRequest, operation_id: OperationId, payload: Operati
     if current is None:  # deleted with its workspace while we waited
         raise ApiError(404, "operation.not_found", f"Operation {operation.id} does not exist any more.")
     return {"operation": wire.operation(current), "timedOut": timed_out}
+
+
+@router.get(
+    "/{operationId}/trace",
+    auth=READ,
+    response=OperationTrace,
+    summary="The model requests of an agent operation: what the model saw, decided, and what happened",
+)
+async def trace(request: HttpRequest, operation_id: OperationId) -> dict[str, Any]:
+    operation = await get_operation(operation_id)
+    entries = [
+        wire.trace_entry(entry)
+        async for entry in OperationTraceEntry.objects.filter(operation=operation).order_by("sequence")
+    ]
+    return {"operationId": operation.id, "entries": entries}
 
 
 @router.post(

@@ -51,6 +51,7 @@ class LaunchConfigOut(Schema):
     proxy: ProxyOut | None = None
     extensionIds: list[UUID]
     idleTimeoutSeconds: int | None = None
+    recording: bool | None = None
 
 
 class InUse(Schema):

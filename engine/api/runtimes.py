@@ -73,6 +73,10 @@ class LaunchConfig(Schema):
         le=7 * 24 * 3600,
         description="Stop after this long without execute or wait calls.",
     )
+    recording: bool | None = Field(
+        default=None,
+        description="Record what the browser shows, for embed/recording (default: ENGINE_RECORDING_ENABLED, on).",
+    )
 
     @field_validator("timezoneId")
     @classmethod

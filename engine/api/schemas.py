@@ -4,6 +4,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel as Schema  # see engine/api/common.py: why not ninja's Schema
+from pydantic import Field
 
 from engine.api.common import Timestamp
 from engine.mounts import Mounts
@@ -111,6 +112,31 @@ class OperationOut(Schema):
 class OperationList(Schema):
     operations: list[OperationOut]
     nextCursor: str | None
+
+
+class TraceRequest(Schema):
+    system: str
+    prompt: str = Field(description="What the model saw: the instruction, steps so far, the page.")
+    tools: list[str]
+
+
+class TraceEntry(Schema):
+    sequence: int
+    step: int
+    provider: str
+    model: str
+    request: TraceRequest
+    response: dict[str, Any] | None = Field(description="{toolCalls: [{name, arguments}], text, attempts}")
+    outcome: dict[str, Any] | None = Field(description="{ok, action, description, error?}")
+    error: OperationError | None
+    usage: dict[str, int]
+    durationMs: int = Field(description="The model request's time, retries included.")
+    createdAt: Timestamp
+
+
+class OperationTrace(Schema):
+    operationId: UUID
+    entries: list[TraceEntry]
 
 
 class WorkspaceState(Schema):

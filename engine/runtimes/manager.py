@@ -10,6 +10,9 @@
   so concurrent stops, a crash during a stop or a stop during a launch all converge.
 - Start reconciles runtimes a previous process left `active`: they become `failed`
   (`runtime.engine_restarted`), since their browsers died with that process.
+- Rooms that follow runtimes (live view, recordings) register a `RuntimeObserver`: told when a
+  runtime's browser is ready and, once its end is recorded, that it ended. The manager never
+  imports them.
 """
 
 import asyncio
@@ -20,7 +23,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
@@ -45,6 +48,7 @@ logger = logging.getLogger("engine.runtimes")
 DEFAULT_VIEWPORT = {"width": 1280, "height": 720}
 DEFAULT_STEP_TIMEOUT_MS = 30_000
 CLOSE_TIMEOUT_SECONDS = 10
+OBSERVER_TIMEOUT_SECONDS = 10
 REAP_INTERVAL_SECONDS = 1.0
 
 
@@ -62,6 +66,14 @@ class LaunchRequest:
     api_key_id: str | None = None  # who launched it: ENGINE_MAX_RUNTIMES_PER_KEY counts per key
 
 
+class RuntimeObserver(Protocol):
+    def runtime_started(self, session: RuntimeSession) -> None:
+        """The browser is ready. Must return at once (start tasks for slow work)."""
+
+    async def runtime_ended(self, session: RuntimeSession, status: str) -> None:
+        """The runtime is `stopped` or `failed` and its row says so; the browser is gone."""
+
+
 def public_config(config: dict[str, Any]) -> dict[str, Any]:
     """The effective LaunchConfig as the API shows it: defaults filled, no proxy password."""
     proxy = config.get("proxy")
@@ -73,6 +85,7 @@ def public_config(config: dict[str, Any]) -> dict[str, Any]:
         "proxy": ({"server": proxy["server"], "username": proxy.get("username")} if proxy else None),
         "extensionIds": [str(e) for e in config.get("extensionIds") or []],
         "idleTimeoutSeconds": config.get("idleTimeoutSeconds") or settings.DEFAULT_IDLE_TIMEOUT_SECONDS,
+        "recording": settings.RECORDING_ENABLED if config.get("recording") is None else config["recording"],
     }
 
 
@@ -87,6 +100,7 @@ class RuntimeManager:
         self._reaper: asyncio.Task[None] | None = None
         self._launched_by: dict[UUID, str] = {}  # live or launching runtime -> its API key
         self.launcher = launcher.Launcher(settings.CHROMIUM_PATH, "none")
+        self.observers: list[RuntimeObserver] = []
 
     # ---- process lifecycle --------------------------------------------------------------
 
@@ -336,6 +350,11 @@ class RuntimeManager:
         runtime.bindings = session.bindings_json()
         self.sessions[runtime.id] = session
         await runtime.asave(update_fields=["default_page_id", "default_context_id", "started_at", "bindings"])
+        for observer in self.observers:
+            try:
+                observer.runtime_started(session)
+            except Exception:
+                logger.exception("Observer %r failed on the start of runtime %s", observer, runtime.id)
         if profile is not None:
             await BrowserProfile.objects.filter(id=profile.id).aupdate(last_used_at=runtime.started_at)
         await record_update(
@@ -411,6 +430,11 @@ class RuntimeManager:
         with contextlib.suppress(Exception):
             await event_log.flush()
         await self._mark_ended(runtime, status, code, message)
+        for observer in self.observers:
+            try:
+                await asyncio.wait_for(observer.runtime_ended(session, status), OBSERVER_TIMEOUT_SECONDS)
+            except Exception:
+                logger.exception("Observer %r failed on the end of runtime %s", observer, runtime.id)
         if runtime.launch_mode == "ephemeral":
             await sync_to_async(shutil.rmtree)(paths.runtime_scratch_dir(runtime.id), ignore_errors=True)
 

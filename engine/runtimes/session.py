@@ -91,6 +91,9 @@ class RuntimeSession:
         self.log_collectors: list[list[dict[str, Any]]] = []
         self.on_browser_gone: Callable[[RuntimeSession], None] | None = None
         self.on_download: Callable[[RuntimeSession, Download, str | None], Any] | None = None
+        # Rooms above this one (live view) follow the runtime through its events: each listener
+        # gets (event_type, data) as it is emitted, synchronously, and must not raise or block.
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._request_ids: weakref.WeakKeyDictionary[Request, str] = weakref.WeakKeyDictionary()
         self._request_counter = 0
         self.proxy: EgressProxy | None = None
@@ -103,6 +106,11 @@ class RuntimeSession:
 
     def emit(self, event_type: str, data: dict[str, Any], operation_id: UUID | None = None) -> None:
         self.log.emit(self.tail, event_type, data, operation_id)
+        for listener in self.listeners:
+            try:
+                listener(event_type, data)
+            except Exception:
+                logger.exception("Runtime event listener %r failed", listener)
 
     def on_refused(self, refusal: Refusal) -> None:
         """The egress policy refused something this runtime asked for: record it and say so."""

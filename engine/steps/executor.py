@@ -46,6 +46,7 @@ class PlannedStep:
     dry_run: bool = False
     capture_logs: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    prepared: Any = None
 
 
 def plan(steps: list[dict[str, Any]]) -> tuple[list[PlannedStep], list[dict[str, str]]]:
@@ -67,6 +68,13 @@ def plan(steps: list[dict[str, Any]]) -> tuple[list[PlannedStep], list[dict[str,
             problems.append(
                 {"path": f"steps.{index}.bind", "message": f"{spec.name} creates nothing to bind."}
             )
+        if spec.long_running and index != len(steps) - 1:
+            problems.append(
+                {
+                    "path": f"steps.{index}",
+                    "message": f"{spec.name} is long-running (it starts an operation): make it the last step.",
+                }
+            )
         options = step.get("options") or {}
         budget_ms = settings.MAX_EXECUTE_SECONDS * 1000
         if budget_ms and (options.get("timeoutMs") or 0) > budget_ms:
@@ -83,12 +91,33 @@ def plan(steps: list[dict[str, Any]]) -> tuple[list[PlannedStep], list[dict[str,
                 args=list(step.get("args") or []),
                 ref=step.get("ref"),
                 bind=step.get("bind"),
-                timeout_ms=options.get("timeoutMs") or DEFAULT_TIMEOUT_MS,
+                timeout_ms=options.get("timeoutMs") or spec.default_timeout_ms or DEFAULT_TIMEOUT_MS,
                 dry_run=bool(options.get("dryRun")),
                 capture_logs=options.get("logs") == "capture",
             )
         )
     return planned, problems
+
+
+async def prepare(runtime: Runtime, steps: list[PlannedStep]) -> None:
+    """Run each call's `prepare` (see the registry) before any step runs.
+
+    A refusal (ApiError) refuses the whole request; its field paths are made relative to the
+    request body, like the problems `plan` finds.
+    """
+    for planned in steps:
+        if planned.spec.prepare is None:
+            continue
+        try:
+            planned.prepared = await planned.spec.prepare(runtime, *planned.args)
+        except ApiError as exc:
+            fields = (exc.details or {}).get("fields")
+            if isinstance(fields, list):
+                exc.details = {
+                    **(exc.details or {}),
+                    "fields": [{**f, "path": f"steps.{planned.index}.{f['path']}"} for f in fields],
+                }
+            raise
 
 
 async def run(
@@ -99,6 +128,7 @@ async def run(
     operation_id: UUID | None = None,
 ) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
+    started_operations: list[Any] = []  # the operation a long-running last step started
     namespace = storage_namespace(runtime.mounts, runtime.workspace_id)
     # One request's steps share ENGINE_MAX_EXECUTE_SECONDS (counted from when they may start).
     budget = settings.MAX_EXECUTE_SECONDS or math.inf
@@ -108,7 +138,7 @@ async def run(
             for planned in steps:
                 left_ms = (deadline - time.monotonic()) * 1000
                 result = await _run_one(
-                    session, workspace, runtime, namespace, planned, operation_id, left_ms
+                    session, workspace, runtime, namespace, planned, operation_id, started_operations, left_ms
                 )
                 results.append(result)
                 if not result["ok"]:
@@ -118,7 +148,7 @@ async def run(
         "mode": "fail-fast",
         "status": "failed" if failed else "succeeded",
         "steps": results,
-        "operation": None,
+        "operation": started_operations[0] if started_operations else None,
     }
 
 
@@ -129,6 +159,7 @@ async def _run_one(
     namespace: str,
     planned: PlannedStep,
     operation_id: UUID | None,
+    started_operations: list[Any],
     left_ms: float = math.inf,
 ) -> dict[str, Any]:
     spec = planned.spec
@@ -166,6 +197,7 @@ async def _run_one(
             target=target,
             target_id=target_id,
             logs=logs,
+            prepared=planned.prepared,
         )
         event = {"call": spec.name, "index": planned.index, "contextId": session.context_id}
         if spec.ref == "page" and target_id:
@@ -181,6 +213,8 @@ async def _run_one(
         finally:
             if logs is not None:
                 session.log_collectors.remove(logs)
+            if ctx.operation is not None:
+                started_operations.append(ctx.operation)
         if spec.binds:
             page: Page = value
             bound = session.bind(planned.bind or session.page_id(page), page)

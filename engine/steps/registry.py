@@ -25,11 +25,20 @@ How to add a call (this is the whole API other modules need):
   `ctx.operation_id` describe where it runs; `ctx.emit(type, data)` records a runtime event;
   `ctx.timeout_ms` is the step's time budget (pass it to Playwright's own `timeout=`).
 - `dryRun` never calls the function: arguments are validated and the step reports ok.
+- `prepare=` (optional) is `async def prepare(runtime, *args) -> Any`, run for every step of a
+  request before any step runs (dry runs too): it checks what needs the database or the
+  runtime's mounts (an AI credential, a narrowing) and raises `ApiError` to refuse the whole
+  request with that status (403 for a refused credential); what it returns is `ctx.prepared`.
+- `long_running=True`: the call starts work that outlives the request (an operation). It must
+  be the last step of its request; it sets `ctx.operation` to the operation it created and
+  returns at once. `default_timeout_ms` overrides the 30 s step default (model calls are slow).
 - Raise `StepError(code, message)` for a failure the caller can act on (`step.invalid_args`,
   `vault.forbidden`...). Playwright's TimeoutError becomes `step.timeout`, any other Playwright
   error `step.failed`, both with Playwright's first message line.
 
-Modules listed in CATALOGUE_MODULES are imported once, on first use of the registry.
+Modules listed in CATALOGUE_MODULES are imported once, on first use of the registry. Calls of a
+higher layer (the agent calls of `engine.agents`) register when that package is imported, which
+the API does: this package never imports the layers above it.
 """
 
 import importlib
@@ -42,7 +51,7 @@ from uuid import UUID
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
 
-    from engine.models import Runtime, Workspace
+    from engine.models import Operation, Runtime, Workspace
     from engine.runtimes.session import RuntimeSession
 
 logger = logging.getLogger("engine.steps")
@@ -118,6 +127,8 @@ class CallSpec:
     drivers: tuple[str, ...]
     description: str
     binds: str | None = None
+    prepare: Callable[..., Awaitable[Any]] | None = None
+    default_timeout_ms: float | None = None
 
     def check_args(self, args: list[Any]) -> list[dict[str, str]]:
         """Problems with `args` as {path, message} (path relative to the step), none if fine."""
@@ -172,6 +183,8 @@ def step(
     drivers: tuple[str, ...] | list[str] = DRIVERS,
     description: str = "",
     binds: str | None = None,
+    prepare: Callable[..., Awaitable[Any]] | None = None,
+    default_timeout_ms: float | None = None,
 ) -> Callable[[StepFunction], StepFunction]:
     """Register `fn` as the call `name` (see the module docstring)."""
     for arg in args:
@@ -198,6 +211,8 @@ def step(
             drivers=tuple(drivers),
             description=description or (fn.__doc__ or "").strip().split("\n")[0],
             binds=binds,
+            prepare=prepare,
+            default_timeout_ms=default_timeout_ms,
         )
         return fn
 
@@ -239,6 +254,10 @@ class StepContext:
     target_id: str | None = None
     # Console lines captured while the step runs (options.logs == "capture").
     logs: list[dict[str, Any]] | None = field(default=None)
+    # What the call's `prepare` returned for this step (see the module docstring).
+    prepared: Any = None
+    # The operation a long-running call started; the execute result carries it.
+    operation: "Operation | None" = None
 
     @property
     def page(self) -> "Page":

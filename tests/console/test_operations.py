@@ -1,9 +1,9 @@
-"""Operation pages. The list, its empty state and a missing operation run against the real engine.
+"""Operation pages. The list, its empty state, a missing operation and a real agent run's trace
+run against the real engine (its agent talks to the suite's scripted model server).
 
-Operations only come from long-running agent calls, which need an AI provider the test engine
-does not have; so the detail, live refresh and cancel are shown against contract-shaped
-operations served by httpx.MockTransport (the fault-free fake the conventions allow for states
-we cannot cause).
+Operation states an agent run would take long to reach (a running one with a given progress, a
+cancel that fails) are shown against contract-shaped operations served by httpx.MockTransport
+(the fault-free fake the conventions allow for states we cannot cause quickly).
 """
 
 import html
@@ -17,6 +17,8 @@ from django.test import Client
 
 from dashboard.audit.models import AuditEntry
 from dashboard.bctrl.client import use_transport
+from tests.support.model_server import ModelServer, element_id, tool
+from tests.support.site import TestSite
 
 WORKSPACE_ID = str(uuid.uuid4())
 
@@ -51,6 +53,7 @@ class FakeOperations:
     def __init__(self, *operations: dict[str, Any]) -> None:
         self.operations = {o["id"]: o for o in operations}
         self.cancelled: list[str] = []
+        self.trace_status, self.trace_code = 404, "request.not_found"
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         parts = request.url.path.rstrip("/").split("/")  # /v1/operations/<id>[/cancel]
@@ -68,6 +71,16 @@ class FakeOperations:
                 o for o in self.operations.values() if request.url.params.get("status") in (None, o["status"])
             ]
             return httpx.Response(200, json={"operations": listed, "nextCursor": "next-page"})
+        if parts[-1] == "trace":
+            # The trace is the engine's own route: a hosted API answers it like any unknown path,
+            # unless a test sets trace_status to make it fail another way.
+            return httpx.Response(
+                self.trace_status,
+                json={
+                    "error": {"code": self.trace_code, "message": "No.", "details": None},
+                    "requestId": "r",
+                },
+            )
         operation = self.operations.get(parts[3]) if len(parts) > 3 else None
         if operation is None:
             return httpx.Response(
@@ -203,3 +216,69 @@ def test_a_failed_cancel_is_audited_and_shown(operator_client: Client, api: http
     assert "Could not cancel" in body
     entry = AuditEntry.objects.get(action="operation.cancel")
     assert entry.outcome == "failed" and entry.status == 404 and entry.request_id
+
+
+def test_it_shows_a_real_agent_runs_trace(
+    viewer_client: Client, api: httpx.Client, model_server: ModelServer, site: TestSite
+) -> None:
+    credential = f"console-{uuid.uuid4().hex[:6]}"
+    model = f"console-trace-{uuid.uuid4().hex[:6]}"
+    api.post(
+        "/ai-credentials",
+        json={
+            "id": credential,
+            "provider": "anthropic",
+            "label": "scripted",
+            "apiKey": "sk-console-test",
+            "baseUrl": model_server.base_url("anthropic"),
+            "defaultModel": model,
+        },
+    )
+    workspace = api.post(
+        "/workspaces", json={"name": "traced", "mounts": {"ai": {"allow": [credential]}}}
+    ).json()
+    try:
+        assert (
+            api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "traced"}).status_code == 201
+        )
+        model_server.script(
+            model,
+            lambda seen: tool("click", element=element_id(seen, "button", "Save")),
+            tool("done", success=True, answer="saved"),
+        )
+        steps = [
+            {"call": "page.goto", "args": [f"{site.url}/agent-act.html"]},
+            {
+                "call": "stagehand.agent.execute",
+                "args": ["Save the draft", {"auth": {"credential": credential}}],
+            },
+        ]
+        body = api.post(
+            f"/workspaces/{workspace['id']}/execute", json={"runtime": "traced", "steps": steps}
+        ).json()
+        operation_id = body["operation"]["id"]
+        assert (
+            api.post(f"/operations/{operation_id}/wait", json={"timeoutMs": 60_000}).json()["timedOut"]
+            is False
+        )
+
+        page = viewer_client.get(f"/operations/{operation_id}/").content.decode()
+        assert "Agent trace" in page and page.count("What the model saw") == 2
+        assert (
+            html.escape('click(element="e') in page
+            and html.escape('done(success=true, answer="saved")') in page
+        )
+        assert "clicked [e" in page and "Save the draft" in page and "sk-console-test" not in page
+    finally:
+        api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
+        api.delete(f"/ai-credentials/{credential}")
+
+
+def test_a_trace_that_cannot_be_loaded_leaves_the_operation_shown(
+    viewer_client: Client, fake: FakeOperations
+) -> None:
+    fake.trace_status, fake.trace_code = 503, "server.unavailable"
+    operation = _by_status(fake, "succeeded")
+    body = viewer_client.get(f"/operations/{operation['id']}/").content.decode()
+    assert html.escape(json.dumps({"answer": 42}, indent=2)) in body
+    assert "Agent trace" in body and "Retry" in body

@@ -4,9 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from engine.runtimes import chromium
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess
 
@@ -22,16 +21,6 @@ def console(engine: EngineProcess, tmp_path_factory: pytest.TempPathFactory) -> 
         process.create_user(username, role, PASSWORD)
     yield process
     process.stop()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium.executable(), headless=True, args=list(chromium.FLAGS)
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

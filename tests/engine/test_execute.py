@@ -188,7 +188,7 @@ def test_help_describes_each_call(client: httpx.Client, workspace_id: str) -> No
     calls = client.get(f"/workspaces/{workspace_id}/help", params={"runtime": "runner"}).json()["calls"]
     names = {c["name"] for c in calls}
     assert {"page.goto", "page.fill", "context.newPage", "page.screenshot"} <= names
-    assert not any(n.startswith(("stagehand.", "browserUse.")) for n in names)
+    assert {"stagehand.act", "stagehand.agent.execute", "browserUse.agent.execute"} <= names
     goto = client.get(f"/workspaces/{workspace_id}/help", params={"call": "page.goto"}).json()["calls"]
     assert goto[0]["args"][0] == {"name": "url", "type": "string", "required": True, "description": ""}
     assert goto[0]["ref"] == "page" and goto[0]["longRunning"] is False

@@ -1,9 +1,9 @@
-"""Operations over real HTTP.
+"""Operations over real HTTP, on rows written straight into the engine's database.
 
-Long-running calls (agents) arrive in a later issue, so nothing in the API creates an operation
-yet: these tests write the row straight into the engine's database (the one fault we cannot
-cause otherwise), then drive it through the API. Waking a `wait` on cancel proves waiters are
-woken from memory, not by a timeout.
+Real agent runs create operations too (tests/engine/test_agent_operations.py); these tests pin
+the states a run would take a while to reach (an operation left running, one already finished)
+without a model or a browser, then drive them through the API. Waking a `wait` on cancel proves
+waiters are woken from memory, not by a timeout.
 """
 
 import json

@@ -7,32 +7,12 @@ and kills only its own runtime's Chromium (found by its user-data dir, which is 
 import contextlib
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.engine_process import EngineProcess, chromium_pids_under
-
-
-def eventually(check: Callable[[], object], timeout: float = 30) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
-
-
-def browser_pid(runtime_dir: Path) -> int:
-    """The main Chromium process of a runtime (its children carry --type=...)."""
-    for pid in chromium_pids_under(runtime_dir):
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        if b"--type=" not in cmdline and b"--user-data-dir" in cmdline:
-            return pid
-    raise AssertionError(f"no browser process under {runtime_dir}")
+from tests.support.engine_process import EngineProcess, browser_pid, chromium_pids_under, eventually
 
 
 def restart(engine: EngineProcess) -> EngineProcess:

@@ -11,20 +11,11 @@ import uuid
 import httpx
 
 from tests.support.engine_process import EngineProcess
-
-
-def _newest(api: httpx.Client) -> int:
-    after = 0
-    while True:
-        page = api.get("/updates", params={"after": after, "limit": 500}).json()
-        if page["updates"]:
-            after = page["updates"][-1]["id"]
-        if page["nextCursor"] is None:
-            return after
+from tests.support.updates import newest_update
 
 
 def test_it_lists_updates_after_a_sequence(api: httpx.Client) -> None:
-    start = _newest(api)
+    start = newest_update(api)
     name = f"upd-{uuid.uuid4().hex[:6]}"
     workspace_id = api.post("/workspaces", json={"name": name}).json()["id"]
     page = api.get("/updates", params={"after": start, "limit": 500}).json()
@@ -35,7 +26,7 @@ def test_it_lists_updates_after_a_sequence(api: httpx.Client) -> None:
 
 
 def test_it_pages_with_next_cursor(api: httpx.Client) -> None:
-    start = _newest(api)
+    start = newest_update(api)
     prefix = f"updates-{uuid.uuid4().hex[:6]}"
     keys = [f"{prefix}/k{i}" for i in range(3)]
     for key in keys:
@@ -73,7 +64,7 @@ def _read_events(response: httpx.Response, until: str, limit: int = 200) -> list
 def test_the_stream_replays_after_last_event_id_then_goes_live(
     engine: EngineProcess, api: httpx.Client
 ) -> None:
-    start = _newest(api)
+    start = newest_update(api)
     tag = uuid.uuid4().hex[:6]
     names = [f"replayed-1-{tag}", f"replayed-2-{tag}", f"live-3-{tag}"]
     live = names[2]
@@ -95,7 +86,7 @@ def test_the_stream_replays_after_last_event_id_then_goes_live(
 
 
 def test_the_stream_accepts_after_as_a_query(engine: EngineProcess, api: httpx.Client) -> None:
-    start = _newest(api)
+    start = newest_update(api)
     name = f"after-query-{uuid.uuid4().hex[:6]}"
     api.post("/workspaces", json={"name": name})
     with (

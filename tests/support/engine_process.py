@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -139,6 +140,7 @@ class EngineProcess(ServerProcess):
         )
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.keys: dict[str, str] = {}
+        self.log_level = "warning"  # uvicorn's; "info" logs every websocket it accepts
 
     def create_key(self, scope: str, name: str | None = None) -> str:
         return (
@@ -154,7 +156,7 @@ class EngineProcess(ServerProcess):
                 self.keys[scope] = self.create_key(scope)
         argv = [
             *(sys.executable, "manage.py", "runengine"),
-            *("--fd", str(self.listener.fileno()), "--log-level", "warning"),
+            *("--fd", str(self.listener.fileno()), "--log-level", self.log_level),
         ]
         self.launch(argv, "/healthz")
         return self
@@ -215,3 +217,22 @@ def chromium_pids_under(var_dir: Path) -> list[int]:
         if "chrom" in cmdline and str(var_dir) in cmdline:
             pids.append(int(proc.name))
     return pids
+
+
+def browser_pid(runtime_dir: Path) -> int:
+    """The main Chromium process of a runtime (its children carry --type=...)."""
+    for pid in chromium_pids_under(runtime_dir):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"--type=" not in cmdline and b"--user-data-dir" in cmdline:
+            return pid
+    raise AssertionError(f"no browser process under {runtime_dir}")
+
+
+def eventually(check: Callable[[], object], timeout: float = 30) -> object:
+    """The first truthy value of check() within timeout seconds (polled), or its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)

@@ -1,4 +1,5 @@
-"""Operations: the organisation's list (filters, pages), detail with live progress, cancel."""
+"""Operations: the organisation's list (filters, pages), detail with live progress and the agent's
+trace (each model request: what it saw, what it chose, what happened), cancel."""
 
 import asyncio
 import json
@@ -54,14 +55,15 @@ async def operation_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @role_required("viewer")
 async def operation_detail(request: HtmxHttpRequest, operation_id: str) -> HttpResponse:
-    try:
-        operation = await api.get_operation(str(operation_id))
-    except BctrlError as error:
-        context = {"error": error, "operation_id": operation_id}
+    operation, trace = await asyncio.gather(
+        settle(api.get_operation(str(operation_id))), settle(api.get_operation_trace(str(operation_id)))
+    )
+    if isinstance(operation, BctrlError):
+        context = {"error": operation, "operation_id": operation_id}
         return render_page(
-            request, "front/operations/detail.html", context, region="status", status=error_status(error)
+            request, "front/operations/detail.html", context, region="status", status=error_status(operation)
         )
-    return render_page(request, "front/operations/detail.html", _context(operation), region="status")
+    return render_page(request, "front/operations/detail.html", _context(operation, trace), region="status")
 
 
 @require_POST
@@ -76,7 +78,10 @@ async def operation_cancel(request: HtmxHttpRequest, operation_id: str) -> HttpR
             return redirect("operation_detail", operation_id)
         current: Any
         try:
-            current = _context(await api.get_operation(str(operation_id)))
+            current = _context(
+                await api.get_operation(str(operation_id)),
+                await settle(api.get_operation_trace(str(operation_id))),
+            )
         except BctrlError:
             current = {"operation_id": operation_id}
         context = {**current, "cancel_error": error}
@@ -88,7 +93,10 @@ async def operation_cancel(request: HtmxHttpRequest, operation_id: str) -> HttpR
         await record(request, "operation.cancel", "operation", operation.id, message=operation.status)
         if not htmx:
             return redirect("operation_detail", operation_id)
-        response = render_page(request, "front/operations/detail.html", _context(operation), region="status")
+        trace = await settle(api.get_operation_trace(str(operation_id)))
+        response = render_page(
+            request, "front/operations/detail.html", _context(operation, trace), region="status"
+        )
         return await with_toast(
             response,
             request,
@@ -98,18 +106,35 @@ async def operation_cancel(request: HtmxHttpRequest, operation_id: str) -> HttpR
         )
 
 
-def _context(operation: api.Operation) -> dict[str, Any]:
+def _context(
+    operation: api.Operation, trace: list[api.TraceEntry] | BctrlError | None = None
+) -> dict[str, Any]:
     def pretty(value: Any) -> str:
         return json.dumps(value, indent=2, ensure_ascii=False, default=str) if value is not None else ""
 
     return {
         "operation": operation,
+        # A trace that cannot be loaded is a state of its own panel; the operation still shows.
+        "trace": None if isinstance(trace, BctrlError) or trace is None else [(e, _calls(e)) for e in trace],
+        "trace_error": trace if isinstance(trace, BctrlError) else None,
         "operation_id": operation.id,
         "result_json": pretty(operation.result),
         "error_details_json": pretty(operation.error.details)
         if operation.error and operation.error.details
         else "",
     }
+
+
+def _calls(entry: api.TraceEntry) -> str:
+    """The model's decision as one line: `click(element="e7")`."""
+    return "; ".join(
+        f"{call.get('name')}("
+        + ", ".join(
+            f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in (call.get("arguments") or {}).items()
+        )
+        + ")"
+        for call in entry.tool_calls
+    )
 
 
 urlpatterns = [

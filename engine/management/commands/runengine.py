@@ -40,6 +40,7 @@ class Command(BaseCommand):
             host=host,
             port=port,
             lifespan="on",
+            ws="websockets-sansio",  # the live viewer's socket; waits for a slow viewer to drain
             log_level=log_level,
             access_log=False,
             timeout_graceful_shutdown=10,

@@ -8,7 +8,7 @@ def forget_plaintext_responses(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("engine", "0001_initial")]
+    dependencies = [("engine", "0003_recording")]
 
     operations = [
         migrations.RunPython(forget_plaintext_responses, migrations.RunPython.noop),
