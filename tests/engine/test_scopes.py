@@ -1,7 +1,7 @@
 """Scopes per route: every route of the OpenAPI document, called with each scope's key, against a table.
 
 The table is the contract's "Scopes of API keys" written out: `read` may GET and call the two
-`wait` routes; `operator` everything but changing or revealing vault entries and AI credentials
+`wait` routes (and mint view-only embeds); `operator` everything but changing or revealing vault entries and AI credentials
 (a TOTP code is an operator's, so is testing an AI credential); `admin` everything. A route the
 table does not know, or one whose declared scope differs, fails the first test; the second
 calls each route with each key and checks that exactly the keys below its scope get 403.
@@ -29,6 +29,9 @@ OPERATOR_ONLY_READS = {("GET", "/v1/vault/{key}/totp")}
 READ_WRITES = {
     ("POST", "/v1/workspaces/{id}/runtimes/{alias}/events/wait"),
     ("POST", "/v1/operations/{id}/wait"),
+    # view-only embeds (an interactive live view asks for operator in its handler: its body decides)
+    ("POST", "/v1/workspaces/{id}/runtimes/{alias}/embed/live"),
+    ("POST", "/v1/workspaces/{id}/runtimes/{alias}/embed/recording"),
 }
 
 
@@ -126,7 +129,9 @@ def test_the_reference_shows_the_scope_each_route_declares(engine: EngineProcess
     documented = {
         (method, shape(path)): scope
         for method, path, scope in re.findall(
-            r"^\|\s*(GET|POST|PUT|PATCH|DELETE)\s*\|\s*`(/v1/[^`]+)`\s*\|\s*(\w+)\s*\|", served, re.MULTILINE
+            r"^\|\s*(GET|POST|PUT|PATCH|DELETE)\s*\|\s*`(/v1/[^`]+)`\s*\|\s*(\w+)[^|]*\|",
+            served,
+            re.MULTILINE,
         )
     }
     declared = {(method, shape(path)): scope for method, path, scope in operations(engine)}
