@@ -56,6 +56,7 @@ async def raw_launches(scratch: Path, uid: int | None = None) -> list[float]:
     samples = []
     options: dict[str, Any] = {"executable_path": CHROMIUM_PATH, "args": ARGS}
     if uid is not None:
+        scratch.chmod(scratch.stat().st_mode | 0o001)  # the browser user passes through to its dirs
         wrapper = scratch / "sandboxed-chromium"
         wrapper.write_text(
             f'#!/bin/sh\nexec setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs -- {CHROMIUM_PATH} "$@"\n'
@@ -97,7 +98,7 @@ def run_async(coroutine: Any) -> Any:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        engine = EngineProcess(Path(tmp) / "engine").start()  # (makes tmp passable for the browser user)
+        engine = EngineProcess(Path(tmp) / "engine").start()
         try:
             # Interleave the sides so background load on the machine hits them alike.
             api, raw, raw_sandboxed, uids = [], [], [], set()
