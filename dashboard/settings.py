@@ -4,6 +4,7 @@ Importing this module writes nothing, except on a laptop (CONSOLE_LOCAL=true, th
 there it creates CONSOLE_VAR_DIR and generates the secrets nobody gave, under var/secrets/.
 """
 
+import ipaddress
 import os
 import secrets
 import sys
@@ -96,6 +97,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dashboard.front.middleware.client_address",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -167,6 +169,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
 LOGIN_RATE_LIMIT = env.int("LOGIN_RATE_LIMIT", default=10)  # failed sign-ins per 15 minutes per user+IP
+# Failed sign-ins per 15 minutes from one address, whatever the names tried (guessing many users).
+LOGIN_ADDRESS_RATE_LIMIT = env.int("LOGIN_ADDRESS_RATE_LIMIT", default=50)
+# Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For the console believes; the
+# client address of a request from anyone else is its own peer address, whatever it claims.
+TRUSTED_PROXIES = [ipaddress.ip_network(p, strict=False) for p in env.list("TRUSTED_PROXIES", default=[])]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

@@ -176,15 +176,19 @@ class OperationTraceEntry(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first response to a create with an Idempotency-Key, replayed for the same key+body."""
+    """The first response to a create with an Idempotency-Key, replayed for the same key+body.
+
+    The response is kept only as Fernet ciphertext (an execute's result may carry what vault.read
+    returned), and a record expires after ENGINE_IDEMPOTENCY_TTL_SECONDS.
+    """
 
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE)
     scope = models.CharField(max_length=300)  # method + route path
     key = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
-    response_body = models.JSONField(null=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    response_ciphertext = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [

@@ -17,7 +17,7 @@ from ninja import Query, Router, Schema
 from pydantic import BaseModel, Field
 
 from engine import wire
-from engine.api.auth import create_api_key
+from engine.api.auth import ADMIN, create_api_key
 from engine.api.common import ApiKeyId, Timestamp, parse_uuid, to_json
 from engine.api.pagination import paginate
 from engine.errors import ApiError
@@ -57,13 +57,15 @@ class ApiKeyFilters(Schema):
     cursor: str | None = Field(default=None, max_length=500)
 
 
-@router.get("", response=ApiKeyList, summary="List API keys (revoked ones too), newest first")
+@router.get("", auth=ADMIN, response=ApiKeyList, summary="List API keys (revoked ones too), newest first")
 async def list_api_keys(request: HttpRequest, filters: Query[ApiKeyFilters]) -> dict[str, Any]:
     rows, next_cursor = await paginate(ApiKey.objects.all(), filters.limit, filters.cursor)
     return {"apiKeys": [wire.api_key(k) for k in rows], "nextCursor": next_cursor}
 
 
-@router.post("", response={201: ApiKeyCreated}, summary="Create an API key; its secret is answered once")
+@router.post(
+    "", auth=ADMIN, response={201: ApiKeyCreated}, summary="Create an API key; its secret is answered once"
+)
 async def create(request: HttpRequest, payload: ApiKeyCreate) -> tuple[int, dict[str, Any]]:
     api_key, secret = await sync_to_async(create_api_key)(payload.name.strip(), payload.scope)
     return 201, {"apiKey": to_json(ApiKeyOut, wire.api_key(api_key)), "secret": secret}
@@ -71,6 +73,7 @@ async def create(request: HttpRequest, payload: ApiKeyCreate) -> tuple[int, dict
 
 @router.delete(
     "/{apiKeyId}",
+    auth=ADMIN,
     response={204: None},
     summary="Revoke an API key at once; 409 api_key.self for the key making the call",
 )

@@ -19,6 +19,7 @@ from pydantic import ConfigDict, Field
 # (the steps layer never imports the agents layer above it).
 import engine.agents.calls  # noqa: F401
 from engine import wire
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import WorkspaceId, to_json
 from engine.api.idempotency import idempotent
 from engine.api.runtimes import ALIAS_PATTERN, get_runtime, not_active
@@ -123,7 +124,9 @@ class HelpFilters(Schema):
     call: str | None = Field(default=None, max_length=100)
 
 
-@router.post("/{workspaceId}/execute", response=ExecuteResult, summary="Run steps against a runtime")
+@router.post(
+    "/{workspaceId}/execute", auth=OPERATOR, response=ExecuteResult, summary="Run steps against a runtime"
+)
 async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: ExecuteRequest) -> JsonResponse:
     workspace = await get_workspace(workspace_id)
     steps = [s.model_dump(mode="json") for s in payload.steps]
@@ -151,7 +154,7 @@ async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: Exec
     return await idempotent(request, payload.idempotencyKey, payload.model_dump(mode="json"), run)
 
 
-@router.get("/{workspaceId}/help", response=Help, summary="The execute call catalogue")
+@router.get("/{workspaceId}/help", auth=READ, response=Help, summary="The execute call catalogue")
 async def help_(
     request: HttpRequest, workspace_id: WorkspaceId, filters: Query[HelpFilters]
 ) -> dict[str, Any]:

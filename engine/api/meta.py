@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from engine.api.auth import whoami_payload
+from engine.api.auth import READ, whoami_payload
 from engine.api.common import Timestamp
 
 router = Router(tags=["auth"])
@@ -27,7 +27,9 @@ class WhoAmI(Schema):
     apiKey: ApiKeyInfo
 
 
-@router.get("/auth/whoami", response=WhoAmI, summary="The organisation and API key of this request")
+@router.get(
+    "/auth/whoami", auth=READ, response=WhoAmI, summary="The organisation and API key of this request"
+)
 async def whoami(request: HttpRequest) -> dict[str, object]:
     return whoami_payload(request.auth)  # type: ignore[attr-defined]
 
@@ -40,7 +42,9 @@ class Limits(Schema):
     rateLimitPerMinute: int
 
 
-@router.get("/limits", response=Limits, summary="The engine's limits (uploads, live browsers, rate)")
+@router.get(
+    "/limits", auth=READ, response=Limits, summary="The engine's limits (uploads, live browsers, rate)"
+)
 async def limits(request: HttpRequest) -> dict[str, int]:
     # Said by the API, so a client (the console's upload forms) checks a file against the limit
     # the server will apply instead of keeping a copy of it that can drift.

@@ -20,6 +20,7 @@ from pydantic import Field, field_validator
 
 from engine import mounts as mount_rules
 from engine import wire
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import RuntimeId, WorkspaceId, parse_uuid, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
@@ -153,7 +154,7 @@ def not_active(runtime: Runtime) -> ApiError:
     )
 
 
-@router.post("/{workspaceId}/runtimes", response={201: RuntimeOut}, summary="Launch a runtime")
+@router.post("/{workspaceId}/runtimes", auth=OPERATOR, response={201: RuntimeOut}, summary="Launch a runtime")
 async def create_runtime(
     request: HttpRequest,
     workspace_id: WorkspaceId,
@@ -161,6 +162,7 @@ async def create_runtime(
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> JsonResponse:
     workspace = await get_workspace(workspace_id)
+    mount_rules.require_admin_for_raw_reads(mount_rules.dump(payload.mounts), request.auth.scope)  # type: ignore[attr-defined]
 
     async def create() -> tuple[int, dict[str, Any]]:
         launch = payload.launch
@@ -175,6 +177,7 @@ async def create_runtime(
                 profile_id=launch.profileId if isinstance(launch, ProfileLaunch) else None,
                 config=config,
                 mounts=mount_rules.narrow(workspace.mounts, mount_rules.dump(payload.mounts) or None),
+                api_key_id=str(request.auth.id),  # type: ignore[attr-defined]
             ),
         )
         return 201, to_json(RuntimeOut, wire.runtime(runtime))
@@ -182,7 +185,7 @@ async def create_runtime(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
 
-@router.get("/{workspaceId}/runtimes", response=RuntimeList, summary="List runtimes, newest first")
+@router.get("/{workspaceId}/runtimes", auth=READ, response=RuntimeList, summary="List runtimes, newest first")
 async def list_runtimes(
     request: HttpRequest, workspace_id: WorkspaceId, filters: Query[RuntimeFilters]
 ) -> dict[str, Any]:
@@ -194,13 +197,16 @@ async def list_runtimes(
     return {"runtimes": [wire.runtime(r) for r in rows], "nextCursor": next_cursor}
 
 
-@router.get("/{workspaceId}/runtimes/{alias}", response=RuntimeOut, summary="Get a runtime by alias")
+@router.get(
+    "/{workspaceId}/runtimes/{alias}", auth=READ, response=RuntimeOut, summary="Get a runtime by alias"
+)
 async def get(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> dict[str, Any]:
     return wire.runtime(await get_runtime(await get_workspace(workspace_id), alias))
 
 
 @router.post(
     "/{workspaceId}/runtimes/{alias}/stop",
+    auth=OPERATOR,
     response=RuntimeOut,
     summary="Stop a runtime (closes its browser); 409 runtime.not_active if it already ended",
 )
@@ -213,7 +219,7 @@ async def stop(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> d
     return wire.runtime(runtime)
 
 
-@org_router.get("", response=RuntimeList, summary="Every run of every workspace, newest first")
+@org_router.get("", auth=READ, response=RuntimeList, summary="Every run of every workspace, newest first")
 async def list_every_runtime(
     request: HttpRequest, filters: Query[OrganisationRuntimeFilters]
 ) -> dict[str, Any]:
@@ -228,6 +234,8 @@ async def list_every_runtime(
     return {"runtimes": [wire.runtime(r) for r in rows], "nextCursor": next_cursor}
 
 
-@org_router.get("/{runtimeId}", response=RuntimeOut, summary="Get one run by id (stopped ones included)")
+@org_router.get(
+    "/{runtimeId}", auth=READ, response=RuntimeOut, summary="Get one run by id (stopped ones included)"
+)
 async def get_by_id(request: HttpRequest, runtime_id: RuntimeId) -> dict[str, Any]:
     return wire.runtime(await get_run(runtime_id))

@@ -15,6 +15,7 @@ from django.utils import timezone
 from ninja import Query, Router, Schema
 from pydantic import BaseModel, Field
 
+from engine.api.auth import READ
 from engine.api.common import Timestamp
 from engine.errors import invalid
 from engine.models import Runtime
@@ -64,7 +65,9 @@ class Usage(BaseModel):
     limits: UsageLimits
 
 
-@router.get("", response=Usage, summary="Browser time, launches, failures and concurrency per hour or day")
+@router.get(
+    "", auth=READ, response=Usage, summary="Browser time, launches, failures and concurrency per hour or day"
+)
 async def get_usage(request: HttpRequest, filters: Query[UsageFilters]) -> dict[str, Any]:
     last = filters.to or datetime.now(UTC).date()
     first = filters.from_ or last - timedelta(days=DEFAULT_DAYS - 1)

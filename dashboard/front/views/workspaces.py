@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard.accounts.roles import role_required
+from dashboard.accounts.roles import has_role, role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import ai_credentials as ai_api
 from dashboard.bctrl import artifacts as artifacts_api
@@ -99,7 +99,11 @@ def _prefixes(keys: Any) -> list[str]:
 @require_http_methods(["GET", "POST"])
 @role_required("operator")
 async def workspace_create(request: HtmxHttpRequest) -> HttpResponse:
-    form = WorkspaceForm(request.POST or None, choices=await _mount_choices())
+    form = WorkspaceForm(
+        request.POST or None,
+        choices=await _mount_choices(),
+        may_grant_raw_reads=has_role(request.user, "admin"),
+    )
     if request.method == "POST" and form.is_valid():
         name = form.cleaned_data["name"]
         try:
@@ -147,7 +151,12 @@ async def workspace_edit(request: HtmxHttpRequest, workspace_id: UUID) -> HttpRe
         context = {"error": workspace, "action": "edit"}
         return render_page(request, "front/workspaces/form.html", context, status=error_status(workspace))
     initial = WorkspaceForm.initial_from(workspace.name, workspace.mounts)
-    form = WorkspaceForm(request.POST or None, initial=initial, choices=choices)
+    form = WorkspaceForm(
+        request.POST or None,
+        initial=initial,
+        choices=choices,
+        may_grant_raw_reads=has_role(request.user, "admin"),
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
