@@ -1,7 +1,7 @@
 """Scopes per route: every route of the OpenAPI document, called with each scope's key, against a table.
 
 The table is the contract's "Scopes of API keys" written out: `read` may GET and call the two
-`wait` routes (and mint view-only embeds); `operator` everything but changing or revealing vault entries and AI credentials
+`wait` routes (and mint view-only embeds); `operator` everything but changing or revealing vault entries and AI credentials, and API keys
 (a TOTP code is an operator's, so is testing an AI credential); `admin` everything. A route the
 table does not know, or one whose declared scope differs, fails the first test; the second
 calls each route with each key and checks that exactly the keys below its scope get 403.
@@ -24,6 +24,10 @@ ADMIN_ONLY = {
     ("POST", "/v1/ai-credentials"),
     ("PATCH", "/v1/ai-credentials/{id}"),
     ("DELETE", "/v1/ai-credentials/{id}"),
+    # API keys, listing included: names and scopes tell an attacker which key to steal
+    ("GET", "/v1/api-keys"),
+    ("POST", "/v1/api-keys"),
+    ("DELETE", "/v1/api-keys/{id}"),
 }
 OPERATOR_ONLY_READS = {("GET", "/v1/vault/{key}/totp")}
 READ_WRITES = {
