@@ -166,6 +166,7 @@ def main() -> None:
                 "ENGINE_AI_BASE_URL": server.base_url("openai"),
                 "ENGINE_AI_API_KEY": "sk-bench",
             },
+            allow=site.host_port,
         ).start()
         try:
             raw = run_async(raw_rounds(site, Path(tmp)))

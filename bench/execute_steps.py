@@ -76,7 +76,7 @@ async def raw_rounds(site: TestSite, scratch: Path) -> list[float]:
 def main() -> None:
     site = TestSite().start()
     with tempfile.TemporaryDirectory() as tmp:
-        engine = EngineProcess(Path(tmp) / "engine").start()
+        engine = EngineProcess(Path(tmp) / "engine", allow=site.host_port).start()
         try:
             raw = run_async(raw_rounds(site, Path(tmp)))
             api = api_rounds(engine, site)

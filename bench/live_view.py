@@ -188,7 +188,7 @@ async def main() -> None:
                 await raw.cast(every_nth)
                 raw_cpu[name] = await cores_used(os.getpid())
 
-        engine = EngineProcess(scratch / "engine").start()
+        engine = EngineProcess(scratch / "engine", allow=site.host_port).start()
         assert engine.process is not None
         try:
             with engine.client("operator") as api:

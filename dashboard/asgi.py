@@ -15,6 +15,34 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
 
+
+def _daphne_keeps_multipart_bodies_unparsed() -> None:
+    """Stop Twisted from parsing every multipart POST body into memory under daphne.
+
+    daphne's request class keeps twisted.web's default `parsePOSTFormSubmission=True`, so Twisted
+    reads a whole multipart upload into memory and parses it with the `email` package (about 13x
+    its size: a 120 MB upload grew the console by 1.7 GB, bench/console_upload_memory.py) into
+    `request.args`, which daphne never reads: the ASGI app gets the raw body and Django parses it
+    to disk itself. Twisted issue #5511 tracks the parsing; daphne looks the class up by name
+    when it builds each connection, so replacing it here covers every request it serves.
+    """
+    from daphne import http_protocol
+
+    if getattr(http_protocol.WebRequest, "keeps_body_unparsed", False):
+        return
+
+    class WebRequest(http_protocol.WebRequest):  # type: ignore[misc]
+        keeps_body_unparsed = True
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            kwargs["parsePOSTFormSubmission"] = False
+            super().__init__(*args, **kwargs)
+
+    http_protocol.WebRequest = WebRequest  # type: ignore[misc]
+
+
+_daphne_keeps_multipart_bodies_unparsed()
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,

@@ -4,6 +4,7 @@ Importing this module writes nothing, except on a laptop (CONSOLE_LOCAL=true, th
 there it creates CONSOLE_VAR_DIR and generates the secrets nobody gave, under var/secrets/.
 """
 
+import ipaddress
 import os
 import secrets
 import sys
@@ -97,6 +98,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dashboard.front.middleware.client_address",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -104,9 +106,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dashboard.accounts.time_zones.time_zone_middleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.front.middleware.content_security_policy",
+    "dashboard.front.middleware.styled_method_not_allowed",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -123,7 +127,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "dashboard.accounts.context_processors.role",
                 "dashboard.live.context_processors.live",
+                "dashboard.accounts.time_zones.time_zone_name",
             ],
+            "builtins": ["dashboard.templatetags.console"],
         },
     }
 ]
@@ -170,6 +176,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
 LOGIN_RATE_LIMIT = env.int("LOGIN_RATE_LIMIT", default=10)  # failed sign-ins per 15 minutes per user+IP
+# Failed sign-ins per 15 minutes from one address, whatever the names tried (guessing many users).
+LOGIN_ADDRESS_RATE_LIMIT = env.int("LOGIN_ADDRESS_RATE_LIMIT", default=50)
+# Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For the console believes; the
+# client address of a request from anyone else is its own peer address, whatever it claims.
+TRUSTED_PROXIES = [ipaddress.ip_network(p, strict=False) for p in env.list("TRUSTED_PROXIES", default=[])]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

@@ -15,6 +15,11 @@ from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()
 
+from engine.api.guard import guard  # noqa: E402  (needs the apps get_asgi_application set up)
+
+# Every HTTP request passes the guard first: key, then body size, before Django reads a byte.
+guarded_application = guard(django_application)
+
 from channels.routing import URLRouter  # noqa: E402 - after Django is set up
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
@@ -35,7 +40,7 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "websocket":
         await websocket_application(scope, receive, send)
         return
-    await django_application(scope, receive, send)
+    await guarded_application(scope, receive, send)
 
 
 async def _lifespan(receive: Any, send: Any) -> None:

@@ -19,7 +19,10 @@ class ApiKey(models.Model):
     scope = models.CharField(max_length=16, choices=[(s, s) for s in SCOPES])
     # sha256 hex of the whole key; the key itself is shown once by createapikey.
     key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Written at most once a minute per key (engine.api.auth): close enough to tell a key in use
+    # from a forgotten one, without a write on every request.
+    last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
@@ -46,6 +49,11 @@ class Runtime(models.Model):
         STOPPED = "stopped"
         FAILED = "failed"
 
+    class StopReason(models.TextChoices):
+        REQUESTED = "requested"
+        IDLE = "idle"
+        ENGINE_SHUTDOWN = "engine_shutdown"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runtimes")
     alias = models.CharField(max_length=63)
@@ -66,6 +74,9 @@ class Runtime(models.Model):
     default_page_id = models.CharField(max_length=64, blank=True)
     failure_code = models.CharField(max_length=64, blank=True)
     failure_message = models.TextField(blank=True)
+    # Why a stopped runtime stopped (requested | idle | engine_shutdown); empty while it runs
+    # and for a failed one, whose failure_code says why.
+    stop_reason = models.CharField(max_length=32, choices=StopReason.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
@@ -165,15 +176,19 @@ class OperationTraceEntry(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first response to a create with an Idempotency-Key, replayed for the same key+body."""
+    """The first response to a create with an Idempotency-Key, replayed for the same key+body.
+
+    The response is kept only as Fernet ciphertext (an execute's result may carry what vault.read
+    returned), and a record expires after ENGINE_IDEMPOTENCY_TTL_SECONDS.
+    """
 
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE)
     scope = models.CharField(max_length=300)  # method + route path
     key = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
-    response_body = models.JSONField(null=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    response_ciphertext = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [

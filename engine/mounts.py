@@ -91,6 +91,19 @@ async def validate_credentials_exist(mounts: dict[str, Any]) -> None:
         )
 
 
+def require_admin_for_raw_reads(mounts: dict[str, Any], scope: str) -> None:
+    """`allowRawReads: true` hands vault passwords to whoever runs steps: only an admin may set it.
+
+    Checked on every write that sends it (workspace create and update, runtime create), whether
+    or not it changes: an operator resending it would otherwise keep what only an admin may grant.
+    """
+    if (mounts.get("vault") or {}).get("allowRawReads") and scope != "admin":
+        raise forbidden(
+            "mounts.vault.allowRawReads lets steps read vault passwords; only an admin key may set it. "
+            "Leave it out (or false), or ask an admin."
+        )
+
+
 def narrow(workspace: dict[str, Any], requested: dict[str, Any] | None) -> dict[str, Any]:
     """The effective mounts of a runtime or agent call: `requested` within `workspace`.
 

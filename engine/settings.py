@@ -1,14 +1,18 @@
 """Settings of the engine, read from the environment (django-environ).
 
-Everything the engine keeps lives under ENGINE_VAR_DIR: its SQLite database, storage blobs,
-extension packages, profile data dirs and the generated local secrets.
+Everything the engine keeps lives under ENGINE_VAR_DIR (its SQLite database, storage blobs,
+extension packages, profile data dirs) except its secrets, which are given (ENGINE_VAULT_KEY,
+ENGINE_SECRET_KEY or their _FILE twins) or, while ENGINE_LOCAL=true, generated beside it.
 """
 
+import os
 import secrets
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
+from engine.egress.policy import parse_allow
 from engine.runtimes import chromium
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -21,30 +25,61 @@ VAR_DIR = Path(env.path("ENGINE_VAR_DIR", default=str(BASE_DIR / "var" / "engine
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _local_secret(name: str, maker: "type[str] | None" = None) -> str:
-    """A secret from the environment (or NAME_FILE), else generated once into VAR_DIR.
+# Local use (`bin/up` on a laptop) generates the engine's secrets on first start; a deployment
+# (ENGINE_LOCAL=false) must be given them, and stops at start with the name of what is missing.
+LOCAL = env.bool("ENGINE_LOCAL", default=True)
+# Generated secrets live beside ENGINE_VAR_DIR, never inside it: runtimes' browsers work in that
+# tree, and the vault key plus the database would decrypt every vault secret and AI key offline.
+LOCAL_SECRETS_DIR = Path(
+    env.path("ENGINE_LOCAL_SECRETS_DIR", default=str(VAR_DIR.parent / "secrets"))
+).resolve()
 
-    Generating is what makes `up` work on a laptop with no set-up; a deployment sets the
-    variable (or its _FILE twin) and nothing is generated.
-    """
+
+def _secret(name: str) -> tuple[str, Path | None]:
+    """A secret and the file it came from: NAME, else NAME_FILE, else (local only) generated once."""
     value = env.str(name, default="")
-    if not value and env.str(f"{name}_FILE", default=""):
-        value = Path(env.str(f"{name}_FILE")).read_text().strip()
     if value:
-        return value
-    path = VAR_DIR / "secrets" / name.lower()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.parent.chmod(0o700)
-        if name == "ENGINE_VAULT_KEY":
-            from cryptography.fernet import Fernet
+        return value, None
+    if env.str(f"{name}_FILE", default=""):
+        path = Path(env.str(f"{name}_FILE")).resolve()
+        return path.read_text().strip(), path
+    if not LOCAL:
+        raise ImproperlyConfigured(
+            f"{name} (or {name}_FILE) must be set when ENGINE_LOCAL=false; generate one with "
+            + (
+                "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
+                if name == "ENGINE_VAULT_KEY"
+                else "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+            + f" and keep it outside ENGINE_VAR_DIR ({VAR_DIR})."
+        )
+    return _generated(name), LOCAL_SECRETS_DIR / name.lower()
 
-            generated = Fernet.generate_key().decode()
-        else:
-            generated = secrets.token_urlsafe(48)
-        path.write_text(generated)
-        path.chmod(0o600)
-    return path.read_text().strip()
+
+def _generated(name: str) -> str:
+    path = LOCAL_SECRETS_DIR / name.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    legacy = VAR_DIR / "secrets" / name.lower()  # where earlier versions kept it: move it out
+    if legacy.exists() and not path.exists():
+        os.replace(legacy, path)
+    if name == "ENGINE_VAULT_KEY":
+        from cryptography.fernet import Fernet
+
+        generated = Fernet.generate_key().decode()
+    else:
+        generated = secrets.token_urlsafe(48)
+    try:  # O_EXCL: two engines starting together agree on one key
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(generated)
+    return generated
+
+
+VAULT_KEY, VAULT_KEY_PATH = _secret("ENGINE_VAULT_KEY")
+SECRET_KEY, _ = _secret("ENGINE_SECRET_KEY")
 
 
 def _optional_secret(name: str) -> str:
@@ -55,9 +90,11 @@ def _optional_secret(name: str) -> str:
     return value
 
 
-SECRET_KEY = _local_secret("ENGINE_SECRET_KEY")
-VAULT_KEY = _local_secret("ENGINE_VAULT_KEY")
 DEBUG = env.bool("ENGINE_DEBUG", default=False)
+# Runtimes may reach loopback/private addresses only where this names them (host, host:port or
+# CIDR, comma-separated); the engine's own ports never. Parsed here so a typo stops the start.
+EGRESS_ALLOW = env.str("ENGINE_EGRESS_ALLOW", default="")
+parse_allow(EGRESS_ALLOW)
 ALLOWED_HOSTS = env.list("ENGINE_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 # The public base URL of the engine, used for iframe URLs it hands out.
 PUBLIC_URL = env.str("ENGINE_PUBLIC_URL", default="")
@@ -84,15 +121,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
-DATA_UPLOAD_MAX_MEMORY_SIZE = None  # storage uploads are bounded by STORAGE_MAX_BYTES instead
+# Request bodies are bounded before they are read by engine/api/guard.py (per route); Django's
+# own limits say the same for what it parses: JSON and form fields in memory up to the JSON
+# limit, uploaded files spooled to disk past 5 MB (storage objects are streamed, not parsed).
+JSON_MAX_BYTES = env.int("ENGINE_JSON_MAX_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = JSON_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
 CHROMIUM_PATH = env.str("CHROMIUM_PATH", default=chromium.DEFAULT_EXECUTABLE)
+# An engine running as root starts runtimes' Chromium as this uid (no account needed), with
+# Chromium's own sandbox on, where the platform allows it (checked at start); 0 keeps Chromium as
+# the engine's user with --no-sandbox.
+BROWSER_UID = env.int("ENGINE_BROWSER_UID", default=61287)
 ORGANIZATION_NAME = env.str("ENGINE_ORGANIZATION_NAME", default="Local engine")
 MAX_ACTIVE_RUNTIMES = env.int("ENGINE_MAX_ACTIVE_RUNTIMES", default=20)
 DEFAULT_IDLE_TIMEOUT_SECONDS = env.int("ENGINE_IDLE_TIMEOUT_SECONDS", default=900)
+# Per-key limits (0 turns one off): what one API key may hold at once, and for how long.
+MAX_RUNTIMES_PER_KEY = env.int("ENGINE_MAX_RUNTIMES_PER_KEY", default=10)
+MAX_WAITS_PER_KEY = env.int("ENGINE_MAX_WAITS_PER_KEY", default=20)
+MAX_EXECUTE_SECONDS = env.int("ENGINE_MAX_EXECUTE_SECONDS", default=600)
+MAX_IDLE_TIMEOUT_SECONDS = env.int("ENGINE_MAX_IDLE_TIMEOUT_SECONDS", default=24 * 3600)
 STORAGE_MAX_BYTES = env.int("ENGINE_STORAGE_MAX_BYTES", default=100 * 1024 * 1024)
 EXTENSION_MAX_BYTES = env.int("ENGINE_EXTENSION_MAX_BYTES", default=50 * 1024 * 1024)
+# How long an Idempotency-Key's first response is replayed (then it is forgotten).
+IDEMPOTENCY_TTL_SECONDS = env.int("ENGINE_IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
 # Requests per minute per API key before 429 rate_limited; 0 turns the limit off.
 RATE_LIMIT_PER_MINUTE = env.int("ENGINE_RATE_LIMIT_PER_MINUTE", default=6000)
 

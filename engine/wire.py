@@ -13,6 +13,7 @@ from uuid import UUID
 
 from engine.models import (
     AiCredential,
+    ApiKey,
     Artifact,
     BrowserExtension,
     BrowserProfile,
@@ -44,6 +45,17 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(item) for item in value]
     return value
+
+
+def api_key(row: ApiKey) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "scopes": [row.scope],
+        "createdAt": row.created_at,
+        "lastUsedAt": row.last_used_at,
+        "revokedAt": row.revoked_at,
+    }
 
 
 def workspace(row: Workspace, runtime_count: int, active_count: int) -> dict[str, Any]:
@@ -82,6 +94,7 @@ def runtime(row: Runtime, with_bindings: bool = False) -> dict[str, Any]:
         "startedAt": row.started_at,
         "stoppedAt": row.stopped_at,
         "failure": ({"code": row.failure_code, "message": row.failure_message} if row.failure_code else None),
+        "stopReason": row.stop_reason or None,
     }
     if with_bindings:
         # A binding names a live page or context: an ended runtime has none.

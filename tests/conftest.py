@@ -15,9 +15,12 @@ from tests.support.site import TestSite
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
-    """One real engine for the whole session (tests that restart or kill it start their own)."""
-    process = EngineProcess(tmp_path_factory.mktemp("engine")).start()
+def engine(tmp_path_factory: pytest.TempPathFactory, site: TestSite) -> Iterator[EngineProcess]:
+    """One real engine for the whole session (tests that restart or kill it start their own).
+
+    Its runtimes may reach the suite's own site and no other loopback or private address.
+    """
+    process = EngineProcess(tmp_path_factory.mktemp("engine"), allow=site.host_port).start()
     yield process
     process.stop()
 

@@ -44,3 +44,23 @@ class UserRoleForm(forms.Form):
 
 class UserActiveForm(forms.Form):
     active = forms.BooleanField(required=False)
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        required=False,
+        help_text="Every date and time in the console is shown in this zone, which is named next to it.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from django.conf import settings
+
+        from dashboard.accounts.time_zones import zone_names
+
+        super().__init__(*args, **kwargs)
+        field = self.fields["time_zone"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", f"The console's default ({settings.TIME_ZONE})")] + [
+            (z, z) for z in zone_names()
+        ]

@@ -56,7 +56,7 @@ def role_required(needed: str) -> Callable[[V], V]:
             user = await request.auser()
             # the same user object for templates: its role is then looked up once per request
             request.user = user
-            allowed = await _has_role_async(user, needed)
+            allowed = await has_role_async(user, needed)
             if not allowed:
                 if request.method not in ("GET", "HEAD", "OPTIONS"):
                     await _record_denial(request, needed)
@@ -83,7 +83,8 @@ async def _record_denial(request: HttpRequest, needed: str) -> None:
     )
 
 
-async def _has_role_async(user: "AbstractBaseUser | AnonymousUser", needed: str) -> bool:
+async def has_role_async(user: "AbstractBaseUser | AnonymousUser", needed: str) -> bool:
+    """has_role for async views (the first lookup reads the user's groups from the database)."""
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(has_role)(user, needed)

@@ -6,6 +6,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.models import User
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
@@ -34,15 +35,39 @@ def _attempts_key(request: HttpRequest) -> str:
     return "login-failures:" + hashlib.sha256(f"{username}\0{address}".encode()).hexdigest()
 
 
+def _address_key(request: HttpRequest) -> str:
+    # The same address trying many names is guessing too; REMOTE_ADDR is the client's (see
+    # dashboard.front.middleware.client_address: behind a trusted proxy, the address it saw).
+    address = request.META.get("REMOTE_ADDR") or ""
+    return "login-failures-address:" + hashlib.sha256(address.encode()).hexdigest()
+
+
+def _count_failure(key: str) -> int:
+    cache.add(key, 0, LOGIN_WINDOW_SECONDS)  # the window starts at the first failure
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, LOGIN_WINDOW_SECONDS)
+        return 1
+
+
+def _locked(request: HttpRequest) -> bool:
+    return (
+        cache.get(_attempts_key(request), 0) >= settings.LOGIN_RATE_LIMIT
+        or cache.get(_address_key(request), 0) >= settings.LOGIN_ADDRESS_RATE_LIMIT
+    )
+
+
 class RateLimitedLoginView(LoginView):
-    """Django's sign-in, refusing a username+address after LOGIN_RATE_LIMIT failures in 15 minutes.
+    """Django's sign-in, refusing a username+address after LOGIN_RATE_LIMIT failures in 15 minutes,
+    and an address after LOGIN_ADDRESS_RATE_LIMIT failures whatever names it tried.
 
     A locked pair is refused before the password is checked, with the same words whether the
     user exists or not, so the lock tells an attacker nothing.
     """
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if cache.get(_attempts_key(request), 0) >= settings.LOGIN_RATE_LIMIT:
+        if _locked(request):
             # an unbound form: binding it would check the password, which a locked pair must not get
             form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")})
             context = self.get_context_data(form=form, locked=LOCKED_MESSAGE)
@@ -50,21 +75,27 @@ class RateLimitedLoginView(LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form: Any) -> HttpResponse:
-        key = _attempts_key(self.request)
-        cache.add(key, 0, LOGIN_WINDOW_SECONDS)  # the window starts at the first failure
-        try:
-            failures = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, failures := 1, LOGIN_WINDOW_SECONDS)
+        failures = _count_failure(_attempts_key(self.request))
+        from_address = _count_failure(_address_key(self.request))
         if failures == settings.LOGIN_RATE_LIMIT:
-            AuditEntry.objects.create(
-                username=(self.request.POST.get("username") or "")[:150] or "anonymous",
-                action="login.locked",
-                outcome=AuditEntry.Outcome.DENIED,
-                message=f"{failures} failed sign-ins within 15 minutes; refused for the rest of the window.",
-                remote_addr=self.request.META.get("REMOTE_ADDR") or None,
+            self._audit_lock(
+                f"{failures} failed sign-ins within 15 minutes; refused for the rest of the window."
+            )
+        if from_address == settings.LOGIN_ADDRESS_RATE_LIMIT:
+            self._audit_lock(
+                f"{from_address} failed sign-ins from this address within 15 minutes, whatever the names; "
+                "the address is refused for the rest of the window."
             )
         return super().form_invalid(form)
+
+    def _audit_lock(self, message: str) -> None:
+        AuditEntry.objects.create(
+            username=(self.request.POST.get("username") or "")[:150] or "anonymous",
+            action="login.locked",
+            outcome=AuditEntry.Outcome.DENIED,
+            message=message,
+            remote_addr=self.request.META.get("REMOTE_ADDR") or None,
+        )
 
     def form_valid(self, form: Any) -> HttpResponse:
         cache.delete(_attempts_key(self.request))
@@ -167,3 +198,23 @@ async def user_delete(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
             return redirect("users")
     context = {"target": user, "error": error}
     return render_page(request, "accounts/user_delete.html", context, status=409 if error else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("admin")
+async def user_password(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
+    """An admin sets a new password for someone who lost theirs (they may change it themselves after)."""
+    user = await _user_or_none(user_id)
+    if user is None:
+        messages.error(request, "That user no longer exists.")
+        return redirect("users")
+    form = SetPasswordForm(user, request.POST or None)
+    if request.method == "POST" and await sync_to_async(form.is_valid)():
+        await sync_to_async(form.save)()
+        await record(request, "user.password.reset", "user", user.username, target_name=user.username)
+        messages.success(
+            request, f"Set a new password for {user.username}; give it to them over a safe channel."
+        )
+        return redirect("users")
+    context = {"form": form, "target": user, "own": False}
+    return render_page(request, "accounts/password.html", context, status=422 if form.errors else 200)

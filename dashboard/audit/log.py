@@ -1,4 +1,8 @@
-"""Write audit entries. Callers pass names and ids only — never a secret value."""
+"""Write audit entries. Callers pass names and ids only — never a secret value.
+
+An action the API refused (`error`) is recorded as failed; so is one the API ran and reported as
+failed in its answer (a step run whose status is `failed`): pass `outcome="failed"` and say why.
+"""
 
 from django.http import HttpRequest
 
@@ -12,6 +16,7 @@ async def record(
     target_type: str = "",
     target_id: str = "",
     *,
+    target_name: str = "",
     error: BctrlError | None = None,
     outcome: str | None = None,
     request_id: str = "",
@@ -26,6 +31,7 @@ async def record(
         action=action,
         target_type=target_type,
         target_id=str(target_id)[:300],
+        target_name=str(target_name)[:300],
         outcome=outcome,
         status=error.status if error else None,
         request_id=(error.request_id if error else request_id) or "",

@@ -15,6 +15,9 @@ class AuditEntry(models.Model):
     action = models.CharField(max_length=100)  # e.g. "workspace.create", "runtime.stop"
     target_type = models.CharField(max_length=50, blank=True)
     target_id = models.CharField(max_length=300, blank=True)
+    # What the operator calls the target (a workspace's name, a runtime's alias in its workspace),
+    # as it was then: ids alone made the log unreadable, and names change or go.
+    target_name = models.CharField(max_length=300, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     status = models.PositiveSmallIntegerField(null=True, blank=True)  # upstream HTTP status
     request_id = models.CharField(max_length=100, blank=True)  # upstream X-Request-Id

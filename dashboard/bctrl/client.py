@@ -5,7 +5,7 @@ import logging
 import random
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -55,7 +55,7 @@ class BctrlClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
-        content: bytes | None = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
         files: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -65,12 +65,14 @@ class BctrlClient:
         """Send one API call; raise BctrlError for anything but 2xx.
 
         Retries (with jittered backoff, honouring Retry-After) only where repeating is safe:
-        idempotent methods, and creates that carry an Idempotency-Key.
+        idempotent methods, and creates that carry an Idempotency-Key, unless the body is streamed.
         """
         headers = dict(headers or {})
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        retryable = method in IDEMPOTENT_METHODS or bool(idempotency_key)
+        # A streamed body can be read once: sending it again would send nothing, so it is not retried.
+        streamed = content is not None and not isinstance(content, bytes)
+        retryable = (method in IDEMPOTENT_METHODS or bool(idempotency_key)) and not streamed
         params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         extra: dict[str, Any] = {}
         if timeout is not None:

@@ -40,11 +40,16 @@ class BctrlError(Exception):
         return self.code == "request.not_found" or self.status in (405, 501)
 
     @property
+    def retryable(self) -> bool:
+        """Whether the same request may work in a moment (unreachable, timed out, 5xx, 429):
+        a page offers Retry only then, never for a 404 or a refusal."""
+        return self.transient or self.status == 0 or self.status >= 500 or self.status == 429
+
+    @property
     def user_message(self) -> str:
         """What happened and what to do next, in the operator's words."""
         hint = {
-            0: "The BCTRL API could not be reached. Check that the engine is running (manage.py up) "
-            "or that BCTRL_API_URL is right, then retry.",
+            0: "Check that the engine is running (manage.py up) or that BCTRL_API_URL is right, then retry.",
             401: "The console's API key was refused. Check BCTRL_API_KEY.",
             403: "Check the scope of the console's API key and the workspace's mounts.",
             404: "It no longer exists; it may have been deleted by someone else.",

@@ -101,3 +101,17 @@ async def wait_event(workspace_id: str, alias: str, after: int | None, timeout_m
     body = body if isinstance(body, dict) else {}
     event = body.get("event")
     return Waited(Event.from_api(event) if event else None, bool(body.get("timedOut")))
+
+
+async def list_run_events(
+    runtime_id: str,
+    event_types: list[str] | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Event]:
+    """A page of one run's events by its id (an older run of a reused alias too), oldest first."""
+    body = await get_client().get(
+        f"runtimes/{runtime_id}/events",
+        params={"eventTypes": ",".join(event_types or []), "cursor": cursor, "limit": limit},
+    )
+    return page_of(body, "events", Event.from_api)

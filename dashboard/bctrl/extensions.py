@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.pages import Page, name_contains, page_of, parse_time
@@ -69,10 +69,11 @@ async def get_extension(extension_id: str) -> Extension:
 
 async def upload_extension(
     filename: str,
-    content: bytes,
+    content: bytes | IO[bytes],
     name: str | None = None,
     idempotency_key: str | None = None,
 ) -> Extension:
+    # A file object is read in chunks as the request goes out (and from its start again on a retry).
     body = await get_client().post(
         "browser-extensions/upload",
         files={"file": (filename, content, "application/octet-stream")},

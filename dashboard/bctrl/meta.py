@@ -60,3 +60,37 @@ async def connection() -> Connection:
         scopes=list(key.get("scopes") or []),
         latency_ms=latency_ms,
     )
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the API allows (this engine's `GET /limits`); None where the API does not say."""
+
+    max_active_runtimes: int | None = None
+    default_idle_timeout_seconds: int | None = None
+    storage_max_bytes: int | None = None
+    extension_max_bytes: int | None = None
+    rate_limit_per_minute: int | None = None
+
+
+async def limits() -> Limits:
+    """The API's limits; an API without the route gives Limits() (nothing known), not an error."""
+    try:
+        body = await get_client().get("limits")
+    except BctrlError as error:
+        if error.not_offered:
+            return Limits()
+        raise
+    body = body if isinstance(body, dict) else {}
+
+    def number(name: str) -> int | None:
+        value = body.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    return Limits(
+        max_active_runtimes=number("maxActiveRuntimes"),
+        default_idle_timeout_seconds=number("defaultIdleTimeoutSeconds"),
+        storage_max_bytes=number("storageMaxBytes"),
+        extension_max_bytes=number("extensionMaxBytes"),
+        rate_limit_per_minute=number("rateLimitPerMinute"),
+    )

@@ -41,6 +41,16 @@ def items_of(body: Any, key: str, parse: Callable[[dict[str, Any]], T]) -> list[
         ) from exc
 
 
+def one_of(body: Any, parse: Callable[[dict[str, Any]], T], what: str) -> T:
+    """A single resource's body parsed; one the console cannot read is a clear BctrlError."""
+    try:
+        return parse(body)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UnexpectedAnswer(
+            502, "api.unexpected_answer", f"The API answered with a {what} the console cannot read ({exc!r})."
+        ) from exc
+
+
 def page_of(body: Any, key: str, parse: Callable[[dict[str, Any]], T]) -> Page[T]:
     """A list response (`{key: [...], nextCursor}`) as a typed page."""
     cursor = body.get("nextCursor") if isinstance(body, dict) else None

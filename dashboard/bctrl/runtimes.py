@@ -1,4 +1,10 @@
-"""Runtimes: typed results and calls, plus the lists the launch form chooses from."""
+"""Runtimes: typed results and calls, plus the lists the launch form chooses from.
+
+A workspace's alias names its newest run; each run also has its own id, and the by-id calls
+(`list_every_runtime`, `get_run`, `bctrl.events.list_run_events`) reach every run, older runs of
+a reused alias included. Those routes are this engine's (the contract's "organisation-wide
+runtimes and single runs"): an API without them answers a BctrlError whose `not_offered` is set.
+"""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,10 +74,17 @@ class Runtime:
     stopped_at: datetime | None
     failure: Failure | None
     bindings: list[Binding] = field(default_factory=list)
+    # Why a stopped runtime stopped (requested, idle, engine_shutdown); None while active, when
+    # failed, or from an API that does not say.
+    stop_reason: str | None = None
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def ended(self) -> bool:
+        return not self.active
 
     @classmethod
     def from_api(cls, body: dict[str, Any]) -> "Runtime":
@@ -93,6 +106,7 @@ class Runtime:
                 Binding(b["alias"], b["id"], b.get("type", ""), b.get("url"))
                 for b in body.get("bindings") or []
             ],
+            stop_reason=body.get("stopReason"),
         )
 
 
@@ -126,7 +140,35 @@ async def list_runtimes(
 
 
 async def get_runtime(workspace_id: str, alias: str) -> Runtime:
+    """The newest run of `alias` in the workspace."""
     return Runtime.from_api(await get_client().get(f"workspaces/{workspace_id}/runtimes/{alias}"))
+
+
+async def list_every_runtime(
+    *,
+    workspace_id: str | None = None,
+    alias: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Runtime]:
+    """Every run of every workspace (or of one, or of one alias), newest first, each run on its own."""
+    body = await get_client().get(
+        "runtimes",
+        params={
+            "workspaceId": workspace_id,
+            "alias": alias,
+            "status": status,
+            "cursor": cursor,
+            "limit": limit,
+        },
+    )
+    return page_of(body, "runtimes", Runtime.from_api)
+
+
+async def get_run(runtime_id: str) -> Runtime:
+    """One run by id, whatever its status and whether or not it still owns its alias."""
+    return Runtime.from_api(await get_client().get(f"runtimes/{runtime_id}"))
 
 
 async def launch_runtime(

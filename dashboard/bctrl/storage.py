@@ -1,6 +1,6 @@
 """Storage namespaces and objects: typed results and calls, and streaming downloads."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -126,12 +126,19 @@ async def get_object(namespace: str, path: str) -> StorageObject:
     return StorageObject.from_api(await get_client().get(_object_url("objects", namespace, path)))
 
 
-async def put_object(namespace: str, path: str, content: bytes, content_type: str) -> StorageObject:
-    body = await get_client().put(
-        _object_url("objects", namespace, path),
-        content=content,
-        headers={"Content-Type": content_type or "application/octet-stream"},
-    )
+async def put_object(
+    namespace: str,
+    path: str,
+    content: bytes | AsyncIterable[bytes],
+    content_type: str,
+    size: int | None = None,
+) -> StorageObject:
+    """Store an object. `content` may be streamed (an async iterator of chunks, then give its
+    `size`): the console passes an upload on without holding it in memory."""
+    headers = {"Content-Type": content_type or "application/octet-stream"}
+    if size is not None:
+        headers["Content-Length"] = str(size)  # so the API can refuse an object too large up front
+    body = await get_client().put(_object_url("objects", namespace, path), content=content, headers=headers)
     return StorageObject.from_api(body)
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.pages import Page, page_of, parse_time
+from dashboard.bctrl.pages import Page, one_of, page_of, parse_time
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ async def list_workspaces(
 
 
 async def get_workspace(workspace_id: str) -> Workspace:
-    return Workspace.from_api(await get_client().get(f"workspaces/{workspace_id}"))
+    return one_of(await get_client().get(f"workspaces/{workspace_id}"), Workspace.from_api, "workspace")
 
 
 async def create_workspace(

@@ -2,13 +2,17 @@
 
 from dashboard.front.views import (
     ai_credentials,
+    api_keys,
     artifacts,
     extensions,
     operations,
     overview,
     profiles,
+    recipes,
     runtimes,
+    steps,
     storage,
+    usage,
     vault,
     workspaces,
 )
@@ -17,6 +21,8 @@ urlpatterns = [
     *overview.urlpatterns,
     *workspaces.urlpatterns,
     *runtimes.urlpatterns,
+    *steps.urlpatterns,
+    *recipes.urlpatterns,
     *operations.urlpatterns,
     *profiles.urlpatterns,
     *extensions.urlpatterns,
@@ -24,4 +30,6 @@ urlpatterns = [
     *artifacts.urlpatterns,
     *vault.urlpatterns,
     *ai_credentials.urlpatterns,
+    *usage.urlpatterns,
+    *api_keys.urlpatterns,
 ]

@@ -127,6 +127,7 @@ def _context(update: Update, role: str, enriched: Enriched) -> dict[str, Any]:
             runtime_id=runtime_id,
             status=runtime.status if runtime else update.type.split(".", 1)[1],
             failure_code=(runtime.failure.code if runtime and runtime.failure else update.data.get("code")),
+            stop_reason=runtime.stop_reason if runtime else update.data.get("reason"),
             workspace_id=update.workspace_id,
             alias=update.data.get("alias", ""),
         )

@@ -1,6 +1,6 @@
 """AI credentials: provider keys chosen by id, stored encrypted, never returned; `test` tries one.
 
-Writes need the admin scope, `test` the operator scope (engine.api.auth). Deleting a credential
+Writes declare the admin scope, `test` the operator scope (their routes' `auth=`). Deleting a credential
 a workspace (or an active runtime) still names in its mounts → 409 ai_credential.in_use.
 """
 
@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 from engine import crypto, wire
 from engine.ai import providers
+from engine.api.auth import ADMIN, OPERATOR, READ
 from engine.api.common import CredentialId, Timestamp, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
@@ -98,7 +99,7 @@ def _names(mounts: dict[str, Any], credential_id: str) -> bool:
     return credential_id in (ai.get("allow") or []) or credential_id in (ai.get("defaults") or {}).values()
 
 
-@router.get("", response=CredentialList, summary="List AI credentials (never their keys)")
+@router.get("", auth=READ, response=CredentialList, summary="List AI credentials (never their keys)")
 async def list_credentials(request: HttpRequest, filters: Query[CredentialFilters]) -> dict[str, Any]:
     queryset = AiCredential.objects.all()
     if filters.provider:
@@ -107,7 +108,7 @@ async def list_credentials(request: HttpRequest, filters: Query[CredentialFilter
     return {"credentials": [wire.ai_credential(c) for c in rows], "nextCursor": next_cursor}
 
 
-@router.post("", response={201: CredentialOut}, summary="Create an AI credential")
+@router.post("", auth=ADMIN, response={201: CredentialOut}, summary="Create an AI credential")
 async def create(
     request: HttpRequest,
     payload: CredentialCreate,
@@ -142,12 +143,14 @@ async def create(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), make)
 
 
-@router.get("/{credentialId}", response=CredentialOut, summary="Get an AI credential (never its key)")
+@router.get(
+    "/{credentialId}", auth=READ, response=CredentialOut, summary="Get an AI credential (never its key)"
+)
 async def get(request: HttpRequest, credential_id: CredentialId) -> dict[str, Any]:
     return wire.ai_credential(await _credential(credential_id))
 
 
-@router.patch("/{credentialId}", response=CredentialOut, summary="Change an AI credential")
+@router.patch("/{credentialId}", auth=ADMIN, response=CredentialOut, summary="Change an AI credential")
 async def patch(
     request: HttpRequest, credential_id: CredentialId, payload: CredentialPatch
 ) -> dict[str, Any]:
@@ -175,7 +178,7 @@ async def patch(
     return wire.ai_credential(credential)
 
 
-@router.delete("/{credentialId}", response={204: None}, summary="Delete an AI credential")
+@router.delete("/{credentialId}", auth=ADMIN, response={204: None}, summary="Delete an AI credential")
 async def delete(request: HttpRequest, credential_id: CredentialId) -> HttpResponse:
     credential = await _credential(credential_id)
     workspaces = [
@@ -204,7 +207,10 @@ async def delete(request: HttpRequest, credential_id: CredentialId) -> HttpRespo
 
 
 @router.post(
-    "/{credentialId}/test", response=TestOut, summary="Try the key with a cheap call to the provider"
+    "/{credentialId}/test",
+    auth=OPERATOR,
+    response=TestOut,
+    summary="Try the key with a cheap call to the provider",
 )
 async def test(request: HttpRequest, credential_id: CredentialId) -> dict[str, Any]:
     credential = await _credential(credential_id)

@@ -6,10 +6,14 @@ below the API) never builds the API, so modules can be imported and tested on th
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from ninja import NinjaAPI
+from ninja.constants import NOT_SET
+from ninja.operation import Operation
 
 from engine.api import (
     ai_credentials,
+    api_keys,
     artifacts,
     embeds,
     errors,
@@ -22,10 +26,11 @@ from engine.api import (
     runtimes,
     storage,
     updates,
+    usage,
     vault,
     workspaces,
 )
-from engine.api.auth import ApiKeyAuth
+from engine.api.auth import ADMIN, KeyAuth
 
 ERROR_STATUSES = ("400", "401", "403", "404", "405", "409", "410", "413", "429", "500", "503")
 
@@ -35,8 +40,11 @@ class BctrlApi(NinjaAPI):
         # Every operation can answer with the contract's error body; say so once, here.
         schema = super().get_openapi_schema(*args, **kwargs)
         schema.setdefault("components", {}).setdefault("schemas", {})["ErrorBody"] = errors.ERROR_SCHEMA
+        scopes = {self.get_openapi_operation_id(op): scope for op, scope in declared_scopes(self)}
         for path in schema.get("paths", {}).values():
             for operation in path.values():
+                # The scope a key needs for this operation, as its route declares it.
+                operation["x-bctrl-scope"] = scopes[operation["operationId"]]
                 responses = operation.setdefault("responses", {})
                 for status in ERROR_STATUSES:
                     responses.setdefault(
@@ -55,7 +63,7 @@ api = BctrlApi(
     title="BCTRL v1 API (engine)",
     version="1.0.0",
     description="The self-hosted BCTRL engine. Reference: docs/api.md in its repository.",
-    auth=ApiKeyAuth(),
+    auth=ADMIN,  # never reached: every route declares its own scope (declared_scopes checks)
     urls_namespace="v1",
     docs_url="/docs",
     openapi_url="/openapi.json",
@@ -70,6 +78,10 @@ api.add_router("/workspaces", events.router)
 api.add_router("/workspaces", embeds.router)
 api.add_router("/workspaces", operations.workspace_router)
 api.add_router("/workspaces", artifacts.workspace_router)
+api.add_router("/runtimes", runtimes.org_router)
+api.add_router("/runtimes", events.runtime_router)
+api.add_router("/usage", usage.router)
+api.add_router("/api-keys", api_keys.router)
 api.add_router("/operations", operations.router)
 api.add_router("/updates", updates.router)
 api.add_router("/browser-profiles", profiles.router)
@@ -78,3 +90,22 @@ api.add_router("/storage", storage.router)
 api.add_router("/artifacts", artifacts.router)
 api.add_router("/vault", vault.router)
 api.add_router("/ai-credentials", ai_credentials.router)
+
+
+def declared_scopes(ninja_api: NinjaAPI) -> list[tuple[Operation, str]]:
+    """Every operation with the scope its route declared (`auth=READ|OPERATOR|ADMIN`, engine.api.auth)."""
+    found = []
+    for _prefix, router in ninja_api._routers:
+        for path, path_view in router.path_operations.items():
+            for operation in path_view.operations:
+                auth = operation.auth_param
+                callbacks = list(auth) if isinstance(auth, list | tuple) else [auth]
+                if auth is NOT_SET or len(callbacks) != 1 or not isinstance(callbacks[0], KeyAuth):
+                    raise ImproperlyConfigured(
+                        f"{operation.methods} {path} declares no scope: give its route auth=READ, OPERATOR or ADMIN."
+                    )
+                found.append((operation, callbacks[0].scope))
+    return found
+
+
+declared_scopes(api)  # a route without a declared scope stops the engine at import

@@ -8,6 +8,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from engine import wire
+from engine.api.auth import READ
 from engine.api.common import ArtifactId, Timestamp, WorkspaceId, parse_uuid
 from engine.api.pagination import paginate
 from engine.api.storage import stream_object
@@ -60,13 +61,14 @@ async def _artifact(artifact_id: str) -> Artifact:
     return artifact
 
 
-@router.get("/{artifactId}", response=ArtifactOut, summary="Get an artifact")
+@router.get("/{artifactId}", auth=READ, response=ArtifactOut, summary="Get an artifact")
 async def get(request: HttpRequest, artifact_id: ArtifactId) -> dict[str, Any]:
     return wire.artifact(await _artifact(artifact_id))
 
 
 @router.get(
     "/{artifactId}/content",
+    auth=READ,
     summary="Download an artifact's bytes",
     response={200: None},
     openapi_extra={
@@ -90,7 +92,10 @@ async def content(
 
 
 @workspace_router.get(
-    "/{workspaceId}/artifacts", response=ArtifactList, summary="List a workspace's artifacts, newest first"
+    "/{workspaceId}/artifacts",
+    auth=READ,
+    response=ArtifactList,
+    summary="List a workspace's artifacts, newest first",
 )
 async def list_artifacts(
     request: HttpRequest, workspace_id: WorkspaceId, filters: Query[ArtifactFilters]

@@ -2,29 +2,32 @@
 
 Scopes (contract, "Scopes of API keys"): `read` may GET, call the two `wait` endpoints and mint
 view-only embeds; `operator` may do everything except change or reveal vault entries and AI
-credentials; `admin` may do everything. The check lives here, in one place, so no handler can forget it.
+credentials, and anything about API keys (listing them included: names and scopes tell an
+attacker which key to steal); `admin` may do everything. Every route declares the scope it needs with its `auth=`
+(READ, OPERATOR or ADMIN, below), never by the shape of its URL: `GET .../totp` is OPERATOR
+though it is a GET, `POST .../wait` READ though it is a POST, `POST /ai-credentials/{id}/test`
+OPERATOR whatever the id. `engine.api` refuses to start if a route declares none, and
+tests/engine/test_scopes.py walks the OpenAPI document against a table of what each scope may do.
+A rule that depends on the body (an interactive embed token) calls `require` in its handler.
 """
 
 import hashlib
 import secrets
 import time
 from collections import defaultdict
+from datetime import timedelta
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja.security import HttpBearer
 
 from engine.errors import ApiError
 from engine.models import ApiKey
 
 KEY_PREFIX = "bctrl_"
-READ_METHODS = {"GET", "HEAD", "OPTIONS"}
-# POSTs a read key may make: the two waits, and minting embeds (a view-only one; an interactive
-# live view needs operator, which engine/api/embeds.py checks).
-READ_POST_SUFFIXES = ("/wait", "/embed/live", "/embed/recording")
-# Non-read calls an operator key may not make: writes to secrets and their reveal.
-ADMIN_ONLY_PREFIXES = ("/v1/vault", "/v1/ai-credentials")
-ADMIN_ONLY_EXCEPTIONS = ("/test",)  # testing an AI credential is an operator's check, not a change
+# How stale an API key's lastUsedAt may be: one write per key per minute, not one per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_key(key: str) -> str:
@@ -40,15 +43,18 @@ def create_api_key(name: str, scope: str) -> tuple[ApiKey, str]:
     return ApiKey.objects.create(name=name, scope=scope, key_hash=hash_key(key)), key
 
 
-def required_scope(method: str, path: str) -> str:
-    if method in READ_METHODS or path.endswith(READ_POST_SUFFIXES):
-        return "read"
-    if path.startswith(ADMIN_ONLY_PREFIXES) and not path.endswith(ADMIN_ONLY_EXCEPTIONS):
-        return "admin"
-    return "operator"
-
-
 SCOPE_RANK = {"read": 0, "operator": 1, "admin": 2}
+
+
+def require(api_key: ApiKey, needed: str, what: str) -> None:
+    """403 unless `api_key` has at least the `needed` scope; `what` names the call in the message."""
+    if SCOPE_RANK[api_key.scope] < SCOPE_RANK[needed]:
+        raise ApiError(
+            403,
+            "auth.forbidden",
+            f"This API key has the '{api_key.scope}' scope; {what} needs '{needed}'.",
+            {"scope": api_key.scope, "needed": needed},
+        )
 
 
 class _RateLimiter:
@@ -79,22 +85,34 @@ class _RateLimiter:
 rate_limiter = _RateLimiter()
 
 
-class ApiKeyAuth(HttpBearer):
+class KeyAuth(HttpBearer):
+    """A route's authentication: a known key with at least `scope` (use READ, OPERATOR, ADMIN)."""
+
     is_async = True
 
+    def __init__(self, scope: str) -> None:
+        super().__init__()
+        self.scope = scope
+
     async def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:  # type: ignore[override]
-        api_key = await ApiKey.objects.filter(key_hash=hash_key(token), revoked_at=None).afirst()
+        # The ASGI guard (engine/api/guard.py) already found this request's key before its body.
+        api_key = getattr(request, "scope", {}).get("engine.api_key")
+        if api_key is None:
+            api_key = await ApiKey.objects.filter(key_hash=hash_key(token), revoked_at=None).afirst()
         if api_key is None:
             return None
-        needed = required_scope(request.method or "GET", request.path)
-        if SCOPE_RANK[api_key.scope] < SCOPE_RANK[needed]:
-            raise ApiError(
-                403,
-                "auth.forbidden",
-                f"This API key has the '{api_key.scope}' scope; this call needs '{needed}'.",
-            )
+        require(api_key, self.scope, "this call")
         rate_limiter.check(str(api_key.id))
+        now = timezone.now()
+        if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+            api_key.last_used_at = now
+            await ApiKey.objects.filter(id=api_key.id).aupdate(last_used_at=now)
         return api_key
+
+
+READ = KeyAuth("read")
+OPERATOR = KeyAuth("operator")
+ADMIN = KeyAuth("admin")
 
 
 def whoami_payload(api_key: ApiKey) -> dict[str, object]:

@@ -35,10 +35,12 @@ def to_json(schema: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
 # Ids are strings here, not UUIDs: an id that is not a UUID names nothing, so it is a 404 with
 # the resource's code (parse_uuid), not a 400.
 WorkspaceId = Annotated[str, Path(alias="workspaceId", description="A workspace id (UUID).")]
+RuntimeId = Annotated[str, Path(alias="runtimeId", description="A runtime id (UUID): one run of an alias.")]
 OperationId = Annotated[str, Path(alias="operationId", description="An operation id (UUID).")]
 ProfileId = Annotated[str, Path(alias="profileId", description="A browser profile id (UUID).")]
 ExtensionId = Annotated[str, Path(alias="extensionId", description="A browser extension id (UUID).")]
 ArtifactId = Annotated[str, Path(alias="artifactId", description="An artifact id (UUID).")]
+ApiKeyId = Annotated[str, Path(alias="apiKeyId", description="An API key id (UUID).")]
 CredentialId = Annotated[
     str, Path(alias="credentialId", description="An AI credential id, chosen at creation.")
 ]

@@ -13,11 +13,11 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import BaseModel, Field, field_validator
 
-from engine.api.auth import SCOPE_RANK
+from engine.api.auth import READ, require
 from engine.api.common import Timestamp, WorkspaceId
 from engine.api.runtimes import get_runtime, not_active
 from engine.api.workspaces import get_workspace
-from engine.errors import ApiError, forbidden, invalid
+from engine.errors import ApiError, invalid
 from engine.live import recorder as recordings
 from engine.live import tokens
 from engine.live.hub import hubs
@@ -85,6 +85,7 @@ def _page_url(request: HttpRequest, page: str, runtime: Runtime, token: str) -> 
 
 @router.post(
     "/{workspaceId}/runtimes/{alias}/embed/live",
+    auth=READ,
     response=EmbedLiveOut,
     summary="Mint a live view of an active runtime (iframe URL and token)",
 )
@@ -97,11 +98,8 @@ async def embed_live(
             "A thumbnail is view-only: ask for `thumbnail` or `interactive`, not both.",
             [{"path": "thumbnail", "message": "Not with interactive: true."}],
         )
-    if options.interactive and SCOPE_RANK[request.auth.scope] < SCOPE_RANK["operator"]:  # type: ignore[attr-defined]
-        raise forbidden(
-            "An interactive live view takes control of the browser: it needs an operator key. "
-            "This key may mint view-only ones (interactive: false)."
-        )
+    if options.interactive:  # taking control of the browser is an operator's act
+        require(request.auth, "operator", "an interactive live view (interactive: false is view-only)")  # type: ignore[attr-defined]
     runtime = await get_runtime(await get_workspace(workspace_id), alias)
     if runtime.status != Runtime.Status.ACTIVE or hubs.get(runtime.id) is None:
         raise not_active(runtime)
@@ -119,6 +117,7 @@ async def embed_live(
 
 @router.post(
     "/{workspaceId}/runtimes/{alias}/embed/recording",
+    auth=READ,
     response=EmbedRecordingOut,
     summary="Mint a player of a runtime's recording (iframe URL, token and the recording's status)",
 )

@@ -35,12 +35,20 @@ ERROR_SCHEMA = {
 }
 
 
-def error_response(request: HttpRequest, error: ApiError) -> JsonResponse:
-    body = {
+def key_required() -> ApiError:
+    return ApiError(401, "auth.required", "Send a valid API key as 'Authorization: Bearer <key>'.")
+
+
+def error_body(error: ApiError, request_id: str | None) -> dict[str, Any]:
+    """The body itself (also sent by the ASGI guard, before Django has a request)."""
+    return {
         "error": {"code": error.code, "message": error.message, "details": error.details},
-        "requestId": getattr(request, "request_id", None),
+        "requestId": request_id,
     }
-    response = JsonResponse(body, status=error.status)
+
+
+def error_response(request: HttpRequest, error: ApiError) -> JsonResponse:
+    response = JsonResponse(error_body(error, getattr(request, "request_id", None)), status=error.status)
     for name, value in error.headers.items():
         response[name] = value
     return response
@@ -55,7 +63,10 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
             location = location[1:]
             if len(location) > 1 and location[0] in ("payload", "body", "filters", "query"):
                 location = location[1:]
-        fields.append({"path": ".".join(location) or "body", "message": error.get("msg", "Invalid.")})
+        message = error.get("msg", "Invalid.")
+        if error.get("type") == "extra_forbidden":
+            message = "Unknown field: not one this object takes (see the API reference)."
+        fields.append({"path": ".".join(location) or "body", "message": message})
     names = ", ".join(f["path"] for f in fields[:5])
     return error_response(
         request, ApiError(400, "request.invalid", f"The request is not valid: {names}.", {"fields": fields})
@@ -63,9 +74,7 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 
 
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error_response(
-        request, ApiError(401, "auth.required", "Send a valid API key as 'Authorization: Bearer <key>'.")
-    )
+    return error_response(request, key_required())
 
 
 def on_not_found(request: HttpRequest, exc: Http404 | None = None) -> HttpResponse:

@@ -13,16 +13,19 @@ from ninja import Query, Router, Schema
 from pydantic import Field, field_validator
 
 from engine import wire
-from engine.api.common import WorkspaceId
-from engine.api.runtimes import get_runtime
+from engine.api.auth import READ
+from engine.api.common import RuntimeId, WorkspaceId
+from engine.api.limits import waiting
+from engine.api.runtimes import get_run, get_runtime
 from engine.api.schemas import EventOut
 from engine.api.workspaces import get_workspace
 from engine.errors import ApiError
-from engine.models import RuntimeEvent
+from engine.models import Runtime, RuntimeEvent
 from engine.runtimes.events import EventFilter, event_log
 from engine.runtimes.manager import manager
 
 router = Router(tags=["events"])
+runtime_router = Router(tags=["events"])
 
 MAX_WAIT_MS = 120_000
 
@@ -84,13 +87,29 @@ class EventWaitResult(Schema):
 
 @router.get(
     "/{workspaceId}/runtimes/{alias}/events",
+    auth=READ,
     response=EventList,
     summary="A runtime's events in sequence order",
 )
 async def list_events(
     request: HttpRequest, workspace_id: WorkspaceId, alias: str, filters: Query[EventFilters]
 ) -> dict[str, Any]:
-    runtime = await get_runtime(await get_workspace(workspace_id), alias)
+    return await _events_page(await get_runtime(await get_workspace(workspace_id), alias), filters)
+
+
+@runtime_router.get(
+    "/{runtimeId}/events",
+    auth=READ,
+    response=EventList,
+    summary="One run's events in sequence order (by runtime id: older runs of an alias too)",
+)
+async def list_run_events(
+    request: HttpRequest, runtime_id: RuntimeId, filters: Query[EventFilters]
+) -> dict[str, Any]:
+    return await _events_page(await get_run(runtime_id), filters)
+
+
+async def _events_page(runtime: Runtime, filters: EventFilters) -> dict[str, Any]:
     after = _sequence(filters.cursor or filters.after, "cursor" if filters.cursor else "after")
     await event_log.flush()  # the list shows what has been emitted, not only what is written
     where = EventFilter(event_types=_types(filters.eventTypes))
@@ -105,21 +124,25 @@ async def list_events(
 
 @router.post(
     "/{workspaceId}/runtimes/{alias}/events/wait",
+    auth=READ,
     response=EventWaitResult,
     summary="Wait for the next matching event after `after` (at most timeoutMs)",
 )
 async def wait_for_event(
     request: HttpRequest, workspace_id: WorkspaceId, alias: str, payload: EventWait
 ) -> dict[str, Any]:
-    runtime = await get_runtime(await get_workspace(workspace_id), alias)
-    after = _sequence(payload.after, "after")
-    where = EventFilter(
-        event_types=_types(payload.eventTypes), page_id=payload.pageId, context_id=payload.contextId
-    )
-    session = manager.session(runtime.id)
-    # A runtime someone is watching is in use: it does not idle out under a waiter.
-    with session.in_use() if session is not None else contextlib.nullcontext():
-        event, cursor, timed_out = await event_log.wait(runtime.id, after, where, payload.timeoutMs / 1000)
+    async with waiting(request):  # one of the key's ENGINE_MAX_WAITS_PER_KEY
+        runtime = await get_runtime(await get_workspace(workspace_id), alias)
+        after = _sequence(payload.after, "after")
+        where = EventFilter(
+            event_types=_types(payload.eventTypes), page_id=payload.pageId, context_id=payload.contextId
+        )
+        session = manager.session(runtime.id)
+        # A runtime someone is watching is in use: it does not idle out under a waiter.
+        with session.in_use() if session is not None else contextlib.nullcontext():
+            event, cursor, timed_out = await event_log.wait(
+                runtime.id, after, where, payload.timeoutMs / 1000
+            )
     return {
         "event": wire.event(event, runtime.alias, runtime.kind) if event else None,
         "cursor": str(cursor),

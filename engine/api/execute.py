@@ -13,12 +13,13 @@ from typing import Any, Literal
 
 from django.http import HttpRequest, JsonResponse
 from ninja import Query, Router, Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 # Imported for its side effect: the agent calls register themselves in the step catalogue
 # (the steps layer never imports the agents layer above it).
 import engine.agents.calls  # noqa: F401
 from engine import wire
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import WorkspaceId, to_json
 from engine.api.idempotency import idempotent
 from engine.api.runtimes import ALIAS_PATTERN, get_runtime, not_active
@@ -35,6 +36,10 @@ BIND_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
 
 
 class StepOptions(Schema):
+    # An option the engine does not know is refused, not ignored: `{"timeout": 500}` used to
+    # pass unnoticed and the step waited the default 30 s.
+    model_config = ConfigDict(extra="forbid")
+
     timeoutMs: int | None = Field(default=None, ge=1, le=600_000, description="Default 30000.")
     logs: Literal["off", "capture"] = "off"
     dryRun: bool = False
@@ -119,7 +124,9 @@ class HelpFilters(Schema):
     call: str | None = Field(default=None, max_length=100)
 
 
-@router.post("/{workspaceId}/execute", response=ExecuteResult, summary="Run steps against a runtime")
+@router.post(
+    "/{workspaceId}/execute", auth=OPERATOR, response=ExecuteResult, summary="Run steps against a runtime"
+)
 async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: ExecuteRequest) -> JsonResponse:
     workspace = await get_workspace(workspace_id)
     steps = [s.model_dump(mode="json") for s in payload.steps]
@@ -147,7 +154,7 @@ async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: Exec
     return await idempotent(request, payload.idempotencyKey, payload.model_dump(mode="json"), run)
 
 
-@router.get("/{workspaceId}/help", response=Help, summary="The execute call catalogue")
+@router.get("/{workspaceId}/help", auth=READ, response=Help, summary="The execute call catalogue")
 async def help_(
     request: HttpRequest, workspace_id: WorkspaceId, filters: Query[HelpFilters]
 ) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
 from engine import wire
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import ExtensionId, Timestamp, parse_uuid, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
@@ -76,7 +77,7 @@ async def _extension(extension_id: str) -> BrowserExtension:
     return extension
 
 
-@router.get("", response=ExtensionList, summary="List browser extensions")
+@router.get("", auth=READ, response=ExtensionList, summary="List browser extensions")
 async def list_extensions(request: HttpRequest, filters: Query[ExtensionFilters]) -> dict[str, Any]:
     queryset = BrowserExtension.objects.all()
     if filters.q:
@@ -117,6 +118,7 @@ def _multipart(request: HttpRequest) -> tuple[UploadedFile, str | None]:
 
 @router.post(
     "/upload",
+    auth=OPERATOR,
     response={201: ExtensionOut},
     summary="Upload an extension (.zip or .crx)",
     description="Multipart field `file` (a .zip or .crx of an unpacked extension with manifest.json), "
@@ -180,13 +182,15 @@ async def upload(
     return await idempotent(request, idempotency_key, sent, create)
 
 
-@router.get("/{extensionId}", response=ExtensionOut, summary="Get a browser extension")
+@router.get("/{extensionId}", auth=READ, response=ExtensionOut, summary="Get a browser extension")
 async def get(request: HttpRequest, extension_id: ExtensionId) -> dict[str, Any]:
     extension = await _extension(extension_id)
     return wire.extension(extension, (await _profile_counts())[str(extension.id)])
 
 
-@router.patch("/{extensionId}", response=ExtensionOut, summary="Rename, enable or disable an extension")
+@router.patch(
+    "/{extensionId}", auth=OPERATOR, response=ExtensionOut, summary="Rename, enable or disable an extension"
+)
 async def patch(request: HttpRequest, extension_id: ExtensionId, payload: ExtensionPatch) -> dict[str, Any]:
     extension = await _extension(extension_id)
     changed = payload.model_dump(exclude_unset=True)
@@ -207,7 +211,7 @@ async def patch(request: HttpRequest, extension_id: ExtensionId, payload: Extens
     return wire.extension(extension, (await _profile_counts())[str(extension.id)])
 
 
-@router.delete("/{extensionId}", response={204: None}, summary="Delete a browser extension")
+@router.delete("/{extensionId}", auth=OPERATOR, response={204: None}, summary="Delete a browser extension")
 async def delete(request: HttpRequest, extension_id: ExtensionId) -> HttpResponse:
     extension = await _extension(extension_id)
     key = str(extension.id)

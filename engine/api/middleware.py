@@ -10,12 +10,16 @@ from engine.errors import ApiError
 Handler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
 def request_id_middleware(get_response: Handler) -> Handler:
     """Give every request an id, echo it in X-Request-Id (error bodies repeat it)."""
     assert iscoroutinefunction(get_response)
 
     async def middleware(request: HttpRequest) -> HttpResponseBase:
-        request.request_id = "req_" + secrets.token_hex(12)  # type: ignore[attr-defined]
+        request.request_id = new_request_id()  # type: ignore[attr-defined]
         response = await get_response(request)
         response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
         return response

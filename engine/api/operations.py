@@ -16,7 +16,9 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from engine import wire
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import OperationId, WorkspaceId, parse_uuid
+from engine.api.limits import waiting
 from engine.api.pagination import paginate
 from engine.api.schemas import OperationList, OperationOut, OperationStatus, OperationTrace
 from engine.api.workspaces import get_workspace
@@ -67,7 +69,7 @@ async def get_operation(operation_id: str) -> Operation:
     return operation
 
 
-@router.get("", response=OperationList, summary="List operations, newest first")
+@router.get("", auth=READ, response=OperationList, summary="List operations, newest first")
 async def list_operations(request: HttpRequest, filters: Query[OperationFilters]) -> dict[str, Any]:
     queryset = Operation.objects.all()
     if filters.workspaceId:
@@ -75,19 +77,21 @@ async def list_operations(request: HttpRequest, filters: Query[OperationFilters]
     return await _page(queryset, filters.status, filters.limit, filters.cursor)
 
 
-@router.get("/{operationId}", response=OperationOut, summary="Get an operation")
+@router.get("/{operationId}", auth=READ, response=OperationOut, summary="Get an operation")
 async def get(request: HttpRequest, operation_id: OperationId) -> dict[str, Any]:
     return wire.operation(await get_operation(operation_id))
 
 
 @router.post(
     "/{operationId}/wait",
+    auth=READ,
     response=OperationWaitResult,
     summary="Wait until the operation finishes (at most timeoutMs)",
 )
 async def wait(request: HttpRequest, operation_id: OperationId, payload: OperationWait) -> dict[str, Any]:
-    operation = await get_operation(operation_id)
-    current, timed_out = await operations.wait(operation.id, payload.timeoutMs / 1000)
+    async with waiting(request):  # one of the key's ENGINE_MAX_WAITS_PER_KEY
+        operation = await get_operation(operation_id)
+        current, timed_out = await operations.wait(operation.id, payload.timeoutMs / 1000)
     if current is None:  # deleted with its workspace while we waited
         raise ApiError(404, "operation.not_found", f"Operation {operation.id} does not exist any more.")
     return {"operation": wire.operation(current), "timedOut": timed_out}
@@ -95,6 +99,7 @@ async def wait(request: HttpRequest, operation_id: OperationId, payload: Operati
 
 @router.get(
     "/{operationId}/trace",
+    auth=READ,
     response=OperationTrace,
     summary="The model requests of an agent operation: what the model saw, decided, and what happened",
 )
@@ -109,6 +114,7 @@ async def trace(request: HttpRequest, operation_id: OperationId) -> dict[str, An
 
 @router.post(
     "/{operationId}/cancel",
+    auth=OPERATOR,
     response=OperationOut,
     summary="Cancel an operation; 409 operation.not_active if it already finished",
 )
@@ -125,7 +131,7 @@ async def cancel(request: HttpRequest, operation_id: OperationId) -> dict[str, A
 
 
 @workspace_router.get(
-    "/{workspaceId}/operations", response=OperationList, summary="List a workspace's operations"
+    "/{workspaceId}/operations", auth=READ, response=OperationList, summary="List a workspace's operations"
 )
 async def list_workspace_operations(
     request: HttpRequest, workspace_id: WorkspaceId, filters: Query[WorkspaceOperationFilters]

@@ -20,6 +20,7 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
 from engine import crypto, paths, wire
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import ProfileId, Timestamp, parse_uuid, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
@@ -164,7 +165,7 @@ async def _profile(profile_id: str) -> BrowserProfile:
     return profile
 
 
-@router.get("", response=ProfileList, summary="List browser profiles")
+@router.get("", auth=READ, response=ProfileList, summary="List browser profiles")
 async def list_profiles(request: HttpRequest, filters: Query[ProfileFilters]) -> dict[str, Any]:
     queryset = BrowserProfile.objects.all()
     if filters.q:
@@ -173,7 +174,7 @@ async def list_profiles(request: HttpRequest, filters: Query[ProfileFilters]) ->
     return {"profiles": await _serialize(rows), "nextCursor": next_cursor}
 
 
-@router.post("", response={201: ProfileOut}, summary="Create a browser profile")
+@router.post("", auth=OPERATOR, response={201: ProfileOut}, summary="Create a browser profile")
 async def create(
     request: HttpRequest,
     payload: ProfileCreate,
@@ -195,13 +196,14 @@ async def create(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), make)
 
 
-@router.get("/{profileId}", response=ProfileOut, summary="Get a browser profile")
+@router.get("/{profileId}", auth=READ, response=ProfileOut, summary="Get a browser profile")
 async def get(request: HttpRequest, profile_id: ProfileId) -> dict[str, Any]:
     return (await _serialize([await _profile(profile_id)], fresh=True))[0]
 
 
 @router.patch(
     "/{profileId}",
+    auth=OPERATOR,
     response=ProfileOut,
     summary="Change a browser profile",
     description="`config` replaces the whole launch config; changes apply from the next launch.",
@@ -244,7 +246,9 @@ async def patch(request: HttpRequest, profile_id: ProfileId, payload: ProfilePat
     return (await _serialize([profile], fresh=True))[0]
 
 
-@router.delete("/{profileId}", response={204: None}, summary="Delete a browser profile and its data")
+@router.delete(
+    "/{profileId}", auth=OPERATOR, response={204: None}, summary="Delete a browser profile and its data"
+)
 async def delete(request: HttpRequest, profile_id: ProfileId) -> HttpResponse:
     profile = await _profile(profile_id)
     holder = await Runtime.objects.filter(profile=profile, status=Runtime.Status.ACTIVE).afirst()

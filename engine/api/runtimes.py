@@ -1,4 +1,9 @@
-"""Runtimes: launch (201 once the browser is ready), list, get by alias, stop.
+"""Runtimes: launch (201 once the browser is ready), list, get by alias, stop; and by id.
+
+A workspace's alias names its newest run (a relaunch owns the alias), so the routes under
+`/workspaces/{workspaceId}/runtimes/{alias}` always mean that one. Every run, older ones of a
+reused alias included, stays reachable by its id under `/runtimes` (`org_router`), which also
+lists every run of every workspace.
 
 Launch limits (ENGINE_MAX_ACTIVE_RUNTIMES): past the cap a launch answers 429 `rate_limited`
 with `Retry-After`, since the same request succeeds once another runtime stops.
@@ -15,7 +20,8 @@ from pydantic import Field, field_validator
 
 from engine import mounts as mount_rules
 from engine import wire
-from engine.api.common import WorkspaceId, to_json
+from engine.api.auth import OPERATOR, READ
+from engine.api.common import RuntimeId, WorkspaceId, parse_uuid, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.api.schemas import Driver, RuntimeKind, RuntimeList, RuntimeOut, RuntimeStatus
@@ -25,6 +31,7 @@ from engine.models import Runtime, Workspace
 from engine.runtimes.manager import LaunchRequest, manager
 
 router = Router(tags=["runtimes"])
+org_router = Router(tags=["runtimes"])
 
 ALIAS_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 PROXY_SCHEMES = ("http", "https", "socks4", "socks5")
@@ -116,11 +123,25 @@ class RuntimeFilters(Schema):
     cursor: str | None = Field(default=None, max_length=500)
 
 
+class OrganisationRuntimeFilters(RuntimeFilters):
+    workspaceId: UUID | None = None
+    alias: str | None = Field(default=None, pattern=ALIAS_PATTERN, description="Every run of this alias.")
+
+
 async def get_runtime(workspace: Workspace, alias: str) -> Runtime:
     """The newest runtime called `alias` in the workspace (a relaunch owns the alias), or 404."""
     runtime = await Runtime.objects.filter(workspace=workspace, alias=alias).order_by("-created_at").afirst()
     if runtime is None:
         raise ApiError(404, "runtime.not_found", f"No runtime called '{alias}' in this workspace.")
+    return runtime
+
+
+async def get_run(runtime_id: str) -> Runtime:
+    """One run by its id, whatever its status and whether or not it still owns its alias; or 404."""
+    runtime_id = parse_uuid(runtime_id, "runtime.not_found", "Runtime")
+    runtime = await Runtime.objects.filter(id=runtime_id).afirst()
+    if runtime is None:
+        raise ApiError(404, "runtime.not_found", f"Runtime {runtime_id} does not exist.")
     return runtime
 
 
@@ -133,7 +154,7 @@ def not_active(runtime: Runtime) -> ApiError:
     )
 
 
-@router.post("/{workspaceId}/runtimes", response={201: RuntimeOut}, summary="Launch a runtime")
+@router.post("/{workspaceId}/runtimes", auth=OPERATOR, response={201: RuntimeOut}, summary="Launch a runtime")
 async def create_runtime(
     request: HttpRequest,
     workspace_id: WorkspaceId,
@@ -141,6 +162,7 @@ async def create_runtime(
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> JsonResponse:
     workspace = await get_workspace(workspace_id)
+    mount_rules.require_admin_for_raw_reads(mount_rules.dump(payload.mounts), request.auth.scope)  # type: ignore[attr-defined]
 
     async def create() -> tuple[int, dict[str, Any]]:
         launch = payload.launch
@@ -155,6 +177,7 @@ async def create_runtime(
                 profile_id=launch.profileId if isinstance(launch, ProfileLaunch) else None,
                 config=config,
                 mounts=mount_rules.narrow(workspace.mounts, mount_rules.dump(payload.mounts) or None),
+                api_key_id=str(request.auth.id),  # type: ignore[attr-defined]
             ),
         )
         return 201, to_json(RuntimeOut, wire.runtime(runtime))
@@ -162,7 +185,7 @@ async def create_runtime(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
 
-@router.get("/{workspaceId}/runtimes", response=RuntimeList, summary="List runtimes, newest first")
+@router.get("/{workspaceId}/runtimes", auth=READ, response=RuntimeList, summary="List runtimes, newest first")
 async def list_runtimes(
     request: HttpRequest, workspace_id: WorkspaceId, filters: Query[RuntimeFilters]
 ) -> dict[str, Any]:
@@ -174,13 +197,16 @@ async def list_runtimes(
     return {"runtimes": [wire.runtime(r) for r in rows], "nextCursor": next_cursor}
 
 
-@router.get("/{workspaceId}/runtimes/{alias}", response=RuntimeOut, summary="Get a runtime by alias")
+@router.get(
+    "/{workspaceId}/runtimes/{alias}", auth=READ, response=RuntimeOut, summary="Get a runtime by alias"
+)
 async def get(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> dict[str, Any]:
     return wire.runtime(await get_runtime(await get_workspace(workspace_id), alias))
 
 
 @router.post(
     "/{workspaceId}/runtimes/{alias}/stop",
+    auth=OPERATOR,
     response=RuntimeOut,
     summary="Stop a runtime (closes its browser); 409 runtime.not_active if it already ended",
 )
@@ -191,3 +217,25 @@ async def stop(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> d
     await manager.stop(runtime.id)
     await runtime.arefresh_from_db()
     return wire.runtime(runtime)
+
+
+@org_router.get("", auth=READ, response=RuntimeList, summary="Every run of every workspace, newest first")
+async def list_every_runtime(
+    request: HttpRequest, filters: Query[OrganisationRuntimeFilters]
+) -> dict[str, Any]:
+    queryset = Runtime.objects.all()
+    if filters.workspaceId:
+        queryset = queryset.filter(workspace_id=filters.workspaceId)
+    if filters.alias:
+        queryset = queryset.filter(alias=filters.alias)
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
+    return {"runtimes": [wire.runtime(r) for r in rows], "nextCursor": next_cursor}
+
+
+@org_router.get(
+    "/{runtimeId}", auth=READ, response=RuntimeOut, summary="Get one run by id (stopped ones included)"
+)
+async def get_by_id(request: HttpRequest, runtime_id: RuntimeId) -> dict[str, Any]:
+    return wire.runtime(await get_run(runtime_id))

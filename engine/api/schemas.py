@@ -14,6 +14,7 @@ from engine.mounts import Mounts
 RuntimeStatus = Literal["active", "stopped", "failed"]
 RuntimeKind = Literal["browser"]
 Driver = Literal["playwright", "puppeteer", "selenium", "stagehand"]
+StopReason = Literal["requested", "idle", "engine_shutdown"]
 LaunchMode = Literal["ephemeral", "profile"]
 BindingType = Literal["page", "context", "handle", "subscription"]
 OperationStatus = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled", "timed_out"]
@@ -70,6 +71,11 @@ class RuntimeOut(Schema):
     startedAt: Timestamp | None
     stoppedAt: Timestamp | None
     failure: RuntimeFailure | None
+    stopReason: StopReason | None = Field(
+        default=None,
+        description="Why a stopped runtime stopped: requested (a stop call or a workspace delete), "
+        "idle (idleTimeoutSeconds passed), engine_shutdown. Null while active and when failed.",
+    )
 
 
 class RuntimeWithBindings(RuntimeOut):

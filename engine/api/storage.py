@@ -18,6 +18,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from engine import wire
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import Timestamp, to_json
 from engine.api.pagination import paginate
 from engine.errors import ApiError
@@ -72,7 +73,7 @@ class PutParams(Schema):
     runtimeId: UUID | None = None
 
 
-@router.get("", response=NamespaceList, summary="List storage namespaces")
+@router.get("", auth=READ, response=NamespaceList, summary="List storage namespaces")
 async def list_namespaces(request: HttpRequest) -> dict[str, Any]:
     rows = (
         StorageObject.objects.values("namespace")
@@ -101,6 +102,7 @@ def _folders(namespace: str, prefix: str) -> list[str]:
 
 @router.get(
     "/{namespace}/objects",
+    auth=READ,
     response=ObjectList,
     summary="List objects and folders under a prefix",
     description="Objects directly under `prefix` (all under it with `recursive=true`), by path; "
@@ -128,6 +130,7 @@ async def list_objects(request: HttpRequest, namespace: str, filters: Query[Obje
 
 @router.put(
     "/{namespace}/objects/{path:path}",
+    auth=OPERATOR,
     response={200: ObjectOut, 201: ObjectOut},
     summary="Write an object (raw body)",
     description="The raw request body becomes the object; its Content-Type is kept. "
@@ -157,12 +160,14 @@ async def put(request: HttpRequest, namespace: str, path: str, params: Query[Put
     return JsonResponse(to_json(ObjectOut, wire.storage_object(row)), status=201 if created else 200)
 
 
-@router.get("/{namespace}/objects/{path:path}", response=ObjectOut, summary="Describe an object")
+@router.get("/{namespace}/objects/{path:path}", auth=READ, response=ObjectOut, summary="Describe an object")
 async def get(request: HttpRequest, namespace: str, path: str) -> dict[str, Any]:
     return wire.storage_object(await store.get_object(namespace, path))
 
 
-@router.delete("/{namespace}/objects/{path:path}", response={204: None}, summary="Delete an object")
+@router.delete(
+    "/{namespace}/objects/{path:path}", auth=OPERATOR, response={204: None}, summary="Delete an object"
+)
 async def delete(request: HttpRequest, namespace: str, path: str) -> HttpResponse:
     await store.delete_object(namespace, path)
     return HttpResponse(status=204)
@@ -170,6 +175,7 @@ async def delete(request: HttpRequest, namespace: str, path: str) -> HttpRespons
 
 @router.get(
     "/{namespace}/content/{path:path}",
+    auth=READ,
     summary="Download an object's bytes",
     description="Streams the bytes with the object's Content-Type; `inline=true` asks the browser to show "
     "them instead of saving.",

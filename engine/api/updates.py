@@ -17,7 +17,9 @@ from pydantic import Field
 
 from engine import updates as update_log
 from engine import wire
+from engine.api.auth import READ
 from engine.api.common import Timestamp
+from engine.api.limits import HeldStream, key_id, wait_slots
 from engine.errors import invalid
 from engine.models import Update
 
@@ -47,7 +49,7 @@ class UpdateFilters(Schema):
     limit: int = Field(default=100, ge=1, le=500)
 
 
-@router.get("", response=UpdatePage, summary="Updates after a sequence, oldest first")
+@router.get("", auth=READ, response=UpdatePage, summary="Updates after a sequence, oldest first")
 async def list_updates(request: HttpRequest, filters: Query[UpdateFilters]) -> dict[str, Any]:
     rows = [u async for u in Update.objects.filter(id__gt=filters.after).order_by("id")[: filters.limit + 1]]
     more = len(rows) > filters.limit
@@ -85,6 +87,7 @@ async def _stream(after: int) -> AsyncIterator[str]:
 
 @router.get(
     "/stream",
+    auth=READ,
     summary="Live updates (text/event-stream)",
     description="Each update is `id: <sequence>`, `event: <type>`, `data: <Update JSON>`; a `: keep-alive` "
     "comment every 15 s. Resume with the Last-Event-ID header or `?after=`; without either the stream "
@@ -108,7 +111,8 @@ async def stream(
     if start is None:
         newest = await Update.objects.order_by("-id").values_list("id", flat=True).afirst()
         start = newest or 0
-    response = StreamingHttpResponse(_stream(start), content_type="text/event-stream")
+    slot = wait_slots.take(key_id(request))  # one of the key's ENGINE_MAX_WAITS_PER_KEY, held until it closes
+    response = HeldStream(_stream(start), slot, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold events back
     return response

@@ -4,8 +4,9 @@ PUT creates an entry or updates it. On an existing entry, every field the body l
 its stored value: a PUT without `password` keeps the password, without `totp` keeps the seed,
 without any of `origins`/`originPatterns`/`matchOrigins` keeps the origin rules (so relabelling
 never needs the secret again, and never silently lifts an origin restriction). `totp: ""` or
-`null` removes the seed; `origins: []` (with no other origin field) removes the rules. Writes and `reveal` need the admin
-scope (engine.api.auth); `reveal` is written to the engine log as an audit line, without secrets.
+`null` removes the seed; `origins: []` (with no other origin field) removes the rules. Writes and
+`reveal` declare the admin scope, TOTP codes the operator scope (their routes' `auth=`); `reveal`
+is written to the engine log as an audit line, without secrets.
 """
 
 import logging
@@ -16,9 +17,10 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from engine import crypto, wire
+from engine.api.auth import ADMIN, OPERATOR, READ
 from engine.api.common import Timestamp
 from engine.api.pagination import paginate
-from engine.errors import ApiError, forbidden, invalid
+from engine.errors import ApiError, invalid
 from engine.models import ApiKey, VaultEntry
 from engine.updates import record_update
 from engine.vault import entries
@@ -92,7 +94,7 @@ async def _entry(key: str) -> VaultEntry:
     return entry
 
 
-@router.get("", response=VaultList, summary="List vault entries (never their secrets)")
+@router.get("", auth=READ, response=VaultList, summary="List vault entries (never their secrets)")
 async def list_entries(request: HttpRequest, filters: Query[VaultFilters]) -> dict[str, Any]:
     queryset = VaultEntry.objects.all()
     if filters.prefix:
@@ -109,18 +111,18 @@ async def list_entries(request: HttpRequest, filters: Query[VaultFilters]) -> di
 # The sub-resources come before the entry routes: `{path:key}` would otherwise swallow "/totp".
 @router.get(
     "/{path:key}/totp",
+    auth=OPERATOR,
     response=TotpOut,
     summary="The entry's current TOTP code",
     description="Needs the operator scope: a second factor is a secret a read-only key should not get.",
 )
 async def totp(request: HttpRequest, key: str) -> dict[str, Any]:
-    api_key: ApiKey = request.auth  # type: ignore[attr-defined]
-    if api_key.scope == "read":
-        raise forbidden("TOTP codes need an operator or admin API key.")
     return entries.totp_code(await _entry(key))
 
 
-@router.post("/{path:key}/reveal", response=RevealOut, summary="Reveal an entry's secrets (admin, audited)")
+@router.post(
+    "/{path:key}/reveal", auth=ADMIN, response=RevealOut, summary="Reveal an entry's secrets (admin, audited)"
+)
 async def reveal(request: HttpRequest, key: str) -> dict[str, Any]:
     entry = await _entry(key)
     api_key: ApiKey = request.auth  # type: ignore[attr-defined]
@@ -135,18 +137,19 @@ async def reveal(request: HttpRequest, key: str) -> dict[str, Any]:
     return entries.secrets_of(entry)
 
 
-@router.api_operation(["PUT", "DELETE", "POST"], "/{path:key}/totp", include_in_schema=False)
+# They only ever refuse (400: a key may not end in /totp or /reveal), so any key may hear it.
+@router.api_operation(["PUT", "DELETE", "POST"], "/{path:key}/totp", auth=READ, include_in_schema=False)
 async def reserved_totp(request: HttpRequest, key: str) -> None:
     # Without these, a PUT to "a/totp" would meet the GET-only TOTP route: 405 without our body.
     entries.check_key(f"{key}/totp", for_write=True)
 
 
-@router.api_operation(["PUT", "DELETE", "GET"], "/{path:key}/reveal", include_in_schema=False)
+@router.api_operation(["PUT", "DELETE", "GET"], "/{path:key}/reveal", auth=READ, include_in_schema=False)
 async def reserved_reveal(request: HttpRequest, key: str) -> None:
     entries.check_key(f"{key}/reveal", for_write=True)
 
 
-@router.put("/{path:key}", response=VaultEntryOut, summary="Create or replace a vault entry")
+@router.put("/{path:key}", auth=ADMIN, response=VaultEntryOut, summary="Create or replace a vault entry")
 async def put(request: HttpRequest, key: str, payload: VaultPut) -> dict[str, Any]:
     entries.check_key(key, for_write=True)
     origins, patterns = entries.split_origins(payload.origins, payload.originPatterns, payload.matchOrigins)
@@ -180,12 +183,12 @@ async def put(request: HttpRequest, key: str, payload: VaultPut) -> dict[str, An
     return wire.vault_entry(entry)
 
 
-@router.get("/{path:key}", response=VaultEntryOut, summary="Get a vault entry (never its secrets)")
+@router.get("/{path:key}", auth=READ, response=VaultEntryOut, summary="Get a vault entry (never its secrets)")
 async def get(request: HttpRequest, key: str) -> dict[str, Any]:
     return wire.vault_entry(await _entry(key))
 
 
-@router.delete("/{path:key}", response={204: None}, summary="Delete a vault entry")
+@router.delete("/{path:key}", auth=ADMIN, response={204: None}, summary="Delete a vault entry")
 async def delete(request: HttpRequest, key: str) -> HttpResponse:
     entry = await _entry(key)
     await VaultEntry.objects.filter(key=entry.key).adelete()

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from engine import mounts as mount_rules
 from engine import wire
+from engine.api.auth import OPERATOR, READ
 from engine.api.common import WorkspaceId, parse_uuid, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
@@ -58,7 +59,7 @@ async def get_workspace(workspace_id: str) -> Workspace:
     return workspace
 
 
-@router.get("", response=WorkspaceList, summary="List workspaces")
+@router.get("", auth=READ, response=WorkspaceList, summary="List workspaces")
 async def list_workspaces(request: HttpRequest, filters: Query[WorkspaceFilters]) -> dict[str, Any]:
     queryset = with_counts(Workspace.objects.all())
     if filters.q:
@@ -67,13 +68,14 @@ async def list_workspaces(request: HttpRequest, filters: Query[WorkspaceFilters]
     return {"workspaces": [serialize(w) for w in rows], "nextCursor": next_cursor}
 
 
-@router.post("", response={201: WorkspaceOut}, summary="Create a workspace")
+@router.post("", auth=OPERATOR, response={201: WorkspaceOut}, summary="Create a workspace")
 async def create_workspace(
     request: HttpRequest,
     payload: WorkspaceCreate,
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> JsonResponse:
     mounts = mount_rules.dump(payload.mounts)
+    mount_rules.require_admin_for_raw_reads(mounts, request.auth.scope)  # type: ignore[attr-defined]
 
     async def create() -> tuple[int, dict[str, Any]]:
         await mount_rules.validate_credentials_exist(mounts)
@@ -86,12 +88,14 @@ async def create_workspace(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
 
-@router.get("/{workspaceId}", response=WorkspaceOut, summary="Get a workspace")
+@router.get("/{workspaceId}", auth=READ, response=WorkspaceOut, summary="Get a workspace")
 async def get(request: HttpRequest, workspace_id: WorkspaceId) -> dict[str, Any]:
     return serialize(await get_workspace(workspace_id))
 
 
-@router.patch("/{workspaceId}", response=WorkspaceOut, summary="Rename a workspace or change its mounts")
+@router.patch(
+    "/{workspaceId}", auth=OPERATOR, response=WorkspaceOut, summary="Rename a workspace or change its mounts"
+)
 async def patch(request: HttpRequest, workspace_id: WorkspaceId, payload: WorkspacePatch) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
     changed = payload.model_dump(exclude_unset=True)
@@ -106,6 +110,7 @@ async def patch(request: HttpRequest, workspace_id: WorkspaceId, payload: Worksp
         workspace.name = payload.name
     if "mounts" in changed:
         workspace.mounts = mount_rules.dump(payload.mounts)
+        mount_rules.require_admin_for_raw_reads(workspace.mounts, request.auth.scope)  # type: ignore[attr-defined]
         await mount_rules.validate_credentials_exist(workspace.mounts)
     await workspace.asave()
     await record_update(
@@ -116,7 +121,7 @@ async def patch(request: HttpRequest, workspace_id: WorkspaceId, payload: Worksp
     return serialize(workspace)
 
 
-@router.delete("/{workspaceId}", response={204: None}, summary="Delete a workspace")
+@router.delete("/{workspaceId}", auth=OPERATOR, response={204: None}, summary="Delete a workspace")
 async def delete(request: HttpRequest, workspace_id: WorkspaceId, force: bool = False) -> HttpResponse:
     from engine.runtimes.manager import manager
 
@@ -138,6 +143,7 @@ async def delete(request: HttpRequest, workspace_id: WorkspaceId, force: bool = 
 
 @router.get(
     "/{workspaceId}/state",
+    auth=READ,
     response=WorkspaceState,
     summary="A workspace, its runtimes and active operations",
 )

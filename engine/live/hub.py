@@ -45,6 +45,7 @@ from django.utils import timezone
 from playwright.async_api import CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
+from engine.egress.policy import scheme_refusal
 from engine.live import input as viewer_input
 from engine.live import recorder as recordings
 from engine.live.tokens import EmbedGrant
@@ -58,7 +59,6 @@ MESSAGE_QUEUE = 32
 INPUT_EVENT_EVERY_SECONDS = 2.0
 TABS_SETTLE_SECONDS = 0.05
 NAVIGATION_TIMEOUT_MS = 15_000
-NAVIGABLE_SCHEMES = ("http://", "https://")
 START_ATTEMPTS = 8
 
 
@@ -261,9 +261,11 @@ class RuntimeHub:
             call = page.go_forward(timeout=NAVIGATION_TIMEOUT_MS)
         elif action == "reload":
             call = page.reload(timeout=NAVIGATION_TIMEOUT_MS)
-        elif (
-            action == "go" and isinstance(url, str) and len(url) <= 4000 and url.startswith(NAVIGABLE_SCHEMES)
-        ):
+        elif action == "go" and isinstance(url, str) and len(url) <= 4000:
+            refusal = scheme_refusal(url)  # the runtimes' one egress policy (the proxy judges the rest)
+            if refusal is not None:
+                self.session.on_refused(refusal)
+                return
             call = page.goto(url, timeout=NAVIGATION_TIMEOUT_MS)
         else:
             return

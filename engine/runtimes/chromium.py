@@ -11,7 +11,9 @@ DEFAULT_EXECUTABLE = "/usr/bin/chromium"
 
 # No sandbox (containers run without user namespaces), no GPU (headless servers), and no traffic
 # of the browser's own: no background updates, sync, component downloads or first-run pages.
-# QUIC is off so every request is an HTTP/1-2 request the runtime can observe.
+# QUIC is off so every request is an HTTP/1-2 request the runtime can observe (and its egress
+# proxy can judge); WebRTC may not send UDP around that proxy. (An engine running as root drops
+# --no-sandbox where its browsers can run sandboxed as another user: engine/egress/launcher.py.)
 FLAGS = (
     "--no-sandbox",
     "--disable-gpu",
@@ -20,6 +22,7 @@ FLAGS = (
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 
 

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import mimetypes
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ from django.utils import timezone
 from playwright.async_api import Download, Playwright, async_playwright
 
 from engine import crypto, paths
+from engine.egress import engine_policy, launcher
+from engine.egress.proxy import EgressProxy, Upstream
 from engine.errors import ApiError
 from engine.models import BrowserExtension, BrowserProfile, Runtime, RuntimeEvent, Workspace
 from engine.runtimes import chromium
@@ -60,6 +63,7 @@ class LaunchRequest:
     profile_id: UUID | None
     config: dict[str, Any]  # LaunchConfig as sent (may carry a proxy password)
     mounts: dict[str, Any] = field(default_factory=dict)
+    api_key_id: str | None = None  # who launched it: ENGINE_MAX_RUNTIMES_PER_KEY counts per key
 
 
 class RuntimeObserver(Protocol):
@@ -94,12 +98,29 @@ class RuntimeManager:
         self._ending: dict[UUID, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self._launched_by: dict[UUID, str] = {}  # live or launching runtime -> its API key
+        self.launcher = launcher.Launcher(settings.CHROMIUM_PATH, "none")
         self.observers: list[RuntimeObserver] = []
 
     # ---- process lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:
         await self._reconcile()
+        self.launcher, sandboxed = await sync_to_async(launcher.prepare)(
+            settings.CHROMIUM_PATH,
+            paths.browser_launcher_dir(),
+            paths.hidden_from_browsers(),
+            settings.BROWSER_UID,
+        )
+        if sandboxed is not None and await self._starts_sandboxed(sandboxed):
+            self.launcher = sandboxed
+        logger.info(
+            "Runtimes start Chromium with URL policy mode %r, %s",
+            self.launcher.mode,
+            f"sandboxed as uid {self.launcher.uid}"
+            if self.launcher.uid
+            else "as the engine's user, no sandbox",
+        )
         event_log.start()
         await self._driver()
         self._reaper = asyncio.get_running_loop().create_task(self._reap(), name="idle-reaper")
@@ -113,7 +134,10 @@ class RuntimeManager:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
         await asyncio.gather(
-            *(self._end(s, "stopped", reason="engine_shutdown") for s in list(self.sessions.values())),
+            *(
+                self._end(s, "stopped", reason=Runtime.StopReason.ENGINE_SHUTDOWN)
+                for s in list(self.sessions.values())
+            ),
             return_exceptions=True,
         )
         await event_log.stop()
@@ -121,6 +145,35 @@ class RuntimeManager:
             with contextlib.suppress(Exception):
                 await self._playwright.stop()
             self._playwright = None
+
+    async def _starts_sandboxed(self, candidate: launcher.Launcher) -> bool:
+        """Start one real browser the way runtimes would start under `candidate`, sandbox on."""
+        probe = paths.browser_launcher_dir() / "probe"
+        try:
+            await sync_to_async(candidate.own)(probe, probe / "user-data")
+            context = await (await self._driver()).chromium.launch_persistent_context(
+                str(probe / "user-data"),
+                executable_path=candidate.executable,
+                headless=True,
+                chromium_sandbox=True,
+                args=[arg for arg in chromium.FLAGS if arg != "--no-sandbox"],
+                env={**os.environ, "HOME": str(probe)},
+                timeout=60_000,
+            )
+            page = context.pages[0] if context.pages else await context.new_page()
+            await page.evaluate("1")  # a renderer runs, inside the sandbox
+            await context.close()
+            return True
+        except Exception as exc:
+            logger.warning(
+                "Chromium does not start sandboxed as uid %s here (%s); runtimes run as the engine's user "
+                "with --no-sandbox. ENGINE_BROWSER_UID=0 skips this check.",
+                candidate.uid,
+                _first_line(exc),
+            )
+            return False
+        finally:
+            await sync_to_async(shutil.rmtree)(probe, ignore_errors=True)
 
     async def _driver(self) -> Playwright:
         async with self._playwright_lock:
@@ -169,6 +222,22 @@ class RuntimeManager:
 
     # ---- launch -------------------------------------------------------------------------
 
+    def _forget_failed_launch(self, runtime_id: UUID, task: "asyncio.Task[Runtime]") -> None:
+        if task.cancelled() or task.exception() is not None:
+            self._launched_by.pop(runtime_id, None)
+
+    def _check_key_share(self, api_key_id: str | None) -> None:
+        limit = settings.MAX_RUNTIMES_PER_KEY
+        held = sum(1 for key in self._launched_by.values() if key == api_key_id)
+        if api_key_id and limit and held >= limit:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"This API key already runs {limit} runtimes (ENGINE_MAX_RUNTIMES_PER_KEY); stop one and try again.",
+                {"maxRuntimesPerKey": limit},
+                headers={"Retry-After": "5"},
+            )
+
     async def launch(self, workspace: Workspace, request: LaunchRequest) -> Runtime:
         """Launch a browser and return its runtime once it is ready (status active)."""
         if len(self.sessions) + len(self._launching) >= settings.MAX_ACTIVE_RUNTIMES:
@@ -192,6 +261,8 @@ class RuntimeManager:
             base = crypto.open_proxy_password(dict(profile.config or {}))
             base["extensionIds"] = list(profile.extension_ids or []) + list(config.get("extensionIds") or [])
             config = {**base, **{k: v for k, v in config.items() if k != "extensionIds" and v is not None}}
+        _check_idle_timeout(config)
+        self._check_key_share(request.api_key_id)
         extension_dirs = await _extension_dirs(config.get("extensionIds") or [])
         await _check_free(workspace, request.alias, profile)
 
@@ -215,7 +286,10 @@ class RuntimeManager:
         # Shielded: a client that hangs up mid-launch must not leave a half-made runtime.
         task = asyncio.get_running_loop().create_task(self._open(runtime, config, extension_dirs, profile))
         self._launching[runtime.id] = task
+        if request.api_key_id:
+            self._launched_by[runtime.id] = request.api_key_id
         task.add_done_callback(lambda _t: self._launching.pop(runtime.id, None))
+        task.add_done_callback(lambda t: self._forget_failed_launch(runtime.id, t))
         return await asyncio.shield(task)
 
     async def _open(
@@ -230,15 +304,31 @@ class RuntimeManager:
         session = RuntimeSession(runtime, tail, event_log, idle_timeout)
         session.on_browser_gone = self._browser_gone
         session.on_download = _store_download
+        # Every request of this browser goes through its own egress proxy, chained to the
+        # runtime's proxy when its config names one (whose password stays here, not in Chromium).
+        session.proxy = EgressProxy(
+            engine_policy(), session.on_refused, Upstream.from_config(config.get("proxy"))
+        )
         try:
+            await session.proxy.start()
             playwright = await self._driver()
             scratch = paths.runtime_scratch_dir(runtime.id)
             user_data = paths.profile_user_data_dir(profile.id) if profile else scratch / "user-data"
             await sync_to_async(_make_dirs)(user_data, scratch / "downloads")
-            context = await playwright.chromium.launch_persistent_context(
-                **launch_options(config, user_data, scratch / "downloads", extension_dirs)
-            )
+            options = launch_options(config, user_data, scratch / "downloads", extension_dirs)
+            options.update(executable_path=self.launcher.executable, proxy={"server": session.proxy.url})
+            if self.launcher.uid is not None:
+                # The browser runs as its own unprivileged user, with Chromium's sandbox on.
+                home = scratch / "home"
+                await sync_to_async(self.launcher.own)(user_data, scratch / "downloads", home)
+                options["args"] = [arg for arg in options["args"] if arg != "--no-sandbox"]
+                options.update(chromium_sandbox=True, env={**os.environ, "HOME": str(home)})
+            context = await playwright.chromium.launch_persistent_context(**options)
         except Exception as exc:
+            logger.warning(
+                "Runtime %s: the browser did not start: %s", runtime.id, exc
+            )  # Playwright's whole log
+            await session.proxy.close()
             event_log.emit(
                 tail, "runtime.failed", {"code": "runtime.launch_failed", "message": str(exc)[:500]}
             )
@@ -285,7 +375,7 @@ class RuntimeManager:
                 await asyncio.shield(launching)
         session = self.sessions.get(runtime_id)
         if session is not None:
-            await self._end(session, "stopped", reason="requested")
+            await self._end(session, "stopped", reason=Runtime.StopReason.REQUESTED)
             return
         ending = self._ending.get(runtime_id)
         if ending is not None:
@@ -294,7 +384,7 @@ class RuntimeManager:
         # Active in the table but not live here (should not happen after reconcile): end the row.
         runtime = await Runtime.objects.filter(id=runtime_id, status=Runtime.Status.ACTIVE).afirst()
         if runtime is not None:
-            await self._mark_ended(runtime, "stopped", "", "")
+            await self._mark_ended(runtime, "stopped", "", "", Runtime.StopReason.REQUESTED)
 
     def _browser_gone(self, session: RuntimeSession) -> None:
         task = asyncio.get_running_loop().create_task(
@@ -331,6 +421,9 @@ class RuntimeManager:
             except Exception:
                 logger.exception("Closing the browser of runtime %s failed", runtime.id)
         self.sessions.pop(runtime.id, None)
+        self._launched_by.pop(runtime.id, None)
+        if session.proxy is not None:
+            await session.proxy.close()
         data = {"alias": runtime.alias, "runtimeId": str(runtime.id)}
         if status == "failed":
             session.emit("runtime.failed", {**data, "code": code, "message": message})
@@ -339,7 +432,7 @@ class RuntimeManager:
         event_log.close(runtime.id)
         with contextlib.suppress(Exception):
             await event_log.flush()
-        await self._mark_ended(runtime, status, code, message)
+        await self._mark_ended(runtime, status, code, message, reason if status == "stopped" else "")
         for observer in self.observers:
             try:
                 await asyncio.wait_for(observer.runtime_ended(session, status), OBSERVER_TIMEOUT_SECONDS)
@@ -348,25 +441,31 @@ class RuntimeManager:
         if runtime.launch_mode == "ephemeral":
             await sync_to_async(shutil.rmtree)(paths.runtime_scratch_dir(runtime.id), ignore_errors=True)
 
-    async def _mark_ended(self, runtime: Runtime, status: str, code: str, message: str) -> None:
+    async def _mark_ended(
+        self, runtime: Runtime, status: str, code: str, message: str, reason: str = ""
+    ) -> None:
         event_log.close(runtime.id)
         with contextlib.suppress(Exception):
             await event_log.flush()
         runtime.status = status
         runtime.failure_code = code
         runtime.failure_message = message
+        runtime.stop_reason = reason
         runtime.stopped_at = timezone.now()
         runtime.bindings = []
         await Runtime.objects.filter(id=runtime.id).aupdate(
             status=status,
             failure_code=code,
             failure_message=message,
+            stop_reason=reason,
             stopped_at=runtime.stopped_at,
             bindings=[],
         )
         update = {"alias": runtime.alias, "runtimeId": str(runtime.id)}
         if code:
             update["code"] = code
+        if reason:
+            update["reason"] = reason
         await record_update(f"runtime.{status}", update, runtime.workspace_id)
 
     # ---- idle reaping -------------------------------------------------------------------
@@ -378,7 +477,7 @@ class RuntimeManager:
                 if session.idle_for() > session.idle_timeout and session.runtime_id not in self._ending:
                     logger.info("Stopping idle runtime %s", session.runtime_id)
                     task = asyncio.get_running_loop().create_task(
-                        self._end(session, "stopped", reason="idle")
+                        self._end(session, "stopped", reason=Runtime.StopReason.IDLE)
                     )
                     self._background.add(task)
                     task.add_done_callback(self._background.discard)
@@ -411,10 +510,19 @@ def launch_options(
     for key, option in (("userAgent", "user_agent"), ("locale", "locale"), ("timezoneId", "timezone_id")):
         if config.get(key):
             options[option] = config[key]
-    if config.get("proxy"):
-        proxy = config["proxy"]
-        options["proxy"] = {k: proxy[k] for k in ("server", "username", "password") if proxy.get(k)}
     return options
+
+
+def _check_idle_timeout(config: dict[str, Any]) -> None:
+    """A runtime may not idle longer than ENGINE_MAX_IDLE_TIMEOUT_SECONDS (its profile's config included)."""
+    wanted, ceiling = config.get("idleTimeoutSeconds"), settings.MAX_IDLE_TIMEOUT_SECONDS
+    if wanted is not None and wanted > ceiling:
+        raise ApiError(
+            400,
+            "request.invalid",
+            f"idleTimeoutSeconds may be at most {ceiling} on this engine (ENGINE_MAX_IDLE_TIMEOUT_SECONDS).",
+            {"fields": [{"path": "launch.config.idleTimeoutSeconds", "message": f"At most {ceiling}."}]},
+        )
 
 
 async def _extension_dirs(extension_ids: list[Any]) -> list[Path]:

@@ -7,6 +7,7 @@ with the next event batch, never on the step's hot path.
 """
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -32,6 +33,8 @@ from playwright.async_api import (
     Error as PlaywrightError,
 )
 
+from engine.egress.policy import Refusal, scheme_refusal
+from engine.egress.proxy import EgressProxy
 from engine.models import Runtime
 from engine.runtimes.events import EventLog, RuntimeTail
 
@@ -39,6 +42,9 @@ logger = logging.getLogger("engine.runtimes")
 
 DEFAULT_PAGE_BINDING = "page"
 DEFAULT_CONTEXT_BINDING = "context"
+# Chromium's own pages a tab may show without anyone asking for them (an error page, an
+# extension's page); everything else outside http(s) and about:blank is refused.
+INTERNAL_PAGES = ("chrome-error:", "chrome-extension:")
 
 
 @dataclass
@@ -90,6 +96,11 @@ class RuntimeSession:
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._request_ids: weakref.WeakKeyDictionary[Request, str] = weakref.WeakKeyDictionary()
         self._request_counter = 0
+        self.proxy: EgressProxy | None = None
+        self._leaving: set[asyncio.Task[None]] = set()
+        # Refusals of the egress policy, newest last; navigation steps look for theirs here.
+        self.refusals: collections.deque[Refusal] = collections.deque(maxlen=50)
+        self.refusal_count = 0
 
     # ---- events -------------------------------------------------------------------------
 
@@ -100,6 +111,15 @@ class RuntimeSession:
                 listener(event_type, data)
             except Exception:
                 logger.exception("Runtime event listener %r failed", listener)
+
+    def on_refused(self, refusal: Refusal) -> None:
+        """The egress policy refused something this runtime asked for: record it and say so."""
+        self.refusals.append(refusal)
+        self.refusal_count += 1
+        self.emit("navigation.blocked", refusal.as_event())
+
+    def refusals_since(self, count: int) -> list[Refusal]:
+        return list(self.refusals)[-(self.refusal_count - count) :] if self.refusal_count > count else []
 
     def touch(self) -> None:
         self.last_activity = time.monotonic()
@@ -247,6 +267,18 @@ class RuntimeSession:
         page = frame.page
         self.emit("page.navigated", {**self._page_data(page), "url": frame.url})
         self.persist_bindings()  # the page's binding carries its url
+        refusal = None if frame.url.startswith(INTERNAL_PAGES) else scheme_refusal(frame.url)
+        if refusal is not None:
+            # Only reachable where Chromium's URL policy could not be applied (see
+            # engine/egress/launcher.py): leave the page at once and say why.
+            self.on_refused(refusal)
+            task = asyncio.get_running_loop().create_task(self._leave(page))
+            self._leaving.add(task)
+            task.add_done_callback(self._leaving.discard)
+
+    async def _leave(self, page: Page) -> None:
+        with contextlib.suppress(PlaywrightError):
+            await page.goto("about:blank")
 
     async def _on_dialog(self, dialog: Dialog) -> None:
         data: dict[str, Any] = {"type": dialog.type, "message": dialog.message[:10_000]}

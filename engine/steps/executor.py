@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
@@ -75,6 +76,14 @@ def plan(steps: list[dict[str, Any]]) -> tuple[list[PlannedStep], list[dict[str,
                 }
             )
         options = step.get("options") or {}
+        budget_ms = settings.MAX_EXECUTE_SECONDS * 1000
+        if budget_ms and (options.get("timeoutMs") or 0) > budget_ms:
+            problems.append(
+                {
+                    "path": f"steps.{index}.options.timeoutMs",
+                    "message": f"At most {budget_ms} (a whole execute may take ENGINE_MAX_EXECUTE_SECONDS).",
+                }
+            )
         planned.append(
             PlannedStep(
                 index=index,
@@ -121,11 +130,15 @@ async def run(
     results: list[dict[str, Any]] = []
     started_operations: list[Any] = []  # the operation a long-running last step started
     namespace = storage_namespace(runtime.mounts, runtime.workspace_id)
+    # One request's steps share ENGINE_MAX_EXECUTE_SECONDS (counted from when they may start).
+    budget = settings.MAX_EXECUTE_SECONDS or math.inf
     with session.in_use():
         async with session.execute_lock:
+            deadline = time.monotonic() + budget
             for planned in steps:
+                left_ms = (deadline - time.monotonic()) * 1000
                 result = await _run_one(
-                    session, workspace, runtime, namespace, planned, operation_id, started_operations
+                    session, workspace, runtime, namespace, planned, operation_id, started_operations, left_ms
                 )
                 results.append(result)
                 if not result["ok"]:
@@ -147,9 +160,11 @@ async def _run_one(
     planned: PlannedStep,
     operation_id: UUID | None,
     started_operations: list[Any],
+    left_ms: float = math.inf,
 ) -> dict[str, Any]:
     spec = planned.spec
     started = time.perf_counter()
+    timeout_ms = planned.timeout_ms if left_ms == math.inf else min(planned.timeout_ms, int(left_ms))
     out: dict[str, Any] = {
         "index": planned.index,
         "call": spec.name,
@@ -160,6 +175,12 @@ async def _run_one(
     logs: list[dict[str, Any]] | None = [] if planned.capture_logs else None
     emitted = False
     try:
+        if timeout_ms <= 0:
+            raise StepError(
+                "step.timeout",
+                f"The execute used up its time budget (ENGINE_MAX_EXECUTE_SECONDS={settings.MAX_EXECUTE_SECONDS}) "
+                f"before {spec.name} could run.",
+            )
         target, target_id = resolve_ref(session, planned.ref, spec.ref)
         if planned.dry_run:
             out["durationMs"] = 0
@@ -172,7 +193,7 @@ async def _run_one(
             mounts=runtime.mounts,
             storage_namespace=namespace,
             operation_id=operation_id,
-            timeout_ms=planned.timeout_ms,
+            timeout_ms=timeout_ms,
             target=target,
             target_id=target_id,
             logs=logs,
@@ -187,7 +208,7 @@ async def _run_one(
             session.log_collectors.append(logs)
         try:
             value = await asyncio.wait_for(
-                spec.fn(ctx, *planned.args), planned.timeout_ms / 1000 + BACKSTOP_GRACE_SECONDS
+                spec.fn(ctx, *planned.args), timeout_ms / 1000 + BACKSTOP_GRACE_SECONDS
             )
         finally:
             if logs is not None:
@@ -206,7 +227,7 @@ async def _run_one(
     except ApiError as exc:  # raised by shared helpers (storage limits, vault mounts...)
         _fail(out, exc.code, exc.message)
     except (PlaywrightTimeoutError, TimeoutError):
-        _fail(out, "step.timeout", f"{spec.name} did not finish within {planned.timeout_ms:g} ms.")
+        _fail(out, "step.timeout", _timeout_message(planned, timeout_ms))
     except PlaywrightError as exc:
         _fail(out, "step.failed", _playwright_message(exc))
     except Exception as exc:
@@ -264,6 +285,16 @@ def resolve_ref(
 def _fail(out: dict[str, Any], code: str, message: str) -> None:
     out["ok"] = False
     out["error"] = {"code": code, "message": message}
+
+
+def _timeout_message(planned: PlannedStep, timeout_ms: float) -> str:
+    """Which call ran out of time, after how long, and what it waited for (its selector or URL)."""
+    capped = " (what was left of ENGINE_MAX_EXECUTE_SECONDS)" if timeout_ms < planned.timeout_ms else ""
+    message = f"{planned.spec.name} did not finish within {timeout_ms:g} ms{capped}"
+    for arg, value in zip(planned.spec.args, planned.args, strict=False):
+        if arg.name in ("selector", "url", "pattern") and isinstance(value, str):
+            return f"{message} (waiting for {arg.name} {value[:200]!r})."
+    return message + "."
 
 
 def _playwright_message(exc: PlaywrightError) -> str:

@@ -1,12 +1,25 @@
-"""Navigation calls: where a page is, and opening, moving and closing pages."""
+"""Navigation calls: where a page is, and opening, moving and closing pages.
 
+Every call that moves a page reports a refusal of the egress policy as `navigation.blocked`
+(the URL and the rule): a scheme `page.goto` refuses before the browser sees it, a scheme
+Chromium's URL policy refused (a reload, a history entry), or a destination the runtime's egress
+proxy refused (the page's address, or where its redirect led).
+"""
+
+import contextlib
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from playwright.async_api import Page
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page, Response
 
+from engine.egress.policy import Refusal, scheme_refusal
+from engine.egress.proxy import REFUSED_HEADER
 from engine.steps.registry import Arg, StepContext, StepError, step
 
 LOAD_STATES = ("load", "domcontentloaded", "networkidle", "commit")
+ERROR_PAGE_WAIT_MS = 5000  # how long a failed navigation waits for Chromium's error page to commit
 
 
 def _wait_until(options: dict[str, Any] | None) -> Any:
@@ -20,6 +33,47 @@ def _navigation(response: Any, page: Page) -> dict[str, Any]:
     return {"url": page.url, "status": response.status if response is not None else None}
 
 
+def blocked(refusal: Refusal) -> StepError:
+    return StepError("navigation.blocked", f"Blocked {refusal.url} ({refusal.rule}): {refusal.message}")
+
+
+def _refusal_in(message: str, current_url: str) -> Refusal | None:
+    """The refusal a Chromium navigation error stands for: its URL policy, or its redirect rule."""
+    found = re.search(r" at (\S+)", message)
+    url = found.group(1) if found else current_url
+    if "ERR_BLOCKED_BY_ADMINISTRATOR" in message:
+        return scheme_refusal(url) or Refusal(url, "scheme", "Chromium's URL policy refuses it.")
+    if "ERR_UNSAFE_REDIRECT" in message:
+        return Refusal(url, "scheme:redirect", "It redirected to a URL that is not http(s).")
+    return None
+
+
+async def _navigate(ctx: StepContext, move: Callable[[], Awaitable[Response | None]]) -> dict[str, Any]:
+    """Run a navigation and turn an egress refusal on its way into `navigation.blocked`."""
+    session, page = ctx.session, ctx.page
+    before = session.refusal_count
+    try:
+        response = await move()
+    except PlaywrightError as exc:
+        message = exc.message or ""
+        if "net::ERR_" in message and "ERR_ABORTED" not in message:
+            # Chromium commits its error page a moment after the navigation failed; a navigation
+            # started before that (the next step's) would be interrupted by it.
+            with contextlib.suppress(PlaywrightError):
+                await page.wait_for_url(re.compile("^chrome-error:"), timeout=ERROR_PAGE_WAIT_MS)
+        refusal = _refusal_in(message, page.url) or next(reversed(session.refusals_since(before)), None)
+        if refusal is None:
+            raise
+        if "ERR_BLOCKED_BY_ADMINISTRATOR" in message or "ERR_UNSAFE_REDIRECT" in message:
+            session.on_refused(refusal)  # refused by Chromium itself, so no proxy said so yet
+        raise blocked(refusal) from exc
+    rule = response.headers.get(REFUSED_HEADER.lower()) if response is not None else None
+    if response is not None and rule:
+        mine = [r for r in session.refusals_since(before) if r.url == response.url]
+        raise blocked(mine[-1] if mine else Refusal(response.url, rule, "The egress policy refused it."))
+    return _navigation(response, page)
+
+
 @step(
     "page.goto",
     args=[Arg("url", "string"), Arg("options", "object", required=False, description="{waitUntil?}")],
@@ -27,8 +81,12 @@ def _navigation(response: Any, page: Page) -> dict[str, Any]:
     description="Navigate the page to a URL and wait for it to load.",
 )
 async def goto(ctx: StepContext, url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = await ctx.page.goto(url, wait_until=_wait_until(options), timeout=ctx.timeout_ms)
-    return _navigation(response, ctx.page)
+    wait_until = _wait_until(options)
+    refusal = scheme_refusal(url)
+    if refusal is not None:
+        ctx.session.on_refused(refusal)
+        raise blocked(refusal)
+    return await _navigate(ctx, lambda: ctx.page.goto(url, wait_until=wait_until, timeout=ctx.timeout_ms))
 
 
 @step(
@@ -38,18 +96,18 @@ async def goto(ctx: StepContext, url: str, options: dict[str, Any] | None = None
     description="Reload the page.",
 )
 async def reload(ctx: StepContext, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = await ctx.page.reload(wait_until=_wait_until(options), timeout=ctx.timeout_ms)
-    return _navigation(response, ctx.page)
+    wait_until = _wait_until(options)
+    return await _navigate(ctx, lambda: ctx.page.reload(wait_until=wait_until, timeout=ctx.timeout_ms))
 
 
 @step("page.goBack", result="{url, status}", description="Go back in the page's history.")
 async def go_back(ctx: StepContext) -> dict[str, Any]:
-    return _navigation(await ctx.page.go_back(timeout=ctx.timeout_ms), ctx.page)
+    return await _navigate(ctx, lambda: ctx.page.go_back(timeout=ctx.timeout_ms))
 
 
 @step("page.goForward", result="{url, status}", description="Go forward in the page's history.")
 async def go_forward(ctx: StepContext) -> dict[str, Any]:
-    return _navigation(await ctx.page.go_forward(timeout=ctx.timeout_ms), ctx.page)
+    return await _navigate(ctx, lambda: ctx.page.go_forward(timeout=ctx.timeout_ms))
 
 
 @step("page.url", result="string", description="The page's current URL.")

@@ -33,8 +33,9 @@ How to add a call (this is the whole API other modules need):
   be the last step of its request; it sets `ctx.operation` to the operation it created and
   returns at once. `default_timeout_ms` overrides the 30 s step default (model calls are slow).
 - Raise `StepError(code, message)` for a failure the caller can act on (`step.invalid_args`,
-  `vault.forbidden`...). Playwright's TimeoutError becomes `step.timeout`, any other Playwright
-  error `step.failed`, both with Playwright's first message line.
+  `vault.forbidden`...). Playwright's TimeoutError becomes `step.timeout` (its message names the
+  budget and the call's `selector`, `url` or `pattern` arg), any other Playwright error
+  `step.failed` with Playwright's first message line.
 
 Modules listed in CATALOGUE_MODULES are imported once, on first use of the registry. Calls of a
 higher layer (the agent calls of `engine.agents`) register when that package is imported, which

@@ -2,8 +2,8 @@
 
 `vault.fill` types the secrets into the page and returns only which fields it filled, so a
 caller (or an agent) can log in without the secret ever being in a step result, an event or a
-log. The entry must be allowed by the runtime's vault mount, and when the entry names origins
-the page must be on one of them: a phishing page cannot ask for the CRM password.
+log. The entry must be allowed by the runtime's vault mount, must name its origins, and the page
+must be an http(s) page on one of them: a phishing page cannot ask for the CRM password.
 """
 
 from typing import Any
@@ -61,6 +61,12 @@ async def fill(ctx: StepContext, key: str, selectors: dict[str, Any]) -> dict[st
         )
     entry = await _entry(ctx, key)
     page = ctx.page
+    if not entry.origins and not entry.origin_patterns:
+        raise StepError(
+            "vault.origin_required",
+            f"The vault entry '{key}' names no origins, so vault.fill cannot tell a real login page from a "
+            "phishing one; give it origins or originPatterns (PUT /v1/vault/{key}) first.",
+        )
     if not entries.origin_allowed(entry, page.url):
         raise StepError(
             "vault.origin_mismatch",

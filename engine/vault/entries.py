@@ -99,9 +99,10 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
 
 
 def origin_allowed(entry: VaultEntry, page_url: str) -> bool:
-    """Whether a page may receive this entry: always when the entry names no origins."""
-    if not entry.origins and not entry.origin_patterns:
-        return True
+    """Whether an http(s) page's origin is one of the entry's origins or matches one of its patterns.
+
+    An entry that names none matches no page (`vault.fill` refuses it with vault.origin_required).
+    """
     try:
         origin = normalise_origin(page_url, "url")
     except ApiError:

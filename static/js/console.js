@@ -33,10 +33,23 @@
   document.addEventListener("htmx:responseError", function (event) {
     if (!event.detail.xhr.responseText) toast("The action failed (" + event.detail.xhr.status + "). Retry in a moment.", "error");
   });
-  // Let the server's error fragments (4xx/5xx with a body) swap in like successes.
+  // Let the server's error fragments (4xx/5xx with a body) swap in like successes. A whole page
+  // (an error page, a sign-in page after the session ended) is never swapped into a region: it
+  // would draw a second console inside the first; its heading is told in a toast instead.
   document.addEventListener("htmx:beforeSwap", function (event) {
-    var status = event.detail.xhr.status;
-    if (status >= 400 && event.detail.xhr.responseText) { event.detail.shouldSwap = true; event.detail.isError = false; }
+    var xhr = event.detail.xhr;
+    var text = xhr.responseText || "";
+    if (/^\s*<!doctype html/i.test(text) && event.detail.target !== document.body) {
+      event.detail.shouldSwap = false;
+      event.detail.isError = false;
+      var page = new DOMParser().parseFromString(text, "text/html");
+      var heading = page.querySelector("main h1");
+      var detail = page.querySelector("main p");
+      toast(((heading && heading.textContent) || ("The action failed (" + xhr.status + ")")) +
+            (detail ? ": " + detail.textContent : ""), "error");
+      return;
+    }
+    if (xhr.status >= 400 && text) { event.detail.shouldSwap = true; event.detail.isError = false; }
   });
 
   function toast(text, level) {
@@ -88,6 +101,8 @@
       var form = part.closest("form");
       var chosen = form && form.querySelector("[name='" + rule[0] + "']:checked");
       part.hidden = !!chosen && chosen.value !== rule[1];
+      // A hidden part's fields are not sent and not checked (its required fields wait for it).
+      if (part.tagName === "FIELDSET") part.disabled = part.hidden;
     });
   }
   document.addEventListener("change", function (event) {
@@ -127,3 +142,84 @@ document.addEventListener("click", function (event) {
   list.insertBefore(row, button);
   row.focus();
 });
+
+// Uploads (templates/includes/upload_field.html): the API's limit is checked as soon as a file is
+// chosen (the form will not send one that is too large), and the progress bar follows htmx's
+// upload progress events.
+(function () {
+  "use strict";
+  function checkSize(input) {
+    var zone = input.closest("[data-upload]");
+    var error = zone && zone.querySelector("[data-file-error]");
+    var label = zone && zone.querySelector("[data-file-name]");
+    var file = input.files && input.files[0];
+    var max = parseInt(input.dataset.maxBytes || "0", 10);
+    if (label) label.textContent = file ? file.name : "";
+    var message = file && max && file.size > max
+      ? file.name + " is too large: the API accepts at most " + input.dataset.maxHuman + "."
+      : "";
+    input.setCustomValidity(message);
+    if (error) { error.textContent = message; error.hidden = !message; }
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-upload] input[type=file]")) checkSize(event.target);
+  });
+  document.addEventListener("drop", function (event) {
+    var zone = event.target.closest && event.target.closest("[data-upload]");
+    var input = zone && zone.querySelector("input[type=file]");
+    if (input) setTimeout(function () { checkSize(input); }, 0);
+  });
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var bar = event.target.querySelector && event.target.querySelector("[data-upload-progress]");
+    if (!bar || !event.detail.lengthComputable) return;
+    bar.hidden = false;
+    bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
+  });
+})();
+
+// Copy, download and import (step runner): <button data-copy="#id">, <button data-download="name"
+// data-download-from="#id">, <input type="file" data-import-into="#textarea-id">.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var copy = event.target.closest && event.target.closest("[data-copy]");
+    if (copy) {
+      var source = document.querySelector(copy.dataset.copy);
+      if (!source) return;
+      var done = function () { window.bctrlToast("Copied.", "success"); };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(source.textContent).then(done);
+      } else {
+        var range = document.createRange();
+        range.selectNodeContents(source);
+        var selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        if (document.execCommand("copy")) done();
+      }
+      return;
+    }
+    var download = event.target.closest && event.target.closest("[data-download]");
+    if (download) {
+      var from = document.querySelector(download.dataset.downloadFrom);
+      if (!from) return;
+      var url = URL.createObjectURL(new Blob([from.textContent], { type: "application/json" }));
+      var link = document.createElement("a");
+      link.href = url;
+      link.download = download.dataset.download;
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+    }
+  });
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.dataset || !input.dataset.importInto || !input.files || !input.files[0]) return;
+    var target = document.querySelector(input.dataset.importInto);
+    input.files[0].text().then(function (text) {
+      try { JSON.parse(text); } catch (error) { window.bctrlToast(input.files[0].name + " is not JSON: " + error.message, "error"); return; }
+      if (target) { target.value = text; target.closest("details") && (target.closest("details").open = true); }
+    });
+  });
+})();

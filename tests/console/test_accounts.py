@@ -1,5 +1,6 @@
 """Signing in (with its failed-attempt limit) and the createuser command."""
 
+import ipaddress
 import re
 from io import StringIO
 
@@ -76,6 +77,51 @@ def test_the_lock_is_per_address(client: Client, vera: User, settings) -> None:
         _sign_in(client, "vera", "wrong", address="10.0.0.1")
     assert _sign_in(client, "vera", PASSWORD, address="10.0.0.1").status_code == 429
     assert _sign_in(client, "vera", PASSWORD, address="10.0.0.2").status_code == 302
+
+
+def test_an_address_trying_many_names_is_locked_too(client: Client, vera: User, settings) -> None:
+    settings.LOGIN_ADDRESS_RATE_LIMIT = 3
+    for name in ("ann", "bob", "cyd"):
+        _sign_in(client, name, "wrong", address="10.0.0.7")
+    locked = _sign_in(client, "vera", PASSWORD, address="10.0.0.7")
+    assert locked.status_code == 429 and "_auth_user_id" not in client.session
+    assert AuditEntry.objects.get(action="login.locked").remote_addr == "10.0.0.7"
+    assert _sign_in(client, "vera", PASSWORD, address="10.0.0.8").status_code == 302
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(client: Client, vera: User, settings) -> None:
+    settings.LOGIN_RATE_LIMIT = 2
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.9.0.0/24")]
+
+    def through(proxy: str, chain: str, password: str = "wrong"):  # noqa: S107
+        return client.post(
+            "/login/",
+            {"username": "vera", "password": password},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=chain,
+        )
+
+    for _ in range(2):  # the client forged a first hop; the proxy appended the address it saw
+        through("10.9.0.1", "198.51.100.1, 203.0.113.5")
+    assert through("10.9.0.2", "203.0.113.5", PASSWORD).status_code == 429
+    assert AuditEntry.objects.get(action="login.locked").remote_addr == "203.0.113.5"
+    assert through("10.9.0.1", "203.0.113.6", PASSWORD).status_code == 302  # another client
+    client.logout()
+    # A peer that is not a trusted proxy cannot pick its address with the header.
+    for _ in range(2):
+        client.post(
+            "/login/",
+            {"username": "vera", "password": "w"},
+            REMOTE_ADDR="10.0.0.5",
+            HTTP_X_FORWARDED_FOR="1.2.3.4",
+        )
+    forged = client.post(
+        "/login/",
+        {"username": "vera", "password": PASSWORD},
+        REMOTE_ADDR="10.0.0.5",
+        HTTP_X_FORWARDED_FOR="5.6.7.8",
+    )
+    assert forged.status_code == 429
 
 
 def test_a_success_clears_the_count(client: Client, vera: User, settings) -> None:

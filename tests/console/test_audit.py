@@ -27,6 +27,9 @@ def test_it_shows_what_the_console_did(
     operator_client.post("/workspaces/new/", {"name": name})
     body = admin_client.get("/audit/").content.decode()
     assert "<code>workspace.create</code>" in body and "oscar" in body and "succeeded" in body
+    # the target by its name (the id stays in the entry, as the name's title)
+    entry = AuditEntry.objects.get(action="workspace.create")
+    assert f'<span title="{entry.target_id}">{name}</span>' in body
 
 
 def test_it_shows_failures_with_the_request_id(admin_client: Client) -> None:

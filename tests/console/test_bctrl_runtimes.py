@@ -69,6 +69,27 @@ async def test_it_launches_once_per_idempotency_key_and_stops(workspace: dict) -
     assert stopped.status == "stopped" and stopped.stopped_at is not None
 
 
+async def test_every_run_of_a_reused_alias_is_reachable_by_id(workspace: dict) -> None:
+    launch = {"mode": "ephemeral"}
+    first = await runtimes.launch_runtime(workspace["id"], alias="again", driver="playwright", launch=launch)
+    stopped = await runtimes.stop_runtime(workspace["id"], "again")
+    assert stopped.stop_reason == "requested" and stopped.ended
+    second = await runtimes.launch_runtime(workspace["id"], alias="again", driver="playwright", launch=launch)
+
+    every = await runtimes.list_every_runtime(workspace_id=workspace["id"])
+    assert [r.id for r in every.items] == [second.id, first.id]
+    assert [
+        r.id for r in (await runtimes.list_every_runtime(workspace_id=workspace["id"], status="active")).items
+    ] == [second.id]
+    older = await runtimes.get_run(first.id)
+    assert older.status == "stopped" and older.stop_reason == "requested" and older.alias == "again"
+    older_events = await events.list_run_events(first.id, ["runtime.stopped"])
+    assert [e.event_type for e in older_events.items] == ["runtime.stopped"]
+    assert (await events.list_run_events(second.id, ["runtime.stopped"])).items == []
+    with pytest.raises(NotFound):
+        await runtimes.get_run(str(uuid.uuid4()))
+
+
 async def test_the_catalogue_describes_calls_and_their_args(live: LiveRuntime) -> None:
     catalogue = await execute.get_help(live.workspace_id, runtime=live.alias)
     goto = catalogue.call("page.goto")

@@ -76,7 +76,10 @@ def test_it_shows_a_failing_step_and_stops_there(
     status, body = _run(operator_client, live, {"source": "json", "steps_json": json.dumps(steps)})
     assert status == 200
     assert "badge-failed" in body and "badge-error" in body
-    assert "page.title" not in body  # fail-fast: the third step never ran
+    # fail-fast: the third step never ran, and the runner says so
+    assert 'page.title</strong> <span class="badge">skipped</span>' in body
+    # the timeout names what the step waited for
+    assert "within 300 ms (waiting for selector &#x27;#missing&#x27;)" in body
     assert "A step failed" in body
 
 
@@ -177,3 +180,74 @@ def test_a_viewer_cannot_run_steps(viewer_client: Client, api: httpx.Client, liv
     assert viewer_client.get(f"{live.url}steps/row/", {"row": 0}).status_code == 403
     assert _step_events(api, live) == before
     assert not AuditEntry.objects.filter(action="runtime.execute").exists()
+
+
+def test_a_builder_row_sets_its_own_timeout(
+    operator_client: Client, live: LiveRuntime, site: served.TestSite
+) -> None:
+    status, body = _run(
+        operator_client,
+        live,
+        {
+            "source": "builder",
+            "step-0-call": "page.goto",
+            "step-0-arg-0": f"{site.url}/index.html",
+            "step-0-arg-0-type": "string",
+            "step-1-call": "page.waitForSelector",
+            "step-1-arg-0": "#never",
+            "step-1-arg-0-type": "string",
+            "step-1-timeout": "250",
+        },
+    )
+    assert status == 200 and "within 250 ms (waiting for selector &#x27;#never&#x27;)" in body
+    # and the run as code carries it as the contract's option
+    assert "&quot;timeoutMs&quot;: 250" in body
+
+
+def test_a_bad_timeout_is_refused_before_anything_runs(operator_client: Client, live: LiveRuntime) -> None:
+    status, body = _run(
+        operator_client,
+        live,
+        {"source": "builder", "step-0-call": "page.title", "step-0-timeout": "soon"},
+    )
+    assert status == 422 and "the timeout is milliseconds" in body
+
+
+def test_an_unknown_option_is_refused_by_the_engine_naming_it(
+    operator_client: Client, live: LiveRuntime
+) -> None:
+    steps = [{"call": "page.title", "options": {"timeout": 500}}]
+    status, body = _run(operator_client, live, {"source": "json", "steps_json": json.dumps(steps)})
+    assert status == 400 and "steps.0.options.timeout" in body
+
+
+def test_a_failed_run_is_audited_as_failed_and_can_screenshot_the_page(
+    operator_client: Client, live: LiveRuntime, site: served.TestSite
+) -> None:
+    steps = [
+        {"call": "page.goto", "args": [f"{site.url}/index.html"]},
+        {"call": "page.click", "args": ["#missing"], "options": {"timeoutMs": 200}},
+    ]
+    status, body = _run(
+        operator_client,
+        live,
+        {"source": "json", "steps_json": json.dumps(steps), "screenshot_on_failure": "1"},
+    )
+    assert status == 200 and "The page when the step failed" in body
+    assert 'alt="Screenshot of the page after the failed step"' in body and "/artifacts/" in body
+    entry = AuditEntry.objects.get(action="runtime.execute")
+    assert entry.outcome == "failed" and "step 2 page.click failed" in entry.message
+    assert entry.target_name.endswith(f"/ {live.alias}")
+
+
+def test_a_run_comes_as_curl_python_and_json_without_the_key(
+    operator_client: Client, live: LiveRuntime, settings
+) -> None:
+    steps = [{"call": "page.title"}]
+    status, body = _run(operator_client, live, {"source": "json", "steps_json": json.dumps(steps)})
+    assert status == 200
+    execute_url = f"{settings.BCTRL_API_URL}/workspaces/{live.workspace_id}/execute"
+    assert f"curl -X POST &quot;{execute_url}&quot;" in body and "$BCTRL_API_KEY" in body
+    assert "import httpx" in body and "os.environ[" in body and "&#x27;page.title&#x27;" in body
+    assert 'data-download="steps.json"' in body and 'name="from_run"' in body
+    assert settings.BCTRL_API_KEY not in body

@@ -185,13 +185,24 @@ def test_it_explains_why_a_profile_in_use_cannot_be_deleted(
         api.delete(f"/browser-profiles/{profile['id']}")
 
 
-@pytest.mark.parametrize("persona", ["operator_client", "viewer_client"])
-def test_only_admins_change_profiles(
-    persona: str, request: pytest.FixtureRequest, api: httpx.Client, profile: dict
+def test_an_operator_creates_a_profile_as_an_operator_key_may(
+    operator_client: Client, api: httpx.Client
 ) -> None:
-    client: Client = request.getfixturevalue(persona)
+    name = f"operator-made-{uuid.uuid4().hex[:6]}"
+    response = operator_client.post("/profiles/new/", _form(name=name))
+    assert response.status_code == 302
+    made = api.get("/browser-profiles", params={"q": name}).json()["profiles"]
+    assert [p["name"] for p in made] == [name]
+    api.delete(f"/browser-profiles/{made[0]['id']}")
+
+
+def test_a_viewer_sees_profile_changes_disabled_and_cannot_make_them(
+    viewer_client: Client, api: httpx.Client, profile: dict
+) -> None:
+    client = viewer_client
     page = client.get(f"/profiles/{profile['id']}/").content.decode()
-    assert "/edit/" not in page and "/delete/" not in page
+    assert "/edit/" not in page and "/delete/" not in page and "/launch/" not in page
+    assert page.count("needs the operator role") >= 2
     name = f"denied-{uuid.uuid4().hex[:6]}"
     assert client.post("/profiles/new/", _form(name=name)).status_code == 403
     assert client.post(f"/profiles/{profile['id']}/edit/", _form(name="changed")).status_code == 403

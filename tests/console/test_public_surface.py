@@ -247,6 +247,9 @@ def _page_urls(user: User) -> list[str]:
         "object_path": "reports/q3.csv",
         "key": "prod/crm/login",
         "user_id": user.pk,
+        "runtime_id": str(uuid.uuid4()),  # runs by id are this engine's: not offered here
+        "recipe_id": 1,
+        "api_key_id": str(uuid.uuid4()),
     }
     urls = []
 
@@ -297,6 +300,22 @@ def test_lists_outside_the_public_surface_say_they_are_not_offered(
     for url in ("/profiles/", "/extensions/", "/vault/", "/storage/"):
         response = admin_client.get(url)
         assert response.status_code < 500 and "Not offered by this API" in response.content.decode(), url
+
+
+def test_a_runtime_page_degrades_to_the_public_alias_routes(
+    admin_client: Client, public_api: PublicSurface
+) -> None:
+    body = admin_client.get(f"/workspaces/{WORKSPACE_ID}/runtimes/{ALIAS}/").content.decode()
+    runs = body.split('id="runtime-runs"')[1].split("</section>")[0]
+    assert "does not list earlier runs" in runs and "Retry" not in runs
+    assert 'id="events"' in body and "Events" in body  # the alias's events through the public route
+    by_id = admin_client.get(f"/runtimes/{uuid.uuid4()}/")
+    assert by_id.status_code == 404 and "does not offer runs by id" in by_id.content.decode()
+
+
+def test_usage_and_keys_say_they_are_not_offered(admin_client: Client, public_api: PublicSurface) -> None:
+    assert "does not report usage" in admin_client.get("/usage/").content.decode()
+    assert "does not manage keys through its API" in admin_client.get("/api-keys/").content.decode()
 
 
 def test_the_overview_degrades_in_place(admin_client: Client, public_api: PublicSurface) -> None:

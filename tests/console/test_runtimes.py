@@ -1,5 +1,9 @@
-"""Runtime pages against the real engine and a real Chromium: list, launch, detail, stop."""
+"""Runtime pages against the real engine and a real Chromium: list, launch, detail, stop.
 
+Runs by id (older runs of a reused alias), stopped runtimes and relaunch: test_runs.py.
+"""
+
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -10,7 +14,7 @@ from django.test import Client
 from dashboard.audit.models import AuditEntry
 from dashboard.bctrl.client import reset_clients, use_transport
 from tests.console.runtime_support import LiveRuntime, launch, live_runtime
-from tests.support.engine_process import EngineProcess, free_port
+from tests.support.engine_process import EngineProcess, free_port, refused_port
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,8 @@ def test_it_launches_a_runtime_through_the_form(
     assert runtime["status"] == "active"
     assert runtime["config"]["viewport"] == {"width": 1024, "height": 700}
     entry = AuditEntry.objects.get(action="runtime.launch")
-    assert entry.username == "oscar" and entry.outcome == "succeeded" and entry.message == runtime["id"]
+    assert entry.username == "oscar" and entry.outcome == "succeeded" and entry.target_id == runtime["id"]
+    assert entry.target_name == f"{workspace['name']} / checkout"
     detail = operator_client.get(response["Location"]).content.decode()
     assert "checkout" in detail and "badge-active" in detail and "Stop runtime" in detail
 
@@ -108,8 +113,10 @@ def test_it_shows_the_runtime_detail(viewer_client: Client, live: LiveRuntime) -
     body = response.content.decode()
     assert response.status_code == 200
     assert live.alias in body and "badge-active" in body and "Bindings" in body and "Events" in body
-    # a viewer sees the runtime but none of the operator's controls
-    assert "Stop runtime" not in body and "Run steps" not in body
+    # a viewer sees what an operator may do, disabled, with the role it needs; no form to do it
+    assert body.count("needs the operator role") >= 2
+    assert 'action="/workspaces/' not in body.split('id="runtime-summary"')[1].split("</section>")[0]
+    assert 'id="step-builder"' not in body and "Run steps" in body
 
 
 def test_it_lists_runtimes_with_a_status_filter(viewer_client: Client, live: LiveRuntime) -> None:
@@ -124,7 +131,8 @@ def test_it_renders_a_missing_runtime_as_a_state(viewer_client: Client, workspac
     response = viewer_client.get(f"/workspaces/{workspace['id']}/runtimes/nobody/")
     body = response.content.decode()
     assert response.status_code == 404
-    assert "no longer exists" in body and "Request id" in body and "Retry" in body
+    # a 404 is a state to say plainly, not a failure to retry
+    assert "There is no runtime called <strong>nobody</strong>" in body and ">Retry<" not in body
 
 
 def test_an_operator_stops_a_runtime_with_confirmation(
@@ -134,10 +142,12 @@ def test_an_operator_stops_a_runtime_with_confirmation(
     url = f"/workspaces/{workspace['id']}/runtimes/doomed/"
     assert "data-confirm=" in operator_client.get(url).content.decode()
     response = operator_client.post(f"{url}stop/", headers={"HX-Request": "true"})
-    body = response.content.decode()
-    assert response.status_code == 200
-    assert "badge-stopped" in body and "Runtime doomed stopped." in body
+    # the whole page is drawn again: a stopped runtime offers no Stop and no step runner
+    assert response.status_code == 200 and response["HX-Redirect"] == url
     assert api.get(f"/workspaces/{workspace['id']}/runtimes/doomed").json()["status"] == "stopped"
+    page = operator_client.get(url).content.decode()
+    assert "Runtime doomed stopped." in page and "badge-stopped" in page
+    assert "Stop runtime" not in page and 'id="step-runner"' not in page
     entry = AuditEntry.objects.get(action="runtime.stop")
     assert entry.username == "oscar" and entry.outcome == "succeeded"
 
@@ -180,8 +190,12 @@ def test_profile_mode_needs_a_profile(operator_client: Client, workspace: dict) 
     response = operator_client.post(
         f"/workspaces/{workspace['id']}/launch/", _launch_form("x", launch_mode="profile")
     )
+    body = response.content.decode()
     assert response.status_code == 422
-    assert "Choose the profile to launch." in response.content.decode()
+    assert "Choose the profile to launch." in body
+    # labelled as required, and required by the browser too
+    assert "Profile <span" in body and "(required)" in body
+    assert 'name="profile_id" id="id_profile_id" required' in body
 
 
 def test_mounts_wider_than_the_workspace_are_refused_next_to_them(
@@ -225,5 +239,32 @@ def test_an_htmx_launch_redirects_the_browser(
     response = operator_client.post(
         f"/workspaces/{workspace['id']}/launch/", _launch_form("swift"), headers={"HX-Request": "true"}
     )
-    assert response.status_code == 204
     assert response["HX-Redirect"] == f"/workspaces/{workspace['id']}/runtimes/swift/"
+
+
+def test_the_launch_form_suggests_an_alias(operator_client: Client, workspace: dict) -> None:
+    body = operator_client.get(f"/workspaces/{workspace['id']}/launch/").content.decode()
+    suggested = body.split('name="alias" value="')[1].split('"')[0]
+    assert re.fullmatch(r"browser-[0-9a-f]{4}", suggested)
+
+
+def test_a_launch_with_the_api_down_keeps_the_input_and_draws_no_page_inside_the_form(
+    operator_client: Client, workspace: dict, settings
+) -> None:
+    settings.BCTRL_API_URL = f"http://127.0.0.1:{refused_port()}/v1"
+    reset_clients()
+    form = _launch_form("kept-alias", locale="fr-FR", user_agent="KeepMe/1.0")
+    response = operator_client.post(
+        f"/workspaces/{workspace['id']}/launch/", form, headers={"HX-Request": "true"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 422
+    # only the form region, never a whole console inside the form
+    assert (
+        body.lstrip().startswith('<form id="launch-form"') and "<html" not in body and "sidebar" not in body
+    )
+    assert 'value="kept-alias"' in body and 'value="fr-FR"' in body and 'value="KeepMe/1.0"' in body
+    # one sentence for what happened, one for what to do
+    assert body.count("could not be reached") == 1 and "Check that the engine is running" in body
+    entry = AuditEntry.objects.get(action="runtime.launch")
+    assert entry.outcome == "failed" and entry.status == 0

@@ -43,13 +43,17 @@ def test_the_route_list_is_not_empty() -> None:
 
 
 @pytest.mark.parametrize("url", ["/", "/workspaces/", "/login/", "/users/"])
-def test_it_sends_security_headers(admin_client: Client, url: str) -> None:
+def test_it_sends_security_headers(admin_client: Client, url: str, settings) -> None:
     response = admin_client.get(url)
     policy = response["Content-Security-Policy"]
     script = next(part for part in policy.split(";") if part.strip().startswith("script-src"))
     assert script.split() == ["script-src", "'self'"]
     assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
     assert "frame-ancestors 'none'" in policy
+    # the page may talk to the console itself and to the API's origin, nowhere else
+    api_origin = "/".join(settings.BCTRL_API_URL.split("/")[:3])
+    connect = next(part for part in policy.split(";") if part.strip().startswith("connect-src"))
+    assert connect.split() == ["connect-src", "'self'", api_origin, api_origin.replace("http", "ws", 1)]
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"

@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from dashboard.audit.models import AuditEntry
-from dashboard.bctrl.client import reset_clients
+from dashboard.bctrl.client import reset_clients, use_transport
+from tests.console.faults import Faults, api_error
 from tests.support.engine_process import EngineProcess
 
 PNG = base64.b64decode(
@@ -83,8 +84,17 @@ def test_it_browses_one_folder_level_with_breadcrumbs(
     assert f'href="/storage/{namespace}/"' in inner  # the breadcrumb back to the namespace root
 
 
-def test_it_shows_an_empty_namespace(viewer_client: Client, namespace: str) -> None:
-    assert "This namespace is empty." in viewer_client.get(f"/storage/{namespace}/").content.decode()
+def test_a_mistyped_namespace_is_a_404_naming_it(viewer_client: Client, namespace: str) -> None:
+    response = viewer_client.get(f"/storage/{namespace}/")
+    body = response.content.decode()
+    assert response.status_code == 404
+    assert f'There is no storage namespace called <strong class="mono">{namespace}</strong>' in body
+    assert 'id="storage-upload"' not in body
+
+
+def test_an_operator_may_start_a_new_namespace(operator_client: Client, namespace: str) -> None:
+    body = operator_client.get(f"/storage/{namespace}/", {"new": "1"}).content.decode()
+    assert "This namespace is empty." in body and 'id="storage-upload"' in body
 
 
 def test_an_operator_uploads_into_the_current_folder(
@@ -175,8 +185,27 @@ def test_it_shows_the_size_limit_next_to_the_file(
     )
     body = response.content.decode()
     assert response.status_code == 422 and 'id="storage-upload"' in body and "field-error" in body
+    # refused by the console against the API's own limit, before a byte is sent
+    assert "This file is 2 KB; the API accepts at most 1 KB." in body
     with small_engine.client() as api:
         assert api.get("/storage/limits/objects/big.bin").status_code == 404
+    page = operator_client.get("/storage/limits/", {"new": "1"}).content.decode()
+    assert "Up to 1 KB." in page and 'data-max-bytes="1024"' in page
+
+
+def test_an_api_that_does_not_say_its_limit_still_refuses_inline(
+    operator_client: Client, small_engine: EngineProcess, settings
+) -> None:
+    settings.BCTRL_API_URL, settings.BCTRL_API_KEY = f"{small_engine.url}/v1", small_engine.keys["admin"]
+    use_transport(
+        Faults({"GET /v1/limits": api_error(404, "request.not_found", "No such resource or route.")})
+    )
+    upload = SimpleUploadedFile("big.bin", b"x" * 2048, content_type="application/octet-stream")
+    response = operator_client.post(
+        "/storage/limits/upload/", {"file": upload, "folder": "", "name": ""}, headers={"HX-Request": "true"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 422 and "field-error" in body and "storage.too_large" not in body
     assert AuditEntry.objects.get(action="storage.object.upload").outcome == "failed"
 
 
@@ -218,3 +247,34 @@ def test_it_shows_an_api_outage_as_a_state(viewer_client: Client, settings) -> N
     reset_clients()
     response = viewer_client.get("/storage/")
     assert response.status_code == 200 and "could not be reached" in response.content.decode()
+
+
+class _Recorder(httpx.AsyncBaseTransport):
+    """Passes every call to the engine and notes how each request body was sent."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.bodies: dict[str, str] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            # httpx keeps a body given as bytes whole (ByteStream); an async iterator stays a stream
+            self.bodies[request.url.path] = (
+                "whole" if isinstance(request.stream, httpx.ByteStream) else "streamed"
+            )
+        return await self.inner.handle_async_request(request)
+
+
+def test_an_upload_is_streamed_to_the_api(operator_client: Client, api: httpx.Client, namespace: str) -> None:
+    recorder = _Recorder()
+    use_transport(recorder)
+    content = bytes(range(256)) * 8192  # 2 MB: past Django's in-memory limit, so it sits in a temp file
+    upload = SimpleUploadedFile("big.bin", content, content_type="application/octet-stream")
+    response = operator_client.post(
+        f"/storage/{namespace}/upload/",
+        {"file": upload, "folder": "", "name": ""},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200, response.content.decode()[:500]
+    assert recorder.bodies == {f"/v1/storage/{namespace}/objects/big.bin": "streamed"}
+    assert api.get(f"/storage/{namespace}/content/big.bin").content == content

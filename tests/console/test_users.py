@@ -144,3 +144,66 @@ def test_a_viewer_cannot_manage_users(viewer_client: Client, vera: User) -> None
 def test_non_admins_do_not_see_the_admin_menu(operator_client: Client, admin_client: Client) -> None:
     assert 'href="/users/"' not in operator_client.get("/workspaces/").content.decode()
     assert 'href="/users/"' in admin_client.get("/workspaces/").content.decode()
+
+
+def test_a_user_changes_their_own_password(viewer_client: Client, vera: User, client: Client) -> None:
+    wrong = viewer_client.post(
+        "/account/password/",
+        {
+            "old_password": "not it",
+            "new_password1": "a new long passphrase 7",
+            "new_password2": "a new long passphrase 7",
+        },
+    )
+    assert wrong.status_code == 422 and "old password was entered incorrectly" in wrong.content.decode()
+    response = viewer_client.post(
+        "/account/password/",
+        {
+            "old_password": "correct horse battery staple",
+            "new_password1": "a new long passphrase 7",
+            "new_password2": "a new long passphrase 7",
+        },
+    )
+    assert response.status_code == 302
+    assert viewer_client.get("/").status_code == 200  # still signed in here
+    assert client.login(username="vera", password="a new long passphrase 7")
+    entry = AuditEntry.objects.get(action="user.password.change")
+    assert entry.username == "vera" and "passphrase" not in entry.message
+
+
+def test_an_admin_resets_someone_elses_password(admin_client: Client, vera: User, client: Client) -> None:
+    assert "Reset password" in admin_client.get("/users/").content.decode()
+    response = admin_client.post(
+        f"/users/{vera.pk}/password/",
+        {"new_password1": "reset by an admin 42", "new_password2": "reset by an admin 42"},
+    )
+    assert response.status_code == 302
+    assert client.login(username="vera", password="reset by an admin 42")
+    assert AuditEntry.objects.get(action="user.password.reset").target_name == "vera"
+
+
+def test_only_admins_reset_passwords(operator_client: Client, vera: User) -> None:
+    response = operator_client.post(
+        f"/users/{vera.pk}/password/",
+        {"new_password1": "taken over 12345", "new_password2": "taken over 12345"},
+    )
+    assert response.status_code == 403
+    assert not _fresh(vera).check_password("taken over 12345")
+
+
+def test_times_are_shown_in_the_users_time_zone(viewer_client: Client, vera: User, client: Client) -> None:
+    from dashboard.front.models import StepRecipe
+
+    StepRecipe.objects.create(name="Timed", steps=[{"call": "page.title"}])
+    assert " UTC</time>" in viewer_client.get("/recipes/").content.decode()
+    page = viewer_client.get("/account/").content.decode()
+    assert "Time zone" in page and 'value="Asia/Tokyo"' in page
+    assert viewer_client.post("/account/", {"time_zone": "Asia/Tokyo"}).status_code == 302
+    shown = viewer_client.get("/recipes/").content.decode()
+    assert (
+        "Asia/Tokyo" in shown.split("</header>")[0] and " JST</time>" in shown and " UTC</time>" not in shown
+    )
+    assert viewer_client.post("/account/", {"time_zone": "Mars/Olympus"}).status_code == 422
+    # kept for the next sign-in
+    client.login(username="vera", password="correct horse battery staple")
+    assert "Asia/Tokyo" in client.get("/").content.decode().split("</header>")[0]

@@ -182,9 +182,28 @@ def test_it_edits_name_and_mounts(operator_client: Client, api: httpx.Client) ->
     assert response.status_code == 302
     saved = api.get(f"/workspaces/{workspace['id']}").json()
     assert saved["name"] == "after"
-    assert saved["mounts"]["vault"] == {"allow": ["shop/"], "deny": [], "allowRawReads": True}
+    # raw reads are an admin's grant: an operator's form shows the box disabled and ignores it
+    assert saved["mounts"]["vault"] == {"allow": ["shop/"], "deny": [], "allowRawReads": False}
     assert saved["mounts"]["storage"] == {"workspace": "shop-files"}
     assert AuditEntry.objects.filter(action="workspace.update", target_id=workspace["id"]).exists()
+
+
+def test_only_an_admin_grants_raw_vault_reads(
+    admin_client: Client, operator_client: Client, api: httpx.Client
+) -> None:
+    workspace = _made(api, "raw")
+    form = {"name": "raw", "vault_allow": ["shop/"], "vault_raw_reads": "on"}
+    page = operator_client.get(f"/workspaces/{workspace['id']}/edit/").content.decode()
+    assert "Only an admin can change this." in page
+    assert admin_client.post(f"/workspaces/{workspace['id']}/edit/", form).status_code == 302
+    assert api.get(f"/workspaces/{workspace['id']}").json()["mounts"]["vault"]["allowRawReads"] is True
+    # an operator's save keeps the admin's grant rather than dropping it
+    assert (
+        operator_client.post(f"/workspaces/{workspace['id']}/edit/", {**form, "name": "renamed"}).status_code
+        == 302
+    )
+    saved = api.get(f"/workspaces/{workspace['id']}").json()
+    assert saved["name"] == "renamed" and saved["mounts"]["vault"]["allowRawReads"] is True
 
 
 def test_the_editor_keeps_existing_mounts(operator_client: Client, api: httpx.Client) -> None:

@@ -1,10 +1,11 @@
 """End-to-end fixtures: a real console process in front of the real engine, driven by headless Chromium."""
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess
@@ -23,13 +24,43 @@ def console(engine: EngineProcess, tmp_path_factory: pytest.TempPathFactory) -> 
     process.stop()
 
 
+# Every page of the end-to-end run reports Content-Security-Policy violations (the browser's
+# `securitypolicyviolation` events, which also cover ones it does not log) and console errors;
+# a test that causes either fails at teardown. Chromium also logs each HTTP error status a page
+# receives ("Failed to load resource: ... status of 422"): the tests cause those on purpose (a
+# refused form, a 404 page), so those lines alone are not errors of the page.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI} ${event.sample}`);
+});
+"""
+HTTP_STATUS_LINE = re.compile(r"^Failed to load resource: the server responded with a status of \d{3}")
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def browser_errors() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, browser_errors: list[str]) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.add_init_script(CSP_LISTENER)
     opened = context.new_page()
     opened.set_default_timeout(20_000)
+    watch(opened, browser_errors)
     yield opened
     context.close()
+    assert browser_errors == [], "CSP violations or console errors in the browser"
+
+
+def watch(page: Page, errors: list[str]) -> None:
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not HTTP_STATUS_LINE.match(message.text):
+            errors.append(f"{page.url}: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: uncaught {error}"))
 
 
 def sign_in(page: Page, console: ConsoleProcess, username: str = "alice") -> None:

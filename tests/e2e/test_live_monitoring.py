@@ -75,7 +75,7 @@ def _watch(
     )
 
     # The operator opens it: its live view shows frames; taking control lets a click through.
-    operator.locator(f"#runtime-row-{launched['id']} a").click()
+    operator.locator(f"#runtime-row-{launched['id']} td:first-child a").click()
     live = live_frame(operator)
     live.wait_state("live")
     operator.get_by_role("button", name="Take control").click()

@@ -36,15 +36,15 @@ def test_an_operator_runs_a_browser_from_the_console(
     page.get_by_role("link", name="Launch runtime").click()
     page.get_by_label("Alias", exact=True).fill("e2e-browser")
     page.get_by_role("button", name="Launch runtime").click()
-    expect(page.get_by_role("heading", name="e2e-browser")).to_be_visible(timeout=60_000)
-    expect(page.locator("#runtime-summary .badge")).to_have_text("active")
+    expect(page.get_by_role("heading", name="e2e-browser", level=1)).to_be_visible(timeout=60_000)
+    expect(page.locator("h1 .badge")).to_have_text("active")
 
     steps = [
         {"call": "page.goto", "args": [f"{site.url}/index.html"]},
         {"call": "page.textContent", "args": ["#title"]},
         {"call": "page.screenshot", "args": [{"name": "home"}]},
     ]
-    page.locator("summary", has_text="Paste steps as JSON").click()
+    page.locator("summary", has_text="Paste or import steps as JSON").click()
     page.get_by_label("Steps (JSON)").fill(json.dumps(steps))
     page.get_by_role("button", name="Run JSON steps").click()
     results = page.locator("#step-results")
@@ -57,7 +57,12 @@ def test_an_operator_runs_a_browser_from_the_console(
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Stop runtime").click()
-    expect(page.locator("#runtime-summary .badge")).to_have_text("stopped", timeout=30_000)
+    # stopped means stopped: the page is drawn again without a Stop button or a step runner
+    expect(page.locator("h1 .badge")).to_have_text("stopped", timeout=30_000)
+    expect(page.get_by_text("Stopped on request")).to_be_visible()
+    expect(page.locator("#step-runner")).to_have_count(0)
+    expect(page.get_by_role("button", name="Stop runtime")).to_have_count(0)
+    expect(page.get_by_role("link", name="Relaunch with the same config")).to_be_visible()
 
     password = f"pw-{uuid.uuid4().hex}"
     key = f"e2e/{uuid.uuid4().hex[:8]}/login"
@@ -81,9 +86,20 @@ def test_an_operator_runs_a_browser_from_the_console(
     assert api.get(f"/workspaces/{workspace_id}").status_code == 404
 
 
-def test_a_viewer_sees_no_operator_actions(page: Page, console: ConsoleProcess) -> None:
+def test_a_viewer_sees_the_disabled_actions(
+    page: Page, console: ConsoleProcess, api: httpx.Client, workspace: dict
+) -> None:
+    assert api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "watched"}).status_code == 201
     sign_in(page, console, "vera")
     page.goto(f"{console.url}/workspaces/")
     expect(page.get_by_role("heading", name="Workspaces")).to_be_visible()
+    # what a viewer may not do is there, disabled, saying which role it needs: never a live link
     expect(page.get_by_role("link", name="New workspace")).to_have_count(0)
+    expect(page.get_by_role("button", name="New workspace")).to_be_disabled()
+    expect(page.get_by_text("needs the operator role").first).to_be_visible()
     screenshot(page, "workspaces")
+    page.goto(f"{console.url}/workspaces/{workspace['id']}/runtimes/watched/")
+    expect(page.get_by_role("button", name="Stop runtime")).to_be_disabled()
+    expect(page.get_by_role("button", name="Run steps")).to_be_disabled()
+    expect(page.locator("#step-builder")).to_have_count(0)
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="API keys")).to_have_count(0)

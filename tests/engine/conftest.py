@@ -22,7 +22,7 @@ PROVIDERS = ("openai", "anthropic", "google")
 
 @pytest.fixture(scope="session")
 def agent_engine(
-    tmp_path_factory: pytest.TempPathFactory, model_server: ModelServer
+    tmp_path_factory: pytest.TempPathFactory, model_server: ModelServer, site: TestSite
 ) -> Iterator[EngineProcess]:
     process = EngineProcess(
         tmp_path_factory.mktemp("agent-engine"),
@@ -32,6 +32,7 @@ def agent_engine(
             "ENGINE_AI_API_KEY": PLATFORM_KEY,
             "ENGINE_AI_MODEL": "platform-model",
         },
+        allow=site.host_port,  # its agents browse the suite's site, and nothing else on loopback
     ).start()
     yield process
     process.stop()

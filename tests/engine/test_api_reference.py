@@ -64,7 +64,6 @@ def test_every_route_of_the_reference_is_served(reference: tuple[str, str], serv
 
 def test_planned_routes_are_not_served_yet(reference: tuple[str, str], served: set[Route]) -> None:
     planned = rows(reference[1])
-    assert planned, "the planned section lists no route"
     landed = sorted(planned & served)
     assert not landed, f"served now: move these rows out of '{PLANNED_HEADING}': {landed}"
 

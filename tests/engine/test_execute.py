@@ -111,6 +111,38 @@ def test_it_stops_at_the_first_failing_step(client: httpx.Client, workspace_id: 
     )
 
 
+def test_it_refuses_options_it_does_not_know_and_names_them(client: httpx.Client, workspace_id: str) -> None:
+    response = execute(
+        client,
+        workspace_id,
+        {"call": "page.url"},
+        {"call": "page.click", "args": ["#x"], "options": {"timeout": 500, "retries": 2, "timeoutMs": 500}},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "request.invalid"
+    assert {f["path"] for f in error["details"]["fields"]} == {
+        "steps.1.options.timeout",
+        "steps.1.options.retries",
+    }
+    assert "steps.1.options.timeout" in error["message"]
+
+
+def test_it_honours_each_steps_own_timeout_and_names_what_it_waited_for(
+    client: httpx.Client, workspace_id: str, site: Site
+) -> None:
+    body = execute(
+        client,
+        workspace_id,
+        {"call": "page.goto", "args": [f"{site.url}/form.html"]},
+        {"call": "page.waitForSelector", "args": ["#never-there"], "options": {"timeoutMs": 250}},
+    ).json()
+    step = body["steps"][1]
+    assert step["error"]["code"] == "step.timeout"
+    # The budget in the message is the step's own, not the 30 s default.
+    assert "within 250 ms" in step["error"]["message"] and "'#never-there'" in step["error"]["message"]
+
+
 def test_it_reports_a_browser_error_as_a_failed_step(client: httpx.Client, workspace_id: str) -> None:
     body = execute(
         client, workspace_id, {"call": "page.evaluate", "args": ["(() => { throw new Error('nope') })()"]}

@@ -15,11 +15,13 @@ from tests.support.engine_process import EngineProcess
 CONTRACT_PATH_PARAMETERS = {
     "workspaceId",
     "alias",
+    "runtimeId",
     "operationId",
     "profileId",
     "extensionId",
     "artifactId",
     "credentialId",
+    "apiKeyId",
     "namespace",
     "path",
     "key",
@@ -37,6 +39,8 @@ def schema(document: dict[str, Any], name: str) -> dict[str, Any]:
 
 def enum_of(document: dict[str, Any], model: str, field: str) -> list[str]:
     prop = schema(document, model)["properties"][field]
+    if "anyOf" in prop:  # a nullable field: the enum is the branch that is not null
+        prop = next(p for p in prop["anyOf"] if p.get("type") != "null")
     if "$ref" in prop:
         prop = schema(document, prop["$ref"].rsplit("/", 1)[-1])
     return sorted(prop["enum"])
@@ -56,6 +60,7 @@ def test_path_parameters_have_the_contract_names(document: dict[str, Any]) -> No
 def test_response_enums_are_declared(document: dict[str, Any]) -> None:
     assert enum_of(document, "RuntimeOut", "status") == ["active", "failed", "stopped"]
     assert enum_of(document, "RuntimeSummary", "launchMode") == ["ephemeral", "profile"]
+    assert enum_of(document, "RuntimeOut", "stopReason") == ["engine_shutdown", "idle", "requested"]
     assert enum_of(document, "OperationOut", "status") == sorted(
         ["queued", "running", "cancelling", "succeeded", "failed", "cancelled", "timed_out"]
     )

@@ -101,7 +101,7 @@ def test_recordings_survive_a_killed_engine_keep_their_bounds_and_expire(
         "ENGINE_RECORDING_MAX_BYTES": "30000",
         "ENGINE_PUBLIC_URL": "http://engine.example.test:9999",
     }
-    engine = EngineProcess(tmp_path / "engine", settings).start()
+    engine = EngineProcess(tmp_path / "engine", settings, allow=site.host_port).start()
     try:
         with engine.client("operator") as api:
             workspace_id = api.post("/workspaces", json={"name": "recordings"}).json()["id"]
@@ -143,6 +143,6 @@ def test_recordings_survive_a_killed_engine_keep_their_bounds_and_expire(
 
 def restart(engine: EngineProcess, settings: dict[str, str]) -> EngineProcess:
     """A new engine on the same var dir (and database: the same keys work), after a kill."""
-    again = EngineProcess(engine.var_dir, settings)
+    again = EngineProcess(engine.var_dir, settings, allow=engine.env["ENGINE_EGRESS_ALLOW"])
     again.keys = dict(engine.keys)
     return again.start()

@@ -203,7 +203,7 @@ def test_it_stops_a_runtime_left_idle(api: httpx.Client, workspace: dict) -> Non
         if runtime["status"] != "active":
             break
         time.sleep(0.2)
-    assert runtime["status"] == "stopped"
+    assert runtime["status"] == "stopped" and runtime["stopReason"] == "idle"
     events = api.get(
         f"/workspaces/{workspace['id']}/runtimes/sleepy/events", params={"eventTypes": "runtime.stopped"}
     )

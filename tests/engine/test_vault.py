@@ -8,6 +8,7 @@ import pyotp
 import pytest
 
 from tests.support.engine_process import EngineProcess
+from tests.support.site import TestSite as Site
 
 SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
@@ -176,3 +177,63 @@ def test_updates_carry_the_key_only(api: httpx.Client, key: str) -> None:
         ("vault.entry.created", {"key": key}),
         ("vault.entry.deleted", {"key": key}),
     ]
+
+
+# --- raw reads and fill origins (the vault rules of engine security) --------------------------------
+
+RAW = {"vault": {"allow": ["raw/"], "allowRawReads": True}}
+
+
+def test_raw_reads_in_mounts_need_an_admin_key(engine: EngineProcess) -> None:
+    with engine.client("operator") as operator, engine.client("admin") as admin:
+        refused = operator.post("/workspaces", json={"name": "raw", "mounts": RAW})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "auth.forbidden"
+        assert "allowRawReads" in refused.json()["error"]["message"]
+        workspace = admin.post("/workspaces", json={"name": "raw", "mounts": RAW}).json()
+        url = f"/workspaces/{workspace['id']}"
+        try:
+            assert operator.patch(url, json={"mounts": RAW}).status_code == 403  # resending it, too
+            assert operator.patch(url, json={"name": "renamed"}).status_code == 200  # mounts untouched
+            launch = operator.post(f"{url}/runtimes", json={"alias": "raw", "mounts": RAW})
+            assert launch.status_code == 403 and "allowRawReads" in launch.json()["error"]["message"]
+            assert operator.get(f"{url}/runtimes").json()["runtimes"] == []
+            withdrawn = operator.patch(url, json={"mounts": {"vault": {"allow": ["raw/"]}}})
+            assert (
+                withdrawn.status_code == 200 and withdrawn.json()["mounts"]["vault"]["allowRawReads"] is False
+            )
+            assert admin.patch(url, json={"mounts": RAW}).json()["mounts"]["vault"]["allowRawReads"] is True
+        finally:
+            admin.delete(url, params={"force": "true"})
+
+
+def test_fill_needs_an_entry_with_origins_and_an_http_page_on_one(
+    engine: EngineProcess, site: Site, key: str
+) -> None:
+    with engine.client("admin") as admin, engine.client("operator") as operator:
+        assert (
+            admin.put(f"/vault/{key}", json={"username": "ada", "password": "pw-origins"}).status_code == 200
+        )
+        prefix = key.rsplit("/", 1)[0] + "/"
+        workspace = admin.post(
+            "/workspaces", json={"name": "fill", "mounts": {"vault": {"allow": [prefix]}}}
+        ).json()
+        url = f"/workspaces/{workspace['id']}"
+        try:
+            assert operator.post(f"{url}/runtimes", json={"alias": "filler"}).status_code == 201
+            selectors = {"usernameSelector": "#user", "passwordSelector": "#pass"}
+            fill = {"call": "vault.fill", "args": [key, selectors]}
+            page = {"call": "page.goto", "args": [f"{site.url}/vault-login.html"]}
+
+            def run(*steps: dict) -> dict:
+                return operator.post(
+                    f"{url}/execute", json={"runtime": "filler", "steps": list(steps)}
+                ).json()
+
+            no_origins = run(page, fill)["steps"][1]["error"]
+            assert no_origins["code"] == "vault.origin_required" and "origins" in no_origins["message"]
+            admin.put(f"/vault/{key}", json={"username": "ada", "origins": [site.url]})
+            blank = run({"call": "page.goto", "args": ["about:blank"]}, fill)["steps"][1]["error"]
+            assert blank["code"] == "vault.origin_mismatch"
+            assert run(page, fill)["steps"][1]["result"] == {"filled": ["username", "password"]}
+        finally:
+            admin.delete(url, params={"force": "true"})

@@ -118,3 +118,10 @@ def test_it_deletes_an_empty_workspace(api: httpx.Client) -> None:
     workspace_id = api.post("/workspaces", json={"name": "doomed"}).json()["id"]
     assert api.delete(f"/workspaces/{workspace_id}").status_code == 204
     assert api.get(f"/workspaces/{workspace_id}").status_code == 404
+
+
+def test_it_says_its_limits(engine: EngineProcess) -> None:
+    with engine.client("read") as reader:
+        limits = reader.get("/limits").json()
+    assert limits["storageMaxBytes"] == 100 * 1024 * 1024 and limits["extensionMaxBytes"] == 50 * 1024 * 1024
+    assert limits["maxActiveRuntimes"] >= 1 and limits["defaultIdleTimeoutSeconds"] == 900

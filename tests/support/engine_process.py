@@ -1,11 +1,14 @@
 """Start a real engine (manage.py runengine) in its own process, on a free port, with its own var dir."""
 
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -119,14 +122,26 @@ class ServerProcess:
 
 
 class EngineProcess(ServerProcess):
-    """One engine process. `keys` holds an API key per scope: admin, operator, read."""
+    """One engine process. `keys` holds an API key per scope: admin, operator, read.
+
+    `allow` is its ENGINE_EGRESS_ALLOW: runtimes refuse loopback by default, so an engine whose
+    runtimes browse the suite's own site must name it (`site.host_port`), and nothing more.
+    """
 
     name = "engine"
 
-    def __init__(self, var_dir: Path, extra_env: dict[str, str] | None = None, port: int = 0) -> None:
+    def __init__(
+        self, var_dir: Path, extra_env: dict[str, str] | None = None, allow: str = "", port: int = 0
+    ) -> None:
+        var_dir = browser_reachable(var_dir)
         super().__init__(
             var_dir,
-            {"ENGINE_VAR_DIR": str(var_dir), "ENGINE_LOG_LEVEL": "WARNING", **(extra_env or {})},
+            {
+                "ENGINE_VAR_DIR": str(var_dir),
+                "ENGINE_LOG_LEVEL": "WARNING",
+                "ENGINE_EGRESS_ALLOW": allow,
+                **(extra_env or {}),
+            },
             port,
         )
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -169,6 +184,25 @@ class EngineProcess(ServerProcess):
             headers={"Authorization": f"Bearer {self.keys[scope]}"},
             timeout=timeout,
         )
+
+
+def browser_reachable(var_dir: Path) -> Path:
+    """A var dir for a test engine that its runtimes' browser user can pass through.
+
+    An engine running as root runs Chromium as an unprivileged user (ENGINE_BROWSER_UID), which
+    must traverse the var dir's ancestors to its own dirs. pytest's temp root is 0700, and pytest
+    makes it 0700 again whenever any session starts (other runs on the machine included), so a
+    test engine's var dir under it moves to a dir of its own in the system temp dir (passable,
+    not listable), removed when the test process ends. Elsewhere the path is kept as given.
+    """
+    temp = Path(tempfile.gettempdir())
+    home = var_dir.parent
+    if temp not in var_dir.parents or (home.parent == temp and home.name.startswith("bctrl-")):
+        return var_dir  # outside the temp dir, or already moved (a restart on the same var dir)
+    home = Path(tempfile.mkdtemp(prefix="bctrl-"))  # the engine's local secrets go beside, in here
+    home.chmod(0o711)
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    return home / var_dir.name
 
 
 def kill_process_group_children(pgid: int) -> None:

@@ -1,14 +1,34 @@
-"""A tiny web site served by the test suite itself (no internet): tests/pages over HTTP."""
+"""A tiny web site served by the test suite itself (no internet): tests/pages over HTTP.
+
+Besides the files, `/redirect?to=<url>` answers 302 to that URL, and every request path is
+recorded in `requests` (a "private" site on 127.0.0.2 proves that nothing reached it).
+"""
 
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    def __init__(self, *args: object, requests: list[str], **kwargs: object) -> None:
+        self.requests = requests
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def do_GET(self) -> None:
+        self.requests.append(self.path)
+        parts = urlsplit(self.path)
+        if parts.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", parse_qs(parts.query)["to"][0])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -16,9 +36,13 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 class TestSite:
     __test__ = False  # a fixture helper, not a test class
 
-    def __init__(self, root: Path = PAGES) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(root)))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+    def __init__(self, root: Path = PAGES, host: str = "127.0.0.1") -> None:
+        self.requests: list[str] = []
+        handler = partial(_QuietHandler, directory=str(root), requests=self.requests)
+        self.server = ThreadingHTTPServer((host, 0), handler)
+        # What an engine's ENGINE_EGRESS_ALLOW names so its runtimes may browse this site.
+        self.host_port = f"{host}:{self.server.server_address[1]}"
+        self.url = f"http://{self.host_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> "TestSite":

@@ -2,6 +2,7 @@
 
 import json
 import re
+import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,11 +12,12 @@ from django.http import QueryDict
 
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.execute import Call
-from dashboard.bctrl.runtimes import ALIAS_PATTERN, DRIVERS, Choice
+from dashboard.bctrl.runtimes import ALIAS_PATTERN, DRIVERS, Choice, Runtime
 from dashboard.front.forms.launch_config import LaunchConfigForm
 from dashboard.front.forms.upstream import UpstreamForm
 
 MAX_STEPS = 50
+MAX_TIMEOUT_MS = 600_000  # the engine's bound on a step's timeoutMs
 
 
 class RuntimeLaunchForm(LaunchConfigForm):
@@ -34,7 +36,8 @@ class RuntimeLaunchForm(LaunchConfigForm):
         error_messages={
             "invalid": "Start with a lowercase letter; then lowercase letters, digits and dashes."
         },
-        help_text="How steps name this browser, e.g. “checkout”. Lowercase letters, digits, dashes.",
+        help_text="How steps name this browser; a suggestion is filled in, change it if you like. "
+        "Lowercase letters, digits, dashes.",
         widget=forms.TextInput(
             # the browser compiles `pattern` with the v flag, where a literal dash must be escaped
             attrs={"pattern": r"[a-z][a-z0-9\-]{0,62}", "autocomplete": "off", "spellcheck": "false"}
@@ -49,7 +52,8 @@ class RuntimeLaunchForm(LaunchConfigForm):
         initial="ephemeral",
         widget=forms.RadioSelect,
     )
-    profile_id = forms.ChoiceField(required=False, label="Profile", choices=[])
+    # Required in profile mode only (checked in clean); the template marks it required there.
+    profile_id = forms.ChoiceField(required=False, label="Profile (required in profile mode)", choices=[])
     extension_ids = forms.MultipleChoiceField(
         required=False, label="Extensions", choices=[], widget=forms.CheckboxSelectMultiple
     )
@@ -66,6 +70,7 @@ class RuntimeLaunchForm(LaunchConfigForm):
         *args: Any,
         profiles: list[Choice] | None = None,
         extensions: list[Choice] | None = None,
+        alias_base: str = "browser",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -77,6 +82,8 @@ class RuntimeLaunchForm(LaunchConfigForm):
         extension_field = self.fields["extension_ids"]
         assert isinstance(extension_field, forms.ChoiceField)
         extension_field.choices = [(e.id, e.name) for e in extensions or []]
+        if not self.is_bound:
+            self.initial.setdefault("alias", suggest_alias(alias_base))
 
     def clean_mounts_json(self) -> dict[str, Any] | None:
         raw = self.cleaned_data.get("mounts_json", "").strip()
@@ -111,6 +118,39 @@ class RuntimeLaunchForm(LaunchConfigForm):
         return cleaned
 
 
+def suggest_alias(base: str) -> str:
+    """An alias nobody has to type: `base` made alias-shaped, plus a short random suffix."""
+    stem = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")[:40]
+    if not stem or not stem[0].isalpha():
+        stem = f"browser-{stem}".strip("-")[:40]
+    return f"{stem}-{secrets.token_hex(2)}"
+
+
+def launch_initial(runtime: Runtime) -> dict[str, Any]:
+    """The launch form filled in from an earlier run: same alias, driver, mode, profile and config.
+
+    A proxy password is never returned by the API, so it cannot be filled in: the form says so.
+    """
+    config = runtime.config or {}
+    viewport = config.get("viewport") or {}
+    proxy = config.get("proxy") or {}
+    return {
+        "alias": runtime.alias,
+        "driver": runtime.driver,
+        "launch_mode": runtime.summary.launch_mode,
+        "profile_id": runtime.summary.profile_id or "",
+        "viewport_width": viewport.get("width"),
+        "viewport_height": viewport.get("height"),
+        "user_agent": config.get("userAgent") or "",
+        "locale": config.get("locale") or "",
+        "timezone_id": config.get("timezoneId") or "",
+        "proxy_server": proxy.get("server") or "",
+        "proxy_username": proxy.get("username") or "",
+        "idle_timeout_seconds": config.get("idleTimeoutSeconds"),
+        "extension_ids": list(config.get("extensionIds") or []),
+    }
+
+
 class StepsJsonForm(UpstreamForm):
     """Steps pasted as the contract's JSON array: [{"call": "page.goto", "args": ["https://..."]}]."""
 
@@ -121,11 +161,16 @@ class StepsJsonForm(UpstreamForm):
     )
 
     def clean_steps_json(self) -> list[dict[str, Any]]:
-        try:
-            steps = json.loads(self.cleaned_data["steps_json"])
-        except ValueError as exc:
-            raise forms.ValidationError(f"This is not valid JSON: {exc}.") from exc
-        return validate_steps(steps)
+        return parse_steps(self.cleaned_data["steps_json"])
+
+
+def parse_steps(raw: str) -> list[dict[str, Any]]:
+    """Steps typed or pasted as the contract's JSON array, checked enough to say what is wrong."""
+    try:
+        steps = json.loads(raw)
+    except ValueError as exc:
+        raise forms.ValidationError(f"This is not valid JSON: {exc}.") from exc
+    return validate_steps(steps)
 
 
 def validate_steps(steps: Any) -> list[dict[str, Any]]:
@@ -150,6 +195,7 @@ class StepRow:
     values: list[str]
     ref: str = ""
     bind: str = ""
+    timeout_ms: str = ""
     error: str = ""
 
     def args(self) -> list[tuple[Any, str]]:
@@ -180,6 +226,7 @@ def step_rows(data: QueryDict, calls: dict[str, Call]) -> list[StepRow]:
                 values=values,
                 ref=data.get(f"step-{index}-ref", "").strip(),
                 bind=data.get(f"step-{index}-bind", "").strip(),
+                timeout_ms=data.get(f"step-{index}-timeout", "").strip(),
             )
         )
     return rows
@@ -202,6 +249,12 @@ def steps_from_rows(rows: list[StepRow], data: QueryDict) -> list[dict[str, Any]
             step["ref"] = row.ref
         if row.bind:
             step["bind"] = row.bind
+        if row.timeout_ms:
+            if not row.timeout_ms.isdigit() or not 1 <= int(row.timeout_ms) <= MAX_TIMEOUT_MS:
+                raise forms.ValidationError(
+                    f"Step {row.index + 1}: the timeout is milliseconds, a whole number from 1 to {MAX_TIMEOUT_MS}."
+                )
+            step["options"] = {"timeoutMs": int(row.timeout_ms)}
         steps.append(step)
     if not steps:
         raise forms.ValidationError("Add at least one step and choose its call.")

@@ -142,10 +142,22 @@ class WorkspaceForm(UpstreamForm):
         error_messages={"invalid": "Use letters, digits, . _ and -, starting with a letter or digit."},
     )
 
-    def __init__(self, *args: Any, choices: MountChoices | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        choices: MountChoices | None = None,
+        may_grant_raw_reads: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.choices = choices or MountChoices()
         self._add_ai_fields(self.choices.credentials)
+        if not may_grant_raw_reads:
+            # Raw reads hand vault passwords to whoever runs steps: only an admin grants (or
+            # withdraws) them; for anyone else the field shows, and keeps, what is set.
+            raw_reads = self.fields["vault_raw_reads"]
+            raw_reads.disabled = True
+            raw_reads.help_text = "Only an admin can change this."
 
     def _add_ai_fields(self, credentials: list[CredentialChoice] | None) -> None:
         """Checkboxes and selects from the API's credentials, or free text when it could not list them."""

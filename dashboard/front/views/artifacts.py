@@ -4,6 +4,8 @@ The browser never talks to the API: the API key stays on the server, so images a
 go through `artifact_content`, which streams the upstream body through.
 """
 
+import asyncio
+
 from django.http import HttpResponse
 from django.urls import path
 from django.views.decorators.http import require_GET
@@ -12,8 +14,9 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard.accounts.roles import role_required
 from dashboard.bctrl import artifacts as api
 from dashboard.bctrl.errors import BctrlError
+from dashboard.bctrl.workspaces import Workspace, get_workspace
 from dashboard.front.downloads import file_response
-from dashboard.pages import HtmxHttpRequest, error_status, render_page
+from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle
 
 PAGE_SIZE = 24
 
@@ -33,12 +36,16 @@ async def artifact_list(request: HtmxHttpRequest, workspace_id: str) -> HttpResp
         "kinds": api.KINDS,
         "cursor": cursor,
     }
-    try:
-        context["page"] = await api.list_artifacts(
-            str(workspace_id), runtime=runtime or None, kind=kind or None, cursor=cursor, limit=PAGE_SIZE
-        )
-    except BctrlError as error:
-        context["error"] = error
+    page, workspace = await asyncio.gather(
+        settle(
+            api.list_artifacts(
+                str(workspace_id), runtime=runtime or None, kind=kind or None, cursor=cursor, limit=PAGE_SIZE
+            )
+        ),
+        settle(get_workspace(str(workspace_id))),  # its name, for the breadcrumbs
+    )
+    context["page" if not isinstance(page, BctrlError) else "error"] = page
+    context["workspace"] = workspace if isinstance(workspace, Workspace) else None
     return render_page(request, "front/artifacts/list.html", context, region="artifact_grid")
 
 

@@ -1,8 +1,9 @@
 """Browser extensions: list (search, pages) with upload, detail, rename, enable/disable, delete.
 
-Admins manage, everyone reads.
+Operators manage (as an operator API key may), everyone reads.
 """
 
+import asyncio
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
@@ -16,9 +17,18 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import extensions as api
+from dashboard.bctrl import meta
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.forms.extensions import ExtensionRenameForm, ExtensionUploadForm
-from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, with_toast
+from dashboard.front.uploads import too_large
+from dashboard.pages import (
+    HtmxHttpRequest,
+    error_status,
+    redirect_after_form,
+    render_page,
+    settle,
+    with_toast,
+)
 
 PAGE_SIZE = 25
 
@@ -37,20 +47,29 @@ async def _listing(request: HtmxHttpRequest) -> dict[str, object]:
 @vary_on_headers("HX-Request")
 @role_required("viewer")
 async def extension_list(request: HtmxHttpRequest) -> HttpResponse:
-    context = {**await _listing(request), "form": ExtensionUploadForm()}
+    listing, limits = await asyncio.gather(_listing(request), settle(meta.limits()))
+    context = {**listing, "form": ExtensionUploadForm(), "limit": _limit(limits)}
     return render_page(request, "front/extensions/list.html", context, region="table")
 
 
+def _limit(limits: meta.Limits | BctrlError) -> int | None:
+    return limits.extension_max_bytes if isinstance(limits, meta.Limits) else None
+
+
 @require_POST
-@role_required("admin")
+@role_required("operator")
 async def extension_upload(request: HtmxHttpRequest) -> HttpResponse:
-    form = ExtensionUploadForm(request.POST, request.FILES)
-    if form.is_valid():
+    post, files = await sync_to_async(lambda: (request.POST, request.FILES))()
+    form = ExtensionUploadForm(post, files)
+    limit = _limit(await settle(meta.limits()))
+    if form.is_valid() and (refusal := too_large(form.cleaned_data["file"], limit)):
+        form.add_error("file", refusal)
+    elif form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             extension = await api.upload_extension(
                 upload.name,
-                await sync_to_async(upload.read)(),
+                upload,  # read in chunks by httpx as the request goes out, not into memory first
                 name=form.cleaned_data["name"] or None,
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
@@ -58,10 +77,16 @@ async def extension_upload(request: HtmxHttpRequest) -> HttpResponse:
             await record(request, "browser_extension.upload", "browser_extension", upload.name, error=error)
             form.add_upstream_error(error)
         else:
-            await record(request, "browser_extension.upload", "browser_extension", extension.id)
+            await record(
+                request,
+                "browser_extension.upload",
+                "browser_extension",
+                extension.id,
+                target_name=extension.name,
+            )
             messages.success(request, f"Extension “{extension.name}” {extension.version} uploaded.")
             return redirect_after_form(request, reverse("extension_detail", args=[extension.id]))
-    context = {"form": form, **({} if request.htmx else await _listing(request))}
+    context = {"form": form, "limit": limit, **({} if request.htmx else await _listing(request))}
     return render_page(request, "front/extensions/list.html", context, region="upload", status=422)
 
 
@@ -82,7 +107,7 @@ async def extension_detail(request: HtmxHttpRequest, extension_id: UUID) -> Http
 
 
 @require_POST
-@role_required("admin")
+@role_required("operator")
 async def extension_rename(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
     form = ExtensionRenameForm(request.POST)
     if form.is_valid():
@@ -94,7 +119,13 @@ async def extension_rename(request: HtmxHttpRequest, extension_id: UUID) -> Http
             )
             form.add_upstream_error(error)
         else:
-            await record(request, "browser_extension.rename", "browser_extension", extension.id)
+            await record(
+                request,
+                "browser_extension.rename",
+                "browser_extension",
+                extension.id,
+                target_name=extension.name,
+            )
             messages.success(request, f"Extension renamed to “{extension.name}”.")
             return redirect_after_form(request, reverse("extension_detail", args=[extension.id]))
     context = {"rename_form": form, "extension_id": extension_id}
@@ -102,7 +133,7 @@ async def extension_rename(request: HtmxHttpRequest, extension_id: UUID) -> Http
 
 
 @require_POST
-@role_required("admin")
+@role_required("operator")
 async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
     enable = request.POST.get("enabled") == "true"
     try:
@@ -117,7 +148,13 @@ async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> Http
         return await with_toast(response, request, error.user_message, "error")
     else:
         action = "enable" if enable else "disable"
-        await record(request, f"browser_extension.{action}", "browser_extension", extension.id)
+        await record(
+            request,
+            f"browser_extension.{action}",
+            "browser_extension",
+            extension.id,
+            target_name=extension.name,
+        )
         text = (
             f"“{extension.name}” {action}d. Runtimes launched from now on {'load' if enable else 'skip'} it."
         )
@@ -131,18 +168,29 @@ async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> Http
 
 
 @require_POST
-@role_required("admin")
+@role_required("operator")
 async def extension_delete(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
+    before = await settle(api.get_extension(str(extension_id)))  # its name, for the audit log
+    name = before.name if isinstance(before, api.Extension) else ""
     try:
         await api.delete_extension(str(extension_id))
     except BctrlError as error:
-        await record(request, "browser_extension.delete", "browser_extension", str(extension_id), error=error)
+        await record(
+            request,
+            "browser_extension.delete",
+            "browser_extension",
+            str(extension_id),
+            target_name=name,
+            error=error,
+        )
         context = {"delete_error": error, "extension_id": extension_id}
         return render_page(
             request, "front/extensions/detail.html", context, region="delete", status=error_status(error)
         )
     else:
-        await record(request, "browser_extension.delete", "browser_extension", str(extension_id))
+        await record(
+            request, "browser_extension.delete", "browser_extension", str(extension_id), target_name=name
+        )
         messages.success(request, "Extension deleted.")
         return redirect_after_form(request, reverse("extensions"))
 

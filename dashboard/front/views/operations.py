@@ -15,7 +15,7 @@ from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import operations as api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.bctrl.workspaces import list_workspaces
+from dashboard.bctrl.workspaces import Workspace, get_workspace, list_workspaces
 from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
 
 PAGE_SIZE = 25
@@ -63,7 +63,11 @@ async def operation_detail(request: HtmxHttpRequest, operation_id: str) -> HttpR
         return render_page(
             request, "front/operations/detail.html", context, region="status", status=error_status(operation)
         )
-    return render_page(request, "front/operations/detail.html", _context(operation, trace), region="status")
+    context = _context(operation, trace)
+    if not request.htmx:  # the page head names the workspace; the 2 s status refresh does not need it
+        workspace = await settle(get_workspace(operation.workspace_id))
+        context["workspace"] = workspace if isinstance(workspace, Workspace) else None
+    return render_page(request, "front/operations/detail.html", context, region="status")
 
 
 @require_POST

@@ -17,7 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard.accounts.roles import role_required
 from dashboard.bctrl import ai_credentials, extensions, meta, operations, profiles, runtimes, vault
 from dashboard.bctrl import workspaces as workspaces_api
-from dashboard.bctrl.errors import BctrlError
+from dashboard.bctrl.errors import BctrlError, Unavailable
 from dashboard.bctrl.meta import COUNT_LIMIT, Tally
 from dashboard.bctrl.pages import Page
 from dashboard.bctrl.workspaces import Workspace
@@ -137,7 +137,13 @@ async def overview(request: HtmxHttpRequest) -> HttpResponse:
     if {"counts", "live"} & set(names):
         workspaces = asyncio.ensure_future(settle(workspaces_api.list_workspaces(limit=COUNT_LIMIT)))
     results = await asyncio.gather(*(WIDGETS[name](workspaces) for name in names))
-    context = dict(zip(names, results, strict=True))
+    context: dict[str, Any] = dict(zip(names, results, strict=True))
+    health, recent = context.get("health"), context.get("operations")
+    if isinstance(health, Unavailable) and isinstance(recent, Unavailable):
+        # Two independent calls failed the same way: the API is down (or unreachable), not one
+        # route slow. Every widget would say so again and the counts would read "unavailable":
+        # one message and one Retry instead, and nothing that looks like data.
+        context = {"down": health}
     return render_page(request, "front/overview.html", context, region=names[0] if len(names) == 1 else None)
 
 

@@ -1,12 +1,16 @@
-"""Browser profiles: list (search, pages), detail, create, edit, delete. Admins manage, everyone reads."""
+"""Browser profiles: list (search, pages), detail, create, edit, delete, launch with one.
+
+Operators manage them (as an operator API key may), everyone reads.
+"""
 
 import asyncio
 from uuid import UUID
 
 from django.contrib import messages
 from django.http import HttpResponse
+from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
@@ -14,8 +18,10 @@ from dashboard.audit.log import record
 from dashboard.bctrl import extensions as extensions_api
 from dashboard.bctrl import profiles as api
 from dashboard.bctrl.errors import BctrlError
+from dashboard.bctrl.pages import Page
+from dashboard.bctrl.workspaces import list_workspaces
 from dashboard.front.forms.profiles import ProfileForm
-from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
+from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, settle
 
 PAGE_SIZE = 25
 
@@ -35,25 +41,47 @@ async def profile_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @role_required("viewer")
 async def profile_detail(request: HtmxHttpRequest, profile_id: UUID) -> HttpResponse:
-    try:
-        profile, extensions = await asyncio.gather(
-            api.get_profile(str(profile_id)), extensions_api.all_extensions()
-        )
-    except BctrlError as error:
+    profile, extensions, workspaces = await asyncio.gather(
+        settle(api.get_profile(str(profile_id))),
+        settle(extensions_api.all_extensions()),
+        settle(list_workspaces(limit=500)),  # names, and where "Launch with this profile" may go
+    )
+    if isinstance(profile, BctrlError):
         return render_page(
-            request, "front/profiles/detail.html", {"error": error}, status=error_status(error)
+            request, "front/profiles/detail.html", {"error": profile}, status=error_status(profile)
         )
-    by_id = {e.id: e for e in extensions}
+    by_id = {e.id: e for e in extensions} if isinstance(extensions, list) else {}
+    choices = workspaces.items if isinstance(workspaces, Page) else []
+    in_use_workspace = next(
+        (w for w in choices if profile.in_use and w.id == profile.in_use.workspace_id), None
+    )
     context = {
         "profile": profile,
         "profile_id": profile.id,
         "extensions": [by_id.get(i) or i for i in profile.extension_ids],
+        "extensions_error": extensions if isinstance(extensions, BctrlError) else None,
+        "workspaces": choices,
+        "workspaces_error": workspaces if isinstance(workspaces, BctrlError) else None,
+        "in_use_workspace": in_use_workspace,
     }
     return render_page(request, "front/profiles/detail.html", context)
 
 
+@require_GET
+@role_required("operator")
+async def profile_launch(request: HtmxHttpRequest, profile_id: UUID) -> HttpResponse:
+    """Launch with this profile: the chosen workspace's launch form, in profile mode, filled in."""
+    workspace_id = request.GET.get("workspace", "")
+    try:
+        UUID(workspace_id)
+    except ValueError:
+        messages.error(request, "Choose the workspace to launch the profile in.")
+        return redirect("profile_detail", profile_id)
+    return redirect(f"{reverse('runtime_launch', args=[workspace_id])}?profile={profile_id}")
+
+
 @require_http_methods(["GET", "POST"])
-@role_required("admin")
+@role_required("operator")
 async def profile_create(request: HtmxHttpRequest) -> HttpResponse:
     try:
         extensions = await extensions_api.all_extensions()
@@ -64,12 +92,15 @@ async def profile_create(request: HtmxHttpRequest) -> HttpResponse:
         try:
             profile = await api.create_profile(form.payload(), form.cleaned_data["idempotency_key"])
         except BctrlError as error:
+            name = form.cleaned_data["name"]
             await record(
-                request, "browser_profile.create", "browser_profile", form.cleaned_data["name"], error=error
+                request, "browser_profile.create", "browser_profile", name, target_name=name, error=error
             )
             form.add_upstream_error(error)
         else:
-            await record(request, "browser_profile.create", "browser_profile", profile.id)
+            await record(
+                request, "browser_profile.create", "browser_profile", profile.id, target_name=profile.name
+            )
             messages.success(request, f"Profile “{profile.name}” created.")
             return redirect_after_form(request, reverse("profile_detail", args=[profile.id]))
     context = {"form": form, "action": reverse("profile_create")}
@@ -79,7 +110,7 @@ async def profile_create(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@role_required("admin")
+@role_required("operator")
 async def profile_edit(request: HtmxHttpRequest, profile_id: UUID) -> HttpResponse:
     try:
         profile, extensions = await asyncio.gather(
@@ -92,10 +123,19 @@ async def profile_edit(request: HtmxHttpRequest, profile_id: UUID) -> HttpRespon
         try:
             profile = await api.update_profile(profile.id, form.payload())
         except BctrlError as error:
-            await record(request, "browser_profile.update", "browser_profile", profile.id, error=error)
+            await record(
+                request,
+                "browser_profile.update",
+                "browser_profile",
+                profile.id,
+                target_name=profile.name,
+                error=error,
+            )
             form.add_upstream_error(error)
         else:
-            await record(request, "browser_profile.update", "browser_profile", profile.id)
+            await record(
+                request, "browser_profile.update", "browser_profile", profile.id, target_name=profile.name
+            )
             messages.success(request, f"Profile “{profile.name}” saved.")
             return redirect_after_form(request, reverse("profile_detail", args=[profile.id]))
     context = {"form": form, "profile": profile, "action": reverse("profile_edit", args=[profile.id])}
@@ -105,12 +145,21 @@ async def profile_edit(request: HtmxHttpRequest, profile_id: UUID) -> HttpRespon
 
 
 @require_POST
-@role_required("admin")
+@role_required("operator")
 async def profile_delete(request: HtmxHttpRequest, profile_id: UUID) -> HttpResponse:
+    before = await settle(api.get_profile(str(profile_id)))  # its name, for the audit log
+    name = before.name if isinstance(before, api.Profile) else ""
     try:
         await api.delete_profile(str(profile_id))
     except BctrlError as error:
-        await record(request, "browser_profile.delete", "browser_profile", str(profile_id), error=error)
+        await record(
+            request,
+            "browser_profile.delete",
+            "browser_profile",
+            str(profile_id),
+            target_name=name,
+            error=error,
+        )
         context: dict[str, object] = {"delete_error": error, "profile_id": profile_id}
         if not request.htmx:
             try:
@@ -121,7 +170,7 @@ async def profile_delete(request: HtmxHttpRequest, profile_id: UUID) -> HttpResp
             request, "front/profiles/detail.html", context, region="delete", status=error_status(error)
         )
     else:
-        await record(request, "browser_profile.delete", "browser_profile", str(profile_id))
+        await record(request, "browser_profile.delete", "browser_profile", str(profile_id), target_name=name)
         messages.success(request, "Profile deleted.")
         return redirect_after_form(request, reverse("profiles"))
 
@@ -132,4 +181,5 @@ urlpatterns = [
     path("profiles/<uuid:profile_id>/", profile_detail, name="profile_detail"),
     path("profiles/<uuid:profile_id>/edit/", profile_edit, name="profile_edit"),
     path("profiles/<uuid:profile_id>/delete/", profile_delete, name="profile_delete"),
+    path("profiles/<uuid:profile_id>/launch/", profile_launch, name="profile_launch"),
 ]

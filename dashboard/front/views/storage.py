@@ -4,6 +4,7 @@ Operators upload and delete (objects are not secrets); everyone browses and down
 Downloads stream through the console so the browser never needs an API key.
 """
 
+import asyncio
 import mimetypes
 
 from asgiref.sync import sync_to_async
@@ -15,12 +16,14 @@ from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
+from dashboard.bctrl import meta
 from dashboard.bctrl import storage as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.downloads import file_response, may_show_inline, media_type
 from dashboard.front.folders import crumbs, folder_prefix, folder_url, parent_folder
 from dashboard.front.forms.storage import StorageUploadForm
-from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
+from dashboard.front.uploads import chunks, human_size, too_large
+from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, settle
 
 PAGE_SIZE = 100
 PREVIEW_BYTES = 64 * 1024
@@ -69,16 +72,39 @@ async def _listing(request: HtmxHttpRequest, namespace: str) -> dict[str, object
 @vary_on_headers("HX-Request")
 @role_required("viewer")
 async def storage_folder(request: HtmxHttpRequest, namespace: str) -> HttpResponse:
-    context = await _listing(request, namespace)
+    context, namespaces, limits = await asyncio.gather(
+        _listing(request, namespace), settle(api.list_namespaces()), settle(meta.limits())
+    )
     context["form"] = StorageUploadForm(initial={"folder": context["prefix"]})
+    context["limit"] = limits.storage_max_bytes if isinstance(limits, meta.Limits) else None
+    folder = context.get("folder")
+    # A namespace springs into being with its first object, so an empty one with no objects is
+    # either new or mistyped: answer 404 (naming it) unless the operator asked to start it.
+    unknown = (
+        isinstance(namespaces, list)
+        and namespace not in {n.name for n in namespaces}
+        and isinstance(folder, api.Folder)
+        and not folder.objects
+        and not folder.folders
+        and not context["prefix"]
+    )
+    if unknown and request.GET.get("new") != "1":
+        context["unknown"] = True
+        return render_page(request, "front/storage/folder.html", context, status=404)
     return render_page(request, "front/storage/folder.html", context, region="listing")
 
 
 @require_POST
 @role_required("operator")
 async def storage_upload(request: HtmxHttpRequest, namespace: str) -> HttpResponse:
-    form = StorageUploadForm(request.POST, request.FILES)
-    if form.is_valid():
+    # Parsing the multipart body writes the file to disk: done off the event loop.
+    post, files = await sync_to_async(lambda: (request.POST, request.FILES))()
+    form = StorageUploadForm(post, files)
+    limits = await settle(meta.limits())
+    limit = limits.storage_max_bytes if isinstance(limits, meta.Limits) else None
+    if form.is_valid() and (refusal := too_large(form.cleaned_data["file"], limit)):
+        form.add_error("file", refusal)
+    elif form.is_valid():
         upload, object_path = form.cleaned_data["file"], form.cleaned_data["path"]
         content_type = (
             upload.content_type or mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
@@ -86,18 +112,19 @@ async def storage_upload(request: HtmxHttpRequest, namespace: str) -> HttpRespon
         target = f"{namespace}/{object_path}"
         try:
             stored = await api.put_object(
-                namespace, object_path, await sync_to_async(upload.read)(), content_type
+                namespace, object_path, chunks(upload), content_type, size=upload.size
             )
         except BctrlError as error:
             await record(request, "storage.object.upload", "storage_object", target, error=error)
             form.add_upstream_error(error)
         else:
             await record(request, "storage.object.upload", "storage_object", target)
-            messages.success(request, f"Uploaded {stored.path} ({stored.size_bytes} bytes).")
+            messages.success(request, f"Uploaded {stored.path} ({human_size(stored.size_bytes)}).")
             return redirect_after_form(request, _folder_url(namespace, form.cleaned_data.get("folder") or ""))
     context = {
         "form": form,
         "namespace": namespace,
+        "limit": limit,
         **({} if request.htmx else await _listing(request, namespace)),
     }
     return render_page(request, "front/storage/folder.html", context, region="upload", status=422)

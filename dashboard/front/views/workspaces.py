@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard.accounts.roles import role_required
+from dashboard.accounts.roles import has_role, role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import ai_credentials as ai_api
 from dashboard.bctrl import artifacts as artifacts_api
@@ -99,7 +99,11 @@ def _prefixes(keys: Any) -> list[str]:
 @require_http_methods(["GET", "POST"])
 @role_required("operator")
 async def workspace_create(request: HtmxHttpRequest) -> HttpResponse:
-    form = WorkspaceForm(request.POST or None, choices=await _mount_choices())
+    form = WorkspaceForm(
+        request.POST or None,
+        choices=await _mount_choices(),
+        may_grant_raw_reads=has_role(request.user, "admin"),
+    )
     if request.method == "POST" and form.is_valid():
         name = form.cleaned_data["name"]
         try:
@@ -107,10 +111,10 @@ async def workspace_create(request: HtmxHttpRequest) -> HttpResponse:
                 name, form.cleaned_data["mounts"], idempotency_key=form.cleaned_data["idempotency_key"]
             )
         except BctrlError as error:
-            await record(request, "workspace.create", "workspace", name, error=error)
+            await record(request, "workspace.create", "workspace", name, target_name=name, error=error)
             form.add_upstream_error(error)
         else:
-            await record(request, "workspace.create", "workspace", workspace.id, message=name)
+            await record(request, "workspace.create", "workspace", workspace.id, target_name=name)
             return redirect_after_form(request, reverse("workspace_detail", args=[workspace.id]))
     context = {"form": form, "action": "create"}
     status = _form_status(form)
@@ -147,16 +151,26 @@ async def workspace_edit(request: HtmxHttpRequest, workspace_id: UUID) -> HttpRe
         context = {"error": workspace, "action": "edit"}
         return render_page(request, "front/workspaces/form.html", context, status=error_status(workspace))
     initial = WorkspaceForm.initial_from(workspace.name, workspace.mounts)
-    form = WorkspaceForm(request.POST or None, initial=initial, choices=choices)
+    form = WorkspaceForm(
+        request.POST or None,
+        initial=initial,
+        choices=choices,
+        may_grant_raw_reads=has_role(request.user, "admin"),
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             await api.update_workspace(ws, name=data["name"], mounts=data["mounts"])
         except BctrlError as error:
-            await record(request, "workspace.update", "workspace", ws, error=error)
+            await record(
+                request, "workspace.update", "workspace", ws, target_name=workspace.name, error=error
+            )
             form.add_upstream_error(error)
         else:
-            await record(request, "workspace.update", "workspace", ws, message=data["name"])
+            renamed = f"renamed from {workspace.name}" if workspace.name != data["name"] else ""
+            await record(
+                request, "workspace.update", "workspace", ws, target_name=data["name"], message=renamed
+            )
             messages.success(request, f"Saved {data['name']}.")
             return redirect_after_form(request, reverse("workspace_detail", args=[ws]))
     context = {"form": form, "workspace": workspace, "action": "edit"}
@@ -173,13 +187,16 @@ async def workspace_delete(request: HtmxHttpRequest, workspace_id: UUID) -> Http
     if request.method == "POST":
         form = WorkspaceDeleteForm(request.POST)
         force = form.is_valid() and form.cleaned_data["force"]
+        before = await settle(api.get_workspace(ws))  # its name, for the audit log
+        name = before.name if isinstance(before, api.Workspace) else ""
         try:
             await api.delete_workspace(ws, force=force)
         except BctrlError as error:
-            await record(request, "workspace.delete", "workspace", ws, error=error)
+            await record(request, "workspace.delete", "workspace", ws, target_name=name, error=error)
             refusal = error
         else:
-            await record(request, "workspace.delete", "workspace", ws, message="forced" if force else "")
+            message = "forced: its live runtimes were stopped" if force else ""
+            await record(request, "workspace.delete", "workspace", ws, target_name=name, message=message)
             messages.success(request, "Deleted the workspace.")
             return redirect("workspaces")
     workspace = await settle(api.get_workspace(ws))

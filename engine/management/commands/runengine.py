@@ -30,6 +30,9 @@ class Command(BaseCommand):
             listener = socket.socket(fileno=fd)
             host, port = listener.getsockname()[:2]
             sockets = [listener]
+        from engine.egress import engine_policy
+
+        engine_policy().own_ports.add(port)  # the engine's API: never a runtime's destination
         self.stdout.write(f"BCTRL engine on http://{host}:{port}/v1 (docs: http://{host}:{port}/v1/docs)")
         self.stdout.flush()
         config = uvicorn.Config(

@@ -1,0 +1,73 @@
+"""The API's keys (this engine's `/api-keys`, admin scope): list, create, revoke.
+
+A key's secret comes back once, from `create_api_key`; nothing else ever has it. Callers pass it
+straight to the page that shows it once and keep it out of logs and the audit log.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dashboard.bctrl.client import get_client
+from dashboard.bctrl.errors import UnexpectedAnswer
+from dashboard.bctrl.pages import Page, page_of, parse_time
+
+SCOPES = ("read", "operator", "admin")
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def scope(self) -> str:
+        return self.scopes[0] if self.scopes else ""
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> "ApiKey":
+        return cls(
+            id=body["id"],
+            name=body.get("name") or "",
+            scopes=list(body.get("scopes") or []),
+            created_at=parse_time(body.get("createdAt")),
+            last_used_at=parse_time(body.get("lastUsedAt")),
+            revoked_at=parse_time(body.get("revokedAt")),
+        )
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    api_key: ApiKey
+    secret: str
+
+    def __repr__(self) -> str:  # never let the secret slip into a log line or a traceback
+        return f"CreatedApiKey({self.api_key!r}, secret=<hidden>)"
+
+
+async def list_api_keys(cursor: str | None = None, limit: int = 100) -> Page[ApiKey]:
+    body = await get_client().get("api-keys", params={"cursor": cursor, "limit": limit})
+    return page_of(body, "apiKeys", ApiKey.from_api)
+
+
+async def create_api_key(name: str, scope: str) -> CreatedApiKey:
+    # No Idempotency-Key: the engine does not keep secrets to replay (a plain POST, never retried).
+    body = await get_client().post("api-keys", json={"name": name, "scope": scope})
+    try:
+        return CreatedApiKey(ApiKey.from_api(body["apiKey"]), str(body["secret"]))
+    except (KeyError, TypeError) as exc:
+        raise UnexpectedAnswer(
+            502, "api.unexpected_answer", "The API answered the new key without its secret."
+        ) from exc
+
+
+async def revoke_api_key(api_key_id: str) -> None:
+    await get_client().delete(f"api-keys/{api_key_id}")

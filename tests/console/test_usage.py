@@ -1,0 +1,40 @@
+"""The usage page: charts drawn from the engine's usage of real runs, names instead of ids."""
+
+import os
+import signal
+
+import httpx
+from django.test import Client
+
+from tests.engine.test_runtime_lifecycle import browser_pid, eventually
+from tests.support.engine_process import EngineProcess
+
+
+def test_it_draws_usage_from_real_runs(
+    viewer_client: Client, engine: EngineProcess, api: httpx.Client, workspace: dict
+) -> None:
+    runtimes = f"/workspaces/{workspace['id']}/runtimes"
+    doomed = api.post(runtimes, json={"alias": "doomed"}).json()
+    os.kill(browser_pid(engine.var_dir / "runtimes" / doomed["id"]), signal.SIGKILL)
+    assert eventually(lambda: api.get(f"{runtimes}/doomed").json()["status"] == "failed")
+
+    for chosen in ("7d", "today"):
+        response = viewer_client.get("/usage/", {"range": chosen})
+        body = response.content.decode()
+        assert response.status_code == 200
+        # server-drawn SVG: bars as rects with their value as a title, no inline style or script
+        assert body.count('<svg class="chart"') == 3 and '<rect class="bar"' in body
+        assert "style=" not in body.split("<main")[1] and "<script" not in body.split("<main")[1]
+        # the engine's limit against concurrency, workspaces by name, failures with their reason
+        assert 'class="limit"' in body and "the engine&#x27;s limit" in body
+        assert f"<td>{workspace['name']}</td>" in body
+        assert "<code>runtime.browser_crashed</code>" in body and "The browser process crashed" in body
+
+
+def test_an_api_error_is_shown_in_place(viewer_client: Client, settings) -> None:
+    from dashboard.bctrl.client import use_transport
+    from tests.console.faults import Faults, api_error
+
+    use_transport(Faults({"GET /v1/usage": api_error(500, "server.error", "The engine failed.")}))
+    body = viewer_client.get("/usage/").content.decode()
+    assert "The engine failed." in body and ">Retry<" in body and "<svg" not in body
