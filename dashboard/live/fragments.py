@@ -16,6 +16,7 @@ Updates never carry secrets (the contract says so), and neither do fragments.
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -25,6 +26,7 @@ from dashboard.bctrl import operations as operations_api
 from dashboard.bctrl import runtimes as runtimes_api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.updates import Update
+from dashboard.bctrl.workspaces import get_workspace
 
 # family → the least role that sees it (the families not named here: viewer)
 LEAST_ROLE = {"browser_extension": "admin"}
@@ -44,12 +46,29 @@ class Message:
         return PART_BREAK.join(part for part in (self.html, self.rows) if part.strip())
 
 
+@dataclass(frozen=True)
+class Row:
+    """One run as the organisation-wide list shows it."""
+
+    runtime: runtimes_api.Runtime
+    workspace_name: str
+
+    @property
+    def seconds(self) -> float | None:
+        """How long it ran (or has run so far)."""
+        if self.runtime.started_at is None:
+            return None
+        end = self.runtime.stopped_at or datetime.now(UTC)
+        return max(0.0, (end - self.runtime.started_at).total_seconds())
+
+
 @dataclass
 class Enriched:
     """The current state of what a batch of updates is about, fetched once for every socket."""
 
     runtimes: dict[str, runtimes_api.Runtime] = field(default_factory=dict)
     operations: dict[str, operations_api.Operation] = field(default_factory=dict)
+    workspace_names: dict[str, str] = field(default_factory=dict)
 
 
 def family(update: Update) -> str:
@@ -88,6 +107,12 @@ async def enrich(updates: list[Update]) -> Enriched:
         if runtime_id is None or found.id == runtime_id:
             enriched.runtimes[found.id] = found
 
+    async def workspace(workspace_id: str) -> None:
+        try:
+            enriched.workspace_names[workspace_id] = (await get_workspace(workspace_id)).name
+        except BctrlError:
+            return
+
     async def operation(operation_id: str) -> None:
         try:
             enriched.operations[operation_id] = await operations_api.get_operation(operation_id)
@@ -96,6 +121,7 @@ async def enrich(updates: list[Update]) -> Enriched:
 
     await asyncio.gather(
         *(runtime(w, a, r) for w, a, r in runtime_keys if w),
+        *(workspace(w) for w in {w for w, _, _ in runtime_keys if w}),
         *(operation(o) for o in operation_ids),
     )
     return enriched
@@ -130,6 +156,8 @@ def _context(update: Update, role: str, enriched: Enriched) -> dict[str, Any]:
             stop_reason=runtime.stop_reason if runtime else update.data.get("reason"),
             workspace_id=update.workspace_id,
             alias=update.data.get("alias", ""),
+            # the organisation-wide list's row (dashboard/live/runtimes.py)
+            org_row=Row(runtime, enriched.workspace_names.get(runtime.workspace_id, "")) if runtime else None,
         )
     elif update.family == "operation":
         operation = enriched.operations.get(str(update.data.get("id") or ""))

@@ -1,3 +1,3 @@
-from dashboard.live.views import urlpatterns
+from dashboard.live import runtimes, views
 
-__all__ = ["urlpatterns"]
+urlpatterns = [*views.urlpatterns, *runtimes.urlpatterns]

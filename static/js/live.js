@@ -85,6 +85,7 @@
     var detail = { seq: cursor.dataset.seq, type: cursor.dataset.type, subject: cursor.dataset.subject };
     htmx.trigger(document.body, "live:" + cursor.dataset.family, detail);
     if (cursor.dataset.subject) htmx.trigger(document.body, "live:" + cursor.dataset.family + "-" + cursor.dataset.subject, detail);
+    htmx.trigger(document.body, "live:" + cursor.dataset.type.replace(/\./g, "_"), detail); // live:runtime_started
   });
   document.addEventListener("htmx:wsOpen", function (event) {
     event.target.dataset.liveState = "open";

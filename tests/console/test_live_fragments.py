@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from dashboard.bctrl.operations import Operation
+from dashboard.bctrl.runtimes import Runtime
 from dashboard.bctrl.updates import Update
 from dashboard.live import fragments
 
@@ -70,6 +71,25 @@ def test_a_runtime_update_swaps_its_badge_wherever_it_shows(type_: str, status: 
     assert f'data-subject="{RUNTIME}"' in html  # the runtime page's regions listen for live:runtime-<id>
     if type_ == "runtime.failed":
         assert "runtime.crashed" in html
+
+
+def test_a_runtime_update_brings_its_rows_for_both_lists() -> None:
+    runtime = Runtime.from_api(
+        {
+            "id": RUNTIME,
+            "alias": "buyer",
+            "workspaceId": WORKSPACE,
+            "status": "active",
+            "startedAt": "2026-01-02T03:04:05Z",
+        }
+    )
+    enriched = fragments.Enriched(runtimes={RUNTIME: runtime}, workspace_names={WORKSPACE: "Checkout"})
+    rows = fragments.render(update("runtime.started"), "operator", enriched).rows
+    assert f'hx-swap-oob="afterbegin:#runtime-rows-{WORKSPACE}"' in rows  # the workspace's list
+    assert 'hx-swap-oob="afterbegin:#runtime-rows-all"' in rows and "Checkout" in rows  # every workspace's
+    assert f'name="runtime" value="{WORKSPACE}/buyer"' in rows  # an operator may choose it for bulk stop
+    viewer_rows = fragments.render(update("runtime.started"), "viewer", enriched).rows
+    assert 'name="runtime"' not in viewer_rows
 
 
 def test_an_operation_update_brings_its_status_progress_and_row() -> None:

@@ -2,6 +2,7 @@
 Chromium, a real engine behind it, changes made through the API and seen without a reload."""
 
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -110,6 +111,21 @@ def _watch(
     har = json.loads(Path(download.value.path()).read_text())
     urls = [entry["request"]["url"] for entry in har["log"]["entries"]]
     assert har["log"]["version"] == "1.2" and f"{site.url}/live.html" in urls
+
+    # The wall: the viewer watches it as a thumbnail, among the others that run.
+    api.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "second"}, timeout=120)
+    api.post(
+        f"/workspaces/{workspace_id}/execute",
+        json={"runtime": "second", "steps": [{"call": "page.goto", "args": [f"{site.url}/index.html"]}]},
+        timeout=120,
+    )
+    viewer.goto(f"{console.url}/runtimes/wall/")
+    tile = viewer.locator("a.wall-tile[href$='/runtimes/watched/'] iframe")
+    expect(tile).to_have_attribute("src", re.compile(r"/embed/live/"))  # loaded once on screen
+    thumbnail = tile.element_handle().content_frame()
+    assert thumbnail is not None
+    Embedded(viewer, thumbnail).wait_state("live")
+    screenshot(viewer, "wall")
 
     # Stopped through the API: both see it at once.
     viewer.goto(list_url)
