@@ -9,8 +9,9 @@ One update becomes, per role that may see it, one websocket message of up to two
   because an HTML parser drops a `<tr>` that follows a `<div>` in one fragment; they travel in
   the same message, since a message per part doubled the work of every socket.
 
-Roles: every update is visible to viewers except extensions (their list is an admin's page).
-Fragments differ by role where the page does: an operator's runtime summary has its stop button.
+Roles: an update goes to the roles that may read what it is about (API keys: admins only).
+Fragments differ by role where the pages do: an operator's row of the organisation-wide runtimes
+list has the checkbox of its bulk stop, a viewer's does not.
 Updates never carry secrets (the contract says so), and neither do fragments.
 """
 
@@ -28,8 +29,9 @@ from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.updates import Update
 from dashboard.bctrl.workspaces import get_workspace
 
-# family → the least role that sees it (the families not named here: viewer)
-LEAST_ROLE = {"browser_extension": "admin"}
+# family → the least role that may read it, as its pages say (the families not named here:
+# viewer). API keys are an admin's page; this engine writes no update about them, an API may.
+LEAST_ROLE = {"api_key": "admin"}
 TEMPLATE = "live/fragments.html"
 PART_BREAK = "<!--live-part-->"  # static/js/live.js splits a message here
 

@@ -122,13 +122,12 @@ def test_an_operation_update_brings_its_status_progress_and_row() -> None:
     )
 
 
-def test_extension_updates_are_for_admins_only() -> None:
-    extension = update("browser_extension.created")
-    assert fragments.visible(extension, "admin")
-    assert not fragments.visible(extension, "operator") and not fragments.visible(extension, "viewer")
-    assert all(
-        fragments.visible(update(t), "viewer") for t in UPDATES if not t.startswith("browser_extension")
-    )
+def test_api_key_updates_are_for_admins_only() -> None:
+    """An API that writes updates about its keys: only admins read keys in the console."""
+    api_key = Update(7, "api_key.created", None, None, {"id": "k1", "name": "ci"})
+    assert fragments.visible(api_key, "admin")
+    assert not fragments.visible(api_key, "operator") and not fragments.visible(api_key, "viewer")
+    assert all(fragments.visible(update(t), "viewer") for t in UPDATES)  # everything else, every role
 
 
 def test_no_fragment_carries_more_than_the_update_said() -> None:

@@ -2,9 +2,6 @@
 session auth, URL routing) and its real relay reading the real engine's updates stream."""
 
 import asyncio
-import io
-import json
-import zipfile
 from collections.abc import AsyncIterator
 
 import httpx
@@ -110,33 +107,25 @@ async def test_a_viewer_gets_runtime_updates_as_fragments(
     await communicator.disconnect()
 
 
-async def test_role_filtering_keeps_extension_updates_for_admins(
-    vera: User, alice: User, api: httpx.Client
+async def test_each_role_gets_the_fragment_its_pages_draw(
+    vera: User, oscar: User, api: httpx.Client, workspace: dict
 ) -> None:
     viewer, _, _ = await connect(vera)
-    admin, _, _ = await connect(alice)
+    operator, _, _ = await connect(oscar)
     await get_relay().position()
-    # extensions are an admin's page: their updates reach admins only
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr(
-            "manifest.json", json.dumps({"manifest_version": 3, "name": "live test", "version": "1.0"})
-        )
-    created = await sync_to_async(api.post)(
-        "/browser-extensions/upload", files={"file": ("live.zip", package.getvalue(), "application/zip")}
+    launched = await sync_to_async(api.post)(
+        f"/workspaces/{workspace['id']}/runtimes",
+        json={"alias": "roles", "launch": {"mode": "ephemeral"}},
+        timeout=120,
     )
-    assert created.status_code == 201, created.text
-    extension = created.json()
-    # then an update every role sees, so the viewer's socket has something to say afterwards
-    workspace = (await sync_to_async(api.post)("/workspaces", json={"name": "after the extension"})).json()
-    admin_text = await messages_until(admin, "workspace.created")
-    viewer_text = await messages_until(viewer, "workspace.created")
-    assert "browser_extension.created" in admin_text
-    assert "browser_extension.created" not in viewer_text
-    await sync_to_async(api.delete)(f"/browser-extensions/{extension['id']}")
-    await sync_to_async(api.delete)(f"/workspaces/{workspace['id']}")
+    runtime_id = launched.json()["id"]
+    operator_text = await messages_until(operator, f'id="runtime-row-{runtime_id}"')
+    viewer_text = await messages_until(viewer, f'id="runtime-row-{runtime_id}"')
+    # the organisation-wide list's bulk stop: an operator's row can be chosen, a viewer's cannot
+    assert f'name="runtime" value="{workspace["id"]}/roles"' in operator_text
+    assert 'name="runtime"' not in viewer_text
     await viewer.disconnect()
-    await admin.disconnect()
+    await operator.disconnect()
 
 
 async def test_a_reconnecting_browser_catches_up_from_its_last_id(vera: User, api: httpx.Client) -> None:
