@@ -13,11 +13,13 @@ Close codes: 4401 not signed in (or signed out meanwhile), 4403 no role.
 import asyncio
 import contextlib
 import logging
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.sessions.backends.base import SessionBase
@@ -69,11 +71,11 @@ class SignedInConsumer(AsyncWebsocketConsumer):
     def _still_valid(self) -> bool:
         from django.contrib.auth import get_user_model
 
-        session: SessionBase | None = self.scope.get("session")
-        if session is None or session.session_key is None or not session.exists(session.session_key):
-            return False
-        session = type(session)(session.session_key)
-        if str(session.get(SESSION_KEY)) != str(self.user_id):
+        scoped: SessionBase | None = self.scope.get("session")
+        key = scoped.session_key if scoped is not None else None
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        # read afresh from the session store: the scope's copy is what it was at connect
+        if key is None or str(store(key).get(SESSION_KEY)) != str(self.user_id):
             return False
         user = get_user_model().objects.filter(pk=self.user_id or 0).first()
         return user is not None and role_of(user) == self.role

@@ -172,3 +172,19 @@ async def test_many_sockets_share_one_upstream_stream(vera: User, oscar: User, a
     await sync_to_async(api.delete)(f"/workspaces/{workspace['id']}")
     for communicator in sockets:
         await communicator.disconnect()
+
+
+async def test_a_socket_closes_when_its_session_ends(vera: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.contrib.sessions.models import Session
+
+    from dashboard.live import consumers
+
+    monkeypatch.setattr(consumers, "SESSION_CHECK_SECONDS", 0.2)
+    communicator, connected, _ = await connect(vera)
+    assert connected
+    await asyncio.sleep(0.5)  # a check or two pass while the session lives
+    assert await communicator.receive_nothing(timeout=0.1)
+    await Session.objects.all().adelete()  # expired, or signed out in another browser
+    output = await communicator.receive_output(timeout=10)
+    assert output["type"] == "websocket.close" and output["code"] == 4401
+    await communicator.disconnect()
