@@ -88,9 +88,16 @@ class Waited:
     timed_out: bool
 
 
-async def wait_event(workspace_id: str, alias: str, after: int | None, timeout_ms: int = 25_000) -> Waited:
-    """Block (upstream) until the runtime has an event newer than `after`, or `timeout_ms` passes."""
+async def wait_event(
+    workspace_id: str, alias: str, after: int | None, timeout_ms: int = 25_000, keep_alive: bool = True
+) -> Waited:
+    """Block (upstream) until the runtime has an event newer than `after`, or `timeout_ms` passes.
+
+    `keep_alive=False` only watches: the runtime may idle out meanwhile (this engine's option).
+    """
     payload: dict[str, Any] = {"timeoutMs": timeout_ms}
+    if not keep_alive:
+        payload["keepAlive"] = False
     if after is not None:
         payload["after"] = after
     body = await get_client().post(

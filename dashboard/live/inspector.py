@@ -95,6 +95,7 @@ class EventsPoller:
         self.sockets = 0
         self.requests = Requests()
         self.polls = 0  # upstream wait calls made (tests and the bench read it)
+        self.keep_alive = False
         self.task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
@@ -102,11 +103,17 @@ class EventsPoller:
         while True:
             try:
                 self.polls += 1
-                waited = await events_api.wait_event(self.workspace_id, self.alias, self.position, WAIT_MS)
+                # watching is not using: a runtime left idle still stops while its page is open
+                waited = await events_api.wait_event(
+                    self.workspace_id, self.alias, self.position, WAIT_MS, keep_alive=self.keep_alive
+                )
                 if waited.event is not None:
                     await self._drain()
                 failures = 0
             except BctrlError as error:
+                if error.status == 400 and not self.keep_alive and "keepAlive" in str(error.details):
+                    self.keep_alive = True  # an API without the option: wait as any client would
+                    continue
                 failures += 1
                 logger.info("Events of %s/%s: %s; retrying", self.workspace_id, self.alias, error.code)
                 await asyncio.sleep(min(10.0, 0.5 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0))
