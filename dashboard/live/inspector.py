@@ -15,12 +15,12 @@ import weakref
 from collections import OrderedDict
 from typing import Any
 
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer
 from django.template.loader import render_to_string
 
 from dashboard.bctrl import events as events_api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.live.relay import PROCESS_ID
+from dashboard.live.relay import PROCESS_ID, per_loop
 
 logger = logging.getLogger("dashboard.live")
 
@@ -167,10 +167,4 @@ _pollers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pollers]" = weak
 
 
 def get_pollers() -> Pollers:
-    loop = asyncio.get_running_loop()
-    pollers = _pollers.get(loop)
-    if pollers is None:
-        layer = get_channel_layer()
-        assert layer is not None, "CHANNEL_LAYERS is configured in settings"
-        pollers = _pollers[loop] = Pollers(layer)
-    return pollers
+    return per_loop(_pollers, Pollers)

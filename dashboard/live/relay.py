@@ -24,8 +24,9 @@ import random
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 
@@ -196,19 +197,28 @@ def last_relayed_id() -> int | None:
     return _last_relayed
 
 
-# One relay per event loop: daphne runs one loop per process, so one relay per process (the
-# test client's short-lived loops each get their own, like the API client).
+T = TypeVar("T")
+
+
+def per_loop(
+    made: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T]", make: Callable[[BaseChannelLayer], T]
+) -> T:
+    """The one `make(layer)` of the running event loop. daphne runs one loop per process, so this
+    is one per process (the test client's short-lived loops each get their own, like the API client)."""
+    loop = asyncio.get_running_loop()
+    found = made.get(loop)
+    if found is None:
+        layer = get_channel_layer()
+        assert layer is not None, "CHANNEL_LAYERS is configured in settings"
+        found = made[loop] = make(layer)
+    return found
+
+
 _relays: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, UpdatesRelay]" = weakref.WeakKeyDictionary()
 
 
 def get_relay() -> UpdatesRelay:
-    loop = asyncio.get_running_loop()
-    relay = _relays.get(loop)
-    if relay is None:
-        layer = get_channel_layer()
-        assert layer is not None, "CHANNEL_LAYERS is configured in settings"
-        relay = _relays[loop] = UpdatesRelay(layer)
-    return relay
+    return per_loop(_relays, UpdatesRelay)
 
 
 def current_state() -> dict[str, Any] | None:

@@ -6,15 +6,12 @@ makes it live again; a thumbnail viewer never gets more frames than a full viewe
 """
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from urllib.parse import parse_qs, urlsplit
+from contextlib import AbstractContextManager
 
 import pytest
-from websockets.sync.client import ClientConnection, connect
-from websockets.typing import Origin
+from websockets.sync.client import ClientConnection
 
-from tests.engine.test_live_viewer import Runtime, iframe_url, runtime  # noqa: F401 (fixture)
+from tests.engine.test_live_viewer import Runtime, iframe_url, runtime, viewer_socket  # noqa: F401 (fixture)
 from tests.support.engine_process import EngineProcess
 
 ANIMATE = (
@@ -23,16 +20,8 @@ ANIMATE = (
 )
 
 
-@contextmanager
-def socket_of(engine: EngineProcess, iframe: str) -> Iterator[ClientConnection]:
-    parts = urlsplit(iframe)
-    token = parse_qs(parts.query)["token"][0]
-    with connect(
-        f"ws://127.0.0.1:{engine.port}{parts.path}/ws?token={token}",
-        origin=Origin(f"http://127.0.0.1:{engine.port}"),
-        open_timeout=20,
-    ) as socket:
-        yield socket
+def socket_of(engine: EngineProcess, iframe: str) -> AbstractContextManager[ClientConnection]:
+    return viewer_socket(engine, iframe, first_frame=False)
 
 
 def read_until(socket: ClientConnection, done, timeout: float = 30) -> tuple[list[dict], int]:  # type: ignore[no-untyped-def]
