@@ -7,7 +7,8 @@ reconnecting browser up, and forward what the relay and the pollers already rend
 - `/ws/runtimes/{workspaceId}/{alias}/events/?after=N`: the runtime page's live inspector, and
   who has control of the runtime's browser.
 
-Close codes: 4401 not signed in (or signed out meanwhile), 4403 no role.
+Close codes: 4401 not signed in (or signed out meanwhile), 4403 no role; a foreign origin is
+refused at the handshake.
 """
 
 import asyncio
@@ -49,16 +50,23 @@ class SignedInConsumer(AsyncWebsocketConsumer):
     async def admit(self) -> bool:
         user: AbstractBaseUser | AnonymousUser | None = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self._refuse(4401)
             return False
         self.role = await database_sync_to_async(role_of)(user)
         if self.role is None:
-            await self.close(code=4403)
+            await self._refuse(4403)
             return False
         self.user_id = user.pk
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         self.checker = asyncio.get_running_loop().create_task(self._check_session())
         return True
+
+    async def _refuse(self, code: int) -> None:
+        """Accepted, then closed with a code that says why: a refused handshake would be a console
+        error in the browser (a page whose session just ended), and the ws extension does not
+        reconnect after a 44xx close."""
+        await self.accept()
+        await self.close(code=code)
 
     async def _check_session(self) -> None:
         """Close when the session ended (expired, signed out elsewhere) or the role changed."""

@@ -3,13 +3,14 @@ Chromium, a real engine behind it, changes made through the API and seen without
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import CSP_LISTENER, screenshot, sign_in, watch
 from tests.support.console_process import ConsoleProcess
 from tests.support.embeds import Embedded
 from tests.support.engine_process import EngineProcess, eventually
@@ -20,16 +21,30 @@ pytestmark = pytest.mark.e2e
 BUTTON = (250 / 1280, 160 / 720)  # the centre of live.html's #press, as fractions of the page
 
 
+ERRORS: list[str] = []  # CSP violations and console errors of this module's pages
+
+
+@pytest.fixture(autouse=True)
+def no_browser_errors() -> Iterator[None]:
+    ERRORS.clear()
+    yield
+    assert ERRORS == [], "CSP violations or console errors in the browser"
+
+
 def browser_page(browser: Browser) -> Page:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(CSP_LISTENER)
     opened = context.new_page()
     opened.set_default_timeout(30_000)
+    watch(opened, ERRORS)
     return opened
 
 
 def live_frame(page: Page, selector: str = "iframe.live-frame") -> Embedded:
     handle = page.wait_for_selector(selector)
-    frame = handle.content_frame() if handle else None
+    # looked at, as a person would: Chromium may not draw a cross-origin frame that is off screen
+    handle.scroll_into_view_if_needed()
+    frame = handle.content_frame()
     assert frame is not None
     return Embedded(page, frame)
 
@@ -143,3 +158,30 @@ def _read(api: httpx.Client, workspace_id: str, call: str, *args: object) -> obj
         timeout=60,
     )
     return response.json()["steps"][0]["result"]
+
+
+def test_the_feed_shows_updates_as_they_happen_with_pause_and_filters(
+    browser: Browser, console: ConsoleProcess, engine: EngineProcess
+) -> None:
+    page = browser_page(browser)
+    try:
+        sign_in(page, console, "vera")
+        page.goto(f"{console.url}/live/")
+        page.wait_for_function("() => document.body.dataset.live === 'open'")
+        with engine.client("admin") as api:
+            first = api.post("/workspaces", json={"name": "feed one"}).json()
+            expect(page.locator("#feed-rows tr").first).to_contain_text("feed one")
+            # paused: what arrives is held back and counted, then shown on resume
+            page.get_by_role("button", name="Pause").click()
+            second = api.post("/workspaces", json={"name": "feed two"}).json()
+            expect(page.locator("[data-feed-held]")).to_have_text("1 new while paused")
+            expect(page.locator("#feed-rows tr", has_text="feed two")).to_be_hidden()
+            page.get_by_role("button", name="Resume").click()
+            expect(page.locator("#feed-rows tr", has_text="feed two")).to_be_visible()
+            # a family unticked hides its rows, old and new
+            page.get_by_label("Workspaces").uncheck()
+            expect(page.locator("#feed-rows tr", has_text="feed one")).to_be_hidden()
+            for workspace in (first, second):
+                api.delete(f"/workspaces/{workspace['id']}")
+    finally:
+        page.context.close()
