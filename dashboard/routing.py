@@ -1,1 +1,3 @@
-websocket_urlpatterns: list = []
+from dashboard.live.routing import websocket_urlpatterns
+
+__all__ = ["websocket_urlpatterns"]

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "dashboard.accounts",
     "dashboard.audit",
     "dashboard.front",
+    "dashboard.live",
     "dashboard.devserver",
 ]
 
@@ -125,6 +126,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "dashboard.accounts.context_processors.role",
+                "dashboard.live.context_processors.live",
                 "dashboard.accounts.time_zones.time_zone_name",
             ],
             "builtins": ["dashboard.templatetags.console"],
@@ -154,7 +156,12 @@ CACHES = {
 }
 CHANNEL_LAYERS = {
     "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        # A socket timeout above channels_redis's 5 s blocking pop: redis-py 8 reads with a 5 s
+        # default, which made every idle receive fail ("Timeout reading") and close the socket.
+        {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        }
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )

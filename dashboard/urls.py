@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("dashboard.front.urls")),
     path("", include("dashboard.accounts.urls")),
     path("", include("dashboard.audit.urls")),
+    path("", include("dashboard.live.urls")),
 ]

@@ -180,6 +180,9 @@ EMBED_FRAME_ANCESTORS = env.list(
     ],  # CSP cannot name IPv6 literals such as [::1]: a console there must be reached by name
 )
 LIVE_JPEG_QUALITY = env.int("ENGINE_LIVE_JPEG_QUALITY", default=70)
+# A thumbnail viewer (a wall of runtimes) gets at most one frame per interval, and while only
+# thumbnails watch, the screencast is sampled at that interval instead of running at full rate.
+LIVE_THUMBNAIL_INTERVAL_MS = env.int("ENGINE_LIVE_THUMBNAIL_INTERVAL_MS", default=1000)
 RECORDING_ENABLED = env.bool("ENGINE_RECORDING_ENABLED", default=True)
 RECORDING_FRAME_INTERVAL_MS = env.int("ENGINE_RECORDING_FRAME_INTERVAL_MS", default=500)
 RECORDING_MAX_BYTES = env.int("ENGINE_RECORDING_MAX_BYTES", default=100 * 1024 * 1024)
@@ -204,6 +207,7 @@ def _check_live_settings() -> None:
         )
     positive = {
         "ENGINE_RECORDING_FRAME_INTERVAL_MS": RECORDING_FRAME_INTERVAL_MS,
+        "ENGINE_LIVE_THUMBNAIL_INTERVAL_MS": LIVE_THUMBNAIL_INTERVAL_MS,
         "ENGINE_RECORDING_MAX_BYTES": RECORDING_MAX_BYTES,
         "ENGINE_RECORDING_MAX_SECONDS": RECORDING_MAX_SECONDS,
         "ENGINE_RECORDING_RETENTION_SECONDS": RECORDING_RETENTION_SECONDS,

@@ -69,13 +69,45 @@ async def list_events(
     event_types: list[str] | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    after: int | None = None,
 ) -> Page[Event]:
-    """A page of a runtime's events, oldest first; `cursor` is the previous page's opaque nextCursor."""
+    """A page of a runtime's events, oldest first; `cursor` is the previous page's opaque nextCursor,
+    `after` a sequence (the events newer than it)."""
     body = await get_client().get(
         f"workspaces/{workspace_id}/runtimes/{alias}/events",
-        params={"eventTypes": ",".join(event_types or []), "cursor": cursor, "limit": limit},
+        params={"eventTypes": ",".join(event_types or []), "cursor": cursor, "limit": limit, "after": after},
     )
     return page_of(body, "events", Event.from_api)
+
+
+@dataclass(frozen=True)
+class Waited:
+    """What `events/wait` answered: the first event newer than `after`, or none before the timeout."""
+
+    event: Event | None
+    timed_out: bool
+
+
+async def wait_event(
+    workspace_id: str, alias: str, after: int | None, timeout_ms: int = 25_000, keep_alive: bool = True
+) -> Waited:
+    """Block (upstream) until the runtime has an event newer than `after`, or `timeout_ms` passes.
+
+    `keep_alive=False` only watches: the runtime may idle out meanwhile (this engine's option).
+    """
+    payload: dict[str, Any] = {"timeoutMs": timeout_ms}
+    if not keep_alive:
+        payload["keepAlive"] = False
+    if after is not None:
+        payload["after"] = after
+    body = await get_client().post(
+        f"workspaces/{workspace_id}/runtimes/{alias}/events/wait",
+        json=payload,
+        timeout=timeout_ms / 1000 + 15,
+    )
+    body = body if isinstance(body, dict) else {}
+    event = body.get("event")
+    return Waited(Event.from_api(event) if event else None, bool(body.get("timedOut")))
 
 
 async def list_run_events(

@@ -70,8 +70,9 @@ client_address.sync_capable = True  # type: ignore[attr-defined]
 
 def _policy() -> str:
     # No inline script anywhere (htmx is configured not to eval); frames only from the API's
-    # own origin, for the live view iframe; connections only to the console itself (its
-    # websockets included) and the API's origin, in its http(s) and ws(s) forms.
+    # own origin (the live views and recordings the engine serves, dashboard/live); connections
+    # only to the console itself (its websockets included) and the API's origin, in its http(s)
+    # and ws(s) forms.
     api_origin = "/".join(settings.BCTRL_API_URL.split("/")[:3])
     api_socket_origin = api_origin.replace("http", "ws", 1)
     return "; ".join(
@@ -81,7 +82,7 @@ def _policy() -> str:
             "style-src 'self'",
             "img-src 'self' data: blob:",
             f"connect-src 'self' {api_origin} {api_socket_origin}",
-            f"frame-src 'self' {api_origin}",
+            f"frame-src {api_origin}",
             "frame-ancestors 'none'",
             "form-action 'self'",
             "base-uri 'none'",

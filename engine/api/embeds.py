@@ -17,7 +17,7 @@ from engine.api.auth import READ, require
 from engine.api.common import Timestamp, WorkspaceId
 from engine.api.runtimes import get_runtime, not_active
 from engine.api.workspaces import get_workspace
-from engine.errors import ApiError
+from engine.errors import ApiError, invalid
 from engine.live import recorder as recordings
 from engine.live import tokens
 from engine.live.hub import hubs
@@ -53,6 +53,12 @@ class EmbedLiveIn(_Ttl):
         default="last_used",
         description="`automation`: show the tab the automation last used; `last_used`: the tab a viewer picked.",
     )
+    thumbnail: bool = Field(
+        default=False,
+        description="A low-rate, view-only picture without controls (a wall of runtimes): at most one frame "
+        "per ENGINE_LIVE_THUMBNAIL_INTERVAL_MS, and while only thumbnails watch, the screencast is sampled at "
+        "that rate instead of running at full rate. Not with `interactive`.",
+    )
 
 
 class EmbedRecordingIn(_Ttl):
@@ -87,6 +93,11 @@ async def embed_live(
     request: HttpRequest, workspace_id: WorkspaceId, alias: str, payload: EmbedLiveIn | None = None
 ) -> dict[str, Any]:
     options = payload or EmbedLiveIn()
+    if options.thumbnail and options.interactive:
+        raise invalid(
+            "A thumbnail is view-only: ask for `thumbnail` or `interactive`, not both.",
+            [{"path": "thumbnail", "message": "Not with interactive: true."}],
+        )
     if options.interactive:  # taking control of the browser is an operator's act
         require(request.auth, "operator", "an interactive live view (interactive: false is view-only)")  # type: ignore[attr-defined]
     runtime = await get_runtime(await get_workspace(workspace_id), alias)
@@ -99,6 +110,7 @@ async def embed_live(
         show_controls=options.showControls,
         viewer_mode=options.viewerMode,
         ttl_seconds=options.ttlSeconds,
+        thumbnail=options.thumbnail,
     )
     return {"iframeUrl": _page_url(request, "live", runtime, token), "token": token, "expiresAt": expires_at}
 

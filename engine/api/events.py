@@ -72,6 +72,11 @@ class EventWait(Schema):
     pageId: str | None = Field(default=None, max_length=64)
     contextId: str | None = Field(default=None, max_length=64)
     timeoutMs: int = Field(default=30_000, ge=0, le=MAX_WAIT_MS)
+    keepAlive: bool = Field(
+        default=True,
+        description="Ours. false: the wait only watches (a console's live inspector); the runtime may still "
+        "stop for idleness meanwhile, as watching a live view does not keep it either.",
+    )
 
     @field_validator("eventTypes", mode="before")
     @classmethod
@@ -138,8 +143,10 @@ async def wait_for_event(
             event_types=_types(payload.eventTypes), page_id=payload.pageId, context_id=payload.contextId
         )
         session = manager.session(runtime.id)
-        # A runtime someone is watching is in use: it does not idle out under a waiter.
-        with session.in_use() if session is not None else contextlib.nullcontext():
+        # A runtime someone waits on is in use: it does not idle out under a waiter; unless the
+        # waiter only watches (keepAlive: false), like a viewer of its live view.
+        using = session is not None and payload.keepAlive
+        with session.in_use() if session is not None and using else contextlib.nullcontext():
             event, cursor, timed_out = await event_log.wait(
                 runtime.id, after, where, payload.timeoutMs / 1000
             )

@@ -50,6 +50,7 @@ class LiveViewerConsumer(AsyncWebsocketConsumer):
                 "type": "hello",
                 "interactive": grant.interactive,
                 "viewerMode": grant.viewer_mode,
+                "thumbnail": grant.thumbnail,
                 "expiresAt": grant.expires_at.timestamp() * 1000,
             }
         )

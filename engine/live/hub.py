@@ -4,14 +4,18 @@ Invariants, and why:
 - **One screencast per runtime** (`Page.startScreencast` on a CDP session of the shown tab),
   whatever the number of viewers: encoding frames costs the browser CPU, so it runs once and
   every viewer gets the same frames. `starts`/`stops` count the CDP calls (tests read them).
-- It runs in one of two ways. `live` while anyone watches: every frame, acked at once. `sample`
-  while only the recorder needs it: after a frame that changed the picture the screencast is
-  stopped and started again ENGINE_RECORDING_FRAME_INTERVAL_MS later (a start always sends the
+- It runs in one of two ways. `live` while anyone watches at full rate: every frame, acked at
+  once. `sample` while only the recorder or thumbnail viewers need it: after a frame that changed
+  the picture (for thumbnails alone: after any frame) the screencast is stopped and started again
+  one interval later, ENGINE_RECORDING_FRAME_INTERVAL_MS for the recorder,
+  ENGINE_LIVE_THUMBNAIL_INTERVAL_MS for thumbnails alone (a start always sends the
   current picture, so the last state of a page is never missed; a picture that did not change
   leaves it running, and a page that does not repaint sends nothing). `everyNthFrame` would
   lower the rate too, but it drops the frame that follows the last repaint, and the browser
   keeps painting every frame anyway (bench/live_view.py measures what each way costs).
-  Nobody watching and no recording: no screencast.
+  Nobody watching and no recording: no screencast. A wall of twenty thumbnails thus costs twenty
+  sampled screencasts, not twenty full-rate ones; and a thumbnail viewer of a runtime that someone
+  also watches live gets at most one frame per thumbnail interval (the newest).
 - **No unbounded buffer.** A viewer holds at most one frame not yet sent (a newer one replaces
   it: slow viewers drop frames, fast ones get them all) and a short queue of messages whose
   newest version is all that matters (tabs, counts). A late viewer gets the last frame at once,
@@ -97,6 +101,7 @@ class Viewer:
     frames_dropped: int = 0
     inputs_unreported: int = 0
     input_timer: asyncio.TimerHandle | None = None
+    next_frame_at: float = 0.0  # thumbnails: monotonic time before which no frame is sent
 
     def offer(self, frame: Frame) -> None:
         if self.frame is not None:
@@ -116,10 +121,17 @@ class Viewer:
     async def outgoing(self) -> tuple[list[str], Frame | None, int | None]:
         """Wait for something to send: (messages, newest frame, close code)."""
         await self.wake.wait()
+        if self.grant.thumbnail and self.frame is not None and self.close_code is None:
+            # at most one frame per interval: wait, then send the newest one offered meanwhile
+            delay = self.next_frame_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
         self.wake.clear()
         messages = list(self.messages)
         self.messages.clear()
         frame, self.frame = self.frame, None
+        if frame is not None and self.grant.thumbnail:
+            self.next_frame_at = time.monotonic() + settings.LIVE_THUMBNAIL_INTERVAL_MS / 1000
         return messages, frame, self.close_code
 
 
@@ -156,10 +168,10 @@ class RuntimeHub:
     def mode(self) -> Mode:
         if self.closed:
             return "off"
-        if self.viewers:
+        if any(not viewer.grant.thumbnail for viewer in self.viewers):
             return "live"
-        if self.recorder is not None and self.recorder.active:
-            return "sample"
+        if self.viewers or (self.recorder is not None and self.recorder.active):
+            return "sample"  # thumbnails and the recorder need a picture now and then, not every frame
         return "off"
 
     def follows_automation(self) -> bool:
@@ -173,6 +185,7 @@ class RuntimeHub:
             "starts": self.starts,
             "stops": self.stops,
             "casting": self._casting,
+            "mode": self.mode(),
             "viewers": len(self.viewers),
         }
 
@@ -451,7 +464,9 @@ class RuntimeHub:
             return
         if self._sample_taken:
             return  # sampling: the next sample is taken when the screencast starts again
-        if self.recorder is not None and self.recorder.active:
+        recording = self.recorder is not None and self.recorder.active
+        changed = False
+        if self.recorder is not None and recording:
             page = self.session.pages.get(frame.tab_id)
             url = page.url if page is not None else ""
             changed = self.recorder.offer(
@@ -459,17 +474,27 @@ class RuntimeHub:
             )
             if not self.recorder.active:
                 self._spawn(self._apply())  # the recording reached its bound: maybe nobody needs frames now
-            elif changed and self.mode() == "sample":
-                self._sample_taken = True
-                self._spawn(self._pause_sampling())
+                return
+        # Thumbnails alone take any frame as their sample; with the recorder, its notion of
+        # "the picture changed" decides (thumbnails get those samples too).
+        if self.mode() == "sample" and (changed or not recording):
+            self._sample_taken = True
+            self._spawn(self._pause_sampling())
+
+    def _sample_interval(self) -> float:
+        """Seconds between two samples: the recorder's interval while it records, else the thumbnails'."""
+        if self.recorder is not None and self.recorder.active:
+            return settings.RECORDING_FRAME_INTERVAL_MS / 1000
+        return settings.LIVE_THUMBNAIL_INTERVAL_MS / 1000
 
     async def _pause_sampling(self) -> None:
         async with self._lock:
             if self.mode() != "sample" or not self._casting:
                 return
             await self._stop_cast()
-            interval = settings.RECORDING_FRAME_INTERVAL_MS / 1000
-            self._resume = asyncio.get_running_loop().call_later(interval, self._resume_sampling)
+            self._resume = asyncio.get_running_loop().call_later(
+                self._sample_interval(), self._resume_sampling
+            )
 
     def _resume_sampling(self) -> None:
         self._resume = None

@@ -40,6 +40,7 @@ class EmbedGrant:
     show_controls: bool
     viewer_mode: ViewerMode
     expires_at: datetime
+    thumbnail: bool = False  # a low-rate, view-only picture (a wall of runtimes)
 
     def seconds_left(self) -> float:
         return self.expires_at.timestamp() - time.time()
@@ -58,6 +59,7 @@ def mint(
     show_controls: bool = True,
     viewer_mode: ViewerMode = "last_used",
     ttl_seconds: int | None = None,
+    thumbnail: bool = False,
 ) -> tuple[str, datetime]:
     """A new token and when it expires (ttl: ENGINE_EMBED_TOKEN_TTL_SECONDS unless given)."""
     ttl = ttl_seconds or settings.EMBED_TOKEN_TTL_SECONDS
@@ -69,6 +71,8 @@ def mint(
         "m": viewer_mode,
         "x": expires_ms,
     }
+    if thumbnail:
+        payload["t"] = True
     token = signing.dumps(payload, salt=_salt(kind), compress=False)
     return token, datetime.fromtimestamp(expires_ms / 1000, tz=UTC)
 
@@ -84,10 +88,12 @@ def read(token: str | None, runtime_id: UUID | str, kind: Kind) -> EmbedGrant:
         grant = EmbedGrant(
             runtime_id=bound,
             kind=kind,
-            interactive=bool(payload["i"]) and kind == "live",
+            # a thumbnail is a picture only: it never carries input
+            interactive=bool(payload["i"]) and kind == "live" and not payload.get("t"),
             show_controls=bool(payload["c"]),
             viewer_mode=payload["m"] if payload["m"] in VIEWER_MODES else "last_used",
             expires_at=datetime.fromtimestamp(expires_ms / 1000, tz=UTC),
+            thumbnail=bool(payload.get("t")) and kind == "live",
         )
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise TokenRefused("invalid") from exc

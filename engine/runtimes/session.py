@@ -344,6 +344,12 @@ class RuntimeSession:
                 "status": response.status,
                 "url": response.url,
                 "mimeType": (response.headers.get("content-type") or "").split(";")[0].strip(),
+                # the body's size as the response declared it (absent when it did not say)
+                **(
+                    {"size": int(length)}
+                    if (length := response.headers.get("content-length", "")).isdigit()
+                    else {}
+                ),
             },
         )
 

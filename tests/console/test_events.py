@@ -46,12 +46,13 @@ def test_it_filters_by_several_types(viewer_client: Client, live: LiveRuntime) -
     assert kinds == {"runtime.started", "page.navigated"}
 
 
-def test_the_detail_page_keeps_the_filter_and_polls_while_active(
+def test_the_detail_page_keeps_the_filter_and_streams_new_events(
     viewer_client: Client, live: LiveRuntime
 ) -> None:
     body = viewer_client.get(live.url, {"type": "page.navigated"}).content.decode()
     assert 'value="page.navigated" checked' in body
-    assert 'hx-trigger="every 5s"' in body
+    # new events stream into the live inspector (dashboard/live); nothing polls
+    assert f"{live.url}inspector/" in body and "every 5s" not in body
 
 
 def test_it_pages_with_the_opaque_cursor(viewer_client: Client, live: LiveRuntime) -> None:

@@ -157,7 +157,7 @@ def test_it_renders_a_missing_operation_as_a_state(viewer_client: Client) -> Non
     assert "no longer exists" in body and "Request id" in body
 
 
-def test_it_shows_progress_and_keeps_refreshing_while_running(
+def test_it_shows_progress_and_refreshes_on_its_live_updates_while_running(
     viewer_client: Client, fake: FakeOperations
 ) -> None:
     operation = _by_status(fake, "running")
@@ -165,7 +165,8 @@ def test_it_shows_progress_and_keeps_refreshing_while_running(
     body = response.content.decode()
     assert response.status_code == 200
     assert "Opening the cart" in body and "page.click" in body and "3 of 8" in body
-    assert 'hx-trigger="every 2s"' in body
+    # the relay's updates about this operation (dashboard/live) make the region reload itself
+    assert f'hx-trigger="live:operation-{operation["id"]} from:body"' in body
 
 
 def test_it_stops_refreshing_a_finished_operation_and_shows_its_result(
@@ -175,7 +176,7 @@ def test_it_stops_refreshing_a_finished_operation_and_shows_its_result(
     response = viewer_client.get(f"/operations/{operation['id']}/", headers={"HX-Request": "true"})
     body = response.content.decode()
     assert 'id="operation-status"' in body and "<html" not in body
-    assert "every 2s" not in body
+    assert "live:operation-" not in body
     assert html.escape(json.dumps({"answer": 42}, indent=2)) in body
     assert "Cancel operation" not in body
 

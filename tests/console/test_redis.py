@@ -79,3 +79,18 @@ async def test_the_channel_layer_reaches_another_process_through_redis(redis_url
     await sender.group_send("updates", {"type": "update.message", "text": "runtime.started"})
     assert (await receiver.receive(channel))["text"] == "runtime.started"
     await receiver.flush()
+
+
+async def test_an_idle_receive_outlasts_the_blocking_pop(redis_url: str) -> None:
+    """channels_redis blocks 5 s per pop; a read timeout no longer than that closed idle sockets."""
+    import asyncio
+
+    from channels_redis.core import RedisChannelLayer
+
+    config = _settings_with(redis_url)["CHANNEL_LAYERS"]["default"]
+    sender, receiver = (RedisChannelLayer(**config["CONFIG"]) for _ in range(2))
+    channel = await receiver.new_channel()
+    waiting = asyncio.ensure_future(receiver.receive(channel))
+    await asyncio.sleep(receiver.brpop_timeout + 1)  # a whole blocking pop with nothing to read
+    await sender.send(channel, {"type": "update.message", "text": "still here"})
+    assert (await asyncio.wait_for(waiting, 30))["text"] == "still here"

@@ -82,8 +82,8 @@ def test_a_stopped_runtime_page_has_no_step_runner_and_says_why(
         'id="step-runner"' not in page and "Stop runtime" not in page and 'id="runtime-bindings"' not in page
     )
     assert f'href="/workspaces/{workspace["id"]}/launch/?from=' in page  # Relaunch with the same config
-    # the events region no longer polls a runtime that ended
-    assert 'hx-trigger="every 5s"' not in page
+    # the events region no longer listens for a runtime that ended
+    assert 'hx-trigger="live:runtime-' not in page
 
 
 def test_a_page_watching_a_runtime_that_ends_draws_itself_again(
@@ -91,7 +91,9 @@ def test_a_page_watching_a_runtime_that_ends_draws_itself_again(
 ) -> None:
     launch(api, workspace["id"], "watched")
     url = f"/workspaces/{workspace['id']}/runtimes/watched/"
-    assert 'hx-trigger="every 5s"' in viewer_client.get(url).content.decode()
+    runtime_id = api.get(f"/workspaces/{workspace['id']}/runtimes/watched").json()["id"]
+    # the relay's update about this run (dashboard/live) makes the region ask, instead of a poll
+    assert f'hx-trigger="live:runtime-{runtime_id} from:body"' in viewer_client.get(url).content.decode()
     poll = viewer_client.get(f"{url}events/", {"live": "1"}, headers={"HX-Request": "true"})
     assert poll.status_code == 200 and "HX-Refresh" not in poll
     _stop(api, workspace, "watched")

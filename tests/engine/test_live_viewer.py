@@ -207,8 +207,8 @@ def test_a_view_only_token_cannot_touch_the_page(
 
 
 @contextmanager
-def viewer_socket(engine: EngineProcess, iframe: str) -> Iterator[ClientConnection]:
-    """A raw viewer websocket for an iframe URL, once it has received the first frame."""
+def viewer_socket(engine: EngineProcess, iframe: str, first_frame: bool = True) -> Iterator[ClientConnection]:
+    """A raw viewer websocket for an iframe URL, once it has received the first frame (unless not asked)."""
     parts = urlsplit(iframe)
     token = parse_qs(parts.query)["token"][0]
     with connect(
@@ -216,7 +216,7 @@ def viewer_socket(engine: EngineProcess, iframe: str) -> Iterator[ClientConnecti
         origin=Origin(f"http://127.0.0.1:{engine.port}"),
         open_timeout=20,
     ) as socket:
-        while not isinstance(socket.recv(timeout=20), bytes):
+        while first_frame and not isinstance(socket.recv(timeout=20), bytes):
             pass
         yield socket
 

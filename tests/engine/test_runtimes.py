@@ -208,3 +208,25 @@ def test_it_stops_a_runtime_left_idle(api: httpx.Client, workspace: dict) -> Non
         f"/workspaces/{workspace['id']}/runtimes/sleepy/events", params={"eventTypes": "runtime.stopped"}
     )
     assert events.json()["events"][0]["eventData"]["reason"] == "idle"
+
+
+def test_a_watching_wait_does_not_keep_a_runtime_from_idling_out(api: httpx.Client, workspace: dict) -> None:
+    """A console's live inspector waits on the events of the runtime it shows: watching is not
+    using, so the runtime still stops when idle (a plain wait keeps it, as a client is using it)."""
+    launch(api, workspace, "watched-idle", launch={"mode": "ephemeral", "config": {"idleTimeoutSeconds": 1}})
+    url = f"/workspaces/{workspace['id']}/runtimes/watched-idle"
+    events = api.get(f"{url}/events", params={"limit": 500}).json()["events"]
+    waited = api.post(
+        f"{url}/events/wait",
+        json={
+            "after": events[-1]["sequence"],
+            "eventTypes": ["runtime.stopped"],
+            "timeoutMs": 30_000,
+            "keepAlive": False,
+        },
+        timeout=60,
+    ).json()
+    # it ended under the wait (a wait that kept it would have timed out, the runtime still active)
+    assert waited["timedOut"] is False
+    runtime = api.get(url).json()
+    assert runtime["status"] == "stopped" and runtime["stopReason"] == "idle"

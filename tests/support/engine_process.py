@@ -52,10 +52,13 @@ class ServerProcess:
 
     name = "server"
 
-    def __init__(self, var_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, var_dir: Path, env: dict[str, str], port: int = 0) -> None:
         self.var_dir = var_dir
         self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
+        # a given port: a restart on the address its clients know (SO_REUSEADDR: the old
+        # connections' TIME_WAIT does not hold the port)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
         self.listener.listen(128)
         self.port = int(self.listener.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
@@ -127,7 +130,9 @@ class EngineProcess(ServerProcess):
 
     name = "engine"
 
-    def __init__(self, var_dir: Path, extra_env: dict[str, str] | None = None, allow: str = "") -> None:
+    def __init__(
+        self, var_dir: Path, extra_env: dict[str, str] | None = None, allow: str = "", port: int = 0
+    ) -> None:
         var_dir = browser_reachable(var_dir)
         super().__init__(
             var_dir,
@@ -137,6 +142,7 @@ class EngineProcess(ServerProcess):
                 "ENGINE_EGRESS_ALLOW": allow,
                 **(extra_env or {}),
             },
+            port,
         )
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.keys: dict[str, str] = {}

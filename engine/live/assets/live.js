@@ -177,7 +177,8 @@
   let moved = null;
   canvas.addEventListener("mousedown", (event) => {
     event.preventDefault();
-    canvas.focus();
+    // preventScroll: a picture partly off screen must not scroll the host page between press and release
+    canvas.focus({ preventScroll: true });
     pressed = event.button;
     mouse("down", event);
   });
@@ -239,7 +240,7 @@
     if (!url) return;
     if (!/^https?:\/\//i.test(url)) url = `https://${url}`;
     send({ type: "navigate", action: "go", url });
-    canvas.focus();
+    canvas.focus({ preventScroll: true });
   });
 
   connect();

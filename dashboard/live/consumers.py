@@ -1,0 +1,217 @@
+"""The console's websockets. Consumers check who is there, join and leave groups, catch a
+reconnecting browser up, and forward what the relay and the pollers already rendered.
+
+- `/ws/updates/?after=N`: every page's socket (base.html). Joins this process's group of the
+  user's role (role filtering happens where fragments are rendered, once per role) and the
+  user's own group (closed when the user signs out or is deactivated, in any process).
+- `/ws/runtimes/{workspaceId}/{alias}/events/?after=N`: the runtime page's live inspector, and
+  who has control of the runtime's browser.
+
+Close codes: 4401 not signed in (or signed out meanwhile), 4403 no role; a foreign origin is
+refused at the handshake.
+"""
+
+import asyncio
+import contextlib
+import logging
+from importlib import import_module
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.sessions.backends.base import SessionBase
+
+from dashboard.accounts.roles import role_of
+from dashboard.bctrl import events as events_api
+from dashboard.bctrl import updates as updates_api
+from dashboard.bctrl.errors import BctrlError
+from dashboard.live import fragments
+from dashboard.live.inspector import Requests, control_group, get_pollers, render_events, runtime_group
+from dashboard.live.relay import get_relay, role_group, user_group
+from dashboard.pages import toast_html
+
+logger = logging.getLogger("dashboard.live")
+
+SESSION_CHECK_SECONDS = 30.0
+CATCH_UP_MAX = 2_000  # updates a reconnecting page may have missed before it is told to reload
+
+
+class SignedInConsumer(AsyncWebsocketConsumer):
+    """A socket of a signed-in user holding a role; re-checked while it stays open."""
+
+    role: str | None = None
+    user_id: int | None = None
+    checker: asyncio.Task[None] | None = None
+
+    async def admit(self) -> bool:
+        user: AbstractBaseUser | AnonymousUser | None = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self._refuse(4401)
+            return False
+        self.role = await database_sync_to_async(role_of)(user)
+        if self.role is None:
+            await self._refuse(4403)
+            return False
+        self.user_id = user.pk
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        self.checker = asyncio.get_running_loop().create_task(self._check_session())
+        return True
+
+    async def _refuse(self, code: int) -> None:
+        """Accepted, then closed with a code that says why: a refused handshake would be a console
+        error in the browser (a page whose session just ended), and the ws extension does not
+        reconnect after a 44xx close."""
+        await self.accept()
+        await self.close(code=code)
+
+    async def _check_session(self) -> None:
+        """Close when the session ended (expired, signed out elsewhere) or the role changed."""
+        while True:
+            await asyncio.sleep(SESSION_CHECK_SECONDS)
+            if not await database_sync_to_async(self._still_valid)():
+                await self.close(code=4401)
+                return
+
+    def _still_valid(self) -> bool:
+        from django.contrib.auth import get_user_model
+
+        scoped: SessionBase | None = self.scope.get("session")
+        key = scoped.session_key if scoped is not None else None
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        # read afresh from the session store: the scope's copy is what it was at connect
+        if key is None or str(store(key).get(SESSION_KEY)) != str(self.user_id):
+            return False
+        user = get_user_model().objects.filter(pk=self.user_id or 0).first()
+        return user is not None and role_of(user) == self.role
+
+    async def live_close(self, event: dict[str, Any]) -> None:
+        """The user signed out or was deactivated (dashboard/live/apps.py)."""
+        await self.close(code=4401)
+
+    async def disconnect(self, code: int) -> None:
+        if self.checker is not None:
+            self.checker.cancel()
+        if self.user_id is not None:
+            await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+
+
+def _after(scope: dict[str, Any]) -> int | None:
+    raw = parse_qs(scope.get("query_string", b"").decode()).get("after", [""])[0]
+    return int(raw) if raw.isdigit() else None
+
+
+class UpdatesConsumer(SignedInConsumer):
+    sent_through = 0
+    subscribed = False
+
+    async def connect(self) -> None:
+        if not await self.admit():
+            return
+        assert self.role is not None
+        relay = get_relay()
+        # Join before catching up: what the relay sends meanwhile waits in this channel, and
+        # whatever the catch-up already sent is skipped by id.
+        await self.channel_layer.group_add(role_group(self.role), self.channel_name)
+        relay.subscribe()
+        self.subscribed = True
+        await self.accept()
+        after = _after(self.scope)
+        if after is None:
+            self.sent_through = await relay.position() or 0
+        else:
+            self.sent_through = after
+            await self._catch_up(after)
+
+    async def _catch_up(self, after: int) -> None:
+        """Send what this browser missed since `after` (it reconnected, or its page is older)."""
+        assert self.role is not None
+        missed: list[updates_api.Update] = []
+        try:
+            while len(missed) < CATCH_UP_MAX:
+                page, more = await updates_api.list_updates(self.sent_through, limit=500)
+                missed.extend(page)
+                if page:
+                    self.sent_through = page[-1].id
+                if not more:
+                    break
+        except BctrlError as error:
+            logger.info("Catch-up after %s failed: %s", after, error.code)
+        if len(missed) >= CATCH_UP_MAX:
+            await self.send(text_data=_notice("Too much happened while this page was away: reload it."))
+            return
+        enriched = await fragments.enrich(missed)
+        for update in missed:
+            if fragments.visible(update, self.role):
+                await self.send(text_data=fragments.render(update, self.role, enriched).text())
+
+    async def live_update(self, event: dict[str, Any]) -> None:
+        if event["id"] <= self.sent_through:
+            return  # the catch-up sent it already
+        self.sent_through = event["id"]
+        await self.send(text_data=event["text"])
+
+    async def disconnect(self, code: int) -> None:
+        if self.role is not None:
+            await self.channel_layer.group_discard(role_group(self.role), self.channel_name)
+        if self.subscribed:
+            get_relay().unsubscribe()
+            self.subscribed = False
+        await super().disconnect(code)
+
+
+class RuntimeEventsConsumer(SignedInConsumer):
+    sent_through = 0
+    watching: tuple[str, str] | None = None
+
+    async def connect(self) -> None:
+        if not await self.admit():
+            return
+        kwargs = self.scope["url_route"]["kwargs"]
+        workspace_id, alias = str(kwargs["workspace_id"]), kwargs["alias"]
+        await self.channel_layer.group_add(runtime_group(workspace_id, alias), self.channel_name)
+        await self.channel_layer.group_add(control_group(workspace_id, alias), self.channel_name)
+        after = _after(self.scope) or 0
+        poller = get_pollers().subscribe(workspace_id, alias, after)
+        self.watching = (workspace_id, alias)
+        await self.accept()
+        self.sent_through = after
+        if poller.position > after:
+            # The shared poller is ahead of this page: send the difference from the list call.
+            await self._catch_up(workspace_id, alias, poller.position)
+
+    async def _catch_up(self, workspace_id: str, alias: str, until: int) -> None:
+        requests = Requests()
+        with contextlib.suppress(BctrlError):
+            while self.sent_through < until:
+                page = await events_api.list_events(workspace_id, alias, after=self.sent_through, limit=500)
+                if not page.items:
+                    break
+                await self.live_events({"rows": render_events(page.items, requests)})
+
+    async def live_events(self, event: dict[str, Any]) -> None:
+        rows = [(sequence, html) for sequence, html in event["rows"] if sequence > self.sent_through]
+        if not rows:
+            return
+        self.sent_through = rows[-1][0]
+        await self.send(text_data="".join(html for _, html in rows))
+
+    async def live_control(self, event: dict[str, Any]) -> None:
+        """Someone took or released control of this runtime's browser: show it to everyone here."""
+        await self.send(text_data=event["html"])
+
+    async def disconnect(self, code: int) -> None:
+        if self.watching is not None:
+            workspace_id, alias = self.watching
+            self.watching = None
+            await self.channel_layer.group_discard(runtime_group(workspace_id, alias), self.channel_name)
+            await self.channel_layer.group_discard(control_group(workspace_id, alias), self.channel_name)
+            await get_pollers().unsubscribe(workspace_id, alias)
+        await super().disconnect(code)
+
+
+def _notice(text: str) -> str:
+    return toast_html(text, "error")  # an out-of-band toast: the ws extension swaps it like a page's

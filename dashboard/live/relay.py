@@ -1,0 +1,229 @@
+"""The updates relay: one reader of the API's updates stream per console process, shared by every
+websocket of that process.
+
+Invariants, and why:
+- **One upstream connection per process**, whatever the number of sockets: the first socket
+  starts the reader, the last one leaving stops it (after a grace period, so a page reload does
+  not reconnect upstream). `connections` counts the upstream streams it opened.
+- **Nothing skipped, nothing twice, in order.** The reader resumes after any drop (a restarted
+  engine, a cut network, a read that waited past the keep-alive) with `Last-Event-ID` = the last
+  update it delivered, after a jittered, growing delay. Each update goes to this process's role
+  groups once, in stream order; each consumer also skips ids it already sent (a browser's
+  catch-up can overlap the live stream).
+- **Per process, not per cluster.** The groups carry this process's id: with a shared channel
+  layer (Redis), each console process delivers its own reader's updates to its own sockets only,
+  so a socket never gets an update once per process.
+- **Rendered once per role**, not per socket: each update becomes one HTML message per role that
+  may see it (fragments.py), sent to that role's group; consumers only forward it.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from channels.layers import BaseChannelLayer, get_channel_layer
+
+from dashboard.accounts.roles import ROLES
+from dashboard.bctrl import updates as updates_api
+from dashboard.bctrl.errors import BctrlError
+from dashboard.live import fragments
+
+logger = logging.getLogger("dashboard.live")
+
+PROCESS_ID = uuid.uuid4().hex[:12]
+BACKOFF_FIRST_SECONDS = 0.25
+BACKOFF_MAX_SECONDS = 10.0
+IDLE_STOP_SECONDS = 30.0
+
+
+def role_group(role: str) -> str:
+    """This process's group of the sockets of users holding `role`."""
+    return f"live.updates.{PROCESS_ID}.{role}"
+
+
+def user_group(user_id: int) -> str:
+    """Every socket of one user, in every process: told to close when the user signs out or is deactivated."""
+    return f"live.user.{user_id}"
+
+
+@dataclass(frozen=True)
+class RelayState:
+    """What admins see of the relay (the feed page): is it reading, where, how far behind."""
+
+    process: str
+    running: bool
+    connected: bool
+    last_id: int | None
+    lag_ms: int | None  # from the update's creation upstream to its delivery here
+    connections: int
+    sockets: int
+    last_error: str
+
+
+class UpdatesRelay:
+    def __init__(self, layer: BaseChannelLayer) -> None:
+        self.layer = layer
+        self.connected = False
+        self.last_id: int | None = None
+        self.lag_ms: int | None = None
+        self.connections = 0
+        self.sockets = 0
+        self.last_error = ""
+        self.delivered = 0
+        self._task: asyncio.Task[None] | None = None
+        self._idle: asyncio.TimerHandle | None = None
+        self._positioned = asyncio.Event()
+
+    def state(self) -> RelayState:
+        return RelayState(
+            process=PROCESS_ID,
+            running=self._task is not None and not self._task.done(),
+            connected=self.connected,
+            last_id=self.last_id,
+            lag_ms=self.lag_ms,
+            connections=self.connections,
+            sockets=self.sockets,
+            last_error=self.last_error,
+        )
+
+    # ---- who needs it -------------------------------------------------------------------------
+
+    def subscribe(self) -> None:
+        self.sockets += 1
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="updates-relay")
+
+    def unsubscribe(self) -> None:
+        self.sockets = max(0, self.sockets - 1)
+        if self.sockets == 0 and self._idle is None:
+            self._idle = asyncio.get_running_loop().call_later(IDLE_STOP_SECONDS, self._stop_if_idle)
+
+    def _stop_if_idle(self) -> None:
+        self._idle = None
+        if self.sockets == 0 and self._task is not None:
+            self._task.cancel()
+            self._task = None
+            self.connected = False
+
+    async def stop(self) -> None:
+        """Stop reading now (tests, and the process's end)."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.connected = False
+
+    async def position(self, timeout: float = 10.0) -> int | None:
+        """The id of the last update delivered (where a new socket starts), once the reader knows it."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._positioned.wait(), timeout)
+        return self.last_id
+
+    # ---- the reader ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                if self.last_id is None:
+                    # Start from now: what happened before a socket opened is its page's business.
+                    self.last_id = await updates_api.newest_update_id()
+                    global _last_relayed
+                    _last_relayed = self.last_id
+                self._positioned.set()
+                async with updates_api.open_stream(self.last_id) as stream:
+                    self.connections += 1
+                    self.connected = True
+                    self.last_error = ""
+                    failures = 0
+                    async for update in stream:
+                        await self._deliver(update)
+                # The API ended the stream (a restart under way): resume at once, once.
+            except BctrlError as error:
+                self.last_error = error.user_message
+                logger.info("The updates stream dropped (%s); resuming after %s", error.code, self.last_id)
+            except asyncio.CancelledError:
+                self.connected = False
+                raise
+            except Exception:  # a bug must not end live updates for the whole process
+                logger.exception("The updates relay failed; resuming after %s", self.last_id)
+                self.last_error = "The relay failed; see the console's log."
+            self.connected = False
+            failures += 1
+            await asyncio.sleep(_backoff(failures))
+
+    async def _deliver(self, update: updates_api.Update) -> None:
+        enriched = await fragments.enrich([update])
+        for role in ROLES:
+            if not fragments.visible(update, role):
+                continue
+            message = fragments.render(update, role, enriched)
+            await self.layer.group_send(
+                role_group(role), {"type": "live.update", "id": update.id, "text": message.text()}
+            )
+        self.last_id = update.id
+        self.delivered += 1
+        global _last_relayed
+        _last_relayed = update.id
+        if update.created_at is not None:
+            self.lag_ms = max(0, round((time.time() - update.created_at.timestamp()) * 1000))
+
+
+def _backoff(failures: int) -> float:
+    """Growing, capped, jittered: many console processes do not all reconnect in the same instant."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (failures - 1))
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+_last_relayed: int | None = None  # read from page renders, which run in threads
+
+
+def last_relayed_id() -> int | None:
+    """The id of the last update this process's relay delivered (None before the first)."""
+    return _last_relayed
+
+
+T = TypeVar("T")
+
+
+def per_loop(
+    made: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T]", make: Callable[[BaseChannelLayer], T]
+) -> T:
+    """The one `make(layer)` of the running event loop. daphne runs one loop per process, so this
+    is one per process (the test client's short-lived loops each get their own, like the API client)."""
+    loop = asyncio.get_running_loop()
+    found = made.get(loop)
+    if found is None:
+        layer = get_channel_layer()
+        assert layer is not None, "CHANNEL_LAYERS is configured in settings"
+        found = made[loop] = make(layer)
+    return found
+
+
+_relays: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, UpdatesRelay]" = weakref.WeakKeyDictionary()
+
+
+def get_relay() -> UpdatesRelay:
+    return per_loop(_relays, UpdatesRelay)
+
+
+def current_state() -> dict[str, Any] | None:
+    """The relay state of the calling loop's process, if it has a relay."""
+    with contextlib.suppress(RuntimeError):
+        relay = _relays.get(asyncio.get_running_loop())
+        return relay.state().__dict__ if relay else None
+    return None

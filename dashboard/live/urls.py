@@ -1,0 +1,3 @@
+from dashboard.live import runtimes, views
+
+urlpatterns = [*views.urlpatterns, *runtimes.urlpatterns]

@@ -1,0 +1,227 @@
+// Live parts of the console (dashboard/live): what the htmx ws extension cannot do alone.
+// No inline scripts (CSP). Loaded after htmx and its ws extension.
+(function () {
+  "use strict";
+  if (!window.htmx) return;
+
+  // --- resuming: a socket that reconnects asks for what it missed -----------------------------
+  // The last id seen per socket path: the updates' id for /ws/updates/, the runtime event
+  // sequence for an inspector. htmx's ws extension reconnects by itself, through this.
+  var lastSeen = {};
+  htmx.createWebSocket = function (url) {
+    var parsed = new URL(url, location.href);
+    var seen = lastSeen[parsed.pathname];
+    if (seen) parsed.searchParams.set("after", seen);
+    return new WebSocket(parsed.toString(), []);
+  };
+  function remember(socketElt, seq) {
+    var path = new URL(socketElt.getAttribute("ws-connect"), location.href).pathname;
+    if (seq && (!lastSeen[path] || Number(seq) > Number(lastSeen[path]))) lastSeen[path] = String(seq);
+  }
+
+  // --- rows: table rows are placed here, not by htmx ------------------------------------------
+  // A pushed row replaces the row of the same id wherever it is, or is inserted into its list
+  // when the list shows rows like it (its filters) and is the list's first page. Other
+  // elements go on to htmx's swap only if this page has their target: a page without a feed
+  // does not log an error for each update.
+  function fits(list, row) {
+    var status = list.dataset.liveStatus, workspace = list.dataset.liveWorkspace;
+    if (status && row.dataset.status !== status) return false;
+    if (workspace && row.dataset.workspace !== workspace) return false;
+    return true;
+  }
+  function placeRows(list, carrier, style, socketElt) {
+    Array.prototype.slice.call(carrier.querySelectorAll("tr")).forEach(function (row) {
+      var existing = row.id && document.getElementById(row.id);
+      if (existing) {
+        if (fits(list, row)) existing.replaceWith(row); else existing.remove();
+      } else if (fits(list, row) && list.dataset.liveInsert !== "false") {
+        if (style === "afterbegin") list.prepend(row); else list.append(row);
+      } else {
+        return;
+      }
+      if (row.dataset.seq) remember(socketElt, row.dataset.seq);
+      var wrap = list.closest(".table-wrap");
+      if (wrap && wrap.hidden) {
+        wrap.hidden = false;
+        var empty = wrap.parentElement.querySelector("[data-live-empty]");
+        if (empty) empty.remove();
+      }
+      htmx.process(row);
+      document.dispatchEvent(new CustomEvent("live:row", { detail: { list: list, row: row } }));
+    });
+  }
+  htmx.defineExtension("live", {
+    transformResponse: function (text, xhr, elt) {
+      if (xhr || !elt || !elt.hasAttribute("ws-connect")) return text; // only websocket messages
+      var kept = [];
+      // A message's parts are parsed one by one: a <tr> after a <div> in one parse is dropped.
+      text.split("<!--live-part-->").forEach(function (part) {
+        var template = document.createElement("template");
+        template.innerHTML = part;
+        Array.prototype.slice.call(template.content.children).forEach(function (child) { keep(child); });
+      });
+      return kept.join("");
+      function keep(child) {
+        var oob = child.getAttribute("hx-swap-oob") || "true";
+        var colon = oob.indexOf(":");
+        var selector = colon > 0 ? oob.slice(colon + 1) : "#" + CSS.escape(child.id);
+        var target = child.id || colon > 0 ? document.querySelector(selector) : null;
+        if (!target) return;
+        if (child.tagName === "TBODY") { placeRows(target, child, oob.slice(0, colon), elt); return; }
+        if (child.id === "live-cursor") remember(elt, child.dataset.seq);
+        kept.push(child.outerHTML);
+      }
+    },
+  });
+
+  // --- signals: regions that reload themselves when their subject changes ---------------------
+  // Every update moves #live-cursor; its family and subject become events on <body> that
+  // regions listen for: hx-trigger="live:vault from:body", "live:runtime-<id> from:body".
+  document.addEventListener("htmx:wsAfterMessage", function (event) {
+    var cursor = document.getElementById("live-cursor");
+    if (!cursor || !cursor.dataset.seq || cursor.dataset.signalled === cursor.dataset.seq) return;
+    cursor.dataset.signalled = cursor.dataset.seq;
+    var detail = { seq: cursor.dataset.seq, type: cursor.dataset.type, subject: cursor.dataset.subject };
+    htmx.trigger(document.body, "live:" + cursor.dataset.family, detail);
+    if (cursor.dataset.subject) htmx.trigger(document.body, "live:" + cursor.dataset.family + "-" + cursor.dataset.subject, detail);
+    htmx.trigger(document.body, "live:" + cursor.dataset.type.replace(/\./g, "_"), detail); // live:runtime_started
+  });
+  document.addEventListener("htmx:wsOpen", function (event) {
+    event.target.dataset.liveState = "open";
+    if (event.target.id === "live-socket") document.body.dataset.live = "open";
+  });
+  document.addEventListener("htmx:wsClose", function (event) {
+    event.target.dataset.liveState = "closed";
+    if (event.target.id === "live-socket") document.body.dataset.live = "closed";
+  });
+
+  // --- the feed and the inspector: pause, filters, search, follow -----------------------------
+  function panelOf(list) { return list.closest("#feed, #inspector"); }
+  function visible(panel, row) {
+    if (panel.id === "feed") {
+      var family = panel.querySelector("[data-feed-family][value='" + row.dataset.family + "']");
+      return !family || family.checked;
+    }
+    var type = panel.querySelector("[data-inspector-type][value='" + row.dataset.type + "']");
+    var search = panel.querySelector("[data-inspector-search]");
+    var words = search ? search.value.trim().toLowerCase() : "";
+    return (!type || type.checked) && (!words || (row.dataset.search || "").toLowerCase().indexOf(words) >= 0);
+  }
+  function refilter(panel) {
+    panel.querySelectorAll("tbody tr").forEach(function (row) {
+      row.hidden = row.dataset.held === "1" || !visible(panel, row);
+    });
+  }
+  function heldCount(panel) {
+    var held = panel.querySelectorAll("tr[data-held='1']").length;
+    var label = panel.querySelector("[data-feed-held], [data-inspector-held]");
+    if (label) label.textContent = held ? held + " new while paused" : "";
+  }
+  document.addEventListener("live:row", function (event) {
+    var panel = panelOf(event.detail.list);
+    if (!panel) return;
+    var row = event.detail.row;
+    var empty = panel.querySelector("[data-feed-empty]");
+    if (empty) empty.remove();
+    if (panel.dataset.paused === "true" && !row.dataset.seenBefore) { row.dataset.held = "1"; heldCount(panel); }
+    row.hidden = row.dataset.held === "1" || !visible(panel, row);
+    if (panel.id === "inspector") {
+      if (event.detail.list.id === "network-rows") waterfall(event.detail.list);
+      follow(panel);
+    }
+  });
+  function follow(panel) {
+    var box = panel.querySelector("[data-inspector-follow]");
+    if (!box || !box.checked || panel.dataset.paused === "true") return;
+    panel.querySelectorAll(".scroll").forEach(function (scroll) { scroll.scrollTop = scroll.scrollHeight; });
+  }
+  document.addEventListener("click", function (event) {
+    var pause = event.target.closest && event.target.closest("[data-feed-pause], [data-inspector-pause]");
+    if (pause) {
+      var panel = pause.closest("#feed, #inspector");
+      var paused = panel.dataset.paused !== "true";
+      panel.dataset.paused = String(paused);
+      pause.setAttribute("aria-pressed", String(paused));
+      pause.textContent = paused ? "Resume" : "Pause";
+      if (!paused) {
+        panel.querySelectorAll("tr[data-held='1']").forEach(function (row) { delete row.dataset.held; });
+        refilter(panel);
+        heldCount(panel);
+        follow(panel);
+      }
+      return;
+    }
+    var tab = event.target.closest && event.target.closest("[data-inspector-tab]");
+    if (tab) {
+      var inspector = tab.closest("#inspector");
+      inspector.querySelectorAll("[data-inspector-tab]").forEach(function (other) {
+        other.setAttribute("aria-selected", String(other === tab));
+      });
+      inspector.querySelectorAll("[data-inspector-pane]").forEach(function (pane) {
+        pane.hidden = pane.dataset.inspectorPane !== tab.dataset.inspectorTab;
+      });
+      if (tab.dataset.inspectorTab === "network") waterfall(inspector.querySelector("#network-rows"));
+      follow(inspector);
+    }
+  });
+  document.addEventListener("change", function (event) {
+    var panel = event.target.closest && event.target.closest("#feed, #inspector");
+    if (panel && event.target.matches("[data-feed-family], [data-inspector-type], [data-inspector-follow]")) {
+      refilter(panel);
+      follow(panel);
+    }
+  });
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("[data-inspector-search]")) refilter(event.target.closest("#inspector"));
+  });
+
+  // --- the network waterfall: each request's bar, from its start to its response ---------------
+  function waterfall(list) {
+    if (!list) return;
+    var rows = Array.prototype.slice.call(list.querySelectorAll("tr[data-start]"));
+    var starts = rows.map(function (r) { return parseFloat(r.dataset.start); }).filter(isFinite);
+    if (!starts.length) return;
+    var first = Math.min.apply(null, starts);
+    var last = Math.max.apply(null, rows.map(function (r) { return parseFloat(r.dataset.end || r.dataset.start); }).filter(isFinite));
+    var span = Math.max(last - first, 0.001);
+    rows.forEach(function (row) {
+      var start = parseFloat(row.dataset.start), end = parseFloat(row.dataset.end);
+      var bar = row.querySelector(".bar"), cell = row.querySelector("[data-duration]");
+      if (!bar || !isFinite(start)) return;
+      bar.style.left = (100 * (start - first) / span).toFixed(2) + "%";
+      bar.style.width = isFinite(end) ? Math.max(0.5, 100 * (end - start) / span).toFixed(2) + "%" : "0.5%";
+      bar.classList.toggle("pending", !isFinite(end));
+      if (cell) cell.textContent = isFinite(end) ? Math.round((end - start) * 1000) + " ms" : "…";
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var list = event.target.querySelector && event.target.querySelector("#network-rows");
+    if (list) waterfall(list);
+    var inspector = event.target.id === "inspector" ? event.target : null;
+    if (inspector) follow(inspector);
+  });
+
+  // --- the wall: thumbnails load when seen and unload when scrolled away ---------------------
+  // An iframe that leaves the screen is emptied: its viewer socket closes, and the engine stops
+  // sampling that runtime's screen for it.
+  function watchWall(root) {
+    var tiles = root.querySelectorAll ? root.querySelectorAll("iframe[data-thumbnail-src]") : [];
+    if (!tiles.length || !("IntersectionObserver" in window)) return;
+    var observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        var frame = entry.target;
+        if (entry.isIntersecting) {
+          if (frame.getAttribute("src") !== frame.dataset.thumbnailSrc) frame.setAttribute("src", frame.dataset.thumbnailSrc);
+          frame.dataset.showing = "true";
+        } else if (frame.dataset.showing === "true") {
+          frame.setAttribute("src", "about:blank");
+          frame.dataset.showing = "false";
+        }
+      });
+    }, { rootMargin: "100px" });
+    tiles.forEach(function (frame) { observer.observe(frame); });
+  }
+  document.addEventListener("DOMContentLoaded", function () { watchWall(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { watchWall(event.target); });
+})();
