@@ -118,6 +118,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue on the
     # busy timeout instead of one failing at once with "database is locked" when it upgrades.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+# The engine's ORM work runs on one thread (engine/asgi.py), which keeps its connection for good;
+# engine/lifecycle.py closes it when it breaks or is due (never per request).
+DATABASES["default"]["CONN_MAX_AGE"] = None
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -148,6 +152,13 @@ EXTENSION_MAX_BYTES = env.int("ENGINE_EXTENSION_MAX_BYTES", default=50 * 1024 * 
 IDEMPOTENCY_TTL_SECONDS = env.int("ENGINE_IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
 # Requests per minute per API key before 429 rate_limited; 0 turns the limit off.
 RATE_LIMIT_PER_MINUTE = env.int("ENGINE_RATE_LIMIT_PER_MINUTE", default=6000)
+# Admission (engine/api/guard.py): requests served at once before 503 server.busy, and long polls
+# and update streams at once (counted apart: they are meant to stay open).
+MAX_REQUESTS_IN_FLIGHT = env.int("ENGINE_MAX_REQUESTS_IN_FLIGHT", default=256)
+MAX_STREAMS_IN_FLIGHT = env.int("ENGINE_MAX_STREAMS_IN_FLIGHT", default=1000)
+# How long an idle keep-alive connection stays open. Longer than clients keep theirs pooled
+# (httpx: 5 s; the console: 20 s), so the server never closes one just as a request is sent on it.
+KEEP_ALIVE_SECONDS = env.int("ENGINE_KEEP_ALIVE_SECONDS", default=75)
 
 # The "platform" AI credential (agent calls with `config.auth: "platform"`): off unless set.
 AI_PROVIDER = env.str("ENGINE_AI_PROVIDER", default="")
