@@ -156,8 +156,9 @@ RATE_LIMIT_PER_MINUTE = env.int("ENGINE_RATE_LIMIT_PER_MINUTE", default=6000)
 # and update streams at once (counted apart: they are meant to stay open).
 MAX_REQUESTS_IN_FLIGHT = env.int("ENGINE_MAX_REQUESTS_IN_FLIGHT", default=256)
 MAX_STREAMS_IN_FLIGHT = env.int("ENGINE_MAX_STREAMS_IN_FLIGHT", default=1000)
-# How long an idle keep-alive connection stays open. Longer than clients keep theirs pooled
-# (httpx: 5 s; the console: 20 s), so the server never closes one just as a request is sent on it.
+# How long an idle keep-alive connection stays open: well past the time clients keep theirs pooled
+# (httpx and the console: 5 s), so the server never closes one just as a request is sent on it
+# (uvicorn's own default, 5 s, was the same as httpx's: that race dropped requests under load).
 KEEP_ALIVE_SECONDS = env.int("ENGINE_KEEP_ALIVE_SECONDS", default=75)
 
 # The "platform" AI credential (agent calls with `config.auth: "platform"`): off unless set.

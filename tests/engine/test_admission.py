@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.engine_process import EngineProcess, eventually
+from tests.support.in_flight import HeldUpload
 
 
 @pytest.fixture(scope="module")
@@ -40,32 +41,6 @@ def _assert_busy(response: httpx.Response, setting: str) -> None:
     assert body["error"]["code"] == "server.busy"
     assert setting in body["error"]["message"]
     assert body["requestId"] == response.headers["X-Request-Id"]
-
-
-class HeldUpload:
-    """A storage upload whose body stops after its first chunk until `finish()`: one request in flight."""
-
-    def __init__(self, engine: EngineProcess) -> None:
-        self.release = threading.Event()
-        self.response: httpx.Response | None = None
-        self.client = engine.client("operator")
-        self.thread = threading.Thread(target=self._send)
-        self.thread.start()
-
-    def _body(self) -> Iterator[bytes]:
-        yield b"first chunk "
-        self.release.wait(30)
-        yield b"and the rest"
-
-    def _send(self) -> None:
-        self.response = self.client.put("/storage/admission/objects/held.txt", content=self._body())
-
-    def finish(self) -> httpx.Response:
-        self.release.set()
-        self.thread.join(30)
-        self.client.close()
-        assert self.response is not None
-        return self.response
 
 
 def test_it_answers_503_with_retry_after_without_touching_the_database(
