@@ -140,6 +140,8 @@ CHROMIUM_PATH = env.str("CHROMIUM_PATH", default=chromium.DEFAULT_EXECUTABLE)
 BROWSER_UID = env.int("ENGINE_BROWSER_UID", default=61287)
 ORGANIZATION_NAME = env.str("ENGINE_ORGANIZATION_NAME", default="Local engine")
 MAX_ACTIVE_RUNTIMES = env.int("ENGINE_MAX_ACTIVE_RUNTIMES", default=20)
+# Browsers launched ahead for default-shaped ephemeral launches (engine/runtimes/pool.py); 0: none.
+WARM_POOL_SIZE = env.int("ENGINE_WARM_POOL_SIZE", default=1)
 DEFAULT_IDLE_TIMEOUT_SECONDS = env.int("ENGINE_IDLE_TIMEOUT_SECONDS", default=900)
 # Per-key limits (0 turns one off): what one API key may hold at once, and for how long.
 MAX_RUNTIMES_PER_KEY = env.int("ENGINE_MAX_RUNTIMES_PER_KEY", default=10)
