@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Header, Query, Router, Schema
 from pydantic import Field
@@ -38,9 +39,14 @@ class WorkspaceFilters(Schema):
 
 
 def with_counts(queryset: "QuerySet[Workspace]") -> "QuerySet[Workspace]":
+    # Counted per row by subqueries (on the runtimes' workspace index), so a page of 50 counts
+    # the runtimes of 50 workspaces: a join with GROUP BY counted every workspace's runtimes
+    # before the page was cut (most of a list request's time with a few hundred workspaces).
+    runtimes = Runtime.objects.filter(workspace=OuterRef("pk")).order_by().values("workspace")
+    active = runtimes.filter(status=Runtime.Status.ACTIVE)
     return queryset.annotate(
-        runtime_count=Count("runtimes"),
-        active_count=Count("runtimes", filter=Q(runtimes__status=Runtime.Status.ACTIVE)),
+        runtime_count=Coalesce(Subquery(runtimes.annotate(n=Count("id")).values("n")), 0),
+        active_count=Coalesce(Subquery(active.annotate(n=Count("id")).values("n")), 0),
     )
 
 
