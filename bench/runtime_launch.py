@@ -90,12 +90,14 @@ def warm_launches(engine: EngineProcess) -> tuple[list[float], int]:
     return samples, cold
 
 
-def pss_kib(pid: int) -> int:
-    """Proportional set size of a process (shared pages split among their users), in KiB."""
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    return 0
+def memory_kib(pid: int) -> tuple[int, int]:
+    """(PSS, USS) of a process in KiB: shared pages split among their users, and its own pages
+    only (what it frees when it exits: Chromium's binary and libraries are shared)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, value = line.partition(":")
+        fields[name] = int(value.split()[0])
+    return fields.get("Pss", 0), fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
 
 
 def cpu_ticks(pid: int) -> int:
@@ -103,8 +105,8 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def idle_pool_cost(engine: EngineProcess) -> tuple[float, float]:
-    """(MiB, % of one core) of the pool's waiting browser, all its processes, over IDLE_SECONDS."""
+def idle_pool_cost(engine: EngineProcess) -> tuple[float, float, float]:
+    """(PSS MiB, USS MiB, % of one core) of the pool's waiting browser, all its processes, over IDLE_SECONDS."""
     deadline = time.monotonic() + 60
     while not pool_full(engine) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -113,8 +115,12 @@ def idle_pool_cost(engine: EngineProcess) -> tuple[float, float]:
     before = sum(cpu_ticks(pid) for pid in pids)
     time.sleep(IDLE_SECONDS)
     ticks = sum(cpu_ticks(pid) for pid in pids if Path(f"/proc/{pid}").exists()) - before
-    memory = sum(pss_kib(pid) for pid in pids if Path(f"/proc/{pid}").exists()) / 1024
-    return memory, 100 * ticks / os.sysconf("SC_CLK_TCK") / IDLE_SECONDS
+    memory = [memory_kib(pid) for pid in pids if Path(f"/proc/{pid}").exists()]
+    return (
+        sum(pss for pss, _ in memory) / 1024,
+        sum(uss for _, uss in memory) / 1024,
+        100 * ticks / os.sysconf("SC_CLK_TCK") / IDLE_SECONDS,
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -183,7 +189,7 @@ def main() -> None:
                 samples, cold = warm_launches(warm_engine)
                 warm += samples
                 came_cold += cold
-            pool_memory, pool_cpu = idle_pool_cost(warm_engine)
+            pool_pss, pool_uss, pool_cpu = idle_pool_cost(warm_engine)
         finally:
             cold_engine.stop()
             warm_engine.stop()
@@ -208,7 +214,8 @@ def main() -> None:
             f"  ratio cold/raw unsandboxed       : {api_median / raw_median:7.2f}  (Chromium's sandbox included)"
         )
     print(
-        f"  the pool's idle browser          : {pool_memory:7.1f} MiB PSS, {pool_cpu:.2f}% of a core over {IDLE_SECONDS} s"
+        f"  the pool's idle browser          : {pool_uss:7.1f} MiB of its own (USS; {pool_pss:.0f} MiB PSS),"
+        f" {pool_cpu:.2f}% of a core over {IDLE_SECONDS} s"
     )
 
 

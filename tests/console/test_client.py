@@ -146,7 +146,8 @@ async def test_a_429_that_persists_is_rate_limited() -> None:
 def busy_engine(tmp_path_factory: pytest.TempPathFactory):
     """An engine that serves one request at a time, so a test can make it busy."""
     process = EngineProcess(
-        tmp_path_factory.mktemp("busy-engine"), {"ENGINE_MAX_REQUESTS_IN_FLIGHT": "1"}
+        tmp_path_factory.mktemp("busy-engine"),
+        {"ENGINE_MAX_REQUESTS_IN_FLIGHT": "1", "ENGINE_WARM_POOL_SIZE": "0"},
     ).start()
     yield process
     process.stop()

@@ -22,7 +22,11 @@ from tests.support.in_flight import HeldUpload
 def narrow_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
     process = EngineProcess(
         tmp_path_factory.mktemp("narrow-engine"),
-        {"ENGINE_MAX_REQUESTS_IN_FLIGHT": "1", "ENGINE_MAX_STREAMS_IN_FLIGHT": "1"},
+        {
+            "ENGINE_MAX_REQUESTS_IN_FLIGHT": "1",
+            "ENGINE_MAX_STREAMS_IN_FLIGHT": "1",
+            "ENGINE_WARM_POOL_SIZE": "0",
+        },
     ).start()
     yield process
     process.stop()

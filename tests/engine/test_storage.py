@@ -24,7 +24,8 @@ def namespace() -> str:
 def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
     """An engine whose storage limit is 1000 bytes, to hit it without moving 100 MB."""
     process = EngineProcess(
-        tmp_path_factory.mktemp("small-storage"), extra_env={"ENGINE_STORAGE_MAX_BYTES": "1000"}
+        tmp_path_factory.mktemp("small-storage"),
+        extra_env={"ENGINE_STORAGE_MAX_BYTES": "1000", "ENGINE_WARM_POOL_SIZE": "0"},
     ).start()
     yield process
     process.stop()
