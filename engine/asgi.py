@@ -38,9 +38,9 @@ class EngineHandler(ASGIHandler):
 
 django_application = EngineHandler()
 
-from engine.api.guard import guard  # noqa: E402  (needs the apps get_asgi_application set up)
+from engine.api.guard import guard  # noqa: E402  (needs Django set up, above)
 
-# Every HTTP request passes the guard first: key, then body size, before Django reads a byte.
+# Every HTTP request passes the guard first: admission, key, body size, before Django reads a byte.
 guarded_application = guard(django_application)
 
 from channels.routing import URLRouter  # noqa: E402 - after Django is set up
