@@ -11,13 +11,36 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engine.settings")
 
-from django.core.asgi import get_asgi_application
+import django
+from django.core.handlers.asgi import ASGIHandler
 
-django_application = get_asgi_application()
+django.setup(set_prefix=False)
 
-from engine.api.guard import guard  # noqa: E402  (needs the apps get_asgi_application set up)
 
-# Every HTTP request passes the guard first: key, then body size, before Django reads a byte.
+class EngineHandler(ASGIHandler):
+    """Django's ASGI handler, with every request's ORM work on one shared thread.
+
+    Django runs each request in a ThreadSensitiveContext of its own: the first ORM call of every
+    request starts a new thread, which opens a new database connection, and the request's other
+    calls hop to it. Under load that was most of the engine's time (profiled at 200 clients: a
+    thread and a connection per request, each request waiting for its own thread to start).
+    Without it, every async ORM call of the process runs on asgiref's one shared thread, with its
+    one persistent connection (SQLite takes one writer at a time anyway; reads are short). The
+    per-request signal receivers that would hop to it are moved off the request path
+    (engine/apps.py).
+    """
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"The engine's Django handler serves HTTP, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
+
+django_application = EngineHandler()
+
+from engine.api.guard import guard  # noqa: E402  (needs Django set up, above)
+
+# Every HTTP request passes the guard first: admission, key, body size, before Django reads a byte.
 guarded_application = guard(django_application)
 
 from channels.routing import URLRouter  # noqa: E402 - after Django is set up

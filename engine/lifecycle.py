@@ -4,18 +4,33 @@ import asyncio
 import contextlib
 import logging
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.utils import timezone
 
 from engine.models import Operation
 
 logger = logging.getLogger("engine")
 RECORDING_SWEEP_SECONDS = 300
+CONNECTION_CHECK_SECONDS = 10
 _sweeper: "asyncio.Task[None] | None" = None
+_connection_keeper: "asyncio.Task[None] | None" = None
+
+
+async def keep_connections() -> None:
+    """What Django does around every request, on a timer: close the database connection when it
+    broke (it is opened again by the next query). Runs on the ORM's thread, where the connection is."""
+    while True:
+        await asyncio.sleep(CONNECTION_CHECK_SECONDS)
+        try:
+            await sync_to_async(close_old_connections)()
+        except Exception:
+            logger.exception("Checking the database connection failed")
 
 
 async def startup() -> None:
-    global _sweeper
+    global _sweeper, _connection_keeper
     from engine.live import recorder
     from engine.live.hub import hubs
     from engine.runtimes.manager import manager
@@ -37,6 +52,7 @@ async def startup() -> None:
     _sweeper = asyncio.get_running_loop().create_task(
         recorder.sweep_forever(interval), name="recording-sweeper"
     )
+    _connection_keeper = asyncio.get_running_loop().create_task(keep_connections(), name="db-keeper")
 
 
 async def shutdown() -> None:
@@ -46,7 +62,8 @@ async def shutdown() -> None:
     # Agent loops first: each ends its operation while its runtime's browser is still there.
     await runner.shutdown()
     await manager.shutdown()
-    if _sweeper is not None:
-        _sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await _sweeper
+    for task in (_sweeper, _connection_keeper):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

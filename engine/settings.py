@@ -118,6 +118,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue on the
     # busy timeout instead of one failing at once with "database is locked" when it upgrades.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+# The engine's ORM work runs on one thread (engine/asgi.py), which keeps its connection for good;
+# engine/lifecycle.py closes it when it breaks or is due (never per request).
+DATABASES["default"]["CONN_MAX_AGE"] = None
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -136,6 +140,8 @@ CHROMIUM_PATH = env.str("CHROMIUM_PATH", default=chromium.DEFAULT_EXECUTABLE)
 BROWSER_UID = env.int("ENGINE_BROWSER_UID", default=61287)
 ORGANIZATION_NAME = env.str("ENGINE_ORGANIZATION_NAME", default="Local engine")
 MAX_ACTIVE_RUNTIMES = env.int("ENGINE_MAX_ACTIVE_RUNTIMES", default=20)
+# Browsers launched ahead for default-shaped ephemeral launches (engine/runtimes/pool.py); 0: none.
+WARM_POOL_SIZE = env.int("ENGINE_WARM_POOL_SIZE", default=1)
 DEFAULT_IDLE_TIMEOUT_SECONDS = env.int("ENGINE_IDLE_TIMEOUT_SECONDS", default=900)
 # Per-key limits (0 turns one off): what one API key may hold at once, and for how long.
 MAX_RUNTIMES_PER_KEY = env.int("ENGINE_MAX_RUNTIMES_PER_KEY", default=10)
@@ -148,6 +154,14 @@ EXTENSION_MAX_BYTES = env.int("ENGINE_EXTENSION_MAX_BYTES", default=50 * 1024 * 
 IDEMPOTENCY_TTL_SECONDS = env.int("ENGINE_IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
 # Requests per minute per API key before 429 rate_limited; 0 turns the limit off.
 RATE_LIMIT_PER_MINUTE = env.int("ENGINE_RATE_LIMIT_PER_MINUTE", default=6000)
+# Admission (engine/api/guard.py): requests served at once before 503 server.busy, and long polls
+# and update streams at once (counted apart: they are meant to stay open).
+MAX_REQUESTS_IN_FLIGHT = env.int("ENGINE_MAX_REQUESTS_IN_FLIGHT", default=256)
+MAX_STREAMS_IN_FLIGHT = env.int("ENGINE_MAX_STREAMS_IN_FLIGHT", default=1000)
+# How long an idle keep-alive connection stays open: well past the time clients keep theirs pooled
+# (httpx and the console: 5 s), so the server never closes one just as a request is sent on it
+# (uvicorn's own default, 5 s, was the same as httpx's: that race dropped requests under load).
+KEEP_ALIVE_SECONDS = env.int("ENGINE_KEEP_ALIVE_SECONDS", default=75)
 
 # The "platform" AI credential (agent calls with `config.auth: "platform"`): off unless set.
 AI_PROVIDER = env.str("ENGINE_AI_PROVIDER", default="")

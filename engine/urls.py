@@ -3,10 +3,12 @@ from django.urls import include, path
 
 from engine.api import errors
 from engine.api.app import api
+from engine.runtimes.manager import manager
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"ok": True})
+    # The warm pool's fill says when a default launch will be served warm (benches, tests, ops).
+    return JsonResponse({"ok": True, "warmPool": manager.pool.state()})
 
 
 # Outside the API's own routes (a path it does not know, a crash in middleware) Django answers;

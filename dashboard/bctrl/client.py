@@ -19,6 +19,7 @@ logger = logging.getLogger("dashboard.bctrl")
 RETRY_STATUSES = {429, 502, 503, 504}
 IDEMPOTENT_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 MAX_RETRY_AFTER_SECONDS = 10.0
+BUSY = "server.busy"  # 503 from the engine's admission control: nothing of the request was done
 
 
 class BctrlClient:
@@ -41,7 +42,9 @@ class BctrlClient:
             base_url=self.base_url + "/",
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": "bctrl-console/0.1"},
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            # httpx drops idle pooled connections after 5 s, well inside the engine's keep-alive
+            # (ENGINE_KEEP_ALIVE_SECONDS, 75 s): a request never goes out on one the server is closing.
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5),
             transport=transport,
         )
 
@@ -65,7 +68,8 @@ class BctrlClient:
         """Send one API call; raise BctrlError for anything but 2xx.
 
         Retries (with jittered backoff, honouring Retry-After) only where repeating is safe:
-        idempotent methods, and creates that carry an Idempotency-Key, unless the body is streamed.
+        idempotent methods, and creates that carry an Idempotency-Key, unless the body is streamed;
+        and any call the API refused unread as busy (503 `server.busy`).
         """
         headers = dict(headers or {})
         if idempotency_key:
@@ -98,7 +102,10 @@ class BctrlClient:
                 if response.is_success:
                     return response
                 error, cause = _error_from(response), None
-            if not (retryable and error.transient and attempt < self.retries):
+            # A busy engine refused the request before reading any of it: repeating it is safe
+            # whatever the method (a streamed body excepted: part of it may be gone).
+            refused_unread = error.code == BUSY and not streamed
+            if not ((retryable or refused_unread) and error.transient and attempt < self.retries):
                 raise error from cause
             attempt += 1
             delay = error.retry_after if error.retry_after is not None else self.backoff * 2 ** (attempt - 1)

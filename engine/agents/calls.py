@@ -271,7 +271,9 @@ async def _start(ctx: StepContext, call: str, task: str, config: Any) -> dict[st
     agent_ctx = replace(
         ctx, mounts=setup.mounts, operation_id=operation.id, timeout_ms=ACTION_TIMEOUT_MS, logs=None
     )
-    runner.start(operation.id, loop.run(loop.AgentRun(operation, agent_ctx, setup, task)))
+    runner.start(
+        operation.id, loop.run(loop.AgentRun(operation, agent_ctx, setup, task)), operation.runtime_id
+    )
     ctx.operation = operation
     return {"operationId": str(operation.id)}
 

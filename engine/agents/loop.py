@@ -30,7 +30,7 @@ from typing import Any
 from django.db import DatabaseError
 from playwright.async_api import Page
 
-from engine.agents import prompts, runner, snapshot
+from engine.agents import prompts, snapshot
 from engine.agents.actions import DONE, FILL_SECRET, PAGE_TOOLS, Actor, one_call
 from engine.agents.config import AgentConfig, AgentSetup
 from engine.agents.trace import Tracer
@@ -108,8 +108,9 @@ async def _run(agent: AgentRun) -> None:
     except StepError as exc:
         await _fail(agent, exc.code, exc.message)
     except asyncio.CancelledError:
-        if runner.stopped_by_shutdown(operation.id):
-            await _fail(agent, "server.shutdown", "The engine stopped while this operation ran.")
+        interruption = operations.interruption(operation.id)
+        if interruption is not None:  # the engine's reason: it is stopping, or the runtime ended
+            await _fail(agent, *interruption)
         else:
             await operations.finish(
                 operation,

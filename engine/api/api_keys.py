@@ -17,7 +17,7 @@ from ninja import Query, Router, Schema
 from pydantic import BaseModel, Field
 
 from engine import wire
-from engine.api.auth import ADMIN, create_api_key
+from engine.api.auth import ADMIN, create_api_key, keyring
 from engine.api.common import ApiKeyId, Timestamp, parse_uuid, to_json
 from engine.api.pagination import paginate
 from engine.errors import ApiError
@@ -90,4 +90,5 @@ async def revoke(request: HttpRequest, api_key_id: ApiKeyId) -> HttpResponse:
         )
     if api_key.revoked_at is None:
         await ApiKey.objects.filter(id=key_id, revoked_at=None).aupdate(revoked_at=timezone.now())
+    keyring.forget(key_id)  # the engine resolves keys from memory: the revocation counts from now
     return HttpResponse(status=204)

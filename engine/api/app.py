@@ -7,9 +7,12 @@ below the API) never builds the API, so modules can be imported and tested on th
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.constants import NOT_SET
 from ninja.operation import Operation
+from ninja.renderers import JSONRenderer
+from pydantic_core import to_json
 
 from engine.api import (
     ai_credentials,
@@ -33,6 +36,15 @@ from engine.api import (
 from engine.api.auth import ADMIN, KeyAuth
 
 ERROR_STATUSES = ("400", "401", "403", "404", "405", "409", "410", "413", "429", "500", "503")
+
+
+class JsonRenderer(JSONRenderer):
+    """Bodies encoded by pydantic-core (Rust) rather than the json module: the same JSON (ids and
+    timestamps as strings), in a fraction of the time a 50-row list took."""
+
+    def render(self, request: HttpRequest, data: Any, *, response_status: int) -> Any:
+        # Anything pydantic-core does not know goes through ninja's own encoder, as before.
+        return to_json(data, fallback=self.encoder_class().default)
 
 
 class BctrlApi(NinjaAPI):
@@ -65,6 +77,7 @@ api = BctrlApi(
     description="The self-hosted BCTRL engine. Reference: docs/api.md in its repository.",
     auth=ADMIN,  # never reached: every route declares its own scope (declared_scopes checks)
     urls_namespace="v1",
+    renderer=JsonRenderer(),
     docs_url="/docs",
     openapi_url="/openapi.json",
 )

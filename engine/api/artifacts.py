@@ -3,7 +3,7 @@
 from typing import Any, Literal
 from uuid import UUID
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from ninja import Query, Router, Schema
 from pydantic import Field
 
@@ -11,7 +11,7 @@ from engine import wire
 from engine.api.auth import READ
 from engine.api.common import ArtifactId, Timestamp, WorkspaceId, parse_uuid
 from engine.api.pagination import paginate
-from engine.api.storage import stream_object
+from engine.api.storage import CONTENT_DESCRIPTION, CONTENT_OPENAPI, stream_object
 from engine.errors import ApiError, not_found
 from engine.models import Artifact, StorageObject, Workspace
 from engine.storage import artifacts as artifact_store
@@ -70,14 +70,11 @@ async def get(request: HttpRequest, artifact_id: ArtifactId) -> dict[str, Any]:
     "/{artifactId}/content",
     auth=READ,
     summary="Download an artifact's bytes",
-    response={200: None},
-    openapi_extra={
-        "responses": {"200": {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
-    },
+    description=CONTENT_DESCRIPTION,
+    response={200: None, 206: None, 304: None},
+    openapi_extra=CONTENT_OPENAPI,
 )
-async def content(
-    request: HttpRequest, artifact_id: ArtifactId, inline: bool = False
-) -> StreamingHttpResponse:
+async def content(request: HttpRequest, artifact_id: ArtifactId, inline: bool = False) -> HttpResponseBase:
     artifact = await _artifact(artifact_id)
     row = await StorageObject.objects.filter(
         namespace=artifact.storage_namespace, path=artifact.storage_path
@@ -88,7 +85,7 @@ async def content(
             "artifact.content_gone",
             f"The artifact's storage object {artifact.storage_namespace}/{artifact.storage_path} was deleted.",
         )
-    return stream_object(row, artifact_store.safe_file_name(artifact.name), inline)
+    return stream_object(request, row, artifact_store.safe_file_name(artifact.name), inline)
 
 
 @workspace_router.get(

@@ -11,6 +11,7 @@ tests/engine/test_scopes.py walks the OpenAPI document against a table of what e
 A rule that depends on the body (an interactive embed token) calls `require` in its handler.
 """
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -85,6 +86,57 @@ class _RateLimiter:
 rate_limiter = _RateLimiter()
 
 
+class KeyRing:
+    """API keys resolved from memory: the database is asked once per key, not once per request.
+
+    A hit is trusted for REFRESH_SECONDS, then read again (so a key changed behind the engine's
+    back, in its database, is noticed within that time). Revoking through the API (`forget`) takes
+    effect at once: the key leaves memory before the route answers, and a read that began before
+    the revocation cannot put it back (generations). Lookups of one key at the same moment share
+    one query. Unknown keys are not remembered: a key made by `manage.py createapikey` works at once.
+    """
+
+    REFRESH_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        self._keys: dict[str, tuple[ApiKey, float]] = {}  # sha256 of the secret -> (row, read at)
+        self._loading: dict[str, asyncio.Future[ApiKey | None]] = {}
+        self._generation = 0
+
+    async def find(self, token: str) -> ApiKey | None:
+        """The unrevoked key whose secret is `token`, or None."""
+        digest = hash_key(token)
+        hit = self._keys.get(digest)
+        if hit is not None and time.monotonic() - hit[1] < self.REFRESH_SECONDS:
+            return hit[0]
+        loading = self._loading.get(digest)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(digest, self._generation))
+            self._loading[digest] = loading
+            loading.add_done_callback(lambda _f: self._loading.pop(digest, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, digest: str, generation: int) -> ApiKey | None:
+        api_key = await ApiKey.objects.filter(key_hash=digest, revoked_at=None).afirst()
+        if generation != self._generation:
+            return api_key  # revoked meanwhile (maybe this one): answer the request that asked, keep nothing
+        if api_key is None:
+            self._keys.pop(digest, None)
+        else:
+            self._keys[digest] = (api_key, time.monotonic())
+        return api_key
+
+    def forget(self, key_id: object) -> None:
+        """A key was revoked: drop it now (and anything being read at this moment)."""
+        self._generation += 1
+        for digest, (api_key, _read_at) in list(self._keys.items()):
+            if str(api_key.id) == str(key_id):
+                del self._keys[digest]
+
+
+keyring = KeyRing()
+
+
 class KeyAuth(HttpBearer):
     """A route's authentication: a known key with at least `scope` (use READ, OPERATOR, ADMIN)."""
 
@@ -98,7 +150,7 @@ class KeyAuth(HttpBearer):
         # The ASGI guard (engine/api/guard.py) already found this request's key before its body.
         api_key = getattr(request, "scope", {}).get("engine.api_key")
         if api_key is None:
-            api_key = await ApiKey.objects.filter(key_hash=hash_key(token), revoked_at=None).afirst()
+            api_key = await keyring.find(token)
         if api_key is None:
             return None
         require(api_key, self.scope, "this call")

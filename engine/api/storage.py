@@ -5,6 +5,7 @@ namespace springs into being with its first object. A PUT to an existing path re
 object and answers 200 (201 when it created it). Limit: ENGINE_STORAGE_MAX_BYTES → 413.
 """
 
+import contextlib
 import re
 from typing import Any
 from uuid import UUID
@@ -12,14 +13,22 @@ from uuid import UUID
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models import Count, Sum
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.utils.http import content_disposition_header
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotModified,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.utils.http import content_disposition_header, parse_etags
 from ninja import Query, Router, Schema
 from pydantic import Field
 
 from engine import wire
 from engine.api.auth import OPERATOR, READ
 from engine.api.common import Timestamp, to_json
+from engine.api.guard import ClientGone, streamed_body
 from engine.api.pagination import paginate
 from engine.errors import ApiError
 from engine.models import StorageObject
@@ -66,6 +75,25 @@ class ObjectFilters(Schema):
     )
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=2000)
+
+
+CONTENT_DESCRIPTION = (
+    "Streams the bytes with the object's Content-Type; `inline=true` asks the browser to show them "
+    "instead of saving. `ETag` is the object's sha256 (`If-None-Match` → 304); one `Range` of bytes "
+    "→ 206 with that slice (`If-Range` honoured), a range past the end → 416."
+)
+_BYTES = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+CONTENT_OPENAPI = {
+    "responses": {
+        "200": {"description": "The whole object", "content": _BYTES},
+        "206": {"description": "The requested range (Content-Range)", "content": _BYTES},
+        "304": {"description": "Not modified (If-None-Match matched the ETag)"},
+        "416": {
+            "description": "Range not satisfiable",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        },
+    }
+}
 
 
 class PutParams(Schema):
@@ -151,12 +179,19 @@ async def put(request: HttpRequest, namespace: str, path: str, params: Query[Put
     content_type = (request.content_type or "").strip() or "application/octet-stream"
     if request.content_params and "charset" in request.content_params:
         content_type += f"; charset={request.content_params['charset']}"
-    # Read the body in chunks (Django spools big bodies to a temp file): a 50 MB upload is never
-    # held whole in memory, and the sha256 is computed on the way to disk.
-    chunks = iter(lambda: request.read(store.CHUNK_BYTES), b"")
-    row, created = await store.save_object(
-        namespace, path, chunks, content_type, params.source, params.runtimeId
-    )
+    # The body goes straight to its blob as it arrives (the guard hands it over unspooled): a
+    # 50 MB upload is never held whole in memory nor copied first, and is hashed on the way.
+    body = streamed_body(request)
+    chunks = body.chunks() if body is not None else store.chunks_of(request.body)
+    try:
+        async with contextlib.aclosing(chunks):
+            row, created = await store.save_object(
+                namespace, path, chunks, content_type, params.source, params.runtimeId
+            )
+    except ClientGone as exc:
+        # Nobody reads this answer (the client left, or the guard already answered 413); the
+        # partial blob is gone.
+        raise ApiError(400, "request.invalid", "The upload ended before its last byte.") from exc
     return JsonResponse(to_json(ObjectOut, wire.storage_object(row)), status=201 if created else 200)
 
 
@@ -177,31 +212,82 @@ async def delete(request: HttpRequest, namespace: str, path: str) -> HttpRespons
     "/{namespace}/content/{path:path}",
     auth=READ,
     summary="Download an object's bytes",
-    description="Streams the bytes with the object's Content-Type; `inline=true` asks the browser to show "
-    "them instead of saving.",
-    response={200: None},
-    openapi_extra={
-        "responses": {"200": {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
-    },
+    description=CONTENT_DESCRIPTION,
+    response={200: None, 206: None, 304: None},
+    openapi_extra=CONTENT_OPENAPI,
 )
-async def content(
-    request: HttpRequest, namespace: str, path: str, inline: bool = False
-) -> StreamingHttpResponse:
+async def content(request: HttpRequest, namespace: str, path: str, inline: bool = False) -> HttpResponseBase:
     row = await store.get_object(namespace, path)
-    return stream_object(row, path.rsplit("/", 1)[-1], inline)
+    return stream_object(request, row, path.rsplit("/", 1)[-1], inline)
 
 
-def stream_object(row: StorageObject, file_name: str, inline: bool = False) -> StreamingHttpResponse:
-    """The object's bytes as a streamed response (also used for artifact content)."""
+def stream_object(
+    request: HttpRequest, row: StorageObject, file_name: str, inline: bool = False
+) -> HttpResponseBase:
+    """The object's bytes as a streamed response (also used for artifact content).
+
+    Conditional and partial: `If-None-Match` with the object's ETag (its sha256) answers 304;
+    one `Range` of bytes answers 206 with that slice (`If-Range` with another ETag, or several
+    ranges, get the whole object); a range past the end is 416 with `Content-Range: bytes */size`.
+    """
+    etag = f'"{row.sha256}"'
     if not store.blob_path(row.blob).exists():
         raise ApiError(
             410,
             "storage.blob_missing",
             "The object's bytes are missing from the engine's disk; delete and upload it again.",
         )
-    response = StreamingHttpResponse(store.iter_blob(row), content_type=row.content_type)
-    response["Content-Length"] = str(row.size_bytes)
+    wanted = parse_etags(request.headers.get("If-None-Match", ""))
+    if "*" in wanted or etag in wanted:
+        not_modified = HttpResponseNotModified()
+        not_modified["ETag"] = etag
+        return not_modified
+    size = row.size_bytes
+    span = None
+    if_range = request.headers.get("If-Range")
+    if "Range" in request.headers and (if_range is None or if_range == etag):
+        span = byte_range(request.headers["Range"], size)
+    start, length = span if span is not None else (0, size)
+    response = StreamingHttpResponse(
+        store.iter_blob(row, start, length), content_type=row.content_type, status=206 if span else 200
+    )
+    response["Content-Length"] = str(length)
+    if span is not None:
+        response["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
+    response["Accept-Ranges"] = "bytes"
     response["Content-Disposition"] = content_disposition_header(not inline, file_name) or "attachment"
-    response["ETag"] = f'"{row.sha256}"'
+    response["ETag"] = etag
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """(start, length) of a single `bytes=` range of an object of `size` bytes; None to send it all
+    (a header this does not understand, or several ranges: RFC 9110 lets a server ignore Range)."""
+    match = _RANGE.match(header.strip())
+    if match is None or not (match[1] or match[2]):
+        return None
+    if not match[1]:  # bytes=-N: the last N bytes
+        suffix = int(match[2])
+        if suffix == 0:
+            raise _unsatisfiable(size)
+        return max(0, size - suffix), min(suffix, size)
+    start = int(match[1])
+    end = int(match[2]) if match[2] else size - 1
+    if start >= size or end < start:
+        raise _unsatisfiable(size)
+    end = min(end, size - 1)
+    return start, end - start + 1
+
+
+def _unsatisfiable(size: int) -> ApiError:
+    return ApiError(
+        416,
+        "storage.range_not_satisfiable",
+        f"The requested range is outside the object's {size} bytes.",
+        {"sizeBytes": size},
+        headers={"Content-Range": f"bytes */{size}"},
+    )

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Header, Query, Router, Schema
 from pydantic import Field
@@ -38,10 +39,20 @@ class WorkspaceFilters(Schema):
 
 
 def with_counts(queryset: "QuerySet[Workspace]") -> "QuerySet[Workspace]":
+    # Counted per row by subqueries (on the runtimes' workspace index), so a page of 50 counts
+    # the runtimes of 50 workspaces: a join with GROUP BY counted every workspace's runtimes
+    # before the page was cut (most of a list request's time with a few hundred workspaces).
+    runtimes = Runtime.objects.filter(workspace=OuterRef("pk")).order_by().values("workspace")
+    active = runtimes.filter(status=Runtime.Status.ACTIVE)
     return queryset.annotate(
-        runtime_count=Count("runtimes"),
-        active_count=Count("runtimes", filter=Q(runtimes__status=Runtime.Status.ACTIVE)),
+        runtime_count=Coalesce(Subquery(runtimes.annotate(n=Count("id")).values("n")), 0),
+        active_count=Coalesce(Subquery(active.annotate(n=Count("id")).values("n")), 0),
     )
+
+
+# Built once: resolving the count subqueries is most of the cost of building this query, and a
+# queryset is cloned (not rebuilt) by every filter or order applied to it per request.
+WORKSPACES_WITH_COUNTS = with_counts(Workspace.objects.all())
 
 
 def serialize(workspace: Workspace) -> dict[str, Any]:
@@ -53,7 +64,7 @@ def serialize(workspace: Workspace) -> dict[str, Any]:
 async def get_workspace(workspace_id: str) -> Workspace:
     """The workspace with its runtime counts, or 404 workspace.not_found."""
     workspace_id = parse_uuid(workspace_id, "workspace.not_found", "Workspace")
-    workspace = await with_counts(Workspace.objects.filter(id=workspace_id)).afirst()
+    workspace = await WORKSPACES_WITH_COUNTS.filter(id=workspace_id).afirst()
     if workspace is None:
         raise not_found("workspace.not_found", f"Workspace {workspace_id}")
     return workspace
@@ -61,7 +72,7 @@ async def get_workspace(workspace_id: str) -> Workspace:
 
 @router.get("", auth=READ, response=WorkspaceList, summary="List workspaces")
 async def list_workspaces(request: HttpRequest, filters: Query[WorkspaceFilters]) -> dict[str, Any]:
-    queryset = with_counts(Workspace.objects.all())
+    queryset = WORKSPACES_WITH_COUNTS
     if filters.q:
         queryset = queryset.filter(name__icontains=filters.q)
     rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)

@@ -8,6 +8,7 @@ and a flag added for the engine cannot be forgotten by a test. Pure: no Django n
 import os
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
+DEFAULT_VIEWPORT = {"width": 1280, "height": 720}
 
 # No sandbox (containers run without user namespaces), no GPU (headless servers), and no traffic
 # of the browser's own: no background updates, sync, component downloads or first-run pages.

@@ -10,6 +10,9 @@
   so concurrent stops, a crash during a stop or a stop during a launch all converge.
 - Start reconciles runtimes a previous process left `active`: they become `failed`
   (`runtime.engine_restarted`), since their browsers died with that process.
+- Ephemeral launches of the default shape take a browser from the warm pool (`pool.py`) when
+  one is waiting; every browser, pooled or not, is started by `start_browser`, the one place
+  that says how a runtime's Chromium starts.
 - Rooms that follow runtimes (live view, recordings) register a `RuntimeObserver`: told when a
   runtime's browser is ready and, once its end is recorded, that it ended. The manager never
   imports them.
@@ -30,22 +33,23 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
-from playwright.async_api import Download, Playwright, async_playwright
+from playwright.async_api import BrowserContext, Download, Playwright, async_playwright
 
 from engine import crypto, paths
 from engine.egress import engine_policy, launcher
 from engine.egress.proxy import EgressProxy, Upstream
 from engine.errors import ApiError
 from engine.models import BrowserExtension, BrowserProfile, Runtime, RuntimeEvent, Workspace
-from engine.runtimes import chromium
+from engine.runtimes import chromium, operations
+from engine.runtimes.chromium import DEFAULT_VIEWPORT
 from engine.runtimes.events import event_log
+from engine.runtimes.pool import WarmBrowser, WarmPool, eligible
 from engine.runtimes.session import RuntimeSession
 from engine.storage.artifacts import create_artifact
 from engine.updates import record_update
 
 logger = logging.getLogger("engine.runtimes")
 
-DEFAULT_VIEWPORT = {"width": 1280, "height": 720}
 DEFAULT_STEP_TIMEOUT_MS = 30_000
 CLOSE_TIMEOUT_SECONDS = 10
 OBSERVER_TIMEOUT_SECONDS = 10
@@ -101,6 +105,7 @@ class RuntimeManager:
         self._launched_by: dict[UUID, str] = {}  # live or launching runtime -> its API key
         self.launcher = launcher.Launcher(settings.CHROMIUM_PATH, "none")
         self.observers: list[RuntimeObserver] = []
+        self.pool = WarmPool(settings.WARM_POOL_SIZE, self.start_browser)
 
     # ---- process lifecycle --------------------------------------------------------------
 
@@ -124,8 +129,10 @@ class RuntimeManager:
         event_log.start()
         await self._driver()
         self._reaper = asyncio.get_running_loop().create_task(self._reap(), name="idle-reaper")
+        self.pool.start()
 
     async def shutdown(self) -> None:
+        await self.pool.close()
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -266,7 +273,9 @@ class RuntimeManager:
         extension_dirs = await _extension_dirs(config.get("extensionIds") or [])
         await _check_free(workspace, request.alias, profile)
 
+        warm = self.pool.take() if profile is None and eligible(request.mode, config) else None
         runtime = Runtime(
+            **({"id": warm.runtime_id} if warm is not None else {}),
             workspace=workspace,
             alias=request.alias,
             kind=request.kind,
@@ -280,11 +289,16 @@ class RuntimeManager:
         )
         try:
             await runtime.asave(force_insert=True)
-        except IntegrityError:
-            await _check_free(workspace, request.alias, profile)  # names which one was taken
+        except BaseException as exc:
+            if warm is not None:  # never used by anyone, but never handed out twice either
+                self._spawn(self.pool.discard(warm))
+            if isinstance(exc, IntegrityError):
+                await _check_free(workspace, request.alias, profile)  # names which one was taken
             raise
         # Shielded: a client that hangs up mid-launch must not leave a half-made runtime.
-        task = asyncio.get_running_loop().create_task(self._open(runtime, config, extension_dirs, profile))
+        task = asyncio.get_running_loop().create_task(
+            self._open(runtime, config, extension_dirs, profile, warm)
+        )
         self._launching[runtime.id] = task
         if request.api_key_id:
             self._launched_by[runtime.id] = request.api_key_id
@@ -298,37 +312,34 @@ class RuntimeManager:
         config: dict[str, Any],
         extension_dirs: list[Path],
         profile: BrowserProfile | None,
+        warm: WarmBrowser | None = None,
     ) -> Runtime:
         tail = event_log.open(runtime)
         idle_timeout = float(runtime.config["idleTimeoutSeconds"])
         session = RuntimeSession(runtime, tail, event_log, idle_timeout)
         session.on_browser_gone = self._browser_gone
         session.on_download = _store_download
-        # Every request of this browser goes through its own egress proxy, chained to the
-        # runtime's proxy when its config names one (whose password stays here, not in Chromium).
-        session.proxy = EgressProxy(
-            engine_policy(), session.on_refused, Upstream.from_config(config.get("proxy"))
-        )
         try:
-            await session.proxy.start()
-            playwright = await self._driver()
-            scratch = paths.runtime_scratch_dir(runtime.id)
-            user_data = paths.profile_user_data_dir(profile.id) if profile else scratch / "user-data"
-            await sync_to_async(_make_dirs)(user_data, scratch / "downloads")
-            options = launch_options(config, user_data, scratch / "downloads", extension_dirs)
-            options.update(executable_path=self.launcher.executable, proxy={"server": session.proxy.url})
-            if self.launcher.uid is not None:
-                # The browser runs as its own unprivileged user, with Chromium's sandbox on.
-                home = scratch / "home"
-                await sync_to_async(self.launcher.own)(user_data, scratch / "downloads", home)
-                options["args"] = [arg for arg in options["args"] if arg != "--no-sandbox"]
-                options.update(chromium_sandbox=True, env={**os.environ, "HOME": str(home)})
-            context = await playwright.chromium.launch_persistent_context(**options)
+            if warm is not None:
+                # Launched for the pool exactly as below, with its own proxy; untouched until now.
+                session.proxy, context = warm.proxy, warm.context
+                session.proxy.on_refused = session.on_refused
+            else:
+                # Every request of this browser goes through its own egress proxy, chained to the
+                # runtime's proxy when its config names one (whose password stays here, not in Chromium).
+                session.proxy = EgressProxy(
+                    engine_policy(), session.on_refused, Upstream.from_config(config.get("proxy"))
+                )
+                await session.proxy.start()
+                scratch = paths.runtime_scratch_dir(runtime.id)
+                user_data = paths.profile_user_data_dir(profile.id) if profile else scratch / "user-data"
+                context = await self.start_browser(scratch, user_data, config, extension_dirs, session.proxy)
         except Exception as exc:
             logger.warning(
                 "Runtime %s: the browser did not start: %s", runtime.id, exc
             )  # Playwright's whole log
-            await session.proxy.close()
+            if session.proxy is not None:
+                await session.proxy.close()
             event_log.emit(
                 tail, "runtime.failed", {"code": "runtime.launch_failed", "message": str(exc)[:500]}
             )
@@ -343,7 +354,12 @@ class RuntimeManager:
         context.set_default_timeout(DEFAULT_STEP_TIMEOUT_MS)
         session.emit(
             "runtime.started",
-            {"alias": runtime.alias, "runtimeId": str(runtime.id), "launchMode": runtime.launch_mode},
+            {
+                "alias": runtime.alias,
+                "runtimeId": str(runtime.id),
+                "launchMode": runtime.launch_mode,
+                "warm": warm is not None,  # its browser came from the warm pool
+            },
         )
         session.attach(context)
         page = context.pages[0] if context.pages else await context.new_page()
@@ -364,6 +380,37 @@ class RuntimeManager:
             "runtime.started", {"alias": runtime.alias, "runtimeId": str(runtime.id)}, runtime.workspace_id
         )
         return runtime
+
+    async def start_browser(
+        self,
+        scratch: Path,
+        user_data: Path,
+        config: dict[str, Any],
+        extension_dirs: list[Path],
+        proxy: EgressProxy,
+    ) -> BrowserContext:
+        """Start a runtime's Chromium: the one place that says how (cold launches and the pool).
+
+        Flags from `chromium.FLAGS` and the config, the launcher (URL policy in its own mount
+        namespace), all traffic through `proxy`, downloads in `scratch`; as root, as its own
+        unprivileged user with Chromium's sandbox on.
+        """
+        playwright = await self._driver()
+        await sync_to_async(_make_dirs)(user_data, scratch / "downloads")
+        options = launch_options(config, user_data, scratch / "downloads", extension_dirs)
+        options.update(executable_path=self.launcher.executable, proxy={"server": proxy.url})
+        if self.launcher.uid is not None:
+            # The browser runs as its own unprivileged user, with Chromium's sandbox on.
+            home = scratch / "home"
+            await sync_to_async(self.launcher.own)(user_data, scratch / "downloads", home)
+            options["args"] = [arg for arg in options["args"] if arg != "--no-sandbox"]
+            options.update(chromium_sandbox=True, env={**os.environ, "HOME": str(home)})
+        return await playwright.chromium.launch_persistent_context(**options)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ---- the end of a runtime -----------------------------------------------------------
 
@@ -414,6 +461,15 @@ class RuntimeManager:
         self, session: RuntimeSession, status: str, code: str, message: str, reason: str
     ) -> None:
         runtime = session.runtime
+        # Operations driving this runtime (agents) end now, each `failed` with runtime.not_active,
+        # not whenever their loop next touches the browser; then the browser goes.
+        ended = f"was stopped ({reason})" if status == "stopped" else f"failed ({code})"
+        await operations.interrupt_runtime(
+            runtime.id,
+            "runtime.not_active",
+            f"The runtime {ended} while this operation ran.",
+            OBSERVER_TIMEOUT_SECONDS,
+        )
         session.closing = True
         if session.context is not None and status == "stopped":
             try:

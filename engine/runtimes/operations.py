@@ -1,7 +1,9 @@
 """Operations: the durable record of a long-running call, and how it moves to an end.
 
 Whatever runs a long call (agents, a later issue) creates an operation here, moves it with
-`start`/`progress`/`finish`, and may `on_cancel` register how to stop it. Every change is
+`start`/`progress`/`finish`, and registers its task with `run`: a cancel request cancels it,
+and so does the end of the runtime it drives (`interrupt_runtime`, with the reason its runner
+records). Every change is
 saved, written to the update log (`operation.*`) and wakes `wait`-ers from memory.
 
 Statuses: queued → running → succeeded | failed | timed_out; cancel moves queued straight to
@@ -22,6 +24,10 @@ from engine.updates import record_update
 
 _waiters: dict[UUID, set[asyncio.Event]] = {}
 _cancellers: dict[UUID, Callable[[], None]] = {}
+# Runners in this process: the task of each running operation, and the runtime it drives.
+_runners: dict[UUID, tuple["asyncio.Task[None]", UUID | None]] = {}
+# Why a runner was stopped by the engine rather than by a cancel request: (code, message).
+_interrupted: dict[UUID, tuple[str, str]] = {}
 
 ACTIVE = ("queued", "running", "cancelling")
 
@@ -89,6 +95,50 @@ async def finish(
 def on_cancel(operation_id: UUID, cancel: Callable[[], None]) -> None:
     """How to stop the runner of this operation (e.g. `task.cancel`)."""
     _cancellers[operation_id] = cancel
+
+
+def run(operation_id: UUID, task: "asyncio.Task[None]", runtime_id: UUID | None) -> None:
+    """`task` runs this operation on `runtime_id` (cancel requests cancel it; so does its runtime's end)."""
+    _runners[operation_id] = (task, runtime_id)
+
+    def cancel() -> None:
+        task.cancel()
+
+    on_cancel(operation_id, cancel)
+
+    def ended(_task: "asyncio.Task[None]") -> None:
+        _runners.pop(operation_id, None)
+        _interrupted.pop(operation_id, None)
+
+    task.add_done_callback(ended)
+
+
+def interrupt(operation_id: UUID, code: str, message: str) -> "asyncio.Task[None] | None":
+    """Stop a running operation's runner for the engine's own reason: its runner ends it `failed`
+    with `code` (see `interruption`). Returns the runner's task, to wait for it."""
+    runner = _runners.get(operation_id)
+    if runner is None or runner[0].done():
+        return None
+    _interrupted[operation_id] = (code, message)
+    runner[0].cancel()
+    return runner[0]
+
+
+def interruption(operation_id: UUID) -> tuple[str, str] | None:
+    """(code, message) when the engine stopped this operation's runner (None: a cancel request)."""
+    return _interrupted.get(operation_id)
+
+
+async def interrupt_runtime(runtime_id: UUID, code: str, message: str, grace: float) -> None:
+    """The runtime is ending: stop every operation running on it now, not at its next step, and
+    give each runner up to `grace` seconds to record its end."""
+    tasks = [
+        task
+        for operation_id, (_task, on) in list(_runners.items())
+        if on == runtime_id and (task := interrupt(operation_id, code, message)) is not None
+    ]
+    if tasks:
+        await asyncio.wait(tasks, timeout=grace)
 
 
 async def cancel(operation: Operation) -> Operation:

@@ -6,13 +6,14 @@ write gets a new blob name (never overwritten in place), so an overwrite cannot 
 download already streaming the previous version; the old blob is removed after the row moves.
 """
 
+import asyncio
 import contextlib
 import hashlib
 import os
 import re
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 from uuid import UUID
@@ -31,6 +32,7 @@ MAX_PATH_BYTES = 1024
 SOURCE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _NAMESPACE_RE = re.compile(NAMESPACE_PATTERN)
 CHUNK_BYTES = 1024 * 1024
+WRITE_BYTES = 1024 * 1024  # an upload is written to disk in batches of this size
 
 
 def check_namespace(namespace: str) -> str:
@@ -136,15 +138,48 @@ class BlobWriter:
             self._temp.unlink()
 
 
-def _write_blob(chunks: Iterable[bytes]) -> tuple[str, int, str]:
-    writer = BlobWriter()
+async def _write_blob(chunks: AsyncIterable[bytes]) -> tuple[str, int, str]:
+    """Write the chunks to a new blob as they arrive; nothing is left behind if they fail.
+
+    Bytes are gathered into WRITE_BYTES batches, each hashed and written by a worker thread
+    (hashlib and file writes release the GIL) while the next batch arrives; past
+    ENGINE_STORAGE_MAX_BYTES the write stops with 413 and the partial blob is removed.
+    """
+    limit = settings.STORAGE_MAX_BYTES
+    writer = await asyncio.to_thread(BlobWriter)
+    writing: asyncio.Future[None] | None = None
     try:
-        for chunk in chunks:
-            writer.write(chunk)
-        return writer.commit(), writer.size, writer.digest.hexdigest()
+        batch = bytearray()
+        size = 0
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise too_large()
+            batch += chunk
+            if len(batch) >= WRITE_BYTES:
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(asyncio.to_thread(writer.write, bytes(batch)))
+                batch.clear()
+        if writing is not None:
+            await writing
+        if batch:
+            await asyncio.to_thread(writer.write, bytes(batch))
+        return await asyncio.to_thread(writer.commit), writer.size, writer.digest.hexdigest()
     except BaseException:
-        writer.discard()
+        if writing is not None and not writing.done():
+            # The thread finishes its batch whatever happens; remove the file once it has.
+            writing.add_done_callback(lambda _f: writer.discard())
+        else:
+            writer.discard()
         raise
+
+
+async def chunks_of(data: bytes) -> AsyncGenerator[bytes, None]:
+    """`data` as the chunks `save_object` takes."""
+    view = memoryview(data)
+    for start in range(0, len(data), CHUNK_BYTES):
+        yield bytes(view[start : start + CHUNK_BYTES])
 
 
 def remove_blob(blob: str) -> None:
@@ -196,16 +231,16 @@ def _save_row(
 async def save_object(
     namespace: str,
     path: str,
-    chunks: Iterable[bytes],
+    chunks: AsyncIterable[bytes],
     content_type: str,
     source: str = "upload",
     runtime_id: UUID | str | None = None,
 ) -> tuple[StorageObject, bool]:
-    """Write an object from byte chunks (read in a worker thread); (row, created)."""
+    """Write an object from byte chunks as they arrive; (row, created)."""
     check_namespace(namespace)
     check_path(path)
     check_source(source)
-    blob, size, sha256 = await sync_to_async(_write_blob, thread_sensitive=False)(chunks)
+    blob, size, sha256 = await _write_blob(chunks)
     try:
         row, old_blob, created = await sync_to_async(_save_row)(
             namespace,
@@ -252,9 +287,7 @@ async def put_object(
     """
     if len(data) > settings.STORAGE_MAX_BYTES:
         raise too_large(len(data))
-    view = memoryview(data)
-    chunks = (bytes(view[i : i + CHUNK_BYTES]) for i in range(0, len(data), CHUNK_BYTES))
-    row, _ = await save_object(namespace, path, chunks, content_type, source, runtime_id)
+    row, _ = await save_object(namespace, path, chunks_of(data), content_type, source, runtime_id)
     return row
 
 
@@ -282,14 +315,19 @@ def _open_for_reading(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
-async def iter_blob(row: StorageObject) -> AsyncIterator[bytes]:
-    """The blob in chunks, read in a worker thread so a large download never blocks the loop."""
-    handle = await sync_to_async(_open_for_reading, thread_sensitive=False)(blob_path(row.blob))
+async def iter_blob(row: StorageObject, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+    """`length` bytes of the blob from `start` (all of it by default), read in CHUNK_BYTES pieces
+    by a worker thread, so a large download never blocks the loop."""
+    handle = await asyncio.to_thread(_open_for_reading, blob_path(row.blob))
+    remaining = row.size_bytes - start if length is None else length
     try:
-        while True:
-            chunk = await sync_to_async(handle.read, thread_sensitive=False)(CHUNK_BYTES)
+        if start:
+            handle.seek(start)
+        while remaining > 0:
+            chunk = await asyncio.to_thread(handle.read, min(CHUNK_BYTES, remaining))
             if not chunk:
                 break
+            remaining -= len(chunk)
             yield chunk
     finally:
         handle.close()

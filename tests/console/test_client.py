@@ -1,5 +1,8 @@
 """The API client: real answers from the engine; httpx.MockTransport only for faults it cannot produce."""
 
+import asyncio
+import logging
+import threading
 import time
 import uuid
 
@@ -8,7 +11,8 @@ import pytest
 
 from dashboard.bctrl.client import BctrlClient
 from dashboard.bctrl.errors import InvalidRequest, NotFound, RateLimited, Unauthorized, Unavailable
-from tests.support.engine_process import EngineProcess, free_port
+from tests.support.engine_process import EngineProcess, eventually, free_port
+from tests.support.in_flight import HeldUpload
 
 
 @pytest.fixture
@@ -136,6 +140,43 @@ async def test_a_429_that_persists_is_rate_limited() -> None:
     with pytest.raises(RateLimited) as caught:
         await _mocked(handler, retries=1).get("workspaces")
     assert caught.value.retry_after == 0 and "rate limiting" in caught.value.user_message
+
+
+@pytest.fixture(scope="module")
+def busy_engine(tmp_path_factory: pytest.TempPathFactory):
+    """An engine that serves one request at a time, so a test can make it busy."""
+    process = EngineProcess(
+        tmp_path_factory.mktemp("busy-engine"),
+        {"ENGINE_MAX_REQUESTS_IN_FLIGHT": "1", "ENGINE_WARM_POOL_SIZE": "0"},
+    ).start()
+    yield process
+    process.stop()
+
+
+async def test_a_busy_engine_is_waited_for_even_for_a_post(
+    busy_engine: EngineProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    held = HeldUpload(busy_engine)  # the engine's one request slot, until the timer lets it go
+    assert await asyncio.to_thread(
+        eventually,
+        lambda: httpx.get(f"{busy_engine.url}/v1/limits", headers=_bearer(busy_engine)).status_code == 503,
+    )
+    releaser = threading.Timer(0.5, held.finish)
+    releaser.start()
+    client = BctrlClient(f"{busy_engine.url}/v1", busy_engine.keys["admin"], retries=3, backoff=0)
+    try:
+        with caplog.at_level(logging.INFO, logger="dashboard.bctrl"):
+            # No Idempotency-Key: only the 503 server.busy (nothing of it was done) makes it safe.
+            created = await client.post("workspaces", json={"name": "after the rush"})
+    finally:
+        await client.aclose()
+        releaser.join()
+    assert created["name"] == "after the rush"
+    assert any("after server.busy" in record.getMessage() for record in caplog.records)
+
+
+def _bearer(engine: EngineProcess) -> dict[str, str]:
+    return {"Authorization": f"Bearer {engine.keys['read']}"}
 
 
 async def test_a_post_without_idempotency_key_is_not_repeated() -> None:

@@ -162,6 +162,35 @@ def test_cancel_stops_a_run_mid_step_and_the_runtime_still_works(
     assert [s["result"] for s in after["steps"]] == ["Ada", "Sign-up wizard"]
 
 
+def test_stopping_the_runtime_ends_its_agent_operation_at_once(
+    agents: AgentWorkspace, model_server: ModelServer, model: str
+) -> None:
+    launched = agents.api.post(f"/workspaces/{agents.id}/runtimes", json={"alias": "stoppable"})
+    assert launched.status_code == 201, launched.text
+    agents.goto("agent-wizard.html", runtime="stoppable")
+    model_server.script(
+        model,
+        lambda seen: tool("fill", element=element_id(seen, "textbox", "Name"), value="Ada"),
+        slow(60),  # the loop waits for the model: only the stop can end it before a minute
+    )
+    body = agents.execute(
+        {"call": "stagehand.agent.execute", "args": ["Sign up", {"model": model}]}, runtime="stoppable"
+    )
+    operation = body["operation"]
+    deadline = time.monotonic() + 30
+    while len(model_server.seen(model)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(model_server.seen(model)) == 2
+    stopped = agents.api.post(f"/workspaces/{agents.id}/runtimes/stoppable/stop")
+    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+    # The stop waited for the operation to record its end: it is over as the stop answers.
+    ended = agents.api.get(f"/operations/{operation['id']}").json()
+    assert ended["status"] == "failed", ended
+    assert ended["error"]["code"] == "runtime.not_active"
+    assert "stopped (requested)" in ended["error"]["message"]
+    assert [a["action"]["method"] for a in ended["result"]["actions"]] == ["fill"]
+
+
 @pytest.mark.parametrize(
     ("reply", "config", "code"),
     [

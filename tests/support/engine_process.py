@@ -51,6 +51,8 @@ class ServerProcess:
     """
 
     name = "server"
+    # The checkout whose manage.py runs: this one, or another (a bench comparing with main).
+    root = ROOT
 
     def __init__(self, var_dir: Path, env: dict[str, str], port: int = 0) -> None:
         self.var_dir = var_dir
@@ -69,7 +71,7 @@ class ServerProcess:
     def manage(self, *args: str) -> str:
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             capture_output=True,
             text=True,
@@ -84,7 +86,7 @@ class ServerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -2,6 +2,7 @@ import socket
 import sys
 
 import uvicorn
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -44,6 +45,9 @@ class Command(BaseCommand):
             log_level=log_level,
             access_log=False,
             timeout_graceful_shutdown=10,
+            # Idle keep-alive connections outlive a client's pool (ENGINE_KEEP_ALIVE_SECONDS): a
+            # server closing one as the client reuses it drops that request.
+            timeout_keep_alive=settings.KEEP_ALIVE_SECONDS,
         )
         server = uvicorn.Server(config)
         server.run(sockets=sockets)

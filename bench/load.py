@@ -1,0 +1,406 @@
+"""Throughput and latency under concurrency: requests/s, p50 and p99 at 1, 5, 50 and 200 clients.
+
+Starts what it needs (an engine with 300 workspaces in a temporary var dir) and drives each route
+with N concurrent clients for a few seconds each, every client on its own keep-alive connection
+of one pooled httpx client, as a busy script or a CI fleet would. Prints, per route and
+concurrency: requests/s, p50 and p99 of the answered requests, failures (anything but the
+route's success, the engine's fast 503 `server.busy` excepted) and those 503s with their own p99.
+A client that gets `server.busy` waits its Retry-After before the next request, as the console's
+client does.
+
+`cpu ms/req` is the server's own CPU time per answered request (from /proc): unlike requests/s
+it does not depend on what else the machine runs, so it shows where the time goes even on a
+busy machine; a collapse shows as CPU per request growing with the number of clients.
+
+Goals (issue 13): for every route, throughput at 200 clients ≥ 0.8x its best, p99 ≤ 2 s, no
+failures below the admission limit (ENGINE_MAX_REQUESTS_IN_FLIGHT); past it (`--overload`),
+only fast 503s.
+
+    .venv/bin/python bench/load.py                      # this checkout
+    .venv/bin/python bench/load.py --before main        # and the same bench against `main`, same run
+
+`--before REF` exports REF (`git archive`) to a temporary dir and runs its engine with this
+checkout's virtualenv, first, then this checkout's, and prints both tables and the after/before
+ratios. Routes are rows of `ROUTES`; a service (the engine, and later the console) is a
+`Service` that starts, seeds and stops itself, so the console's list page and overview are added
+as rows of a console service without touching the runner.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.engine_process import EngineProcess  # noqa: E402
+
+LEVELS = (1, 5, 50, 200)
+GOAL_CLIENTS = 200  # the goals are judged here; an --overload level shows the shedding past the limit
+WORKSPACES = 300
+PUT_BYTES = 10 * 1024
+
+
+@dataclass
+class Call:
+    """One request a client sends: method, URL (absolute), headers, body."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    content: bytes | None = None
+    json: Any = None
+
+
+class Service:
+    """Something the bench starts and drives (the engine; the console can be another)."""
+
+    name = "service"
+    pids: list[int] = []  # its server processes, whose CPU time the table shows per request
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (all their threads), from /proc."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class Engine(Service):
+    name = "engine"
+
+    def __init__(self, tree: Path, var_dir: Path) -> None:
+        # The per-key rate limit is a policy for scripts, not a capacity limit: off while measuring.
+        self.process = EngineProcess(var_dir, extra_env={"ENGINE_RATE_LIMIT_PER_MINUTE": "0"})
+        self.process.root = tree  # its manage.py runs the engine (and makes its keys)
+
+    def start(self) -> None:
+        self.process.start()
+        assert self.process.process is not None
+        self.pids = [self.process.process.pid]
+        with self.process.client("admin") as client:
+            for i in range(WORKSPACES):
+                assert client.post("/workspaces", json={"name": f"seed-{i:03d}"}).status_code == 201
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    @property
+    def api(self) -> str:
+        return f"{self.process.url}/v1"
+
+    def auth(self, scope: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.process.keys[scope]}"}
+
+
+@dataclass
+class Route:
+    """A row of the table: `calls(service)` makes each client's n-th request."""
+
+    name: str
+    service: str
+    make: Callable[[Any, int, int], Call]  # (service, client, n) -> Call
+    ok: tuple[int, ...] = (200,)
+
+
+_PAYLOAD = os.urandom(PUT_BYTES)
+
+ROUTES = [
+    Route("GET auth/whoami", "engine", lambda e, c, n: Call("GET", f"{e.api}/auth/whoami", e.auth())),
+    Route(
+        "GET workspaces (50 rows)",
+        "engine",
+        lambda e, c, n: Call("GET", f"{e.api}/workspaces?limit=50", e.auth()),
+    ),
+    Route(
+        "POST workspaces",
+        "engine",
+        lambda e, c, n: Call("POST", f"{e.api}/workspaces", e.auth(), json={"name": f"load-{c}-{n}"}),
+        ok=(201,),
+    ),
+    Route(
+        "PUT storage object (10 KB)",
+        "engine",
+        lambda e, c, n: Call(
+            "PUT",
+            f"{e.api}/storage/load/objects/c{c}/{n}.bin",
+            {**e.auth(), "Content-Type": "application/octet-stream"},
+            content=_PAYLOAD,
+        ),
+        ok=(200, 201),
+    ),
+]
+
+
+@dataclass
+class Cell:
+    clients: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    shed: list[float] = field(default_factory=list)
+    failures: int = 0
+    failure_kinds: dict[str, int] = field(default_factory=dict)
+    cpu: float = 0.0  # the service's CPU seconds while measuring
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        answered = len(self.latencies) + len(self.shed)
+        return self.cpu * 1000 / answered if answered else float("nan")
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def percentile(self, values: list[float], q: float) -> float:
+        if not values:
+            return float("nan")
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection of one client, as lean as a load generator must be.
+
+    httpx's pool costs the bench process more CPU per request than the engine spends answering a
+    whoami once there are a hundred connections (measured: the engine sat idle at 200 clients
+    while the bench saturated its core), so the clients speak HTTP/1.1 over asyncio streams: a
+    request, a status line, headers, a Content-Length body. A connection the server closes is
+    opened again (and a request it closed under the client counts as a failure).
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, call: Call) -> tuple[int, dict[str, str], bytes]:
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        url = httpx.URL(call.url)
+        body = call.content if call.content is not None else b""
+        headers = dict(call.headers)
+        if call.json is not None:
+            body = json.dumps(call.json).encode()
+            headers["Content-Type"] = "application/json"
+        if call.method in ("POST", "PUT", "PATCH") or body:
+            headers["Content-Length"] = str(len(body))
+        head = f"{call.method} {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self.writer.write(head.encode() + b"\r\n" + body)
+        try:
+            raw = await self.reader.readuntil(b"\r\n\r\n")
+            lines = raw.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            answer = {}
+            for line in lines[1:]:
+                if line:
+                    name, _, value = line.partition(":")
+                    answer[name.strip().lower()] = value.strip()
+            if answer.get("transfer-encoding", "").lower() == "chunked":
+                content = await self._chunks()
+            else:
+                content = await self.reader.readexactly(int(answer.get("content-length", "0")))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.close()
+            raise
+        if answer.get("connection", "").lower() == "close":
+            self.close()
+        return status, answer, content
+
+    async def _chunks(self) -> bytes:
+        assert self.reader is not None
+        parts = []
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            data = await self.reader.readexactly(size + 2)  # the chunk and its CRLF
+            if size == 0:
+                return b"".join(parts)
+            parts.append(data[:-2])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def drive(route: Route, service: Any, clients: int, seconds: float) -> Cell:
+    cell = Cell(clients, seconds)
+    measuring = False
+    deadline = 0.0
+
+    def counted() -> bool:
+        return measuring and time.perf_counter() < deadline
+
+    async def client(c: int) -> None:
+        n = 0
+        probe = httpx.URL(route.make(service, c, 0).url)
+        connection = Connection(probe.host, probe.port or 80)
+        try:
+            while True:
+                call = route.make(service, c, n)
+                n += 1
+                started = time.perf_counter()
+                try:
+                    status, headers, content = await connection.request(call)
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    if counted():
+                        cell.failures += 1
+                        kind = type(exc).__name__
+                        cell.failure_kinds[kind] = cell.failure_kinds.get(kind, 0) + 1
+                    await asyncio.sleep(0.01)
+                    continue
+                elapsed = time.perf_counter() - started
+                if status in route.ok:
+                    if counted():
+                        cell.latencies.append(elapsed)
+                elif status == 503 and b"server.busy" in content:
+                    if counted():
+                        cell.shed.append(elapsed)
+                    await asyncio.sleep(float(headers.get("retry-after", "1")))
+                elif counted():
+                    cell.failures += 1
+                    kind = str(status)
+                    cell.failure_kinds[kind] = cell.failure_kinds.get(kind, 0) + 1
+        finally:
+            connection.close()
+
+    tasks = [asyncio.create_task(client(c)) for c in range(clients)]
+    await asyncio.sleep(min(2.0, 0.5 + clients / 200))  # connections open, caches warm
+    cpu_before = cpu_seconds(service.pids)
+    measuring, deadline = True, time.perf_counter() + seconds
+    await asyncio.sleep(seconds)
+    cell.cpu = cpu_seconds(service.pids) - cpu_before
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return cell
+
+
+def measure(
+    service: Any, routes: list[Route], levels: tuple[int, ...], seconds: float
+) -> dict[str, dict[int, Cell]]:
+    table: dict[str, dict[int, Cell]] = {}
+    for route in routes:
+        table[route.name] = {}
+        for clients in levels:
+            table[route.name][clients] = asyncio.run(drive(route, service, clients, seconds))
+            cell = table[route.name][clients]
+            print(
+                f"  {route.name:28} {clients:4} clients: {cell.rps:7.1f}/s"
+                f"  p99 {cell.percentile(cell.latencies, 0.99) * 1000:7.0f} ms"
+                f"  cpu {cell.cpu_ms_per_request:5.2f} ms/req"
+                f"  failed {cell.failures}  503 {len(cell.shed)}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return table
+
+
+def print_table(title: str, table: dict[str, dict[int, Cell]]) -> None:
+    print(f"\n{title}")
+    print(
+        f"  {'route':28} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}"
+        f" {'503s':>6} {'503 p99':>8} {'cpu ms/req':>10}"
+    )
+    for route, cells in table.items():
+        for clients, cell in cells.items():
+            shed_p99 = cell.percentile(cell.shed, 0.99) * 1000 if cell.shed else float("nan")
+            print(
+                f"  {route:28} {clients:7} {cell.rps:8.1f} {cell.percentile(cell.latencies, 0.5) * 1000:8.1f}"
+                f" {cell.percentile(cell.latencies, 0.99) * 1000:8.1f} {cell.failures:7} {len(cell.shed):6}"
+                f" {shed_p99:8.1f} {cell.cpu_ms_per_request:10.2f}"
+            )
+        goal = GOAL_CLIENTS if GOAL_CLIENTS in cells else max(cells)
+        best = max(c.rps for n, c in cells.items() if n <= goal) or 1.0
+        at_goal = cells[goal]
+        print(
+            f"  {'':28} {'':7} at {goal} clients: {at_goal.rps / best:.2f}x of the route's best (goal ≥ 0.8),"
+            f" p99 {at_goal.percentile(at_goal.latencies, 0.99):.2f} s (goal ≤ 2 s)"
+        )
+
+
+def print_comparison(before: dict[str, dict[int, Cell]], after: dict[str, dict[int, Cell]]) -> None:
+    print("\nafter / before, requests/s (same run)")
+    for route, cells in after.items():
+        ratios = []
+        for clients, cell in cells.items():
+            old = before.get(route, {}).get(clients)
+            if old is not None:
+                ratio = cell.rps / old.rps if old.rps else float("inf")
+                ratios.append(f"{clients}: {ratio:5.2f}x")
+        print(f"  {route:28} " + "  ".join(ratios))
+
+
+@contextlib.contextmanager
+def exported(ref: str) -> Iterator[Path]:
+    """`ref` of this repository as a plain tree in a temporary dir (git archive: no worktree made)."""
+    with tempfile.TemporaryDirectory(prefix="bench-load-tree-") as tmp:
+        archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        yield Path(tmp)
+
+
+def run_engine(tree: Path, levels: tuple[int, ...], seconds: float, label: str) -> dict[str, dict[int, Cell]]:
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        engine = Engine(tree, Path(tmp) / "engine")
+        print(f"{label}: starting an engine from {tree} with {WORKSPACES} workspaces", file=sys.stderr)
+        engine.start()
+        try:
+            return measure(engine, [r for r in ROUTES if r.service == "engine"], levels, seconds)
+        finally:
+            engine.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--before", metavar="REF", help="also measure REF's engine first (e.g. main)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per cell")
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
+    parser.add_argument(
+        "--overload",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add a level of N clients (past the admission limit: only fast 503s are expected)",
+    )
+    options = parser.parse_args()
+    levels = tuple(int(x) for x in options.levels.split(","))
+    if options.overload:
+        levels += (options.overload,)
+    print(f"load: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
+    before = None
+    if options.before:
+        with exported(options.before) as tree:
+            before = run_engine(tree, levels, options.seconds, f"before ({options.before})")
+        print_table(f"before: {options.before}", before)
+    after = run_engine(ROOT, levels, options.seconds, "after (this checkout)")
+    print_table("after: this checkout", after)
+    if before is not None:
+        print_comparison(before, after)
+    print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
+
+
+if __name__ == "__main__":
+    main()
