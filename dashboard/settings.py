@@ -154,6 +154,10 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Console processes `manage.py up` starts behind its one port; more than one needs REDIS_URL.
+CONSOLE_WORKERS = env.int("CONSOLE_WORKERS", default=1)
+if CONSOLE_WORKERS < 1:
+    raise ImproperlyConfigured(f"CONSOLE_WORKERS is {CONSOLE_WORKERS}; it counts processes: 1 or more.")
 CHANNEL_LAYERS = {
     "default": (
         # A socket timeout above channels_redis's 5 s blocking pop: redis-py 8 reads with a 5 s
