@@ -44,7 +44,10 @@ class BctrlClient:
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
             # httpx drops idle pooled connections after 5 s, well inside the engine's keep-alive
             # (ENGINE_KEEP_ALIVE_SECONDS, 75 s): a request never goes out on one the server is closing.
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5),
+            # Every connection the pool opens is kept: with fewer kept than opened, a busy console
+            # (50 users' overviews are hundreds of calls at once) closed and reopened the surplus
+            # for every burst, and paid a connection per call on both sides (bench/load.py).
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=5),
             transport=transport,
         )
 
