@@ -549,7 +549,7 @@ def main() -> None:
         consoles = run_console(ROOT, levels, options.seconds, workers, "after (this checkout)")
         for count, table in consoles.items():
             print_table(f"after: this checkout, console as {processes(count)} (Redis, one port)", table)
-        after |= consoles[max(workers)]
+        after |= consoles[1]  # REF's console (--before) runs as one process: like with like
         if len(workers) > 1:
             print_comparison(
                 consoles[1], consoles[max(workers)], f"console, {processes(max(workers))} / 1 process"

@@ -79,6 +79,12 @@ BCTRL_API_KEY = secret("BCTRL_API_KEY") or (
 )
 BCTRL_TIMEOUT_SECONDS = env.float("BCTRL_TIMEOUT_SECONDS", default=15.0)
 BCTRL_RETRIES = env.int("BCTRL_RETRIES", default=2)
+# Upstream calls one console process has in flight at once; more wait their turn (bench/load.py).
+BCTRL_MAX_CALLS_IN_FLIGHT = env.int("BCTRL_MAX_CALLS_IN_FLIGHT", default=16)
+if BCTRL_MAX_CALLS_IN_FLIGHT < 1:
+    raise ImproperlyConfigured(
+        f"BCTRL_MAX_CALLS_IN_FLIGHT is {BCTRL_MAX_CALLS_IN_FLIGHT}; it counts calls: 1 or more."
+    )
 
 INSTALLED_APPS = [
     "daphne",

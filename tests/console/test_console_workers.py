@@ -138,15 +138,30 @@ def up(
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)  # `up` left none behind
 
 
-def test_it_refuses_several_processes_without_redis(tmp_path: Path) -> None:
-    env = {**os.environ, "CONSOLE_VAR_DIR": str(tmp_path)}
+@pytest.mark.parametrize(
+    ("asked", "args"),
+    [({}, ("--console-workers", "2")), ({"CONSOLE_WORKERS": "2"}, ())],
+    ids=["flag", "setting"],
+)
+def test_it_refuses_several_processes_without_redis(
+    tmp_path: Path, asked: dict[str, str], args: tuple[str, ...]
+) -> None:
+    env = {**os.environ, "CONSOLE_VAR_DIR": str(tmp_path), **asked}
     env.pop("REDIS_URL", None)
     env.pop("DJANGO_SETTINGS_MODULE", None)
     log = tmp_path / "up.log"
-    process = _start_up(env, log, "--console-workers", "2")
+    process = _start_up(env, log, *args)
     assert process.wait(timeout=60) != 0
-    assert "REDIS_URL is not set" in log.read_text()
+    assert "2 console processes need a Redis they all share, and REDIS_URL is not set" in log.read_text()
     assert not (tmp_path / "console.sqlite3").exists()  # refused before anything was made
+
+
+def test_a_count_of_no_processes_is_refused_by_name(tmp_path: Path) -> None:
+    env = {**os.environ, "CONSOLE_VAR_DIR": str(tmp_path), "CONSOLE_WORKERS": "0"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    process = _start_up(env, tmp_path / "up.log")
+    assert process.wait(timeout=60) != 0
+    assert "CONSOLE_WORKERS is 0; it counts processes: 1 or more." in (tmp_path / "up.log").read_text()
 
 
 def test_it_serves_one_port_from_two_processes(up: Up) -> None:
