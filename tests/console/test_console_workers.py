@@ -213,6 +213,11 @@ def test_a_change_through_the_api_reaches_sockets_on_both_processes(up: Up, api:
         )
         for socket in sockets:
             assert _seqs_within(socket, expected, seconds=30).count(expected) == 1  # once, on each
+    for worker in up.workers:  # each process read it from its own one upstream stream
+        with up.only(worker), up.client() as client:
+            client.cookies = cookies
+            relay = client.get("/live/", params={"region": "relay"}, headers={"HX-Request": "true"}).text
+        assert "Upstream connections opened</dt><dd>1</dd>" in relay, relay
 
 
 def _seqs_within(socket: ClientConnection, expected: int, seconds: float) -> list[int]:
