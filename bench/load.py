@@ -510,6 +510,9 @@ def main() -> None:
     )
     parser.add_argument("--services", default="engine,console", help="which rows: engine, console or both")
     parser.add_argument(
+        "--routes", default="", help="only the routes whose name contains this (e.g. overview)"
+    )
+    parser.add_argument(
         "--console-workers",
         type=int,
         default=2,
@@ -526,6 +529,7 @@ def main() -> None:
         help="add a level of N clients (past the admission limit: only fast 503s are expected)",
     )
     options = parser.parse_args()
+    ROUTES[:] = [route for route in ROUTES if options.routes in route.name]
     levels = tuple(int(x) for x in options.levels.split(","))
     if options.overload:
         levels += (options.overload,)
