@@ -97,9 +97,10 @@ class BctrlClient:
         extra: dict[str, Any] = {}
         if timeout is not None:
             extra["timeout"] = httpx.Timeout(timeout, connect=5.0)
-        # A call given its own timeout may wait upstream by design (a long poll, an execute, a stop):
-        # it skips the gate, so it never holds a page's calls back.
-        gate = self._calls if timeout is None else None
+        # A call given its own timeout may wait upstream by design (a long poll, an execute, a stop),
+        # and a streamed upload lasts as long as the browser takes to send it: they skip the gate,
+        # so they never hold a page's calls back.
+        gate = self._calls if timeout is None and not streamed else None
         attempt = 0
         while True:
             try:

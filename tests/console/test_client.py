@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -277,14 +278,27 @@ async def test_calls_past_the_limit_wait_their_turn_and_all_succeed() -> None:
     assert transport.most_held == 3
 
 
-async def test_a_call_with_its_own_timeout_is_not_held_behind_the_limit() -> None:
-    """Long polls, executes and stops wait upstream by design: they must not queue behind page calls."""
+async def _chunks() -> AsyncIterator[bytes]:
+    yield b"an upload, "
+    yield b"streamed"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda client: client.post("runtimes/events/wait", json={}, timeout=30),
+        lambda client: client.put("runtimes/events/wait", content=_chunks()),
+    ],
+    ids=["long poll", "streamed upload"],
+)
+async def test_a_long_call_is_not_held_behind_the_limit(call) -> None:
+    """Long polls, executes and stops wait upstream by design, and a streamed upload takes as long as
+    the browser sends it: they must not queue behind page calls, nor page calls behind them."""
     transport = HeldCalls()
     client = _gated(transport, max_calls_in_flight=1)
     page_call = asyncio.ensure_future(client.get("workspaces"))
     await asyncio.wait_for(transport.arrived.wait(), 10)
-    waited = await asyncio.wait_for(client.post("runtimes/events/wait", json={}, timeout=30), 10)
-    assert waited == {"path": "/v1/runtimes/events/wait"}
+    assert await asyncio.wait_for(call(client), 10) == {"path": "/v1/runtimes/events/wait"}
     transport.release.set()
     await page_call
     await client.aclose()
