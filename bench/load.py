@@ -21,9 +21,19 @@ only fast 503s.
 
 `--before REF` exports REF (`git archive`) to a temporary dir and runs its engine with this
 checkout's virtualenv, first, then this checkout's, and prints both tables and the after/before
-ratios. Routes are rows of `ROUTES`; a service (the engine, and later the console) is a
-`Service` that starts, seeds and stops itself, so the console's list page and overview are added
-as rows of a console service without touching the runner.
+ratios. Routes are rows of `ROUTES`; a service (the engine, the console) is a `Service` that
+starts, seeds and stops itself.
+
+The console rows (its workspaces list page and overview, each a page a signed-in user loads)
+run against the same seeded engine twice: one console process, then `--console-workers N`
+processes behind one port sharing a redis-server and the database, as `manage.py up
+--console-workers N` runs them (both runs on Redis, so the number of processes is the one
+difference). Clients hold SESSIONS signed-in sessions (a real sign-in each; at 200 clients
+several share one, as one user's tabs do). A console row's `cpu ms/req` counts the console's
+processes, and `upstream` the engine's for the same page: a page costs both, on the same cores. The console's own limit for these
+goals is 50 users (issue 13); the 200 row shows what lies past it.
+
+    .venv/bin/python bench/load.py --services console --console-workers 2
 """
 
 import argparse
@@ -45,12 +55,17 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.console_process import ConsoleProcess  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
 
 LEVELS = (1, 5, 50, 200)
+WARM_UP_SECONDS = 60  # at most, waiting for every client's first answer
 GOAL_CLIENTS = 200  # the goals are judged here; an --overload level shows the shedding past the limit
 WORKSPACES = 300
 PUT_BYTES = 10 * 1024
+SESSIONS = 50  # signed-in console sessions the clients share (each a real sign-in)
+BENCH_PASSWORD = "load bench correct horse 1"
 
 
 @dataclass
@@ -69,6 +84,7 @@ class Service:
 
     name = "service"
     pids: list[int] = []  # its server processes, whose CPU time the table shows per request
+    upstream_pids: list[int] = []  # the servers it calls (the console's engine), shown apart
 
     def start(self) -> None: ...
 
@@ -112,6 +128,58 @@ class Engine(Service):
         return {"Authorization": f"Bearer {self.process.keys[scope]}"}
 
 
+class Console(Service):
+    """The console, `workers` processes behind one port, in front of a running (seeded) engine."""
+
+    name = "console"
+
+    def __init__(self, tree: Path, var_dir: Path, engine: Engine, redis_url: str, workers: int) -> None:
+        self.engine = engine
+        self.workers = workers
+        self.process = ConsoleProcess(
+            var_dir,
+            engine.api,
+            engine.process.keys["admin"],
+            # Signing in SESSIONS times from one address is not an attack: the limit stays out of the way.
+            {"REDIS_URL": redis_url, "LOGIN_ADDRESS_RATE_LIMIT": "100000"},
+            workers=workers,
+        )
+        self.process.root = tree
+        self.cookies: list[str] = []
+
+    def start(self) -> None:
+        self.process.start()
+        self.process.create_user("loadbench", "viewer", BENCH_PASSWORD)
+        self.pids, self.upstream_pids = self.process.pids, self.engine.pids
+        self.cookies = asyncio.run(self._sign_in(SESSIONS))
+
+    async def _sign_in(self, count: int) -> list[str]:
+        """`count` sessions, each from a real sign-in (the password hash is the slow part: a few at once)."""
+        semaphore = asyncio.Semaphore(4)
+
+        async def one() -> str:
+            async with semaphore, httpx.AsyncClient(base_url=self.process.url, timeout=60) as client:
+                await client.get("/login/")
+                response = await client.post(
+                    "/login/",
+                    data={
+                        "username": "loadbench",
+                        "password": BENCH_PASSWORD,
+                        "csrfmiddlewaretoken": client.cookies["csrftoken"],
+                    },
+                )
+                assert response.status_code == 302, response.text[:300]
+                return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def page(self, path: str, client: int) -> Call:
+        return Call("GET", f"{self.process.url}{path}", {"Cookie": self.cookies[client % len(self.cookies)]})
+
+
 @dataclass
 class Route:
     """A row of the table: `calls(service)` makes each client's n-th request."""
@@ -120,6 +188,7 @@ class Route:
     service: str
     make: Callable[[Any, int, int], Call]  # (service, client, n) -> Call
     ok: tuple[int, ...] = (200,)
+    goal_clients: int = GOAL_CLIENTS  # the level its goals are judged at
 
 
 _PAYLOAD = os.urandom(PUT_BYTES)
@@ -148,6 +217,9 @@ ROUTES = [
         ),
         ok=(200, 201),
     ),
+    # 25 rows of 300, as a user opens it; a redirect to the sign-in page would count as failed
+    Route("console list page", "console", lambda s, c, n: s.page("/workspaces/", c), goal_clients=50),
+    Route("console overview", "console", lambda s, c, n: s.page("/", c), goal_clients=50),
 ]
 
 
@@ -160,11 +232,19 @@ class Cell:
     failures: int = 0
     failure_kinds: dict[str, int] = field(default_factory=dict)
     cpu: float = 0.0  # the service's CPU seconds while measuring
+    cpu_upstream: float = 0.0  # and those of the servers it calls
 
     @property
     def cpu_ms_per_request(self) -> float:
+        return self._per_request(self.cpu)
+
+    @property
+    def upstream_cpu_ms_per_request(self) -> float:
+        return self._per_request(self.cpu_upstream)
+
+    def _per_request(self, cpu: float) -> float:
         answered = len(self.latencies) + len(self.shed)
-        return self.cpu * 1000 / answered if answered else float("nan")
+        return cpu * 1000 / answered if answered else float("nan")
 
     @property
     def rps(self) -> float:
@@ -247,6 +327,11 @@ async def drive(route: Route, service: Any, clients: int, seconds: float) -> Cel
     cell = Cell(clients, seconds)
     measuring = False
     deadline = 0.0
+    # Measuring starts once every client has had an answer: a route slower than the warm-up
+    # (the overview at 50 users takes seconds) would otherwise be measured on its first wave
+    # alone, all of it finishing together, and look like a collapse it is not.
+    warm = asyncio.Event()
+    unanswered = set(range(clients))
 
     def counted() -> bool:
         return measuring and time.perf_counter() < deadline
@@ -270,6 +355,9 @@ async def drive(route: Route, service: Any, clients: int, seconds: float) -> Cel
                     await asyncio.sleep(0.01)
                     continue
                 elapsed = time.perf_counter() - started
+                unanswered.discard(c)
+                if not unanswered:
+                    warm.set()
                 if status in route.ok:
                     if counted():
                         cell.latencies.append(elapsed)
@@ -286,10 +374,15 @@ async def drive(route: Route, service: Any, clients: int, seconds: float) -> Cel
 
     tasks = [asyncio.create_task(client(c)) for c in range(clients)]
     await asyncio.sleep(min(2.0, 0.5 + clients / 200))  # connections open, caches warm
-    cpu_before = cpu_seconds(service.pids)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(warm.wait(), WARM_UP_SECONDS)
+    cpu_before, upstream_before = cpu_seconds(service.pids), cpu_seconds(service.upstream_pids)
     measuring, deadline = True, time.perf_counter() + seconds
     await asyncio.sleep(seconds)
     cell.cpu = cpu_seconds(service.pids) - cpu_before
+    cell.cpu_upstream = (
+        cpu_seconds(service.upstream_pids) - upstream_before if service.upstream_pids else float("nan")
+    )
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -308,7 +401,7 @@ def measure(
             print(
                 f"  {route.name:28} {clients:4} clients: {cell.rps:7.1f}/s"
                 f"  p99 {cell.percentile(cell.latencies, 0.99) * 1000:7.0f} ms"
-                f"  cpu {cell.cpu_ms_per_request:5.2f} ms/req"
+                f"  cpu {cell.cpu_ms_per_request:5.2f} ms/req (upstream {cell.upstream_cpu_ms_per_request:5.2f})"
                 f"  failed {cell.failures}  503 {len(cell.shed)}",
                 file=sys.stderr,
                 flush=True,
@@ -320,7 +413,7 @@ def print_table(title: str, table: dict[str, dict[int, Cell]]) -> None:
     print(f"\n{title}")
     print(
         f"  {'route':28} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}"
-        f" {'503s':>6} {'503 p99':>8} {'cpu ms/req':>10}"
+        f" {'503s':>6} {'503 p99':>8} {'cpu ms/req':>10} {'upstream':>8}"
     )
     for route, cells in table.items():
         for clients, cell in cells.items():
@@ -328,9 +421,10 @@ def print_table(title: str, table: dict[str, dict[int, Cell]]) -> None:
             print(
                 f"  {route:28} {clients:7} {cell.rps:8.1f} {cell.percentile(cell.latencies, 0.5) * 1000:8.1f}"
                 f" {cell.percentile(cell.latencies, 0.99) * 1000:8.1f} {cell.failures:7} {len(cell.shed):6}"
-                f" {shed_p99:8.1f} {cell.cpu_ms_per_request:10.2f}"
+                f" {shed_p99:8.1f} {cell.cpu_ms_per_request:10.2f} {cell.upstream_cpu_ms_per_request:8.2f}"
             )
-        goal = GOAL_CLIENTS if GOAL_CLIENTS in cells else max(cells)
+        wanted = next(r.goal_clients for r in ROUTES if r.name == route)
+        goal = wanted if wanted in cells else max(cells)
         best = max(c.rps for n, c in cells.items() if n <= goal) or 1.0
         at_goal = cells[goal]
         print(
@@ -339,8 +433,10 @@ def print_table(title: str, table: dict[str, dict[int, Cell]]) -> None:
         )
 
 
-def print_comparison(before: dict[str, dict[int, Cell]], after: dict[str, dict[int, Cell]]) -> None:
-    print("\nafter / before, requests/s (same run)")
+def print_comparison(
+    before: dict[str, dict[int, Cell]], after: dict[str, dict[int, Cell]], title: str = "after / before"
+) -> None:
+    print(f"\n{title}, requests/s (same run)")
     for route, cells in after.items():
         ratios = []
         for clients, cell in cells.items():
@@ -371,11 +467,58 @@ def run_engine(tree: Path, levels: tuple[int, ...], seconds: float, label: str) 
             engine.stop()
 
 
+def run_console(
+    tree: Path, levels: tuple[int, ...], seconds: float, workers: tuple[int, ...], label: str
+) -> dict[int, dict[str, dict[int, Cell]]]:
+    """The console rows against one seeded engine and one Redis, per number of console processes."""
+    tables = {}
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        engine = Engine(tree, Path(tmp) / "engine")
+        redis = RedisServer(Path(tmp) / "redis")
+        print(
+            f"{label}: starting an engine from {tree} with {WORKSPACES} workspaces, and Redis",
+            file=sys.stderr,
+        )
+        engine.start()
+        redis.start()
+        try:
+            for count in workers:
+                console = Console(tree, Path(tmp) / f"console-{count}", engine, redis.url, count)
+                print(f"{label}: {count} console process(es), {SESSIONS} sessions", file=sys.stderr)
+                console.start()
+                try:
+                    routes = [r for r in ROUTES if r.service == "console"]
+                    tables[count] = measure(console, routes, levels, seconds)
+                finally:
+                    console.stop()
+        finally:
+            redis.stop()
+            engine.stop()
+    return tables
+
+
+def processes(count: int) -> str:
+    return "1 process" if count == 1 else f"{count} processes"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--before", metavar="REF", help="also measure REF's engine first (e.g. main)")
+    parser.add_argument(
+        "--before", metavar="REF", help="also measure REF first (e.g. main; its console as 1 process)"
+    )
+    parser.add_argument("--services", default="engine,console", help="which rows: engine, console or both")
+    parser.add_argument(
+        "--routes", default="", help="only the routes whose name contains this (e.g. overview)"
+    )
+    parser.add_argument(
+        "--console-workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="the console rows run at 1 process and at N (default 2: one per core here)",
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per cell")
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
     parser.add_argument(
@@ -386,18 +529,36 @@ def main() -> None:
         help="add a level of N clients (past the admission limit: only fast 503s are expected)",
     )
     options = parser.parse_args()
+    ROUTES[:] = [route for route in ROUTES if options.routes in route.name]
     levels = tuple(int(x) for x in options.levels.split(","))
     if options.overload:
         levels += (options.overload,)
     print(f"load: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
-    before = None
+    services = options.services.split(",")
+    workers = tuple(sorted({1, options.console_workers}))
+    before: dict[str, dict[int, Cell]] = {}
     if options.before:
         with exported(options.before) as tree:
-            before = run_engine(tree, levels, options.seconds, f"before ({options.before})")
+            label = f"before ({options.before})"
+            if "engine" in services:
+                before |= run_engine(tree, levels, options.seconds, label)
+            if "console" in services:
+                before |= run_console(tree, levels, options.seconds, (1,), label)[1]
         print_table(f"before: {options.before}", before)
-    after = run_engine(ROOT, levels, options.seconds, "after (this checkout)")
-    print_table("after: this checkout", after)
-    if before is not None:
+    after: dict[str, dict[int, Cell]] = {}
+    if "engine" in services:
+        after = run_engine(ROOT, levels, options.seconds, "after (this checkout)")
+        print_table("after: this checkout, engine", after)
+    if "console" in services:
+        consoles = run_console(ROOT, levels, options.seconds, workers, "after (this checkout)")
+        for count, table in consoles.items():
+            print_table(f"after: this checkout, console as {processes(count)} (Redis, one port)", table)
+        after |= consoles[1]  # REF's console (--before) runs as one process: like with like
+        if len(workers) > 1:
+            print_comparison(
+                consoles[1], consoles[max(workers)], f"console, {processes(max(workers))} / 1 process"
+            )
+    if before:
         print_comparison(before, after)
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
 

@@ -79,6 +79,12 @@ BCTRL_API_KEY = secret("BCTRL_API_KEY") or (
 )
 BCTRL_TIMEOUT_SECONDS = env.float("BCTRL_TIMEOUT_SECONDS", default=15.0)
 BCTRL_RETRIES = env.int("BCTRL_RETRIES", default=2)
+# Upstream calls one console process has in flight at once; more wait their turn (bench/load.py).
+BCTRL_MAX_CALLS_IN_FLIGHT = env.int("BCTRL_MAX_CALLS_IN_FLIGHT", default=16)
+if BCTRL_MAX_CALLS_IN_FLIGHT < 1:
+    raise ImproperlyConfigured(
+        f"BCTRL_MAX_CALLS_IN_FLIGHT is {BCTRL_MAX_CALLS_IN_FLIGHT}; it counts calls: 1 or more."
+    )
 
 INSTALLED_APPS = [
     "daphne",
@@ -154,6 +160,10 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Console processes `manage.py up` starts behind its one port; more than one needs REDIS_URL.
+CONSOLE_WORKERS = env.int("CONSOLE_WORKERS", default=1)
+if CONSOLE_WORKERS < 1:
+    raise ImproperlyConfigured(f"CONSOLE_WORKERS is {CONSOLE_WORKERS}; it counts processes: 1 or more.")
 CHANNEL_LAYERS = {
     "default": (
         # A socket timeout above channels_redis's 5 s blocking pop: redis-py 8 reads with a 5 s

@@ -32,19 +32,35 @@ class BctrlClient:
         *,
         timeout: float = 15.0,
         retries: int = 2,
+        max_calls_in_flight: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
         backoff: float = 0.2,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retries = retries
         self.backoff = backoff
+        self.timeout = timeout
+        # Calls beyond this wait here, not in httpcore's pool: each time a call joins or leaves it,
+        # the pool rescans every queued call against every connection (and each connection against
+        # all the others), so 50 users' overviews, hundreds of calls at once, made the console
+        # spend most of its CPU in that scan, and pages got slower the more users there were
+        # (bench/load.py, the console rows). A few connections kept busy serve loopback as fast;
+        # 16 still overlap a far API's latency (16 calls per round trip, per process).
+        self._calls = asyncio.Semaphore(max_calls_in_flight)
         self._http = httpx.AsyncClient(
             base_url=self.base_url + "/",
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": "bctrl-console/0.1"},
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
             # httpx drops idle pooled connections after 5 s, well inside the engine's keep-alive
             # (ENGINE_KEEP_ALIVE_SECONDS, 75 s): a request never goes out on one the server is closing.
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5),
+            # Every connection opened is kept (httpcore closes an idle one whenever the pool holds
+            # more than max_keepalive_connections in all, so a busy pool reopened its connections).
+            # Room beyond the gated calls for streams, long polls and executes, which skip the gate.
+            limits=httpx.Limits(
+                max_connections=max_calls_in_flight + 100,
+                max_keepalive_connections=max_calls_in_flight + 100,
+                keepalive_expiry=5,
+            ),
             transport=transport,
         )
 
@@ -81,20 +97,25 @@ class BctrlClient:
         extra: dict[str, Any] = {}
         if timeout is not None:
             extra["timeout"] = httpx.Timeout(timeout, connect=5.0)
+        # A call given its own timeout may wait upstream by design (a long poll, an execute, a stop),
+        # and a streamed upload lasts as long as the browser takes to send it: they skip the gate,
+        # so they never hold a page's calls back.
+        gate = self._calls if timeout is None and not streamed else None
         attempt = 0
         while True:
             try:
-                response = await self._http.request(
-                    method,
-                    path.lstrip("/"),
-                    params=params,
-                    json=json,
-                    content=content,
-                    files=files,
-                    data=data,
-                    headers=headers,
-                    **extra,
-                )
+                async with _turn(gate, self.timeout):
+                    response = await self._http.request(
+                        method,
+                        path.lstrip("/"),
+                        params=params,
+                        json=json,
+                        content=content,
+                        files=files,
+                        data=data,
+                        headers=headers,
+                        **extra,
+                    )
             except httpx.TransportError as exc:  # includes timeouts
                 error: BctrlError = self._unavailable(exc)
                 cause: Exception | None = exc
@@ -156,6 +177,24 @@ class BctrlClient:
         return Unavailable(
             0, "api.unreachable", f"The BCTRL API at {self.base_url} could not be reached.", transient=True
         )
+
+
+@asynccontextmanager
+async def _turn(gate: asyncio.Semaphore | None, timeout: float) -> AsyncIterator[None]:
+    """Hold a place in `gate` (None: no gate) while a call runs, waiting for it no longer than the
+    call's own timeout: past that the call fails as a pool timeout does (the API did not answer)."""
+    if gate is None:
+        yield
+        return
+    try:
+        async with asyncio.timeout(timeout):
+            await gate.acquire()
+    except TimeoutError as exc:
+        raise httpx.PoolTimeout("Too many calls to the API in flight.") from exc
+    try:
+        yield
+    finally:
+        gate.release()
 
 
 def _json_or_none(response: httpx.Response) -> Any:
@@ -225,6 +264,7 @@ def get_client() -> BctrlClient:
             settings.BCTRL_API_KEY,
             timeout=settings.BCTRL_TIMEOUT_SECONDS,
             retries=settings.BCTRL_RETRIES,
+            max_calls_in_flight=settings.BCTRL_MAX_CALLS_IN_FLIGHT,
             transport=_transport_override,
         )
         _clients[loop] = client

@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -226,3 +227,92 @@ async def test_a_stream_to_an_unreachable_api_is_a_bctrl_error() -> None:
         assert caught.value.status == 0 and caught.value.transient
     finally:
         await client.aclose()
+
+
+# --- calls in flight --------------------------------------------------------------------------
+
+
+class HeldCalls:
+    """A transport that holds every call until `release` is set, counting how many it holds at once."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.held = 0
+        self.most_held = 0
+        self.arrived = asyncio.Event()
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.held += 1
+        self.most_held = max(self.most_held, self.held)
+        self.arrived.set()
+        try:
+            if request.url.path != "/v1/runtimes/events/wait":
+                await self.release.wait()
+            return httpx.Response(200, json={"path": request.url.path})
+        finally:
+            self.held -= 1
+
+
+def _gated(transport: HeldCalls, max_calls_in_flight: int, timeout: float = 15.0) -> BctrlClient:
+    return BctrlClient(
+        "http://bctrl.test/v1",
+        "k",
+        transport=httpx.MockTransport(transport),
+        retries=0,
+        timeout=timeout,
+        max_calls_in_flight=max_calls_in_flight,
+    )
+
+
+async def test_calls_past_the_limit_wait_their_turn_and_all_succeed() -> None:
+    transport = HeldCalls()
+    client = _gated(transport, max_calls_in_flight=3)
+    calls = [asyncio.ensure_future(client.get(f"workspaces/{n}")) for n in range(10)]
+    await asyncio.wait_for(transport.arrived.wait(), 10)
+    await asyncio.sleep(0.1)  # every call has had its chance to reach the API
+    assert transport.held == 3
+    transport.release.set()
+    answers = await asyncio.wait_for(asyncio.gather(*calls), 10)
+    await client.aclose()
+    assert [a["path"] for a in answers] == [f"/v1/workspaces/{n}" for n in range(10)]
+    assert transport.most_held == 3
+
+
+async def _chunks() -> AsyncIterator[bytes]:
+    yield b"an upload, "
+    yield b"streamed"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda client: client.post("runtimes/events/wait", json={}, timeout=30),
+        lambda client: client.put("runtimes/events/wait", content=_chunks()),
+    ],
+    ids=["long poll", "streamed upload"],
+)
+async def test_a_long_call_is_not_held_behind_the_limit(call) -> None:
+    """Long polls, executes and stops wait upstream by design, and a streamed upload takes as long as
+    the browser sends it: they must not queue behind page calls, nor page calls behind them."""
+    transport = HeldCalls()
+    client = _gated(transport, max_calls_in_flight=1)
+    page_call = asyncio.ensure_future(client.get("workspaces"))
+    await asyncio.wait_for(transport.arrived.wait(), 10)
+    assert await asyncio.wait_for(call(client), 10) == {"path": "/v1/runtimes/events/wait"}
+    transport.release.set()
+    await page_call
+    await client.aclose()
+
+
+async def test_a_call_that_gets_no_turn_within_its_timeout_says_the_api_did_not_answer() -> None:
+    transport = HeldCalls()
+    client = _gated(transport, max_calls_in_flight=1, timeout=0.5)
+    held = asyncio.ensure_future(client.get("workspaces"))
+    await asyncio.wait_for(transport.arrived.wait(), 10)
+    with pytest.raises(Unavailable) as caught:
+        await asyncio.wait_for(client.get("vault"), 10)
+    assert caught.value.code == "request.timeout" and caught.value.transient
+    assert transport.most_held == 1  # it never reached the API
+    transport.release.set()
+    assert (await held)["path"] == "/v1/workspaces"  # the gate is whole again: the holder went through
+    await client.aclose()

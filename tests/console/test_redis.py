@@ -1,50 +1,19 @@
 """With REDIS_URL set, console processes share one cache and one channel layer through a real Redis."""
 
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
-import redis
 
-from tests.support.engine_process import free_port
-
-REDIS = shutil.which("redis-server")
+from tests.support.redis_server import REDIS, RedisServer
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if REDIS is None:
         pytest.fail("redis-server is missing: bin/setup installs it")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            REDIS,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path_factory.mktemp("redis")),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
 
 
 def _settings_with(redis_url: str) -> dict:

@@ -1,8 +1,9 @@
 """`manage.py up`: the whole system on one laptop — engine, console, a key and a login.
 
-Runs the engine (manage.py runengine) and the console (daphne) as child processes, each in its
-own process group, and stops both on Ctrl-C or SIGTERM. The engine closes its browsers on the
-way down, so nothing is left running.
+Runs the engine (manage.py runengine) and the console (daphne; `--console-workers N` processes
+sharing one port, see console_workers.py) as child processes, each in its own process group, and
+stops them all on Ctrl-C or SIGTERM. The engine closes its browsers on the way down, so nothing is
+left running.
 """
 
 import os
@@ -20,6 +21,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from dashboard.devserver.console_workers import daphne_command, listening_socket
+
 ROOT = Path(settings.BASE_DIR)
 
 
@@ -28,10 +31,38 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=8000, help="console port")
+        parser.add_argument("--port", type=int, default=8000, help="console port (0: a free one, printed)")
         parser.add_argument("--engine-port", type=int, default=8787)
+        parser.add_argument(
+            "--console-workers",
+            type=int,
+            default=settings.CONSOLE_WORKERS,
+            metavar="N",
+            help="console processes behind the one port (default: CONSOLE_WORKERS, 1); more than one needs REDIS_URL",
+        )
 
-    def handle(self, *args: object, host: str, port: int, engine_port: int, **options: object) -> None:
+    def handle(
+        self, *args: object, host: str, port: int, engine_port: int, console_workers: int, **options: object
+    ) -> None:
+        if console_workers < 1:
+            raise CommandError(f"--console-workers is {console_workers}; it counts processes: 1 or more.")
+        if console_workers > 1 and not settings.REDIS_URL:
+            # Checked before anything starts: without Redis each process would keep its own channel
+            # layer and cache, so live updates, sign-out and the sign-in limit would stop at its edge.
+            raise CommandError(
+                f"{console_workers} console processes need a Redis they all share, and REDIS_URL is not set: "
+                "without it each process keeps its own in-memory channel layer and cache, so live updates "
+                "and the sign-in limit would not span them. Start redis-server and set "
+                "REDIS_URL=redis://127.0.0.1:6379/0, or run one console process (--console-workers 1)."
+            )
+        try:
+            listener = listening_socket(host, port)
+        except OSError as error:  # socket.gaierror included: a --host that is no IPv4 address or name
+            raise CommandError(
+                f"The console cannot listen on {host}:{port} ({error.strerror or error}). Stop what holds "
+                "the port or choose another with --port; --host takes an IPv4 address or name."
+            ) from error
+        port = int(listener.getsockname()[1])
         call_command("migrate", interactive=False, verbosity=0)
         password = self._ensure_admin()
         engine_url = f"http://{host}:{engine_port}"
@@ -49,6 +80,7 @@ class Command(BaseCommand):
                     child.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     os.killpg(child.pid, signal.SIGKILL)
+            listener.close()
             self.stdout.write("Stopped engine and console.")
             sys.exit(0)
 
@@ -61,24 +93,15 @@ class Command(BaseCommand):
             )
             self._wait_for(f"{engine_url}/healthz", children[-1], "engine")
             env["BCTRL_API_KEY"] = self._ensure_engine_key(api_url, env)
-        children.append(
-            self._spawn(
-                [
-                    str(Path(sys.executable).with_name("daphne")),
-                    "-b",
-                    host,
-                    "-p",
-                    str(port),
-                    "dashboard.asgi:application",
-                ],
-                env,
-            )
-        )
+        for _ in range(console_workers):
+            children.append(self._spawn(daphne_command(listener), env, pass_fds=(listener.fileno(),)))
+        # Any process may answer (they share the socket); one that dies stops the lot, below.
         self._wait_for(f"http://{host}:{port}/login/", children[-1], "console")
+        processes = f"{console_workers} processes" if console_workers > 1 else "1 process"
         login = password or f"(password set earlier; in {self._password_path()})"
         self.stdout.write(
             self.style.SUCCESS(
-                f"\nBCTRL Console  http://{host}:{port}/\n"
+                f"\nBCTRL Console  http://{host}:{port}/  ({processes})\n"
                 f"  sign in as    admin / {login}\n"
                 f"BCTRL API      {env['BCTRL_API_URL']}  (docs: {env['BCTRL_API_URL']}/docs)\n"
                 "Press Ctrl-C to stop both.\n"
@@ -89,10 +112,12 @@ class Command(BaseCommand):
         self.stderr.write("A child process exited; stopping the rest.")
         stop()
 
-    def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, argv: list[str], env: dict[str, str], pass_fds: tuple[int, ...] = ()
+    ) -> subprocess.Popen[bytes]:
         if argv[0] == "manage.py":
             argv = [sys.executable, *argv]
-        return subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+        return subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True, pass_fds=pass_fds)
 
     def _wait_for(self, url: str, child: subprocess.Popen[bytes], name: str) -> None:
         deadline = time.monotonic() + 60
