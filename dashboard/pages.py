@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from dashboard.bctrl import timing
 from dashboard.bctrl.errors import BctrlError
 
 T = TypeVar("T")
@@ -46,7 +47,8 @@ def render_page(
     fails loudly (SynchronousOnlyOperation): a view hands templates data, not querysets."""
     if region and request.htmx and not request.htmx.boosted:
         template = f"{template}#{region}"
-    return HttpResponse(render_to_string(template, context, request), status=status)
+    with timing.timed("render"):
+        return HttpResponse(render_to_string(template, context, request), status=status)
 
 
 def error_status(error: BctrlError) -> int:

@@ -79,6 +79,9 @@ BCTRL_API_KEY = secret("BCTRL_API_KEY") or (
 )
 BCTRL_TIMEOUT_SECONDS = env.float("BCTRL_TIMEOUT_SECONDS", default=15.0)
 BCTRL_RETRIES = env.int("BCTRL_RETRIES", default=2)
+# A Server-Timing header (app, identity, upstream, render) on every response: where a page's time
+# goes (bench/console_pages.py). Off by default: it tells any client how long the API took.
+CONSOLE_SERVER_TIMING = env.bool("CONSOLE_SERVER_TIMING", default=False)
 
 INSTALLED_APPS = [
     "daphne",
@@ -98,6 +101,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dashboard.front.middleware.server_timing",
     "dashboard.front.middleware.client_address",
     # Django's own middleware, run on the event loop instead of in worker threads (see the module)
     "dashboard.front.middleware.SecurityMiddleware",

@@ -28,6 +28,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 
 from dashboard.accounts.roles import role_of
+from dashboard.bctrl import timing
 
 # a day at most: the invalidation below is what keeps it right, the timeout only bounds memory
 USER_CACHE_SECONDS = 24 * 3600
@@ -109,7 +110,8 @@ def identity_middleware(
     assert iscoroutinefunction(get_response), "the console's middleware chain is async (ASGI)"
 
     async def middleware(request: HttpRequest) -> HttpResponseBase:
-        user = await sync_to_async(_identify)(request)
+        with timing.timed("identity"):
+            user = await sync_to_async(_identify)(request)
         request.user = user  # type: ignore[assignment]
         request._acached_user = user  # type: ignore[attr-defined]  # what request.auser() returns
         return await get_response(request)

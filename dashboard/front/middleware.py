@@ -10,6 +10,7 @@ reading a posted body.
 """
 
 import ipaddress
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,7 +24,34 @@ from django.middleware import clickjacking, common, csrf, security
 from django.template.response import TemplateResponse
 from django.utils.deprecation import MiddlewareMixin
 
+from dashboard.bctrl import timing
+
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+
+
+def server_timing(
+    get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+) -> Callable[[HttpRequest], Awaitable[HttpResponseBase]]:
+    """`Server-Timing: app, identity, upstream, render` on every response when CONSOLE_SERVER_TIMING
+    is set (bench/console_pages.py reads it); otherwise nothing is counted."""
+    assert iscoroutinefunction(get_response), "the console's middleware chain is async (ASGI)"
+    enabled = settings.CONSOLE_SERVER_TIMING
+
+    async def middleware(request: HttpRequest) -> HttpResponseBase:
+        if not enabled:
+            return await get_response(request)
+        spent = timing.start()
+        started = time.perf_counter()
+        response = await get_response(request)
+        response["Server-Timing"] = spent.header(time.perf_counter() - started)
+        return response
+
+    markcoroutinefunction(middleware)
+    return middleware
+
+
+server_timing.async_capable = True  # type: ignore[attr-defined]
+server_timing.sync_capable = False  # type: ignore[attr-defined]
 
 
 class OnTheLoop(MiddlewareMixin):
