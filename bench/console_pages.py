@@ -101,7 +101,7 @@ class Console:
             origin=Origin(self.process.url),
             additional_headers={"Cookie": cookie},
             open_timeout=20,
-        )
+        ).__enter__()
 
     def close(self) -> None:
         if self.socket is not None:

@@ -2,14 +2,21 @@
 group row once they are cached, and every change to a user takes effect on their very next
 request all the same: deactivation, a role change, a new password, signing out."""
 
+import re
+from pathlib import Path
+
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.console.conftest import _client_for
+from tests.console.test_redis import redis_url  # noqa: F401 (fixture)
+from tests.support.console_process import ConsoleProcess
+from tests.support.engine_process import EngineProcess
 
 PAGE_NEEDING_OPERATOR = "/workspaces/new/"
+PASSWORD = "identity correct horse battery"
 
 
 def test_a_signed_in_page_reads_nothing_from_the_database_once_cached(viewer_client: Client) -> None:
@@ -62,3 +69,39 @@ def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(vera: User) -
     browser.post("/logout/")
     response = stolen.get("/workspaces/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+# --- two console processes sharing a real Redis: a change made in one holds in the other at once -
+
+
+def test_a_change_made_in_one_console_process_holds_in_another_at_once(
+    tmp_path: Path,
+    redis_url: str,  # noqa: F811
+    engine: EngineProcess,
+) -> None:
+    shared = {"REDIS_URL": redis_url}
+    one = ConsoleProcess(tmp_path / "console", f"{engine.url}/v1", engine.keys["admin"], extra_env=shared)
+    other = ConsoleProcess(tmp_path / "console", f"{engine.url}/v1", engine.keys["admin"], extra_env=shared)
+    other.log_path = tmp_path / "other.log"
+    one.start()
+    other.start()
+    try:
+        for username, role in [("ada", "admin"), ("otto", "operator"), ("vic", "viewer")]:
+            one.create_user(username, role, PASSWORD)
+        admin = one.sign_in("ada", PASSWORD)
+        operator, viewer = other.sign_in("otto", PASSWORD), other.sign_in("vic", PASSWORD)
+        # both cached in the other process (and in Redis) by these requests
+        assert operator.get(PAGE_NEEDING_OPERATOR).status_code == 200
+        assert viewer.get("/workspaces/").status_code == 200
+        ids = dict(re.findall(r"<td>(\w+)</td>.*?/users/(\d+)/active/", admin.get("/users/").text, re.S))
+        token = {"csrfmiddlewaretoken": admin.cookies["csrftoken"]}
+
+        assert admin.post(f"/users/{ids['otto']}/role/", data={"role": "viewer", **token}).status_code == 302
+        assert operator.get(PAGE_NEEDING_OPERATOR).status_code == 403
+
+        assert admin.post(f"/users/{ids['vic']}/active/", data=token).status_code == 302
+        response = viewer.get("/workspaces/")
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login/")
+    finally:
+        one.stop()
+        other.stop()
