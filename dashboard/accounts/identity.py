@@ -14,6 +14,7 @@ request: the session-hash check Django makes runs against the fresh row. Session
 same way (`cached_db`): a sign-out deletes the session from the cache and the database together.
 """
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,36 +35,50 @@ from dashboard.bctrl import timing
 USER_CACHE_SECONDS = 24 * 3600
 
 
-def _key(user_id: object) -> str:
-    return f"console.identity.user.{user_id}"
+def _keys(user_id: object) -> tuple[str, str]:
+    return f"console.identity.user.{user_id}", f"console.identity.generation.{user_id}"
 
 
 class CachedModelBackend(ModelBackend):
     """Django's ModelBackend whose `get_user` (every request's user lookup) reads the cache first.
 
     The cached user carries its role (role_of's per-object answer), so neither the user row nor
-    the groups are read from the database while the user is unchanged."""
+    the groups are read from the database while the user is unchanged. Each copy is stamped with
+    the user's generation, which `forget` replaces: a request that read the row just before a
+    change and stores its copy just after can only store a copy of a past generation, never read
+    again (deleting the copy alone would let that late write bring the old row back)."""
 
     def get_user(self, user_id: Any) -> User | None:
-        user = cache.get(_key(user_id))
-        if user is None:
+        entry_key, generation_key = _keys(user_id)
+        found = cache.get_many([entry_key, generation_key])
+        generation = found.get(generation_key)
+        kept = found.get(entry_key)
+        if generation is not None and kept is not None and kept[0] == generation:
+            user: User = kept[1]
+        else:
+            if generation is None:  # first use, or evicted: a new one, which no stored copy has
+                cache.add(generation_key, uuid.uuid4().hex, None)
+                generation = cache.get(generation_key)
             try:
                 user = User._default_manager.get(pk=user_id)
             except User.DoesNotExist:
                 return None
             role_of(user)  # computed now, so it travels with the cached copy
-            cache.set(_key(user_id), user, USER_CACHE_SECONDS)
+            cache.set(entry_key, (generation, user), USER_CACHE_SECONDS)
         return user if self.user_can_authenticate(user) else None
 
 
 def forget(user_ids: "list[Any] | set[Any]") -> None:
-    """Drop the cached copies now, and again once the change is committed: a request that read
-    the old row inside the transaction's window cannot leave it cached."""
-    keys = [_key(user_id) for user_id in user_ids]
-    if not keys:
+    """Make the cached copies stale now, and again once the change is committed (a request that
+    read the old row inside the transaction's window cannot have it served)."""
+    if not user_ids:
         return
-    cache.delete_many(keys)
-    transaction.on_commit(lambda: cache.delete_many(keys))
+
+    def new_generations() -> None:
+        cache.set_many({_keys(user_id)[1]: uuid.uuid4().hex for user_id in user_ids}, None)
+
+    new_generations()
+    transaction.on_commit(new_generations)
 
 
 @receiver(post_save, sender=User, dispatch_uid="identity.user_saved")

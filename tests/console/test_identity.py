@@ -6,10 +6,13 @@ import re
 from pathlib import Path
 
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from dashboard.accounts.identity import CachedModelBackend, _keys
+from dashboard.accounts.users import set_active
 from tests.console.conftest import _client_for
 from tests.console.test_redis import redis_url  # noqa: F401 (fixture)
 from tests.support.console_process import ConsoleProcess
@@ -69,6 +72,17 @@ def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(vera: User) -
     browser.post("/logout/")
     response = stolen.get("/workspaces/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_a_copy_read_before_a_deactivation_and_stored_after_it_is_never_served(vera: User) -> None:
+    backend = CachedModelBackend()
+    entry_key, generation_key = _keys(vera.pk)
+    assert backend.get_user(vera.pk) == vera
+    # a request reads the row and its generation...
+    generation, row = cache.get(generation_key), User.objects.get(pk=vera.pk)
+    set_active(vera, False)  # ...an admin deactivates her meanwhile...
+    cache.set(entry_key, (generation, row))  # ...and the request stores what it read, late
+    assert backend.get_user(vera.pk) is None
 
 
 # --- two console processes sharing a real Redis: a change made in one holds in the other at once -
