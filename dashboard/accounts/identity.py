@@ -14,6 +14,8 @@ request: the session-hash check Django makes runs against the fresh row. Session
 same way (`cached_db`): a sign-out deletes the session from the cache and the database together.
 """
 
+import functools
+import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,7 +25,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.middleware import get_user
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, User
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
@@ -35,8 +37,18 @@ from dashboard.bctrl import timing
 USER_CACHE_SECONDS = 24 * 3600
 
 
+@functools.cache
+def _database() -> str:
+    """Which users table ids belong to: consoles with databases of their own may share one Redis,
+    and user 1 of one of them must never be served as user 1 of another."""
+    database = connection.settings_dict
+    where = "|".join(str(database.get(part) or "") for part in ("ENGINE", "HOST", "PORT", "NAME"))
+    return hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
 def _keys(user_id: object) -> tuple[str, str]:
-    return f"console.identity.user.{user_id}", f"console.identity.generation.{user_id}"
+    prefix = f"console.identity.{_database()}"
+    return f"{prefix}.user.{user_id}", f"{prefix}.generation.{user_id}"
 
 
 class CachedModelBackend(ModelBackend):
@@ -106,7 +118,7 @@ def _groups_changed(
 def _group_changed(sender: Any, instance: Group, **kwargs: Any) -> None:
     # a role is a group's name: renaming or deleting a group can change its members' roles
     if instance.pk is not None:
-        forget(set(instance.user_set.values_list("pk", flat=True)))
+        forget(set(User.objects.filter(groups=instance).values_list("pk", flat=True)))
 
 
 def _identify(request: HttpRequest) -> "AbstractBaseUser | AnonymousUser":
