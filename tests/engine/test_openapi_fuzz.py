@@ -2,16 +2,30 @@
 
 Guarantee protected: no generated request (valid or not) makes the engine answer 5xx, and every
 response matches the schema the engine publishes (status code, content type, body). It runs the
-schemathesis CLI against the real engine process (its pytest plugin does not support pytest 9).
+schemathesis CLI against a real engine process (its pytest plugin does not support pytest 9).
+
+The engine is its own, not the session's: schemathesis feeds values from earlier responses into
+later requests, so it revokes the keys `GET /api-keys` lists and deletes what it finds; the
+session's keys and data must not depend on what it happened to try.
 """
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.support.engine_process import EngineProcess
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[EngineProcess]:
+    process = EngineProcess(tmp_path / "engine").start()
+    yield process
+    process.stop()
 
 
 def test_the_engine_keeps_its_own_schema(engine: EngineProcess) -> None:

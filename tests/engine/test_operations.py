@@ -101,7 +101,7 @@ def test_a_read_key_may_wait_but_not_cancel(
 ) -> None:
     operation_id = insert_operation(engine, workspace_id, status="succeeded")
     with engine.client("read") as reader:
-        assert (
-            reader.post(f"/operations/{operation_id}/wait", json={"timeoutMs": 0}).json()["timedOut"] is False
-        )
+        waited = reader.post(f"/operations/{operation_id}/wait", json={"timeoutMs": 0})
+        assert waited.status_code == 200, waited.text
+        assert waited.json()["timedOut"] is False
         assert reader.post(f"/operations/{operation_id}/cancel").status_code == 403
