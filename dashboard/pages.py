@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from dashboard.bctrl import timing
 from dashboard.bctrl.errors import BctrlError
 
 T = TypeVar("T")
@@ -38,10 +39,16 @@ def render_page(
     region: str | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The whole page, or only its `region` partial when htmx asks for it (not on boosted navigation)."""
+    """The whole page, or only its `region` partial when htmx asks for it (not on boosted navigation).
+
+    Rendered here, on the event loop for async views: what templates and context processors read
+    (the session, the user and their role) is in memory by now (dashboard/accounts/identity.py),
+    so a worker-thread hop would only add its cost. A template that still reached for the database
+    fails loudly (SynchronousOnlyOperation): a view hands templates data, not querysets."""
     if region and request.htmx and not request.htmx.boosted:
         template = f"{template}#{region}"
-    return TemplateResponse(request, template, context, status=status)
+    with timing.timed("render"):
+        return HttpResponse(render_to_string(template, context, request), status=status)
 
 
 def error_status(error: BctrlError) -> int:

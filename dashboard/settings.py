@@ -85,6 +85,9 @@ if BCTRL_MAX_CALLS_IN_FLIGHT < 1:
     raise ImproperlyConfigured(
         f"BCTRL_MAX_CALLS_IN_FLIGHT is {BCTRL_MAX_CALLS_IN_FLIGHT}; it counts calls: 1 or more."
     )
+# A Server-Timing header (app, identity, upstream, render) on every response: where a page's time
+# goes (bench/console_pages.py). Off by default: it tells any client how long the API took.
+CONSOLE_SERVER_TIMING = env.bool("CONSOLE_SERVER_TIMING", default=False)
 
 INSTALLED_APPS = [
     "daphne",
@@ -104,16 +107,20 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dashboard.front.middleware.server_timing",
     "dashboard.front.middleware.client_address",
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's own middleware, run on the event loop instead of in worker threads (see the module)
+    "dashboard.front.middleware.SecurityMiddleware",
+    "dashboard.front.middleware.SessionMiddleware",
+    "dashboard.front.middleware.CommonMiddleware",
+    "dashboard.front.middleware.CsrfViewMiddleware",
+    "dashboard.front.middleware.AuthenticationMiddleware",
+    # the session, the user and their role in one hop, cached (dashboard/accounts/identity.py)
+    "dashboard.accounts.identity.identity_middleware",
+    "dashboard.front.middleware.LoginRequiredMiddleware",
+    "dashboard.front.middleware.MessageMiddleware",
     "dashboard.accounts.time_zones.time_zone_middleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dashboard.front.middleware.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.front.middleware.content_security_policy",
     "dashboard.front.middleware.styled_method_not_allowed",
@@ -157,7 +164,8 @@ CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        # sessions and signed-in users live here too: room for many more than Django's 300 entries
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 10000}}
     )
 }
 # Console processes `manage.py up` starts behind its one port; more than one needs REDIS_URL.
@@ -182,6 +190,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Sessions and users come from the cache (Redis when REDIS_URL is set, so every console process
+# sees a sign-out, a deactivation or a role change at once); the database stays the record.
+# See dashboard/accounts/identity.py.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+AUTHENTICATION_BACKENDS = ["dashboard.accounts.identity.CachedModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"

@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        from dashboard.accounts import time_zones  # noqa: F401  (connects the sign-in receiver)
+        # connect their receivers: the sign-in's time zone, and dropping a changed user's cached copy
+        from dashboard.accounts import identity, time_zones  # noqa: F401

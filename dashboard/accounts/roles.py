@@ -83,8 +83,21 @@ async def _record_denial(request: HttpRequest, needed: str) -> None:
     )
 
 
+def _role_known(user: "AbstractBaseUser | AnonymousUser") -> bool:
+    """Whether role_of can answer without the database (dashboard/accounts/identity.py finds the
+    role of every request's user before its view runs)."""
+    return (
+        not user.is_authenticated
+        or not user.is_active
+        or getattr(user, "is_superuser", False)
+        or hasattr(user, ROLE_ATTRIBUTE)
+    )
+
+
 async def has_role_async(user: "AbstractBaseUser | AnonymousUser", needed: str) -> bool:
-    """has_role for async views (the first lookup reads the user's groups from the database)."""
+    """has_role for async views: from memory when the role is known, else off the event loop."""
+    if _role_known(user):
+        return has_role(user, needed)
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(has_role)(user, needed)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from dashboard.bctrl import timing
 from dashboard.bctrl.errors import BY_STATUS, BctrlError, Unavailable, UnexpectedAnswer
 
 logger = logging.getLogger("dashboard.bctrl")
@@ -105,17 +106,18 @@ class BctrlClient:
         while True:
             try:
                 async with _turn(gate, self.timeout):
-                    response = await self._http.request(
-                        method,
-                        path.lstrip("/"),
-                        params=params,
-                        json=json,
-                        content=content,
-                        files=files,
-                        data=data,
-                        headers=headers,
-                        **extra,
-                    )
+                    with timing.upstream():  # the call itself, not its wait for a turn
+                        response = await self._http.request(
+                            method,
+                            path.lstrip("/"),
+                            params=params,
+                            json=json,
+                            content=content,
+                            files=files,
+                            data=data,
+                            headers=headers,
+                            **extra,
+                        )
             except httpx.TransportError as exc:  # includes timeouts
                 error: BctrlError = self._unavailable(exc)
                 cause: Exception | None = exc

@@ -1,13 +1,129 @@
-"""Console-wide middleware: who the client is (behind trusted proxies), the security headers, and
-the page for a wrong method."""
+"""Console-wide middleware: who the client is (behind trusted proxies), the security headers, the
+page for a wrong method, and Django's own middleware without their thread hops.
+
+Under ASGI, Django runs each hook of its built-in middleware (`process_request`,
+`process_response`, `process_view`) in a worker thread, in case it blocks: about twenty hops per
+page, most of the console's fixed cost. The hooks below do no I/O once the session and the user
+are in memory (dashboard/accounts/identity.py loads them in one hop), so the subclasses here run
+them on the event loop, and hop only for what may still block: saving a changed session, and
+reading a posted body.
+"""
 
 import ipaddress
+import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware import clickjacking, common, csrf, security
 from django.template.response import TemplateResponse
+from django.utils.deprecation import MiddlewareMixin
+
+from dashboard.bctrl import timing
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+
+
+def server_timing(
+    get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+) -> Callable[[HttpRequest], Awaitable[HttpResponseBase]]:
+    """`Server-Timing: app, identity, upstream, render` on every response when CONSOLE_SERVER_TIMING
+    is set (bench/console_pages.py reads it); otherwise nothing is counted."""
+    assert iscoroutinefunction(get_response), "the console's middleware chain is async (ASGI)"
+    enabled = settings.CONSOLE_SERVER_TIMING
+
+    async def middleware(request: HttpRequest) -> HttpResponseBase:
+        if not enabled:
+            return await get_response(request)
+        spent = timing.start()
+        started = time.perf_counter()
+        response = await get_response(request)
+        response["Server-Timing"] = spent.header(time.perf_counter() - started)
+        return response
+
+    markcoroutinefunction(middleware)
+    return middleware
+
+
+server_timing.async_capable = True  # type: ignore[attr-defined]
+server_timing.sync_capable = False  # type: ignore[attr-defined]
+
+
+class OnTheLoop(MiddlewareMixin):
+    """For a built-in MiddlewareMixin whose request and response hooks never block: call them
+    directly instead of in a worker thread (the sync path, for the test Client, is Django's)."""
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response = None
+        if hasattr(self, "process_request"):
+            response = self.process_request(request)
+        response = response or await self.get_response(request)  # type: ignore[misc]
+        if hasattr(self, "process_response"):
+            response = self.process_response(request, response)
+        return response  # type: ignore[no-any-return]
+
+
+class SecurityMiddleware(OnTheLoop, security.SecurityMiddleware):
+    pass
+
+
+class CommonMiddleware(OnTheLoop, common.CommonMiddleware):
+    pass
+
+
+class XFrameOptionsMiddleware(OnTheLoop, clickjacking.XFrameOptionsMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(OnTheLoop, auth.AuthenticationMiddleware):
+    """Sets the lazy `request.user`; identity_middleware, right after it, resolves it."""
+
+
+class MessageMiddleware(OnTheLoop, messages.MessageMiddleware):
+    """Messages live in the cookie, and past its size in the session: in memory either way once
+    identity_middleware has loaded the session (saving it is SessionMiddleware's hop)."""
+
+
+class SessionMiddleware(sessions.SessionMiddleware):
+    """The session store is made lazily (no I/O); its response hook hops only to save a change."""
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        self.process_request(request)
+        response = await self.get_response(request)  # type: ignore[misc]
+        session = request.session  # type: ignore[attr-defined]
+        if session.modified or settings.SESSION_SAVE_EVERY_REQUEST:
+            return await sync_to_async(self.process_response)(request, response)  # type: ignore[no-any-return]
+        return self.process_response(request, response)  # type: ignore[no-any-return]
+
+
+class CsrfViewMiddleware(OnTheLoop, csrf.CsrfViewMiddleware):
+    """The token comes from a cookie (no I/O). A change's token may be in a posted form, whose
+    parsing can spool files to disk: that part reads the body in a worker thread first."""
+
+    async def process_view(  # type: ignore[override]
+        self, request: HttpRequest, callback: Any, callback_args: Any, callback_kwargs: Any
+    ) -> HttpResponseBase | None:
+        if request.method in SAFE_METHODS:
+            return super().process_view(request, callback, callback_args, callback_kwargs)
+        return await sync_to_async(super().process_view)(request, callback, callback_args, callback_kwargs)
+
+
+class LoginRequiredMiddleware(auth.LoginRequiredMiddleware):
+    """Django's, asking `request.auser()` (already resolved by identity_middleware) instead of the
+    lazy `request.user` in a worker thread."""
+
+    async def process_view(  # type: ignore[override]
+        self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any
+    ) -> HttpResponseBase | None:
+        user = await request.auser()  # type: ignore[attr-defined]
+        if user.is_authenticated or not getattr(view_func, "login_required", True):
+            return None
+        return self.handle_no_permission(request, view_func)  # type: ignore[no-any-return]
 
 
 def client_ip(request: HttpRequest) -> str:

@@ -15,6 +15,8 @@ Invariants, and why:
   so a socket never gets an update once per process.
 - **Rendered once per role**, not per socket: each update becomes one HTML message per role that
   may see it (fragments.py), sent to that role's group; consumers only forward it.
+- **Pages' kept answers follow it** (`snapshots`): an update drops what it may change before any
+  socket hears of it, and a drop or a reconnect drops everything (snapshots.py says why).
 """
 
 import asyncio
@@ -34,6 +36,7 @@ from dashboard.accounts.roles import ROLES
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.live import fragments
+from dashboard.live.snapshots import Snapshots
 
 logger = logging.getLogger("dashboard.live")
 
@@ -80,6 +83,7 @@ class UpdatesRelay:
         self._task: asyncio.Task[None] | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._positioned = asyncio.Event()
+        self.snapshots = Snapshots()
 
     def state(self) -> RelayState:
         return RelayState(
@@ -113,7 +117,7 @@ class UpdatesRelay:
         if self.sockets == 0 and self._task is not None:
             self._task.cancel()
             self._task = None
-            self.connected = False
+            self._set_connected(False)
 
     async def stop(self) -> None:
         """Stop reading now (tests, and the process's end)."""
@@ -125,7 +129,12 @@ class UpdatesRelay:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.connected = False
+        self._set_connected(False)
+
+    def _set_connected(self, connected: bool) -> None:
+        if connected != self.connected:
+            self.snapshots.connection_changed(connected)
+        self.connected = connected
 
     async def position(self, timeout: float = 10.0) -> int | None:
         """The id of the last update delivered (where a new socket starts), once the reader knows it."""
@@ -147,7 +156,7 @@ class UpdatesRelay:
                 self._positioned.set()
                 async with updates_api.open_stream(self.last_id) as stream:
                     self.connections += 1
-                    self.connected = True
+                    self._set_connected(True)
                     self.last_error = ""
                     failures = 0
                     async for update in stream:
@@ -157,16 +166,17 @@ class UpdatesRelay:
                 self.last_error = error.user_message
                 logger.info("The updates stream dropped (%s); resuming after %s", error.code, self.last_id)
             except asyncio.CancelledError:
-                self.connected = False
+                self._set_connected(False)
                 raise
             except Exception:  # a bug must not end live updates for the whole process
                 logger.exception("The updates relay failed; resuming after %s", self.last_id)
                 self.last_error = "The relay failed; see the console's log."
-            self.connected = False
+            self._set_connected(False)
             failures += 1
             await asyncio.sleep(_backoff(failures))
 
     async def _deliver(self, update: updates_api.Update) -> None:
+        self.snapshots.changed(update.family)  # before any page is told to reload
         enriched = await fragments.enrich([update])
         for role in ROLES:
             if not fragments.visible(update, role):
@@ -219,6 +229,13 @@ _relays: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, UpdatesRelay]" = 
 
 def get_relay() -> UpdatesRelay:
     return per_loop(_relays, UpdatesRelay)
+
+
+def running_relay() -> UpdatesRelay | None:
+    """The calling loop's relay if a socket started one (pages read its state; they never start it)."""
+    with contextlib.suppress(RuntimeError):
+        return _relays.get(asyncio.get_running_loop())
+    return None
 
 
 def current_state() -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ rest real. Install with `dashboard.bctrl.client.use_transport(Faults(...))`.
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
@@ -78,8 +78,30 @@ class Faults(httpx.AsyncBaseTransport):
         answer = fault(request) if fault is not None else None
         if answer is not None:
             return answer
+        if request.headers.get("Accept") == "text/event-stream":
+            # a stream (the updates relay's) never ends: passed on as it comes, not read whole
+            real = httpx.AsyncHTTPTransport()
+            response = await real.handle_async_request(request)
+            return httpx.Response(
+                response.status_code, headers=response.headers, stream=_Passed(response, real)
+            )
         # a fresh transport per call: the console's test client runs each view on its own loop
         async with httpx.AsyncHTTPTransport() as real:
             response = await real.handle_async_request(request)
             body = await response.aread()
             return httpx.Response(response.status_code, headers=response.headers, content=body)
+
+
+class _Passed(httpx.AsyncByteStream):
+    """A real response's body, read as it arrives; closing it closes its connection."""
+
+    def __init__(self, response: httpx.Response, transport: httpx.AsyncHTTPTransport) -> None:
+        self.response, self.transport = response, transport
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.response.stream:  # type: ignore[union-attr]
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+        await self.transport.aclose()

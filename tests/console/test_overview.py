@@ -1,15 +1,19 @@
 """The overview against the real engine: counts, live runtimes, recent operations, the connection."""
 
+import asyncio
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
-from django.test import Client
+from django.contrib.auth.models import User
+from django.test import AsyncClient, Client
 
 from dashboard.bctrl.client import reset_clients, use_transport
+from dashboard.live.relay import get_relay
 from tests.console.faults import Faults, bad_gateway, timeout
+from tests.console.test_live_updates import connect
 from tests.support.engine_process import EngineProcess, free_port
 
 
@@ -77,8 +81,8 @@ def test_it_makes_its_upstream_calls_concurrently(viewer_client: Client) -> None
     faults = Faults(delay=0.2)
     use_transport(faults)
     viewer_client.get("/")
-    # whoami, operations, workspaces and the four counted lists go out together
-    assert faults.max_in_flight >= 7, faults.calls
+    # whoami, operations, workspaces, active runtimes and the four counted lists go out together
+    assert faults.max_in_flight >= 8, faults.calls
 
 
 def test_it_refreshes_one_widget_for_htmx(viewer_client: Client) -> None:
@@ -152,3 +156,97 @@ def test_it_lists_live_runtimes_with_links(viewer_client: Client, running: tuple
     live = body.split('id="region-live"')[1].split("</section>")[0]
     assert f'href="/workspaces/{workspace["id"]}/runtimes/{alias}/"' in live
     assert workspace["name"] in live
+
+
+# --- warm: the state the updates relay keeps current (dashboard/live/snapshots.py) ------------
+
+
+@pytest.fixture
+async def relay_reading(vera: User) -> AsyncIterator[Faults]:
+    """This loop's relay reading the real engine's stream, started as a browser's page starts it
+    (its updates socket); every API call the console makes is recorded."""
+    faults = Faults()
+    use_transport(faults)
+    socket, connected, _ = await connect(vera)
+    assert connected
+    relay = get_relay()
+    await _until(lambda: relay.connected)
+    yield faults
+    await socket.disconnect()
+    await relay.stop()
+
+
+async def _until(check: Callable[[], object], timeout: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "not in time"
+        await asyncio.sleep(0.05)
+
+
+async def _signed_in(user: User) -> AsyncClient:
+    client = AsyncClient()
+    await client.aforce_login(user)
+    return client
+
+
+def _vault_count(api: httpx.Client) -> str:
+    listed = api.get("/vault", params={"limit": 500}).json()
+    return f"{len(listed['entries'])}{'+' if listed['nextCursor'] else ''}"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_warm_overview_makes_no_upstream_call(
+    relay_reading: Faults, vera: User, api: httpx.Client
+) -> None:
+    client = await _signed_in(vera)
+    first = (await client.get("/")).content.decode()  # asks the API, and keeps the answers
+    relay_reading.calls.clear()
+    second = (await client.get("/")).content.decode()
+    assert relay_reading.calls == []
+    assert _card(second, "Vault entries") == _card(first, "Vault entries") == _vault_count(api)
+    assert "Connected in" in second
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_warm_overview_follows_a_change_made_through_the_api(
+    relay_reading: Faults, vera: User, api: httpx.Client
+) -> None:
+    client = await _signed_in(vera)
+    await client.get("/")
+    key = f"overview/{uuid.uuid4().hex[:8]}"
+    created = await asyncio.to_thread(api.put, f"/vault/{key}", json={"username": "u", "password": "p"})
+    assert created.status_code == 200, created.text
+    try:
+        expected = _vault_count(api)
+        shown: list[str] = []
+
+        async def follows() -> bool:
+            shown.append(_card((await client.get("/")).content.decode(), "Vault entries"))
+            return shown[-1] == expected
+
+        deadline = asyncio.get_running_loop().time() + 20
+        while not await follows():
+            assert asyncio.get_running_loop().time() < deadline, f"still {shown[-1]}, the API says {expected}"
+            await asyncio.sleep(0.1)
+        assert any(call.startswith("GET /v1/vault?") for call in relay_reading.calls)
+    finally:
+        await asyncio.to_thread(api.delete, f"/vault/{key}")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_with_the_relay_down_the_overview_asks_the_api(
+    relay_reading: Faults, vera: User, api: httpx.Client
+) -> None:
+    client = await _signed_in(vera)
+    await client.get("/")
+    await get_relay().stop()  # the stream is down: an update could be missed now
+    key = f"overview/{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(api.put, f"/vault/{key}", json={"username": "u", "password": "p"})
+    try:
+        relay_reading.calls.clear()
+        body = (await client.get("/")).content.decode()
+        assert _card(body, "Vault entries") == _vault_count(api)
+        asked = {call.split("?")[0] for call in relay_reading.calls}
+        assert {"GET /v1/vault", "GET /v1/workspaces", "GET /v1/auth/whoami", "GET /v1/operations"} <= asked
+    finally:
+        await asyncio.to_thread(api.delete, f"/vault/{key}")

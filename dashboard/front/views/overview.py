@@ -2,6 +2,14 @@
 
 Every upstream call runs concurrently and each widget renders its own failure (NetBox style),
 so one slow or failing list costs the page one widget, never the page.
+
+What it costs: the counts are one list page each (the contract has no totals), live runtimes
+and their count come from one call (`GET /runtimes?status=active`, falling back to one call per
+busy workspace against an API without it), and the workspace list is shared by the counts and
+the live widget. While this process's updates relay is connected (any open console page keeps
+it so), each widget's answer is kept until an update that could change it arrives
+(dashboard/live/snapshots.py): a warm overview makes no upstream call at all. With the relay
+down, every widget asks the API, as before.
 """
 
 import asyncio
@@ -21,11 +29,14 @@ from dashboard.bctrl.errors import BctrlError, Unavailable
 from dashboard.bctrl.meta import COUNT_LIMIT, Tally
 from dashboard.bctrl.pages import Page
 from dashboard.bctrl.workspaces import Workspace
+from dashboard.live.relay import running_relay
+from dashboard.live.snapshots import Snapshots
 from dashboard.pages import HtmxHttpRequest, render_page, settle
 
 RECENT_OPERATIONS = 10
-# Live runtimes come from one call per workspace that has any; cap the fan-out so a busy
-# organisation costs the overview a bounded number of calls.
+LIVE_ROWS = 20  # live runtimes shown; the rest are counted and linked
+# Against an API without the organisation-wide runtime list, live runtimes come from one call
+# per workspace that has any; cap the fan-out so a busy organisation costs a bounded number.
 LIVE_WORKSPACES = 8
 LIVE_PER_WORKSPACE = 10
 
@@ -52,28 +63,51 @@ class Counts:
 class LiveRuntimes:
     rows: list[tuple[Workspace, runtimes.Runtime]]
     failures: list[tuple[Workspace, BctrlError]]
-    more_workspaces: int  # workspaces with live runtimes beyond the cap
+    more_workspaces: int  # workspaces with live runtimes beyond the cap (per-workspace fallback)
+    more_runtimes: Tally | None = None  # live runtimes beyond LIVE_ROWS
+
+
+class Lists:
+    """The list calls several widgets share, each made at most once per page, when first needed."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, asyncio.Task[Any]] = {}
+
+    def _once(self, name: str, call: Callable[[], Awaitable[Any]]) -> "asyncio.Task[Any]":
+        if name not in self._calls:
+            self._calls[name] = asyncio.ensure_future(settle(call()))
+        return self._calls[name]
+
+    def workspaces(self) -> "asyncio.Task[Page[Workspace] | BctrlError]":
+        return self._once("workspaces", lambda: workspaces_api.list_workspaces(limit=COUNT_LIMIT))
+
+    def active_runtimes(self) -> "asyncio.Task[Page[runtimes.Runtime] | BctrlError]":
+        return self._once("active", lambda: runtimes.list_every_runtime(status="active", limit=COUNT_LIMIT))
 
 
 def _tally(page: Any) -> Tally | BctrlError:
     return page if isinstance(page, BctrlError) else Tally(len(page.items), page.next_cursor is not None)
 
 
-async def _counts(workspaces: "asyncio.Task[Page[Workspace] | BctrlError]") -> Counts:
+async def _counts(lists: Lists) -> Counts:
     """One card per resource: the size of its first page of COUNT_LIMIT ("500+" when it goes on)."""
     listed = await asyncio.gather(
         settle(profiles.list_profiles(limit=COUNT_LIMIT)),
         settle(extensions.list_extensions(limit=COUNT_LIMIT)),
         settle(vault.list_entries(limit=COUNT_LIMIT)),
         settle(ai_credentials.list_credentials(limit=COUNT_LIMIT)),
+        lists.workspaces(),
+        lists.active_runtimes(),
     )
-    page = await workspaces
-    active: Tally | BctrlError = (
-        page
-        if isinstance(page, BctrlError)
+    page, active_page = listed[4], listed[5]
+    active: Tally | BctrlError
+    if not isinstance(active_page, BctrlError) or not active_page.not_offered:
+        active = _tally(active_page)
+    elif isinstance(page, BctrlError):
+        active = page
+    else:
         # a sum over the first page only: "+" when more workspaces may hold more runtimes
-        else Tally(sum(w.active_runtime_count for w in page.items), page.next_cursor is not None)
-    )
+        active = Tally(sum(w.active_runtime_count for w in page.items), page.next_cursor is not None)
     named = [
         ("Workspaces", _tally(page), "workspaces"),
         ("Active runtimes", active, "workspaces"),
@@ -92,8 +126,25 @@ async def _counts(workspaces: "asyncio.Task[Page[Workspace] | BctrlError]") -> C
     )
 
 
-async def _live(workspaces: "asyncio.Task[Page[Workspace] | BctrlError]") -> LiveRuntimes | BctrlError:
-    page = await workspaces
+async def _live(lists: Lists) -> LiveRuntimes | BctrlError:
+    active, page = await asyncio.gather(lists.active_runtimes(), lists.workspaces())
+    if isinstance(active, BctrlError) and active.not_offered:
+        return await _live_per_workspace(page)
+    if isinstance(active, BctrlError):
+        return active
+    shown = active.items[:LIVE_ROWS]
+    named = {w.id: w for w in page.items} if not isinstance(page, BctrlError) else {}
+    # a runtime of a workspace past the listed page: that workspace asked for by id, once
+    unnamed = sorted({r.workspace_id for r in shown} - named.keys())
+    found = await asyncio.gather(*(settle(workspaces_api.get_workspace(w)) for w in unnamed))
+    named.update({w.id: w for w in found if not isinstance(w, BctrlError)})
+    # a workspace not found by id was deleted since: its runtime is gone with it
+    rows = [(named[r.workspace_id], r) for r in shown if r.workspace_id in named]
+    more = Tally(len(active.items) - len(shown), active.next_cursor is not None)
+    return LiveRuntimes(rows, [], 0, more if more.count or more.more else None)
+
+
+async def _live_per_workspace(page: Page[Workspace] | BctrlError) -> LiveRuntimes | BctrlError:
     if isinstance(page, BctrlError):
         return page
     busy = [w for w in page.items if w.active_runtime_count]
@@ -110,21 +161,55 @@ async def _live(workspaces: "asyncio.Task[Page[Workspace] | BctrlError]") -> Liv
     return LiveRuntimes(rows, failures, len(busy) - len(shown))
 
 
-async def _connection(_: object) -> meta.Connection | BctrlError:
+async def _connection(_: Lists) -> meta.Connection | BctrlError:
     return await settle(meta.connection())
 
 
-async def _operations(_: object) -> Page[operations.Operation] | BctrlError:
+async def _operations(_: Lists) -> Page[operations.Operation] | BctrlError:
     return await settle(operations.list_operations(limit=RECENT_OPERATIONS))
 
 
-# widget name → its loader; counts and live runtimes share one workspace list call
-WIDGETS: dict[str, Callable[[Any], Awaitable[Any]]] = {
-    "health": _connection,
-    "counts": _counts,
-    "live": _live,
-    "operations": _operations,
+@dataclass(frozen=True)
+class Widget:
+    load: Callable[[Lists], Awaitable[Any]]
+    families: frozenset[str]  # the update families that can change what it shows
+
+
+WIDGETS: dict[str, Widget] = {
+    # who the key is changes with no update; the kept answer's age bounds it (snapshots.py)
+    "health": Widget(_connection, frozenset()),
+    "counts": Widget(
+        _counts,
+        frozenset({"workspace", "runtime", "browser_profile", "browser_extension", "vault", "ai_credential"}),
+    ),
+    "live": Widget(_live, frozenset({"workspace", "runtime"})),
+    "operations": Widget(_operations, frozenset({"operation"})),
 }
+
+
+def _whole(answer: Any) -> bool:
+    """Worth keeping: no part of it failed (a failure is asked again on the next page)."""
+    if isinstance(answer, BctrlError):
+        return False
+    if isinstance(answer, Counts):
+        return all(card.error is None or card.error.not_offered for card in answer.cards)
+    if isinstance(answer, LiveRuntimes):
+        return not answer.failures
+    return True
+
+
+async def _widgets(names: list[str], snapshots: Snapshots | None) -> list[Any]:
+    """Each widget's answer: kept by the relay's snapshots when current, else from the API."""
+    kept = {name: snapshots.get(f"overview.{name}") if snapshots else None for name in names}
+    missing = [name for name in names if kept[name] is None]
+    ticket = snapshots.ticket() if snapshots else None
+    lists = Lists()
+    fetched = await asyncio.gather(*(WIDGETS[name].load(lists) for name in missing))
+    for name, answer in zip(missing, fetched, strict=True):
+        kept[name] = answer
+        if snapshots and _whole(answer):
+            snapshots.keep(f"overview.{name}", WIDGETS[name].families, ticket, answer)
+    return [kept[name] for name in names]
 
 
 @vary_on_headers("HX-Request")
@@ -133,10 +218,8 @@ WIDGETS: dict[str, Callable[[Any], Awaitable[Any]]] = {
 async def overview(request: HtmxHttpRequest) -> HttpResponse:
     region = request.GET.get("region")
     names = [region] if request.htmx and region in WIDGETS else list(WIDGETS)
-    workspaces = None
-    if {"counts", "live"} & set(names):
-        workspaces = asyncio.ensure_future(settle(workspaces_api.list_workspaces(limit=COUNT_LIMIT)))
-    results = await asyncio.gather(*(WIDGETS[name](workspaces) for name in names))
+    relay = running_relay()
+    results = await _widgets(names, relay.snapshots if relay else None)
     context: dict[str, Any] = dict(zip(names, results, strict=True))
     health, recent = context.get("health"), context.get("operations")
     if isinstance(health, Unavailable) and isinstance(recent, Unavailable):
