@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.errors import BctrlError
 
-# The contract has no totals: the overview counts one page of the largest size a list allows.
+# The contract has no totals: against an API without this engine's `GET /counts`, the overview
+# counts one page of the largest size a list allows.
 COUNT_LIMIT = 500
 
 
@@ -73,24 +74,60 @@ class Limits:
     rate_limit_per_minute: int | None = None
 
 
-async def limits() -> Limits:
-    """The API's limits; an API without the route gives Limits() (nothing known), not an error."""
+def _number(body: dict[str, object], name: str) -> int | None:
+    """A whole number the API said, or None (absent, null, a string, a boolean)."""
+    value = body.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+async def _ours(path: str) -> dict[str, object] | None:
+    """The body of one of this engine's own routes; None from an API that does not offer it."""
     try:
-        body = await get_client().get("limits")
+        body = await get_client().get(path)
     except BctrlError as error:
         if error.not_offered:
-            return Limits()
+            return None
         raise
-    body = body if isinstance(body, dict) else {}
+    return body if isinstance(body, dict) else {}
 
-    def number(name: str) -> int | None:
-        value = body.get(name)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+async def limits() -> Limits:
+    """The API's limits; an API without the route gives Limits() (nothing known), not an error."""
+    body = await _ours("limits")
+    if body is None:
+        return Limits()
 
     return Limits(
-        max_active_runtimes=number("maxActiveRuntimes"),
-        default_idle_timeout_seconds=number("defaultIdleTimeoutSeconds"),
-        storage_max_bytes=number("storageMaxBytes"),
-        extension_max_bytes=number("extensionMaxBytes"),
-        rate_limit_per_minute=number("rateLimitPerMinute"),
+        max_active_runtimes=_number(body, "maxActiveRuntimes"),
+        default_idle_timeout_seconds=_number(body, "defaultIdleTimeoutSeconds"),
+        storage_max_bytes=_number(body, "storageMaxBytes"),
+        extension_max_bytes=_number(body, "extensionMaxBytes"),
+        rate_limit_per_minute=_number(body, "rateLimitPerMinute"),
+    )
+
+
+@dataclass(frozen=True)
+class Totals:
+    """How many of each resource there are (this engine's `GET /counts`); None where not said."""
+
+    workspaces: int | None
+    active_runtimes: int | None
+    profiles: int | None
+    extensions: int | None
+    vault_entries: int | None
+    ai_credentials: int | None
+
+
+async def totals() -> Totals | None:
+    """Every count in one call; None when the API does not offer it (count by listing then)."""
+    body = await _ours("counts")
+    if body is None:
+        return None
+    return Totals(
+        workspaces=_number(body, "workspaces"),
+        active_runtimes=_number(body, "activeRuntimes"),
+        profiles=_number(body, "profiles"),
+        extensions=_number(body, "extensions"),
+        vault_entries=_number(body, "vaultEntries"),
+        ai_credentials=_number(body, "aiCredentials"),
     )

@@ -1,11 +1,13 @@
 """Who am I, and what the engine allows."""
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema
 
 from engine.api.auth import READ, whoami_payload
 from engine.api.common import Timestamp
+from engine.models import AiCredential, BrowserExtension, BrowserProfile, Runtime, VaultEntry, Workspace
 
 router = Router(tags=["auth"])
 
@@ -55,3 +57,30 @@ async def limits(request: HttpRequest) -> dict[str, int]:
         "extensionMaxBytes": settings.EXTENSION_MAX_BYTES,
         "rateLimitPerMinute": settings.RATE_LIMIT_PER_MINUTE,
     }
+
+
+class Counts(Schema):
+    workspaces: int
+    activeRuntimes: int
+    profiles: int
+    extensions: int
+    vaultEntries: int
+    aiCredentials: int
+
+
+def _counts() -> dict[str, int]:
+    return {
+        "workspaces": Workspace.objects.count(),
+        "activeRuntimes": Runtime.objects.filter(status=Runtime.Status.ACTIVE).count(),
+        "profiles": BrowserProfile.objects.count(),
+        "extensions": BrowserExtension.objects.count(),
+        "vaultEntries": VaultEntry.objects.count(),
+        "aiCredentials": AiCredential.objects.count(),
+    }
+
+
+@router.get("/counts", auth=READ, response=Counts, summary="How many of each resource there are (ours)")
+async def counts(request: HttpRequest) -> dict[str, int]:
+    # The contract's lists have no totals: a client counting by listing pays for every row. Six
+    # COUNT queries in one trip to the database thread cost less than one page of any list.
+    return await sync_to_async(_counts)()

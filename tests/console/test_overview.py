@@ -12,7 +12,7 @@ from django.test import AsyncClient, Client
 
 from dashboard.bctrl.client import reset_clients, use_transport
 from dashboard.live.relay import get_relay
-from tests.console.faults import Faults, bad_gateway, timeout
+from tests.console.faults import Faults, api_error, bad_gateway, timeout
 from tests.console.test_live_updates import connect
 from tests.support.engine_process import EngineProcess, free_port
 
@@ -81,8 +81,8 @@ def test_it_makes_its_upstream_calls_concurrently(viewer_client: Client) -> None
     faults = Faults(delay=0.2)
     use_transport(faults)
     viewer_client.get("/")
-    # whoami, operations, workspaces, active runtimes and the four counted lists go out together
-    assert faults.max_in_flight >= 8, faults.calls
+    # whoami, the counts, operations, active runtimes and the workspaces (naming them) go out together
+    assert faults.max_in_flight >= 5, faults.calls
 
 
 def test_it_refreshes_one_widget_for_htmx(viewer_client: Client) -> None:
@@ -117,9 +117,28 @@ def crowded(settings, crowded_engine: EngineProcess) -> Faults:
     return faults
 
 
-def test_it_says_500_plus_past_one_page(viewer_client: Client, crowded: Faults) -> None:
+def test_it_counts_a_thousand_without_listing_them(viewer_client: Client, crowded: Faults) -> None:
+    body = viewer_client.get("/").content.decode()
+    assert _card(body, "Workspaces") == "1000"
+    counted = [
+        call.split("?")[0] for call in crowded.calls if "limit=500" in call and "status=active" not in call
+    ]
+    assert counted == ["GET /v1/workspaces"]  # listed once, to name the live runtimes' workspaces
+
+
+def test_against_an_api_without_counts_it_says_500_plus_past_one_page(
+    viewer_client: Client, crowded: Faults
+) -> None:
+    crowded.rules["GET /v1/counts"] = api_error(404, "request.not_found", "No such resource or route.")
     body = viewer_client.get("/").content.decode()
     assert _card(body, "Workspaces") == "500+"
+    assert "GET /v1/browser-profiles?limit=500" in crowded.calls
+
+
+def test_when_the_counts_fail_every_card_says_so(viewer_client: Client, crowded: Faults) -> None:
+    crowded.rules["GET /v1/counts"] = api_error(503, "server.unavailable", "Down for a moment.")
+    body = viewer_client.get("/").content.decode()
+    assert _card(body, "Workspaces") == "unavailable" and _card(body, "Vault entries") == "unavailable"
 
 
 def test_a_thousand_workspaces_cost_the_overview_one_list_call(
@@ -228,7 +247,7 @@ async def test_a_warm_overview_follows_a_change_made_through_the_api(
         while not await follows():
             assert asyncio.get_running_loop().time() < deadline, f"still {shown[-1]}, the API says {expected}"
             await asyncio.sleep(0.1)
-        assert any(call.startswith("GET /v1/vault?") for call in relay_reading.calls)
+        assert any(call.startswith("GET /v1/counts?") for call in relay_reading.calls)
     finally:
         await asyncio.to_thread(api.delete, f"/vault/{key}")
 
@@ -247,6 +266,6 @@ async def test_with_the_relay_down_the_overview_asks_the_api(
         body = (await client.get("/")).content.decode()
         assert _card(body, "Vault entries") == _vault_count(api)
         asked = {call.split("?")[0] for call in relay_reading.calls}
-        assert {"GET /v1/vault", "GET /v1/workspaces", "GET /v1/auth/whoami", "GET /v1/operations"} <= asked
+        assert {"GET /v1/counts", "GET /v1/workspaces", "GET /v1/auth/whoami", "GET /v1/operations"} <= asked
     finally:
         await asyncio.to_thread(api.delete, f"/vault/{key}")

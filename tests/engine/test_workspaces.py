@@ -125,3 +125,24 @@ def test_it_says_its_limits(engine: EngineProcess) -> None:
         limits = reader.get("/limits").json()
     assert limits["storageMaxBytes"] == 100 * 1024 * 1024 and limits["extensionMaxBytes"] == 50 * 1024 * 1024
     assert limits["maxActiveRuntimes"] >= 1 and limits["defaultIdleTimeoutSeconds"] == 900
+
+
+def test_it_counts_each_resource_without_listing_it(engine: EngineProcess) -> None:
+    with engine.client("operator") as api, engine.client("read") as reader:
+        before = reader.get("/counts").json()
+        workspace = api.post("/workspaces", json={"name": "counted"}).json()
+        profile = api.post("/browser-profiles", json={"name": "counted"}).json()
+        during = reader.get("/counts").json()
+        assert during["workspaces"] == before["workspaces"] + 1
+        assert during["profiles"] == before["profiles"] + 1
+        assert {k: during[k] for k in ("extensions", "vaultEntries", "aiCredentials")} == {
+            k: before[k] for k in ("extensions", "vaultEntries", "aiCredentials")
+        }
+        # the whole list agrees with the count (no totals elsewhere in the contract)
+        listed = api.get("/workspaces", params={"limit": 500}).json()
+        assert listed["nextCursor"] is not None or len(listed["workspaces"]) == during["workspaces"]
+        active = api.get("/runtimes", params={"status": "active", "limit": 500}).json()["runtimes"]
+        assert during["activeRuntimes"] == len(active)
+        api.delete(f"/browser-profiles/{profile['id']}")
+        api.delete(f"/workspaces/{workspace['id']}")
+        assert reader.get("/counts").json()["workspaces"] == before["workspaces"]

@@ -3,7 +3,8 @@
 Every upstream call runs concurrently and each widget renders its own failure (NetBox style),
 so one slow or failing list costs the page one widget, never the page.
 
-What it costs: the counts are one list page each (the contract has no totals), live runtimes
+What it costs: the counts are one call (this engine's `GET /counts`; against an API without it,
+one list page each, as the contract has no totals), live runtimes
 and their count come from one call (`GET /runtimes?status=active`, falling back to one call per
 busy workspace against an API without it), and the workspace list is shared by the counts and
 the live widget. While this process's updates relay is connected (any open console page keeps
@@ -25,7 +26,7 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard.accounts.roles import role_required
 from dashboard.bctrl import ai_credentials, extensions, meta, operations, profiles, runtimes, vault
 from dashboard.bctrl import workspaces as workspaces_api
-from dashboard.bctrl.errors import BctrlError, Unavailable
+from dashboard.bctrl.errors import BctrlError, Unavailable, UnexpectedAnswer
 from dashboard.bctrl.meta import COUNT_LIMIT, Tally
 from dashboard.bctrl.pages import Page
 from dashboard.bctrl.workspaces import Workspace
@@ -90,6 +91,38 @@ def _tally(page: Any) -> Tally | BctrlError:
 
 
 async def _counts(lists: Lists) -> Counts:
+    """One card per resource: from the API's counts when it offers them, else by listing."""
+    totals = await settle(meta.totals())
+    if isinstance(totals, BctrlError):  # the API failed: every card says so (and is asked again)
+        return Counts([Count(label, None, totals, url) for label, _, url in CARDS])
+    return _counted(totals) if totals is not None else await _listed(lists)
+
+
+# (label, the count's name in meta.Totals, the page it links to)
+CARDS = [
+    ("Workspaces", "workspaces", "workspaces"),
+    ("Active runtimes", "active_runtimes", "workspaces"),
+    ("Browser profiles", "profiles", "profiles"),
+    ("Extensions", "extensions", "extensions"),
+    ("Vault entries", "vault_entries", "vault"),
+    ("AI credentials", "ai_credentials", "ai_credentials"),
+]
+
+
+def _counted(totals: meta.Totals) -> Counts:
+    cards = []
+    for label, name, url in CARDS:
+        value = getattr(totals, name)
+        missing = (
+            UnexpectedAnswer(502, "api.unexpected_answer", f"The API's counts did not include “{name}”.")
+            if value is None
+            else None
+        )
+        cards.append(Count(label, None if value is None else Tally(value, False), missing, url))
+    return Counts(cards)
+
+
+async def _listed(lists: Lists) -> Counts:
     """One card per resource: the size of its first page of COUNT_LIMIT ("500+" when it goes on)."""
     listed = await asyncio.gather(
         settle(profiles.list_profiles(limit=COUNT_LIMIT)),
