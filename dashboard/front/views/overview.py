@@ -4,13 +4,12 @@ Every upstream call runs concurrently and each widget renders its own failure (N
 so one slow or failing list costs the page one widget, never the page.
 
 What it costs: the counts are one call (this engine's `GET /counts`; against an API without it,
-one list page each, as the contract has no totals), live runtimes
-and their count come from one call (`GET /runtimes?status=active`, falling back to one call per
-busy workspace against an API without it), and the workspace list is shared by the counts and
-the live widget. While this process's updates relay is connected (any open console page keeps
-it so), each widget's answer is kept until an update that could change it arrives
-(dashboard/live/snapshots.py): a warm overview makes no upstream call at all. With the relay
-down, every widget asks the API, as before.
+one list page each, as the contract has no totals); live runtimes and their count are one call
+(`GET /runtimes?status=active`; one call per busy workspace against an API without it) and one
+call per workspace they run in, to name it. While this process's updates relay is connected (any
+open console page keeps it so), each widget's answer is kept until an update that could change
+it arrives (dashboard/live/snapshots.py): a warm overview makes no upstream call at all. With the
+relay down, every widget asks the API, as before.
 """
 
 import asyncio
@@ -160,17 +159,17 @@ async def _listed(lists: Lists) -> Counts:
 
 
 async def _live(lists: Lists) -> LiveRuntimes | BctrlError:
-    active, page = await asyncio.gather(lists.active_runtimes(), lists.workspaces())
+    active = await lists.active_runtimes()
     if isinstance(active, BctrlError) and active.not_offered:
-        return await _live_per_workspace(page)
+        return await _live_per_workspace(await lists.workspaces())
     if isinstance(active, BctrlError):
         return active
     shown = active.items[:LIVE_ROWS]
-    named = {w.id: w for w in page.items} if not isinstance(page, BctrlError) else {}
-    # a runtime of a workspace past the listed page: that workspace asked for by id, once
-    unnamed = sorted({r.workspace_id for r in shown} - named.keys())
-    found = await asyncio.gather(*(settle(workspaces_api.get_workspace(w)) for w in unnamed))
-    named.update({w.id: w for w in found if not isinstance(w, BctrlError)})
+    # the workspaces of the rows shown, each asked for by id once (none when nothing runs): a
+    # list of every workspace only to name a few rows would cost the page its slowest call
+    ids = sorted({r.workspace_id for r in shown})
+    found = await asyncio.gather(*(settle(workspaces_api.get_workspace(w)) for w in ids))
+    named = {w.id: w for w in found if not isinstance(w, BctrlError)}
     # a workspace not found by id was deleted since: its runtime is gone with it
     rows = [(named[r.workspace_id], r) for r in shown if r.workspace_id in named]
     more = Tally(len(active.items) - len(shown), active.next_cursor is not None)
