@@ -20,6 +20,13 @@ PLATFORM_KEY = "sk-platform-" + "p" * 16
 PROVIDERS = ("openai", "anthropic", "google")
 
 
+@pytest.fixture(scope="module")
+def client(engine: EngineProcess) -> Iterator[httpx.Client]:
+    """An operator-scoped client of the session engine's /v1 (a module's own fixture may replace it)."""
+    with engine.client("operator") as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def agent_engine(
     tmp_path_factory: pytest.TempPathFactory, model_server: ModelServer, site: TestSite

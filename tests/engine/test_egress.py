@@ -39,12 +39,6 @@ def private_site() -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def client(engine: EngineProcess) -> Iterator[httpx.Client]:
-    with engine.client("operator") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def workspace_id(client: httpx.Client) -> Iterator[str]:
     workspace_id = client.post("/workspaces", json={"name": "egress tests"}).json()["id"]
     assert client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "runner"}).status_code == 201

@@ -6,14 +6,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.engine_process import EngineProcess
 from tests.support.site import TestSite as Site
-
-
-@pytest.fixture(scope="module")
-def client(engine: EngineProcess) -> Iterator[httpx.Client]:
-    with engine.client("operator") as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

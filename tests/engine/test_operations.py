@@ -18,12 +18,6 @@ import pytest
 from tests.support.engine_process import EngineProcess
 
 
-@pytest.fixture(scope="module")
-def client(engine: EngineProcess) -> Iterator[httpx.Client]:
-    with engine.client("operator") as client:
-        yield client
-
-
 @pytest.fixture
 def workspace_id(client: httpx.Client) -> Iterator[str]:
     workspace_id = client.post("/workspaces", json={"name": "operation tests"}).json()["id"]
