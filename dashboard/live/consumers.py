@@ -120,8 +120,13 @@ class UpdatesConsumer(SignedInConsumer):
         self.subscribed = True
         await self.accept()
         after = _after(self.scope)
+        # The relay delivers what comes after its position; the catch-up must reach at least that
+        # far, so it starts only once the relay knows where it is (a relay that has just been
+        # started reads its position from the API after this socket opened, and anything made in
+        # between would fall into the gap).
+        position = await relay.position()
         if after is None:
-            self.sent_through = await relay.position() or 0
+            self.sent_through = position or 0
         else:
             self.sent_through = after
             await self._catch_up(after)

@@ -149,6 +149,30 @@ async def test_a_reconnecting_browser_catches_up_from_its_last_id(vera: User, ap
     await communicator.disconnect()
 
 
+async def test_nothing_falls_between_the_catch_up_and_a_relay_that_starts_late(
+    vera: User, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page's socket opens a process's first relay, and the relay reads where the stream stands
+    only after something has happened (a paused or busy process): the socket still gets it."""
+    from dashboard.bctrl import updates as updates_api
+
+    after = await sync_to_async(newest_update)(api)
+    held, real = asyncio.Event(), updates_api.newest_update_id
+
+    async def late() -> int | None:
+        await held.wait()
+        return await real()
+
+    monkeypatch.setattr(updates_api, "newest_update_id", late)
+    communicator, connected, _ = await connect(vera, f"/ws/updates/?after={after}")
+    assert connected
+    workspace = (await sync_to_async(api.post)("/workspaces", json={"name": "between"})).json()
+    held.set()  # the relay now starts after the workspace's update
+    await messages_until(communicator, workspace["id"])
+    await sync_to_async(api.delete)(f"/workspaces/{workspace['id']}")
+    await communicator.disconnect()
+
+
 async def test_signing_out_closes_the_users_sockets(vera: User) -> None:
     communicator, connected, _ = await connect(vera)
     assert connected
