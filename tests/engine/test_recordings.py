@@ -97,7 +97,7 @@ def test_recordings_survive_a_killed_engine_keep_their_bounds_and_expire(
     tmp_path: Path, site: TestSite, browser: Browser
 ) -> None:
     settings = {
-        "ENGINE_RECORDING_RETENTION_SECONDS": "10",
+        "ENGINE_RECORDING_RETENTION_SECONDS": "20",  # room for a slow restart on a busy machine
         "ENGINE_RECORDING_MAX_BYTES": "30000",
         "ENGINE_PUBLIC_URL": "http://engine.example.test:9999",
     }
@@ -132,7 +132,8 @@ def test_recordings_survive_a_killed_engine_keep_their_bounds_and_expire(
             expired = eventually(
                 lambda: (
                     (b := api.post(f"{runtime_url}/busy/embed/recording").json())["status"] == "expired" and b
-                )
+                ),
+                timeout=60,
             )
             assert expired and not recordings.exists()
             with embedded(browser, site, local) as player:
