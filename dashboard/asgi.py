@@ -2,12 +2,18 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-from django.core.asgi import get_asgi_application
+import django
+
+django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application() does first
+
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from dashboard.handler import ConsoleASGIHandler  # noqa: E402
 
 # Static files (a few KB of CSS/JS and htmx vendored by django-htmx) are served by Django's own
-# ASGI handler, which only intercepts /static/ and hands every other request straight to Django.
-django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())
+# ASGI handler, which only intercepts /static/ and hands every other request straight to Django
+# (dashboard/handler.py: Django's handler, with pooled request threads).
+django_asgi_app = ASGIStaticFilesHandler(ConsoleASGIHandler())
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
