@@ -17,6 +17,30 @@
     if (window.confirm(message)) event.detail.issueRequest(true);
   });
 
+  // How long ago a moment was, as the title of its <time datetime> (templatetags/console.py
+  // `when`), made when the pointer or focus reaches it: always current, whatever the page's age.
+  var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  function ago(seconds) {
+    var future = seconds < 0, left = Math.abs(seconds), parts = [];
+    for (var i = 0; i < UNITS.length && parts.length < 2; i++) {
+      var count = Math.floor(left / UNITS[i][1]);
+      if (count || parts.length) {
+        if (count) parts.push(count + " " + UNITS[i][0] + (count === 1 ? "" : "s"));
+        else break;  // "2 days, 3 hours", never "2 days, 0 hours"
+        left -= count * UNITS[i][1];
+      }
+    }
+    var text = parts.length ? parts.join(", ") : "less than a minute";
+    return future ? "in " + text : text + " ago";
+  }
+  function titleMoment(event) {
+    var moment = event.target.closest && event.target.closest("time[datetime]");
+    var at = moment && Date.parse(moment.getAttribute("datetime"));
+    if (at) moment.title = ago(Math.round((Date.now() - at) / 1000));
+  }
+  document.addEventListener("mouseover", titleMoment);
+  document.addEventListener("focusin", titleMoment);
+
   // Toasts fade after a while; errors stay until clicked.
   function ageToasts(root) {
     root.querySelectorAll(".toast:not([data-aged])").forEach(function (toast) {

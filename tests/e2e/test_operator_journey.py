@@ -5,6 +5,7 @@ vault entry whose password never reaches the page, stop the runtime, delete the 
 """
 
 import json
+import re
 import uuid
 
 import httpx
@@ -98,6 +99,12 @@ def test_a_viewer_sees_the_disabled_actions(
     expect(page.get_by_role("button", name="New workspace")).to_be_disabled()
     expect(page.get_by_text("needs the operator role").first).to_be_visible()
     screenshot(page, "workspaces")
+    # a moment says how long ago it was when pointed at (made then, so never stale)
+    created = page.locator("#workspace-table time").first
+    created.hover()
+    expect(created).to_have_attribute(
+        "title", re.compile(r"^(less than a minute|\d+ (minute|hour|day)s?.*) ago$")
+    )
     page.goto(f"{console.url}/workspaces/{workspace['id']}/runtimes/watched/")
     expect(page.get_by_role("button", name="Stop runtime")).to_be_disabled()
     expect(page.get_by_role("button", name="Run steps")).to_be_disabled()
