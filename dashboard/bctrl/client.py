@@ -64,6 +64,10 @@ class BctrlClient:
             ),
             transport=transport,
         )
+        # Identical reads in flight share one call (see `get`); `_writes` counts the writes
+        # that have ended, so a read that starts after a write never joins one from before it.
+        self._reads: dict[tuple[Any, ...], asyncio.Future[httpx.Response]] = {}
+        self._writes = 0
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -136,28 +140,59 @@ class BctrlClient:
             logger.info("Retrying %s %s in %.2fs after %s", method, path, delay, error.code)
             await asyncio.sleep(delay)
 
-    async def get(self, path: str, **kwargs: Any) -> Any:
-        response = await self.request("GET", path, **kwargs)
+    async def get(self, path: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+        """GET a JSON body. The same read asked for while it is already in flight (fifty users
+        opening the overview at once) joins that call instead of making another: the console's
+        calls all use its one API key, so they get the same answer. Never across a write: a read
+        asked for after a write of this process ended starts a call of its own, so a page after
+        a form shows what the form did. Each caller parses the body itself (no shared objects)."""
+        key = _read_key(path, params, self._writes)
+        if kwargs or key is None:  # a timeout or headers of its own (or a list parameter): its own call
+            response = await self.request("GET", path, params=params, **kwargs)
+        else:
+            shared = self._reads.get(key)
+            if shared is None:
+                shared = self._reads[key] = asyncio.ensure_future(self.request("GET", path, params=params))
+                shared.add_done_callback(lambda done: self._forget_read(key, done))
+            # shielded: a caller that goes away (its browser left) does not cancel the others' answer
+            response = await asyncio.shield(shared)
         if not response.content:
             raise _not_json(response)
         return _json_or_none(response)
 
+    def _forget_read(self, key: tuple[Any, ...], done: "asyncio.Future[httpx.Response]") -> None:
+        if self._reads.get(key) is done:
+            del self._reads[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: a failure nobody awaited any more is not logged as lost
+
+    def fence(self) -> None:
+        """Something changed upstream (a write here ended, an update arrived): reads asked for
+        from now on do not join one asked for before."""
+        self._writes += 1
+
+    async def _write(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self.request(method, path, **kwargs)
+        finally:
+            self.fence()  # ended, done or not: later reads must not join an earlier one
+
     async def post(self, path: str, **kwargs: Any) -> Any:
-        return _json_or_none(await self.request("POST", path, **kwargs))
+        return _json_or_none(await self._write("POST", path, **kwargs))
 
     async def create(self, path: str, json: Any, idempotency_key: str | None = None, **kwargs: Any) -> Any:
         """POST a create with an Idempotency-Key, so a retried or double-submitted form makes one thing."""
         key = idempotency_key or uuid.uuid4().hex
-        return _json_or_none(await self.request("POST", path, json=json, idempotency_key=key, **kwargs))
+        return _json_or_none(await self._write("POST", path, json=json, idempotency_key=key, **kwargs))
 
     async def patch(self, path: str, **kwargs: Any) -> Any:
-        return _json_or_none(await self.request("PATCH", path, **kwargs))
+        return _json_or_none(await self._write("PATCH", path, **kwargs))
 
     async def put(self, path: str, **kwargs: Any) -> Any:
-        return _json_or_none(await self.request("PUT", path, **kwargs))
+        return _json_or_none(await self._write("PUT", path, **kwargs))
 
     async def delete(self, path: str, **kwargs: Any) -> None:
-        await self.request("DELETE", path, **kwargs)
+        await self._write("DELETE", path, **kwargs)
 
     @asynccontextmanager
     async def stream(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
@@ -179,6 +214,16 @@ class BctrlClient:
         return Unavailable(
             0, "api.unreachable", f"The BCTRL API at {self.base_url} could not be reached.", transient=True
         )
+
+
+def _read_key(path: str, params: Mapping[str, Any] | None, writes: int) -> tuple[Any, ...] | None:
+    """What makes two reads the same read; None when a parameter cannot be part of a key."""
+    key = (path, tuple(sorted((params or {}).items())), writes)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 @asynccontextmanager

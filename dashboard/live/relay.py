@@ -16,7 +16,9 @@ Invariants, and why:
 - **Rendered once per role**, not per socket: each update becomes one HTML message per role that
   may see it (fragments.py), sent to that role's group; consumers only forward it.
 - **Pages' kept answers follow it** (`snapshots`): an update drops what it may change before any
-  socket hears of it, and a drop or a reconnect drops everything (snapshots.py says why).
+  socket hears of it, and a drop or a reconnect drops everything (snapshots.py says why). Each
+  also fences the API client's shared reads (client.py `get`): a page read after an update never
+  joins a read that started before it.
 """
 
 import asyncio
@@ -34,6 +36,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 
 from dashboard.accounts.roles import ROLES
 from dashboard.bctrl import updates as updates_api
+from dashboard.bctrl.client import get_client
 from dashboard.bctrl.errors import BctrlError
 from dashboard.live import fragments
 from dashboard.live.snapshots import Snapshots
@@ -133,6 +136,7 @@ class UpdatesRelay:
 
     def _set_connected(self, connected: bool) -> None:
         if connected != self.connected:
+            get_client().fence()  # an update may have been missed: reads start afresh
             self.snapshots.connection_changed(connected)
         self.connected = connected
 
@@ -176,7 +180,9 @@ class UpdatesRelay:
             await asyncio.sleep(_backoff(failures))
 
     async def _deliver(self, update: updates_api.Update) -> None:
-        self.snapshots.changed(update.family)  # before any page is told to reload
+        # before any page is told to reload: what it reads next is read after this update
+        get_client().fence()
+        self.snapshots.changed(update.family)
         enriched = await fragments.enrich([update])
         for role in ROLES:
             if not fragments.visible(update, role):

@@ -239,9 +239,11 @@ class HeldCalls:
         self.release = asyncio.Event()
         self.held = 0
         self.most_held = 0
+        self.calls: list[str] = []  # every call that reached it: method, path and query
         self.arrived = asyncio.Event()
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
         self.held += 1
         self.most_held = max(self.most_held, self.held)
         self.arrived.set()
@@ -316,3 +318,69 @@ async def test_a_call_that_gets_no_turn_within_its_timeout_says_the_api_did_not_
     transport.release.set()
     assert (await held)["path"] == "/v1/workspaces"  # the gate is whole again: the holder went through
     await client.aclose()
+
+
+# --- identical reads in flight ----------------------------------------------------------------
+
+
+async def test_identical_reads_in_flight_share_one_call_and_each_gets_its_own_answer() -> None:
+    transport = HeldCalls()
+    client = _gated(transport, max_calls_in_flight=16)
+    reads = [asyncio.ensure_future(client.get("workspaces", params={"limit": 25})) for _ in range(10)]
+    other = asyncio.ensure_future(client.get("workspaces", params={"limit": 50}))  # not the same read
+    await asyncio.wait_for(transport.arrived.wait(), 10)
+    await asyncio.sleep(0.1)
+    transport.release.set()
+    answers = await asyncio.wait_for(asyncio.gather(*reads), 10)
+    assert (await other)["path"] == "/v1/workspaces"
+    await client.aclose()
+    assert sorted(transport.calls) == ["GET /v1/workspaces?limit=25", "GET /v1/workspaces?limit=50"]
+    assert all(answer == {"path": "/v1/workspaces"} for answer in answers)
+    answers[0]["path"] = "changed by one page"
+    assert answers[1]["path"] == "/v1/workspaces"  # parsed for each caller: nothing shared
+
+
+async def test_a_read_asked_for_after_a_write_never_joins_one_from_before_it() -> None:
+    transport = HeldCalls()
+    client = _gated(transport, max_calls_in_flight=16)
+    before = asyncio.ensure_future(client.get("workspaces"))
+    await asyncio.wait_for(transport.arrived.wait(), 10)
+    await client.post("runtimes/events/wait", json={}, timeout=30)  # a write, answered at once
+    after = asyncio.ensure_future(client.get("workspaces"))
+    await asyncio.sleep(0.1)
+    assert transport.held == 2  # its own call: the page after a form shows what the form did
+    client.fence()  # what the updates relay does when an update arrives
+    latest = asyncio.ensure_future(client.get("workspaces"))
+    await asyncio.sleep(0.1)
+    assert transport.held == 3
+    transport.release.set()
+    await asyncio.wait_for(asyncio.gather(before, after, latest), 10)
+    await client.aclose()
+
+
+async def test_a_caller_that_leaves_does_not_cancel_the_shared_read() -> None:
+    transport = HeldCalls()
+    client = _gated(transport, max_calls_in_flight=16)
+    leaving = asyncio.ensure_future(client.get("workspaces"))
+    staying = asyncio.ensure_future(client.get("workspaces"))
+    await asyncio.wait_for(transport.arrived.wait(), 10)
+    leaving.cancel()  # its browser went away
+    transport.release.set()
+    assert await asyncio.wait_for(staying, 10) == {"path": "/v1/workspaces"}
+    await client.aclose()
+    assert transport.calls == ["GET /v1/workspaces?"]
+
+
+async def test_a_failed_shared_read_fails_for_every_caller() -> None:
+    calls = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        await asyncio.sleep(0.2)
+        return httpx.Response(404, json={"error": {"code": "workspace.not_found", "message": "Gone."}})
+
+    client = _mocked(handler)
+    results = await asyncio.gather(*(client.get("workspaces/x") for _ in range(3)), return_exceptions=True)
+    await client.aclose()
+    assert calls == ["/v1/workspaces/x"]
+    assert all(isinstance(result, NotFound) for result in results)
