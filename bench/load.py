@@ -31,7 +31,9 @@ processes behind one port sharing a redis-server and the database, as `manage.py
 difference). Clients hold SESSIONS signed-in sessions (a real sign-in each; at 200 clients
 several share one, as one user's tabs do). A console row's `cpu ms/req` counts the console's
 processes, and `upstream` the engine's for the same page: a page costs both, on the same cores. The console's own limit for these
-goals is 50 users (issue 13); the 200 row shows what lies past it.
+goals is 50 users (issue 13); the 200 row shows what lies past it. Every client loads the same
+page, the best case for the console client's shared reads (identical reads in flight make one
+upstream call, dashboard/bctrl/client.py): users on different pages or searches share less.
 
     .venv/bin/python bench/load.py --services console --console-workers 2
 """
