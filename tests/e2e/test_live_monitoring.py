@@ -185,3 +185,33 @@ def test_the_feed_shows_updates_as_they_happen_with_pause_and_filters(
                 api.delete(f"/workspaces/{workspace['id']}")
     finally:
         page.context.close()
+
+
+def test_nothing_on_the_runtime_page_moves_when_its_live_parts_arrive(
+    browser: Browser, console: ConsoleProcess, engine: EngineProcess
+) -> None:
+    """The live view and the inspector load after the page; an operator may already be reaching for
+    the step runner, so it stays where it was drawn (a moved target takes a click meant for another)."""
+    page = browser_page(browser)
+    with engine.client("admin") as api:
+        workspace = api.post("/workspaces", json={"name": "Layout"}).json()
+        try:
+            assert (
+                api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "steady"}).status_code
+                == 201
+            )
+            sign_in(page, console, "oscar")
+            held: list = []  # the live parts' requests, answered only once the page was measured
+            page.route(re.compile(r"/runtimes/steady/(live|inspector)/"), lambda route: held.append(route))
+            page.goto(f"{console.url}/workspaces/{workspace['id']}/runtimes/steady/")
+            page.wait_for_function("() => document.querySelectorAll('#live-view, #inspector').length === 2")
+            eventually(lambda: len(held) == 2)
+            drawn = page.locator("#step-runner").bounding_box()
+            for route in held:
+                route.continue_()
+            page.wait_for_selector("iframe.live-frame")
+            page.wait_for_selector("#inspector-socket")
+            assert page.locator("#step-runner").bounding_box() == drawn
+        finally:
+            api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
+            page.context.close()
