@@ -157,6 +157,7 @@ class RuntimeHub:
         self._resume: asyncio.TimerHandle | None = None
         self._sample_taken = False  # frames still in flight after a sample are not recorded
         self._start_attempts = 0
+        self._retry: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
         self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -415,10 +416,25 @@ class RuntimeHub:
         self._start_attempts = 0
 
     def _retry_start(self) -> None:
+        """Try again shortly, then every 2 s for as long as someone needs the picture: a viewer must
+        get one as soon as the page allows it (`_apply` stops once nobody does or the tab is gone).
+        Never more than one retry pending, whatever the number of failed starts."""
         self._start_attempts += 1
-        if self._start_attempts <= START_ATTEMPTS and not self.closed:
-            delay = min(2.0, 0.05 * 2**self._start_attempts)
-            asyncio.get_running_loop().call_later(delay, lambda: self._spawn(self._apply()))
+        if self.closed or self._retry is not None:
+            return
+        if self._start_attempts == START_ATTEMPTS:
+            logger.info(
+                "The screencast of runtime %s has not started after %s attempts; trying every 2 s while needed",
+                self.runtime_id,
+                START_ATTEMPTS,
+            )
+        delay = min(2.0, 0.05 * 2 ** min(self._start_attempts, START_ATTEMPTS))
+
+        def again() -> None:
+            self._retry = None
+            self._spawn(self._apply())
+
+        self._retry = asyncio.get_running_loop().call_later(delay, again)
 
     async def _stop_cast(self) -> None:
         if not self._casting:
@@ -512,6 +528,9 @@ class RuntimeHub:
         with contextlib.suppress(ValueError):
             self.session.listeners.remove(self._on_event)
         self._cancel_resume()
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
         for task in list(self._tasks):
             task.cancel()
         for viewer in list(self.viewers):
