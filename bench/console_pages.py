@@ -29,12 +29,10 @@ import argparse
 import asyncio
 import contextlib
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +43,7 @@ from websockets.typing import Origin
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.trees import exported  # noqa: E402
 from tests.support.console_process import ConsoleProcess  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 
@@ -255,15 +254,6 @@ def measure(
     finally:
         for console in consoles:
             console.close()
-
-
-@contextlib.contextmanager
-def exported(ref: str) -> Iterator[Path]:
-    """`ref` of this repository as a plain tree in a temporary dir (git archive: no worktree made)."""
-    with tempfile.TemporaryDirectory(prefix="bench-pages-tree-") as tmp:
-        archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        yield Path(tmp)
 
 
 def main() -> None:

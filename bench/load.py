@@ -43,11 +43,10 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +56,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.trees import exported  # noqa: E402
 from tests.support.console_process import ConsoleProcess  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
@@ -447,15 +447,6 @@ def print_comparison(
                 ratio = cell.rps / old.rps if old.rps else float("inf")
                 ratios.append(f"{clients}: {ratio:5.2f}x")
         print(f"  {route:28} " + "  ".join(ratios))
-
-
-@contextlib.contextmanager
-def exported(ref: str) -> Iterator[Path]:
-    """`ref` of this repository as a plain tree in a temporary dir (git archive: no worktree made)."""
-    with tempfile.TemporaryDirectory(prefix="bench-load-tree-") as tmp:
-        archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        yield Path(tmp)
 
 
 def run_engine(tree: Path, levels: tuple[int, ...], seconds: float, label: str) -> dict[str, dict[int, Cell]]:
