@@ -1,6 +1,7 @@
 """The overview against the real engine: counts, live runtimes, recent operations, the connection."""
 
 import asyncio
+import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -227,10 +228,7 @@ async def test_a_warm_overview_follows_a_change_made_through_the_api(
 ) -> None:
     client = await _signed_in(vera)
     await client.get("/")
-    key = f"overview/{uuid.uuid4().hex[:8]}"
-    created = await asyncio.to_thread(api.put, f"/vault/{key}", json={"username": "u", "password": "p"})
-    assert created.status_code == 200, created.text
-    try:
+    async with _a_vault_entry(api):
         expected = _vault_count(api)
         shown: list[str] = []
 
@@ -243,8 +241,6 @@ async def test_a_warm_overview_follows_a_change_made_through_the_api(
             assert asyncio.get_running_loop().time() < deadline, f"still {shown[-1]}, the API says {expected}"
             await asyncio.sleep(0.1)
         assert any(call.startswith("GET /v1/counts?") for call in relay_reading.calls)
-    finally:
-        await asyncio.to_thread(api.delete, f"/vault/{key}")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -254,13 +250,21 @@ async def test_with_the_relay_down_the_overview_asks_the_api(
     client = await _signed_in(vera)
     await client.get("/")
     await get_relay().stop()  # the stream is down: an update could be missed now
-    key = f"overview/{uuid.uuid4().hex[:8]}"
-    await asyncio.to_thread(api.put, f"/vault/{key}", json={"username": "u", "password": "p"})
-    try:
+    async with _a_vault_entry(api):
         relay_reading.calls.clear()
         body = (await client.get("/")).content.decode()
         assert _card(body, "Vault entries") == _vault_count(api)
         asked = {call.split("?")[0] for call in relay_reading.calls}
         assert {"GET /v1/counts", "GET /v1/runtimes", "GET /v1/auth/whoami", "GET /v1/operations"} <= asked
+
+
+@contextlib.asynccontextmanager
+async def _a_vault_entry(api: httpx.Client) -> AsyncIterator[None]:
+    """A vault entry made through the API while inside (a change the overview's counts show)."""
+    key = f"overview/{uuid.uuid4().hex[:8]}"
+    created = await asyncio.to_thread(api.put, f"/vault/{key}", json={"username": "u", "password": "p"})
+    assert created.status_code == 200, created.text
+    try:
+        yield
     finally:
         await asyncio.to_thread(api.delete, f"/vault/{key}")
