@@ -146,8 +146,8 @@ class BctrlClient:
         calls all use its one API key, so they get the same answer. Never across a write: a read
         asked for after a write of this process ended starts a call of its own, so a page after
         a form shows what the form did. Each caller parses the body itself (no shared objects)."""
-        key = _read_key(path, params, self._writes)
-        if kwargs or key is None:  # a timeout or headers of its own (or a list parameter): its own call
+        key = None if kwargs else _read_key(path, params, self._writes)
+        if key is None:  # a timeout or headers of its own, or a parameter that is a list: its own call
             response = await self.request("GET", path, params=params, **kwargs)
         else:
             shared = self._reads.get(key)
