@@ -125,7 +125,11 @@ class HelpFilters(Schema):
 
 
 @router.post(
-    "/{workspaceId}/execute", auth=OPERATOR, response=ExecuteResult, summary="Run steps against a runtime"
+    "/{workspaceId}/execute",
+    operation_id="execute",
+    auth=OPERATOR,
+    response=ExecuteResult,
+    summary="Run steps against a runtime",
 )
 async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: ExecuteRequest) -> JsonResponse:
     workspace = await get_workspace(workspace_id)
@@ -154,7 +158,9 @@ async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: Exec
     return await idempotent(request, payload.idempotencyKey, payload.model_dump(mode="json"), run)
 
 
-@router.get("/{workspaceId}/help", auth=READ, response=Help, summary="The execute call catalogue")
+@router.get(
+    "/{workspaceId}/help", operation_id="help", auth=READ, response=Help, summary="The execute call catalogue"
+)
 async def help_(
     request: HttpRequest, workspace_id: WorkspaceId, filters: Query[HelpFilters]
 ) -> dict[str, Any]:

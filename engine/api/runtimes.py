@@ -154,7 +154,13 @@ def not_active(runtime: Runtime) -> ApiError:
     )
 
 
-@router.post("/{workspaceId}/runtimes", auth=OPERATOR, response={201: RuntimeOut}, summary="Launch a runtime")
+@router.post(
+    "/{workspaceId}/runtimes",
+    operation_id="runtimes-create",
+    auth=OPERATOR,
+    response={201: RuntimeOut},
+    summary="Launch a runtime",
+)
 async def create_runtime(
     request: HttpRequest,
     workspace_id: WorkspaceId,
@@ -185,7 +191,13 @@ async def create_runtime(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
 
-@router.get("/{workspaceId}/runtimes", auth=READ, response=RuntimeList, summary="List runtimes, newest first")
+@router.get(
+    "/{workspaceId}/runtimes",
+    operation_id="runtimes-list",
+    auth=READ,
+    response=RuntimeList,
+    summary="List runtimes, newest first",
+)
 async def list_runtimes(
     request: HttpRequest, workspace_id: WorkspaceId, filters: Query[RuntimeFilters]
 ) -> dict[str, Any]:
@@ -198,7 +210,11 @@ async def list_runtimes(
 
 
 @router.get(
-    "/{workspaceId}/runtimes/{alias}", auth=READ, response=RuntimeOut, summary="Get a runtime by alias"
+    "/{workspaceId}/runtimes/{alias}",
+    operation_id="runtimes-get",
+    auth=READ,
+    response=RuntimeOut,
+    summary="Get a runtime by alias",
 )
 async def get(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> dict[str, Any]:
     return wire.runtime(await get_runtime(await get_workspace(workspace_id), alias))
@@ -206,6 +222,7 @@ async def get(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> di
 
 @router.post(
     "/{workspaceId}/runtimes/{alias}/stop",
+    operation_id="runtimes-stop",
     auth=OPERATOR,
     response=RuntimeOut,
     summary="Stop a runtime (closes its browser); 409 runtime.not_active if it already ended",
@@ -219,7 +236,13 @@ async def stop(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> d
     return wire.runtime(runtime)
 
 
-@org_router.get("", auth=READ, response=RuntimeList, summary="Every run of every workspace, newest first")
+@org_router.get(
+    "",
+    operation_id="runs-list",
+    auth=READ,
+    response=RuntimeList,
+    summary="Every run of every workspace, newest first",
+)
 async def list_every_runtime(
     request: HttpRequest, filters: Query[OrganisationRuntimeFilters]
 ) -> dict[str, Any]:
@@ -235,7 +258,11 @@ async def list_every_runtime(
 
 
 @org_router.get(
-    "/{runtimeId}", auth=READ, response=RuntimeOut, summary="Get one run by id (stopped ones included)"
+    "/{runtimeId}",
+    operation_id="runs-get",
+    auth=READ,
+    response=RuntimeOut,
+    summary="Get one run by id (stopped ones included)",
 )
 async def get_by_id(request: HttpRequest, runtime_id: RuntimeId) -> dict[str, Any]:
     return wire.runtime(await get_run(runtime_id))
