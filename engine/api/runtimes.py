@@ -1,4 +1,4 @@
-"""Runtimes: launch (201 once the browser is ready), list, get by alias, stop; and by id.
+"""Runtimes: launch (200 once the browser is ready, as the public reference answers), list, get by alias, stop; and by id.
 
 A workspace's alias names its newest run (a relaunch owns the alias), so the routes under
 `/workspaces/{workspaceId}/runtimes/{alias}` always mean that one. Every run, older ones of a
@@ -158,7 +158,7 @@ def not_active(runtime: Runtime) -> ApiError:
     "/{workspaceId}/runtimes",
     operation_id="runtimes-create",
     auth=OPERATOR,
-    response={201: RuntimeOut},
+    response={200: RuntimeOut},  # 200 as the public reference answers, though it creates
     summary="Launch a runtime",
 )
 async def create_runtime(
@@ -186,7 +186,7 @@ async def create_runtime(
                 api_key_id=str(request.auth.id),  # type: ignore[attr-defined]
             ),
         )
-        return 201, to_json(RuntimeOut, wire.runtime(runtime))
+        return 200, to_json(RuntimeOut, wire.runtime(runtime))
 
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
