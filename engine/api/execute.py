@@ -43,6 +43,10 @@ class StepOptions(Schema):
     timeoutMs: int | None = Field(default=None, ge=1, le=600_000, description="Default 30000.")
     logs: Literal["off", "capture"] = "off"
     dryRun: bool = False
+    # The public reference's labels: which of the caller's scripts a step belongs to. Kept on the
+    # step's events (step.started / step.finished), never interpreted.
+    scriptId: str | None = Field(default=None, min_length=1, max_length=200)
+    scriptName: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class Step(Schema):

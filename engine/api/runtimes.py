@@ -34,6 +34,7 @@ router = Router(tags=["runtimes"])
 org_router = Router(tags=["runtimes"])
 
 ALIAS_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+RUNNABLE_KINDS = ("browser",)
 PROXY_SCHEMES = ("http", "https", "socks4", "socks5")
 
 
@@ -168,6 +169,13 @@ async def create_runtime(
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> JsonResponse:
     workspace = await get_workspace(workspace_id)
+    if payload.kind not in RUNNABLE_KINDS:
+        raise ApiError(
+            400,
+            "runtime.kind_unavailable",
+            f"This engine runs browser runtimes only; a {payload.kind} runtime is not available here.",
+            {"kind": payload.kind, "available": list(RUNNABLE_KINDS)},
+        )
     mount_rules.require_admin_for_raw_reads(mount_rules.dump(payload.mounts), request.auth.scope)  # type: ignore[attr-defined]
 
     async def create() -> tuple[int, dict[str, Any]]:

@@ -59,6 +59,19 @@ def test_it_refuses_a_bad_alias(api: httpx.Client, workspace: dict) -> None:
     assert response.json()["error"]["details"]["fields"][0]["path"] == "alias"
 
 
+def test_it_refuses_the_kinds_of_the_public_reference_it_does_not_run(
+    api: httpx.Client, workspace: dict
+) -> None:
+    for kind in ("desktop", "spreadsheet"):
+        response = launch(api, workspace, f"{kind}-one", kind=kind)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "runtime.kind_unavailable" and kind in error["message"]
+        assert error["details"] == {"kind": kind, "available": ["browser"]}
+    assert launch(api, workspace, "robot", kind="robot").json()["error"]["code"] == "request.invalid"
+    assert api.get(f"/workspaces/{workspace['id']}/runtimes").json()["runtimes"] == []
+
+
 def test_it_refuses_a_second_active_runtime_with_the_same_alias(api: httpx.Client, workspace: dict) -> None:
     first = launch(api, workspace, "twin").json()
     again = launch(api, workspace, "twin")
