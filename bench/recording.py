@@ -47,7 +47,7 @@ class Bench:
         created = self.api.post(
             f"/workspaces/{self.workspace_id}/runtimes", json={"alias": alias, "launch": launch}
         )
-        assert created.status_code == 201, created.text
+        assert created.status_code == 200, created.text
         steps = [{"call": "page.goto", "args": [self.page_url]}]
         ran = self.api.post(
             f"/workspaces/{self.workspace_id}/execute", json={"runtime": alias, "steps": steps}
