@@ -1,8 +1,9 @@
 """Recording a runtime: every tab's own screencast, throttled at the source, written as it comes.
 
-- **Every tab and popup**, each with a screencast of its own (a CDP session per page, apart from
-  the live view's one screencast): a recording shows every tab, whichever one a viewer watches.
-  A headless browser paints background tabs too, so none is brought to front.
+- **Every tab and popup** (up to MAX_TABS open at once), each with a screencast of its own (a CDP
+  session per page, apart from the live view's one screencast): a recording shows every tab,
+  whichever one a viewer watches. A headless browser paints background tabs too, so none is
+  brought to front.
 - **At most one frame per tab per ENGINE_RECORDING_FRAME_INTERVAL_MS while the page changes, none
   while it does not**: a screencast sends a frame only when the page repaints, and the next one
   only once the last is acked; the recorder holds each ack until one interval has passed since
@@ -48,6 +49,7 @@ QUEUE_FRAMES = 32
 MAX_SIDE = 1280  # frames are scaled down to fit a 1280x1280 box (a 4K viewport records as 1280x720)
 REFRESH_INTERVALS = 3
 START_ATTEMPTS = 40  # a tab whose screencast will not start is retried, at most every 2 s, this often
+MAX_TABS = 8  # tabs recorded at once: a page that opens popups by the dozen does not get a screencast each
 
 
 @dataclass
@@ -132,6 +134,11 @@ class Recorder:
                 self._spawn(self._start(cast))  # a page that refused before its first navigation
 
     def _cast(self, tab: str) -> None:
+        if len(self.casts) >= MAX_TABS:
+            logger.info(
+                "Runtime %s has %d tabs recorded already; tab %s is not", self.runtime_id, MAX_TABS, tab
+            )
+            return
         if tab not in self.casts:
             cast = TabCast(tab)
             self.casts[tab] = cast

@@ -8,7 +8,7 @@ import httpx
 from tests.support.engine_process import EngineProcess, eventually
 from tests.support.site import JSON_BODY, TestSite
 
-SECRETS = ("s3cret-token-77a", "cookie-secret-41c", "set-cookie-secret-9f2")
+SECRETS = ("s3cret-token-77a", "api-key-secret-5d0", "cookie-secret-41c", "set-cookie-secret-9f2")
 NETWORK_TYPES = "network.request,network.response,network.finished,network.failed"
 
 
@@ -65,6 +65,7 @@ def test_an_ended_run_keeps_its_network_with_secrets_redacted(
         fetch = by_request(events, "/api/json")
         sent = fetch["network.request"]
         assert sent["method"] == "GET" and sent["headers"]["authorization"] == "[redacted]"
+        assert sent["headers"]["x-api-key"] == "[redacted]"  # named like a secret
         assert sent["initiator"] == {"type": "document", "url": f"{site.url}/network.html"}
         assert sent["timestamp"] > 0
         answered = fetch["network.response"]

@@ -257,15 +257,16 @@ def test_the_player_follows_its_parent_and_tells_it_the_time(
             "(options) => options.map((o) => o.value)"
         )
         assert "1.5" in speeds and speeds == ["0.5", "1", "1.5", "2", "4"]
-        # It told its parent where it stands, to the parent's origin only.
+        # It opens at the page's first picture and told its parent so, to the parent's origin only.
+        first_picture = index(recording["iframeUrl"])["tabs"][0]["times"][0]
         player.page.wait_for_function(f"() => ({RECEIVED_TIMES})().length > 0")
         first = player.page.evaluate(RECEIVED_TIMES)[0]
         assert first["fromEmbed"] and first["origin"] == engine.url
         assert first["data"] == {
             "type": "bctrl:recording-time",
             "runtimeId": runtime_id,
-            "at": started_at,
-            "offsetMs": 0,
+            "at": started_at + first_picture,
+            "offsetMs": first_picture,
             "playing": False,
         }
         # The parent seeks it by wall-clock time, sets its speed, plays and pauses it.

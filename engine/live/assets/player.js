@@ -106,7 +106,12 @@
     }
     notice("ready", "", "");
     if (recording.live) setTimeout(refresh, REFRESH_MS);
-    seek(0);
+    seek(firstPicture());
+  }
+
+  // Where a player opens: the chosen tab's first picture (the recording starts before the page paints).
+  function firstPicture() {
+    return tab && tab.times.length ? tab.times[0] : 0;
   }
 
   function renderTabs() {
@@ -161,7 +166,7 @@
     renderMarks();
     if (!hadTab && tab) {
       notice("ready", "", "");
-      seek(0);
+      seek(firstPicture());
     }
     shownKey = null;
     show();
