@@ -12,6 +12,10 @@
   frame of a page's last repaint: after a held ack, a tab that sends nothing for REFRESH_INTERVALS
   intervals has its screencast started again, once (a start sends the current picture), so the
   final state of a page is never missed.
+- **An engine-wide budget**: all tabs of all runtimes together record at most
+  ENGINE_RECORDING_MAX_FPS frames per second; when more tabs change at once than that allows at
+  the full rate, each gets an equal share (twenty animating runtimes on a small machine record at
+  a few frames per second each rather than take the CPU their automation needs).
 - Frames identical to the tab's previous one are not written (a restarted screencast repeats it).
 - Written (framestore.py has the format) by a thread fed by a bounded queue: a slow disk drops
   frames, never stalls the engine's loop; until ENGINE_RECORDING_MAX_BYTES or
@@ -83,13 +87,31 @@ class TabCast:
     closed: bool = False
 
 
+class FrameBudget:
+    """The engine-wide share of recorded frames: a tab's interval is the configured one, or longer
+    when more tabs are changing (painted in the last second) than ENGINE_RECORDING_MAX_FPS allows."""
+
+    def __init__(self) -> None:
+        self.last_frame: dict[TabCast, float] = {}
+
+    def interval(self, cast: TabCast, now: float) -> float:
+        self.last_frame[cast] = now
+        changing = sum(1 for at in self.last_frame.values() if now - at < 1.0)
+        return max(settings.RECORDING_FRAME_INTERVAL_MS / 1000, changing / settings.RECORDING_MAX_FPS)
+
+    def forget(self, cast: TabCast) -> None:
+        self.last_frame.pop(cast, None)
+
+
+budget = FrameBudget()
+
+
 @dataclass
 class Recorder:
     """Writes one runtime's recording while it runs; `finalise` makes it `ready`."""
 
     session: RuntimeSession
     started_at: datetime
-    interval: float = field(default_factory=lambda: settings.RECORDING_FRAME_INTERVAL_MS / 1000)
     active: bool = True
     truncated: str = ""
     size_bytes: int = 0
@@ -189,6 +211,7 @@ class Recorder:
 
     async def _stop(self, cast: TabCast) -> None:
         cast.closed = True
+        budget.forget(cast)
         for timer in (cast.refresh, cast.retry):
             if timer is not None:
                 timer.cancel()
@@ -222,7 +245,8 @@ class Recorder:
             return
         # The next frame may come one interval after the last ack, not sooner.
         loop = asyncio.get_running_loop()
-        wait = cast.last_ack + self.interval - loop.time()
+        interval = budget.interval(cast, loop.time())
+        wait = cast.last_ack + interval - loop.time()
         cast.held = wait > 0
         cast.last_ack = loop.time() + max(0.0, wait)
         ack = partial(self._ack, cast, params["sessionId"])
@@ -236,7 +260,7 @@ class Recorder:
             return
         self._spawn(_quietly(cast.cdp.send("Page.screencastFrameAck", {"sessionId": screencast_session})))
         if cast.held:
-            delay = self.interval * REFRESH_INTERVALS
+            delay = settings.RECORDING_FRAME_INTERVAL_MS / 1000 * REFRESH_INTERVALS
             cast.refresh = asyncio.get_running_loop().call_later(delay, self._refresh, cast)
 
     def _refresh(self, cast: TabCast) -> None:
