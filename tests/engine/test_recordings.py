@@ -269,6 +269,17 @@ def test_the_player_follows_its_parent_and_tells_it_the_time(
             "offsetMs": first_picture,
             "playing": False,
         }
+        announced = player.page.evaluate(
+            "() => window.received.filter((m) => m.data.type === 'bctrl:recording-ready').map((m) => m.data)"
+        )
+        assert announced == [
+            {
+                "type": "bctrl:recording-ready",
+                "runtimeId": runtime_id,
+                "startedAt": started_at,
+                "durationMs": recording["durationMs"],
+            }
+        ]
         # The parent seeks it by wall-clock time, sets its speed, plays and pauses it.
         player.page.evaluate(f"tell({{type: 'bctrl:seek', at: {started_at + 2500}}})")
         player.frame.wait_for_function("() => document.body.dataset.position === '2500'")
