@@ -108,3 +108,10 @@ def test_an_ended_run_keeps_its_network_with_secrets_redacted(
             f"/runtimes/00000000-0000-0000-0000-000000000000/network/{sent['requestId']}/body"
         )
         assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "runtime.not_found"
+        # That run was launched with recording off: nothing to play or export, said plainly.
+        for response in (
+            reader.post(f"/runtimes/{old_id}/embed/recording"),
+            reader.get(f"/runtimes/{old_id}/recording/video"),
+        ):
+            assert response.status_code == 404 and response.json()["error"]["code"] == "recording.not_found"
+        assert reader.get("/runtimes/not-a-run/recording/video").status_code == 404
