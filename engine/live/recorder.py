@@ -84,6 +84,8 @@ class TabCast:
     refresh: asyncio.TimerHandle | None = None
     attempts: int = 0
     retry: asyncio.TimerHandle | None = None
+    started: bool = False  # its screencast started once
+    starting: bool = False
     closed: bool = False
 
 
@@ -148,12 +150,16 @@ class Recorder:
             cast = self.casts.pop(tab, None)
             if cast is not None:
                 self._spawn(self._stop(cast))
-        elif event_type == "page.navigated":
-            if tab in self.tabs:
+        elif event_type in ("page.navigated", "page.loaded"):
+            if tab in self.tabs and event_type == "page.navigated":
                 self.tabs[tab] = str(data.get("url", ""))[:2000]
             cast = self.casts.get(tab)
-            if cast is not None and cast.cdp is None and cast.retry is None:
-                self._spawn(self._start(cast))  # a page that refused before its first navigation
+            if cast is not None and not cast.started and not cast.closed:
+                # A page that refused before its first navigation commits: now, not at the next retry.
+                if cast.retry is not None:
+                    cast.retry.cancel()
+                    cast.retry = None
+                self._spawn(self._start(cast))
 
     def _cast(self, tab: str) -> None:
         if len(self.casts) >= MAX_TABS:
@@ -167,6 +173,15 @@ class Recorder:
             self._spawn(self._start(cast))
 
     async def _start(self, cast: TabCast) -> None:
+        if cast.starting:
+            return  # one start at a time: two would make two CDP sessions
+        cast.starting = True
+        try:
+            await self._start_cast(cast)
+        finally:
+            cast.starting = False
+
+    async def _start_cast(self, cast: TabCast) -> None:
         page = self.session.pages.get(cast.tab_id)
         context = self.session.context
         if cast.closed or not self.active or page is None or page.is_closed() or context is None:
@@ -196,6 +211,7 @@ class Recorder:
             return
         self.starts += 1
         cast.attempts = 0
+        cast.started = True
 
     def _retry(self, cast: TabCast) -> None:
         cast.attempts += 1
@@ -315,36 +331,45 @@ class Recorder:
     # ---- writing ------------------------------------------------------------------------------
 
     async def _write_loop(self) -> None:
-        while True:
-            frame = await self._queue.get()
-            if frame is None:
-                return
+        """Write what is queued, a batch per trip to the thread (frames of several tabs come together)."""
+        done = False
+        while not done:
+            batch = [await self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            done = None in batch
+            frames = [frame for frame in batch if frame is not None]
             try:
-                await asyncio.to_thread(self._append, frame)
+                await asyncio.to_thread(self._append, frames)
             except OSError:
-                logger.exception("Writing a frame of runtime %s's recording failed", self.runtime_id)
+                logger.exception("Writing frames of runtime %s's recording failed", self.runtime_id)
 
-    def _append(self, frame: RecordedFrame) -> None:
-        files = self._files.get(frame.tab_id)
-        if files is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            files = _TabFiles(
-                open(self.directory / f"{frame.tab_id}.jpg", "ab"),  # noqa: SIM115 - closed in _close_files
-                open(self.directory / f"{frame.tab_id}.idx", "ab"),  # noqa: SIM115
+    def _append(self, frames: list[RecordedFrame]) -> None:
+        touched: list[_TabFiles] = []
+        for frame in frames:
+            files = self._files.get(frame.tab_id)
+            if files is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                files = _TabFiles(
+                    open(self.directory / f"{frame.tab_id}.jpg", "ab"),  # noqa: SIM115 - closed in _close_files
+                    open(self.directory / f"{frame.tab_id}.idx", "ab"),  # noqa: SIM115
+                )
+                self._files[frame.tab_id] = files
+            files.frames.write(frame.jpeg)
+            record = RECORD.pack(
+                min(frame.t_ms, 2**32 - 1),
+                files.offset,
+                len(frame.jpeg),
+                min(frame.width, 65535),
+                min(frame.height, 65535),
             )
-            self._files[frame.tab_id] = files
-        files.frames.write(frame.jpeg)
-        files.frames.flush()
-        record = RECORD.pack(
-            min(frame.t_ms, 2**32 - 1),
-            files.offset,
-            len(frame.jpeg),
-            min(frame.width, 65535),
-            min(frame.height, 65535),
-        )
-        files.index.write(record)  # after its frame: a reader never finds a record without one
-        files.index.flush()
-        files.offset += len(frame.jpeg)
+            files.index.write(record)  # buffered (a batch is far below its buffer) until the frames are out
+            files.offset += len(frame.jpeg)
+            touched.append(files)
+        for files in touched:
+            files.frames.flush()
+        for files in touched:  # after their frames: a reader never finds a record without one
+            files.index.flush()
 
     def _close_files(self) -> None:
         for files in self._files.values():

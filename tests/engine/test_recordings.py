@@ -55,7 +55,7 @@ def test_the_player_shows_the_moment_it_is_moved_to(
         pause(1000),
         {"call": "context.newPage", "bind": "second"},
         {"call": "page.goto", "ref": "second", "args": [f"{site.url}/live.html"]},
-        pause(500),
+        pause(1500),  # time for the new tab to paint under a loaded machine
     ]
     run = api.post(f"/workspaces/{workspace['id']}/execute", json={"runtime": "recorded", "steps": steps})
     assert run.json()["status"] == "succeeded", run.text
