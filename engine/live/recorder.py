@@ -276,6 +276,8 @@ class Recorder:
             return
         self._spawn(_quietly(cast.cdp.send("Page.screencastFrameAck", {"sessionId": screencast_session})))
         if cast.held:
+            if cast.refresh is not None:
+                cast.refresh.cancel()
             delay = settings.RECORDING_FRAME_INTERVAL_MS / 1000 * REFRESH_INTERVALS
             cast.refresh = asyncio.get_running_loop().call_later(delay, self._refresh, cast)
 
