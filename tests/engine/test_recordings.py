@@ -68,9 +68,10 @@ def test_the_player_shows_the_moment_it_is_moved_to(
     assert first_tab["id"] == recording["tabIds"][0] and first_tab["url"].endswith("/live.html")
     painted = [m["t"] for m in timeline["marks"] if m["type"] == "step" and m["label"] == "page.evaluate"]
     assert len(painted) == 2 and any(m["type"] == "navigation" for m in timeline["marks"])
-    middle = timeline["durationMs"] // 2
-    # The steps were built so the middle falls well inside the green stretch.
-    assert painted[0] + 500 < middle < painted[1] - 500, (painted, middle)
+    # A moment well inside the green stretch (between the two paints, whatever a loaded machine did
+    # to the steps around them).
+    assert painted[1] - painted[0] > 2000, painted
+    middle = (painted[0] + painted[1]) // 2
 
     with embedded(browser, site, recording["iframeUrl"]) as player:
         player.wait_state("ready")
