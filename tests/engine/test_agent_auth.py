@@ -57,7 +57,7 @@ def test_a_saved_credential_the_mount_does_not_allow_is_403(
             "baseUrl": model_server.base_url("openai"),
         },
     )
-    assert created.status_code == 201
+    assert created.status_code == 200
     try:
         response = _act(agents, {"auth": {"credential": outsider}, "model": model})
         assert response.status_code == 403 and response.json()["error"]["code"] == "auth.forbidden"
