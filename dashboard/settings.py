@@ -4,6 +4,7 @@ Importing this module writes nothing, except on a laptop (CONSOLE_LOCAL=true, th
 there it creates CONSOLE_VAR_DIR and generates the secrets nobody gave, under var/secrets/.
 """
 
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -26,7 +27,20 @@ DEBUG = env.bool("DEBUG", default=False)
 # CONSOLE_LOCAL=false, gives every secret itself and gets a loud refusal when one is missing.
 LOCAL = env.bool("CONSOLE_LOCAL", default=True)
 if LOCAL:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _private(path: Path, directory: bool = False) -> None:
+    """The console's own files are its alone (0700/0600), whoever else runs on the host."""
+    if not path.exists() and not directory:
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    if path.exists() and path.stat().st_uid == os.geteuid():
+        path.chmod(0o700 if directory else 0o600)
+
+
+if VAR_DIR.is_dir():
+    _private(VAR_DIR, directory=True)
 
 
 def secret(name: str) -> str:
@@ -55,6 +69,7 @@ def _generated_secret(name: str) -> str:
         )
     path = VAR_DIR / "secrets" / name.lower()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _private(path.parent, directory=True)
     try:
         # O_EXCL: two processes starting at once keep one secret; 0600 from the first byte
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -156,6 +171,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "Create it (or point CONSOLE_VAR_DIR at a directory that exists), or set DATABASE_URL."
         )
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    if DATABASES["default"]["NAME"] != ":memory:":
+        # Made 0600 before SQLite makes it (0644); its journal files take the same mode.
+        _private(Path(DATABASES["default"]["NAME"]))
 
 REDIS_URL = env.str("REDIS_URL", default="")
 # Redis, when set, is shared by every console process: the channel layer and the cache (the

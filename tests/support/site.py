@@ -1,6 +1,7 @@
 """A tiny web site served by the test suite itself (no internet): tests/pages over HTTP.
 
-Besides the files, `/redirect?to=<url>` answers 302 to that URL, and every request path is
+Besides the files, `/redirect?to=<url>` answers 302 to that URL, `/bytes?n=<count>` is a
+download of that many zero bytes (streamed, for size limits), and every request path is
 recorded in `requests` (a "private" site on 127.0.0.2 proves that nothing reached it).
 """
 
@@ -27,7 +28,24 @@ class _QuietHandler(SimpleHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if parts.path == "/bytes":
+            self._zeros(int(parse_qs(parts.query)["n"][0]))
+            return
         super().do_GET()
+
+    def _zeros(self, count: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Disposition", f'attachment; filename="zeros-{count}.bin"')
+        self.send_header("Content-Length", str(count))
+        self.end_headers()
+        chunk = bytes(64 * 1024)
+        try:
+            while count > 0:
+                self.wfile.write(chunk[: min(count, len(chunk))])
+                count -= len(chunk)
+        except OSError:
+            pass  # the browser cancelled the download
 
     def log_message(self, format: str, *args: object) -> None:
         pass
