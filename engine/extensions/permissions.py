@@ -8,8 +8,9 @@ Refused at upload (400 `extension.permission_refused`, naming the permission):
 - `file://` host access, as a host permission or a content script's match pattern;
 - `declarativeNetRequest` rules shipped with the extension that redirect to a loopback, private
   or otherwise non-public address (a literal or a `localhost` name) or to a refused scheme.
-`<all_urls>` stays allowed (benign extensions need it): the managed policy keeps file:// away
-from every extension (`runtime_blocked_hosts`) and blocks the same permissions for anything
+`<all_urls>` stays allowed (benign extensions need it; Chromium lets an unpacked extension with it
+read file:// URLs, which in a runtime's view of the files show only that runtime's own profile,
+downloads and extensions, and /usr). The managed policy blocks the same permissions for anything
 loaded, and the runtime's network namespace leaves the proxy as the only way out whatever an
 extension does.
 """
