@@ -148,3 +148,46 @@ def test_a_runtime_sees_only_its_own_files(engine: EngineProcess, api: httpx.Cli
     assert set(lines[1:]) <= {"profiles", "runtimes"}, seen
     # Nothing of the runtime's view is mounted where the engine (or anyone else) sees it.
     assert "bctrl-root" not in Path("/proc/self/mountinfo").read_text()
+
+
+def test_an_engine_that_cannot_isolate_refuses_runtimes_unless_allowed(
+    tmp_path_factory: pytest.TempPathFactory, site: Site
+) -> None:
+    """The engine as root without capabilities (a container's default): no namespaces to be had."""
+    without_capabilities = ("setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all")
+    refusing = EngineProcess(tmp_path_factory.mktemp("refusing"), prefix=without_capabilities).start()
+    try:
+        isolation = httpx.get(f"{refusing.url}/healthz").json()["isolation"]
+        with refusing.client("operator") as api:
+            workspace_id = api.post("/workspaces", json={"name": "no isolation"}).json()["id"]
+            refused = api.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "r"})
+            listed = api.get(f"/workspaces/{workspace_id}/runtimes").json()
+    finally:
+        refusing.stop()
+    assert isolation["mode"] == "unisolated" and isolation["runtimesAllowed"] is False
+    assert "network namespaces cannot be made" in isolation["reason"]
+    assert refused.status_code == 503, refused.text
+    error = refused.json()["error"]
+    assert (
+        error["code"] == "runtime.isolation_unavailable"
+        and "ENGINE_ALLOW_UNISOLATED=true" in error["message"]
+    )
+    assert listed["runtimes"] == []  # nothing half-made
+    assert "cannot isolate runtimes" in refusing.log()
+
+    allowing = EngineProcess(
+        tmp_path_factory.mktemp("allowing"),
+        {"ENGINE_ALLOW_UNISOLATED": "true", "ENGINE_WARM_POOL_SIZE": "0"},
+        allow=site.host_port,
+        prefix=without_capabilities,
+    ).start()
+    try:
+        with allowing.client("operator") as api:
+            limits = api.get("/limits").json()["isolation"]
+            workspace_id = api.post("/workspaces", json={"name": "unisolated"}).json()["id"]
+            launched = api.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "one"})
+            assert launched.status_code == 201, launched.text
+    finally:
+        allowing.stop()
+    assert (limits["mode"], limits["runtimesAllowed"]) == ("unisolated", True)
+    assert allowing.log().count("starts UNISOLATED") == 1  # a warning at every launch

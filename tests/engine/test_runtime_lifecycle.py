@@ -117,7 +117,8 @@ def test_a_killed_engine_leaves_no_runtime_active_after_restart(own_engine: Engi
 
 
 def test_the_browser_runs_as_its_own_user_with_its_sandbox(engine: EngineProcess, api: httpx.Client) -> None:
-    """The engine runs as root here; its runtimes' Chromium does not (ENGINE_BROWSER_UID), and keeps its sandbox."""
+    """The engine runs as root here; its runtimes' Chromium does not (a uid of ENGINE_BROWSER_UID's
+    range, its own), and keeps its sandbox."""
     assert os.geteuid() == 0, (
         "this machine runs the suite as root; elsewhere the engine's user is unprivileged already"
     )
@@ -126,7 +127,7 @@ def test_the_browser_runs_as_its_own_user_with_its_sandbox(engine: EngineProcess
     uids = next(
         line for line in Path(f"/proc/{browser}/status").read_text().splitlines() if line.startswith("Uid:")
     )
-    assert set(uids.split()[1:]) == {"61287"}, engine.log()[-500:]
+    assert len(set(uids.split()[1:])) == 1 and 61287 <= int(uids.split()[1]) < 61287 + 1000, uids
     renderers = [
         pid for pid in descendants(browser) if b"--type=renderer" in Path(f"/proc/{pid}/cmdline").read_bytes()
     ]
