@@ -66,7 +66,10 @@ def _make(backlog: int) -> tuple[NetNamespace, socket.socket]:
     try:
         _call(_libc.unshare(CLONE_NEWNET), "unshare a network namespace")
         try:
-            _loopback_up()
+            try:
+                _loopback_up()
+            except OSError as exc:
+                raise NamespaceError(exc.errno, f"bring lo up in it (CAP_NET_ADMIN): {exc.strerror}") from exc
             fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             namespace = NetNamespace(fd, os.fstat(fd).st_ino)
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
