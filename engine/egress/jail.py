@@ -120,8 +120,8 @@ def build_root(view: dict, root: str) -> None:
     _etc(view, root)
     _dev(root)
     os.makedirs(f"{root}/proc")
-    # hidepid: the browser's user sees its own processes only (not the engine's, not others').
-    mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
+    # hidepid=2 (invisible): the browser's user sees its own processes only (not the engine's, not others').
+    mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
     os.makedirs(root + PRIVATE_TMP)
     mount("bctrl-tmp", root + PRIVATE_TMP, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
     for path in view.get("writable", []):

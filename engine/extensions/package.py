@@ -207,11 +207,18 @@ def install(extension_id: object, package: Package, upload: bytes) -> Path:
             # A corrupt entry (bad CRC, truncated data, unknown compression) shows only on reading.
             raise InvalidPackage(f"The archive is damaged: {exc}.") from exc
         (home / "package").write_bytes(upload)
+        _readable(staging)
         staging.rename(paths.extension_unpacked_dir(extension_id))
     except BaseException:
         shutil.rmtree(home, ignore_errors=True)
         raise
     return paths.extension_unpacked_dir(extension_id)
+
+
+def _readable(root: Path) -> None:
+    """Readable by every runtime's own uid (Chromium loads it read-only), whatever the umask."""
+    for path in (root, *root.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def remove(extension_id: object) -> None:

@@ -191,3 +191,23 @@ def test_an_engine_that_cannot_isolate_refuses_runtimes_unless_allowed(
         allowing.stop()
     assert (limits["mode"], limits["runtimesAllowed"]) == ("unisolated", True)
     assert allowing.log().count("starts UNISOLATED") == 1  # a warning at every launch
+
+
+def test_a_file_put_into_an_input_is_read_by_the_page(api: httpx.Client, workspace: dict, site: Site) -> None:
+    """The engine writes the file into the runtime's view; the browser, as its own uid, reads it."""
+    namespace = f"workspace-{workspace['id']}"
+    stored = api.put(f"/storage/{namespace}/objects/inputs/note.txt", content=b"hello from storage")
+    assert stored.status_code == 201, stored.text
+    launch(api, workspace["id"], "filer")
+    add_input = "(() => { const i = document.createElement('input'); i.type = 'file'; i.id = 'f'; document.body.append(i); })()"
+    steps = [
+        {"call": "page.goto", "args": [f"{site.url}/index.html"]},
+        {"call": "page.evaluate", "args": [add_input]},
+        {"call": "page.setInputFiles", "args": ["#f", "inputs/note.txt"]},
+        {"call": "page.evaluate", "args": ["document.getElementById('f').files[0].text()"]},
+    ]
+    result = api.post(
+        f"/workspaces/{workspace['id']}/execute", json={"runtime": "filer", "steps": steps}
+    ).json()
+    assert result["status"] == "succeeded", result
+    assert result["steps"][-1]["result"] == "hello from storage"
