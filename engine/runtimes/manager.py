@@ -166,9 +166,14 @@ class RuntimeManager:
                     logger.info("Runtimes run isolated (namespaces, own uid, sandbox %s)", sandbox)
                     return
                 reason = reason or problem
-        self.launcher = launcher.unisolated(settings.CHROMIUM_PATH)
+        fallback = launcher.unisolated(settings.CHROMIUM_PATH)
         allowed = settings.ALLOW_UNISOLATED
-        self.isolation = launcher.Isolation(launcher.UNISOLATED, allowed, self.launcher.sandbox, reason or "")
+        if allowed and fallback.sandbox and await self._probe(fallback) is not None:
+            fallback = replace(fallback, sandbox=False)  # not root, but no user namespaces either
+        self.launcher = fallback
+        self.isolation = launcher.Isolation(
+            launcher.UNISOLATED, allowed, allowed and fallback.sandbox, reason or ""
+        )
         if allowed:
             logger.warning(
                 "Runtimes run UNISOLATED (ENGINE_ALLOW_UNISOLATED=true): %s. A page or extension can "
