@@ -23,7 +23,8 @@ if (BASE_DIR / ".env").exists():
 
 VAR_DIR = Path(env.path("ENGINE_VAR_DIR", default=str(BASE_DIR / "var" / "engine"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-VAR_DIR.chmod(0o700)  # the database, profiles and blobs are the engine's alone
+if VAR_DIR.stat().st_uid == os.geteuid():
+    VAR_DIR.chmod(0o700)  # the database, profiles and blobs are the engine's alone
 
 
 # Local use (`bin/up` on a laptop) generates the engine's secrets on first start; a deployment
