@@ -10,9 +10,11 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.db.backends.signals import connection_created
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,11 +34,9 @@ if LOCAL:
 
 def _private(path: Path, directory: bool = False) -> None:
     """The console's own files are its alone (0700/0600), whoever else runs on the host."""
-    if not path.exists() and not directory:
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    if path.exists() and path.stat().st_uid == os.geteuid():
-        path.chmod(0o700 if directory else 0o600)
+    with contextlib.suppress(OSError):
+        if path.stat().st_uid == os.geteuid():
+            path.chmod(0o700 if directory else 0o600)
 
 
 if VAR_DIR.is_dir():
@@ -171,9 +171,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "Create it (or point CONSOLE_VAR_DIR at a directory that exists), or set DATABASE_URL."
         )
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
-    if DATABASES["default"]["NAME"] != ":memory:":
-        # Made 0600 before SQLite makes it (0644); its journal files take the same mode.
-        _private(Path(DATABASES["default"]["NAME"]))
+
+    def _private_database(sender: object, connection: Any, **kwargs: object) -> None:
+        # SQLite makes the file 0644 when it first connects; its journal files take its mode.
+        if connection.vendor == "sqlite":
+            _private(Path(str(connection.settings_dict["NAME"])))
+
+    connection_created.connect(_private_database)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 # Redis, when set, is shared by every console process: the channel layer and the cache (the
