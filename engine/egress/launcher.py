@@ -20,7 +20,6 @@ the proxy but nothing stopping a page or extension from going around it, and eve
 logged as a warning).
 """
 
-import contextlib
 import fcntl
 import json
 import logging
@@ -227,10 +226,3 @@ def isolating(chromium: str, workdir: Path) -> Launcher:
 def unisolated(chromium: str) -> Launcher:
     """Chromium as the engine's own user; its sandbox only where that user is not root."""
     return Launcher(chromium, chromium, isolated=False, sandbox=os.geteuid() != 0)
-
-
-def system_policy_installed() -> bool:
-    installed = HOST_POLICY_ROOT / "policies" / "managed" / POLICY_FILE_NAME
-    with contextlib.suppress(OSError, ValueError):
-        return bool(json.loads(installed.read_text()) == managed_policy())
-    return False
