@@ -20,14 +20,24 @@ COPY engine engine
 COPY templates templates
 COPY static static
 COPY manage.py ./
-RUN pip install --no-cache-dir . && mkdir -p /data
-# Chromium's URL policy for runtimes (engine/egress/launcher.py), installed for the image's only
-# browser user: a container usually may not make the mount namespace the engine uses elsewhere.
-RUN mkdir -p /etc/chromium/policies/managed \
- && python -c "import json; from engine.egress.launcher import managed_policy; print(json.dumps(managed_policy()))" \
-    > /etc/chromium/policies/managed/bctrl-engine.json
+RUN pip install --no-cache-dir . \
+ && useradd --uid 10001 --user-group --no-create-home --home-dir /data bctrl \
+ && mkdir -p /data && chown bctrl:bctrl /data
 ENV CHROMIUM_PATH=/usr/bin/chromium PYTHONUNBUFFERED=1 \
     CONSOLE_LOCAL=false CONSOLE_VAR_DIR=/data ENGINE_LOCAL=false ENGINE_VAR_DIR=/data/engine
 VOLUME /data
 EXPOSE 8000 8787
+# Runtimes are untrusted and run isolated (engine/egress/launcher.py): each browser in network and
+# mount namespaces of its own, as a uid of its own, with Chromium's sandbox on. Making those takes
+# root in the container; the browsers themselves never run as root. As built, the image runs as
+# the unprivileged user `bctrl`: the console works, and the engine says at start that it cannot
+# isolate runtimes and refuses to launch them (503 runtime.isolation_unavailable). To run them:
+#   docker run --user 0 --cap-add SYS_ADMIN --cap-add NET_ADMIN \
+#              --security-opt seccomp=unconfined --security-opt apparmor=unconfined ...
+# (SYS_ADMIN: namespaces, mounts, pivot_root; NET_ADMIN: `lo` up in each runtime's network
+# namespace; Docker's default seccomp and AppArmor profiles refuse namespaces and mounts, and
+# seccomp=unconfined also lets Chromium make the user namespaces of its own sandbox: without it
+# runtimes run isolated with --no-sandbox, said in the log and in /healthz). Or, knowingly,
+# -e ENGINE_ALLOW_UNISOLATED=true runs them unisolated as `bctrl`, with a warning at every launch.
+USER bctrl
 CMD ["python", "manage.py", "up", "--host", "0.0.0.0"]

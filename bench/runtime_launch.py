@@ -8,19 +8,23 @@ Three ways, interleaved so background load on the machine hits them alike:
         ready, default page known): median against raw (goal ≤ 1.3)
   raw:  chromium.launch_persistent_context with the same executable, flags and a fresh
         user-data dir, until its first page exists (Playwright already started, as in the engine)
-Where the engine runs its browsers as an unprivileged user with Chromium's sandbox on (an engine
-running as root), the raw baseline is launched the same way, and the ratio against the
-unsandboxed launch is shown too. Last, what the pool costs while it waits: the memory (PSS) and
+Where the engine runs its browsers isolated (as root: a uid of their own with Chromium's sandbox
+on, in namespaces of their own), the raw baseline is launched sandboxed as an unprivileged uid,
+and once more through the engine's own launcher, which shows what the namespaces cost per launch;
+the ratio against the unsandboxed launch is shown too. Last, what the pool costs while it waits: the memory (PSS) and
 CPU of its one idle browser over 10 s.
 """
 
 import asyncio
 import contextlib
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from playwright.async_api import async_playwright  # noqa: E402
 
+from engine.egress import launcher, netns  # noqa: E402
 from engine.runtimes import chromium  # noqa: E402
 from tests.support.engine_process import EngineProcess, chromium_pids_under  # noqa: E402
 
@@ -128,27 +133,40 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def raw_launches(scratch: Path, uid: int | None = None) -> list[float]:
-    """Plain Playwright launches; with `uid`, as that user with Chromium's sandbox on (as the engine
-    runs its runtimes where it can), so the ratio compares the same browser on both sides."""
+async def raw_launches(scratch: Path, way: str = "root") -> list[float]:
+    """Plain Playwright launches of the same Chromium, `way`:
+    root:      as this process's user (root here), --no-sandbox;
+    sandboxed: as an unprivileged uid with Chromium's sandbox on (setpriv), the baseline the
+               engine's isolated launches are measured against;
+    isolated:  the same, started by the engine's own launcher in a network namespace and a view
+               of the files of its own (engine/egress/launcher.py): sandboxed + the namespaces."""
     samples = []
     options: dict[str, Any] = {"executable_path": CHROMIUM_PATH, "args": ARGS}
-    if uid is not None:
-        scratch.chmod(scratch.stat().st_mode | 0o001)  # the browser user passes through to its dirs
+    lease = launcher.Uids(61287, 1000).lease() if way != "root" else None
+    jailed = launcher.isolating(CHROMIUM_PATH, scratch / "launcher") if way == "isolated" else None
+    if lease is not None:
+        scratch.chmod(scratch.stat().st_mode | 0o001)  # the sandboxed side's user passes through
         wrapper = scratch / "sandboxed-chromium"
         wrapper.write_text(
-            f'#!/bin/sh\nexec setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs -- {CHROMIUM_PATH} "$@"\n'
+            f"#!/bin/sh\nexec setpriv --reuid={lease.uid} --regid={lease.uid} --clear-groups --no-new-privs -- "
+            f'{CHROMIUM_PATH} "$@"\n'
         )
         wrapper.chmod(0o755)
         args = [arg for arg in ARGS if arg != "--no-sandbox"]
-        options = {"executable_path": str(wrapper), "args": args, "chromium_sandbox": True}
+        options = {"executable_path": jailed.executable if jailed else str(wrapper), "args": args}
+        options["chromium_sandbox"] = True
     async with async_playwright() as playwright:
         for i in range(N + 1):
             user_data = Path(tempfile.mkdtemp(dir=scratch, prefix="raw-"))  # fresh each launch
-            if uid is not None:
-                os.chown(user_data, uid, uid)
-                options["env"] = {**os.environ, "HOME": str(user_data)}
+            namespace = None
             started = time.perf_counter()
+            if lease is not None:
+                launcher.own(lease.uid, user_data)
+                options["env"] = {"PATH": os.environ["PATH"], "HOME": str(user_data)}
+            if jailed is not None and lease is not None:
+                namespace, listener = await asyncio.to_thread(netns.create)
+                listener.close()
+                options["env"] |= jailed.environment(namespace, lease.uid, user_data, [user_data], [])
             context = await playwright.chromium.launch_persistent_context(
                 str(user_data),
                 headless=True,
@@ -160,9 +178,47 @@ async def raw_launches(scratch: Path, uid: int | None = None) -> list[float]:
             assert page is not None
             elapsed = time.perf_counter() - started
             await context.close()
+            if namespace is not None:
+                namespace.close()
             if i:
                 samples.append(elapsed)
+    if lease is not None:
+        lease.release()
     return samples
+
+
+def launcher_cost(scratch: Path, rounds: int = 20) -> tuple[float, float]:
+    """(wall, CPU) seconds the isolation adds to a launch, measured without Chromium: a network
+    namespace made as the engine makes it, then the engine's launcher building the view and
+    executing /usr/bin/true, against executing /usr/bin/true directly (medians of `rounds`)."""
+    jailed = replace(launcher.isolating(CHROMIUM_PATH, scratch / "launcher-cost"), chromium="/usr/bin/true")
+    lease = launcher.Uids(61287, 1000).lease()
+    home = scratch / "cost-home"
+    launcher.own(lease.uid, home)
+    walls: list[float] = []
+    cpus: list[float] = []
+    for _ in range(rounds):
+        sides = []
+        for isolated in (True, False):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            if isolated:
+                namespace, listener = netns.create()
+                env = {"PATH": os.environ["PATH"]} | jailed.environment(
+                    namespace, lease.uid, home, [home], []
+                )
+                subprocess.run([jailed.executable], env=env, check=True)
+                listener.close()
+                namespace.close()
+            else:
+                subprocess.run(["/usr/bin/true"], check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            sides.append((time.perf_counter() - started, cpu))
+        walls.append(sides[0][0] - sides[1][0])
+        cpus.append(sides[0][1] - sides[1][1])
+    lease.release()
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def run_async(coroutine: Any) -> Any:
@@ -180,16 +236,24 @@ def main() -> None:
         warm_engine = EngineProcess(Path(tmp) / "warm", {"ENGINE_WARM_POOL_SIZE": "1"}).start()
         try:
             # Interleave the sides so background load on the machine hits them alike.
-            api, raw, raw_sandboxed, warm, uids, came_cold = [], [], [], [], set(), 0
+            api: list[float] = []
+            raw: list[float] = []
+            raw_sandboxed: list[float] = []
+            raw_isolated: list[float] = []
+            warm: list[float] = []
+            uids: set[int] = set()
+            came_cold = 0
             for _ in range(2):
                 raw += run_async(raw_launches(Path(tmp)))
                 api += api_launches(cold_engine, uids)
-                if uids - {0}:  # the engine's browsers run sandboxed as another user: so does a baseline
-                    raw_sandboxed += run_async(raw_launches(Path(tmp), max(uids)))
+                if uids - {0}:  # the engine's browsers run sandboxed as other users: so does a baseline
+                    raw_sandboxed += run_async(raw_launches(Path(tmp), "sandboxed"))
+                    raw_isolated += run_async(raw_launches(Path(tmp), "isolated"))
                 samples, cold = warm_launches(warm_engine)
                 warm += samples
                 came_cold += cold
             pool_pss, pool_uss, pool_cpu = idle_pool_cost(warm_engine)
+            cost = launcher_cost(Path(tmp)) if uids - {0} else None
         finally:
             cold_engine.stop()
             warm_engine.stop()
@@ -204,8 +268,18 @@ def main() -> None:
     print(f"  cold POST /runtimes → 200 active : {api_median * 1000:7.1f} ms  (median)")
     print(f"  raw  launch_persistent_context   : {raw_median * 1000:7.1f} ms  (root, --no-sandbox)")
     if raw_sandboxed:
+        isolated = statistics.median(raw_isolated)
+        print(f"  raw  the same, sandboxed as a uid : {baseline * 1000:7.1f} ms  (the baseline)")
         print(
-            f"  raw  the same, sandboxed as uid {max(uids)}: {baseline * 1000:6.1f} ms  (as the engine runs it)"
+            f"  raw  the same, isolated (launcher): {isolated * 1000:7.1f} ms  (+ network ns, view of files)"
+        )
+        print(
+            f"  the namespaces cost per launch    : {(isolated - baseline) * 1000:7.1f} ms  (the difference)"
+        )
+    if cost is not None:
+        print(
+            f"  the launcher alone (ns, view, uid): {cost[0] * 1000:7.1f} ms wall, {cost[1] * 1000:.1f} ms CPU"
+            "  (per launch, measured on /usr/bin/true)"
         )
     print(f"  ratio warm p50/raw               : {statistics.median(warm) / baseline:7.2f}  (goal ≤ 0.25)")
     print(f"  ratio cold/raw                   : {api_median / baseline:7.2f}  (goal ≤ 1.3)")

@@ -4,14 +4,17 @@ Importing this module writes nothing, except on a laptop (CONSOLE_LOCAL=true, th
 there it creates CONSOLE_VAR_DIR and generates the secrets nobody gave, under var/secrets/.
 """
 
+import contextlib
 import ipaddress
 import os
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.db.backends.signals import connection_created
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,7 +29,18 @@ DEBUG = env.bool("DEBUG", default=False)
 # CONSOLE_LOCAL=false, gives every secret itself and gets a loud refusal when one is missing.
 LOCAL = env.bool("CONSOLE_LOCAL", default=True)
 if LOCAL:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _private(path: Path, directory: bool = False) -> None:
+    """The console's own files are its alone (0700/0600), whoever else runs on the host."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_uid == os.geteuid():
+            path.chmod(0o700 if directory else 0o600)
+
+
+if VAR_DIR.is_dir():
+    _private(VAR_DIR, directory=True)
 
 
 def secret(name: str) -> str:
@@ -55,6 +69,7 @@ def _generated_secret(name: str) -> str:
         )
     path = VAR_DIR / "secrets" / name.lower()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _private(path.parent, directory=True)
     try:
         # O_EXCL: two processes starting at once keep one secret; 0600 from the first byte
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -156,6 +171,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "Create it (or point CONSOLE_VAR_DIR at a directory that exists), or set DATABASE_URL."
         )
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+
+    def _private_database(sender: object, connection: Any, **kwargs: object) -> None:
+        # SQLite makes the file 0644 when it first connects; its journal files take its mode.
+        if connection.vendor == "sqlite":
+            _private(Path(str(connection.settings_dict["NAME"])))
+
+    connection_created.connect(_private_database)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 # Redis, when set, is shared by every console process: the channel layer and the cache (the

@@ -45,17 +45,3 @@ def network_dir(runtime_id: object) -> Path:
 def browser_launcher_dir() -> Path:
     """The Chromium launcher the engine writes at start (engine/egress/launcher.py)."""
     return var_dir() / "browser"
-
-
-def hidden_from_browsers() -> list[Path]:
-    """What a runtime's browser must never read, even through a scheme that slipped past the policy:
-    the engine's secrets, its SQLite database (with its journal files), every storage blob and
-    every runtime's recording and kept response bodies."""
-    hidden = [var_dir() / "secrets", storage_blob_dir(), var_dir() / "recordings", var_dir() / "network"]
-    if settings.VAULT_KEY_PATH is not None:
-        hidden.append(settings.VAULT_KEY_PATH)
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        name = Path(str(database["NAME"]))
-        hidden += [name, *(name.with_name(name.name + tail) for tail in ("-wal", "-shm", "-journal"))]
-    return hidden

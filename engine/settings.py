@@ -23,6 +23,8 @@ if (BASE_DIR / ".env").exists():
 
 VAR_DIR = Path(env.path("ENGINE_VAR_DIR", default=str(BASE_DIR / "var" / "engine"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+if VAR_DIR.stat().st_uid == os.geteuid():
+    VAR_DIR.chmod(0o700)  # the database, profiles and blobs are the engine's alone
 
 
 # Local use (`bin/up` on a laptop) generates the engine's secrets on first start; a deployment
@@ -134,10 +136,17 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
 CHROMIUM_PATH = env.str("CHROMIUM_PATH", default=chromium.DEFAULT_EXECUTABLE)
-# An engine running as root starts runtimes' Chromium as this uid (no account needed), with
-# Chromium's own sandbox on, where the platform allows it (checked at start); 0 keeps Chromium as
-# the engine's user with --no-sandbox.
+# Runtimes run isolated (engine/egress/launcher.py): each browser in network and mount namespaces
+# of its own, as one uid of ENGINE_BROWSER_UID .. + ENGINE_BROWSER_UID_COUNT - 1 (no accounts
+# needed), with Chromium's sandbox on. Where the engine cannot isolate them (not root, no
+# namespaces) it refuses to launch runtimes unless ENGINE_ALLOW_UNISOLATED=true.
 BROWSER_UID = env.int("ENGINE_BROWSER_UID", default=61287)
+BROWSER_UID_COUNT = env.int("ENGINE_BROWSER_UID_COUNT", default=1000)
+ALLOW_UNISOLATED = env.bool("ENGINE_ALLOW_UNISOLATED", default=False)
+# What one runtime may download (all its downloads together, and how many), checked as the
+# bytes arrive; a download past either is cancelled (`download.refused`).
+DOWNLOAD_MAX_BYTES = env.int("ENGINE_DOWNLOAD_MAX_BYTES", default=500 * 1024 * 1024)
+DOWNLOAD_MAX_COUNT = env.int("ENGINE_DOWNLOAD_MAX_COUNT", default=100)
 ORGANIZATION_NAME = env.str("ENGINE_ORGANIZATION_NAME", default="Local engine")
 MAX_ACTIVE_RUNTIMES = env.int("ENGINE_MAX_ACTIVE_RUNTIMES", default=20)
 # Browsers launched ahead for default-shaped ephemeral launches (engine/runtimes/pool.py); 0: none.

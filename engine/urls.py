@@ -7,8 +7,11 @@ from engine.runtimes.manager import manager
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    # The warm pool's fill says when a default launch will be served warm (benches, tests, ops).
-    return JsonResponse({"ok": True, "warmPool": manager.pool.state()})
+    # The warm pool's fill says when a default launch will be served warm (benches, tests, ops);
+    # the isolation mode whether runtimes run isolated, or at all (engine/egress/launcher.py).
+    return JsonResponse(
+        {"ok": True, "warmPool": manager.pool.state(), "isolation": manager.isolation.payload()}
+    )
 
 
 # Outside the API's own routes (a path it does not know, a crash in middleware) Django answers;

@@ -26,6 +26,10 @@ class Connection:
     scopes: list[str]
     latency_ms: int
     identified: bool = True
+    # How the engine runs runtimes (GET /limits `isolation.mode`), when it says: isolated,
+    # unisolated (then `runtimes_allowed` says whether it launches them at all), pending.
+    isolation: str | None = None
+    runtimes_allowed: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class Limits:
     storage_max_bytes: int | None = None
     extension_max_bytes: int | None = None
     rate_limit_per_minute: int | None = None
+    isolation: str | None = None
+    runtimes_allowed: bool | None = None
 
 
 def _number(body: dict[str, object], name: str) -> int | None:
@@ -96,8 +102,12 @@ async def limits() -> Limits:
     body = await _ours("limits")
     if body is None:
         return Limits()
-
+    said = body.get("isolation")
+    isolation: dict[str, object] = said if isinstance(said, dict) else {}
+    mode, allowed = isolation.get("mode"), isolation.get("runtimesAllowed")
     return Limits(
+        isolation=mode if isinstance(mode, str) else None,
+        runtimes_allowed=allowed if isinstance(allowed, bool) else None,
         max_active_runtimes=_number(body, "maxActiveRuntimes"),
         default_idle_timeout_seconds=_number(body, "defaultIdleTimeoutSeconds"),
         storage_max_bytes=_number(body, "storageMaxBytes"),

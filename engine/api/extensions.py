@@ -129,7 +129,10 @@ def _multipart(request: HttpRequest) -> tuple[UploadedFile, str | None]:
     response={201: ExtensionOut},
     summary="Upload an extension (.zip or .crx)",
     description="Multipart field `file` (a .zip or .crx of an unpacked extension with manifest.json), "
-    "optional `name` (defaults to the manifest's). A bad package → 400 extension.invalid_package.",
+    "optional `name` (defaults to the manifest's). A bad package → 400 extension.invalid_package; one "
+    "asking for a permission that reaches around a runtime's isolation (proxy, debugger, privacy, "
+    "nativeMessaging, management, webRequestBlocking, file:// access, declarativeNetRequest redirects "
+    "to private addresses) → 400 extension.permission_refused naming it.",
     # The multipart body is parsed in the handler (not by ninja's File parameter) so that a
     # malformed body is a 400 with our error body rather than an unhandled parser error.
     openapi_extra={

@@ -3,11 +3,12 @@
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from engine.api.auth import READ, whoami_payload
 from engine.api.common import Timestamp
 from engine.models import AiCredential, BrowserExtension, BrowserProfile, Runtime, VaultEntry, Workspace
+from engine.runtimes.manager import manager
 
 router = Router(tags=["auth"])
 
@@ -40,7 +41,15 @@ async def whoami(request: HttpRequest) -> dict[str, object]:
     return whoami_payload(request.auth)  # type: ignore[attr-defined]
 
 
+class Isolation(Schema):
+    mode: str = Field(description="isolated | unisolated | pending (the engine is still starting)")
+    runtimesAllowed: bool = Field(description="false: launches get 503 runtime.isolation_unavailable")
+    chromiumSandbox: bool
+    reason: str | None = Field(description="Why the engine cannot isolate runtimes (unisolated only)")
+
+
 class Limits(Schema):
+    isolation: Isolation
     maxActiveRuntimes: int
     defaultIdleTimeoutSeconds: int
     storageMaxBytes: int
@@ -55,10 +64,11 @@ class Limits(Schema):
     response=Limits,
     summary="The engine's limits (uploads, live browsers, rate)",
 )
-async def limits(request: HttpRequest) -> dict[str, int]:
+async def limits(request: HttpRequest) -> dict[str, object]:
     # Said by the API, so a client (the console's upload forms) checks a file against the limit
     # the server will apply instead of keeping a copy of it that can drift.
     return {
+        "isolation": manager.isolation.payload(),
         "maxActiveRuntimes": settings.MAX_ACTIVE_RUNTIMES,
         "defaultIdleTimeoutSeconds": settings.DEFAULT_IDLE_TIMEOUT_SECONDS,
         "storageMaxBytes": settings.STORAGE_MAX_BYTES,

@@ -1,47 +1,56 @@
-"""Chromium's own guard: a managed URL policy, applied in a mount namespace of the browser's own.
+"""How runtimes start Chromium, and how isolated they are (the engine's isolation mode).
 
-A scheme check in the steps stops `page.goto("file:///...")`, but a runtime reaches URLs in other
-ways: a reload or history entry, a popup, a redirect, an extension calling `chrome.tabs.update`.
-Chromium refuses all of those itself when its enterprise policy `URLBlocklist` names the scheme
-(tried with real Chromium: `file:`, `chrome:`, `view-source:`, `devtools:`, `data:` documents and
-`filesystem:` all end in `net::ERR_BLOCKED_BY_ADMINISTRATOR`). CDP offers nothing equivalent:
-Fetch interception sees `file:` but not `chrome:`, `devtools:` or `data:`.
+A runtime is untrusted (docs/engine-api-decisions.md, "Runtimes are untrusted"). Isolated, its
+Chromium and everything it starts run:
+- in a network namespace of the runtime's own where the only thing listening, and the only
+  thing reachable, is the runtime's egress proxy (engine/egress/netns.py);
+- in a filesystem made for it: /usr, a few files of /etc, its own profile, downloads and
+  extension directories, a private /tmp; nothing of the engine's or the console's files, the
+  repository or other runtimes (engine/egress/jail.py, the launcher this module writes);
+- as a uid of its own from ENGINE_BROWSER_UID .. + ENGINE_BROWSER_UID_COUNT (leased host-wide,
+  so two runtimes, even of two engines on one host, never share one), with Chromium's sandbox on;
+- under the engine's managed Chromium policy (refused URL schemes, blocked extension
+  permissions), bound over /etc/chromium inside that view.
 
-Chromium reads that policy only from `/etc/chromium/policies/managed/`, a path fixed at build
-time. Writing it there would change every Chromium on the host, so each runtime's Chromium is
-started by a small launcher that enters a private mount namespace (`unshare --mount`), binds the
-engine's own copy of `/etc/chromium` (the host's files plus our policy) over it, hides the
-engine's secrets, database and storage blobs from the browser, and only then starts Chromium.
-Nothing of it is visible outside that browser's namespace.
-
-Where mount namespaces are not allowed (an unprivileged engine without user namespaces, a default
-Docker container), the launcher is not used: the image can install the same policy file
-system-wide (see the Dockerfile), and otherwise the engine logs a warning at start and relies on
-the step check plus the session's watcher, which sends a page that lands on a refused scheme
-back to about:blank.
-
-An engine running as root also drops the browser to ENGINE_BROWSER_UID (`setpriv`) and lets
-Chromium turn its sandbox on (as root it cannot). Whether that works here (user namespaces for
-the sandbox) is tried once at start with a real browser (the runtime manager launches one through
-Playwright); if it does not, runtimes run as before (the engine's user, --no-sandbox) and the log
-says why.
+Isolation needs root (or CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID, CAP_CHOWN) and, for Chromium's
+own sandbox, user namespaces. The runtime manager tries it at start with a real browser; where
+it cannot be had the engine is `unisolated`: it says why, and refuses to launch runtimes unless
+ENGINE_ALLOW_UNISOLATED=true (then Chromium runs as the engine's user, its traffic still sent to
+the proxy but nothing stopping a page or extension from going around it, and every launch is
+logged as a warning).
 """
 
+import fcntl
 import json
 import logging
 import os
-import shlex
 import shutil
-import subprocess
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.egress import jail, netns
 from engine.egress.policy import SCHEMES_BLOCKED
 
 logger = logging.getLogger("engine.egress")
 
 HOST_POLICY_ROOT = Path("/etc/chromium")
 POLICY_FILE_NAME = "bctrl-engine.json"
+ISOLATED, UNISOLATED = "isolated", "unisolated"
+# Extension permissions that reach around the egress proxy, the file view or the engine's
+# control of the browser. Refused at upload (engine/extensions/permissions.py) and blocked by
+# the managed policy for anything loaded anyway.
+BLOCKED_PERMISSIONS = (
+    "debugger",
+    "management",
+    "nativeMessaging",
+    "privacy",
+    "proxy",
+    "webRequestBlocking",
+)
+# Where uid leases are kept: one lock file per uid, held (flock) by the engine that runs a browser
+# as it. A lock dies with its process, so an engine killed outright leaves no uid taken.
+LEASE_DIR = Path("/run/bctrl/browser-uids")
 
 
 def managed_policy() -> dict[str, object]:
@@ -52,143 +61,168 @@ def managed_policy() -> dict[str, object]:
         "WebRtcIPHandling": "disable_non_proxied_udp",
         # No DNS prefetch or preconnect of its own: every connection is a request through the proxy.
         "NetworkPredictionOptions": 2,
+        # An extension asking for one of these does not load. (`runtime_blocked_hosts` cannot name
+        # file://: Chromium drops the whole "*" entry over it, blocked permissions included.
+        # file:// shows an extension only the runtime's own view of the files: jail.py.)
+        "ExtensionSettings": {"*": {"blocked_permissions": list(BLOCKED_PERMISSIONS)}},
     }
 
 
 @dataclass(frozen=True)
-class Launcher:
-    """How runtimes start Chromium: `executable` and what guards it (`mode`, for the log and tests).
+class Isolation:
+    """The engine's isolation mode, as /healthz, GET /v1/limits and the console show it."""
 
-    `uid` is set when the browser runs as that unprivileged user with Chromium's sandbox on: its
-    directories must then be its own (`own`), and Playwright must not add --no-sandbox.
-    """
+    mode: str  # isolated | unisolated | pending (before the start-up check)
+    allowed: bool  # runtimes may launch: isolated, or ENGINE_ALLOW_UNISOLATED=true
+    sandbox: bool = False  # Chromium's own sandbox is on
+    reason: str = ""  # why the engine is not isolated
+
+    def payload(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "runtimesAllowed": self.allowed,
+            "chromiumSandbox": self.sandbox,
+            "reason": self.reason or None,
+        }
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """How runtimes start Chromium: `executable` (the isolating launcher, or Chromium itself)."""
 
     executable: str
-    mode: str  # namespace | system | none
-    uid: int | None = None
+    chromium: str
+    isolated: bool
+    sandbox: bool  # Chromium's sandbox on: drop --no-sandbox, Playwright's chromium_sandbox=True
+    root: Path | None = None  # an empty directory the launcher mounts each browser's root on
+    policy: Path | None = None  # the engine's copy of /etc/chromium, with the managed policy
 
-    def own(self, *directories: Path) -> None:
-        """Give the browser's user its directories (a profile's whole tree included)."""
-        if self.uid is None:
-            return
-        for directory in directories:
-            directory.mkdir(parents=True, exist_ok=True)
-            os.chown(directory, self.uid, self.uid)
-            for parent, dirs, files in os.walk(directory):
-                for name in dirs + files:
-                    os.chown(os.path.join(parent, name), self.uid, self.uid, follow_symlinks=False)
+    def environment(
+        self,
+        namespace: netns.NetNamespace | None,
+        uid: int,
+        home: Path,
+        writable: list[Path],
+        readable: list[Path],
+    ) -> dict[str, str]:
+        """What a launch adds to the environment: HOME, and for the launcher the runtime's view
+        (BCTRL_JAIL). The launcher takes Chromium's argv and passes every inherited fd on, so
+        this works for Playwright's launch and for a process the engine spawns itself."""
+        if not self.isolated:
+            return {"HOME": str(home)}
+        view = {
+            "executable": self.chromium,
+            "root": str(self.root),
+            "policy": str(self.policy) if self.policy else None,
+            "uid": uid,
+            "home": str(home),
+            "writable": [str(p) for p in writable],
+            "readable": [str(p) for p in readable],
+            "netns": namespace.path if namespace else None,
+            "netnsInode": namespace.inode if namespace else None,
+        }
+        return {"HOME": str(home), jail.ENVIRONMENT: json.dumps(view)}
 
 
-def system_policy_installed() -> bool:
-    installed = HOST_POLICY_ROOT / "policies" / "managed" / POLICY_FILE_NAME
-    try:
-        return json.loads(installed.read_text()) == managed_policy()
-    except (OSError, ValueError):
-        return False
+@dataclass
+class Lease:
+    """A uid a browser runs as, held until `release` (or the engine's exit)."""
+
+    uid: int
+    fd: int = field(repr=False)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing the file releases the lock
+            self.fd = -1
 
 
-def prepare(
-    chromium: str, workdir: Path, hidden: list[Path], browser_uid: int
-) -> tuple[Launcher, Launcher | None]:
-    """Build the launcher under `workdir` and check that it works here; fall back when it does not.
+class NoFreeUid(Exception):
+    pass
 
-    `hidden` are paths the browser must not see (the engine's secrets, database, storage blobs):
-    inside the namespace, directories are covered by an empty read-only tmpfs and files by
-    /dev/null, when they exist at launch. Also returns the same launcher dropping to
-    `browser_uid` when the engine runs as root: the runtime manager tries it with a real browser
-    (`Launcher.uid`) and keeps it only if Chromium starts with its sandbox there.
-    """
-    workdir.mkdir(parents=True, exist_ok=True)
-    launcher = _policy_launcher(chromium, workdir, hidden)
-    if browser_uid <= 0 or os.geteuid() != 0 or shutil.which("setpriv") is None:
-        return launcher, None
-    closed = next((d for d in (workdir, *workdir.parents) if not d.stat().st_mode & 0o001), None)
-    if closed is not None:
-        logger.warning(
-            "Runtimes run as the engine's user with --no-sandbox: the browser's own user (ENGINE_BROWSER_UID=%s) "
-            "cannot reach ENGINE_VAR_DIR, because %s is closed to other users (chmod o+x it to let it).",
-            browser_uid,
-            closed,
+
+class Uids:
+    """The range of uids runtimes run as, leased one per browser."""
+
+    def __init__(self, base: int, count: int, directory: Path = LEASE_DIR) -> None:
+        self.base, self.count, self.directory = base, max(count, 0), directory
+        self._next = 0
+
+    def lease(self) -> Lease:
+        for step in range(self.count):
+            uid = self.base + (self._next + step) % self.count
+            fd = os.open(self.directory / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._next = (self._next + step + 1) % self.count
+            return Lease(uid, fd)
+        raise NoFreeUid(
+            f"every browser uid ({self.base}..{self.base + self.count - 1}) is in use; "
+            "raise ENGINE_BROWSER_UID_COUNT or stop a runtime"
         )
-        return launcher, None
-    script = workdir / "chromium-sandboxed"
-    inner = launcher.executable if launcher.executable != chromium else None
-    script.write_text(_drop_script(inner, chromium, browser_uid))
-    script.chmod(0o755)
-    return launcher, Launcher(str(script), launcher.mode, browser_uid)
 
 
-def _policy_launcher(chromium: str, workdir: Path, hidden: list[Path]) -> Launcher:
-    if system_policy_installed():
-        return Launcher(chromium, "system")
-    unshare = shutil.which("unshare")
-    if unshare is None or not HOST_POLICY_ROOT.is_dir():
-        return _without(chromium, "unshare or /etc/chromium is missing")
+def own(uid: int, *directories: Path) -> None:
+    """Give a browser's user its directories (a profile's whole tree included)."""
+    for directory in directories:
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chown(directory, uid, uid)
+        for parent, dirs, files in os.walk(directory):
+            for name in dirs + files:
+                os.chown(os.path.join(parent, name), uid, uid, follow_symlinks=False)
+
+
+def why_not_isolated(browser_uid: int, uid_count: int) -> str | None:
+    """What stops isolation before any browser is tried (None: worth trying)."""
+    if not sys.platform.startswith("linux"):
+        return "runtimes are isolated with Linux namespaces, and this is not Linux"
+    if os.geteuid() != 0:
+        return (
+            f"the engine runs as uid {os.geteuid()}, not root: making each runtime's namespaces "
+            "and switching to its own uid need root (or CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID, CAP_CHOWN)"
+        )
+    if browser_uid <= 0 or uid_count <= 0:
+        return "ENGINE_BROWSER_UID and ENGINE_BROWSER_UID_COUNT must name a range of uids above 0"
+    if os.uname().machine not in jail.SYS_PIVOT_ROOT:
+        return f"the launcher does not know pivot_root on {os.uname().machine}"
+    problem = netns.available()
+    if problem is not None:
+        return f"network namespaces cannot be made here ({problem})"
+    try:
+        LEASE_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        return f"{LEASE_DIR} cannot be made ({exc})"
+    return None
+
+
+def isolating(chromium: str, workdir: Path) -> Launcher:
+    """Write the launcher and the policy copy under `workdir`; the launcher, sandbox on."""
+    workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     etc = workdir / "etc-chromium"
     if etc.exists():
         shutil.rmtree(etc)
-    shutil.copytree(HOST_POLICY_ROOT, etc, symlinks=True)
+    if HOST_POLICY_ROOT.is_dir():
+        shutil.copytree(HOST_POLICY_ROOT, etc, symlinks=True)
     managed = etc / "policies" / "managed"
     managed.mkdir(parents=True, exist_ok=True)
     (managed / POLICY_FILE_NAME).write_text(json.dumps(managed_policy(), indent=2))
+    for path in (etc, *etc.rglob("*")):  # the browser's user reads it, whatever the umask
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    root = workdir / "root"
+    root.mkdir(exist_ok=True)
     script = workdir / "chromium"
-    script.write_text(_script(unshare, etc, chromium, hidden))
-    script.chmod(0o755)
-    probe = subprocess.run(
-        [str(script), "--version"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "BCTRL_PROBE": "1"},
-    )
-    if probe.returncode != 0:
-        return _without(chromium, (probe.stderr.strip().splitlines() or ["it exited with an error"])[-1])
-    return Launcher(str(script), "namespace")
+    temporary = script.with_name(".chromium.new")
+    # `#!python -IS`: isolated from the environment and site-packages; stdlib only.
+    temporary.write_text(f"#!{sys.executable} -IS\n" + Path(jail.__file__).read_text())
+    temporary.chmod(0o700)
+    os.replace(temporary, script)
+    return Launcher(str(script), chromium, isolated=True, sandbox=True, root=root, policy=etc)
 
 
-def _drop_script(inner: str | None, chromium: str, uid: int) -> str:
-    """Chromium as `uid` (after the namespace launcher, when there is one, has done its mounts)."""
-    drop = f"setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs --"
-    if inner is None:
-        return f'#!/bin/sh\nexec {drop} {shlex.quote(chromium)} "$@"\n'
-    # The namespace launcher runs "$@" after its mounts: hand it the drop as the command.
-    return f'#!/bin/sh\nexec {shlex.quote(inner)} --bctrl-drop {uid} "$@"\n'
-
-
-def _script(unshare: str, etc: Path, chromium: str, hidden: list[Path]) -> str:
-    # A file may vanish between the test and the mount (SQLite's -journal comes and goes): only a
-    # failure to hide what is still there stops the launch.
-    hide = "\n".join(
-        f"  if [ -d {q} ]; then mount -t tmpfs -o ro,size=4k,mode=0500 bctrl-hidden {q}; "
-        f"elif [ -e {q} ]; then mount --bind /dev/null {q} || [ ! -e {q} ]; fi"
-        for q in (shlex.quote(str(path)) for path in hidden)
-    )
-    inner = (
-        "set -e\n"
-        f"  mount --bind {shlex.quote(str(etc))} {shlex.quote(str(HOST_POLICY_ROOT))}\n"
-        f"{hide}\n"
-        '  if [ -n "$BCTRL_PROBE" ]; then exit 0; fi\n'
-        '  if [ "$2" = --bctrl-drop ]; then chromium=$1; uid=$3; shift 3\n'
-        '    exec setpriv --reuid="$uid" --regid="$uid" --clear-groups --no-new-privs -- "$chromium" "$@"\n'
-        "  fi\n"
-        '  exec "$@"\n'
-    )
-    return (
-        "#!/bin/sh\n"
-        "# Written by the engine at start (engine/egress/launcher.py): Chromium in a mount namespace\n"
-        "# of its own, under the engine's URL policy, without sight of the engine's secrets.\n"
-        f"exec {shlex.quote(unshare)} --mount --propagation private sh -c {shlex.quote(inner)} "
-        f'chromium {shlex.quote(chromium)} "$@"\n'
-    )
-
-
-def _without(chromium: str, reason: str) -> Launcher:
-    logger.warning(
-        "Chromium's URL policy cannot be applied in a namespace here (%s). Runtimes still refuse "
-        "other schemes in steps and leave pages that land on one, but for Chromium's own guard run "
-        "the engine as root, allow user namespaces, or install %s as %s.",
-        reason,
-        POLICY_FILE_NAME,
-        HOST_POLICY_ROOT / "policies" / "managed" / POLICY_FILE_NAME,
-    )
-    return Launcher(chromium, "none")
+def unisolated(chromium: str) -> Launcher:
+    """Chromium as the engine's own user; its sandbox only where that user is not root."""
+    return Launcher(chromium, chromium, isolated=False, sandbox=os.geteuid() != 0)

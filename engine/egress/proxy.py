@@ -1,7 +1,9 @@
 """The egress proxy: every request a runtime's Chromium makes to the network passes through here.
 
-Each runtime gets its own listener on 127.0.0.1 (an ephemeral port), and its Chromium is started
-with `--proxy-server` pointing at it and no loopback bypass, so page loads, redirects, frames,
+Each runtime gets its own listener on 127.0.0.1 (an ephemeral port), in the runtime's own network
+namespace when the engine isolates runtimes (engine/egress/netns.py: there it is the only thing
+the browser can reach), and its Chromium is started with `--proxy-server` pointing at it and no
+loopback bypass, so page loads, redirects, frames,
 subresources, fetch/XHR, WebSockets (always tunnelled with CONNECT), service workers, downloads
 and popups all arrive here. The listener knows its runtime, so a refusal becomes that runtime's
 `navigation.blocked` event, and a runtime whose launch config names a proxy is chained to it
@@ -31,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from engine.egress import netns
 from engine.egress.policy import EgressPolicy, IpAddress, Refusal, known_address
 
 logger = logging.getLogger("engine.egress")
@@ -129,6 +132,7 @@ class EgressProxy:
         self.upstream = upstream
         self.resolver = resolver
         self.server: asyncio.Server | None = None
+        self.namespace: netns.NetNamespace | None = None
         self.port = 0
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -136,10 +140,22 @@ class EgressProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> "EgressProxy":
-        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0, limit=HEAD_LIMIT)
+    async def start(self, isolated: bool = False) -> "EgressProxy":
+        """Listen on 127.0.0.1: in a new network namespace of the runtime's own when `isolated`
+        (engine/egress/netns.py; its `namespace` is where the browser must run), else the engine's."""
+        if isolated:
+            namespace, listener = await asyncio.to_thread(netns.create)
+            try:
+                self.server = await asyncio.start_server(self._accept, sock=listener, limit=HEAD_LIMIT)
+            except BaseException:
+                listener.close()
+                namespace.close()
+                raise
+            self.namespace = namespace
+        else:
+            self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0, limit=HEAD_LIMIT)
+            self.policy.own_ports.add(self.server.sockets[0].getsockname()[1])
         self.port = self.server.sockets[0].getsockname()[1]
-        self.policy.own_ports.add(self.port)
         return self
 
     async def close(self) -> None:
@@ -151,7 +167,10 @@ class EgressProxy:
         await asyncio.gather(*self._connections, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.server.wait_closed()
-        self.policy.own_ports.discard(self.port)
+        if self.namespace is not None:
+            self.namespace.close()
+        else:
+            self.policy.own_ports.discard(self.port)
         self.server = None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -3,7 +3,8 @@
 An upload is hostile until proven otherwise. Before a byte is written the whole archive is
 checked: every entry must be a plain file or folder with a relative name (no absolute paths,
 no `..`, no backslashes, no symlinks, no encryption), the declared uncompressed total must fit
-ENGINE_EXTENSION_MAX_BYTES, and manifest.json must be valid. Extraction then writes only
+ENGINE_EXTENSION_MAX_BYTES, manifest.json must be valid and ask for nothing that reaches around
+a runtime's isolation (permissions.py). Extraction then writes only
 through paths that resolve inside the target folder, with O_NOFOLLOW|O_EXCL, and counts the
 bytes actually written (declared sizes can lie). Unpacking goes to a temp folder renamed into
 place at the end; on any failure the extension's folder is removed, so a refused package
@@ -27,6 +28,7 @@ from django.conf import settings
 
 from engine import paths
 from engine.errors import ApiError
+from engine.extensions import permissions
 
 MAX_ENTRIES = 20_000
 CRX_MAGIC = b"Cr24"
@@ -73,6 +75,7 @@ def read_package(data: bytes) -> Package:
         _check_entries(entries, limit)
         root = _manifest_root(entries)
         manifest = _read_manifest(archive, root)
+        permissions.check(manifest, archive, root)
         name = _display_name(archive, root, manifest)
     return Package(
         format=kind,
@@ -204,11 +207,18 @@ def install(extension_id: object, package: Package, upload: bytes) -> Path:
             # A corrupt entry (bad CRC, truncated data, unknown compression) shows only on reading.
             raise InvalidPackage(f"The archive is damaged: {exc}.") from exc
         (home / "package").write_bytes(upload)
+        _readable(staging)
         staging.rename(paths.extension_unpacked_dir(extension_id))
     except BaseException:
         shutil.rmtree(home, ignore_errors=True)
         raise
     return paths.extension_unpacked_dir(extension_id)
+
+
+def _readable(root: Path) -> None:
+    """Readable by every runtime's own uid (Chromium loads it read-only), whatever the umask."""
+    for path in (root, *root.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def remove(extension_id: object) -> None:

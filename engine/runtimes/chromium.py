@@ -10,11 +10,12 @@ import os
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
 DEFAULT_VIEWPORT = {"width": 1280, "height": 720}
 
-# No sandbox (containers run without user namespaces), no GPU (headless servers), and no traffic
-# of the browser's own: no background updates, sync, component downloads or first-run pages.
-# QUIC is off so every request is an HTTP/1-2 request the runtime can observe (and its egress
-# proxy can judge); WebRTC may not send UDP around that proxy. (An engine running as root drops
-# --no-sandbox where its browsers can run sandboxed as another user: engine/egress/launcher.py.)
+# No sandbox (Chromium refuses its sandbox as root, and containers often lack user namespaces:
+# isolated runtimes drop this flag, running as their own uid with the sandbox on; see
+# engine/egress/launcher.py), no GPU (headless servers), and no traffic of the browser's own: no
+# background updates, sync, component downloads or first-run pages. QUIC is off so every request
+# is an HTTP/1-2 request the runtime can observe (and its egress proxy can judge); WebRTC may not
+# send UDP around that proxy.
 FLAGS = (
     "--no-sandbox",
     "--disable-gpu",

@@ -21,10 +21,9 @@
 import asyncio
 import contextlib
 import logging
-import mimetypes
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -33,7 +32,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
-from playwright.async_api import BrowserContext, Download, Playwright, async_playwright
+from playwright.async_api import BrowserContext, Playwright, async_playwright
 
 from engine import crypto, paths
 from engine.egress import engine_policy, launcher
@@ -42,10 +41,10 @@ from engine.errors import ApiError
 from engine.models import BrowserExtension, BrowserProfile, Runtime, RuntimeEvent, Workspace
 from engine.runtimes import chromium, operations
 from engine.runtimes.chromium import DEFAULT_VIEWPORT
+from engine.runtimes.downloads import Downloads
 from engine.runtimes.events import event_log
 from engine.runtimes.pool import WarmBrowser, WarmPool, eligible
 from engine.runtimes.session import RuntimeSession
-from engine.storage.artifacts import create_artifact
 from engine.updates import record_update
 
 logger = logging.getLogger("engine.runtimes")
@@ -104,7 +103,10 @@ class RuntimeManager:
         self._background: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._launched_by: dict[UUID, str] = {}  # live or launching runtime -> its API key
-        self.launcher = launcher.Launcher(settings.CHROMIUM_PATH, "none")
+        self.launcher = launcher.unisolated(settings.CHROMIUM_PATH)
+        # The isolation mode (/healthz, GET /v1/limits, the console, /readyz): decided at start.
+        self.isolation = launcher.Isolation("pending", False)
+        self.uids = launcher.Uids(settings.BROWSER_UID, settings.BROWSER_UID_COUNT)
         self.observers: list[RuntimeObserver] = []
         self.pool = WarmPool(settings.WARM_POOL_SIZE, self.start_browser)
 
@@ -112,25 +114,12 @@ class RuntimeManager:
 
     async def start(self) -> None:
         await self._reconcile()
-        self.launcher, sandboxed = await sync_to_async(launcher.prepare)(
-            settings.CHROMIUM_PATH,
-            paths.browser_launcher_dir(),
-            paths.hidden_from_browsers(),
-            settings.BROWSER_UID,
-        )
-        if sandboxed is not None and await self._starts_sandboxed(sandboxed):
-            self.launcher = sandboxed
-        logger.info(
-            "Runtimes start Chromium with URL policy mode %r, %s",
-            self.launcher.mode,
-            f"sandboxed as uid {self.launcher.uid}"
-            if self.launcher.uid
-            else "as the engine's user, no sandbox",
-        )
+        await self._choose_launcher()
         event_log.start()
         await self._driver()
         self._reaper = asyncio.get_running_loop().create_task(self._reap(), name="idle-reaper")
-        self.pool.start()
+        if self.isolation.allowed:
+            self.pool.start()
 
     async def shutdown(self) -> None:
         await self.pool.close()
@@ -154,33 +143,66 @@ class RuntimeManager:
                 await self._playwright.stop()
             self._playwright = None
 
-    async def _starts_sandboxed(self, candidate: launcher.Launcher) -> bool:
-        """Start one real browser the way runtimes would start under `candidate`, sandbox on."""
-        probe = paths.browser_launcher_dir() / "probe"
-        try:
-            await sync_to_async(candidate.own)(probe, probe / "user-data")
-            context = await (await self._driver()).chromium.launch_persistent_context(
-                str(probe / "user-data"),
-                executable_path=candidate.executable,
-                headless=True,
-                chromium_sandbox=True,
-                args=[arg for arg in chromium.FLAGS if arg != "--no-sandbox"],
-                env={**os.environ, "HOME": str(probe)},
-                timeout=60_000,
+    async def _choose_launcher(self) -> None:
+        """Isolate runtimes if this host allows it (tried with a real browser), else say why."""
+        reason = await sync_to_async(launcher.why_not_isolated)(
+            settings.BROWSER_UID, settings.BROWSER_UID_COUNT
+        )
+        if reason is None:
+            isolating = await sync_to_async(launcher.isolating)(
+                settings.CHROMIUM_PATH, paths.browser_launcher_dir()
             )
-            page = context.pages[0] if context.pages else await context.new_page()
-            await page.evaluate("1")  # a renderer runs, inside the sandbox
-            await context.close()
-            return True
-        except Exception as exc:
+            for sandbox in (True, False):
+                candidate = replace(isolating, sandbox=sandbox)
+                problem = await self._probe(candidate)
+                if problem is None:
+                    self.launcher = candidate
+                    self.isolation = launcher.Isolation(launcher.ISOLATED, True, sandbox)
+                    if reason:
+                        logger.warning(
+                            "Chromium's sandbox does not start inside a runtime's isolation here (%s); "
+                            "runtimes run isolated, as their own uid, with --no-sandbox.",
+                            reason,
+                        )
+                    logger.info("Runtimes run isolated (namespaces, own uid, sandbox %s)", sandbox)
+                    return
+                reason = reason or problem
+        fallback = launcher.unisolated(settings.CHROMIUM_PATH)
+        allowed = settings.ALLOW_UNISOLATED
+        if allowed and fallback.sandbox and await self._probe(fallback) is not None:
+            fallback = replace(fallback, sandbox=False)  # not root, but no user namespaces either
+        self.launcher = fallback
+        self.isolation = launcher.Isolation(
+            launcher.UNISOLATED, allowed, allowed and fallback.sandbox, reason or ""
+        )
+        if allowed:
             logger.warning(
-                "Chromium does not start sandboxed as uid %s here (%s); runtimes run as the engine's user "
-                "with --no-sandbox. ENGINE_BROWSER_UID=0 skips this check.",
-                candidate.uid,
-                _first_line(exc),
+                "Runtimes run UNISOLATED (ENGINE_ALLOW_UNISOLATED=true): %s. A page or extension can "
+                "reach around the egress proxy and read what the engine's user can read.",
+                reason,
             )
-            return False
+        else:
+            logger.error(
+                "This engine cannot isolate runtimes: %s. It refuses to launch runtimes until it can; "
+                "set ENGINE_ALLOW_UNISOLATED=true to run them unisolated anyway.",
+                reason,
+            )
+
+    async def _probe(self, candidate: launcher.Launcher) -> str | None:
+        """Start one real browser the way runtimes would under `candidate`; None, or what failed."""
+        probe = paths.browser_launcher_dir() / "probe"
+        proxy = EgressProxy(engine_policy(), lambda _refusal: None)
+        try:
+            context = await self.start_browser(probe, probe / "user-data", {}, [], proxy, candidate)
+            page = context.pages[0] if context.pages else await context.new_page()
+            await page.evaluate("1")  # a renderer runs (inside the sandbox, when it is on)
+            await context.close()
+            return None
+        except Exception as exc:
+            logger.info("The start-up browser did not start (%s): %s", candidate, exc)  # Playwright's log
+            return _first_line(exc)
         finally:
+            await proxy.close()
             await sync_to_async(shutil.rmtree)(probe, ignore_errors=True)
 
     async def _driver(self) -> Playwright:
@@ -248,6 +270,15 @@ class RuntimeManager:
 
     async def launch(self, workspace: Workspace, request: LaunchRequest) -> Runtime:
         """Launch a browser and return its runtime once it is ready (status active)."""
+        if not self.isolation.allowed:
+            raise ApiError(
+                503,
+                "runtime.isolation_unavailable",
+                f"This engine cannot isolate runtimes ({self.isolation.reason or 'it is still starting'}), "
+                "so it runs none. Run it as root with namespaces allowed (see the README), or set "
+                "ENGINE_ALLOW_UNISOLATED=true to run runtimes without isolation.",
+                {"isolation": self.isolation.payload()},
+            )
         if len(self.sessions) + len(self._launching) >= settings.MAX_ACTIVE_RUNTIMES:
             raise ApiError(
                 429,
@@ -320,7 +351,7 @@ class RuntimeManager:
         idle_timeout = float(runtime.config["idleTimeoutSeconds"])
         session = RuntimeSession(runtime, tail, event_log, idle_timeout)
         session.on_browser_gone = self._browser_gone
-        session.on_download = _store_download
+        session.on_download = Downloads(paths.runtime_scratch_dir(runtime.id) / "downloads").take
         try:
             if warm is not None:
                 # Launched for the pool exactly as below, with its own proxy; untouched until now.
@@ -332,7 +363,6 @@ class RuntimeManager:
                 session.proxy = EgressProxy(
                     engine_policy(), session.on_refused, Upstream.from_config(config.get("proxy"))
                 )
-                await session.proxy.start()
                 scratch = paths.runtime_scratch_dir(runtime.id)
                 user_data = paths.profile_user_data_dir(profile.id) if profile else scratch / "user-data"
                 context = await self.start_browser(scratch, user_data, config, extension_dirs, session.proxy)
@@ -390,24 +420,45 @@ class RuntimeManager:
         config: dict[str, Any],
         extension_dirs: list[Path],
         proxy: EgressProxy,
+        using: launcher.Launcher | None = None,
     ) -> BrowserContext:
         """Start a runtime's Chromium: the one place that says how (cold launches and the pool).
 
-        Flags from `chromium.FLAGS` and the config, the launcher (URL policy in its own mount
-        namespace), all traffic through `proxy`, downloads in `scratch`; as root, as its own
-        unprivileged user with Chromium's sandbox on.
+        Starts `proxy` (in a network namespace of its own when isolated) and Chromium through the
+        launcher (`using`, else the engine's): flags from `chromium.FLAGS` and the config, all
+        traffic through the proxy, downloads in `scratch`; isolated, in its own view of the
+        files, as a uid leased for as long as the browser runs, with its sandbox on.
         """
+        using = using or self.launcher
+        if not using.isolated:
+            logger.warning("A runtime's browser starts UNISOLATED (ENGINE_ALLOW_UNISOLATED=true)")
         playwright = await self._driver()
-        await sync_to_async(_make_dirs)(user_data, scratch / "downloads")
-        options = launch_options(config, user_data, scratch / "downloads", extension_dirs)
-        options.update(executable_path=self.launcher.executable, proxy={"server": proxy.url})
-        if self.launcher.uid is not None:
-            # The browser runs as its own unprivileged user, with Chromium's sandbox on.
+        await proxy.start(isolated=using.isolated)
+        lease = await sync_to_async(self.uids.lease)() if using.isolated else None
+        try:
             home = scratch / "home"
-            await sync_to_async(self.launcher.own)(user_data, scratch / "downloads", home)
-            options["args"] = [arg for arg in options["args"] if arg != "--no-sandbox"]
-            options.update(chromium_sandbox=True, env={**os.environ, "HOME": str(home)})
-        return await playwright.chromium.launch_persistent_context(**options)
+            writable = [scratch] if scratch in user_data.parents else [scratch, user_data]
+            # Made (and owned) here: Playwright would make a missing user-data dir as the engine's user.
+            await sync_to_async(_make_dirs)(lease, *writable, user_data, scratch / "downloads", home)
+            options = launch_options(config, user_data, scratch / "downloads", extension_dirs)
+            uid = lease.uid if lease else os.geteuid()
+            options.update(
+                executable_path=using.executable,
+                proxy={"server": proxy.url},
+                env=_browser_environment()
+                | using.environment(proxy.namespace, uid, home, writable, extension_dirs),
+            )
+            if using.sandbox:
+                options["args"] = [arg for arg in options["args"] if arg != "--no-sandbox"]
+                options["chromium_sandbox"] = True
+            context = await playwright.chromium.launch_persistent_context(**options)
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            raise
+        if lease is not None:
+            context.on("close", lambda _context: lease.release())
+        return context
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -627,36 +678,22 @@ async def _check_free(workspace: Workspace, alias: str, profile: BrowserProfile 
             )
 
 
-async def _store_download(session: RuntimeSession, download: Download, page_id: str | None) -> None:
-    """Make a finished download an artifact (its bytes land in the runtime's storage namespace)."""
-    data: dict[str, Any] = {"pageId": page_id, "contextId": session.context_id, "url": download.url}
-    try:
-        path = await download.path()
-        content = await sync_to_async(Path(path).read_bytes, thread_sensitive=False)()
-        artifact = await create_artifact(
-            runtime=session.runtime,
-            kind="download",
-            name=download.suggested_filename,
-            content=content,
-            content_type=mimetypes.guess_type(download.suggested_filename)[0] or "application/octet-stream",
-        )
-        data["artifactId"] = str(artifact.id)
-        data["name"] = download.suggested_filename
-        data["size"] = len(content)
-    except Exception as exc:
-        data["artifactId"] = None
-        data["error"] = _first_line(exc)
-    session.emit("download.finished", data)
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
 
 
-def _make_dirs(*dirs: Path) -> None:
+def _make_dirs(lease: launcher.Lease | None, *dirs: Path) -> None:
+    """Make a browser's directories, its user's own (whole trees: a profile's too) when it has one."""
     for directory in dirs:
         directory.mkdir(parents=True, exist_ok=True)
+    if lease is not None:
+        launcher.own(lease.uid, *dirs)
+
+
+def _browser_environment() -> dict[str, str]:
+    """What Chromium inherits of the engine's environment: nothing that may hold a secret."""
+    return {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ") if name in os.environ}
 
 
 def _remove_stale_scratch() -> None:

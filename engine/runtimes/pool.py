@@ -1,8 +1,9 @@
 """The warm pool: browsers launched ahead of time, so an ephemeral runtime starts in milliseconds.
 
 - What it holds: ENGINE_WARM_POOL_SIZE browsers (0: none), each already launched exactly as a
-  cold runtime's would be, by the manager's own `start_browser` (same flags, managed URL policy,
-  namespace launcher, sandboxed uid, its own egress proxy listener, a fresh scratch dir) and
+  cold runtime's would be, by the manager's own `start_browser` (same flags, managed policy,
+  isolation: its own network namespace with its own egress proxy listener, its own view of the
+  files and uid; a fresh scratch dir) and
   left untouched on its first blank page.
 - Who gets one: an ephemeral launch whose config changes nothing about how Chromium starts
   (`eligible`): no profile, user agent, locale, time zone, proxy or extension, the default
@@ -121,8 +122,7 @@ class WarmPool:
     async def _launch(self) -> WarmBrowser:
         runtime_id = uuid.uuid4()
         scratch = paths.runtime_scratch_dir(runtime_id)
-        proxy = EgressProxy(engine_policy(), _no_refusal_yet)
-        await proxy.start()
+        proxy = EgressProxy(engine_policy(), _no_refusal_yet)  # started by start_browser
         try:
             context = await self._start_browser(scratch, scratch / "user-data", {}, [], proxy)
         except BaseException:

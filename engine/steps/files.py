@@ -33,9 +33,12 @@ async def put(ctx: StepContext, path: str, text: str) -> dict[str, object]:
 def _write_temp(directory: Path, name: str, data: bytes) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=directory, prefix="upload-"))
+    # Chromium reads it as the runtime's own uid; only that runtime's view of the files holds it.
+    folder.chmod(0o755)
     # The page sees the file name; keep the object's own name rather than a temp name.
     target = folder / name
     target.write_bytes(data)
+    target.chmod(0o644)
     return target
 
 

@@ -5,12 +5,13 @@
 
 import re
 import uuid
+from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from engine.models import Artifact
 from engine.mounts import storage_namespace
-from engine.storage.objects import put_object
+from engine.storage.objects import put_object, save_object
 from engine.updates import record_update
 
 if TYPE_CHECKING:
@@ -32,11 +33,11 @@ async def create_artifact(
     kind: str,
     name: str,
     content_type: str,
-    content: bytes,
+    content: bytes | AsyncIterable[bytes],
     workspace_id: UUID | str | None = None,
     operation_id: UUID | str | None = None,
 ) -> Artifact:
-    """Store `content` as an artifact of `runtime` and return the Artifact row.
+    """Store `content` (bytes, or chunks streamed as they come) as an artifact of `runtime`.
 
     The bytes become a storage object in the runtime's storage namespace
     (`engine.mounts.storage_namespace(runtime.mounts, workspace_id)`) at
@@ -56,14 +57,13 @@ async def create_artifact(
     artifact_id = uuid.uuid4()
     namespace = storage_namespace(runtime.mounts or {}, workspace_id)
     path = f"artifacts/{runtime.alias}/{artifact_id}-{safe_file_name(name)}"
-    stored = await put_object(
-        namespace,
-        path,
-        content,
-        content_type or "application/octet-stream",
-        source=kind,
-        runtime_id=runtime.id,
-    )
+    content_type = content_type or "application/octet-stream"
+    if isinstance(content, bytes):
+        stored = await put_object(namespace, path, content, content_type, source=kind, runtime_id=runtime.id)
+    else:
+        stored, _ = await save_object(
+            namespace, path, content, content_type, source=kind, runtime_id=runtime.id
+        )
     artifact = await Artifact.objects.acreate(
         id=artifact_id,
         workspace_id=workspace_id,

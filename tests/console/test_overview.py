@@ -47,6 +47,8 @@ def test_it_shows_the_api_connection(viewer_client: Client) -> None:
     health = body.split('id="region-health"')[1].split("</section>")[0]
     assert re.search(r"Connected in \d+ ms", health)
     assert "test-admin" in health and "admin" in health
+    # How the engine runs runtimes (GET /limits `isolation`): isolated here, as root.
+    assert re.search(r"<dt>Runtimes</dt><dd>isolated</dd>", health)
 
 
 def test_a_failing_widget_leaves_the_rest_of_the_page(viewer_client: Client) -> None:
@@ -92,7 +94,8 @@ def test_it_refreshes_one_widget_for_htmx(viewer_client: Client) -> None:
     response = viewer_client.get("/", {"region": "health"}, headers={"HX-Request": "true"})
     body = response.content.decode()
     assert "<html" not in body and 'id="region-health"' in body and 'id="region-counts"' not in body
-    assert [call.split("?")[0] for call in faults.calls] == ["GET /v1/auth/whoami"]
+    # the connection widget's own calls only: who the key is, and how the engine runs runtimes
+    assert sorted(call.split("?")[0] for call in faults.calls) == ["GET /v1/auth/whoami", "GET /v1/limits"]
 
 
 # --- a busy organisation: its own engine, so the session engine's lists stay small ------------

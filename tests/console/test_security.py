@@ -1,6 +1,10 @@
 """Security of the console as a whole: headers, login everywhere, CSRF, and no API key in pages."""
 
+import os
 import re
+import stat
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -9,6 +13,8 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
+
+from tests.support.engine_process import ROOT
 
 # Values for each path converter, so every route can be requested without knowing it.
 SAMPLES = {"uuid": str(uuid.uuid4()), "int": "1", "slug": "sample", "str": "sample", "path": "sample/key"}
@@ -92,3 +98,22 @@ def test_the_api_key_never_reaches_a_page(admin_client: Client, api: httpx.Clien
     for url in pages:
         assert key not in admin_client.get(url).content.decode(), url
     assert key not in Client().get("/login/").content.decode()
+
+
+def test_the_console_keeps_its_files_to_itself(tmp_path) -> None:
+    """Its var dir, secrets and SQLite database are 0700/0600 (the database was 0644: any user of
+    the host, a runtime's browser among them, could read the sessions in it)."""
+    var = tmp_path / "var"
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+    connect = "from django.db import connection; connection.ensure_connection()"
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", connect],
+        cwd=ROOT,
+        env={**env, "CONSOLE_VAR_DIR": str(var), "CONSOLE_LOCAL": "true"},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (var, var / "secrets", var / "console.sqlite3")}
+    assert modes == {"var": 0o700, "secrets": 0o700, "console.sqlite3": 0o600}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (var / "secrets").iterdir()} == {0o600}

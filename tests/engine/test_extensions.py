@@ -177,17 +177,41 @@ def test_an_extension_a_profile_uses_cannot_be_deleted(api: httpx.Client) -> Non
     assert api.delete(f"/browser-extensions/{extension_id}").status_code == 204
 
 
-def test_a_loaded_content_script_changes_the_page(api: httpx.Client, workspace: dict, site: Site) -> None:
-    manifest = {
-        "name": "Page marker",
-        "version": "1.0",
-        "manifest_version": 3,
-        "content_scripts": [{"matches": ["http://127.0.0.1/*"], "js": ["mark.js"], "run_at": "document_end"}],
-    }
-    script = "document.getElementById('marker').textContent = 'marked by extension';"
-    extension_id = upload(api, make_zip({"manifest.json": json.dumps(manifest), "mark.js": script})).json()[
-        "id"
-    ]
+BENIGN = {
+    "name": "Page marker",
+    "version": "1.0",
+    "manifest_version": 3,
+    "permissions": ["storage", "tabs"],
+    "background": {"service_worker": "bg.js"},
+    "content_scripts": [{"matches": ["http://127.0.0.1/*"], "js": ["mark.js"], "run_at": "document_end"}],
+}
+# The content script asks the service worker, which reads the tab (tabs) and keeps it (storage).
+BENIGN_FILES = {
+    "bg.js": """chrome.runtime.onMessage.addListener((message, sender, reply) => {
+        chrome.tabs.get(sender.tab.id, tab => chrome.storage.local.set({seen: tab.url},
+            () => chrome.storage.local.get('seen', kept => reply(new URL(kept.seen).pathname))));
+        return true;
+    });""",
+    "mark.js": """chrome.runtime.sendMessage('hello', path => {
+        document.getElementById('marker').textContent = 'marked by extension at ' + path;
+    });""",
+}
+
+
+def run_until(api: httpx.Client, workspace_id: str, runtime: str, steps: list[dict]) -> dict:
+    deadline = time.monotonic() + 30
+    while True:  # an extension's first content-script injection can lag the browser's start
+        result = api.post(
+            f"/workspaces/{workspace_id}/execute", json={"runtime": runtime, "steps": steps}
+        ).json()
+        if result["status"] == "succeeded" or time.monotonic() > deadline:
+            return dict(result)
+
+
+def test_a_benign_extension_works(api: httpx.Client, workspace: dict, site: Site) -> None:
+    """Content scripts, storage and tabs: what extensions usually need keeps working."""
+    files = {"manifest.json": json.dumps(BENIGN), **BENIGN_FILES}
+    extension_id = upload(api, make_zip(files)).json()["id"]
     launched = api.post(
         f"/workspaces/{workspace['id']}/runtimes",
         json={
@@ -201,11 +225,101 @@ def test_a_loaded_content_script_changes_the_page(api: httpx.Client, workspace: 
         {"call": "page.waitForSelector", "args": ["#marker:text('marked by extension')"]},
         {"call": "page.textContent", "args": ["#marker"]},
     ]
-    deadline = time.monotonic() + 30
-    while True:  # an extension's first content-script injection can lag the browser's start
-        result = api.post(
-            f"/workspaces/{workspace['id']}/execute", json={"runtime": "with-ext", "steps": steps}
-        ).json()
-        if result["status"] == "succeeded" or time.monotonic() > deadline:
-            break
-    assert result["steps"][-1]["result"] == "marked by extension", result
+    result = run_until(api, workspace["id"], "with-ext", steps)
+    assert result["steps"][-1]["result"] == "marked by extension at /ext-target.html", result
+
+
+def _dnr(action: dict) -> dict[str, str]:
+    manifest = {
+        **MANIFEST,
+        "permissions": ["declarativeNetRequest"],
+        "declarative_net_request": {"rule_resources": [{"id": "r", "enabled": True, "path": "rules.json"}]},
+    }
+    rule = {"id": 7, "priority": 1, "action": action, "condition": {"urlFilter": "|http"}}
+    return {"manifest.json": json.dumps(manifest), "rules.json": json.dumps([rule])}
+
+
+def _redirect(to: dict) -> dict[str, str]:
+    return _dnr({"type": "redirect", "redirect": to})
+
+
+HOSTILE = [
+    *(({**MANIFEST, "permissions": [p]}, p) for p in ("proxy", "debugger", "privacy", "nativeMessaging")),
+    *(
+        ({**MANIFEST, "manifest_version": 2, "permissions": [p]}, p)
+        for p in ("management", "webRequestBlocking")
+    ),
+    ({**MANIFEST, "optional_permissions": ["proxy"]}, "proxy"),
+    ({**MANIFEST, "host_permissions": ["file:///*"]}, "file:///*"),
+    ({**MANIFEST, "manifest_version": 2, "permissions": ["tabs", "file://*/*"]}, "file://*/*"),
+    ({**MANIFEST, "content_scripts": [{"matches": ["file:///etc/*"], "js": ["a.js"]}]}, "file:///etc/*"),
+]
+HOSTILE_RULES = [
+    _redirect({"url": "http://127.0.0.1:8787/v1/"}),
+    _redirect({"url": "http://0x7f000001/"}),
+    _redirect({"url": "http://api.localhost/"}),
+    _redirect({"url": "https://10.1.2.3/"}),
+    _redirect({"url": "file:///etc/passwd"}),
+    _redirect({"regexSubstitution": "http://169.254.169.254/\\1"}),
+    _redirect({"transform": {"host": "192.168.0.1"}}),
+]
+
+
+@pytest.mark.parametrize(("manifest", "named"), HOSTILE)
+def test_it_refuses_an_extension_that_reaches_around_isolation(
+    api: httpx.Client, engine: EngineProcess, manifest: dict, named: str
+) -> None:
+    before = files_under(engine.var_dir / "extensions") if (engine.var_dir / "extensions").exists() else set()
+    response = upload(api, make_zip({"manifest.json": json.dumps(manifest), "a.js": ""}))
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "extension.permission_refused" and named in error["message"], error
+    assert files_under(engine.var_dir / "extensions") == before  # nothing kept
+
+
+@pytest.mark.parametrize("files", HOSTILE_RULES)
+def test_it_refuses_network_rules_that_redirect_somewhere_private(api: httpx.Client, files: dict) -> None:
+    response = upload(api, make_zip(files))
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "extension.permission_refused" and "declarativeNetRequest" in error["message"]
+    assert "id 7" in error["message"]
+
+
+def test_it_keeps_network_rules_that_block_or_redirect_to_public_sites(api: httpx.Client) -> None:
+    for action in ({"type": "block"}, {"type": "redirect", "redirect": {"url": "https://example.org/"}}):
+        assert upload(api, make_zip(_dnr(action))).status_code == 201
+
+
+def test_chromium_refuses_a_blocked_permission_whatever_is_on_disk(
+    api: httpx.Client, engine: EngineProcess, workspace: dict, site: Site
+) -> None:
+    """An extension asking for `proxy` that is on disk anyway (uploaded before the rule, or put
+    there by hand) is not loaded: the managed policy blocks the permission in Chromium itself."""
+    benign = upload(api, make_zip({"manifest.json": json.dumps(BENIGN), **BENIGN_FILES})).json()["id"]
+    hostile_manifest = {
+        **MANIFEST,
+        "name": "Hostile",
+        "content_scripts": [
+            {"matches": ["http://127.0.0.1/*"], "js": ["title.js"], "run_at": "document_end"}
+        ],
+    }
+    hostile_files = {"manifest.json": json.dumps(hostile_manifest), "title.js": "document.title = 'HOSTILE';"}
+    hostile = upload(api, make_zip(hostile_files)).json()["id"]
+    on_disk = engine.var_dir / "extensions" / hostile / "unpacked" / "manifest.json"
+    on_disk.write_text(json.dumps({**hostile_manifest, "permissions": ["proxy", "storage"]}))
+    config = {"extensionIds": [benign, hostile]}
+    launched = api.post(
+        f"/workspaces/{workspace['id']}/runtimes",
+        json={"alias": "blocked", "launch": {"mode": "ephemeral", "config": config}},
+    )
+    assert launched.status_code == 200, launched.text
+    steps = [
+        {"call": "page.goto", "args": [f"{site.url}/ext-target.html"]},
+        {"call": "page.waitForSelector", "args": ["#marker:text('marked by extension')"]},
+        {"call": "page.title"},
+    ]
+    # Once the benign extension has acted on the page, the hostile one would have too.
+    result = run_until(api, workspace["id"], "blocked", steps)
+    assert result["status"] == "succeeded", result
+    assert result["steps"][-1]["result"] == "Extension target", result

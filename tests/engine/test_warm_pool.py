@@ -126,7 +126,11 @@ def _browser(engine: EngineProcess, runtime_id: str) -> dict[str, Any]:
         "argv": normalised,
         "proxy": proxy,
         "uid": uid,
-        "own_namespace": os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt"),
+        "namespaces": {
+            kind: os.readlink(f"/proc/{pid}/ns/{kind}") != os.readlink(f"/proc/self/ns/{kind}")
+            for kind in ("mnt", "net")
+        },
+        "net": os.readlink(f"/proc/{pid}/ns/net"),
     }
 
 
@@ -148,10 +152,11 @@ def test_a_pooled_browser_starts_exactly_as_a_cold_one(
     assert sorted(warm.values()) == [False, True], warm
     pooled = _browser(warm_engine, next(launched[a]["id"] for a, w in warm.items() if w))
     cold = _browser(warm_engine, next(launched[a]["id"] for a, w in warm.items() if not w))
-    # The same flags, policy launcher and user; each with a proxy listener of its own.
+    # The same flags and isolation: each in namespaces of its own (its proxy alone in its
+    # network), each as a uid of its own.
     assert pooled["argv"] == cold["argv"]
-    assert pooled["uid"] == cold["uid"] and pooled["own_namespace"] == cold["own_namespace"]
-    assert pooled["proxy"] != cold["proxy"]
+    assert pooled["namespaces"] == cold["namespaces"] == {"mnt": True, "net": True}
+    assert pooled["net"] != cold["net"] and pooled["uid"] != cold["uid"]
 
 
 def test_a_launch_that_changes_how_chromium_starts_is_cold_and_leaves_the_pool(

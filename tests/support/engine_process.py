@@ -133,7 +133,12 @@ class EngineProcess(ServerProcess):
     name = "engine"
 
     def __init__(
-        self, var_dir: Path, extra_env: dict[str, str] | None = None, allow: str = "", port: int = 0
+        self,
+        var_dir: Path,
+        extra_env: dict[str, str] | None = None,
+        allow: str = "",
+        port: int = 0,
+        prefix: tuple[str, ...] = (),
     ) -> None:
         var_dir = browser_reachable(var_dir)
         super().__init__(
@@ -148,6 +153,7 @@ class EngineProcess(ServerProcess):
         )
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.keys: dict[str, str] = {}
+        self.prefix = prefix  # what the engine runs under (e.g. setpriv, to drop its capabilities)
         self.log_level = "warning"  # uvicorn's; "info" logs every websocket it accepts
 
     def create_key(self, scope: str, name: str | None = None) -> str:
@@ -163,6 +169,7 @@ class EngineProcess(ServerProcess):
             for scope in ("admin", "operator", "read"):
                 self.keys[scope] = self.create_key(scope)
         argv = [
+            *self.prefix,
             *(sys.executable, "manage.py", "runengine"),
             *("--fd", str(self.listener.fileno()), "--log-level", self.log_level),
         ]

@@ -1,7 +1,8 @@
 """A tiny web site served by the test suite itself (no internet): tests/pages over HTTP.
 
 Besides the files, `/redirect?to=<url>` answers 302 to that URL, `/api/json` answers a small JSON
-object with a `Set-Cookie` (SECRET_COOKIE), `/text?bytes=<n>` answers n bytes of text; every
+object with a `Set-Cookie` (SECRET_COOKIE), `/text?bytes=<n>` answers n bytes of text,
+`/bytes?n=<count>` is a download of that many zero bytes (streamed, for size limits); every
 request path is recorded in `requests` (a "private" site on 127.0.0.2 proves that nothing
 reached it).
 """
@@ -40,6 +41,9 @@ class _QuietHandler(SimpleHTTPRequestHandler):
             size = min(int(parse_qs(parts.query).get("bytes", ["0"])[0]), TEXT_BYTES_MAX)
             self._answer((b"0123456789abcdef" * (size // 16 + 1))[:size], "text/plain")
             return
+        if parts.path == "/bytes":
+            self._zeros(int(parse_qs(parts.query)["n"][0]))
+            return
         super().do_GET()
 
     def _answer(self, body: bytes, content_type: str, headers: Sequence[tuple[str, str]] = ()) -> None:
@@ -51,6 +55,20 @@ class _QuietHandler(SimpleHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def _zeros(self, count: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Disposition", f'attachment; filename="zeros-{count}.bin"')
+        self.send_header("Content-Length", str(count))
+        self.end_headers()
+        chunk = bytes(64 * 1024)
+        try:
+            while count > 0:
+                self.wfile.write(chunk[: min(count, len(chunk))])
+                count -= len(chunk)
+        except OSError:
+            pass  # the browser cancelled the download
 
     def log_message(self, format: str, *args: object) -> None:
         pass

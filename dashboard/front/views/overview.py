@@ -14,7 +14,7 @@ relay down, every widget asks the API, as before.
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.http import HttpResponse
@@ -194,7 +194,10 @@ async def _live_per_workspace(page: Page[Workspace] | BctrlError) -> LiveRuntime
 
 
 async def _connection(_: Lists) -> meta.Connection | BctrlError:
-    return await settle(meta.connection())
+    connection, limits = await asyncio.gather(settle(meta.connection()), settle(meta.limits()))
+    if isinstance(connection, BctrlError) or isinstance(limits, BctrlError):
+        return connection  # an API without the limits route says nothing about isolation
+    return replace(connection, isolation=limits.isolation, runtimes_allowed=limits.runtimes_allowed)
 
 
 async def _operations(_: Lists) -> Page[operations.Operation] | BctrlError:
