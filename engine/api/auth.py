@@ -103,6 +103,17 @@ class KeyRing:
         self._loading: dict[str, asyncio.Future[ApiKey | None]] = {}
         self._generation = 0
 
+    def remembered(self, token: str) -> tuple[ApiKey | None, bool]:
+        """(the key memory holds for `token`, whether it is fresh) without the database.
+
+        A stale entry still says the secret belonged to a key (admission counts it as keyed);
+        `find` reads it again before it is trusted. A revoked key is never remembered (`forget`).
+        """
+        hit = self._keys.get(hash_key(token))
+        if hit is None:
+            return None, False
+        return hit[0], time.monotonic() - hit[1] < self.REFRESH_SECONDS
+
     async def find(self, token: str) -> ApiKey | None:
         """The unrevoked key whose secret is `token`, or None."""
         digest = hash_key(token)
