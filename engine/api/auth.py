@@ -58,6 +58,16 @@ def require(api_key: ApiKey, needed: str, what: str) -> None:
         )
 
 
+def may_use(request: HttpRequest) -> bool:
+    """Whether the request's key may keep a runtime in use (alive): operator and admin keys.
+
+    A read key only watches: whatever it asks (`keepAlive`), it never holds a runtime past its
+    idle timeout, nor its cost.
+    """
+    api_key = getattr(request, "auth", None)
+    return isinstance(api_key, ApiKey) and SCOPE_RANK[api_key.scope] >= SCOPE_RANK["operator"]
+
+
 class _RateLimiter:
     """Fixed one-minute windows per key; the engine is a single process, so memory is enough."""
 
