@@ -99,6 +99,7 @@ async def _prepare_options(runtime: Runtime, instruction: str, options: Any = No
     result="{success, action: {method, element, selector, args}, description, usage}",
     prepare=_prepare_options,
     default_timeout_ms=AGENT_STEP_TIMEOUT_MS,
+    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="One model-chosen action on the page (click, fill, type, press, select, scroll, navigate).",
 )
 @_model_errors_as_step_errors
@@ -155,6 +156,7 @@ OBSERVE_TOOL = Tool(
     result="[{selector, description, method, args}]",
     prepare=_prepare_options,
     default_timeout_ms=AGENT_STEP_TIMEOUT_MS,
+    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="Candidate actions matching an instruction, without acting.",
 )
 @_model_errors_as_step_errors
@@ -212,6 +214,7 @@ async def _prepare_extract(
     result="the data, matching `schema` (default {extraction: string})",
     prepare=_prepare_extract,
     default_timeout_ms=AGENT_STEP_TIMEOUT_MS,
+    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="Structured data from the page, validated against a JSON Schema (one retry).",
 )
 @_model_errors_as_step_errors
@@ -284,6 +287,7 @@ async def _start(ctx: StepContext, call: str, task: str, config: Any) -> dict[st
     result="{operationId} (and the execute result's `operation`)",
     prepare=_prepare_agent,
     long_running=True,
+    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="A multi-step agent run (observe → decide → act until done) as an operation.",
 )
 async def stagehand_agent(ctx: StepContext, instruction: str, config: Any = None) -> dict[str, Any]:
@@ -296,6 +300,7 @@ async def stagehand_agent(ctx: StepContext, instruction: str, config: Any = None
     result="{operationId} (and the execute result's `operation`)",
     prepare=_prepare_agent,
     long_running=True,
+    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="A browser-use style agent run (observe → decide → act until done) as an operation.",
 )
 async def browser_use_agent(ctx: StepContext, task: str, config: Any = None) -> dict[str, Any]:

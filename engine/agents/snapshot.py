@@ -22,10 +22,10 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
+from engine.runtimes.seal import SECRET_ATTRIBUTE
 from engine.steps.registry import StepError
 
 ID_ATTRIBUTE = "data-bctrl-id"
-SECRET_ATTRIBUTE = "data-bctrl-secret"  # noqa: S105 (an attribute name, not a secret)
 MAX_ELEMENTS = 300
 MAX_TEXT_CHARS = 6000
 # A common rule of thumb for English text and markup in the BPE tokenizers of the providers we

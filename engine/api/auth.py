@@ -4,8 +4,8 @@ Scopes (contract, "Scopes of API keys"): `read` may GET, call the two `wait` end
 view-only embeds; `operator` may do everything except change or reveal vault entries and AI
 credentials, and anything about API keys (listing them included: names and scopes tell an
 attacker which key to steal); `admin` may do everything. Every route declares the scope it needs with its `auth=`
-(READ, OPERATOR or ADMIN, below), never by the shape of its URL: `GET .../totp` is OPERATOR
-though it is a GET, `POST .../wait` READ though it is a POST, `POST /ai-credentials/{id}/test`
+(READ, OPERATOR or ADMIN, below), never by the shape of its URL: `GET .../totp` is ADMIN
+though it is a GET (a one-time code is a secret, used below admin, never read), `POST .../wait` READ though it is a POST, `POST /ai-credentials/{id}/test`
 OPERATOR whatever the id. `engine.api` refuses to start if a route declares none, and
 tests/engine/test_scopes.py walks the OpenAPI document against a table of what each scope may do.
 A rule that depends on the body (an interactive embed token) calls `require` in its handler.

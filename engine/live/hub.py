@@ -349,8 +349,9 @@ class RuntimeHub:
         asyncio.get_running_loop().call_later(TABS_SETTLE_SECONDS, send)
 
     def tabs_message(self) -> dict[str, Any]:
+        redact = self.session.seal.redact  # a filled secret in a URL or title is never shown
         tabs = [
-            {"id": tab, "url": page.url, "title": self.titles.get(tab, "")}
+            {"id": tab, "url": redact(page.url), "title": redact(self.titles.get(tab, ""))}
             for tab, page in self.session.pages.items()
             if not page.is_closed()
         ]
