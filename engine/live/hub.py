@@ -20,8 +20,10 @@ Invariants, and why:
   it: slow viewers drop frames, fast ones get them all) and a short queue of messages whose
   newest version is all that matters (tabs, counts). A late viewer gets the last frame at once,
   which is also how a page that does not repaint still shows its picture.
-- **One shown tab**, shared by every viewer (there is one screencast): a viewer picking a tab
-  switches it for all; while anyone watches in `automation` mode, or nobody watches and the
+- **One controller** (engine/live/control.py): only the sockets of whoever holds control send
+  input, navigate or pick the shown tab; everyone else watches.
+- **One shown tab**, shared by every viewer (there is one screencast): the controller picking a
+  tab switches it for all; while anyone watches in `automation` mode, or nobody watches and the
   recorder runs, it follows the tab the automation last used (a step on it, or a page opening).
   The shown tab is brought to front, since a background tab may stop painting.
 """
@@ -48,6 +50,7 @@ from playwright.async_api import Error as PlaywrightError
 from engine.egress.policy import scheme_refusal
 from engine.live import input as viewer_input
 from engine.live import recorder as recordings
+from engine.live.control import LiveControl
 from engine.live.tokens import EmbedGrant
 from engine.models import Runtime
 from engine.runtimes.session import RuntimeSession
@@ -162,6 +165,7 @@ class RuntimeHub:
         self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tabs_pending = False
+        self.control = LiveControl(self.viewers, session.emit)
         session.listeners.append(self._on_event)
 
     # ---- who needs the screencast ---------------------------------------------------------
@@ -194,6 +198,7 @@ class RuntimeHub:
 
     async def join(self, viewer: Viewer) -> None:
         self.viewers.add(viewer)
+        self.control.joined(viewer)
         self.session.emit(
             "embed.viewer_joined", {"interactive": viewer.grant.interactive, "viewers": len(self.viewers)}
         )
@@ -212,6 +217,7 @@ class RuntimeHub:
         if viewer not in self.viewers:
             return
         self.viewers.discard(viewer)
+        self.control.left(viewer)
         self._report_inputs(viewer)
         if not self.closed:
             self.session.emit(
@@ -227,15 +233,15 @@ class RuntimeHub:
     # ---- what viewers send ----------------------------------------------------------------
 
     async def receive(self, viewer: Viewer, message: dict[str, Any]) -> None:
+        if not self.control.holds(viewer):
+            return  # only the controller's input reaches the browser, or switches the shown tab
         kind = message.get("type")
         if kind == "tab":
-            # Picking what to watch is not input to the page: view-only viewers may do it.
+            # The shown tab is everyone's (one screencast): the controller picks it.
             tab = message.get("tabId")
             if isinstance(tab, str) and tab in self.session.pages:
                 await self._show(tab)
             return
-        if not viewer.grant.interactive:
-            return  # a view-only token's input never reaches the browser
         if kind == "navigate":
             await self._navigate(viewer, message)
             return
@@ -526,6 +532,7 @@ class RuntimeHub:
     async def close(self, status: str, message: str) -> None:
         """The runtime ended: tell every viewer, close their sockets, finalise the recording."""
         self.closed = True
+        self.control.close()
         with contextlib.suppress(ValueError):
             self.session.listeners.remove(self._on_event)
         self._cancel_resume()
