@@ -26,7 +26,7 @@ The values filled are also kept (in this process's memory, for the runtime's lif
 
 API (one `Seal` per runtime session, `session.seal`):
 - `await seal.taint(page, reason)`, or `async with seal.scripting(page, reason):` around a call
-  that runs the caller's script (both documents, before and after, are marked);
+  that runs the caller's script (the document shown once it is done is marked);
   `await seal.taint(page, reason, every_document=True)` for script that outlives navigations
   (an init script); `seal.taint_runtime(reason)` for something that reaches every page;
 - `await seal.tainted()` → the reason, or None;
@@ -132,9 +132,9 @@ class Seal:
 
     @contextlib.asynccontextmanager
     async def scripting(self, page: Page, reason: str) -> AsyncIterator[None]:
-        """Around a call that runs the caller's script in `page`: the document it runs in may be the
-        one shown before or (a navigation under way) after, so both are marked."""
-        await self.taint(page, reason)
+        """Around a call that runs the caller's script in `page`: the document shown once it is
+        done is marked. That is where the script ran, or the script's document is gone already
+        (replaced by a navigation under way, or one the script started), with its listeners."""
         try:
             yield
         finally:
