@@ -107,7 +107,7 @@ async def act(ctx: StepContext, instruction: str, options: Any = None) -> dict[s
     setup = _setup(ctx)
     page = ctx.page
     tools = _page_tools(setup)
-    seen = await snapshot.take(page)
+    seen = await snapshot.take(page, ctx.session.seal.redact)
     async with setup.client() as client:
         response = await client.complete(
             ChatRequest(prompts.ACT_SYSTEM, prompts.single(instruction, seen, setup.vault_keys), tools)
@@ -162,7 +162,7 @@ OBSERVE_TOOL = Tool(
 @_model_errors_as_step_errors
 async def observe(ctx: StepContext, instruction: str, options: Any = None) -> list[dict[str, Any]]:
     setup = _setup(ctx)
-    seen = await snapshot.take(ctx.page)
+    seen = await snapshot.take(ctx.page, ctx.session.seal.redact)
     tools = (OBSERVE_TOOL,)
     async with setup.client() as client:
         response = await client.complete(
@@ -227,7 +227,7 @@ async def extract(ctx: StepContext, instruction: str, schema: Any = None, option
         "Return the requested data as `data`.",
         {"type": "object", "properties": {"data": wanted}, "required": ["data"]},
     )
-    seen = await snapshot.take(ctx.page)
+    seen = await snapshot.take(ctx.page, ctx.session.seal.redact)
     async with setup.client() as client:
         note = ""
         problem = ""
