@@ -167,6 +167,14 @@ RATE_LIMIT_PER_MINUTE = env.int("ENGINE_RATE_LIMIT_PER_MINUTE", default=6000)
 # and update streams at once (counted apart: they are meant to stay open).
 MAX_REQUESTS_IN_FLIGHT = env.int("ENGINE_MAX_REQUESTS_IN_FLIGHT", default=256)
 MAX_STREAMS_IN_FLIGHT = env.int("ENGINE_MAX_STREAMS_IN_FLIGHT", default=1000)
+# Requests without a valid API key or embed token (a typo'd key, the viewer's assets, anything
+# else) at once, counted apart: they never take the capacity keyed callers share.
+MAX_UNAUTHENTICATED_IN_FLIGHT = env.int("ENGINE_MAX_UNAUTHENTICATED_IN_FLIGHT", default=32)
+# A request body must arrive at least this fast (bytes per second, after its first second) or
+# the request is cut with 408 request.timeout; 0 turns the floor off.
+BODY_MIN_BYTES_PER_SECOND = env.int("ENGINE_BODY_MIN_BYTES_PER_SECOND", default=64 * 1024)
+# How long a request's line and headers may take to arrive (then 408 and the connection closes).
+HEADERS_TIMEOUT_SECONDS = env.float("ENGINE_HEADERS_TIMEOUT_SECONDS", default=5.0)
 # How long an idle keep-alive connection stays open: well past the time clients keep theirs pooled
 # (httpx and the console: 5 s), so the server never closes one just as a request is sent on it
 # (uvicorn's own default, 5 s, was the same as httpx's: that race dropped requests under load).

@@ -9,18 +9,28 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from engine.runtimes import chromium
-from tests.support.engine_process import EngineProcess
+from tests.support.engine_process import EngineProcess, refused_port
 from tests.support.model_server import ModelServer
 from tests.support.site import TestSite
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory, site: TestSite) -> Iterator[EngineProcess]:
+def closed_port() -> int:
+    """A loopback port the session engine may call where nothing listens (a refused connection)."""
+    return refused_port()
+
+
+@pytest.fixture(scope="session")
+def engine(
+    tmp_path_factory: pytest.TempPathFactory, site: TestSite, model_server: ModelServer, closed_port: int
+) -> Iterator[EngineProcess]:
     """One real engine for the whole session (tests that restart or kill it start their own).
 
-    Its runtimes may reach the suite's own site and no other loopback or private address.
+    Its runtimes may reach the suite's own site; it (and they) the scripted model server and the
+    closed port; no other loopback or private address.
     """
-    process = EngineProcess(tmp_path_factory.mktemp("engine"), allow=site.host_port).start()
+    allow = f"{site.host_port},{model_server.host_port},127.0.0.1:{closed_port}"
+    process = EngineProcess(tmp_path_factory.mktemp("engine"), allow=allow).start()
     yield process
     process.stop()
 

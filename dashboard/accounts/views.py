@@ -17,9 +17,10 @@ from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts import users
 from dashboard.accounts.forms import UserActiveForm, UserCreateForm, UserRoleForm
-from dashboard.accounts.roles import role_required
+from dashboard.accounts.roles import ROLES, role_required
 from dashboard.audit.log import record
 from dashboard.audit.models import AuditEntry
+from dashboard.live import control as live_control
 from dashboard.pages import HtmxHttpRequest, render_page, with_toast
 
 LOGIN_WINDOW_SECONDS = 15 * 60
@@ -116,10 +117,17 @@ async def _table(request: HtmxHttpRequest, status: int = 200) -> HttpResponse:
     return render_page(request, "accounts/users.html", context, region="table", status=status)
 
 
+async def _no_longer_operating(user_id: int, username: str, text: str) -> tuple[str, str]:
+    """A user who may no longer operate loses control of every live view at once (the engine is
+    told); (the toast's text, its level)."""
+    problem = await live_control.release_user(user_id, username)
+    return (f"{text} {problem}", "warning") if problem else (text, "success")
+
+
 async def _after_change(request: HtmxHttpRequest, text: str, level: str = "success") -> HttpResponse:
     """htmx: the refreshed table and a toast; a plain form post: back to the list with a message."""
     if request.htmx:
-        table = await _table(request, 200 if level == "success" else 409)
+        table = await _table(request, 409 if level == "error" else 200)
         return await with_toast(table, request, text, level)
     messages.add_message(request, messages.SUCCESS if level == "success" else messages.ERROR, text)
     return redirect("users")
@@ -158,7 +166,10 @@ async def user_role(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
         await record(request, "user.role", "user", user.username, outcome="denied", message=str(error))
         return await _after_change(request, str(error), "error")
     await record(request, "user.role", "user", user.username, message=f"{old} → {new}")
-    return await _after_change(request, f"{user.username} is now {new}.")
+    text, level = f"{user.username} is now {new}.", "success"
+    if ROLES.index(new) < ROLES.index("operator"):
+        text, level = await _no_longer_operating(user.pk, user.username, text)
+    return await _after_change(request, text, level)
 
 
 @require_POST
@@ -175,7 +186,10 @@ async def user_active(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
         await record(request, action, "user", user.username, outcome="denied", message=str(error))
         return await _after_change(request, str(error), "error")
     await record(request, action, "user", user.username)
-    return await _after_change(request, f"{user.username} can {'' if active else 'no longer '}sign in.")
+    text, level = f"{user.username} can {'' if active else 'no longer '}sign in.", "success"
+    if not active:
+        text, level = await _no_longer_operating(user.pk, user.username, text)
+    return await _after_change(request, text, level)
 
 
 @require_http_methods(["GET", "POST"])
@@ -185,7 +199,7 @@ async def user_delete(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
     if user is None:
         messages.error(request, "That user no longer exists.")
         return redirect("users")
-    error = None
+    error, user_id = None, user.pk
     if request.method == "POST":
         try:
             await sync_to_async(users.delete_user)(user)
@@ -194,7 +208,8 @@ async def user_delete(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
             await record(request, "user.delete", "user", user.username, outcome="denied", message=error)
         else:
             await record(request, "user.delete", "user", user.username)
-            messages.success(request, f"Deleted {user.username}.")
+            text, level = await _no_longer_operating(user_id, user.username, f"Deleted {user.username}.")
+            messages.add_message(request, messages.SUCCESS if level == "success" else messages.WARNING, text)
             return redirect("users")
     context = {"target": user, "error": error}
     return render_page(request, "accounts/user_delete.html", context, status=409 if error else 200)

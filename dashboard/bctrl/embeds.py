@@ -42,11 +42,22 @@ async def live_view(
     show_controls: bool = True,
     thumbnail: bool = False,
     ttl_seconds: int | None = None,
+    holder: str | None = None,
+    take_over: bool = False,
 ) -> Embed:
-    """A live view of an active runtime; `thumbnail` asks for a low-rate picture only (this engine's)."""
+    """A live view of an active runtime; `thumbnail` asks for a low-rate picture only (this engine's).
+
+    An interactive one takes control of the browser for `holder` (this engine's: one holder at a
+    time); someone else holding it is BctrlError `runtime.control_taken` (`details.holder`)
+    unless `take_over`.
+    """
     payload: dict[str, Any] = {"interactive": interactive, "showControls": show_controls}
     if thumbnail:
         payload["thumbnail"] = True
+    if interactive and holder:
+        payload["holder"] = holder
+    if interactive and take_over:
+        payload["takeOver"] = True
     if ttl_seconds:
         payload["ttlSeconds"] = ttl_seconds
     body = await get_client().post(f"workspaces/{workspace_id}/runtimes/{alias}/embed/live", json=payload)
@@ -56,3 +67,14 @@ async def live_view(
 async def recording(workspace_id: str, alias: str) -> Embed:
     body = await get_client().post(f"workspaces/{workspace_id}/runtimes/{alias}/embed/recording")
     return Embed.from_api(body)
+
+
+async def release_control(workspace_id: str, alias: str) -> None:
+    """Nobody controls the runtime's browser any more (whoever held it)."""
+    await get_client().delete(f"workspaces/{workspace_id}/runtimes/{alias}/control")
+
+
+async def release_holder(holder: str) -> int:
+    """Every runtime `holder` controls goes view-only; how many there were."""
+    body = await get_client().post("live-control/release", json={"holder": holder})
+    return int(body.get("released", 0)) if isinstance(body, dict) else 0

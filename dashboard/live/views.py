@@ -9,11 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
 from django.http import HttpResponse
-from django.template.loader import render_to_string
 from django.urls import path
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -24,15 +21,14 @@ from dashboard.bctrl import events as events_api
 from dashboard.bctrl import runtimes as runtimes_api
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.live import fragments, har, relay
-from dashboard.live.inspector import Requests, control_group
+from dashboard.live import control, fragments, har, relay
+from dashboard.live.inspector import Requests
 from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
 
 FEED_SIZE = 50
 INSPECTOR_ROWS = 500  # the newest events the inspector opens with
 INSPECTOR_PAGES = 20  # of 500: how far back the inspector reads to find the newest events
 REFRESH_SHARE = 0.8  # a live view's token is renewed once this share of its life has passed
-CONTROL_TTL_SECONDS = 8 * 3600
 
 
 # --- the updates feed -----------------------------------------------------------------------
@@ -78,10 +74,6 @@ FAMILIES = (
 # --- live view, recording and control -------------------------------------------------------
 
 
-def _control_key(workspace_id: str, alias: str) -> str:
-    return f"live.control.{workspace_id}.{alias}"
-
-
 @require_GET
 @role_required("viewer")
 async def runtime_live(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
@@ -90,18 +82,21 @@ async def runtime_live(request: HtmxHttpRequest, workspace_id: str, alias: str) 
     return await _live_region(request, str(workspace_id), alias, request.GET.get("control") == "1")
 
 
-async def _live_region(request: HtmxHttpRequest, ws: str, alias: str, wants_control: bool) -> HttpResponse:
+async def _live_region(
+    request: HtmxHttpRequest,
+    ws: str,
+    alias: str,
+    wants_control: bool,
+    embed: embeds_api.Embed | BctrlError | None = None,
+    take_over_from: str = "",
+) -> HttpResponse:
+    """The region; `embed`: one minted already (taking control mints the holder's own)."""
     user = await request.auser()
-    holder = await cache.aget(_control_key(ws, alias))
+    holder = await control.holder(ws, alias)
     interactive = (
         wants_control and await _can_operate(user) and bool(holder) and holder.get("user_id") == user.pk  # type: ignore[union-attr]
     )
-    context: dict[str, Any] = {
-        "workspace_id": ws,
-        "alias": alias,
-        "holder": holder,
-        "interactive": interactive,
-    }
+    context: dict[str, Any] = {"workspace_id": ws, "alias": alias, "take_over_from": take_over_from}
     runtime = await settle(runtimes_api.get_runtime(ws, alias))
     if isinstance(runtime, BctrlError):
         context["error"] = runtime
@@ -110,9 +105,22 @@ async def _live_region(request: HtmxHttpRequest, ws: str, alias: str, wants_cont
         )
     context["runtime"] = runtime
     if runtime.active:
-        embed = await settle(embeds_api.live_view(ws, alias, interactive=interactive))
+        if embed is None:
+            embed = await settle(
+                embeds_api.live_view(ws, alias, interactive=interactive, holder=user.get_username())
+            )
+        if isinstance(embed, BctrlError) and embed.code == "runtime.control_taken":
+            # Taken in the engine meanwhile (an API client, or an admin elsewhere): view-only now.
+            await control.drop(ws, alias)
+            holder = {
+                "username": embed.details.get("holder") or "someone",
+                "since": embed.details.get("since"),
+            }
+            interactive = False
+            embed = await settle(embeds_api.live_view(ws, alias))
     else:
         embed = await settle(embeds_api.recording(ws, alias))
+    context.update(holder=holder, interactive=interactive)
     if isinstance(embed, BctrlError):
         context["embed_error"] = embed
     else:
@@ -140,43 +148,55 @@ async def _role(user: Any) -> str:
 @require_POST
 @role_required("operator")
 async def runtime_control(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
-    """Take or release control of a runtime's browser: audited, and shown to everyone on its page."""
+    """Take or release control of a runtime's browser: audited, and shown to everyone on its page.
+
+    Taking it from someone asks first ("oscar has control: take over?"); the engine enforces it
+    (their input ends at once when the take-over is confirmed)."""
     ws, action = str(workspace_id), request.POST.get("action", "")
-    user = await request.auser()
-    key = _control_key(ws, alias)
-    holder = await cache.aget(key)
-    target = f"{ws}/{alias}"
     if action == "take":
-        taken_from = holder.get("username") if holder and holder.get("user_id") != user.pk else ""
-        holder = {"user_id": user.pk, "username": user.get_username(), "since": timezone.now().isoformat()}
-        await cache.aset(key, holder, CONTROL_TTL_SECONDS)
-        note = f"took control from {taken_from}" if taken_from else "took control"
-        await record(request, "runtime.control.take", "runtime", target, message=note)
-        text = f"You have control of {alias}: your mouse and keyboard reach its browser."
-    elif action == "release":
-        if holder and holder.get("user_id") != user.pk and await _role(user) != "admin":
-            response = await _live_region(request, ws, alias, wants_control=False)
-            return await with_toast(response, request, f"{holder['username']} has control, not you.", "error")
-        await cache.adelete(key)
-        await record(request, "runtime.control.release", "runtime", target, message="released control")
-        holder = None
-        text = f"You released control of {alias}: the view is view-only again."
-    else:
+        return await _take(request, ws, alias, confirmed=request.POST.get("takeover") == "1")
+    if action != "release":
         return HttpResponse("Say action=take or action=release.", status=400)
-    await _tell_the_page(ws, alias, holder)
-    response = await _live_region(request, ws, alias, wants_control=action == "take")
-    return await with_toast(response, request, text)
+    user = await request.auser()
+    holder = await control.holder(ws, alias)
+    if holder and holder.get("user_id") != user.pk and await _role(user) != "admin":
+        response = await _live_region(request, ws, alias, wants_control=False)
+        return await with_toast(response, request, f"{holder['username']} has control, not you.", "error")
+    try:
+        await control.release(ws, alias)
+    except BctrlError as error:
+        response = await _live_region(request, ws, alias, wants_control=False)
+        return await with_toast(response, request, error.user_message, "error")
+    await record(request, "runtime.control.release", "runtime", f"{ws}/{alias}", message="released control")
+    response = await _live_region(request, ws, alias, wants_control=False)
+    return await with_toast(
+        response, request, f"You released control of {alias}: the view is view-only again."
+    )
 
 
-async def _tell_the_page(workspace_id: str, alias: str, holder: dict[str, Any] | None) -> None:
-    """Everyone watching this runtime, in every console process, sees who has control now."""
-    from channels.layers import get_channel_layer
-
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    html = render_to_string("live/runtime.html#control_state", {"holder": holder, "live": True})
-    await layer.group_send(control_group(workspace_id, alias), {"type": "live.control", "html": html})
+async def _take(request: HtmxHttpRequest, ws: str, alias: str, confirmed: bool) -> HttpResponse:
+    user = await request.auser()
+    holder = await control.holder(ws, alias)
+    taken_from = holder.get("username", "") if holder and holder.get("user_id") != user.pk else ""
+    if taken_from and not confirmed:
+        return await _live_region(request, ws, alias, wants_control=False, take_over_from=taken_from)
+    embed = await settle(
+        embeds_api.live_view(ws, alias, interactive=True, holder=user.get_username(), take_over=confirmed)
+    )
+    if isinstance(embed, BctrlError) and embed.code == "runtime.control_taken" and not confirmed:
+        # held outside this console (an API client): the engine named them; ask the same way
+        taken_from = str(embed.details.get("holder") or "someone")
+        return await _live_region(request, ws, alias, wants_control=False, take_over_from=taken_from)
+    if isinstance(embed, BctrlError):
+        response = await _live_region(request, ws, alias, wants_control=False)
+        return await with_toast(response, request, embed.user_message, "error")
+    await control.hold(ws, alias, user)
+    note = f"took control from {taken_from}" if taken_from else "took control"
+    await record(request, "runtime.control.take", "runtime", f"{ws}/{alias}", message=note)
+    response = await _live_region(request, ws, alias, wants_control=True, embed=embed)
+    return await with_toast(
+        response, request, f"You have control of {alias}: your mouse and keyboard reach its browser."
+    )
 
 
 # --- the inspector --------------------------------------------------------------------------

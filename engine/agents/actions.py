@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
-from engine.agents.snapshot import SECRET_ATTRIBUTE, Snapshot, describe, locator_for
+from engine.agents.snapshot import Snapshot, describe, locator_for
 from engine.ai.chat import ChatResponse, ModelError, Tool, ToolCall
 from engine.steps import secrets
 from engine.steps.registry import StepContext, StepError
@@ -193,11 +193,8 @@ class Actor:
         if not chosen:
             return Outcome(False, action, f"did not fill {key}", "Name at least one element to fill.")
         selectors = {f"{f}Selector": locator_for(e["id"]) for f, e in chosen.items()}
-        # Marked before anything is typed, so no later snapshot can read these fields' values.
-        for element in chosen.values():
-            await page.locator(locator_for(element["id"])).evaluate(
-                "(el, name) => el.setAttribute(name, '1')", SECRET_ATTRIBUTE
-            )
+        # vault.fill's own rules: the taint check, the fields' kinds, the seal, and the fields
+        # marked so no later snapshot shows their values.
         try:
             result = await secrets.fill(replace(self.ctx, target=page), key, selectors)
         except StepError as exc:

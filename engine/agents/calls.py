@@ -99,6 +99,7 @@ async def _prepare_options(runtime: Runtime, instruction: str, options: Any = No
     result="{success, action: {method, element, selector, args}, description, usage}",
     prepare=_prepare_options,
     default_timeout_ms=AGENT_STEP_TIMEOUT_MS,
+    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="One model-chosen action on the page (click, fill, type, press, select, scroll, navigate).",
 )
 @_model_errors_as_step_errors
@@ -106,7 +107,7 @@ async def act(ctx: StepContext, instruction: str, options: Any = None) -> dict[s
     setup = _setup(ctx)
     page = ctx.page
     tools = _page_tools(setup)
-    seen = await snapshot.take(page)
+    seen = await snapshot.take(page, ctx.session.seal.redact)
     async with setup.client() as client:
         response = await client.complete(
             ChatRequest(prompts.ACT_SYSTEM, prompts.single(instruction, seen, setup.vault_keys), tools)
@@ -155,12 +156,13 @@ OBSERVE_TOOL = Tool(
     result="[{selector, description, method, args}]",
     prepare=_prepare_options,
     default_timeout_ms=AGENT_STEP_TIMEOUT_MS,
+    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="Candidate actions matching an instruction, without acting.",
 )
 @_model_errors_as_step_errors
 async def observe(ctx: StepContext, instruction: str, options: Any = None) -> list[dict[str, Any]]:
     setup = _setup(ctx)
-    seen = await snapshot.take(ctx.page)
+    seen = await snapshot.take(ctx.page, ctx.session.seal.redact)
     tools = (OBSERVE_TOOL,)
     async with setup.client() as client:
         response = await client.complete(
@@ -212,6 +214,7 @@ async def _prepare_extract(
     result="the data, matching `schema` (default {extraction: string})",
     prepare=_prepare_extract,
     default_timeout_ms=AGENT_STEP_TIMEOUT_MS,
+    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="Structured data from the page, validated against a JSON Schema (one retry).",
 )
 @_model_errors_as_step_errors
@@ -224,7 +227,7 @@ async def extract(ctx: StepContext, instruction: str, schema: Any = None, option
         "Return the requested data as `data`.",
         {"type": "object", "properties": {"data": wanted}, "required": ["data"]},
     )
-    seen = await snapshot.take(ctx.page)
+    seen = await snapshot.take(ctx.page, ctx.session.seal.redact)
     async with setup.client() as client:
         note = ""
         problem = ""
@@ -284,6 +287,7 @@ async def _start(ctx: StepContext, call: str, task: str, config: Any) -> dict[st
     result="{operationId} (and the execute result's `operation`)",
     prepare=_prepare_agent,
     long_running=True,
+    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="A multi-step agent run (observe → decide → act until done) as an operation.",
 )
 async def stagehand_agent(ctx: StepContext, instruction: str, config: Any = None) -> dict[str, Any]:
@@ -296,6 +300,7 @@ async def stagehand_agent(ctx: StepContext, instruction: str, config: Any = None
     result="{operationId} (and the execute result's `operation`)",
     prepare=_prepare_agent,
     long_running=True,
+    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="A browser-use style agent run (observe → decide → act until done) as an operation.",
 )
 async def browser_use_agent(ctx: StepContext, task: str, config: Any = None) -> dict[str, Any]:

@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from engine import mounts as mount_rules
 from engine.ai import auth as ai_auth
 from engine.ai.chat import ModelAuth, ModelClient
-from engine.ai.providers import API_KEY_PATTERN, CREDENTIAL_ID_PATTERN, Provider, check_base_url
+from engine.ai.providers import (
+    API_KEY_PATTERN,
+    CREDENTIAL_ID_PATTERN,
+    Provider,
+    check_base_url,
+    check_model,
+)
 from engine.errors import ApiError
 from engine.models import Runtime, VaultEntry
 
@@ -46,6 +52,8 @@ class CallOptions(BaseModel):
     mounts: mount_rules.Mounts | None = None
     requestTimeoutMs: int | None = Field(default=None, ge=100, le=600_000)
     maxRetries: int | None = Field(default=None, ge=0, le=5)
+
+    _model = field_validator("model")(check_model)
 
 
 class AgentConfig(CallOptions):

@@ -157,7 +157,7 @@ async def _run_steps(agent: AgentRun, client: ModelClient) -> bool:
     for step in range(1, config.maxSteps + 1):
         page = _page(ctx)
         async with ctx.session.execute_lock:
-            seen = await snapshot.take(page)
+            seen = await snapshot.take(page, ctx.session.seal.redact)
         request = ChatRequest(
             system=system,
             prompt=prompts.agent_step(

@@ -16,16 +16,17 @@ walked (an agent that needs one navigates to it).
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
+from engine.runtimes.seal import SECRET_ATTRIBUTE
 from engine.steps.registry import StepError
 
 ID_ATTRIBUTE = "data-bctrl-id"
-SECRET_ATTRIBUTE = "data-bctrl-secret"  # noqa: S105 (an attribute name, not a secret)
 MAX_ELEMENTS = 300
 MAX_TEXT_CHARS = 6000
 # A common rule of thumb for English text and markup in the BPE tokenizers of the providers we
@@ -253,12 +254,13 @@ def _quoted(text: str) -> str:
     return '"' + text.replace('"', "'") + '"'
 
 
-async def take(page: Page, tries: int = 3) -> Snapshot:
+async def take(page: Page, redact: Callable[[Any], Any] = lambda v: v, tries: int = 3) -> Snapshot:
     """A snapshot of `page`, waiting out a navigation the last action started (a navigation
-    destroys the document the snapshot script runs in)."""
+    destroys the document the snapshot script runs in). `redact` (the runtime's seal) replaces
+    any filled secret a page put where the snapshot reads (a URL, a title, a label)."""
     for attempt in range(1, tries + 1):
         try:
-            return await _take_once(page)
+            return _redacted(await _take_once(page), redact)
         except PlaywrightError as exc:
             if page.is_closed() or attempt == tries:
                 first = (exc.message or "").strip().splitlines()[:1]
@@ -289,6 +291,11 @@ async def _take_once(page: Page) -> Snapshot:
         skipped_text_chars=raw["skippedTextChars"],
         scroll=raw["scroll"],
     )
+
+
+def _redacted(seen: Snapshot, redact: Callable[[Any], Any]) -> Snapshot:
+    seen.url, seen.title, seen.items = redact(seen.url), redact(seen.title), redact(seen.items)
+    return seen
 
 
 def locator_for(element_id: str) -> str:

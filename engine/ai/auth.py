@@ -19,7 +19,7 @@ from django.conf import settings
 
 from engine import crypto
 from engine.ai.chat import ModelAuth
-from engine.ai.providers import base_url_for
+from engine.ai.providers import base_url_for, model_problem
 from engine.errors import ApiError
 from engine.models import AiCredential
 
@@ -121,4 +121,7 @@ def _complete(
             "agent.model_required",
             "No model to ask: pass config.model, or give the credential a defaultModel.",
         )
+    problem = model_problem(provider, chosen)
+    if problem is not None:
+        raise ApiError(400, "request.invalid", f"The model {chosen[:80]!r} cannot be asked: {problem}.")
     return ModelAuth(provider=provider, api_key=api_key, base_url=url, model=chosen, source=source)

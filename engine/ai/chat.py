@@ -7,6 +7,9 @@ for a tool call on every request (`tool_choice` required / `any` / `ANY`), so a 
 action, not prose to parse.
 
 Failures are one exception, `ModelError`, with the contract's codes:
+- `navigation.blocked`: the provider's address is one the egress policy refuses (a loopback,
+  private or link-local address not in ENGINE_EGRESS_ALLOW, the engine's own port); nothing was
+  sent (engine/egress/outbound.py);
 - `agent.provider_error`: an HTTP error status, an unreachable provider, a body that is not the
   provider's format;
 - `agent.timeout`: no answer within the request timeout, on every try;
@@ -17,8 +20,10 @@ tried again up to `max_retries` times, waiting what `Retry-After` asks (seconds 
 at most RETRY_AFTER_CAP) or else an exponential backoff. A provider asking for a longer wait
 than the cap fails at once: an agent step should not sleep for minutes on one answer.
 
-The API key travels only in a header; any text that comes back (error bodies, exception text)
-is redacted of it before it reaches a message, a log or a trace.
+The API key travels only in a header. Nothing a provider (or whatever answers at a `baseUrl`)
+sends back is echoed: a failure is a code, a fixed sentence and the HTTP status, never the body
+or the connection's error text (which can quote the bytes a server sent), so a `baseUrl` cannot
+turn an agent call into a reader of whatever answers there.
 """
 
 import asyncio
@@ -28,10 +33,18 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from engine.ai.providers import ANTHROPIC_VERSION, base_url_for
+from engine.ai.providers import (
+    ANTHROPIC_VERSION,
+    base_url_for,
+    failure_reason,
+    refused_message,
+    status_reason,
+)
+from engine.egress.outbound import Refused, judged_transport
 
 RETRY_STATUSES = (429, 500, 502, 503, 504, 529)
 RETRY_AFTER_CAP = 30.0
@@ -131,7 +144,7 @@ class ModelClient:
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            transport=transport,
+            transport=transport or judged_transport(),
             follow_redirects=False,
         )
 
@@ -151,6 +164,10 @@ class ModelClient:
             error: ModelError
             try:
                 response = await client.post(url, headers=headers, json=body)
+            except Refused as exc:
+                raise ModelError(
+                    "navigation.blocked", refused_message(f"the {self.auth.provider} provider", exc.refusal)
+                ) from None
             except httpx.TimeoutException:
                 error = ModelError(
                     "agent.timeout",
@@ -159,10 +176,10 @@ class ModelClient:
                 )
                 retry_in = self._backoff(attempts)
             except (httpx.HTTPError, httpx.InvalidURL, UnicodeEncodeError) as exc:
-                reason = self._redact(str(exc) or type(exc).__name__)
                 error = ModelError(
                     "agent.provider_error",
-                    f"Could not reach the {self.auth.provider} provider at {self.auth.base_url}: {reason}.",
+                    f"Could not reach the {self.auth.provider} provider at {self.auth.base_url}: "
+                    f"{failure_reason(exc)}.",
                 )
                 retry_in = self._backoff(attempts)
             else:
@@ -173,7 +190,7 @@ class ModelClient:
                 error = ModelError(
                     "agent.provider_error",
                     f"The {self.auth.provider} provider answered HTTP {response.status_code}"
-                    f"{self._provider_message(response)}.",
+                    f" ({status_reason(response.status_code)}).",
                     status=response.status_code,
                 )
                 retry_in = (
@@ -203,17 +220,6 @@ class ModelClient:
         seconds = max(0.0, seconds)
         return seconds if seconds <= RETRY_AFTER_CAP else None
 
-    def _provider_message(self, response: httpx.Response) -> str:
-        try:
-            body = response.json()
-        except ValueError:
-            return ""
-        error = body.get("error") if isinstance(body, dict) else None
-        message = error.get("message") if isinstance(error, dict) else error
-        if not isinstance(message, str) or not message:
-            return ""
-        return ": " + self._redact(message)[:300]
-
     def _decode(self, response: httpx.Response) -> ChatResponse:
         try:
             body = response.json()
@@ -229,9 +235,6 @@ class ModelClient:
                 "agent.provider_error",
                 f"The {self.auth.provider} provider's answer is not in its wire format; is baseUrl right?",
             ) from None
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self.auth.api_key, "[key]") if self.auth.api_key else text
 
 
 # ---- wire formats ---------------------------------------------------------------------------
@@ -258,7 +261,7 @@ def encode(auth: ModelAuth, request: ChatRequest) -> tuple[str, dict[str, str], 
         )
     if auth.provider == "google":
         return (
-            f"{base}/models/{auth.model}:generateContent",
+            f"{base}/models/{quote(auth.model, safe='')}:generateContent",
             {"x-goog-api-key": auth.api_key},
             {
                 "systemInstruction": {"parts": [{"text": request.system}]},

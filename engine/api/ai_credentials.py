@@ -27,6 +27,7 @@ ID_PATTERN = providers.CREDENTIAL_ID_PATTERN
 Provider = providers.Provider
 API_KEY_PATTERN = providers.API_KEY_PATTERN
 _check_url = providers.check_base_url
+_check_model = providers.check_model
 
 
 class CredentialCreate(Schema):
@@ -39,6 +40,7 @@ class CredentialCreate(Schema):
     enabled: bool = True
 
     _url = field_validator("baseUrl")(_check_url)
+    _model = field_validator("defaultModel")(_check_model)
 
 
 class CredentialPatch(Schema):
@@ -49,6 +51,7 @@ class CredentialPatch(Schema):
     enabled: bool | None = None
 
     _url = field_validator("baseUrl")(_check_url)
+    _model = field_validator("defaultModel")(_check_model)
 
 
 class CredentialOut(Schema):
@@ -77,6 +80,12 @@ class TestOut(Schema):
     ok: bool
     message: str
     provider: str
+    code: str | None = Field(
+        default=None,
+        description="Why not ok: navigation.blocked (the egress policy refuses baseUrl's address; nothing "
+        "was sent), provider.rejected_key, provider.rate_limited, provider.unreachable, provider.timeout, "
+        "provider.error, provider.not_a_model_list, request.invalid.",
+    )
 
 
 def _needs_base_url(provider: str, base_url: str | None) -> None:
@@ -246,4 +255,4 @@ async def test(request: HttpRequest, credential_id: CredentialId) -> dict[str, A
     result = await providers.check_key(
         credential.provider, crypto.decrypt(credential.api_key_ciphertext), credential.base_url or None
     )
-    return {"ok": result.ok, "message": result.message, "provider": credential.provider}
+    return {"ok": result.ok, "message": result.message, "provider": credential.provider, "code": result.code}

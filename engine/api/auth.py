@@ -4,8 +4,8 @@ Scopes (contract, "Scopes of API keys"): `read` may GET, call the two `wait` end
 view-only embeds; `operator` may do everything except change or reveal vault entries and AI
 credentials, and anything about API keys (listing them included: names and scopes tell an
 attacker which key to steal); `admin` may do everything. Every route declares the scope it needs with its `auth=`
-(READ, OPERATOR or ADMIN, below), never by the shape of its URL: `GET .../totp` is OPERATOR
-though it is a GET, `POST .../wait` READ though it is a POST, `POST /ai-credentials/{id}/test`
+(READ, OPERATOR or ADMIN, below), never by the shape of its URL: `GET .../totp` is ADMIN
+though it is a GET (a one-time code is a secret, used below admin, never read), `POST .../wait` READ though it is a POST, `POST /ai-credentials/{id}/test`
 OPERATOR whatever the id. `engine.api` refuses to start if a route declares none, and
 tests/engine/test_scopes.py walks the OpenAPI document against a table of what each scope may do.
 A rule that depends on the body (an interactive embed token) calls `require` in its handler.
@@ -58,6 +58,16 @@ def require(api_key: ApiKey, needed: str, what: str) -> None:
         )
 
 
+def may_use(request: HttpRequest) -> bool:
+    """Whether the request's key may keep a runtime in use (alive): operator and admin keys.
+
+    A read key only watches: whatever it asks (`keepAlive`), it never holds a runtime past its
+    idle timeout, nor its cost.
+    """
+    api_key = getattr(request, "auth", None)
+    return isinstance(api_key, ApiKey) and SCOPE_RANK[api_key.scope] >= SCOPE_RANK["operator"]
+
+
 class _RateLimiter:
     """Fixed one-minute windows per key; the engine is a single process, so memory is enough."""
 
@@ -102,6 +112,17 @@ class KeyRing:
         self._keys: dict[str, tuple[ApiKey, float]] = {}  # sha256 of the secret -> (row, read at)
         self._loading: dict[str, asyncio.Future[ApiKey | None]] = {}
         self._generation = 0
+
+    def remembered(self, token: str) -> tuple[ApiKey | None, bool]:
+        """(the key memory holds for `token`, whether it is fresh) without the database.
+
+        A stale entry still says the secret belonged to a key (admission counts it as keyed);
+        `find` reads it again before it is trusted. A revoked key is never remembered (`forget`).
+        """
+        hit = self._keys.get(hash_key(token))
+        if hit is None:
+            return None, False
+        return hit[0], time.monotonic() - hit[1] < self.REFRESH_SECONDS
 
     async def find(self, token: str) -> ApiKey | None:
         """The unrevoked key whose secret is `token`, or None."""

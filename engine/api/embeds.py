@@ -1,30 +1,37 @@
-"""Embeds: mint the token and iframe URL of a runtime's live view or of its recording.
+"""Embeds: mint the token and iframe URL of a runtime's live view or of its recording; live control.
 
-A read key may mint view-only tokens (watching changes nothing); `interactive: true` lets the
-viewer's mouse and keyboard reach the browser, so it needs an operator key. The pages these URLs
-open, and the viewer's websocket, are in engine/live/.
+A read key may mint view-only tokens (watching changes nothing); `interactive: true` takes
+control of the browser (its mouse and keyboard reach it), so it needs an operator key. One
+holder at a time (engine/live/control.py): taking control from someone else needs `takeOver`
+(409 `runtime.control_taken` names them otherwise), and ends their input at once. `GET .../control`
+says who holds it, `DELETE .../control` releases it, `POST /v1/live-control/release` releases
+every runtime one holder controls (a console calls it when a user's role drops). The pages these
+URLs open, and the viewer's websocket, are in engine/live/.
 """
 
 from typing import Any, Literal
 from urllib.parse import quote
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 from pydantic import BaseModel, Field, field_validator
 
-from engine.api.auth import READ, require
+from engine.api.auth import OPERATOR, READ, require
 from engine.api.common import RuntimeId, Timestamp, WorkspaceId
 from engine.api.runtimes import get_run, get_runtime, not_active
 from engine.api.workspaces import get_workspace
 from engine.errors import ApiError, invalid
 from engine.live import recordings, tokens
+from engine.live.control import ControlTaken, holder_id, new_grant
 from engine.live.hub import hubs
 from engine.live.recorder import recorders
 from engine.models import Recording, Runtime
 
 router = Router(tags=["embeds"])
 runtime_router = Router(tags=["embeds"])
+control_router = Router(tags=["embeds"])
+HOLDER_PATTERN = r"^[^\x00-\x1f\x7f]{1,100}$"
 
 
 class _Ttl(Schema):
@@ -59,6 +66,17 @@ class EmbedLiveIn(_Ttl):
         description="A low-rate, view-only picture without controls (a wall of runtimes): at most one frame "
         "per ENGINE_LIVE_THUMBNAIL_INTERVAL_MS, and while only thumbnails watch, the screencast is sampled at "
         "that rate instead of running at full rate. Not with `interactive`.",
+    )
+    holder: str | None = Field(
+        default=None,
+        pattern=HOLDER_PATTERN,
+        description="Ours. Who takes control with an interactive view, as others see it (`oscar has control`); "
+        "default: the API key's name. The same holder minting again keeps control.",
+    )
+    takeOver: bool = Field(
+        default=False,
+        description="Ours. Take control from whoever holds it (their input ends at once); without it, an "
+        "interactive view of a runtime someone else controls is 409 runtime.control_taken.",
     )
 
 
@@ -107,8 +125,10 @@ async def embed_live(
     if options.interactive:  # taking control of the browser is an operator's act
         require(request.auth, "operator", "an interactive live view (interactive: false is view-only)")  # type: ignore[attr-defined]
     runtime = await get_runtime(await get_workspace(workspace_id), alias)
-    if runtime.status != Runtime.Status.ACTIVE or hubs.get(runtime.id) is None:
+    hub = hubs.get(runtime.id)
+    if runtime.status != Runtime.Status.ACTIVE or hub is None:
         raise not_active(runtime)
+    grant = new_grant() if options.interactive else ""
     token, expires_at = tokens.mint(
         runtime.id,
         "live",
@@ -117,7 +137,21 @@ async def embed_live(
         viewer_mode=options.viewerMode,
         ttl_seconds=options.ttlSeconds,
         thumbnail=options.thumbnail,
+        control=grant,
     )
+    if options.interactive:
+        api_key = request.auth  # type: ignore[attr-defined]
+        name = options.holder or api_key.name
+        try:
+            hub.control.take(holder_id(api_key.id, name), name, grant, options.takeOver)
+        except ControlTaken as taken:
+            raise ApiError(
+                409,
+                "runtime.control_taken",
+                f"{taken.name} has control of this runtime's browser; pass takeOver: true to take it over "
+                "(their input ends at once).",
+                {"holder": taken.name, "since": taken.since.isoformat()},
+            ) from None
     return {"iframeUrl": _page_url(request, "live", runtime, token), "token": token, "expiresAt": expires_at}
 
 
@@ -177,3 +211,64 @@ async def _recording_embed(
         "durationMs": recording.duration_ms if not encoding else None,
         "tabIds": tab_ids,
     }
+
+
+# ---- live control ---------------------------------------------------------------------------
+
+
+class ControlOut(BaseModel):
+    holder: str | None = Field(description="Who has control of the browser (null: nobody, it is view-only).")
+    since: Timestamp | None
+    connected: bool = Field(description="Whether the holder's live view is open now.")
+
+
+class ReleaseIn(Schema):
+    holder: str = Field(pattern=HOLDER_PATTERN, description="The holder, as named when taking control.")
+
+
+class ReleasedOut(BaseModel):
+    released: int = Field(description="How many runtimes the holder controlled (now view-only).")
+
+
+async def _live_hub(workspace_id: WorkspaceId, alias: str) -> Any:
+    runtime = await get_runtime(await get_workspace(workspace_id), alias)
+    hub = hubs.get(runtime.id)
+    if runtime.status != Runtime.Status.ACTIVE or hub is None:
+        raise not_active(runtime)
+    return hub
+
+
+@router.get(
+    "/{workspaceId}/runtimes/{alias}/control",
+    operation_id="runtimes-control-get",
+    auth=READ,
+    response=ControlOut,
+    summary="Who has control of an active runtime's browser",
+)
+async def control(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> dict[str, Any]:
+    return dict((await _live_hub(workspace_id, alias)).control.state())
+
+
+@router.delete(
+    "/{workspaceId}/runtimes/{alias}/control",
+    operation_id="runtimes-control-release",
+    auth=OPERATOR,
+    response={204: None},
+    summary="Release control of a runtime's browser (whoever holds it: their input ends at once)",
+)
+async def release_control(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> HttpResponse:
+    (await _live_hub(workspace_id, alias)).control.release()
+    return HttpResponse(status=204)
+
+
+@control_router.post(
+    "/release",
+    operation_id="live-control-release",
+    auth=OPERATOR,
+    response=ReleasedOut,
+    summary="Release every runtime a holder controls (named under this API key)",
+)
+async def release_holder(request: HttpRequest, payload: ReleaseIn) -> dict[str, Any]:
+    holder = holder_id(request.auth.id, payload.holder)  # type: ignore[attr-defined]
+    released = sum(hub.control.release(holder) for hub in list(hubs.hubs.values()))
+    return {"released": released}

@@ -13,7 +13,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field, field_validator
 
 from engine import wire
-from engine.api.auth import READ
+from engine.api.auth import READ, may_use
 from engine.api.common import RuntimeId, WorkspaceId
 from engine.api.limits import waiting
 from engine.api.runtimes import get_run, get_runtime
@@ -75,7 +75,8 @@ class EventWait(Schema):
     keepAlive: bool = Field(
         default=True,
         description="Ours. false: the wait only watches (a console's live inspector); the runtime may still "
-        "stop for idleness meanwhile, as watching a live view does not keep it either.",
+        "stop for idleness meanwhile, as watching a live view does not keep it either. Only an operator or "
+        "admin key's wait keeps a runtime alive: a read key's always only watches.",
     )
 
     @field_validator("eventTypes", mode="before")
@@ -147,8 +148,9 @@ async def wait_for_event(
         )
         session = manager.session(runtime.id)
         # A runtime someone waits on is in use: it does not idle out under a waiter; unless the
-        # waiter only watches (keepAlive: false), like a viewer of its live view.
-        using = session is not None and payload.keepAlive
+        # waiter only watches (keepAlive: false, or a read key, which may only watch), like a
+        # viewer of its live view.
+        using = session is not None and payload.keepAlive and may_use(request)
         with session.in_use() if session is not None and using else contextlib.nullcontext():
             event, cursor, timed_out = await event_log.wait(
                 runtime.id, after, where, payload.timeoutMs / 1000

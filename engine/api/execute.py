@@ -115,6 +115,11 @@ class CallHelp(Schema):
     binds: str | None = Field(description="What the call creates that `bind` can name.")
     longRunning: bool
     drivers: list[str]
+    pageData: Literal["reads", "script", "masked", "none"] = Field(
+        description="Ours. What the call does with page data under the vault's use-without-read rules: "
+        "reads (refused with vault.sealed while a filled document is shown), script (the same, and it "
+        "taints the document), masked (runs, filled fields masked), none."
+    )
 
 
 class Help(Schema):
@@ -154,7 +159,8 @@ async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: Exec
         if runtime.status != Runtime.Status.ACTIVE or session is None:
             raise not_active(runtime)
         await executor.prepare(runtime, planned)
-        result = await executor.run(session, workspace, runtime, planned)
+        admin = getattr(request.auth, "scope", None) == "admin"  # type: ignore[attr-defined]
+        result = await executor.run(session, workspace, runtime, planned, admin=admin)
         if result["operation"] is not None:
             result["operation"] = to_json(OperationOut, wire.operation(result["operation"]))
         return 200, result

@@ -1,18 +1,30 @@
-"""The ASGI guard in front of the API: admission, then the key, then the body's size, before any of it is read.
+"""The ASGI guard in front of the API: admission, then the key, then the body's size and pace,
+before any of it is read.
 
 Django's ASGI handler reads a request's whole body (spooling it to a temporary file) before any
 view or middleware runs, so a limit checked there comes after the bytes arrived. This guard
 answers first:
 
-- admission: past ENGINE_MAX_REQUESTS_IN_FLIGHT requests being served (ENGINE_MAX_STREAMS_IN_FLIGHT
-  for long polls and streams, counted apart: they are meant to stay open), 503 `server.busy` with
-  Retry-After at once, from memory, before the key, the database or the body (see `Admission`);
+- admission, from memory, before the body (see `Admission`): a request with a valid API key or a
+  valid embed token counts against ENGINE_MAX_REQUESTS_IN_FLIGHT (ENGINE_MAX_STREAMS_IN_FLIGHT
+  for long polls and streams, counted apart: they are meant to stay open); anything else (no
+  key, the viewer's assets, a path that is no route) counts against
+  ENGINE_MAX_UNAUTHENTICATED_IN_FLIGHT, so a crowd without keys can never take the capacity keyed
+  callers share. Past a limit: 503 `server.busy` with Retry-After at once. A `/v1` key the key
+  ring does not remember is looked up first, counted apart against the same unauthenticated
+  limit while it is (the lookup is one indexed query; no body is read meanwhile), except when the
+  keyed count is full: then it is refused at once without the database (found or not, it could
+  not be served);
 - a `/v1` request (other than the docs) without a known, unrevoked API key: 401 `auth.required`
   at once, without reading its body (the key found is handed on in the ASGI scope, so the API's
   own authentication does not look it up again);
 - a body past the route's limit: 413 by its Content-Length before reading, or, when it has none
   (chunked), as soon as the bytes counted so far pass it; the code is the route's own
-  (`storage.too_large` for storage objects), else `request.too_large`.
+  (`storage.too_large` for storage objects), else `request.too_large`;
+- a body that arrives slower than ENGINE_BODY_MIN_BYTES_PER_SECOND (after a first second; only
+  the time spent waiting for the client counts): 408 `request.timeout`, and the connection
+  closes. Headers have their own limit, ENGINE_HEADERS_TIMEOUT_SECONDS, in the HTTP server
+  itself (engine/management/commands/runengine.py): they arrive before this guard runs.
 
 Storage object uploads are not spooled at all: their body is handed to the view as a stream
 (`BodyStream`, found in the ASGI scope under BODY_KEY), which writes it to its blob as it
@@ -28,6 +40,7 @@ import json
 import re
 from collections.abc import AsyncGenerator
 from typing import Any
+from urllib.parse import parse_qs
 
 from django.conf import settings
 
@@ -51,6 +64,16 @@ LONG_POLLS = (
 # Answered whatever the load: a supervisor asking whether the process lives.
 UNCOUNTED = ("/healthz",)
 RETRY_AFTER_SECONDS = 1
+BODY_GRACE_SECONDS = 1.0  # a body's first second is free of the pace floor
+EMBED_PAGE = re.compile(
+    r"^/embed/(live|recording)/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(/|$)"
+)
+LIMITS = {  # what is counted: (the setting that limits it, what the 503 calls it)
+    "requests": ("ENGINE_MAX_REQUESTS_IN_FLIGHT", "requests"),
+    "streams": ("ENGINE_MAX_STREAMS_IN_FLIGHT", "long polls and streams"),
+    "unauthenticated": ("ENGINE_MAX_UNAUTHENTICATED_IN_FLIGHT", "requests without a valid key"),
+    "lookups": ("ENGINE_MAX_UNAUTHENTICATED_IN_FLIGHT", "API keys not checked yet"),
+}
 
 
 def is_long_poll(method: str, path: str) -> bool:
@@ -58,30 +81,35 @@ def is_long_poll(method: str, path: str) -> bool:
 
 
 class Admission:
-    """Requests in flight, counted in memory: past the limit, a fast 503 instead of a long queue.
+    """Requests in flight, counted in memory: past a limit, a fast 503 instead of a long queue.
 
     One engine process serves every request on one event loop, with one database thread; past a
     few hundred requests at once, more only wait longer (each queues behind all the others), until
     clients time out and retry into the same queue. Refusing the excess at once, with Retry-After,
-    keeps the admitted ones fast and tells the others when to come back. Long polls and streams
-    wait by design, so they are counted apart, against their own limit.
+    keeps the admitted ones fast and tells the others when to come back. Four counts, each with
+    its own limit (LIMITS): keyed requests, keyed long polls and streams (they wait by design),
+    requests without a valid key (which must never crowd out the keyed ones), and lookups of
+    keys not in memory yet.
     """
 
     def __init__(self) -> None:
         self.requests = 0
         self.streams = 0
+        self.unauthenticated = 0
+        self.lookups = 0
 
-    def admit(self, method: str, path: str) -> str | None:
-        """Count the request in ("requests" or "streams"), or None when its limit is reached."""
-        if is_long_poll(method, path):
-            if self.streams >= settings.MAX_STREAMS_IN_FLIGHT:
-                return None
-            self.streams += 1
-            return "streams"
-        if self.requests >= settings.MAX_REQUESTS_IN_FLIGHT:
-            return None
-        self.requests += 1
-        return "requests"
+    def limit(self, kind: str) -> int:
+        return int(getattr(settings, LIMITS[kind][0].removeprefix("ENGINE_")))
+
+    def full(self, kind: str) -> bool:
+        return int(getattr(self, kind)) >= self.limit(kind)
+
+    def admit(self, kind: str) -> bool:
+        """Count the request in under `kind`, or False when that limit is reached."""
+        if self.full(kind):
+            return False
+        setattr(self, kind, getattr(self, kind) + 1)
+        return True
 
     def release(self, kind: str) -> None:
         setattr(self, kind, getattr(self, kind) - 1)
@@ -91,8 +119,7 @@ admission = Admission()
 
 
 def busy(kind: str) -> ApiError:
-    setting = "ENGINE_MAX_STREAMS_IN_FLIGHT" if kind == "streams" else "ENGINE_MAX_REQUESTS_IN_FLIGHT"
-    what = "long polls and streams" if kind == "streams" else "requests"
+    setting, what = LIMITS[kind]
     return ApiError(
         503,
         "server.busy",
@@ -100,6 +127,16 @@ def busy(kind: str) -> ApiError:
         f"try again in {RETRY_AFTER_SECONDS} s.",
         {"retryAfterSeconds": RETRY_AFTER_SECONDS},
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def too_slow(rate: int) -> ApiError:
+    return ApiError(
+        408,
+        "request.timeout",
+        f"The request body arrived slower than {rate} bytes per second (ENGINE_BODY_MIN_BYTES_PER_SECOND); "
+        "send it again on a faster connection, or in smaller requests.",
+        {"minBytesPerSecond": rate},
     )
 
 
@@ -123,14 +160,27 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _known_key(scope: Scope) -> ApiKey | None:
-    from engine.api.auth import keyring
-
+def _bearer(scope: Scope) -> str | None:
     authorization = (_header(scope, b"authorization") or "").strip()
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return await keyring.find(token.strip())
+    return token.strip()
+
+
+def _embed_token_valid(scope: Scope) -> bool:
+    """Whether an /embed page request carries a token that opens it (signature and expiry only)."""
+    from engine.live import tokens
+
+    found = EMBED_PAGE.match(scope["path"])
+    if found is None:
+        return False
+    token = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1")).get("token", [None])[0]
+    try:
+        tokens.read(token, found.group(2), found.group(1))  # type: ignore[arg-type]
+    except tokens.TokenRefused:
+        return False
+    return True
 
 
 async def _refuse(send: Any, error: ApiError, close: bool = True) -> None:
@@ -227,10 +277,17 @@ def guard(app: Any) -> Any:
         if scope["type"] != "http" or scope["path"] in UNCOUNTED:
             await app(scope, receive, send)
             return
-        kind = admission.admit(scope["method"], scope["path"])
-        if kind is None:
-            refused = "streams" if is_long_poll(scope["method"], scope["path"]) else "requests"
-            await _refuse(send, busy(refused), close=_large_body(scope))
+        keyed = "streams" if is_long_poll(scope["method"], scope["path"]) else "requests"
+        key = await _key_of(scope, keyed)
+        if isinstance(key, ApiError):
+            await _refuse(send, key, close=_large_body(scope))
+            return
+        if key[0] is None and _needs_key(scope["path"]):
+            await _refuse(send, key_required())  # at once, the body unread: nothing to count
+            return
+        kind = keyed if key[0] is not None or _embed_token_valid(scope) else "unauthenticated"
+        if not admission.admit(kind):
+            await _refuse(send, busy(kind), close=_large_body(scope))
             return
         released = False
 
@@ -247,18 +304,48 @@ def guard(app: Any) -> Any:
                 release()
 
         try:
-            await _checked(app, scope, receive, counted_send)
+            await _checked(app, scope, receive, counted_send, *key)
         finally:
             release()
 
     return guarded
 
 
-async def _checked(app: Any, scope: Scope, receive: Any, send: Any) -> None:
-    """Key, then body size; then the app, with the body counted as it arrives."""
+async def _key_of(scope: Scope, keyed: str) -> tuple[ApiKey | None, bool] | ApiError:
+    """(the request's API key, whether it is checked) from memory, or looked up when a /v1 key is
+    not remembered; an ApiError when admission refuses the lookup."""
+    from engine.api.auth import keyring
+
+    token = _bearer(scope)
+    if token is None:
+        return None, False
+    api_key, fresh = keyring.remembered(token)
+    if api_key is not None or not _needs_key(scope["path"]):
+        return api_key, fresh
+    if admission.full(keyed):
+        return busy(keyed)  # found or not, it could not be served now
+    if not admission.admit("lookups"):
+        return busy("lookups")
+    try:
+        return await keyring.find(token), True
+    finally:
+        admission.release("lookups")
+
+
+def _needs_key(path: str) -> bool:
+    return path.startswith("/v1/") and path not in PUBLIC_PATHS
+
+
+async def _checked(
+    app: Any, scope: Scope, receive: Any, send: Any, api_key: ApiKey | None, fresh: bool
+) -> None:
+    """Key, then body size; then the app, with the body counted and paced as it arrives."""
+    from engine.api.auth import keyring
+
     path = scope["path"]
-    if path.startswith("/v1/") and path not in PUBLIC_PATHS:
-        api_key = await _known_key(scope)
+    if _needs_key(path):
+        if api_key is not None and not fresh:
+            api_key = await keyring.find(_bearer(scope) or "")
         if api_key is None:
             await _refuse(send, key_required())
             return
@@ -269,20 +356,40 @@ async def _checked(app: Any, scope: Scope, receive: Any, send: Any) -> None:
         await _refuse(send, _too_large(limit, code, setting))
         return
     received = 0
+    waited = 0.0  # seconds spent waiting for the client's body
+    body_done = False
     answered = False
+    rate = settings.BODY_MIN_BYTES_PER_SECOND
+    loop = asyncio.get_running_loop()
+
+    async def cut(error: ApiError) -> dict[str, Any]:
+        # Answer now, and tell Django the client left.
+        nonlocal answered
+        answered = True
+        await _refuse(send, error)
+        return {"type": "http.disconnect"}
 
     async def counted_receive() -> dict[str, Any]:
-        nonlocal received, answered
+        nonlocal received, waited, body_done
         if answered:
             return {"type": "http.disconnect"}
-        message = await receive()
+        if body_done or not rate:
+            message = await receive()
+        else:
+            # What the client has sent must keep up with the floor, for the time spent waiting.
+            allowance = BODY_GRACE_SECONDS + received / rate - waited
+            started = loop.time()
+            try:
+                message = await asyncio.wait_for(receive(), max(allowance, 0.001))
+            except TimeoutError:
+                return await cut(too_slow(rate))
+            finally:
+                waited += loop.time() - started
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
+            body_done = not message.get("more_body", False)
             if received > limit:
-                # Past the limit mid-stream: answer now, and tell Django the client left.
-                answered = True
-                await _refuse(send, _too_large(limit, code, setting))
-                return {"type": "http.disconnect"}
+                return await cut(_too_large(limit, code, setting))
         return message
 
     async def quiet_send(message: dict[str, Any]) -> None:

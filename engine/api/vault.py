@@ -4,9 +4,11 @@ PUT creates an entry or updates it. On an existing entry, every field the body l
 its stored value: a PUT without `password` keeps the password, without `totp` keeps the seed,
 without any of `origins`/`originPatterns`/`matchOrigins` keeps the origin rules (so relabelling
 never needs the secret again, and never silently lifts an origin restriction). `totp: ""` or
-`null` removes the seed; `origins: []` (with no other origin field) removes the rules. Writes and
-`reveal` declare the admin scope, TOTP codes the operator scope (their routes' `auth=`); `reveal`
-is written to the engine log as an audit line, without secrets.
+`null` removes the seed; `origins: []` (with no other origin field) removes the rules. Writes,
+`reveal` and TOTP codes declare the admin scope (their routes' `auth=`): below admin a secret is
+used, never read (an operator's runtime types a code into a page with `vault.fill` or
+`vault.totp(key, selector)`, see engine/runtimes/seal.py); `reveal` is written to the engine log
+as an audit line, without secrets.
 """
 
 import logging
@@ -17,7 +19,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from engine import crypto, wire
-from engine.api.auth import ADMIN, OPERATOR, READ
+from engine.api.auth import ADMIN, READ
 from engine.api.common import Timestamp
 from engine.api.pagination import paginate
 from engine.errors import ApiError, invalid
@@ -118,10 +120,11 @@ async def list_entries(request: HttpRequest, filters: Query[VaultFilters]) -> di
 @router.get(
     "/{path:key}/totp",
     operation_id="vault-totp",
-    auth=OPERATOR,
+    auth=ADMIN,
     response=TotpOut,
-    summary="The entry's current TOTP code",
-    description="Needs the operator scope: a second factor is a secret a read-only key should not get.",
+    summary="The entry's current TOTP code (admin)",
+    description="Needs the admin scope: below admin a second factor is used (vault.fill, vault.totp with a "
+    "selector), never read.",
 )
 async def totp(request: HttpRequest, key: str) -> dict[str, Any]:
     return entries.totp_code(await _entry(key))

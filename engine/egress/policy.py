@@ -12,9 +12,13 @@ Destinations: loopback, private (RFC 1918, ULA), link-local, unspecified, multic
 non-public addresses are refused unless `ENGINE_EGRESS_ALLOW` names them. Every address a name
 resolves to must pass (a name that resolves to one public and one private address is refused),
 and the proxy connects to an address it checked, so a DNS answer that changes between the check
-and the connection (rebinding) cannot reach anything the check refused. IPv4-mapped IPv6
-addresses are judged as the IPv4 address they carry. The engine's own listening ports (its API
-and the proxies) are never reachable on a local address, whatever the allow list says.
+and the connection (rebinding) cannot reach anything the check refused. An IPv6 address that
+carries an IPv4 address (IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible `::a.b.c.d`, IPv4-translated
+`::ffff:0:a.b.c.d`, the NAT64 well-known prefix `64:ff9b::/96`, 6to4 `2002::/16`, Teredo's client)
+is judged as that IPv4 address, allow list included: a relay or a translator would deliver it
+there. The deprecated site-local `fec0::/10` and the local-use NAT64 prefix `64:ff9b:1::/48` are
+private. The engine's own listening ports (its API and the proxies) are never reachable on a
+local address, whatever the allow list says.
 
 Pure rules: no Django, no I/O beyond the local-address probe, so tests can use it directly.
 """
@@ -138,16 +142,44 @@ def literal_address(host: str) -> IpAddress | None:
         return None
 
 
-def effective(address: IpAddress) -> IpAddress:
-    """The address a connection really reaches: ::ffff:127.0.0.1 is 127.0.0.1."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+# IPv6 prefixes whose last 32 bits are an IPv4 address a translator delivers to.
+_IPV4_IN_LAST_32 = (
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated); :: and ::1 are kept as IPv6
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT)
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64, the well-known prefix
+)
+_PRIVATE_IPV6 = (
+    ipaddress.IPv6Network("fec0::/10"),  # site-local: deprecated, still routed inside some sites
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # NAT64 for local use (RFC 8215)
+)
+
+
+def embedded_ipv4(address: IpAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (see the module docstring), or None."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
         return address.ipv4_mapped
-    return address
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]  # the client's address, where the relay delivers
+    if int(address) > 1 and any(address in network for network in _IPV4_IN_LAST_32):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def effective(address: IpAddress) -> IpAddress:
+    """The address a connection really reaches: ::ffff:127.0.0.1, ::127.0.0.1, 64:ff9b::7f00:1,
+    2002:7f00:1:: (and the others `embedded_ipv4` knows) are 127.0.0.1."""
+    return embedded_ipv4(address) or address
 
 
 def address_kind(address: IpAddress) -> str | None:
     """The reason an address is not public (the rule's name), or None for a public address."""
     address = effective(address)
+    if isinstance(address, ipaddress.IPv6Address) and any(address in net for net in _PRIVATE_IPV6):
+        return "private"
     if address.is_loopback:
         return "loopback"
     if address.is_unspecified:

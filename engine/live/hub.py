@@ -18,8 +18,10 @@ Invariants, and why:
   it: slow viewers drop frames, fast ones get them all) and a short queue of messages whose
   newest version is all that matters (tabs, counts). A late viewer gets the last frame at once,
   which is also how a page that does not repaint still shows its picture.
-- **One shown tab**, shared by every viewer (there is one screencast): a viewer picking a tab
-  switches it for all; while any viewer follows the automation (`automation` mode, or its
+- **One controller** (engine/live/control.py): only the sockets of whoever holds control send
+  input, navigate or pick the shown tab; everyone else watches.
+- **One shown tab**, shared by every viewer (there is one screencast): the controller picking a
+  tab switches it for all; while any viewer follows the automation (`automation` mode, or its
   "follow the active tab" toggle on), or nobody watches, it follows the tab the automation last
   used (a step on it, or a page opening).
   The shown tab is brought to front, since a background tab may stop painting.
@@ -45,6 +47,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from engine.egress.policy import scheme_refusal
 from engine.live import input as viewer_input
+from engine.live.control import LiveControl
 from engine.live.tokens import EmbedGrant
 from engine.runtimes.session import RuntimeSession
 
@@ -161,6 +164,7 @@ class RuntimeHub:
         self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tabs_pending = False
+        self.control = LiveControl(self.viewers, session.emit)
         session.listeners.append(self._on_event)
 
     # ---- who needs the screencast ---------------------------------------------------------
@@ -193,6 +197,7 @@ class RuntimeHub:
 
     async def join(self, viewer: Viewer) -> None:
         self.viewers.add(viewer)
+        self.control.joined(viewer)
         self.session.emit(
             "embed.viewer_joined", {"interactive": viewer.grant.interactive, "viewers": len(self.viewers)}
         )
@@ -211,6 +216,7 @@ class RuntimeHub:
         if viewer not in self.viewers:
             return
         self.viewers.discard(viewer)
+        self.control.left(viewer)
         self._report_inputs(viewer)
         if not self.closed:
             self.session.emit(
@@ -227,19 +233,19 @@ class RuntimeHub:
 
     async def receive(self, viewer: Viewer, message: dict[str, Any]) -> None:
         kind = message.get("type")
-        if kind == "tab":
-            # Picking what to watch is not input to the page: view-only viewers may do it.
-            tab = message.get("tabId")
-            if isinstance(tab, str) and tab in self.session.pages:
-                await self._show(tab)
-            return
-        if kind == "follow":  # the viewer's "follow the active tab" toggle, view-only viewers too
+        if kind == "follow":  # the viewer's own "follow the active tab" toggle, view-only viewers too
             viewer.follow = message.get("on") is True
             if viewer.follow and self.automation_tab in self.session.pages:
                 await self._show(self.automation_tab)
             return
-        if not viewer.grant.interactive:
-            return  # a view-only token's input never reaches the browser
+        if not self.control.holds(viewer):
+            return  # only the controller's input reaches the browser, or switches the shown tab
+        if kind == "tab":
+            # The shown tab is everyone's (one screencast): the controller picks it.
+            tab = message.get("tabId")
+            if isinstance(tab, str) and tab in self.session.pages:
+                await self._show(tab)
+            return
         if kind == "navigate":
             await self._navigate(viewer, message)
             return
@@ -353,8 +359,9 @@ class RuntimeHub:
         asyncio.get_running_loop().call_later(TABS_SETTLE_SECONDS, send)
 
     def tabs_message(self) -> dict[str, Any]:
+        redact = self.session.seal.redact  # a filled secret in a URL or title is never shown
         tabs = [
-            {"id": tab, "url": page.url, "title": self.titles.get(tab, "")}
+            {"id": tab, "url": redact(page.url), "title": redact(self.titles.get(tab, ""))}
             for tab, page in self.session.pages.items()
             if not page.is_closed()
         ]
@@ -504,6 +511,7 @@ class RuntimeHub:
     async def close(self, status: str, message: str) -> None:
         """The runtime ended: tell every viewer and close their sockets."""
         self.closed = True
+        self.control.close()
         with contextlib.suppress(ValueError):
             self.session.listeners.remove(self._on_event)
         self._cancel_resume()

@@ -1,5 +1,7 @@
 """Embed tokens: signed with the engine's secret key, bound to one runtime, to what they open
-(its live view or its recording) and to `interactive`, and expiring.
+(its live view or its recording) and to `interactive`, and expiring. An interactive token also
+carries the control grant it was minted with (engine/live/control.py): it sends input only while
+that grant's tenure holds control.
 
 A token carries everything the page needs (view options included), so an `iframeUrl` is just
 the page plus `?token=`. Revocation: a live token opens nothing once its runtime has ended
@@ -41,6 +43,7 @@ class EmbedGrant:
     viewer_mode: ViewerMode
     expires_at: datetime
     thumbnail: bool = False  # a low-rate, view-only picture (a wall of runtimes)
+    control: str = ""  # the control grant of an interactive token (engine/live/control.py)
 
     def seconds_left(self) -> float:
         return self.expires_at.timestamp() - time.time()
@@ -60,6 +63,7 @@ def mint(
     viewer_mode: ViewerMode = "last_used",
     ttl_seconds: int | None = None,
     thumbnail: bool = False,
+    control: str = "",
 ) -> tuple[str, datetime]:
     """A new token and when it expires (ttl: ENGINE_EMBED_TOKEN_TTL_SECONDS unless given)."""
     ttl = ttl_seconds or settings.EMBED_TOKEN_TTL_SECONDS
@@ -73,6 +77,8 @@ def mint(
     }
     if thumbnail:
         payload["t"] = True
+    if interactive and control:
+        payload["g"] = control
     token = signing.dumps(payload, salt=_salt(kind), compress=False)
     return token, datetime.fromtimestamp(expires_ms / 1000, tz=UTC)
 
@@ -94,6 +100,7 @@ def read(token: str | None, runtime_id: UUID | str, kind: Kind) -> EmbedGrant:
             viewer_mode=payload["m"] if payload["m"] in VIEWER_MODES else "last_used",
             expires_at=datetime.fromtimestamp(expires_ms / 1000, tz=UTC),
             thumbnail=bool(payload.get("t")) and kind == "live",
+            control=str(payload.get("g") or ""),
         )
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise TokenRefused("invalid") from exc

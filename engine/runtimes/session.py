@@ -38,6 +38,7 @@ from engine.egress.proxy import EgressProxy
 from engine.models import Runtime
 from engine.runtimes.events import EventLog, RuntimeTail
 from engine.runtimes.network import NetworkCapture
+from engine.runtimes.seal import Seal
 
 logger = logging.getLogger("engine.runtimes")
 
@@ -103,10 +104,13 @@ class RuntimeSession:
         # Refusals of the egress policy, newest last; navigation steps look for theirs here.
         self.refusals: collections.deque[Refusal] = collections.deque(maxlen=50)
         self.refusal_count = 0
+        # Use without read: scripted and filled documents, and the secrets to redact (seal.py).
+        self.seal = Seal()
 
     # ---- events -------------------------------------------------------------------------
 
     def emit(self, event_type: str, data: dict[str, Any], operation_id: UUID | None = None) -> None:
+        data = self.seal.redact(data)  # a filled secret never leaves in an event (a GET form, a log)
         self.log.emit(self.tail, event_type, data, operation_id)
         for listener in self.listeners:
             try:
@@ -157,7 +161,7 @@ class RuntimeSession:
         for ref in self.bindings.values():
             item: dict[str, Any] = {"alias": ref.alias, "id": ref.id, "type": ref.type}
             if ref.type == "page" and ref.id in self.pages:
-                item["url"] = self.pages[ref.id].url
+                item["url"] = self.seal.redact(self.pages[ref.id].url)
             out.append(item)
         return out
 

@@ -3,6 +3,12 @@
 Steps of one request run in order under the runtime's execute lock, so two concurrent executes
 against one runtime never interleave their steps. The hot path writes nothing to the database:
 step events are buffered by the event log, bindings persist with its next batch.
+
+The vault's use-without-read rules are applied here, from each call's declared `page_data`
+(engine/steps/registry.py): a call that reads page data is refused with `vault.sealed` while the
+runtime shows a document a secret was filled into (unless the caller has raw-read rights), a
+call that runs the caller's script taints the documents it may have run in, and results and
+error messages are redacted of filled secrets (engine/runtimes/seal.py).
 """
 
 import asyncio
@@ -128,7 +134,9 @@ async def run(
     runtime: Runtime,
     steps: list[PlannedStep],
     operation_id: UUID | None = None,
+    admin: bool = False,
 ) -> dict[str, Any]:
+    """Run `steps`; `admin`: the request's key is an admin's (raw-read rights, see the registry)."""
     results: list[dict[str, Any]] = []
     started_operations: list[Any] = []  # the operation a long-running last step started
     namespace = storage_namespace(runtime.mounts, runtime.workspace_id)
@@ -140,7 +148,15 @@ async def run(
             for planned in steps:
                 left_ms = (deadline - time.monotonic()) * 1000
                 result = await _run_one(
-                    session, workspace, runtime, namespace, planned, operation_id, started_operations, left_ms
+                    session,
+                    workspace,
+                    runtime,
+                    namespace,
+                    planned,
+                    operation_id,
+                    started_operations,
+                    left_ms,
+                    admin,
                 )
                 results.append(result)
                 if not result["ok"]:
@@ -163,6 +179,7 @@ async def _run_one(
     operation_id: UUID | None,
     started_operations: list[Any],
     left_ms: float = math.inf,
+    admin: bool = False,
 ) -> dict[str, Any]:
     spec = planned.spec
     started = time.perf_counter()
@@ -200,6 +217,7 @@ async def _run_one(
             target_id=target_id,
             logs=logs,
             prepared=planned.prepared,
+            admin=admin,
         )
         event = {"call": spec.name, "index": planned.index, "contextId": session.context_id, **planned.labels}
         if spec.ref == "page" and target_id:
@@ -209,9 +227,7 @@ async def _run_one(
         if logs is not None:
             session.log_collectors.append(logs)
         try:
-            value = await asyncio.wait_for(
-                spec.fn(ctx, *planned.args), timeout_ms / 1000 + BACKSTOP_GRACE_SECONDS
-            )
+            value = await _call(spec, ctx, planned.args, timeout_ms / 1000 + BACKSTOP_GRACE_SECONDS)
         finally:
             if logs is not None:
                 session.log_collectors.remove(logs)
@@ -223,7 +239,8 @@ async def _run_one(
             out["result"] = {"pageId": bound.id}
             out["binding"] = {"alias": bound.alias, "id": bound.id, "type": bound.type}
         else:
-            out["result"] = jsonable(value)
+            value = jsonable(value)
+            out["result"] = value if ctx.raw_reads else session.seal.redact(value)
     except StepError as exc:
         _fail(out, exc.code, exc.message)
     except ApiError as exc:  # raised by shared helpers (storage limits, vault mounts...)
@@ -235,6 +252,8 @@ async def _run_one(
     except Exception as exc:
         logger.exception("Call %s failed unexpectedly", spec.name)
         _fail(out, "step.failed", f"{spec.name} failed: {type(exc).__name__}.")
+    if out["error"]:
+        out["error"]["message"] = session.seal.redact(out["error"]["message"])
     duration_ms = round((time.perf_counter() - started) * 1000)
     out["durationMs"] = duration_ms
     if logs is not None:
@@ -247,6 +266,24 @@ async def _run_one(
         session.emit("step.finished", finished, operation_id)
     session.touch()
     return out
+
+
+async def _call(spec: CallSpec, ctx: StepContext, args: list[Any], timeout: float) -> Any:
+    """The call, under the vault's use-without-read rules for what it does with page data."""
+    seal = ctx.session.seal
+    if spec.page_data in ("reads", "script") and not ctx.raw_reads:
+        reason = await seal.sealed()
+        if reason is not None:
+            raise StepError(
+                "vault.sealed",
+                f"{spec.name} is refused: {reason}, and that document is still shown. Until it is "
+                "replaced (a navigation: page.goto, a link, the form's submit; or closing the page), calls "
+                "that read page data need raw-read rights (an admin key, or allowRawReads in the vault mount).",
+            )
+    if spec.page_data == "script":
+        async with seal.scripting(ctx.page, f"{spec.name} ran the caller's script in page {ctx.page_id}"):
+            return await asyncio.wait_for(spec.fn(ctx, *args), timeout)
+    return await asyncio.wait_for(spec.fn(ctx, *args), timeout)
 
 
 def resolve_ref(

@@ -17,6 +17,7 @@ from engine.storage import objects as store
     result="Object",
     ref=None,
     description="Write text (UTF-8) to a path in the runtime's storage namespace.",
+    page_data="none",
 )
 async def put(ctx: StepContext, path: str, text: str) -> dict[str, object]:
     row = await store.put_object(
@@ -47,6 +48,7 @@ def _write_temp(directory: Path, name: str, data: bytes) -> Path:
     args=[Arg("selector", "string"), Arg("storagePath", "string|array")],
     result="{files: [{path, sizeBytes}]}",
     description="Put storage objects (from the runtime's namespace) into a file input.",
+    page_data="none",
 )
 async def set_input_files(
     ctx: StepContext, selector: str, storage_path: str | list[str]

@@ -79,6 +79,7 @@ async def _navigate(ctx: StepContext, move: Callable[[], Awaitable[Response | No
     args=[Arg("url", "string"), Arg("options", "object", required=False, description="{waitUntil?}")],
     result="{url, status}",
     description="Navigate the page to a URL and wait for it to load.",
+    page_data="none",
 )
 async def goto(ctx: StepContext, url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
     wait_until = _wait_until(options)
@@ -94,23 +95,29 @@ async def goto(ctx: StepContext, url: str, options: dict[str, Any] | None = None
     args=[Arg("options", "object", required=False, description="{waitUntil?}")],
     result="{url, status}",
     description="Reload the page.",
+    page_data="none",
 )
 async def reload(ctx: StepContext, options: dict[str, Any] | None = None) -> dict[str, Any]:
     wait_until = _wait_until(options)
     return await _navigate(ctx, lambda: ctx.page.reload(wait_until=wait_until, timeout=ctx.timeout_ms))
 
 
-@step("page.goBack", result="{url, status}", description="Go back in the page's history.")
+@step("page.goBack", result="{url, status}", description="Go back in the page's history.", page_data="none")
 async def go_back(ctx: StepContext) -> dict[str, Any]:
     return await _navigate(ctx, lambda: ctx.page.go_back(timeout=ctx.timeout_ms))
 
 
-@step("page.goForward", result="{url, status}", description="Go forward in the page's history.")
+@step(
+    "page.goForward",
+    result="{url, status}",
+    description="Go forward in the page's history.",
+    page_data="none",
+)
 async def go_forward(ctx: StepContext) -> dict[str, Any]:
     return await _navigate(ctx, lambda: ctx.page.go_forward(timeout=ctx.timeout_ms))
 
 
-@step("page.url", result="string", description="The page's current URL.")
+@step("page.url", result="string", description="The page's current URL.", page_data="none")
 async def url(ctx: StepContext) -> str:
     return ctx.page.url
 
@@ -126,16 +133,17 @@ async def title(ctx: StepContext) -> str:
     ref="context",
     binds="page",
     description="Open a new page (tab); `bind` names it for later steps' `ref`.",
+    page_data="none",
 )
 async def new_page(ctx: StepContext) -> Page:
     return await ctx.context.new_page()
 
 
-@step("page.close", result="null", description="Close the page.")
+@step("page.close", result="null", description="Close the page.", page_data="none")
 async def close(ctx: StepContext) -> None:
     await ctx.page.close()
 
 
-@step("page.bringToFront", result="null", description="Make the page the active tab.")
+@step("page.bringToFront", result="null", description="Make the page the active tab.", page_data="none")
 async def bring_to_front(ctx: StepContext) -> None:
     await ctx.page.bring_to_front()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine import wire
+from engine.runtimes.seal import SECRET_ATTRIBUTE
 from engine.steps.registry import Arg, StepContext, StepError, step
 from engine.storage.artifacts import create_artifact
 
@@ -50,14 +51,19 @@ async def _output(
     "page.screenshot",
     args=[Arg("options", "object", required=False, description="{fullPage?, name?}")],
     result="{artifact, name, contentType, sizeBytes}",
-    description="Take a PNG screenshot and store it as an artifact.",
+    description="Take a PNG screenshot and store it as an artifact (fields a vault secret was filled into masked).",
+    page_data="masked",
 )
 async def screenshot(ctx: StepContext, options: dict[str, Any] | None = None) -> dict[str, Any]:
     full_page = (options or {}).get("fullPage", False)
     if not isinstance(full_page, bool):
         raise StepError("step.invalid_args", "fullPage must be true or false.")
     name = _name(options, "screenshot", "png")
-    content = await ctx.page.screenshot(full_page=full_page, type="png", timeout=ctx.timeout_ms)
+    page = ctx.page
+    # Fields a vault secret was typed into are painted over (use without read: seal.py).
+    filled = [page.locator(selector) for selector in await ctx.session.seal.masks(page)]
+    masks = [*filled, page.locator(f"[{SECRET_ATTRIBUTE}]")]
+    content = await page.screenshot(full_page=full_page, type="png", timeout=ctx.timeout_ms, mask=masks)
     return await _output(ctx, "screenshot", name, content, "image/png")
 
 

@@ -43,6 +43,7 @@ async def input_value(ctx: StepContext, selector: str) -> str:
     args=[Arg("expression", "string", description="A JavaScript expression or function source.")],
     result="any",
     description="Evaluate JavaScript in the page; returns its JSON-serialisable result.",
+    page_data="script",
 )
 async def evaluate(ctx: StepContext, expression: str) -> Any:
     return await ctx.page.evaluate(expression)

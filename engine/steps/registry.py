@@ -29,6 +29,15 @@ How to add a call (this is the whole API other modules need):
   request before any step runs (dry runs too): it checks what needs the database or the
   runtime's mounts (an AI credential, a narrowing) and raises `ApiError` to refuse the whole
   request with that status (403 for a refused credential); what it returns is `ctx.prepared`.
+- `page_data=` says what the call does with the page's data, for the vault's use-without-read
+  rules (engine/runtimes/seal.py; the table in docs/api.md is this column): `"reads"` (the
+  default, so a new call is safe until said otherwise) returns page data, and is refused with
+  `vault.sealed` while a document a secret was filled into is shown; `"script"` runs the
+  caller's script in the page: refused the same way, and it taints the document (no secret may
+  be filled into it); `"masked"` reads with the filled fields masked (screenshots, the agents'
+  page snapshots); `"none"` reads nothing of the page (navigation, input, waits). The executor
+  applies them; `ctx.raw_reads` (an admin key, or `allowRawReads` in the vault mount) lifts the
+  refusals, never the taint.
 - `long_running=True`: the call starts work that outlives the request (an operation). It must
   be the last step of its request; it sets `ctx.operation` to the operation it created and
   returns at once. `default_timeout_ms` overrides the 30 s step default (model calls are slow).
@@ -60,6 +69,8 @@ logger = logging.getLogger("engine.steps")
 DRIVERS = ("playwright", "puppeteer", "selenium", "stagehand")
 # JSON types an Arg may declare; "any" accepts everything, "a|b" accepts either.
 ARG_TYPES = ("string", "number", "integer", "boolean", "object", "array", "any")
+# What a call does with page data (see `page_data=` in the module docstring).
+PAGE_DATA = ("reads", "script", "masked", "none")
 
 CATALOGUE_MODULES = (
     "engine.steps.navigation",
@@ -130,6 +141,7 @@ class CallSpec:
     binds: str | None = None
     prepare: Callable[..., Awaitable[Any]] | None = None
     default_timeout_ms: float | None = None
+    page_data: str = "reads"
 
     def check_args(self, args: list[Any]) -> list[dict[str, str]]:
         """Problems with `args` as {path, message} (path relative to the step), none if fine."""
@@ -167,6 +179,7 @@ class CallSpec:
             "binds": self.binds,
             "longRunning": self.long_running,
             "drivers": list(self.drivers),
+            "pageData": self.page_data,
         }
 
 
@@ -186,8 +199,11 @@ def step(
     binds: str | None = None,
     prepare: Callable[..., Awaitable[Any]] | None = None,
     default_timeout_ms: float | None = None,
+    page_data: str = "reads",
 ) -> Callable[[StepFunction], StepFunction]:
     """Register `fn` as the call `name` (see the module docstring)."""
+    if page_data not in PAGE_DATA:
+        raise ValueError(f"{name}: page_data must be one of {', '.join(PAGE_DATA)}")
     for arg in args:
         for kind in arg.type.split("|"):
             if kind not in (*ARG_TYPES, "null"):
@@ -214,6 +230,7 @@ def step(
             binds=binds,
             prepare=prepare,
             default_timeout_ms=default_timeout_ms,
+            page_data=page_data,
         )
         return fn
 
@@ -259,6 +276,13 @@ class StepContext:
     prepared: Any = None
     # The operation a long-running call started; the execute result carries it.
     operation: "Operation | None" = None
+    # Whether the request's key is an admin's (with `allowRawReads`, it may read filled secrets).
+    admin: bool = False
+
+    @property
+    def raw_reads(self) -> bool:
+        """Raw-read rights: an admin key, or a vault mount with allowRawReads (engine/runtimes/seal.py)."""
+        return self.admin or bool((self.mounts or {}).get("vault", {}).get("allowRawReads"))
 
     @property
     def page(self) -> "Page":

@@ -14,6 +14,7 @@ LOAD_STATES = ("load", "domcontentloaded", "networkidle")
     args=[Arg("selector", "string"), Arg("options", "object", required=False, description="{state?}")],
     result="boolean",
     description="Wait until the element reaches a state (default visible).",
+    page_data="none",
 )
 async def wait_for_selector(ctx: StepContext, selector: str, options: dict[str, Any] | None = None) -> bool:
     state = (options or {}).get("state", "visible")
@@ -27,6 +28,7 @@ async def wait_for_selector(ctx: StepContext, selector: str, options: dict[str, 
     "page.waitForLoadState",
     args=[Arg("state", "string", required=False, description="load | domcontentloaded | networkidle")],
     description="Wait until the page reaches a load state (default load).",
+    page_data="none",
 )
 async def wait_for_load_state(ctx: StepContext, state: str | None = None) -> None:
     state = state or "load"
@@ -40,6 +42,7 @@ async def wait_for_load_state(ctx: StepContext, state: str | None = None) -> Non
     args=[Arg("pattern", "string", description="A URL or a glob such as **/done.html")],
     result="string",
     description="Wait until the page's URL matches; returns it.",
+    page_data="none",
 )
 async def wait_for_url(ctx: StepContext, pattern: str) -> str:
     await ctx.page.wait_for_url(pattern, timeout=ctx.timeout_ms)
@@ -51,6 +54,7 @@ async def wait_for_url(ctx: StepContext, pattern: str) -> str:
     args=[Arg("ms", "number")],
     ref=None,
     description="Wait a fixed time (milliseconds); prefer waiting for something.",
+    page_data="none",
 )
 async def wait_for_timeout(ctx: StepContext, ms: float) -> None:
     if ms < 0:

@@ -87,6 +87,13 @@
     if (cursor.dataset.subject) htmx.trigger(document.body, "live:" + cursor.dataset.family + "-" + cursor.dataset.subject, detail);
     htmx.trigger(document.body, "live:" + cursor.dataset.type.replace(/\./g, "_"), detail); // live:runtime_started
   });
+  // Control of the runtime's browser changed hands (#live-control arrived from the socket): a
+  // page that held it renews its live view, which the engine has already made view-only.
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var view = document.getElementById("live-view");
+    if (event.target.id !== "live-control" || !view || view.dataset.interactive !== "true") return;
+    if ((event.target.dataset.holder || "") !== view.dataset.holder) htmx.trigger(view, "control-changed");
+  });
   document.addEventListener("htmx:wsOpen", function (event) {
     event.target.dataset.liveState = "open";
     if (event.target.id === "live-socket") document.body.dataset.live = "open";

@@ -148,7 +148,12 @@ def busy_engine(tmp_path_factory: pytest.TempPathFactory):
     """An engine that serves one request at a time, so a test can make it busy."""
     process = EngineProcess(
         tmp_path_factory.mktemp("busy-engine"),
-        {"ENGINE_MAX_REQUESTS_IN_FLIGHT": "1", "ENGINE_WARM_POOL_SIZE": "0"},
+        # HeldUpload holds its body back on purpose: no pace floor here
+        {
+            "ENGINE_MAX_REQUESTS_IN_FLIGHT": "1",
+            "ENGINE_WARM_POOL_SIZE": "0",
+            "ENGINE_BODY_MIN_BYTES_PER_SECOND": "0",
+        },
     ).start()
     yield process
     process.stop()

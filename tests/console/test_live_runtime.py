@@ -13,6 +13,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.test import Client
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Origin
 
 from dashboard.audit.models import AuditEntry
 from dashboard.bctrl.client import use_transport
@@ -114,6 +116,73 @@ async def test_everyone_on_the_page_sees_who_took_control(
     assert "Nobody has control" in await messages_until(watcher, 'id="live-control"')
     await watcher.disconnect()
     await _stop_pollers()
+
+
+def _engine_holder(engine: EngineProcess, runtime: LiveRuntime) -> str | None:
+    with engine.client("read") as reader:
+        holder: str | None = reader.get(f"{runtime.api_path}/control").json()["holder"]
+        return holder
+
+
+def _first_control_message(engine: EngineProcess, iframe: str) -> dict:
+    """What the engine tells a viewer socket opened on this iframe URL about its control."""
+    parts = urlsplit(iframe)
+    with ws_connect(
+        f"ws://127.0.0.1:{engine.port}{parts.path}/ws?{parts.query}",
+        origin=Origin(f"http://127.0.0.1:{engine.port}"),
+        open_timeout=20,
+    ) as socket:
+        while True:
+            message = socket.recv(timeout=20)
+            if isinstance(message, str) and (parsed := json.loads(message))["type"] == "control":
+                return dict(parsed)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_taking_control_from_someone_asks_first_then_ends_their_input(
+    operator_client: Client, admin_client: Client, engine: EngineProcess, watched: LiveRuntime
+) -> None:
+    control, htmx = f"{watched.url}control/", {"HX-Request": "true"}
+    oscars_view = iframe_of(operator_client.post(control, {"action": "take"}, headers=htmx).content.decode())
+    assert _first_control_message(engine, oscars_view)["interactive"] is True
+    asked = admin_client.post(control, {"action": "take"}, headers=htmx).content.decode()
+    assert "<strong>oscar</strong> has control: take over?" in asked and 'name="takeover" value="1"' in asked
+    assert _engine_holder(engine, watched) == "oscar"  # asking changed nothing
+    taken = admin_client.post(control, {"action": "take", "takeover": "1"}, headers=htmx).content.decode()
+    assert "<strong>alice</strong> has control" in taken and "Release control" in taken
+    assert _engine_holder(engine, watched) == "alice"
+    # oscar's view no longer reaches the browser, whatever token his page still has
+    assert _first_control_message(engine, oscars_view) == {
+        "type": "control",
+        "interactive": False,
+        "holder": "alice",
+        "reason": None,
+    }
+    assert AuditEntry.objects.filter(
+        action="runtime.control.take", username="alice", message="took control from oscar"
+    ).exists()
+    admin_client.post(control, {"action": "release"}, headers=htmx)
+    assert _engine_holder(engine, watched) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_user_whose_role_drops_loses_control_at_once(
+    operator_client: Client,
+    admin_client: Client,
+    oscar: User,
+    vera: User,  # the viewer role exists
+    engine: EngineProcess,
+    watched: LiveRuntime,
+) -> None:
+    operator_client.post(f"{watched.url}control/", {"action": "take"}, headers={"HX-Request": "true"})
+    assert _engine_holder(engine, watched) == "oscar"
+    demoted = admin_client.post(
+        f"/users/{oscar.pk}/role/", {"role": "viewer"}, headers={"HX-Request": "true"}
+    )
+    assert demoted.status_code == 200 and "oscar is now viewer." in demoted.content.decode()
+    assert _engine_holder(engine, watched) is None  # the engine was told: his input has ended
+    seen = admin_client.get(f"{watched.url}live/", headers={"HX-Request": "true"}).content.decode()
+    assert "Nobody has control" in seen
 
 
 def test_an_ended_runtime_shows_its_recording(

@@ -172,23 +172,27 @@ def test_it_shows_an_empty_folder(viewer_client: Client, folder: str) -> None:
 
 
 def test_it_shows_the_totp_code_with_a_refresh_when_it_expires(
-    operator_client: Client, api: httpx.Client, folder: str
+    admin_client: Client, api: httpx.Client, folder: str
 ) -> None:
     key = f"{folder}/otp"
     _put(api, key, totp=SEED)
-    body = operator_client.get(f"/vault/entry/{key}").content.decode()
+    body = admin_client.get(f"/vault/entry/{key}").content.decode()
     assert 'class="totp"' in body and "data-countdown" in body
-    fragment = operator_client.get(f"/vault/totp/{key}", headers={"HX-Request": "true"}).content.decode()
+    fragment = admin_client.get(f"/vault/totp/{key}", headers={"HX-Request": "true"}).content.decode()
     code = fragment.split('aria-label="Current one-time code">')[1][:6]
     assert pyotp.TOTP(SEED).verify(code, valid_window=1)
     assert "load delay:" in fragment and "<html" not in fragment
 
 
-def test_a_viewer_sees_no_totp_code(viewer_client: Client, api: httpx.Client, folder: str) -> None:
+def test_below_admin_nobody_sees_a_totp_code(
+    viewer_client: Client, operator_client: Client, api: httpx.Client, folder: str
+) -> None:
     key = f"{folder}/otp"
     _put(api, key, totp=SEED)
-    assert 'class="totp"' not in viewer_client.get(f"/vault/entry/{key}").content.decode()
-    assert viewer_client.get(f"/vault/totp/{key}", headers={"HX-Request": "true"}).status_code == 403
+    for client in (viewer_client, operator_client):
+        body = client.get(f"/vault/entry/{key}").content.decode()
+        assert 'class="totp"' not in body and "Show the one-time code" in body
+        assert client.get(f"/vault/totp/{key}", headers={"HX-Request": "true"}).status_code == 403
 
 
 def test_it_deletes_an_entry(admin_client: Client, api: httpx.Client, folder: str) -> None:

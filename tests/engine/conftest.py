@@ -39,7 +39,8 @@ def agent_engine(
             "ENGINE_AI_API_KEY": PLATFORM_KEY,
             "ENGINE_AI_MODEL": "platform-model",
         },
-        allow=site.host_port,  # its agents browse the suite's site, and nothing else on loopback
+        # its agents browse the suite's site and ask the scripted model, nothing else on loopback
+        allow=f"{site.host_port},{model_server.host_port}",
     ).start()
     yield process
     process.stop()

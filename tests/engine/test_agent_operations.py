@@ -215,7 +215,8 @@ def test_a_failing_model_ends_the_operation_failed_and_the_runtime_still_works(
     assert ended["status"] == "failed" and ended["error"]["code"] == code, ended
     assert ended["result"]["actions"] == [] and ended["result"]["completed"] is False
     if code == "agent.provider_error":
-        assert "HTTP 500" in ended["error"]["message"] and "upstream exploded" in ended["error"]["message"]
+        # the status, never the body: whatever answers at a baseUrl is not echoed
+        assert "HTTP 500" in ended["error"]["message"] and "upstream exploded" not in str(ended)
         assert len(model_server.seen(model)) == 2  # one retry, as configured
     trace = agents.api.get(f"/operations/{operation['id']}/trace").json()["entries"]
     assert trace[-1]["error"]["code"] == code

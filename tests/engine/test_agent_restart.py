@@ -22,6 +22,7 @@ def _engine(var_dir: Path, model_server: ModelServer, keys: dict[str, str] | Non
             "ENGINE_AI_BASE_URL": model_server.base_url("anthropic"),
             "ENGINE_AI_API_KEY": "sk-restart-test",
         },
+        allow=model_server.host_port,
     )
     process.keys = dict(keys or {})
     return process.start()

@@ -109,3 +109,45 @@ def test_the_vault_mount_and_origin_rules_hold_for_an_agent(
     assert "vault.forbidden" in model_server.seen(model)[1].prompt
     for key in (outside, wrong_origin):
         agents.api.delete(f"/vault/{key}")
+
+
+def test_an_agent_cannot_fill_a_page_its_caller_scripted(
+    agents: AgentWorkspace, agent_engine: EngineProcess, model_server: ModelServer, model: str
+) -> None:
+    """The agent loop is under vault.fill's use-without-read rules: an operator who planted a
+    listener first gets `vault.document_tainted`, and the page never gets the secret."""
+    key = f"{agents.vault_prefix}/tainted-{uuid.uuid4().hex[:6]}"
+    origin = f"http://{urlsplit(agents.site.url).netloc}"
+    agents.api.put(f"/vault/{key}", json={"username": "u", "password": "pw-tainted", "origins": [origin]})
+    model_server.script(
+        model,
+        lambda seen: tool("fill_secret", key=key, passwordElement=element_id(seen, "textbox", "pass")),
+        tool("done", success=False, answer="could not sign in"),
+    )
+    with agent_engine.client("operator") as operator:
+
+        def execute(*steps: dict) -> dict:
+            response = operator.post(
+                f"/workspaces/{agents.id}/execute", json={"runtime": "agent", "steps": list(steps)}
+            )
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        planted = execute(
+            {"call": "page.goto", "args": [f"{agents.site.url}/vault-login.html"]},
+            {
+                "call": "page.evaluate",
+                "args": [
+                    "document.querySelector('#pass').addEventListener('input', e => { window.got = e.target.value })"
+                ],
+            },
+        )
+        assert planted["status"] == "succeeded", planted["steps"][-1]["error"]
+        started = execute({"call": "stagehand.agent.execute", "args": ["Sign in", {"model": model}]})
+        operation = agents.wait(started["operation"]["id"])
+        first = operation["result"]["actions"][0]
+        assert first["ok"] is False and first["error"].startswith("vault.document_tainted"), first
+        assert (
+            execute({"call": "page.evaluate", "args": ["window.got ?? null"]})["steps"][0]["result"] is None
+        )
+    agents.api.delete(f"/vault/{key}")

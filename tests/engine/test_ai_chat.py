@@ -76,14 +76,41 @@ def test_a_wait_longer_than_the_cap_fails_at_once() -> None:
     assert waits == [] and len(sent) == 1
 
 
-def test_a_client_error_is_not_retried_and_the_key_is_redacted() -> None:
+def test_a_client_error_is_not_retried_and_its_body_is_not_echoed() -> None:
     client, waits, sent = _client(
         httpx.Response(401, json={"error": {"message": f"Incorrect API key provided: {KEY}"}})
     )
     with pytest.raises(ModelError) as failure:
         _complete(client)
-    assert KEY not in failure.value.message and "[key]" in failure.value.message
+    assert "Incorrect" not in failure.value.message and KEY not in failure.value.message
+    assert "HTTP 401 (the key was rejected)" in failure.value.message
     assert failure.value.status == 401 and waits == [] and len(sent) == 1
+
+
+def test_what_a_server_that_does_not_speak_http_sent_is_not_echoed() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        # what h11 says of a banner: the bytes the server sent, quoted
+        raise httpx.RemoteProtocolError("illegal status line: bytearray(b'SSH-2.0-private-banner')")
+
+    client = ModelClient(AUTH, timeout=5, max_retries=0, transport=httpx.MockTransport(handler))
+    with pytest.raises(ModelError) as failure:
+        _complete(client)
+    assert failure.value.code == "agent.provider_error" and "banner" not in failure.value.message
+    assert "does not speak HTTP" in failure.value.message
+
+
+def test_a_google_model_name_goes_into_the_path_encoded() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500, json={})
+
+    auth = ModelAuth("google", KEY, "http://model.test/v1beta", "a:b@c", "inline")
+    client = ModelClient(auth, timeout=5, max_retries=0, transport=httpx.MockTransport(handler))
+    with pytest.raises(ModelError):
+        _complete(client)
+    assert sent[0].url.raw_path == b"/v1beta/models/a%3Ab%40c:generateContent"
 
 
 def test_retries_stop_after_max_retries() -> None:

@@ -1,61 +1,21 @@
 """AI credentials over real HTTP; `test` calls a local server speaking each provider's wire format."""
 
-import json
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from tests.support.engine_process import EngineProcess, refused_port
+from tests.support.model_server import ModelServer
 
 GOOD_KEY = "sk-good-" + "x" * 20
 
 
-class FakeProvider(BaseHTTPRequestHandler):
-    """GET /v1/models (and /v1beta/models) the way OpenAI, Anthropic and Google answer it."""
-
-    seen: list[dict[str, str]] = []
-
-    def do_GET(self) -> None:
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        FakeProvider.seen.append({"path": self.path, **headers})
-        key = (
-            headers.get("authorization", "").removeprefix("Bearer ")
-            or headers.get("x-api-key", "")
-            or headers.get("x-goog-api-key", "")
-        )
-        if not self.path.endswith("/models"):
-            self._send(404, {"error": "no such route"})
-        elif key != GOOD_KEY:
-            self._send(401, {"error": {"message": f"Incorrect API key provided: {key}"}})
-        elif "x-goog-api-key" in headers:
-            self._send(200, {"models": [{"name": "models/gemini-test"}]})
-        else:
-            self._send(200, {"data": [{"id": "model-a"}, {"id": "model-b"}]})
-
-    def _send(self, status: int, body: dict) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
-def provider() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeProvider)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def provider(model_server: ModelServer) -> str:
+    """A server speaking each provider's model listing (the session engine may call it)."""
+    return model_server.url
 
 
 @pytest.fixture
@@ -123,16 +83,22 @@ def test_it_patches_label_key_and_enabled(api: httpx.Client, credential_id: str)
     ],
 )
 def test_it_tests_a_good_key_against_the_provider(
-    api: httpx.Client, provider: str, credential_id: str, provider_name: str, base_path: str, header: str
+    api: httpx.Client,
+    model_server: ModelServer,
+    provider: str,
+    credential_id: str,
+    provider_name: str,
+    base_path: str,
+    header: str,
 ) -> None:
     create(api, credential_id, provider=provider_name, baseUrl=provider + base_path)
-    FakeProvider.seen.clear()
     body = api.post(f"/ai-credentials/{credential_id}/test").json()
-    assert body == {"ok": True, "message": body["message"], "provider": provider_name}
+    assert body == {"ok": True, "message": body["message"], "provider": provider_name, "code": None}
     assert "model(s)" in body["message"]
-    assert FakeProvider.seen[-1]["path"] == f"{base_path}/models" and header in FakeProvider.seen[-1]
+    seen = model_server.listings[-1]
+    assert seen["path"] == f"{base_path}/models" and header in seen
     if provider_name == "anthropic":
-        assert FakeProvider.seen[-1]["anthropic-version"]
+        assert seen["anthropic-version"]
 
 
 def test_a_rejected_key_is_reported_without_the_key(
@@ -146,10 +112,13 @@ def test_a_rejected_key_is_reported_without_the_key(
     assert "sk-bad-key-123456" not in response.text
 
 
-def test_an_unreachable_provider_is_a_clear_failure(api: httpx.Client, credential_id: str) -> None:
-    create(api, credential_id, baseUrl=f"http://127.0.0.1:{refused_port()}/v1")
+def test_an_unreachable_provider_is_a_clear_failure(
+    api: httpx.Client, credential_id: str, closed_port: int
+) -> None:
+    create(api, credential_id, baseUrl=f"http://127.0.0.1:{closed_port}/v1")
     body = api.post(f"/ai-credentials/{credential_id}/test").json()
     assert body["ok"] is False and "Could not reach the provider" in body["message"]
+    assert body["code"] == "provider.unreachable"
 
 
 def test_deleting_a_credential_a_workspace_mounts_is_409(api: httpx.Client, credential_id: str) -> None:

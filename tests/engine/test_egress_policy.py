@@ -44,12 +44,34 @@ def ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         ("::ffff:127.0.0.1", "loopback"),
         ("::ffff:10.0.0.1", "private"),
         ("100.64.0.1", "non-public"),
+        # IPv6 forms that carry an IPv4 address are judged by that address
+        ("::127.0.0.1", "loopback"),  # IPv4-compatible
+        ("::10.0.0.1", "private"),
+        ("::ffff:0:127.0.0.1", "loopback"),  # IPv4-translated
+        ("::ffff:0:a9fe:a9fe", "link-local"),
+        ("64:ff9b::127.0.0.1", "loopback"),  # NAT64 well-known prefix
+        ("64:ff9b::192.168.0.1", "private"),
+        ("64:ff9b:1::1", "private"),  # NAT64 local-use prefix
+        ("2002:7f00:1::", "loopback"),  # 6to4 of 127.0.0.1
+        ("2002:a00:1::1", "private"),  # 6to4 of 10.0.0.1
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback"),  # Teredo, client 127.0.0.1
+        ("fec0::1", "private"),  # site-local
+        ("64:ff9b::93.184.216.34", None),
+        ("2002:5db8:d822::1", None),
         ("93.184.216.34", None),
         ("2606:4700::1111", None),
     ],
 )
 def test_it_names_what_kind_of_address_is_refused(address: str, kind: str | None) -> None:
     assert address_kind(ip(address)) == kind
+
+
+def test_an_allow_entry_for_an_ipv4_address_covers_its_ipv6_forms() -> None:
+    policy = EgressPolicy.from_setting("127.0.0.1:8080")
+    for form in ("::ffff:127.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::"):
+        assert policy.judge("http://x/", "x", 8080, [ip(form)]) is None, form
+        refusal = policy.judge("http://x/", "x", 8081, [ip(form)])
+        assert refusal is not None and refusal.rule == "destination:loopback", form
 
 
 def test_it_reads_the_allow_list() -> None:

@@ -283,7 +283,10 @@ def test_two_viewers_share_one_screencast_that_stops_when_both_leave(
 def test_a_viewer_follows_the_automation_to_a_new_tab(
     runtime: Runtime, browser: Browser, site: TestSite
 ) -> None:
-    with embedded(browser, site, iframe_url(runtime.embed(viewerMode="automation"))) as viewer:
+    # Interactive: picking the shown tab is the controller's (a view-only viewer may not).
+    with embedded(
+        browser, site, iframe_url(runtime.embed(viewerMode="automation", interactive=True))
+    ) as viewer:
         viewer.wait_state("live")
         first_tab = viewer.data()["shownTab"]
         runtime.execute(

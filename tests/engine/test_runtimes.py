@@ -284,3 +284,21 @@ def test_it_keeps_metadata_and_filters_runs_by_it(
 
 def aliases_of(api: httpx.Client, workspace: dict) -> list[str]:
     return [r["alias"] for r in api.get(f"/workspaces/{workspace['id']}/runtimes").json()["runtimes"]]
+
+
+def test_a_read_keys_wait_never_keeps_a_runtime_alive(
+    engine: EngineProcess, api: httpx.Client, workspace: dict
+) -> None:
+    """keepAlive is a use of the runtime: below operator it is ignored (a read key only watches)."""
+    launch(api, workspace, "read-idle", launch={"mode": "ephemeral", "config": {"idleTimeoutSeconds": 3}})
+    url = f"/workspaces/{workspace['id']}/runtimes/read-idle"
+    with engine.client("read") as reader:
+        waited = reader.post(
+            f"{url}/events/wait",
+            # keepAlive defaults to true; a wait that kept the runtime would time out
+            json={"after": 0, "eventTypes": ["runtime.stopped"], "timeoutMs": 15_000},
+            timeout=60,
+        ).json()
+    assert waited["timedOut"] is False, waited
+    runtime = api.get(url).json()
+    assert runtime["status"] == "stopped" and runtime["stopReason"] == "idle"

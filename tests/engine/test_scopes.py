@@ -21,6 +21,7 @@ ADMIN_ONLY = {
     ("PUT", "/v1/vault/{key}"),
     ("DELETE", "/v1/vault/{key}"),
     ("POST", "/v1/vault/{key}/reveal"),
+    ("GET", "/v1/vault/{key}/totp"),  # a one-time code is read only by admins; operators fill it
     ("POST", "/v1/ai-credentials"),
     ("PATCH", "/v1/ai-credentials/{id}"),
     ("DELETE", "/v1/ai-credentials/{id}"),
@@ -29,7 +30,7 @@ ADMIN_ONLY = {
     ("POST", "/v1/api-keys"),
     ("DELETE", "/v1/api-keys/{id}"),
 }
-OPERATOR_ONLY_READS = {("GET", "/v1/vault/{key}/totp")}
+OPERATOR_ONLY_READS: set[tuple[str, str]] = set()
 READ_WRITES = {
     ("POST", "/v1/workspaces/{id}/runtimes/{alias}/events/wait"),
     ("POST", "/v1/operations/{id}/wait"),

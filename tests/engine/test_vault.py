@@ -117,10 +117,12 @@ def test_reveal_is_admin_only_and_audited(engine: EngineProcess, api: httpx.Clie
     assert "audited-pw" not in log
 
 
-def test_a_read_key_gets_no_totp_code(engine: EngineProcess, api: httpx.Client, key: str) -> None:
+def test_only_an_admin_key_gets_a_totp_code(engine: EngineProcess, api: httpx.Client, key: str) -> None:
     api.put(f"/vault/{key}", json={"username": "u", "password": "p", "totp": SEED})
-    with engine.client("read") as reader:
-        assert reader.get(f"/vault/{key}/totp").status_code == 403
+    for scope in ("read", "operator"):  # an operator's runtime types the code, it never reads it
+        with engine.client(scope) as caller:
+            response = caller.get(f"/vault/{key}/totp")
+            assert response.status_code == 403 and response.json()["error"]["details"]["needed"] == "admin"
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,11 @@ Routes (the base URLs to configure as `baseUrl`):
 - `{url}/anthropic/v1`: POST /messages, GET /models
 - `{url}/google/v1beta`: POST /models/{model}:generateContent, GET /models
 A request with no scripted reply left answers 500, so an unexpected extra request fails loudly.
+GET .../models (the AI credential `test`) lists one model, or answers 401 quoting the key when
+the key starts with `sk-bad`; each listing request is recorded in `listings`.
+
+It listens on 127.0.0.1: an engine reaches it only when its ENGINE_EGRESS_ALLOW names
+`host_port` (the engine's own calls obey the runtimes' egress policy).
 """
 
 import json
@@ -81,6 +86,7 @@ def element_id(seen: Seen, role: str, name: str) -> str:
 class ModelServer:
     scripts: dict[str, deque[Reply]] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
+    listings: list[dict[str, str]] = field(default_factory=list)  # GET .../models: {path, headers...}
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -92,7 +98,8 @@ class ModelServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.host_port = f"127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = f"http://{self.host_port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
         return self
@@ -134,10 +141,20 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        if self.path.endswith("/models"):
-            self._send(200, {"data": [{"id": "scripted"}], "models": [{"name": "models/scripted"}]})
-        else:
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        with self.model_server.lock:
+            self.model_server.listings.append({"path": self.path, **headers})
+        key = (
+            headers.get("authorization", "").removeprefix("Bearer ")
+            or headers.get("x-api-key", "")
+            or headers.get("x-goog-api-key", "")
+        )
+        if not self.path.endswith("/models"):
             self._send(404, {"error": {"message": "no such route"}})
+        elif key.startswith("sk-bad"):
+            self._send(401, {"error": {"message": f"Incorrect API key provided: {key}"}})
+        else:
+            self._send(200, {"data": [{"id": "scripted"}], "models": [{"name": "models/scripted"}]})
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -4,7 +4,8 @@ Besides the files, `/redirect?to=<url>` answers 302 to that URL, `/api/json` ans
 object with a `Set-Cookie` (SECRET_COOKIE), `/text?bytes=<n>` answers n bytes of text,
 `/bytes?n=<count>` is a download of that many zero bytes (streamed, for size limits); every
 request path is recorded in `requests` (a "private" site on 127.0.0.2 proves that nothing
-reached it).
+reached it). A POST (a form a page submits) is recorded in `posts` as (path, body) and answered
+with a "Welcome" page.
 """
 
 import threading
@@ -21,9 +22,23 @@ TEXT_BYTES_MAX = 8 * 1024 * 1024
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def __init__(self, *args: object, requests: list[str], **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, requests: list[str], posts: list[tuple[str, bytes]], **kwargs: object
+    ) -> None:
         self.requests = requests
+        self.posts = posts
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.requests.append(self.path)
+        self.posts.append((self.path, body))
+        page = b'<!doctype html><html><head><title>Welcome</title></head><body><h1 id="welcome">Welcome</h1></body></html>'
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
 
     def do_GET(self) -> None:
         self.requests.append(self.path)
@@ -79,7 +94,8 @@ class TestSite:
 
     def __init__(self, root: Path = PAGES, host: str = "127.0.0.1") -> None:
         self.requests: list[str] = []
-        handler = partial(_QuietHandler, directory=str(root), requests=self.requests)
+        self.posts: list[tuple[str, bytes]] = []
+        handler = partial(_QuietHandler, directory=str(root), requests=self.requests, posts=self.posts)
         self.server = ThreadingHTTPServer((host, 0), handler)
         # What an engine's ENGINE_EGRESS_ALLOW names so its runtimes may browse this site.
         self.host_port = f"{host}:{self.server.server_address[1]}"

@@ -87,7 +87,7 @@ async def vault_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
         return render_page(
             request, "front/vault/detail.html", {**context, "error": error}, status=error_status(error)
         )
-    if entry.has_totp and await _may(request, "operator"):
+    if entry.has_totp and await _may(request, "admin"):
         context.update(await _totp_context(key))
     response = render_page(request, "front/vault/detail.html", context)
     add_never_cache_headers(response)
@@ -105,10 +105,10 @@ async def _totp_context(key: str) -> dict[str, object]:
         return {"totp_error": error}
 
 
-@role_required("operator")
+@role_required("admin")
 async def vault_totp(request: HtmxHttpRequest, key: str) -> HttpResponse:
-    """The current TOTP code, which htmx asks for again when it expires. Operators, not viewers:
-    they may already type it into a page with vault.fill."""
+    """The current TOTP code, which htmx asks for again when it expires. Admins only: below admin a
+    secret is used (typed into a page by a runtime), never read; the API refuses it too."""
     if not request.htmx:
         return redirect("vault_detail", key=key)
     response = render_page(

@@ -23,6 +23,7 @@
   const parentLink = new ParentLink(JSON.parse(body.dataset.ancestors || "[]"));
   const followByDefault = body.dataset.viewerMode === "automation";
   let toldParent = "";
+  const accessLabel = document.getElementById("access");
   const BUTTONS = ["left", "middle", "right", "back", "forward"];
   const FINAL = new Set(["ended", "expired", "invalid"]);
 
@@ -33,6 +34,8 @@
   let frameTimes = [];
   let framesShown = 0;
   let retryDelay = 500;
+  let control = false; // whether this viewer holds control now: the engine says (a "control" message)
+  let lastTabs = null;
 
   const state = (name, title, text) => showState(name, title, text, "live");
 
@@ -65,7 +68,11 @@
         if (!shown) state("waiting", "Connected", "Waiting for the first picture of the page…");
         break;
       case "tabs":
+        lastTabs = message;
         renderTabs(message);
+        break;
+      case "control":
+        setControl(message);
         break;
       case "screencast":
         body.dataset.screencastStarts = message.starts;
@@ -132,6 +139,19 @@
     }
   }, 250);
 
+  // Only the controller sends input, navigates or picks the shown tab; anyone else watches, and
+  // sees who has control (someone taking over switches this viewer to view-only at once).
+  function setControl(message) {
+    control = interactive && message.interactive;
+    body.dataset.control = String(control);
+    for (const id of ["back", "forward", "reload"]) document.getElementById(id).disabled = !control;
+    urlInput.readOnly = !control;
+    if (control) accessLabel.textContent = "Interactive: your mouse and keyboard reach the browser";
+    else if (message.holder) accessLabel.textContent = `View only: ${message.holder} has control`;
+    else accessLabel.textContent = interactive ? "View only: nobody has control" : "View only";
+    if (lastTabs) renderTabs(lastTabs);
+  }
+
   function renderTabs(message) {
     tabStrip.replaceChildren(
       ...message.tabs.map((tab) => {
@@ -141,6 +161,7 @@
         button.title = tab.url;
         button.dataset.tabId = tab.id;
         button.setAttribute("aria-current", String(tab.id === message.shownTabId));
+        button.disabled = !control;
         button.addEventListener("click", () => sendRaw({ type: "tab", tabId: tab.id }));
         return button;
       }),
@@ -182,9 +203,9 @@
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
   }
 
-  // Input is only sent with an interactive token (and ignored by the engine otherwise).
+  // Input is only sent while this viewer holds control (the engine ignores it otherwise).
   function send(message) {
-    if (!interactive || !shown) return;
+    if (!control || !shown) return;
     message.tabId = shown.tabId;
     sendRaw(message);
   }

@@ -1,10 +1,78 @@
+import asyncio
+import json
 import socket
 import sys
+from typing import Any
 
 import uvicorn
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+class BoundedHeaders(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, with a limit on how long a request line and headers may take.
+
+    uvicorn bounds headers in size, not in time: a client sending one header byte a second holds
+    its connection (and a file descriptor) for as long as it likes, before the engine's guard
+    (engine/api/guard.py) ever sees the request. Here the clock starts when a connection opens or
+    a new request begins on it, and stops when the headers are complete; past
+    ENGINE_HEADERS_TIMEOUT_SECONDS the client gets 408 `request.timeout` and the connection closes.
+    """
+
+    headers_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_clock()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.headers_timer is None:
+            self._start_clock()
+
+    def on_headers_complete(self) -> None:
+        self._stop_clock()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_clock()
+        super().connection_lost(exc)
+
+    def _start_clock(self) -> None:
+        self.headers_timer = self.loop.call_later(settings.HEADERS_TIMEOUT_SECONDS, self._too_slow)
+
+    def _stop_clock(self) -> None:
+        if self.headers_timer is not None:
+            self.headers_timer.cancel()
+            self.headers_timer = None
+
+    def _too_slow(self) -> None:
+        self.headers_timer = None
+        if self.transport.is_closing():
+            return
+        body = json.dumps(_headers_timeout_body()).encode()
+        self.transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+            + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+            + body
+        )
+        self.transport.close()
+
+
+def _headers_timeout_body() -> dict[str, Any]:
+    from engine.api.errors import error_body
+    from engine.api.middleware import new_request_id
+    from engine.errors import ApiError
+
+    seconds = settings.HEADERS_TIMEOUT_SECONDS
+    error = ApiError(
+        408,
+        "request.timeout",
+        f"The request's headers did not arrive within {seconds:g} s (ENGINE_HEADERS_TIMEOUT_SECONDS).",
+    )
+    return error_body(error, new_request_id())
 
 
 class Command(BaseCommand):
@@ -41,6 +109,7 @@ class Command(BaseCommand):
             host=host,
             port=port,
             lifespan="on",
+            http=BoundedHeaders,
             ws="websockets-sansio",  # the live viewer's socket; waits for a slow viewer to drain
             log_level=log_level,
             access_log=False,

@@ -1,0 +1,210 @@
+"""Use without read: the documents of a runtime the caller scripted, and those holding a filled secret.
+
+A vault secret typed into a page (`vault.fill`, the agent's `fill_secret`) must not come back to
+a caller without raw-read rights (an admin key, or a vault mount with `allowRawReads`). Two
+rules, kept here for every door into a runtime (the steps, the agents, the CDP gateway):
+
+- **taint:** a document into which the caller injected script (`page.evaluate`; through CDP:
+  `Runtime.evaluate`, added bindings, init scripts, fulfilled routes...) could copy whatever is
+  typed into it later, so `vault.fill` refuses while any page of the runtime shows such a
+  document (`tainted()`: any page, because a same-origin page holding a window reference, its
+  opener or a popup, reaches the other's DOM);
+- **seal:** once a secret is typed into a document, calls that read page data are refused while
+  any page of the runtime still shows that document (`sealed()`); navigating (or closing) the
+  page replaces it and un-seals.
+
+A document is known by its main frame's CDP `loaderId`: a new one for every document a page
+commits, the same for navigations within a document (pushState, #fragments). (Runtimes run
+without the back/forward cache, as Playwright launches Chromium; were a document restored from
+it, its loaderId would be the one marked, and it would be sealed again.) It is asked from the browser when a rule is checked (`Page.getFrameTree` on a
+CDP session of the page, kept per page), never inferred from events that may lag behind the
+browser; so a check always sees the documents shown at that moment. When the browser cannot
+say, the checks fail closed (tainted / sealed).
+
+The values filled are also kept (in this process's memory, for the runtime's life) so that
+`redact` can replace them in anything the runtime reports: events, step results, tab titles.
+
+API (one `Seal` per runtime session, `session.seal`):
+- `await seal.taint(page, reason)`, or `async with seal.scripting(page, reason):` around a call
+  that runs the caller's script (the document shown once it is done is marked);
+  `await seal.taint(page, reason, every_document=True)` for script that outlives navigations
+  (an init script); `seal.taint_runtime(reason)` for something that reaches every page;
+- `await seal.tainted()` → the reason, or None;
+- `await seal.seal(page, selectors, values, reason)` before and after typing a secret;
+- `await seal.sealed()` → the reason, or None; `await seal.masks(page)` → the selectors of
+  filled fields in the document `page` shows (screenshots paint over them);
+- `seal.redact(value)` → value with every filled secret replaced by "[secret]";
+- `await seal.page_of(pages, target_id)`: the Playwright page of a CDP target id.
+"""
+
+import contextlib
+import logging
+import weakref
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from playwright.async_api import CDPSession, Page
+from playwright.async_api import Error as PlaywrightError
+
+logger = logging.getLogger("engine.runtimes")
+
+# Marks an element a secret was typed into: agent snapshots show only whether it is filled.
+SECRET_ATTRIBUTE = "data-bctrl-secret"  # noqa: S105 (an attribute name, not a secret)
+MIN_REDACTED_LENGTH = 4  # shorter values would blank unrelated text; such secrets are weak anyway
+REDACTED = "[secret]"
+
+
+class Unknown(Exception):
+    """The browser could not say which document a page shows."""
+
+
+@dataclass
+class _Marks:
+    """What is marked in one page: some of its documents, or all of them from now on."""
+
+    reason: str
+    documents: set[str] = field(default_factory=set)  # loaderIds
+    every_document: bool = False
+    selectors: dict[str, list[str]] = field(default_factory=dict)  # loaderId -> fields filled
+
+
+class Seal:
+    def __init__(self) -> None:
+        self._probes: weakref.WeakKeyDictionary[Page, CDPSession] = weakref.WeakKeyDictionary()
+        self._tainted: weakref.WeakKeyDictionary[Page, _Marks] = weakref.WeakKeyDictionary()
+        self._sealed: weakref.WeakKeyDictionary[Page, _Marks] = weakref.WeakKeyDictionary()
+        self._runtime_taint: str | None = None
+        self._secrets: set[str] = set()
+
+    # ---- which document a page shows ------------------------------------------------------
+
+    async def _frame(self, page: Page) -> dict[str, Any] | None:
+        """The page's main frame as CDP describes it now (None: the page is closed)."""
+        if page.is_closed():
+            return None
+        try:
+            probe = self._probes.get(page)
+            if probe is None:
+                probe = await page.context.new_cdp_session(page)
+                self._probes[page] = probe
+            tree = await probe.send("Page.getFrameTree")
+        except PlaywrightError as exc:
+            self._probes.pop(page, None)
+            if page.is_closed():
+                return None
+            raise Unknown(str(exc)) from exc
+        frame: dict[str, Any] = tree["frameTree"]["frame"]
+        return frame
+
+    async def document(self, page: Page) -> str | None:
+        """The loaderId of the document `page` shows now, None when it is closed."""
+        frame = await self._frame(page)
+        return None if frame is None else str(frame["loaderId"])
+
+    async def page_of(self, pages: Iterable[Page], target_id: str) -> Page | None:
+        """The page whose CDP target is `target_id` (a page target's id is its main frame's)."""
+        for page in pages:
+            with contextlib.suppress(Unknown):
+                frame = await self._frame(page)
+                if frame is not None and frame["id"] == target_id:
+                    return page
+        return None
+
+    # ---- taint ----------------------------------------------------------------------------
+
+    async def taint(self, page: Page, reason: str, every_document: bool = False) -> None:
+        marks = self._tainted.setdefault(page, _Marks(reason))
+        marks.reason = reason
+        if every_document:
+            marks.every_document = True
+            return
+        try:
+            document = await self.document(page)
+        except Unknown:
+            marks.every_document = True  # cannot tell which document: all of them, to be safe
+            return
+        if document is not None:
+            marks.documents.add(document)
+
+    def taint_runtime(self, reason: str) -> None:
+        self._runtime_taint = reason
+
+    @contextlib.asynccontextmanager
+    async def scripting(self, page: Page, reason: str) -> AsyncIterator[None]:
+        """Around a call that runs the caller's script in `page`: the document shown once it is
+        done is marked. That is where the script ran, or the script's document is gone already
+        (replaced by a navigation under way, or one the script started), with its listeners."""
+        try:
+            yield
+        finally:
+            await self.taint(page, reason)
+
+    async def tainted(self) -> str | None:
+        """Why no secret may be typed into this runtime now, or None."""
+        if self._runtime_taint is not None:
+            return self._runtime_taint
+        return await self._shown(self._tainted)
+
+    # ---- seal -----------------------------------------------------------------------------
+
+    async def seal(self, page: Page, selectors: list[str], values: list[str], reason: str) -> None:
+        """Mark the document `page` shows as holding secrets (call before and after typing them)."""
+        self._secrets.update(v for v in values if v and len(v) >= MIN_REDACTED_LENGTH)
+        marks = self._sealed.setdefault(page, _Marks(reason))
+        marks.reason = reason
+        try:
+            document = await self.document(page)
+        except Unknown:
+            marks.every_document = True
+            return
+        if document is not None:
+            marks.documents.add(document)
+            filled = marks.selectors.setdefault(document, [])
+            filled.extend(s for s in selectors if s not in filled)
+
+    async def sealed(self) -> str | None:
+        """Why page data may not be read from this runtime now, or None."""
+        return await self._shown(self._sealed)
+
+    async def masks(self, page: Page) -> list[str]:
+        """The selectors of the fields filled in the document `page` shows."""
+        marks = self._sealed.get(page)
+        if marks is None:
+            return []
+        with contextlib.suppress(Unknown):
+            document = await self.document(page)
+            return list(marks.selectors.get(document or "", []))
+        return []
+
+    async def _shown(self, marked: "weakref.WeakKeyDictionary[Page, _Marks]") -> str | None:
+        for page, marks in list(marked.items()):
+            if page.is_closed():
+                continue
+            if marks.every_document:
+                return marks.reason
+            try:
+                document = await self.document(page)
+            except Unknown:
+                logger.warning("Could not tell which document a page shows: treating it as marked")
+                return marks.reason
+            if document in marks.documents:
+                return marks.reason
+        return None
+
+    # ---- redaction ------------------------------------------------------------------------
+
+    def redact(self, value: Any) -> Any:
+        """`value` (JSON-like) with every secret filled into this runtime replaced."""
+        if not self._secrets:
+            return value
+        if isinstance(value, str):
+            for secret in self._secrets:
+                if secret in value:
+                    value = value.replace(secret, REDACTED)
+            return value
+        if isinstance(value, dict):
+            return {k: self.redact(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.redact(v) for v in value]
+        return value
