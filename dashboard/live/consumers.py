@@ -4,7 +4,7 @@ reconnecting browser up, and forward what the relay and the pollers already rend
 - `/ws/updates/?after=N`: every page's socket (base.html). Joins this process's group of the
   user's role (role filtering happens where fragments are rendered, once per role) and the
   user's own group (closed when the user signs out or is deactivated, in any process).
-- `/ws/runtimes/{workspaceId}/{alias}/events/?after=N`: the runtime page's live inspector, and
+- `/ws/runtimes/{workspaceId}/{alias}/events/?after=P&skip=N`: the runtime page's live inspector, and
   who has control of the runtime's browser.
 
 Close codes: 4401 not signed in (or signed out meanwhile), 4403 no role; a foreign origin is
@@ -30,7 +30,14 @@ from dashboard.bctrl import events as events_api
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.live import fragments
-from dashboard.live.inspector import Requests, control_group, get_pollers, render_events, runtime_group
+from dashboard.live.inspector import (
+    Requests,
+    SeenIds,
+    control_group,
+    get_pollers,
+    render_events,
+    runtime_group,
+)
 from dashboard.live.relay import get_relay, role_group, user_group
 from dashboard.pages import toast_html
 
@@ -38,6 +45,7 @@ logger = logging.getLogger("dashboard.live")
 
 SESSION_CHECK_SECONDS = 30.0
 CATCH_UP_MAX = 2_000  # updates a reconnecting page may have missed before it is told to reload
+CATCH_UP_PAGES = 4  # of 500 events: what a runtime page's socket reads of what it missed
 
 
 class SignedInConsumer(AsyncWebsocketConsumer):
@@ -139,8 +147,9 @@ class UpdatesConsumer(SignedInConsumer):
             while len(missed) < CATCH_UP_MAX:
                 page, more = await updates_api.list_updates(self.sent_through, limit=500)
                 missed.extend(page)
-                if page:
-                    self.sent_through = page[-1].id
+                if not page or page[-1].id is None:  # nothing more, or nothing to go on from
+                    break
+                self.sent_through = page[-1].id
                 if not more:
                     break
         except BctrlError as error:
@@ -154,9 +163,10 @@ class UpdatesConsumer(SignedInConsumer):
                 await self.send(text_data=fragments.render(update, self.role, enriched).text())
 
     async def live_update(self, event: dict[str, Any]) -> None:
-        if event["id"] <= self.sent_through:
-            return  # the catch-up sent it already
-        self.sent_through = event["id"]
+        if event["id"] is not None:  # an API that numbers its updates (the public one does not)
+            if event["id"] <= self.sent_through:
+                return  # the catch-up sent it already
+            self.sent_through = event["id"]
         await self.send(text_data=event["text"])
 
     async def disconnect(self, code: int) -> None:
@@ -169,8 +179,12 @@ class UpdatesConsumer(SignedInConsumer):
 
 
 class RuntimeEventsConsumer(SignedInConsumer):
-    sent_through = 0
+    """The live inspector's socket. `?after=` is the API's opaque position after the events the
+    page shows, and `skip` how many events right after it the page shows too (an API whose list
+    gives no position past its last page, bctrl/events.py `position_after`)."""
+
     watching: tuple[str, str] | None = None
+    sent: SeenIds
 
     async def connect(self) -> None:
         if not await self.admit():
@@ -179,29 +193,38 @@ class RuntimeEventsConsumer(SignedInConsumer):
         workspace_id, alias = str(kwargs["workspace_id"]), kwargs["alias"]
         await self.channel_layer.group_add(runtime_group(workspace_id, alias), self.channel_name)
         await self.channel_layer.group_add(control_group(workspace_id, alias), self.channel_name)
-        after = _after(self.scope) or 0
-        poller = get_pollers().subscribe(workspace_id, alias, after)
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        after = query.get("after", [""])[0] or None
+        skip = query.get("skip", ["0"])[0]
+        get_pollers().subscribe(workspace_id, alias, after)
         self.watching = (workspace_id, alias)
+        self.sent = SeenIds()
         await self.accept()
-        self.sent_through = after
-        if poller.position > after:
-            # The shared poller is ahead of this page: send the difference from the list call.
-            await self._catch_up(workspace_id, alias, poller.position)
+        # What happened between the page's render and now (the shared poller may be ahead of the
+        # page, or start where it is): read once; the live batches skip what this sent.
+        await self._catch_up(workspace_id, alias, after, int(skip) if skip.isdigit() else 0)
 
-    async def _catch_up(self, workspace_id: str, alias: str, until: int) -> None:
+    async def _catch_up(self, workspace_id: str, alias: str, after: str | None, skip: int) -> None:
         requests = Requests()
+        cursor = after
         with contextlib.suppress(BctrlError):
-            while self.sent_through < until:
-                page = await events_api.list_events(workspace_id, alias, after=self.sent_through, limit=500)
-                if not page.items:
-                    break
-                await self.live_events({"rows": render_events(page.items, requests)})
+            for _ in range(CATCH_UP_PAGES):
+                page = await events_api.list_events(workspace_id, alias, cursor=cursor, limit=500)
+                shown, skip = page.items[:skip], max(0, skip - len(page.items))
+                for event in shown:  # on the page already
+                    self.sent.add(event.id)
+                await self.live_events({"rows": render_events(page.items[len(shown) :], requests)})
+                following = events_api.position_after(page, cursor)
+                if not page.next_cursor or following in (None, cursor):
+                    return
+                cursor = following
 
     async def live_events(self, event: dict[str, Any]) -> None:
-        rows = [(sequence, html) for sequence, html in event["rows"] if sequence > self.sent_through]
+        rows = [(event_id, html) for event_id, html in event["rows"] if event_id not in self.sent]
         if not rows:
             return
-        self.sent_through = rows[-1][0]
+        for event_id, _ in rows:
+            self.sent.add(event_id)
         await self.send(text_data="".join(html for _, html in rows))
 
     async def live_control(self, event: dict[str, Any]) -> None:

@@ -273,7 +273,7 @@ async def test_a_late_socket_catches_up_to_the_shared_poller(
     await messages_until(early, "early=1")
     late, _, _ = await connect(vera, f"{path}?after={after}")  # a page rendered before that visit
     text = await messages_until(late, "early=1")
-    sequences = re.findall(r'<tr class="event event-[a-z_]+" data-seq="(\d+)"', text)
+    sequences = re.findall(r'<tr id="event-[0-9a-f-]+" class="event event-[a-z_]+" data-seq="(\d+)"', text)
     assert sequences and len(sequences) == len(set(sequences))  # nothing twice
     await early.disconnect()
     await late.disconnect()
