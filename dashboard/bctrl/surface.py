@@ -17,6 +17,7 @@ reached. An API without a readable document is "not known": none of our routes i
 create is retried.
 """
 
+import json
 import logging
 import re
 import time
@@ -31,6 +32,10 @@ logger = logging.getLogger("dashboard.bctrl")
 LEARNED_TTL_SECONDS = 600.0
 UNKNOWN_RETRY_SECONDS = 60.0
 DOCUMENT_TIMEOUT_SECONDS = 10.0
+# An API is not trusted with the console's memory: a document past these is not read (not known).
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+MAX_DOCUMENT_PATHS = 2_000
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 # The rows of the public reference (workspaces edition), relative to the API's base URL.
 PUBLIC_ROUTES = (
@@ -120,28 +125,46 @@ async def surface_of(http: httpx.AsyncClient, base_url: str) -> Surface:
     if cached is not None and cached[0] > now:
         return cached[1]
     try:
-        response = await http.get("openapi.json", timeout=DOCUMENT_TIMEOUT_SECONDS)
+        document = await _document(http)
     except httpx.TransportError as exc:
         logger.info("Could not read the API's OpenAPI document (%s); its surface is not known", exc)
         _learned[base_url] = (now + UNKNOWN_RETRY_SECONDS, NOT_KNOWN)
         return NOT_KNOWN
-    learned = _read(response, urlsplit(base_url).path.rstrip("/"))
+    learned = _read(document, urlsplit(base_url).path.rstrip("/"))
     _learned[base_url] = (now + LEARNED_TTL_SECONDS, learned)
     return learned
 
 
-def _read(response: httpx.Response, base_path: str) -> Surface:
+async def _document(http: httpx.AsyncClient) -> Any:
+    """The API's OpenAPI document as JSON; None when it has none, or sends something else or too much."""
+    async with http.stream("GET", "openapi.json", timeout=DOCUMENT_TIMEOUT_SECONDS) as response:
+        if not response.is_success:
+            return None
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_DOCUMENT_BYTES:
+                logger.info("The API's OpenAPI document is over %d bytes: not read", MAX_DOCUMENT_BYTES)
+                return None
     try:
-        paths = response.json()["paths"] if response.is_success else None
-    except (ValueError, KeyError, TypeError):
-        paths = None
-    if not isinstance(paths, dict):
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _read(document: Any, base_path: str) -> Surface:
+    paths = document.get("paths") if isinstance(document, dict) else None
+    if not isinstance(paths, dict) or len(paths) > MAX_DOCUMENT_PATHS:
         return NOT_KNOWN
     routes, idempotent = set(), set()
     for template, operations in paths.items():
         relative = template[len(base_path) :] if template.startswith(base_path + "/") else template
         pattern = _pattern(relative)
-        for method, operation in (operations or {}).items():
+        if not isinstance(template, str) or not isinstance(operations, dict):
+            continue
+        for method, operation in operations.items():
+            if str(method).upper() not in METHODS:
+                continue  # a path item's "parameters", "summary"...
             routes.add((method.upper(), pattern))
             if _declares_idempotency_key(operation):
                 idempotent.add((method.upper(), pattern))

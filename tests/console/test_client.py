@@ -12,6 +12,7 @@ import pytest
 
 from dashboard.bctrl.client import BctrlClient
 from dashboard.bctrl.errors import InvalidRequest, NotFound, RateLimited, Unauthorized, Unavailable
+from tests.console.faults import Faults
 from tests.support.engine_process import EngineProcess, eventually, free_port
 from tests.support.in_flight import HeldUpload
 
@@ -478,3 +479,30 @@ async def test_a_failed_shared_read_fails_for_every_caller() -> None:
     await client.aclose()
     assert calls == ["/v1/workspaces/x"]
     assert all(isinstance(result, NotFound) for result in results)
+
+
+async def test_this_engine_is_known_to_honour_the_key_so_a_lost_create_is_sent_again(
+    engine: EngineProcess,
+) -> None:
+    """The engine's own OpenAPI document declares Idempotency-Key on its creates: a create whose
+    answer is lost (the first one reaches the engine and is made) is sent again and made once."""
+    lost = []
+
+    def lose_the_first_answer(request: httpx.Request) -> httpx.Response | None:
+        if lost:
+            return None
+        lost.append(request)
+        with httpx.Client() as real:  # the engine makes it; the console never hears
+            real.post(str(request.url), content=request.content, headers=dict(request.headers))
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    name = f"once {uuid.uuid4().hex[:8]}"
+    transport = Faults({"POST /v1/workspaces": lose_the_first_answer})
+    client = BctrlClient(f"{engine.url}/v1", engine.keys["admin"], transport=transport, backoff=0)
+    try:
+        made = await client.create("workspaces", {"name": name})
+        listed = await client.get("workspaces", params={"q": name})
+    finally:
+        await client.aclose()
+    assert [w["id"] for w in listed["workspaces"]] == [made["id"]]
+    assert transport.calls.count("POST /v1/workspaces?") == 2
