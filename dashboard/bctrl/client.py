@@ -137,13 +137,9 @@ class BctrlClient:
                 if response.is_success:
                     return response
                 error, cause = await self._error_of(method, path, response), None
-            # A busy engine refused the request before reading any of it: repeating it is safe
-            # whatever the method (a streamed body excepted: part of it may be gone).
-            refused_unread = error.code == BUSY and not streamed
-            may_repeat = retryable or refused_unread
-            if error.transient and attempt < self.retries and not may_repeat and idempotency_key:
-                may_repeat = not streamed and await self.honours_idempotency_key(method, path)
-            if not (may_repeat and error.transient and attempt < self.retries):
+            if not (error.transient and attempt < self.retries):
+                raise error from cause
+            if not (retryable or await self._safe_to_repeat(method, path, error, streamed, idempotency_key)):
                 raise error from cause
             attempt += 1
             delay = error.retry_after if error.retry_after is not None else self.backoff * 2 ** (attempt - 1)
@@ -183,6 +179,18 @@ class BctrlClient:
 
     async def honours_idempotency_key(self, method: str, path: str) -> bool:
         return (await self.surface()).honours_idempotency_key(method, path)
+
+    async def _safe_to_repeat(
+        self, method: str, path: str, error: BctrlError, streamed: bool, idempotency_key: str | None
+    ) -> bool:
+        """Whether a call that is not idempotent may be sent again (a streamed body never: part of
+        it may be gone). A busy engine refused it before reading any of it; a create's
+        Idempotency-Key makes a repeat safe only where the API is known to honour it."""
+        if streamed:
+            return False
+        if error.code == BUSY:
+            return True
+        return bool(idempotency_key) and await self.honours_idempotency_key(method, path)
 
     async def _error_of(self, method: str, path: str, response: httpx.Response) -> BctrlError:
         """The response's error, saying whether the API simply does not offer the route."""
