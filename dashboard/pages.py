@@ -52,7 +52,10 @@ def render_page(
 
 
 def error_status(error: BctrlError) -> int:
-    """The status the console answers with when the API failed: 4xx passes through, the rest is 502."""
+    """The status the console answers with when the API failed: 4xx passes through, the rest is 502;
+    a route the API does not offer is 404 (its 405 or 501 is about the API's routes, not this page)."""
+    if error.not_offered:
+        return 404
     if 400 <= error.status < 500:
         return error.status
     return 504 if error.status == 504 else 502

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
+from dashboard.bctrl.creates import create_once, made_since
 from dashboard.bctrl.errors import InvalidRequest
-from dashboard.bctrl.pages import Page, page_of, parse_time
+from dashboard.bctrl.pages import Page, page_of, parse_time, split_cursor
 
 PROVIDERS = ("openai", "anthropic", "google", "openai-compatible")
 ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -59,12 +60,14 @@ def check_id(credential_id: str) -> str:
 async def list_credentials(
     provider: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> Page[AiCredential]:
+    api_cursor, offset = split_cursor(cursor)
     body = await get_client().get(
-        "ai-credentials", params={"provider": provider, "cursor": cursor, "limit": limit}
+        "ai-credentials", params={"provider": provider, "cursor": api_cursor, "limit": limit}
     )
     page = page_of(body, "credentials", AiCredential.from_api)
     # `provider` is this engine's filter, not the public surface's: an API that ignores it still gets filtered
-    return page.where(lambda credential: credential.provider == provider) if provider else page
+    page = page.where(lambda credential: credential.provider == provider) if provider else page
+    return page.window(limit, offset)
 
 
 async def get_credential(credential_id: str) -> AiCredential:
@@ -73,8 +76,20 @@ async def get_credential(credential_id: str) -> AiCredential:
 
 async def create_credential(payload: dict[str, Any], idempotency_key: str | None = None) -> AiCredential:
     """`payload`: {id, provider, label, apiKey, baseUrl?, defaultModel?, enabled?}."""
-    check_id(payload.get("id", ""))
-    return AiCredential.from_api(await get_client().create("ai-credentials", payload, idempotency_key))
+    credential_id = check_id(payload.get("id", ""))
+
+    async def find(since: datetime) -> dict[str, Any] | None:
+        found = await get_client().get(f"ai-credentials/{credential_id}")
+        return found if made_since(found, since) else None
+
+    body = await create_once(
+        "ai-credentials",
+        payload,
+        what=f"the AI credential “{credential_id}”",
+        find=find,
+        idempotency_key=idempotency_key,
+    )
+    return AiCredential.from_api(body)
 
 
 async def update_credential(credential_id: str, payload: dict[str, Any]) -> AiCredential:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.errors import UnexpectedAnswer
+from dashboard.bctrl.errors import BctrlError, OutcomeUnknown, UnexpectedAnswer
 from dashboard.bctrl.pages import Page, page_of, parse_time
 
 SCOPES = ("read", "operator", "admin")
@@ -60,7 +60,14 @@ async def list_api_keys(cursor: str | None = None, limit: int = 100) -> Page[Api
 
 async def create_api_key(name: str, scope: str) -> CreatedApiKey:
     # No Idempotency-Key: the engine does not keep secrets to replay (a plain POST, never retried).
-    body = await get_client().post("api-keys", json={"name": name, "scope": scope})
+    try:
+        body = await get_client().post("api-keys", json={"name": name, "scope": scope})
+    except BctrlError as error:
+        if error.maybe_done:  # the key may exist, but its secret was only ever in the lost answer
+            raise OutcomeUnknown(
+                f"the key “{name}” (if it was made, its secret is lost: revoke it from this list)", error
+            ) from error
+        raise
     try:
         return CreatedApiKey(ApiKey.from_api(body["apiKey"]), str(body["secret"]))
     except (KeyError, TypeError) as exc:

@@ -9,7 +9,7 @@ from typing import Any
 
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.errors import BctrlError, Unavailable
-from dashboard.bctrl.pages import Page, page_of, parse_time
+from dashboard.bctrl.pages import Page, page_of, parse_time, split_cursor
 
 KINDS = ("download", "screenshot", "pdf", "export")
 
@@ -78,11 +78,15 @@ async def list_artifacts(
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[Artifact]:
+    api_cursor, offset = split_cursor(cursor)
     body = await get_client().get(
         f"workspaces/{workspace_id}/artifacts",
-        params={"runtime": runtime, "kind": kind, "cursor": cursor, "limit": limit},
+        params={"runtime": runtime, "kind": kind, "cursor": api_cursor, "limit": limit},
     )
-    return page_of(body, "artifacts", Artifact.from_api)
+    page = page_of(body, "artifacts", Artifact.from_api)
+    if runtime or kind:  # the console filters, orders and pages what an API without those sent whole
+        page = page.where(lambda a: (not runtime or a.runtime == runtime) and (not kind or a.kind == kind))
+    return page.newest_first(lambda artifact: artifact.created_at).window(limit, offset)
 
 
 async def get_artifact(artifact_id: str) -> Artifact:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from dashboard.bctrl import timing
+from dashboard.bctrl import surface, timing
 from dashboard.bctrl.errors import BY_STATUS, BctrlError, Unavailable, UnexpectedAnswer
 
 logger = logging.getLogger("dashboard.bctrl")
@@ -21,6 +21,9 @@ RETRY_STATUSES = {429, 502, 503, 504}
 IDEMPOTENT_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 MAX_RETRY_AFTER_SECONDS = 10.0
 BUSY = "server.busy"  # 503 from the engine's admission control: nothing of the request was done
+NOT_OFFERED_STATUSES = (404, 405, 501)
+# Failures that happen before a request leaves: nothing of it can have been done.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 class BctrlClient:
@@ -85,19 +88,23 @@ class BctrlClient:
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         timeout: float | None = None,
+        repeatable: bool = False,
     ) -> httpx.Response:
         """Send one API call; raise BctrlError for anything but 2xx.
 
-        Retries (with jittered backoff, honouring Retry-After) only where repeating is safe:
-        idempotent methods, and creates that carry an Idempotency-Key, unless the body is streamed;
-        and any call the API refused unread as busy (503 `server.busy`).
+        Retries (with jittered backoff, honouring Retry-After) only where repeating is safe, unless
+        the body is streamed: idempotent methods; calls the API answers again with their first
+        answer (`repeatable`: an execute's idempotencyKey); creates carrying an Idempotency-Key
+        where the API is known to honour it (surface.py; never assumed); and any call the API
+        refused unread as busy (503 `server.busy`). A failed write that may have been done
+        anyway is marked `maybe_done`.
         """
         headers = dict(headers or {})
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         # A streamed body can be read once: sending it again would send nothing, so it is not retried.
         streamed = content is not None and not isinstance(content, bytes)
-        retryable = (method in IDEMPOTENT_METHODS or bool(idempotency_key)) and not streamed
+        retryable = (method in IDEMPOTENT_METHODS or repeatable) and not streamed
         params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         extra: dict[str, Any] = {}
         if timeout is not None:
@@ -124,15 +131,15 @@ class BctrlClient:
                         )
             except httpx.TransportError as exc:  # includes timeouts
                 error: BctrlError = self._unavailable(exc)
+                error.maybe_done = method not in IDEMPOTENT_METHODS and not isinstance(exc, NOT_SENT)
                 cause: Exception | None = exc
             else:
                 if response.is_success:
                     return response
-                error, cause = _error_from(response), None
-            # A busy engine refused the request before reading any of it: repeating it is safe
-            # whatever the method (a streamed body excepted: part of it may be gone).
-            refused_unread = error.code == BUSY and not streamed
-            if not ((retryable or refused_unread) and error.transient and attempt < self.retries):
+                error, cause = await self._error_of(method, path, response), None
+            if not (error.transient and attempt < self.retries):
+                raise error from cause
+            if not (retryable or await self._safe_to_repeat(method, path, error, streamed, idempotency_key)):
                 raise error from cause
             attempt += 1
             delay = error.retry_after if error.retry_after is not None else self.backoff * 2 ** (attempt - 1)
@@ -165,6 +172,47 @@ class BctrlClient:
             del self._reads[key]
         if not done.cancelled():
             done.exception()  # retrieved: a failure nobody awaited any more is not logged as lost
+
+    async def surface(self) -> surface.Surface:
+        """What this API offers beyond the public surface (learned once, surface.py)."""
+        return await surface.surface_of(self._http, self.base_url)
+
+    async def honours_idempotency_key(self, method: str, path: str) -> bool:
+        return (await self.surface()).honours_idempotency_key(method, path)
+
+    async def _safe_to_repeat(
+        self, method: str, path: str, error: BctrlError, streamed: bool, idempotency_key: str | None
+    ) -> bool:
+        """Whether a call that is not idempotent may be sent again (a streamed body never: part of
+        it may be gone). A busy engine refused it before reading any of it; a create's
+        Idempotency-Key makes a repeat safe only where the API is known to honour it."""
+        if streamed:
+            return False
+        if error.code == BUSY:
+            return True
+        return bool(idempotency_key) and await self.honours_idempotency_key(method, path)
+
+    async def _error_of(self, method: str, path: str, response: httpx.Response) -> BctrlError:
+        """The response's error, saying whether the API simply does not offer the route."""
+        error = _error_from(response)
+        error.maybe_done = (
+            method not in IDEMPOTENT_METHODS
+            and response.status_code >= 500
+            and (error.code != BUSY and response.status_code != 501)
+        )
+        if response.status_code in NOT_OFFERED_STATUSES:
+            error.not_offered = await self._not_offered(method, path, error)
+        return error
+
+    async def _not_offered(self, method: str, path: str, error: BctrlError) -> bool:
+        # 405/501, or this engine's "no such route": the route is missing, whoever's it is.
+        if error.status != 404 or error.code == "request.not_found":
+            return True
+        # A 404 on a public route names a thing that is gone; on one of ours, the route is
+        # missing unless the API's document says it serves it.
+        if not surface.is_ours(method, path):
+            return False
+        return not (await self.surface()).offers(method, path)
 
     def fence(self) -> None:
         """Something changed upstream (a write here ended, an update arrived): reads asked for
@@ -201,7 +249,7 @@ class BctrlClient:
             async with self._http.stream(method, path.lstrip("/"), **kwargs) as response:
                 if not response.is_success:
                     await response.aread()
-                    raise _error_from(response)
+                    raise await self._error_of(method, path, response)
                 yield response
         except httpx.TransportError as exc:  # unreachable, timed out, or cut off mid-body
             raise self._unavailable(exc) from exc
@@ -266,17 +314,23 @@ def _not_json(response: httpx.Response) -> UnexpectedAnswer:
 
 
 def _error_from(response: httpx.Response) -> BctrlError:
+    """The API's error as a BctrlError. Both error bodies are read: this engine's nested one
+    (`{error: {code, message, details}, requestId}`) and the public API's flat one
+    (`{error: "sentence", code, requestId, details}`)."""
     request_id = response.headers.get("X-Request-Id")
     code, message, details = "server.error", f"The BCTRL API answered {response.status_code}.", None
     try:
         body = response.json()
-        error = body.get("error") or {}
-        code = error.get("code") or code
-        message = error.get("message") or message
-        details = error.get("details")
-        request_id = body.get("requestId") or request_id
+        error = body.get("error")
+        found = error if isinstance(error, dict) else body  # nested, or flat
+        code = _text(found.get("code")) or code
+        message = (
+            (_text(error) if not isinstance(error, dict) else "") or _text(found.get("message")) or message
+        )
+        details = found.get("details") if isinstance(found.get("details"), dict) else None
+        request_id = _text(body.get("requestId")) or request_id
     except (ValueError, AttributeError):
-        pass  # not the contract's body (a proxy's 502 page, say): keep the generic sentence
+        pass  # not an error body of either kind (a proxy's 502 page, say): keep the generic sentence
     retry_after = None
     if "Retry-After" in response.headers:
         try:
@@ -294,6 +348,10 @@ def _error_from(response: httpx.Response) -> BctrlError:
         transient=status in RETRY_STATUSES,
         retry_after=retry_after,
     )
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 # One client per event loop: daphne runs one loop per process, so this is one pooled client
@@ -322,9 +380,10 @@ def use_transport(transport: httpx.AsyncBaseTransport | None) -> None:
     """Route every new client through `transport` (tests: httpx.MockTransport for faults)."""
     global _transport_override
     _transport_override = transport
-    _clients.clear()
+    reset_clients()
 
 
 def reset_clients() -> None:
-    """Forget cached clients (after settings change, e.g. in tests)."""
+    """Forget cached clients and what they learned of their API (after settings change, e.g. in tests)."""
     _clients.clear()
+    surface.forget()

@@ -19,6 +19,8 @@ class BctrlError(Exception):
         details: dict[str, Any] | None = None,
         transient: bool = False,
         retry_after: float | None = None,
+        not_offered: bool | None = None,
+        maybe_done: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -28,6 +30,10 @@ class BctrlError(Exception):
         self.details = details or {}
         self.transient = transient
         self.retry_after = retry_after
+        # Set by the client, which knows the route and the API's surface (surface.py).
+        self._not_offered = not_offered
+        # A write that may have been done though no answer said so (timed out, cut off, a 5xx).
+        self.maybe_done = maybe_done
 
     @property
     def field_errors(self) -> dict[str, str]:
@@ -36,8 +42,17 @@ class BctrlError(Exception):
 
     @property
     def not_offered(self) -> bool:
-        """The API has no such route: an older engine, or an API that offers only the public surface."""
+        """The API has no such route: an older engine, or an API that offers only the public surface.
+
+        The client decides it (a 404/405/501 on one of our own routes the API's document does not
+        list); an error made without that knowledge falls back to what its status and code say."""
+        if self._not_offered is not None:
+            return self._not_offered
         return self.code == "request.not_found" or self.status in (405, 501)
+
+    @not_offered.setter
+    def not_offered(self, value: bool) -> None:
+        self._not_offered = value
 
     @property
     def retryable(self) -> bool:
@@ -67,6 +82,8 @@ class BctrlError(Exception):
             )
         if isinstance(self, UnexpectedAnswer):
             hint = "Check that BCTRL_API_URL points at a BCTRL v1 API."
+        if isinstance(self, OutcomeUnknown):
+            hint = "Check the list before trying again: trying again may make a second one."
         return f"{self.message} {hint}" if hint and hint not in self.message else self.message
 
     def __repr__(self) -> str:
@@ -103,6 +120,25 @@ class Unavailable(BctrlError):
 
 class UnexpectedAnswer(BctrlError):
     """The API answered 2xx with something the contract does not describe (not JSON, a list missing)."""
+
+
+class OutcomeUnknown(BctrlError):
+    """A create that may or may not have been done: no answer came, the API does not honour a
+    repeated Idempotency-Key, and the console could not find what it asked for. Never offered
+    as a Retry: trying again could make a second one."""
+
+    def __init__(self, what: str, cause: BctrlError) -> None:
+        super().__init__(
+            504,
+            "request.outcome_unknown",
+            f"The API did not confirm {what} ({cause.message.rstrip('.')}), and the console could not "
+            f"find it: it may or may not have been made.",
+            request_id=cause.request_id,
+        )
+
+    @property
+    def retryable(self) -> bool:
+        return False
 
 
 BY_STATUS: dict[int, type[BctrlError]] = {

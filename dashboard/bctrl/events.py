@@ -30,6 +30,11 @@ EVENT_TYPES = (
 )
 
 
+def _sequence(value: Any) -> int | None:
+    """This engine's per-runtime sequence; the public events have none (never assumed)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 @dataclass(frozen=True)
 class Event:
     id: str
@@ -59,7 +64,7 @@ class Event:
             created_at=parse_time(body.get("createdAt")),
             runtime=body.get("runtime", ""),
             operation_id=body.get("operationId"),
-            sequence=body.get("sequence"),
+            sequence=_sequence(body.get("sequence")),
         )
 
 
@@ -69,36 +74,55 @@ async def list_events(
     event_types: list[str] | None = None,
     cursor: str | None = None,
     limit: int = 50,
-    after: int | None = None,
 ) -> Page[Event]:
-    """A page of a runtime's events, oldest first; `cursor` is the previous page's opaque nextCursor,
-    `after` a sequence (the events newer than it)."""
+    """A page of a runtime's events, oldest first, after `cursor` (None: from the first).
+
+    `cursor` is opaque: the previous page's nextCursor, or a `cursor` from `wait_event`. It goes
+    out as `after`, which the public list takes (this engine takes it too, as a sequence)."""
     body = await get_client().get(
         f"workspaces/{workspace_id}/runtimes/{alias}/events",
-        params={"eventTypes": ",".join(event_types or []), "cursor": cursor, "limit": limit, "after": after},
+        params={"eventTypes": ",".join(event_types or []), "after": cursor, "limit": limit},
     )
-    return page_of(body, "events", Event.from_api)
+    return _of_types(page_of(body, "events", Event.from_api), event_types)
+
+
+def _of_types(page: Page[Event], event_types: list[str] | None) -> Page[Event]:
+    """Only the types asked for, should an API ignore the filter."""
+    return page.where(lambda event: event.event_type in event_types) if event_types else page
+
+
+def position_after(page: Page[Event], cursor: str | None) -> str | None:
+    """Where the events after `page` start (it was read from `cursor`): its nextCursor, or the
+    last event's sequence (this engine's), or None when the API gives neither (the public list's
+    last page): then only the position it was read from is known."""
+    if page.next_cursor:
+        return page.next_cursor
+    if page.items and page.items[-1].sequence is not None:
+        return str(page.items[-1].sequence)
+    return None if page.items else cursor
 
 
 @dataclass(frozen=True)
 class Waited:
-    """What `events/wait` answered: the first event newer than `after`, or none before the timeout."""
+    """What `events/wait` answered: the first event after `after` (or none before the timeout),
+    and the opaque position after it (the API's `cursor`; None when it sent none)."""
 
     event: Event | None
+    cursor: str | None
     timed_out: bool
 
 
 async def wait_event(
-    workspace_id: str, alias: str, after: int | None, timeout_ms: int = 25_000, keep_alive: bool = True
+    workspace_id: str, alias: str, after: str | None, timeout_ms: int = 25_000, keep_alive: bool = True
 ) -> Waited:
-    """Block (upstream) until the runtime has an event newer than `after`, or `timeout_ms` passes.
+    """Block (upstream) until the runtime has an event after the position `after`, or `timeout_ms` passes.
 
     `keep_alive=False` only watches: the runtime may idle out meanwhile (this engine's option).
     """
     payload: dict[str, Any] = {"timeoutMs": timeout_ms}
     if not keep_alive:
         payload["keepAlive"] = False
-    if after is not None:
+    if after:
         payload["after"] = after
     body = await get_client().post(
         f"workspaces/{workspace_id}/runtimes/{alias}/events/wait",
@@ -107,7 +131,12 @@ async def wait_event(
     )
     body = body if isinstance(body, dict) else {}
     event = body.get("event")
-    return Waited(Event.from_api(event) if event else None, bool(body.get("timedOut")))
+    cursor = body.get("cursor")
+    return Waited(
+        Event.from_api(event) if isinstance(event, dict) else None,
+        str(cursor) if cursor not in (None, "") else None,
+        bool(body.get("timedOut")),
+    )
 
 
 async def list_run_events(
@@ -119,6 +148,6 @@ async def list_run_events(
     """A page of one run's events by its id (an older run of a reused alias too), oldest first."""
     body = await get_client().get(
         f"runtimes/{runtime_id}/events",
-        params={"eventTypes": ",".join(event_types or []), "cursor": cursor, "limit": limit},
+        params={"eventTypes": ",".join(event_types or []), "after": cursor, "limit": limit},
     )
-    return page_of(body, "events", Event.from_api)
+    return _of_types(page_of(body, "events", Event.from_api), event_types)

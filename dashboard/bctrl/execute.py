@@ -1,5 +1,6 @@
 """Execute and its call catalogue (help): typed results and calls."""
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,9 +118,16 @@ async def get_help(workspace_id: str, runtime: str | None = None, call: str | No
 async def execute(
     workspace_id: str, runtime: str, steps: list[dict[str, Any]], idempotency_key: str | None = None
 ) -> ExecuteResult:
-    """Run steps fail-fast; the same idempotency key runs them once however often it is sent."""
-    payload: dict[str, Any] = {"runtime": runtime, "steps": steps, "mode": "fail-fast"}
-    if idempotency_key:
-        payload["idempotencyKey"] = idempotency_key
-    body = await get_client().post(f"workspaces/{workspace_id}/execute", json=payload, timeout=180.0)
+    """Run steps fail-fast, once: the body's idempotencyKey (the public API honours it) makes the
+    API answer a repeat with the first run's result, so the client may send it again after a
+    failure that left no answer; without a key of the caller's, one is made for this call."""
+    payload: dict[str, Any] = {
+        "runtime": runtime,
+        "steps": steps,
+        "mode": "fail-fast",
+        "idempotencyKey": idempotency_key or uuid.uuid4().hex,
+    }
+    body = await get_client().post(
+        f"workspaces/{workspace_id}/execute", json=payload, timeout=180.0, repeatable=True
+    )
     return ExecuteResult.from_api(body)

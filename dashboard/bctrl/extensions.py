@@ -5,7 +5,8 @@ from datetime import datetime
 from typing import IO, Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.pages import Page, name_contains, page_of, parse_time
+from dashboard.bctrl.errors import BctrlError, OutcomeUnknown
+from dashboard.bctrl.pages import Page, name_contains, page_of, parse_time, split_cursor
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,12 @@ class Extension:
 async def list_extensions(
     q: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> Page[Extension]:
-    body = await get_client().get("browser-extensions", params={"q": q, "cursor": cursor, "limit": limit})
+    api_cursor, offset = split_cursor(cursor)
+    body = await get_client().get("browser-extensions", params={"q": q, "cursor": api_cursor, "limit": limit})
     page = page_of(body, "extensions", Extension.from_api)
     # `q` is this engine's, not the public surface's: an API that ignores it still gets filtered
-    return page.where(lambda extension: name_contains(extension.name, q)) if q else page
+    page = page.where(lambda extension: name_contains(extension.name, q)) if q else page
+    return page.window(limit, offset)
 
 
 async def all_extensions() -> list[Extension]:
@@ -73,13 +76,19 @@ async def upload_extension(
     name: str | None = None,
     idempotency_key: str | None = None,
 ) -> Extension:
-    # A file object is read in chunks as the request goes out (and from its start again on a retry).
-    body = await get_client().post(
-        "browser-extensions/upload",
-        files={"file": (filename, content, "application/octet-stream")},
-        data={"name": name} if name else None,
-        idempotency_key=idempotency_key,
-    )
+    # A file object is read in chunks as the request goes out (and from its start again on a retry,
+    # which the client makes only where the API honours the Idempotency-Key).
+    try:
+        body = await get_client().post(
+            "browser-extensions/upload",
+            files={"file": (filename, content, "application/octet-stream")},
+            data={"name": name} if name else None,
+            idempotency_key=idempotency_key,
+        )
+    except BctrlError as error:
+        if error.maybe_done:
+            raise OutcomeUnknown(f"the upload of {filename}", error) from error
+        raise
     return Extension.from_api(body)
 
 

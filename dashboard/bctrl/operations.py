@@ -11,7 +11,7 @@ from typing import Any
 
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.errors import BctrlError, InvalidRequest
-from dashboard.bctrl.pages import Page, page_of, parse_time
+from dashboard.bctrl.pages import Page, page_of, parse_time, split_cursor
 
 STATUSES = ("queued", "running", "cancelling", "succeeded", "failed", "cancelled", "timed_out")
 FINISHED = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
@@ -95,9 +95,13 @@ async def list_operations(
 ) -> Page[Operation]:
     """One workspace's operations through the public route; every workspace's through this
     engine's `GET /operations`, which an API with only the public surface does not offer."""
-    params = {"status": status, "cursor": cursor, "limit": limit}
+    api_cursor, offset = split_cursor(cursor)
+    params = {"status": status, "cursor": api_cursor, "limit": limit}
     path = f"workspaces/{_workspace_id(workspace_id)}/operations" if workspace_id else "operations"
-    return page_of(await get_client().get(path, params=params), "operations", Operation.from_api)
+    page = page_of(await get_client().get(path, params=params), "operations", Operation.from_api)
+    if status:  # the console filters, orders and pages what an API without those sent whole
+        page = page.where(lambda operation: operation.status == status)
+    return page.newest_first(lambda operation: operation.created_at).window(limit, offset)
 
 
 def _workspace_id(value: str) -> str:

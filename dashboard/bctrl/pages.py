@@ -7,7 +7,7 @@ says so (shown in place like any upstream failure), never a KeyError that become
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from dashboard.bctrl.errors import UnexpectedAnswer
@@ -15,15 +15,59 @@ from dashboard.bctrl.errors import UnexpectedAnswer
 T = TypeVar("T")
 
 
+# A cursor the console made, paging a list the API sent whole: "console:50" is the 51st item.
+CONSOLE_CURSOR = "console:"
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
+    """One page of a list. `fetched` is how many items the API sent, set when the console filtered
+    or cut them itself (the public lists take no query and have no pages): pages say "N of M"."""
+
     items: list[T]
     next_cursor: str | None
+    fetched: int | None = None
 
     def where(self, keep: Callable[[T], bool]) -> "Page[T]":
         """The items `keep` accepts, same cursor: a filter the console applies itself, for a
         query parameter an API may ignore (its pages may then come back short, never wrong)."""
-        return Page([item for item in self.items if keep(item)], self.next_cursor)
+        kept = [item for item in self.items if keep(item)]
+        return Page(kept, self.next_cursor, self._fetched if len(kept) < len(self.items) else self.fetched)
+
+    def newest_first(self, created_at: Callable[[T], datetime | None]) -> "Page[T]":
+        """Ordered newest first by the console (this engine already lists so; the public API
+        promises no order). Items without a time go last."""
+
+        def when(item: T) -> datetime:
+            moment = created_at(item) or _NEVER
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+        dated = sorted(self.items, key=when, reverse=True)
+        return Page(dated, self.next_cursor, self.fetched)
+
+    def window(self, limit: int, offset: int = 0) -> "Page[T]":
+        """At most `limit` items from `offset`: the console pages a list the API sent whole (it
+        sent more than it was asked for). A list the API paged itself passes unchanged."""
+        if offset == 0 and len(self.items) <= limit:
+            return self
+        shown = self.items[offset : offset + limit]
+        more = offset + limit < len(self.items)
+        return Page(shown, f"{CONSOLE_CURSOR}{offset + limit}" if more else None, self._fetched)
+
+    @property
+    def _fetched(self) -> int:
+        return len(self.items) if self.fetched is None else self.fetched
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def split_cursor(cursor: str | None) -> tuple[str | None, int]:
+    """(the cursor to send the API, the console's own offset): a console cursor is never sent."""
+    if cursor and cursor.startswith(CONSOLE_CURSOR):
+        offset = cursor.removeprefix(CONSOLE_CURSOR)
+        return None, int(offset) if offset.isdigit() else 0
+    return cursor, 0
 
 
 def items_of(body: Any, key: str, parse: Callable[[dict[str, Any]], T]) -> list[T]:

@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.pages import Page, name_contains, page_of, parse_time
+from dashboard.bctrl.creates import create_once, made_since, only
+from dashboard.bctrl.pages import Page, name_contains, page_of, parse_time, split_cursor
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,12 @@ class Profile:
 
 
 async def list_profiles(q: str | None = None, cursor: str | None = None, limit: int = 50) -> Page[Profile]:
-    body = await get_client().get("browser-profiles", params={"q": q, "cursor": cursor, "limit": limit})
+    api_cursor, offset = split_cursor(cursor)
+    body = await get_client().get("browser-profiles", params={"q": q, "cursor": api_cursor, "limit": limit})
     page = page_of(body, "profiles", Profile.from_api)
     # `q` is this engine's, not the public surface's: an API that ignores it still gets filtered
-    return page.where(lambda profile: name_contains(profile.name, q)) if q else page
+    page = page.where(lambda profile: name_contains(profile.name, q)) if q else page
+    return page.window(limit, offset)
 
 
 async def get_profile(profile_id: str) -> Profile:
@@ -93,7 +96,17 @@ async def get_profile(profile_id: str) -> Profile:
 
 async def create_profile(payload: dict[str, Any], idempotency_key: str | None = None) -> Profile:
     """`payload` is the contract's body: {name, description?, config?, extensionIds?}."""
-    return Profile.from_api(await get_client().create("browser-profiles", payload, idempotency_key))
+    name = payload.get("name")
+
+    async def find(since: datetime) -> dict[str, Any] | None:
+        body = await get_client().get("browser-profiles", params={"limit": 100})
+        listed = body.get("profiles") if isinstance(body, dict) else None
+        return only([p for p in listed or [] if p.get("name") == name and made_since(p, since)])
+
+    body = await create_once(
+        "browser-profiles", payload, what=f"the profile “{name}”", find=find, idempotency_key=idempotency_key
+    )
+    return Profile.from_api(body)
 
 
 async def update_profile(profile_id: str, payload: dict[str, Any]) -> Profile:

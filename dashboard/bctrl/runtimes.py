@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
+from dashboard.bctrl.creates import create_once, made_since
 from dashboard.bctrl.operations import Operation
-from dashboard.bctrl.pages import Page, items_of, page_of, parse_time
+from dashboard.bctrl.pages import Page, items_of, page_of, parse_time, split_cursor
 
 ALIAS_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 DRIVERS = ("playwright", "puppeteer", "selenium", "stagehand")
@@ -133,10 +134,16 @@ class Choice:
 async def list_runtimes(
     workspace_id: str, status: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> Page[Runtime]:
+    """A workspace's runtimes, newest first; the console filters, orders and pages what an API
+    without those (the public list) sent whole."""
+    api_cursor, offset = split_cursor(cursor)
     body = await get_client().get(
-        f"workspaces/{workspace_id}/runtimes", params={"status": status, "cursor": cursor, "limit": limit}
+        f"workspaces/{workspace_id}/runtimes", params={"status": status, "cursor": api_cursor, "limit": limit}
     )
-    return page_of(body, "runtimes", Runtime.from_api)
+    page = page_of(body, "runtimes", Runtime.from_api)
+    if status:
+        page = page.where(lambda runtime: runtime.status == status)
+    return page.newest_first(lambda runtime: runtime.created_at).window(limit, offset)
 
 
 async def get_runtime(workspace_id: str, alias: str) -> Runtime:
@@ -184,8 +191,18 @@ async def launch_runtime(
     payload: dict[str, Any] = {"alias": alias, "kind": "browser", "driver": driver, "launch": launch}
     if mounts:
         payload["mounts"] = mounts
-    body = await get_client().create(
-        f"workspaces/{workspace_id}/runtimes", payload, idempotency_key, timeout=120.0
+
+    async def find(since: datetime) -> dict[str, Any] | None:
+        found = await get_client().get(f"workspaces/{workspace_id}/runtimes/{alias}")
+        return found if made_since(found, since) else None
+
+    body = await create_once(
+        f"workspaces/{workspace_id}/runtimes",
+        payload,
+        what=f"the runtime “{alias}”",
+        find=find,
+        idempotency_key=idempotency_key,
+        timeout=120.0,
     )
     return Runtime.from_api(body)
 

@@ -3,6 +3,10 @@
 The stream is read through the pooled client with httpx-sse. It yields typed updates and ends
 (raising BctrlError) when the connection drops; resuming is the caller's job, with the id of
 the last update it handled as `after` (sent as `Last-Event-ID`, as the contract says).
+
+An update's id is this engine's sequence (the SSE `id:` line, or `id` in its data). The public
+stream sends updates without ids: they are read all the same (`id` None), and a reader of such
+a stream cannot resume after a drop (there is no position to resume from).
 """
 
 from collections.abc import AsyncIterator
@@ -25,7 +29,7 @@ STREAM_READ_TIMEOUT_SECONDS = 45.0
 
 @dataclass(frozen=True)
 class Update:
-    id: int
+    id: int | None  # None: the API numbers no updates (the public stream)
     type: str
     created_at: datetime | None
     workspace_id: str | None
@@ -37,9 +41,9 @@ class Update:
         return self.type.split(".", 1)[0]
 
     @classmethod
-    def from_api(cls, body: dict[str, Any]) -> "Update":
+    def from_api(cls, body: dict[str, Any], event_id: str = "") -> "Update":
         return cls(
-            id=int(body["id"]),
+            id=_sequence(body.get("id", event_id)),
             type=str(body["type"]),
             created_at=parse_time(body.get("createdAt")),
             workspace_id=body.get("workspaceId"),
@@ -68,7 +72,7 @@ async def _updates(response: httpx.Response) -> AsyncIterator[Update]:
             if not message.data:
                 continue
             try:
-                yield Update.from_api(message.json())
+                yield Update.from_api(message.json(), message.id)
             except (KeyError, TypeError, ValueError) as exc:
                 raise UnexpectedAnswer(
                     502,
@@ -83,6 +87,16 @@ async def _updates(response: httpx.Response) -> AsyncIterator[Update]:
         raise Unavailable(0, "api.unreachable", "The updates stream was cut off.", transient=True) from exc
 
 
+def _sequence(value: Any) -> int | None:
+    """An update's id as this engine's sequence; None when there is none (or it is not a number,
+    which the console cannot resume from)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
 async def list_updates(after: int, limit: int = 500) -> tuple[list[Update], bool]:
     """Updates after `after`, oldest first, and whether more follow (a browser's catch-up)."""
     body = await get_client().get("updates", params={"after": after, "limit": limit})
@@ -94,7 +108,8 @@ async def newest_update_id() -> int:
     after = 0
     while True:
         updates, more = await list_updates(after, limit=500)
-        if updates:
-            after = updates[-1].id
+        if not updates or updates[-1].id is None:
+            return after
+        after = updates[-1].id
         if not more:
             return after

@@ -5,7 +5,8 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.pages import Page, one_of, page_of, parse_time
+from dashboard.bctrl.creates import create_once, made_since, only
+from dashboard.bctrl.pages import Page, name_contains, one_of, page_of, parse_time, split_cursor
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,14 @@ class Workspace:
 async def list_workspaces(
     q: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> Page[Workspace]:
-    body = await get_client().get("workspaces", params={"q": q, "cursor": cursor, "limit": limit})
-    return page_of(body, "workspaces", Workspace.from_api)
+    """Workspaces, newest first; `q` keeps those whose name contains it. The public list takes
+    neither a query nor pages: the console filters, orders and pages what it got (`fetched`)."""
+    api_cursor, offset = split_cursor(cursor)
+    body = await get_client().get("workspaces", params={"q": q, "cursor": api_cursor, "limit": limit})
+    page = page_of(body, "workspaces", Workspace.from_api)
+    if q:
+        page = page.where(lambda workspace: name_contains(workspace.name, q))
+    return page.newest_first(lambda workspace: workspace.created_at).window(limit, offset)
 
 
 async def get_workspace(workspace_id: str) -> Workspace:
@@ -48,7 +55,17 @@ async def create_workspace(
     payload: dict[str, Any] = {"name": name}
     if mounts:
         payload["mounts"] = mounts
-    return Workspace.from_api(await get_client().create("workspaces", payload, idempotency_key))
+
+    async def find(since: datetime) -> dict[str, Any] | None:
+        # the newest workspaces (this engine lists newest first; the public list is whole)
+        body = await get_client().get("workspaces", params={"limit": 100})
+        listed = body.get("workspaces") if isinstance(body, dict) else None
+        return only([w for w in listed or [] if w.get("name") == name and made_since(w, since)])
+
+    body = await create_once(
+        "workspaces", payload, what=f"the workspace “{name}”", find=find, idempotency_key=idempotency_key
+    )
+    return one_of(body, Workspace.from_api, "workspace")
 
 
 async def update_workspace(

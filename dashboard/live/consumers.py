@@ -4,15 +4,14 @@ reconnecting browser up, and forward what the relay and the pollers already rend
 - `/ws/updates/?after=N`: every page's socket (base.html). Joins this process's group of the
   user's role (role filtering happens where fragments are rendered, once per role) and the
   user's own group (closed when the user signs out or is deactivated, in any process).
-- `/ws/runtimes/{workspaceId}/{alias}/events/?after=N`: the runtime page's live inspector, and
+- `/ws/runtimes/{workspaceId}/{alias}/events/?after=P&skip=N`: the runtime page's live inspector, and
   who has control of the runtime's browser.
 
-Close codes: 4401 not signed in (or signed out meanwhile), 4403 no role; a foreign origin is
-refused at the handshake.
+Close codes: 4401 not signed in (or signed out meanwhile), 4403 no role, 4400 an inspector's
+position the API refuses; a foreign origin is refused at the handshake.
 """
 
 import asyncio
-import contextlib
 import logging
 from importlib import import_module
 from typing import Any
@@ -29,8 +28,16 @@ from dashboard.accounts.roles import role_of
 from dashboard.bctrl import events as events_api
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.errors import BctrlError
+from dashboard.bctrl.events import Event
 from dashboard.live import fragments
-from dashboard.live.inspector import Requests, control_group, get_pollers, render_events, runtime_group
+from dashboard.live.inspector import (
+    Requests,
+    SeenIds,
+    control_group,
+    get_pollers,
+    render_events,
+    runtime_group,
+)
 from dashboard.live.relay import get_relay, role_group, user_group
 from dashboard.pages import toast_html
 
@@ -38,6 +45,8 @@ logger = logging.getLogger("dashboard.live")
 
 SESSION_CHECK_SECONDS = 30.0
 CATCH_UP_MAX = 2_000  # updates a reconnecting page may have missed before it is told to reload
+CATCH_UP_PAGES = 4  # of 500 events: what a runtime page's socket reads of what it missed
+MAX_POSITION = 500  # characters of an API position a socket may name
 
 
 class SignedInConsumer(AsyncWebsocketConsumer):
@@ -139,8 +148,9 @@ class UpdatesConsumer(SignedInConsumer):
             while len(missed) < CATCH_UP_MAX:
                 page, more = await updates_api.list_updates(self.sent_through, limit=500)
                 missed.extend(page)
-                if page:
-                    self.sent_through = page[-1].id
+                if not page or page[-1].id is None:  # nothing more, or nothing to go on from
+                    break
+                self.sent_through = page[-1].id
                 if not more:
                     break
         except BctrlError as error:
@@ -154,9 +164,10 @@ class UpdatesConsumer(SignedInConsumer):
                 await self.send(text_data=fragments.render(update, self.role, enriched).text())
 
     async def live_update(self, event: dict[str, Any]) -> None:
-        if event["id"] <= self.sent_through:
-            return  # the catch-up sent it already
-        self.sent_through = event["id"]
+        if event["id"] is not None:  # an API that numbers its updates (the public one does not)
+            if event["id"] <= self.sent_through:
+                return  # the catch-up sent it already
+            self.sent_through = event["id"]
         await self.send(text_data=event["text"])
 
     async def disconnect(self, code: int) -> None:
@@ -169,8 +180,13 @@ class UpdatesConsumer(SignedInConsumer):
 
 
 class RuntimeEventsConsumer(SignedInConsumer):
-    sent_through = 0
+    """The live inspector's socket. `?after=` is the API's opaque position after the events the
+    page shows, and `skip` how many events right after it the page shows too (an API whose list
+    gives no position past its last page, bctrl/events.py `position_after`)."""
+
     watching: tuple[str, str] | None = None
+    polling = False
+    sent: SeenIds
 
     async def connect(self) -> None:
         if not await self.admit():
@@ -179,29 +195,51 @@ class RuntimeEventsConsumer(SignedInConsumer):
         workspace_id, alias = str(kwargs["workspace_id"]), kwargs["alias"]
         await self.channel_layer.group_add(runtime_group(workspace_id, alias), self.channel_name)
         await self.channel_layer.group_add(control_group(workspace_id, alias), self.channel_name)
-        after = _after(self.scope) or 0
-        poller = get_pollers().subscribe(workspace_id, alias, after)
         self.watching = (workspace_id, alias)
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        after = query.get("after", [""])[0][:MAX_POSITION] or None
+        skip = query.get("skip", ["0"])[0]
+        self.sent = SeenIds()
+        # What happened between the page's render and now (the shared poller may be ahead of the
+        # page, or start where it is): read once, before the socket counts as open; the live
+        # batches skip what this sends. It also tries the page's position on the API before the
+        # shared poller may start from it: a position the API refuses (a socket opened by hand)
+        # closes this socket and never stalls the poller everyone else shares.
+        try:
+            missed = await self._missed(workspace_id, alias, after, int(skip) if skip.isdigit() else 0)
+        except BctrlError as error:
+            if error.status == 400:
+                await self._refuse(4400)
+                return
+            logger.info("Catch-up of %s/%s failed: %s", workspace_id, alias, error.code)
+            missed = []
+        get_pollers().subscribe(workspace_id, alias, after)
+        self.polling = True
         await self.accept()
-        self.sent_through = after
-        if poller.position > after:
-            # The shared poller is ahead of this page: send the difference from the list call.
-            await self._catch_up(workspace_id, alias, poller.position)
+        await self.live_events({"rows": render_events(missed, Requests())})
 
-    async def _catch_up(self, workspace_id: str, alias: str, until: int) -> None:
-        requests = Requests()
-        with contextlib.suppress(BctrlError):
-            while self.sent_through < until:
-                page = await events_api.list_events(workspace_id, alias, after=self.sent_through, limit=500)
-                if not page.items:
-                    break
-                await self.live_events({"rows": render_events(page.items, requests)})
+    async def _missed(self, workspace_id: str, alias: str, after: str | None, skip: int) -> list[Event]:
+        """The events after `after` (at most CATCH_UP_PAGES pages), less the `skip` the page shows."""
+        missed: list[Event] = []
+        cursor = after
+        for _ in range(CATCH_UP_PAGES):
+            page = await events_api.list_events(workspace_id, alias, cursor=cursor, limit=500)
+            shown, skip = page.items[:skip], max(0, skip - len(page.items))
+            for event in shown:  # on the page already
+                self.sent.add(event.id)
+            missed += page.items[len(shown) :]
+            following = events_api.position_after(page, cursor)
+            if not page.next_cursor or following in (None, cursor):
+                break
+            cursor = following
+        return missed
 
     async def live_events(self, event: dict[str, Any]) -> None:
-        rows = [(sequence, html) for sequence, html in event["rows"] if sequence > self.sent_through]
+        rows = [(event_id, html) for event_id, html in event["rows"] if event_id not in self.sent]
         if not rows:
             return
-        self.sent_through = rows[-1][0]
+        for event_id, _ in rows:
+            self.sent.add(event_id)
         await self.send(text_data="".join(html for _, html in rows))
 
     async def live_control(self, event: dict[str, Any]) -> None:
@@ -214,7 +252,9 @@ class RuntimeEventsConsumer(SignedInConsumer):
             self.watching = None
             await self.channel_layer.group_discard(runtime_group(workspace_id, alias), self.channel_name)
             await self.channel_layer.group_discard(control_group(workspace_id, alias), self.channel_name)
-            await get_pollers().unsubscribe(workspace_id, alias)
+            if self.polling:
+                self.polling = False
+                await get_pollers().unsubscribe(workspace_id, alias)
         await super().disconnect(code)
 
 

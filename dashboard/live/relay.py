@@ -10,6 +10,12 @@ Invariants, and why:
   update it delivered, after a jittered, growing delay. Each update goes to this process's role
   groups once, in stream order; each consumer also skips ids it already sent (a browser's
   catch-up can overlap the live stream).
+- **An API without ids cannot be resumed, and is not hammered.** The public stream sends no
+  `id:` lines (and the public API has no update log to start from): the relay reads it all the
+  same, says in its state that a drop cannot be resumed (`resumable` False: what happens while
+  it is away is not shown), and opens it again at most once per NO_RESUME_REOPEN_SECONDS, since
+  a quick reconnect gains nothing. Any stream that keeps ending soon after it opened is reopened
+  after a growing delay: the delay starts afresh only after a connection that lasted.
 - **Per process, not per cluster.** The groups carry this process's id: with a shared channel
   layer (Redis), each console process delivers its own reader's updates to its own sockets only,
   so a socket never gets an update once per process.
@@ -47,6 +53,8 @@ PROCESS_ID = uuid.uuid4().hex[:12]
 BACKOFF_FIRST_SECONDS = 0.25
 BACKOFF_MAX_SECONDS = 10.0
 IDLE_STOP_SECONDS = 30.0
+STABLE_SECONDS = 30.0  # a connection that lasted this long resets the reconnect delay
+NO_RESUME_REOPEN_SECONDS = 15.0  # at most four opens a minute of a stream that cannot be resumed
 
 
 def role_group(role: str) -> str:
@@ -71,6 +79,7 @@ class RelayState:
     connections: int
     sockets: int
     last_error: str
+    resumable: bool | None  # False: the API's updates carry no ids; None: not known yet
 
 
 class UpdatesRelay:
@@ -83,6 +92,7 @@ class UpdatesRelay:
         self.sockets = 0
         self.last_error = ""
         self.delivered = 0
+        self.resumable: bool | None = None
         self._task: asyncio.Task[None] | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._positioned = asyncio.Event()
@@ -98,6 +108,7 @@ class UpdatesRelay:
             connections=self.connections,
             sockets=self.sockets,
             last_error=self.last_error,
+            resumable=self.resumable,
         )
 
     # ---- who needs it -------------------------------------------------------------------------
@@ -151,21 +162,19 @@ class UpdatesRelay:
     async def _run(self) -> None:
         failures = 0
         while True:
+            opened = None
             try:
-                if self.last_id is None:
-                    # Start from now: what happened before a socket opened is its page's business.
-                    self.last_id = await updates_api.newest_update_id()
-                    global _last_relayed
-                    _last_relayed = self.last_id
+                if self.last_id is None and self.resumable is not False:
+                    await self._find_position()
                 self._positioned.set()
                 async with updates_api.open_stream(self.last_id) as stream:
+                    opened = time.monotonic()
                     self.connections += 1
                     self._set_connected(True)
                     self.last_error = ""
-                    failures = 0
                     async for update in stream:
                         await self._deliver(update)
-                # The API ended the stream (a restart under way): resume at once, once.
+                # The API ended the stream (a restart under way): resume soon.
             except BctrlError as error:
                 self.last_error = error.user_message
                 logger.info("The updates stream dropped (%s); resuming after %s", error.code, self.last_id)
@@ -176,8 +185,25 @@ class UpdatesRelay:
                 logger.exception("The updates relay failed; resuming after %s", self.last_id)
                 self.last_error = "The relay failed; see the console's log."
             self._set_connected(False)
-            failures += 1
-            await asyncio.sleep(_backoff(failures))
+            lasted = opened is not None and time.monotonic() - opened >= STABLE_SECONDS
+            failures = 1 if lasted else failures + 1
+            delay = _backoff(failures)
+            if self.resumable is False:
+                delay = max(delay, NO_RESUME_REOPEN_SECONDS)
+            await asyncio.sleep(delay)
+
+    async def _find_position(self) -> None:
+        """Start from now: what happened before a socket opened is its page's business."""
+        try:
+            self.last_id = await updates_api.newest_update_id()
+        except BctrlError as error:
+            if not error.not_offered:
+                raise
+            # No update log (the public API): the stream is read from now, and cannot be resumed.
+            self.resumable = False
+            return
+        global _last_relayed
+        _last_relayed = self.last_id
 
     async def _deliver(self, update: updates_api.Update) -> None:
         # before any page is told to reload: what it reads next is read after this update
@@ -191,10 +217,14 @@ class UpdatesRelay:
             await self.layer.group_send(
                 role_group(role), {"type": "live.update", "id": update.id, "text": message.text()}
             )
-        self.last_id = update.id
         self.delivered += 1
-        global _last_relayed
-        _last_relayed = update.id
+        if update.id is None:
+            self.resumable = False  # nothing to resume from after a drop
+        else:
+            self.last_id = update.id
+            self.resumable = True
+            global _last_relayed
+            _last_relayed = update.id
         if update.created_at is not None:
             self.lag_ms = max(0, round((time.time() - update.created_at.timestamp()) * 1000))
 

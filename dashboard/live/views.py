@@ -5,6 +5,7 @@ lazily, so the page itself renders as fast as before and a live part that fails 
 """
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -211,37 +212,60 @@ async def runtime_inspector(request: HtmxHttpRequest, workspace_id: str, alias: 
         "workspace_id": ws,
         "alias": alias,
         "event_types": events_api.EVENT_TYPES,
-        "after": 0,
+        "after": "",
+        "skip": 0,
     }
     try:
-        events, older = await _newest_events(ws, alias)
+        newest = await _newest_events(ws, alias)
     except BctrlError as error:
         context["events_error"] = error
     else:
         requests = Requests()
-        network = [requests.merge(e) for e in events if e.family == "network"]
+        network = [requests.merge(e) for e in newest.events if e.family == "network"]
         unique = {r["request_id"]: r for r in network}
         context.update(
-            events=events,
-            older=older,
+            events=newest.events,
+            older=newest.older,
             requests=list(unique.values()),
-            after=events[-1].sequence if events else 0,
+            after=newest.after or "",
+            skip=newest.skip,
         )
     return render_page(request, "live/inspector.html#panel", context)
 
 
-async def _newest_events(workspace_id: str, alias: str) -> tuple[list[events_api.Event], bool]:
+@dataclass(frozen=True)
+class Newest:
+    """The inspector's opening events, and where its socket goes on: after the API's position
+    `after`, past the `skip` events there the page shows already (bctrl/events.py `position_after`)."""
+
+    events: list[events_api.Event]
+    older: bool
+    after: str | None
+    skip: int
+
+
+async def _newest_events(workspace_id: str, alias: str) -> Newest:
     """The newest INSPECTOR_ROWS events (the list call reads oldest first), and whether older ones exist."""
     events: list[events_api.Event] = []
     cursor: str | None = None
-    for _ in range(INSPECTOR_PAGES):
+    pages = 0
+    for pages in range(1, INSPECTOR_PAGES + 1):
         page = await events_api.list_events(workspace_id, alias, cursor=cursor, limit=500)
         events.extend(page.items)
-        events = events[-INSPECTOR_ROWS:]
-        cursor = page.next_cursor
-        if cursor is None:
+        following = events_api.position_after(page, cursor)
+        if following is None:  # no position past this page: the socket starts before it
+            return Newest(events[-INSPECTOR_ROWS:], _older(events, pages), cursor, len(page.items))
+        if not page.next_cursor or following == cursor:
             break
-    return events, bool(events and (events[0].sequence or 0) > 1)
+        cursor = following
+    return Newest(events[-INSPECTOR_ROWS:], _older(events, pages), events_api.position_after(page, cursor), 0)
+
+
+def _older(events: list[events_api.Event], pages: int) -> bool:
+    """Whether events older than the INSPECTOR_ROWS shown exist."""
+    if len(events) > INSPECTOR_ROWS or pages > 1:
+        return True
+    return bool(events and (events[0].sequence or 1) > 1)
 
 
 @require_GET

@@ -6,12 +6,13 @@
 
   // --- resuming: a socket that reconnects asks for what it missed -----------------------------
   // The last id seen per socket path: the updates' id for /ws/updates/, the runtime event
-  // sequence for an inspector. htmx's ws extension reconnects by itself, through this.
+  // sequence for an inspector (an API without sequences resumes from the page's position, and
+  // rows replace their like by id). htmx's ws extension reconnects by itself, through this.
   var lastSeen = {};
   htmx.createWebSocket = function (url) {
     var parsed = new URL(url, location.href);
     var seen = lastSeen[parsed.pathname];
-    if (seen) parsed.searchParams.set("after", seen);
+    if (seen) { parsed.searchParams.set("after", seen); parsed.searchParams.delete("skip"); }
     return new WebSocket(parsed.toString(), []);
   };
   function remember(socketElt, seq) {

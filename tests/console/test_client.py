@@ -12,6 +12,7 @@ import pytest
 
 from dashboard.bctrl.client import BctrlClient
 from dashboard.bctrl.errors import InvalidRequest, NotFound, RateLimited, Unauthorized, Unavailable
+from tests.console.faults import Faults
 from tests.support.engine_process import EngineProcess, eventually, free_port
 from tests.support.in_flight import HeldUpload
 
@@ -197,15 +198,109 @@ async def test_a_post_without_idempotency_key_is_not_repeated() -> None:
     assert len(calls) == 1
 
 
-async def test_a_create_is_retried_with_the_same_idempotency_key() -> None:
+def _document(*, honours_key: bool) -> dict:
+    """An API's OpenAPI document with one create, declaring Idempotency-Key or not."""
+    header = [{"name": "Idempotency-Key", "in": "header", "required": False}] if honours_key else []
+    return {"openapi": "3.1.0", "paths": {"/v1/workspaces": {"post": {"parameters": header}}}}
+
+
+async def test_a_create_is_retried_with_the_same_key_where_the_api_honours_it() -> None:
     keys = []
 
     def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/openapi.json":
+            return httpx.Response(200, json=_document(honours_key=True))
         keys.append(request.headers["Idempotency-Key"])
         return httpx.Response(503) if len(keys) == 1 else httpx.Response(201, json={"id": "w1"})
 
     assert await _mocked(handler).create("workspaces", {"name": "n"}) == {"id": "w1"}
     assert len(keys) == 2 and keys[0] == keys[1]
+
+
+@pytest.mark.parametrize("document", [None, _document(honours_key=False)], ids=["no document", "no header"])
+async def test_a_create_is_sent_once_where_the_api_is_not_known_to_honour_the_key(
+    document: dict | None,
+) -> None:
+    posts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/openapi.json":
+            return httpx.Response(200, json=document) if document else httpx.Response(404)
+        posts.append(request)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with pytest.raises(Unavailable) as caught:
+        await _mocked(handler).create("workspaces", {"name": "n"})
+    assert len(posts) == 1 and caught.value.maybe_done  # it may have been made: the caller must look
+
+
+async def test_a_create_refused_before_it_was_sent_is_not_maybe_done() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(Unavailable) as caught:
+        await _mocked(handler, retries=0).create("workspaces", {"name": "n"})
+    assert not caught.value.maybe_done
+
+
+async def test_an_execute_is_sent_again_with_its_body_s_key() -> None:
+    bodies = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        if len(bodies) == 1:
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(200, json={"mode": "fail-fast", "status": "succeeded", "steps": []})
+
+    from dashboard.bctrl import client as client_module
+    from dashboard.bctrl import execute as execute_api
+
+    client_module.use_transport(httpx.MockTransport(handler))
+    try:
+        result = await execute_api.execute(str(uuid.uuid4()), "main", [{"call": "page.url"}])
+    finally:
+        client_module.use_transport(None)
+    assert result.status == "succeeded"
+    assert len(bodies) == 2 and bodies[0] == bodies[1] and b'"idempotencyKey"' in bodies[0]
+
+
+async def test_it_reads_the_public_api_s_flat_error_body() -> None:
+    body = {"error": "Workspace name is required.", "code": "validation_error", "requestId": "req_flat"}
+    body["details"] = {"fields": [{"path": "name", "message": "Required."}]}
+    with pytest.raises(InvalidRequest) as caught:
+        await _mocked(lambda request: httpx.Response(400, json=body)).create("workspaces", {})
+    error = caught.value
+    assert (error.code, error.message, error.request_id) == (
+        "validation_error",
+        "Workspace name is required.",
+        "req_flat",
+    )
+    assert error.field_errors == {"name": "Required."}
+
+
+@pytest.mark.parametrize(
+    ("path", "document", "not_offered"),
+    [
+        ("browser-profiles/p1", None, True),  # ours, and the API has no document: not offered
+        ("browser-profiles/p1", {"paths": {"/v1/browser-profiles/{profileId}": {"get": {}}}}, False),
+        ("browser-profiles/p1", {"paths": {"/v1/workspaces": {"get": {}}}}, True),
+        ("workspaces/w1", None, False),  # a public route's 404: the thing is gone
+    ],
+)
+async def test_a_404_is_not_offered_only_on_a_route_of_ours_the_api_does_not_list(
+    path: str, document: dict | None, not_offered: bool
+) -> None:
+    flat = {"error": "Not found.", "code": "not_found", "requestId": "req_404"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/openapi.json":
+            return httpx.Response(200, json=document) if document else httpx.Response(404, json=flat)
+        return httpx.Response(404, json=flat)
+
+    with pytest.raises(NotFound) as caught:
+        await _mocked(handler).get(path)
+    assert caught.value.not_offered is not_offered
+    assert ("no longer exists" in caught.value.user_message) is not not_offered
 
 
 async def test_it_sends_the_key_as_a_bearer_token() -> None:
@@ -389,3 +484,30 @@ async def test_a_failed_shared_read_fails_for_every_caller() -> None:
     await client.aclose()
     assert calls == ["/v1/workspaces/x"]
     assert all(isinstance(result, NotFound) for result in results)
+
+
+async def test_this_engine_is_known_to_honour_the_key_so_a_lost_create_is_sent_again(
+    engine: EngineProcess,
+) -> None:
+    """The engine's own OpenAPI document declares Idempotency-Key on its creates: a create whose
+    answer is lost (the first one reaches the engine and is made) is sent again and made once."""
+    lost = []
+
+    def lose_the_first_answer(request: httpx.Request) -> httpx.Response | None:
+        if lost:
+            return None
+        lost.append(request)
+        with httpx.Client() as real:  # the engine makes it; the console never hears
+            real.post(str(request.url), content=request.content, headers=dict(request.headers))
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    name = f"once {uuid.uuid4().hex[:8]}"
+    transport = Faults({"POST /v1/workspaces": lose_the_first_answer})
+    client = BctrlClient(f"{engine.url}/v1", engine.keys["admin"], transport=transport, backoff=0)
+    try:
+        made = await client.create("workspaces", {"name": name})
+        listed = await client.get("workspaces", params={"q": name})
+    finally:
+        await client.aclose()
+    assert [w["id"] for w in listed["workspaces"]] == [made["id"]]
+    assert transport.calls.count("POST /v1/workspaces?") == 2

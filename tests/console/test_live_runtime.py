@@ -342,7 +342,21 @@ async def test_a_late_socket_catches_up_to_the_shared_poller(
     await messages_until(early, "early=1")
     late, _, _ = await connect(vera, f"{path}?after={after}")  # a page rendered before that visit
     text = await messages_until(late, "early=1")
-    sequences = re.findall(r'<tr class="event event-[a-z_]+" data-seq="(\d+)"', text)
+    sequences = re.findall(r'<tr id="event-[0-9a-f-]+" class="event event-[a-z_]+" data-seq="(\d+)"', text)
     assert sequences and len(sequences) == len(set(sequences))  # nothing twice
     await early.disconnect()
     await late.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_naming_a_position_the_api_refuses_is_closed_and_starts_no_poller(
+    vera: User, watched: LiveRuntime, stop_live: None
+) -> None:
+    """A viewer who opens the socket by hand with a made-up position cannot stall the poller the
+    runtime's other watchers share: the API's 400 to it closes that socket alone."""
+    path = f"/ws/runtimes/{watched.workspace_id}/{watched.alias}/events/?after=not-a-position"
+    socket, connected, _ = await connect(vera, path)
+    assert connected
+    closed = await socket.receive_output(timeout=20)
+    assert closed == {"type": "websocket.close", "code": 4400}
+    assert get_pollers().pollers == {}
