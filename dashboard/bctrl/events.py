@@ -115,10 +115,12 @@ async def list_run_events(
     event_types: list[str] | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    after: int | None = None,
 ) -> Page[Event]:
-    """A page of one run's events by its id (an older run of a reused alias too), oldest first."""
+    """A page of one run's events by its id (an older run of a reused alias too), oldest first;
+    `after` a sequence, as in `list_events`."""
     body = await get_client().get(
         f"runtimes/{runtime_id}/events",
-        params={"eventTypes": ",".join(event_types or []), "cursor": cursor, "limit": limit},
+        params={"eventTypes": ",".join(event_types or []), "cursor": cursor, "limit": limit, "after": after},
     )
     return page_of(body, "events", Event.from_api)

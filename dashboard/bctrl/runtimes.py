@@ -77,6 +77,8 @@ class Runtime:
     # Why a stopped runtime stopped (requested, idle, engine_shutdown); None while active, when
     # failed, or from an API that does not say.
     stop_reason: str | None = None
+    # Labels the launcher gave the run (this engine's `metadata`: string keys and values).
+    metadata: dict[str, str] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -107,6 +109,7 @@ class Runtime:
                 for b in body.get("bindings") or []
             ],
             stop_reason=body.get("stopReason"),
+            metadata={str(k): str(v) for k, v in (body.get("metadata") or {}).items()},
         )
 
 

@@ -4,7 +4,6 @@ The runtime page (front/runtimes) includes `live/runtime.html`, whose regions lo
 lazily, so the page itself renders as fast as before and a live part that fails fails alone.
 """
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +11,7 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.http import HttpResponse
 from django.template.loader import render_to_string
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -20,12 +19,11 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard.accounts.roles import has_role, role_of, role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import embeds as embeds_api
-from dashboard.bctrl import events as events_api
 from dashboard.bctrl import runtimes as runtimes_api
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.live import fragments, har, relay
-from dashboard.live.inspector import Requests, control_group
+from dashboard.live import fragments, relay
+from dashboard.live.inspector import control_group
 from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
 
 FEED_SIZE = 50
@@ -101,6 +99,7 @@ async def _live_region(request: HtmxHttpRequest, ws: str, alias: str, wants_cont
         "alias": alias,
         "holder": holder,
         "interactive": interactive,
+        "live_url": reverse("runtime_live", args=[ws, alias]),
     }
     runtime = await settle(runtimes_api.get_runtime(ws, alias))
     if isinstance(runtime, BctrlError):
@@ -117,11 +116,11 @@ async def _live_region(request: HtmxHttpRequest, ws: str, alias: str, wants_cont
         context["embed_error"] = embed
     else:
         context["embed"] = embed
-        context["refresh_seconds"] = _refresh_seconds(embed)
+        context["refresh_seconds"] = refresh_seconds(embed)
     return render_page(request, "live/runtime.html", context, region="live_view")
 
 
-def _refresh_seconds(embed: embeds_api.Embed) -> int:
+def refresh_seconds(embed: embeds_api.Embed) -> int:
     """When to mint a new token: well before this one expires (never more often than every 30 s)."""
     if embed.expires_at is None:
         return 600
@@ -179,76 +178,6 @@ async def _tell_the_page(workspace_id: str, alias: str, holder: dict[str, Any] |
     await layer.group_send(control_group(workspace_id, alias), {"type": "live.control", "html": html})
 
 
-# --- the inspector --------------------------------------------------------------------------
-
-
-@require_GET
-@role_required("viewer")
-async def runtime_inspector(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
-    """The inspector's opening state: the newest events; its socket streams the rest."""
-    ws = str(workspace_id)
-    context: dict[str, Any] = {
-        "workspace_id": ws,
-        "alias": alias,
-        "event_types": events_api.EVENT_TYPES,
-        "after": 0,
-    }
-    try:
-        events, older = await _newest_events(ws, alias)
-    except BctrlError as error:
-        context["events_error"] = error
-    else:
-        requests = Requests()
-        network = [requests.merge(e) for e in events if e.family == "network"]
-        unique = {r["request_id"]: r for r in network}
-        context.update(
-            events=events,
-            older=older,
-            requests=list(unique.values()),
-            after=events[-1].sequence if events else 0,
-        )
-    return render_page(request, "live/inspector.html#panel", context)
-
-
-async def _newest_events(workspace_id: str, alias: str) -> tuple[list[events_api.Event], bool]:
-    """The newest INSPECTOR_ROWS events (the list call reads oldest first), and whether older ones exist."""
-    events: list[events_api.Event] = []
-    cursor: str | None = None
-    for _ in range(INSPECTOR_PAGES):
-        page = await events_api.list_events(workspace_id, alias, cursor=cursor, limit=500)
-        events.extend(page.items)
-        events = events[-INSPECTOR_ROWS:]
-        cursor = page.next_cursor
-        if cursor is None:
-            break
-    return events, bool(events and (events[0].sequence or 0) > 1)
-
-
-@require_GET
-@role_required("viewer")
-async def runtime_har(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
-    """The runtime's network events as a HAR 1.2 file (opens in Chrome DevTools' Network panel)."""
-    ws = str(workspace_id)
-    try:
-        runtime = await runtimes_api.get_runtime(ws, alias)
-        events: list[events_api.Event] = []
-        cursor: str | None = None
-        for _ in range(har.MAX_PAGES):
-            page = await events_api.list_events(
-                ws, alias, ["network.request", "network.response", "network.failed"], cursor=cursor, limit=500
-            )
-            events.extend(page.items)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-    except BctrlError as error:
-        return HttpResponse(error.user_message, status=error_status(error), content_type="text/plain")
-    document = har.build(runtime, events)
-    response = HttpResponse(json.dumps(document, indent=1), content_type="application/json")
-    response["Content-Disposition"] = f'attachment; filename="{alias}-{runtime.id[:8]}.har"'
-    return response
-
-
 urlpatterns = [
     path("live/", live_feed, name="live_feed"),
     path("workspaces/<uuid:workspace_id>/runtimes/<slug:alias>/live/", runtime_live, name="runtime_live"),
@@ -257,10 +186,4 @@ urlpatterns = [
         runtime_control,
         name="runtime_control",
     ),
-    path(
-        "workspaces/<uuid:workspace_id>/runtimes/<slug:alias>/inspector/",
-        runtime_inspector,
-        name="runtime_inspector",
-    ),
-    path("workspaces/<uuid:workspace_id>/runtimes/<slug:alias>/har/", runtime_har, name="runtime_har"),
 ]

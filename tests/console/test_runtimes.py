@@ -112,7 +112,7 @@ def test_it_shows_the_runtime_detail(viewer_client: Client, live: LiveRuntime) -
     response = viewer_client.get(live.url)
     body = response.content.decode()
     assert response.status_code == 200
-    assert live.alias in body and "badge-active" in body and "Bindings" in body and "Events" in body
+    assert live.alias in body and "badge-active" in body and "Bindings" in body and "Timeline" in body
     # a viewer sees what an operator may do, disabled, with the role it needs; no form to do it
     assert body.count("needs the operator role") >= 2
     assert 'action="/workspaces/' not in body.split('id="runtime-summary"')[1].split("</section>")[0]

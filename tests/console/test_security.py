@@ -11,7 +11,14 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
 # Values for each path converter, so every route can be requested without knowing it.
-SAMPLES = {"uuid": str(uuid.uuid4()), "int": "1", "slug": "sample", "str": "sample", "path": "sample/key"}
+SAMPLES = {
+    "uuid": str(uuid.uuid4()),
+    "int": "1",
+    "slug": "sample",
+    "str": "sample",
+    "path": "sample/key",
+    "request_id": "req_1",
+}
 PUBLIC = {"login"}
 
 

@@ -202,9 +202,9 @@ def test_nothing_on_the_runtime_page_moves_when_its_live_parts_arrive(
             )
             sign_in(page, console, "oscar")
             held: list = []  # the live parts' requests, answered only once the page was measured
-            page.route(re.compile(r"/runtimes/steady/(live|inspector)/"), lambda route: held.append(route))
+            page.route(re.compile(r"/runtimes/steady/(live|events)/"), lambda route: held.append(route))
             page.goto(f"{console.url}/workspaces/{workspace['id']}/runtimes/steady/")
-            page.wait_for_function("() => document.querySelectorAll('#live-view, #inspector').length === 2")
+            page.wait_for_function("() => document.querySelectorAll('#live-view, #timeline').length === 2")
             eventually(lambda: len(held) == 2)
             drawn = page.locator("#step-runner").bounding_box()
             for route in held:
