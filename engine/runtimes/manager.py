@@ -68,6 +68,7 @@ class LaunchRequest:
     config: dict[str, Any]  # LaunchConfig as sent (may carry a proxy password)
     mounts: dict[str, Any] = field(default_factory=dict)
     api_key_id: str | None = None  # who launched it: ENGINE_MAX_RUNTIMES_PER_KEY counts per key
+    metadata: dict[str, str] = field(default_factory=dict)  # the caller's labels, never read by the engine
 
 
 class RuntimeObserver(Protocol):
@@ -285,6 +286,7 @@ class RuntimeManager:
             profile=profile,
             config=public_config(config),
             mounts=request.mounts,
+            metadata=request.metadata,
             last_activity_at=timezone.now(),
         )
         try:
@@ -476,6 +478,7 @@ class RuntimeManager:
                 await asyncio.wait_for(session.context.close(), CLOSE_TIMEOUT_SECONDS)
             except Exception:
                 logger.exception("Closing the browser of runtime %s failed", runtime.id)
+        await session.network.close()  # nothing of the network is told after the runtime's end
         self.sessions.pop(runtime.id, None)
         self._launched_by.pop(runtime.id, None)
         if session.proxy is not None:
