@@ -109,7 +109,9 @@ class Runtime:
                 for b in body.get("bindings") or []
             ],
             stop_reason=body.get("stopReason"),
-            metadata={str(k): str(v) for k, v in (body.get("metadata") or {}).items()},
+            metadata={str(k): str(v) for k, v in labels.items()}
+            if isinstance(labels := body.get("metadata"), dict)
+            else {},
         )
 
 
@@ -134,12 +136,27 @@ class Choice:
 
 
 async def list_runtimes(
-    workspace_id: str, status: str | None = None, cursor: str | None = None, limit: int = 50
+    workspace_id: str,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    metadata: dict[str, str] | None = None,
 ) -> Page[Runtime]:
+    """A workspace's runs, newest first; `metadata` keeps those labelled with all of it."""
     body = await get_client().get(
-        f"workspaces/{workspace_id}/runtimes", params={"status": status, "cursor": cursor, "limit": limit}
+        f"workspaces/{workspace_id}/runtimes",
+        params={"status": status, "cursor": cursor, "limit": limit, **_metadata_params(metadata)},
     )
-    return page_of(body, "runtimes", Runtime.from_api)
+    return page_of(body, "runtimes", Runtime.from_api).where(lambda r: _labelled(r, metadata))
+
+
+def _metadata_params(metadata: dict[str, str] | None) -> dict[str, str]:
+    return {f"metadata.{key}": value for key, value in (metadata or {}).items()}
+
+
+def _labelled(runtime: Runtime, metadata: dict[str, str] | None) -> bool:
+    """Checked here too: an API without metadata ignores the filter (its pages come back short)."""
+    return all(runtime.metadata.get(key) == value for key, value in (metadata or {}).items())
 
 
 async def get_runtime(workspace_id: str, alias: str) -> Runtime:
@@ -154,8 +171,10 @@ async def list_every_runtime(
     status: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    metadata: dict[str, str] | None = None,
 ) -> Page[Runtime]:
-    """Every run of every workspace (or of one, or of one alias), newest first, each run on its own."""
+    """Every run of every workspace (or of one, or of one alias), newest first, each run on its
+    own; `metadata` keeps those labelled with all of it."""
     body = await get_client().get(
         "runtimes",
         params={
@@ -164,9 +183,10 @@ async def list_every_runtime(
             "status": status,
             "cursor": cursor,
             "limit": limit,
+            **_metadata_params(metadata),
         },
     )
-    return page_of(body, "runtimes", Runtime.from_api)
+    return page_of(body, "runtimes", Runtime.from_api).where(lambda r: _labelled(r, metadata))
 
 
 async def get_run(runtime_id: str) -> Runtime:
@@ -182,11 +202,14 @@ async def launch_runtime(
     launch: dict[str, Any],
     mounts: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> Runtime:
     """Launch a browser; the API answers once it is ready, which takes a second or two."""
     payload: dict[str, Any] = {"alias": alias, "kind": "browser", "driver": driver, "launch": launch}
     if mounts:
         payload["mounts"] = mounts
+    if metadata:
+        payload["metadata"] = metadata
     body = await get_client().create(
         f"workspaces/{workspace_id}/runtimes", payload, idempotency_key, timeout=120.0
     )

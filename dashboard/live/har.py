@@ -168,15 +168,20 @@ def _timings(request: _Request) -> dict[str, float]:
 
 
 def _entry(request: _Request) -> dict[str, Any]:
-    sent, answer = request.request, request.response or {}
+    sent, answer, finished = request.request, request.response or {}, request.finished or {}
     url = str(sent.get("url") or answer.get("url") or (request.failed or {}).get("url") or "")
-    request_headers, response_headers = _headers(sent.get("headers")), _headers(answer.get("headers"))
-    finished = request.finished or {}
+    # the headers actually sent and received (`network.finished`), else what the page asked for
+    request_headers = _headers(finished.get("requestHeaders") or sent.get("headers"))
+    response_headers = _headers(finished.get("responseHeaders") or answer.get("headers"))
     status = int(_number(answer.get("status"), 0))
-    version = PROTOCOLS.get(str(answer.get("protocol") or "").lower(), "HTTP/1.1")
+    protocol = str(finished.get("protocol") or answer.get("protocol") or "").lower()
+    version = PROTOCOLS.get(protocol, protocol.upper() or "HTTP/1.1")
     body_size = _number(finished.get("bodySize"), _number(answer.get("size")))
     encoded = _number(finished.get("encodedBodySize"), body_size)
-    post_size = _number(sent.get("postDataSize"), 0 if sent.get("method", "GET") in ("GET", "HEAD") else -1)
+    post_size = _number(
+        finished.get("requestBodySize"),
+        _number(sent.get("postDataSize"), 0 if sent.get("method", "GET") in ("GET", "HEAD") else -1),
+    )
     timings = _timings(request)
     entry: dict[str, Any] = {
         "startedDateTime": _iso(request.started),
@@ -190,7 +195,7 @@ def _entry(request: _Request) -> dict[str, Any]:
             "queryString": [
                 {"name": k, "value": v} for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
             ],
-            "headersSize": -1,
+            "headersSize": int(_number(finished.get("requestHeadersSize"))),
             "bodySize": post_size,
         },
         "response": {
@@ -206,7 +211,7 @@ def _entry(request: _Request) -> dict[str, Any]:
                 ),
             },
             "redirectURL": _header(response_headers, "location"),
-            "headersSize": -1,
+            "headersSize": int(_number(finished.get("responseHeadersSize"))),
             "bodySize": encoded,
         },
         "cache": {},

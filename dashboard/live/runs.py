@@ -316,8 +316,13 @@ def details(events: list[events_api.Event]) -> dict[str, Any]:
     timing = ending.event_data.get("timing") if ending is not None else None
     return {
         "request": data,
-        "request_headers": _pairs((sent.event_data if sent else {}).get("headers")),
-        "response_headers": _pairs((answer.event_data if answer else {}).get("headers")),
+        # what was actually sent and received (`network.finished`), else what the page asked for
+        "request_headers": _pairs(
+            data.get("requestHeaders") or (sent.event_data if sent else {}).get("headers")
+        ),
+        "response_headers": _pairs(
+            data.get("responseHeaders") or (answer.event_data if answer else {}).get("headers")
+        ),
         "timing": [
             (label, timing.get(key))
             for key, label in TIMING_PHASES

@@ -16,6 +16,7 @@ import json
 import uuid
 from typing import Any, TypeVar
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
@@ -36,6 +37,7 @@ from dashboard.front.forms.runtimes import (
     StepsJsonForm,
     fresh_key,
     launch_initial,
+    parse_metadata,
 )
 from dashboard.front.models import StepRecipe
 from dashboard.pages import (
@@ -85,8 +87,15 @@ async def runtime_list(request: HtmxHttpRequest, workspace_id: str) -> HttpRespo
     status = request.GET.get("status", "")
     status = status if status in api.STATUSES else ""
     cursor = request.GET.get("cursor") or None
+    labels, label_error = metadata_filter(request)
     page, workspace = await asyncio.gather(
-        settle(api.list_runtimes(str(workspace_id), status=status or None, cursor=cursor, limit=PAGE_SIZE)),
+        settle(
+            api.list_runtimes(
+                str(workspace_id), status=status or None, cursor=cursor, limit=PAGE_SIZE, metadata=labels
+            )
+        )
+        if not label_error
+        else _none(),
         settle(get_workspace(str(workspace_id))),
     )
     context: dict[str, Any] = {
@@ -97,6 +106,8 @@ async def runtime_list(request: HtmxHttpRequest, workspace_id: str) -> HttpRespo
         "statuses": api.STATUSES,
         "page": _ok(page),
         "error": _err(page),
+        "metadata": request.GET.get("metadata", ""),
+        "metadata_error": label_error,
     }
     if isinstance(page, api.Page):
         # Newest first: the first row of an alias is its newest run (the alias page); any later
@@ -157,6 +168,7 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
                 launch=data["launch"],
                 mounts=data["mounts_json"],
                 idempotency_key=data["idempotency_key"],
+                metadata=data["metadata_text"],
             )
         except BctrlError as error:
             await record(
@@ -200,6 +212,14 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
 
 async def _none() -> None:
     return None
+
+
+def metadata_filter(request: HtmxHttpRequest) -> tuple[dict[str, str], str]:
+    """The list's `metadata` filter (`team=payments env=prod`), or why it is not one."""
+    try:
+        return parse_metadata(request.GET.get("metadata", "")[:2000], separators=",\\s"), ""
+    except forms.ValidationError as invalid:
+        return {}, " ".join(invalid.messages)
 
 
 def _is_uuid(value: str) -> bool:
