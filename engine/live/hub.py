@@ -19,8 +19,9 @@ Invariants, and why:
   newest version is all that matters (tabs, counts). A late viewer gets the last frame at once,
   which is also how a page that does not repaint still shows its picture.
 - **One shown tab**, shared by every viewer (there is one screencast): a viewer picking a tab
-  switches it for all; while anyone watches in `automation` mode, or nobody watches, it follows
-  the tab the automation last used (a step on it, or a page opening).
+  switches it for all; while any viewer follows the automation (`automation` mode, or its
+  "follow the active tab" toggle on), or nobody watches, it follows the tab the automation last
+  used (a step on it, or a page opening).
   The shown tab is brought to front, since a background tab may stop painting.
 """
 
@@ -97,6 +98,10 @@ class Viewer:
     inputs_unreported: int = 0
     input_timer: asyncio.TimerHandle | None = None
     next_frame_at: float = 0.0  # thumbnails: monotonic time before which no frame is sent
+    follow: bool = False  # follows the automation's tab: the token's viewerMode, then the viewer's toggle
+
+    def __post_init__(self) -> None:
+        self.follow = self.grant.viewer_mode == "automation"
 
     def offer(self, frame: Frame) -> None:
         if self.frame is not None:
@@ -171,7 +176,7 @@ class RuntimeHub:
 
     def follows_automation(self) -> bool:
         if self.viewers:
-            return any(v.grant.viewer_mode == "automation" for v in self.viewers)
+            return any(v.follow for v in self.viewers)
         return True  # nobody watches: the first viewer sees where the automation is
 
     def stats(self) -> dict[str, Any]:
@@ -197,7 +202,7 @@ class RuntimeHub:
                 self._spawn(self._refresh_title(tab))
         if self.last_frame is not None:
             viewer.offer(self.last_frame)
-        if viewer.grant.viewer_mode == "automation" and self.automation_tab in self.session.pages:
+        if viewer.follow and self.automation_tab in self.session.pages:
             await self._show(self.automation_tab)
         await self._apply()
         self._broadcast(self.stats())
@@ -227,6 +232,11 @@ class RuntimeHub:
             tab = message.get("tabId")
             if isinstance(tab, str) and tab in self.session.pages:
                 await self._show(tab)
+            return
+        if kind == "follow":  # the viewer's "follow the active tab" toggle, view-only viewers too
+            viewer.follow = message.get("on") is True
+            if viewer.follow and self.automation_tab in self.session.pages:
+                await self._show(self.automation_tab)
             return
         if not viewer.grant.interactive:
             return  # a view-only token's input never reaches the browser

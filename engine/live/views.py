@@ -8,6 +8,7 @@ saying why, never a frame.
 
 import asyncio
 import functools
+import json
 from pathlib import Path
 from uuid import UUID
 
@@ -72,6 +73,11 @@ def content_security_policy(request: HttpRequest) -> str:
     )
 
 
+def _ancestors() -> str:
+    """Who may frame the page, for its script: the parent it talks to by postMessage must be one."""
+    return json.dumps(list(settings.EMBED_FRAME_ANCESTORS))
+
+
 def _page(request: HttpRequest, template: str, context: dict[str, object], status: int = 200) -> HttpResponse:
     response = render(request, template, context, status=status)
     response["Content-Security-Policy"] = content_security_policy(request)
@@ -107,7 +113,11 @@ async def live_page(request: HttpRequest, runtime_id: UUID) -> HttpResponse:
         return _refused(
             request, "failed" if failed else "stopped", runtime.failure_message if failed and runtime else ""
         )
-    return _page(request, "embed/live.html", {"grant": grant, "alias": hub.session.runtime.alias})
+    return _page(
+        request,
+        "embed/live.html",
+        {"grant": grant, "alias": hub.session.runtime.alias, "ancestors_json": _ancestors()},
+    )
 
 
 def _recording_grant(request: HttpRequest, runtime_id: UUID) -> EmbedGrant:
@@ -131,7 +141,7 @@ async def recording_page(request: HttpRequest, runtime_id: UUID) -> HttpResponse
     if recording.status == Recording.Status.EXPIRED:
         return _refused(request, "recording_expired")
     runtime = await Runtime.objects.aget(id=runtime_id)
-    return _page(request, "embed/recording.html", {"alias": runtime.alias, "status": recording.status})
+    return _page(request, "embed/recording.html", {"alias": runtime.alias, "ancestors_json": _ancestors()})
 
 
 @require_GET
