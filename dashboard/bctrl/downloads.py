@@ -7,6 +7,8 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.errors import BctrlError, Unavailable
 
@@ -21,12 +23,16 @@ class Download:
     chunks: AsyncIterator[bytes]
 
 
-async def open_download(path: str, params: Mapping[str, Any] | None = None) -> Download:
+async def open_download(
+    path: str, params: Mapping[str, Any] | None = None, timeout: float | None = None
+) -> Download:
     """Start streaming `path`; a BctrlError is raised here, before any byte is sent, so a large
-    file never sits in the console's memory and a refusal is still an ordinary error."""
+    file never sits in the console's memory and a refusal is still an ordinary error. `timeout`
+    (seconds) is how long to wait for each part, for files the API makes as it sends them."""
     stack = AsyncExitStack()
+    extra: dict[str, Any] = {"timeout": httpx.Timeout(timeout, connect=5.0)} if timeout else {}
     try:
-        response = await stack.enter_async_context(get_client().stream("GET", path, params=params))
+        response = await stack.enter_async_context(get_client().stream("GET", path, params=params, **extra))
     except BctrlError:
         await stack.aclose()
         raise

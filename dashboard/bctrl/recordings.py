@@ -9,6 +9,7 @@ from dashboard.bctrl.downloads import Download, open_download
 from dashboard.bctrl.embeds import Embed
 
 VIDEO_FORMATS = ("webm", "mp4")
+VIDEO_WAIT_SECONDS = 120.0  # the engine encodes as it sends: a part may take a while
 
 
 async def recording(runtime_id: str) -> Embed:
@@ -18,7 +19,9 @@ async def recording(runtime_id: str) -> Embed:
 
 async def open_video(runtime_id: str, video_format: str = "webm") -> Download:
     """The run's recording as a video file, streamed (409 while it cannot be made yet)."""
-    return await open_download(f"runtimes/{runtime_id}/recording/video", {"format": video_format})
+    return await open_download(
+        f"runtimes/{runtime_id}/recording/video", {"format": video_format}, timeout=VIDEO_WAIT_SECONDS
+    )
 
 
 async def open_response_body(runtime_id: str, request_id: str) -> Download:

@@ -63,7 +63,7 @@
   }
 
   // --- the recording player: seek it, hear where it is ------------------------------------------
-  var player = { frame: null, origin: "", pending: null, at: null, playing: false };
+  var player = { frame: null, origin: "", pending: null, tries: 0, at: null, playing: false };
   function findPlayer() {
     var frame = document.querySelector("iframe[data-player]");
     if (frame !== player.frame) {
@@ -77,12 +77,21 @@
     var frame = findPlayer();
     if (frame && frame.contentWindow) frame.contentWindow.postMessage(message, player.origin);
   }
+  // A seek is kept until the player says it is there: a player still loading its recording
+  // drops it, and says where it is once loaded. Sent again then, three times at most (a moment
+  // outside the recording lands on its edge, and the player would never say it is there).
   function seek(at) {
     if (!isFinite(at)) return;
-    player.pending = at; // kept until the player says it is there (it may still be loading)
+    player.pending = at;
+    player.tries = 0;
     flush();
   }
-  function flush() { if (player.pending !== null) send({ type: "bctrl:seek", at: player.pending }); }
+  function flush() {
+    if (player.pending === null) return;
+    if (player.tries >= 4) { player.pending = null; return; }
+    player.tries += 1;
+    send({ type: "bctrl:seek", at: player.pending });
+  }
   window.addEventListener("message", function (event) {
     var data = event.data;
     if (!data || typeof data !== "object" || typeof data.type !== "string") return;
@@ -94,7 +103,9 @@
     var at = Number(data.at);
     player.at = at;
     player.playing = !!data.playing;
-    if (player.pending !== null && Math.abs(at - player.pending) <= 1500) player.pending = null;
+    if (player.pending !== null) {
+      if (Math.abs(at - player.pending) <= 1500) player.pending = null; else flush();
+    }
     var panel = timeline();
     if (panel) highlight(panel, at, player.playing);
     var state = document.querySelector("[data-player-state]");

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -53,8 +54,8 @@ def failed_run(engine: EngineProcess, site: TestSite, console: ConsoleProcess) -
     with engine.client("admin") as api:
         workspace = api.post("/workspaces", json={"name": "Inspector"}).json()
         runtimes = f"/workspaces/{workspace['id']}/runtimes"
-        first = api.post(runtimes, json={"alias": "checkout"}, timeout=120)
-        assert first.status_code == 201, first.text
+        first = api.post(runtimes, json={"alias": "checkout", "metadata": {"team": "payments"}}, timeout=120)
+        assert first.status_code == 200, first.text
         steps = [
             {"call": "page.goto", "args": [f"{site.url}/events.html"]},
             {"call": "page.click", "args": ["#log"]},
@@ -117,6 +118,8 @@ def _investigate(page: Page, console: ConsoleProcess, failed_run: dict, tmp_path
     expect(drawer.get_by_role("heading", name="Request headers")).to_be_visible()
     expect(drawer.locator("table.headers").first).to_contain_text("user-agent")
     expect(drawer.get_by_role("heading", name="Response headers")).to_be_visible()
+    expect(drawer.get_by_role("button", name="Close")).to_be_focused()
+    screenshot(page, "inspector-request")
     page.keyboard.press("Escape")
     expect(drawer).not_to_be_visible()
     assert page.evaluate("() => document.activeElement.textContent").startswith("Details")
@@ -134,8 +137,6 @@ def _investigate(page: Page, console: ConsoleProcess, failed_run: dict, tmp_path
         page.get_by_role("link", name="Export video").click()
     video = tmp_path / "run.webm"
     download.value.save_as(video)
-    import av
-
     with av.open(str(video)) as container:
         frames = sum(1 for _ in container.decode(video=0))
     assert frames > 1

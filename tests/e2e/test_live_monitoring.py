@@ -210,7 +210,7 @@ def test_nothing_on_the_runtime_page_moves_when_its_live_parts_arrive(
             for route in held:
                 route.continue_()
             page.wait_for_selector("iframe.live-frame")
-            page.wait_for_selector("#inspector-socket")
+            page.wait_for_selector("#inspector-socket", state="attached")
             assert page.locator("#step-runner").bounding_box() == drawn
         finally:
             api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
