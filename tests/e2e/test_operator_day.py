@@ -49,7 +49,9 @@ def test_the_older_run_of_a_reused_alias_opens_with_its_own_events(
     expect(page.locator("h1 .badge")).to_have_text("stopped")
     timeline = page.locator("#timeline")
     expect(timeline.get_by_text("Runtime stopped")).to_be_visible()
-    expect(timeline.locator(f'tr[data-search*="{first["id"]}"]')).not_to_have_count(0)  # its own runtime.started
+    expect(timeline.locator(f'tr[data-search*="{first["id"]}"]')).not_to_have_count(
+        0
+    )  # its own runtime.started
     expect(timeline.locator(f'tr[data-search*="{second["id"]}"]')).to_have_count(0)
     page.get_by_role("link", name="its newest run").click()
     expect(page.get_by_text("The newest run of shop2")).to_be_visible()
