@@ -18,11 +18,12 @@ from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import has_role, role_of, role_required
 from dashboard.audit.log import record
+from dashboard.audit.models import AuditEntry
 from dashboard.bctrl import embeds as embeds_api
 from dashboard.bctrl import runtimes as runtimes_api
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.live import fragments, relay
+from dashboard.live import fragments, relay, timeline
 from dashboard.live.inspector import control_group
 from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
 
@@ -150,32 +151,43 @@ async def runtime_control(request: HtmxHttpRequest, workspace_id: str, alias: st
         holder = {"user_id": user.pk, "username": user.get_username(), "since": timezone.now().isoformat()}
         await cache.aset(key, holder, CONTROL_TTL_SECONDS)
         note = f"took control from {taken_from}" if taken_from else "took control"
-        await record(request, "runtime.control.take", "runtime", target, message=note)
+        entry = await record(request, "runtime.control.take", "runtime", target, message=note)
         text = f"You have control of {alias}: your mouse and keyboard reach its browser."
     elif action == "release":
         if holder and holder.get("user_id") != user.pk and await _role(user) != "admin":
             response = await _live_region(request, ws, alias, wants_control=False)
             return await with_toast(response, request, f"{holder['username']} has control, not you.", "error")
         await cache.adelete(key)
-        await record(request, "runtime.control.release", "runtime", target, message="released control")
+        entry = await record(
+            request, "runtime.control.release", "runtime", target, message="released control"
+        )
         holder = None
         text = f"You released control of {alias}: the view is view-only again."
     else:
         return HttpResponse("Say action=take or action=release.", status=400)
-    await _tell_the_page(ws, alias, holder)
+    await _tell_the_page(ws, alias, holder, entry)
     response = await _live_region(request, ws, alias, wants_control=action == "take")
     return await with_toast(response, request, text)
 
 
-async def _tell_the_page(workspace_id: str, alias: str, holder: dict[str, Any] | None) -> None:
-    """Everyone watching this runtime, in every console process, sees who has control now."""
+async def _tell_the_page(
+    workspace_id: str, alias: str, holder: dict[str, Any] | None, entry: AuditEntry
+) -> None:
+    """Everyone watching this runtime, in every console process, sees who has control now, and
+    the hand-off as an entry of the run's timeline."""
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
     if layer is None:
         return
+    change = timeline.ControlChange(
+        entry.pk, entry.username, entry.action.endswith("take"), entry.created_at, entry.message
+    )
     html = render_to_string("live/runtime.html#control_state", {"holder": holder, "live": True})
-    await layer.group_send(control_group(workspace_id, alias), {"type": "live.control", "html": html})
+    row = render_to_string("live/inspector.html#entry_rows", {"entry": timeline.control_entry(change)})
+    await layer.group_send(
+        control_group(workspace_id, alias), {"type": "live.control", "html": f"{html}<!--live-part-->{row}"}
+    )
 
 
 urlpatterns = [
