@@ -140,6 +140,10 @@ def _watch(
     thumbnail = tile.element_handle().content_frame()
     assert thumbnail is not None
     Embedded(viewer, thumbnail).wait_state("live")
+    # the tile names the tab it shows, as the viewer tells it (bctrl:live-tab)
+    watched_tile = viewer.locator("a.wall-tile[href$='/runtimes/watched/']")
+    expect(watched_tile.locator("[data-live-tab]")).to_have_text("Live target")
+    expect(watched_tile.locator("[data-live-url]")).to_have_text(f"{site.url}/live.html")
     screenshot(viewer, "wall")
 
     # Stopped through the API: both see it at once.
