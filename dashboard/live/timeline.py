@@ -54,10 +54,15 @@ class Entry:
     event: Event | None = None
     request: dict[str, Any] | None = None
     artifact: Artifact | None = None
+    seek: datetime | None = None  # where picking it seeks, when not `at`: a failed step, when it failed
 
     @property
     def at_ms(self) -> int | None:
         return _ms(self.at)
+
+    @property
+    def seek_ms(self) -> int | None:
+        return _ms(self.seek)
 
     @property
     def label(self) -> str:
@@ -89,10 +94,27 @@ def _text(value: Any, limit: int = TEXT_MAX) -> str:
 
 
 class Requests:
-    """Network requests seen lately: each request's events merged into the one entry it is."""
+    """Network requests and steps seen lately: each one's events merged into the one entry it is
+    (a request's into its row; a step's `step.finished` into the row of its `step.started`)."""
 
     def __init__(self) -> None:
         self._seen: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._steps: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+
+    def merge_step(self, event: Event) -> dict[str, Any]:
+        data = event.event_data
+        # `step.finished` says less than `step.started` (no page or context): what both say
+        key = (event.operation_id, data.get("index"), data.get("call"))
+        if event.event_type == "step.started":
+            step = {"id": f"step-{event.sequence or event.id}", "started_at": event.created_at, **data}
+            self._steps[key] = step
+            while len(self._steps) > REQUESTS_KEPT:
+                self._steps.popitem(last=False)
+            return step
+        started = self._steps.pop(key, None)  # its start; none when it was read in an earlier chunk
+        step = started or {"id": f"e-{event.sequence or event.id}", "started_at": event.created_at}
+        step.update(data, finished_at=event.created_at)
+        return step
 
     def merge(self, event: Event) -> dict[str, Any]:
         data = event.event_data
@@ -138,21 +160,12 @@ class Requests:
 
 
 def entry_of(event: Event, requests: Requests) -> Entry:
-    """The entry an event is (a network event: its request's entry, as merged so far)."""
+    """The entry an event is (a network or step event: its request's or step's entry, as merged so far)."""
     kind = kind_of(event.event_type)
     if kind == "network":
-        request = requests.merge(event)
-        status = request.get("failed") or request.get("status") or "…"
-        return Entry(
-            id=f"net-{request['request_id']}",
-            kind=kind,
-            at=request["started_at"],
-            title=f"{request.get('method') or ''} {request.get('url') or ''}".strip(),
-            detail=str(status),
-            level="error" if request.get("failed") or _int(request.get("status")) >= 400 else "",
-            event=event,
-            request=request,
-        )
+        return _request_entry(event, requests.merge(event))
+    if event.event_type in ("step.started", "step.finished"):
+        return _step_entry(event, requests.merge_step(event))
     entry = Entry(id=f"e-{event.sequence or event.id}", kind=kind, at=event.created_at, title="", event=event)
     describe = DESCRIBE.get(event.event_type)
     if describe is not None:
@@ -163,29 +176,47 @@ def entry_of(event: Event, requests: Requests) -> Entry:
     return entry
 
 
+def _request_entry(event: Event, request: dict[str, Any]) -> Entry:
+    status = request.get("failed") or request.get("status") or "…"
+    return Entry(
+        id=f"net-{request['request_id']}",
+        kind="network",
+        at=request["started_at"],
+        title=f"{request.get('method') or ''} {request.get('url') or ''}".strip(),
+        detail=str(status),
+        level="error" if request.get("failed") or _int(request.get("status")) >= 400 else "",
+        event=event,
+        request=request,
+    )
+
+
+def _step_entry(event: Event, step: dict[str, Any]) -> Entry:
+    """A step, one entry from its start: running, then ok or failed (seeking to when it failed)."""
+    call = step.get("call", "step")
+    entry = Entry(id=step["id"], kind="step", at=step["started_at"], title=f"{call} running…", event=event)
+    entry.detail = f"step {_int(step.get('index')) + 1}" + (
+        f" · {step['scriptName']}" if isinstance(step.get("scriptName"), str) else ""
+    )
+    if "finished_at" not in step:
+        return entry
+    took = step.get("durationMs")
+    took_text = f" after {took} ms" if isinstance(took, int) else ""
+    if step.get("ok", True):
+        entry.title = f"{call} ok{took_text}"
+        return entry
+    error = step.get("error")
+    error = error if isinstance(error, dict) else {}
+    entry.title = f"{call} failed{took_text}"
+    entry.detail = _text(f"{error.get('message', '')} {error.get('code', '')}".strip())
+    entry.level, entry.failure, entry.seek = "error", True, step["finished_at"]
+    return entry
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 # --- what each event says, in words ----------------------------------------------------------
-
-
-def _step_started(entry: Entry, data: dict[str, Any]) -> None:
-    entry.title = f"{data.get('call', 'step')} started"
-    entry.detail = f"step {_int(data.get('index')) + 1}"
-
-
-def _step_finished(entry: Entry, data: dict[str, Any]) -> None:
-    call, took = data.get("call", "step"), data.get("durationMs")
-    took_text = f" after {took} ms" if isinstance(took, int) else ""
-    if data.get("ok", True):
-        entry.title = f"{call} ok{took_text}"
-        return
-    error = data.get("error")
-    error = error if isinstance(error, dict) else {}
-    entry.title = f"{call} failed{took_text}"
-    entry.detail = _text(f"{error.get('message', '')} {error.get('code', '')}".strip())
-    entry.level, entry.failure = "error", True
 
 
 def _agent_step(entry: Entry, data: dict[str, Any]) -> None:
@@ -275,8 +306,6 @@ def _runtime_failed(entry: Entry, data: dict[str, Any]) -> None:
 
 
 DESCRIBE = {
-    "step.started": _step_started,
-    "step.finished": _step_finished,
     "agent.step": _agent_step,
     "page.created": _page("New tab"),
     "page.navigated": _page("Navigated"),
@@ -341,8 +370,8 @@ def compose(
     events: Sequence[Event], controls: Sequence[ControlChange] = (), artifacts: Sequence[Artifact] = ()
 ) -> Timeline:
     """The run's entries in time order: events by their sequence, the console's own moments
-    placed among them by time. A failed step is its `step.finished` entry, at the moment it
-    failed; a failure screenshot taken after it is an entry of its own just below."""
+    placed among them by time. A step is one entry from its start; a failed one seeks to the
+    moment it failed, and a failure screenshot taken after it is an entry of its own below."""
     requests = Requests()
     by_id: dict[str, Entry] = {}
     for event in events:

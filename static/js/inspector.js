@@ -115,7 +115,7 @@
 
   // The entry at a moment: the last one at or before it (binary search over the entries' times).
   function entryAt(panel, at) {
-    var rows = rowsOf(panel).filter(function (r) { return r.dataset.at; });
+    var rows = rowsOf(panel).filter(function (r) { return r.dataset.at && !r.hidden; });
     var low = 0, high = rows.length - 1, found = null;
     while (low <= high) {
       var mid = (low + high) >> 1;
@@ -143,7 +143,7 @@
     if (kind && !kind.checked) { kind.checked = true; refilter(panel); }
     row.hidden = false;
     scrollTo(panel, row);
-    seek(Number(row.dataset.at));
+    seek(Number(row.dataset.seek || row.dataset.at)); // a failed step: the moment it failed
     if (!fromLink) {
       var url = new URL(location.href);
       url.searchParams.delete("t");
@@ -154,7 +154,7 @@
   function momentLink(panel) {
     var start = startedAt(panel), url = new URL(location.href);
     var selected = panel.querySelector("tr.entry.selected");
-    var at = player.at !== null ? player.at : selected ? Number(selected.dataset.at) : null;
+    var at = player.at !== null ? player.at : selected ? Number(selected.dataset.seek || selected.dataset.at) : null;
     url.searchParams.delete("entry");
     if (start && at !== null) url.searchParams.set("t", String(Math.max(0, Math.round(at - start))));
     return url.toString();
@@ -188,14 +188,17 @@
     htmx.ajax("GET", url, { target: body, swap: "innerHTML" }).then(function () {
       var close = body.querySelector("[data-drawer-close]");
       if (close && dialog.open) close.focus();
+    }, function () {
+      loading.textContent = "The request's details could not be loaded: check the connection and try again.";
     });
   }
 
   // --- more events: the rows before or after what the timeline shows -----------------------------
   function more(panel, button) {
-    var side = button.dataset.timelineMore, rows = rowsOf(panel).filter(function (r) { return r.dataset.seq; });
-    if (!rows.length) return;
-    var edge = side === "before" ? rows[0].dataset.seq : rows[rows.length - 1].dataset.seq;
+    var side = button.dataset.timelineMore;
+    var seqs = rowsOf(panel).map(function (r) { return Number(r.dataset.seq); }).filter(function (n) { return n > 0; });
+    if (!seqs.length) return;
+    var edge = side === "before" ? Math.min.apply(null, seqs) : Math.max.apply(null, seqs);
     button.disabled = true;
     fetch(panel.dataset.timelineUrl + "?" + side + "=" + encodeURIComponent(edge), { headers: { "HX-Request": "true" }, credentials: "same-origin" })
       .then(function (response) {
@@ -228,7 +231,8 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     var panel = timeline();
     if (panel && panel.dataset.timelineUrl && !panel.dataset.ready) { panel.dataset.ready = "1"; ready(panel); }
-    if (event.target.id === "live-view" && findPlayer()) flush(); // a new player (a renewed token): back to where it was
+    // a new player (its token renewed): back to where the old one was
+    if (event.target.id === "live-view" && findPlayer() && player.at !== null && player.pending === null) seek(player.at);
   });
   document.addEventListener("live:row", function (event) {
     if (event.detail.list.id !== "timeline-rows") return;

@@ -107,7 +107,7 @@ async def test_everyone_on_the_page_sees_who_took_control(
     )
     text = await messages_until(watcher, 'id="live-control"')
     assert "<strong>oscar</strong> has control" in text
-    assert 'beforeend:#timeline-rows' in text and "oscar took control" in text  # a hand-off entry
+    assert "beforeend:#timeline-rows" in text and "oscar took control" in text  # a hand-off entry
     await sync_to_async(client.post)(
         f"{watched.url}control/", {"action": "release"}, headers={"HX-Request": "true"}
     )

@@ -72,6 +72,9 @@ def test_the_failed_step_is_the_first_failure(viewer_client: Client, storied: Li
     rows = _rows(_timeline(viewer_client, storied))
     failures = [row for row in rows if 'data-failure="1"' in row]
     assert len(failures) == 1 and "page.click failed" in failures[0] and "#missing" in failures[0]
+    # a step is one entry, from its start; picking a failed one seeks to when it failed
+    assert failures[0].startswith('<tr id="step-') and 'data-seek="' in failures[0]
+    assert not any("running…" in row for row in rows)  # every step's end reached its entry
     # its screenshot, taken after it, is an entry of its own just below, served by the console
     after = rows[rows.index(failures[0]) :]
     assert any("Screenshot:" in row and "/content/" in row for row in after)

@@ -107,7 +107,7 @@ def _investigate(page: Page, console: ConsoleProcess, failed_run: dict, tmp_path
     page.get_by_role("button", name="Jump to first failure").click()
     failed = page.locator("#timeline-rows tr.entry.selected")
     expect(failed).to_contain_text("page.click failed")
-    failed_at = int(failed.get_attribute("data-at") or 0)
+    failed_at = int(failed.get_attribute("data-seek") or 0)  # the moment it failed
     _player_near(page, failed_at)
     screenshot(page, "inspector-ended")
 
