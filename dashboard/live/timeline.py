@@ -66,14 +66,18 @@ class Entry:
 
     @property
     def label(self) -> str:
+        """The badge: an event's type; a request or step (several events merged): what it is."""
+        if self.request is not None:
+            return "request"
         if self.event is not None:
-            return self.event.event_type
-        return "request" if self.request else self.kind
+            return "step" if self.event.event_type.startswith("step.") else self.event.event_type
+        return self.kind
 
     @property
     def search(self) -> str:
         """What the search box matches: the text, and for an event its whole data."""
-        data = self.event.data_json if self.event is not None and self.request is None else ""
+        merged = self.request is not None or self.id.startswith("step-")
+        data = self.event.data_json if self.event is not None and not merged else ""
         return f"{self.label} {self.title} {self.detail} {data}"[:4000]
 
 
