@@ -5,11 +5,16 @@ engine started here, each measured over the same window:
   base:      the page animating, recording off, nobody watching: the baseline
   recording: the same with recording on, nobody watching (one throttled screencast per tab)
   live view: recording off, one viewer watching at full rate (the live view's own screencast)
-Printed: the frames per second the recording kept (goal >= 10) and the gaps between them; the
-cores the engine's process tree (engine, Playwright driver, the runtime's Chromium) used in each
-case; the recording's cost (recording - base) against the live view's (live view - base); and,
-from the recording, its stored frames and its exported videos (WebM, MP4) in bytes per minute,
-with how long the export took against the recording's length.
+Printed: the frames per second the recording kept (goal >= 10) against the frames the page
+painted meanwhile (its own requestAnimationFrame count: the most any screencast could give), and
+the gaps between kept frames; the cores the engine's process tree (engine, Playwright driver, the
+runtime's Chromium) used in each case; the recording's cost (recording - base) against the live
+view's (live view - base); and, from the recording, its stored frames and its exported videos
+(WebM, MP4) in bytes per minute, with how long the export took against the recording's length.
+
+Then, on a Chromium started here with the same page, the ways a screencast can be slowed to 80 ms
+a frame, each over the same window: acks held back (what the recorder does), stop-and-start
+sampling (what it did before), and every frame acked at once; frames per second and cores each.
 
 `--runtimes N` also records N runtimes at once (the page animating in each) and prints the frames
 per second each kept and the cores used: recording must not starve a busy engine.
@@ -18,22 +23,29 @@ per second each kept and the cores used: recording must not starve a busy engine
 import argparse
 import asyncio
 import itertools
+import os
 import statistics
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from playwright.async_api import async_playwright  # noqa: E402
 
 from bench.live_view import SETTLE, WINDOW, cores_used, tree_cpu_seconds, viewer  # noqa: E402
+from engine.runtimes import chromium  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 from tests.support.site import TestSite  # noqa: E402
+
+INTERVAL = 0.08  # ENGINE_RECORDING_FRAME_INTERVAL_MS's default
+START = {"format": "jpeg", "quality": 60, "maxWidth": 1280, "maxHeight": 1280}
 
 
 class Bench:
@@ -47,7 +59,7 @@ class Bench:
         created = self.api.post(
             f"/workspaces/{self.workspace_id}/runtimes", json={"alias": alias, "launch": launch}
         )
-        assert created.status_code == 201, created.text
+        assert created.status_code == 200, created.text
         steps = [{"call": "page.goto", "args": [self.page_url]}]
         ran = self.api.post(
             f"/workspaces/{self.workspace_id}/execute", json={"runtime": alias, "steps": steps}
@@ -69,18 +81,30 @@ class Bench:
         zero_ms = datetime.fromisoformat(index["startedAt"]).timestamp() * 1000
         return [t for t in index["tabs"][0]["times"] if start_ms <= zero_ms + t <= end_ms]
 
-    async def window(self) -> tuple[float, float, float]:
+    async def window(self, settle: bool = True) -> tuple[float, float, float]:
         """(cores used, start, end in epoch ms) of one measuring window, after things settle."""
-        await asyncio.sleep(SETTLE)
+        if settle:
+            await asyncio.sleep(SETTLE)
         cpu, start, clock = tree_cpu_seconds(self.pid), time.time() * 1000, time.monotonic()
         await asyncio.sleep(WINDOW)
         return (tree_cpu_seconds(self.pid) - cpu) / (time.monotonic() - clock), start, time.time() * 1000
 
-    async def recorded(self, runtime_id: str) -> tuple[float, float, list[int]]:
-        """(frames per second kept, cores used, frame times) over one window."""
-        cores, start, end = await self.window()
+    def painted(self, alias: str) -> int:
+        """How many animation frames the page has painted so far (animation.html counts them)."""
+        step = {"call": "page.evaluate", "args": ["Number(document.getElementById('n').textContent)"]}
+        ran = self.api.post(
+            f"/workspaces/{self.workspace_id}/execute", json={"runtime": alias, "steps": [step]}
+        )
+        return int(ran.json()["steps"][0]["result"])
+
+    async def recorded(self, runtime_id: str, alias: str) -> tuple[float, float, float, list[int]]:
+        """(frames per second kept, frames per second painted, cores used, frame times) over one window."""
+        await asyncio.sleep(SETTLE)
+        before = self.painted(alias)
+        cores, start, end = await self.window(settle=False)
+        painted = (self.painted(alias) - before) / ((end - start) / 1000)
         times = self.kept_between(runtime_id, start, end)
-        return len(times) / ((end - start) / 1000), cores, times
+        return len(times) / ((end - start) / 1000), painted, cores, times
 
     async def watched(self, alias: str) -> tuple[float, float]:
         """(frames per second a full-rate viewer got, cores used) over one window."""
@@ -111,18 +135,89 @@ def gaps(times: list[int]) -> str:
     )
 
 
+class RawCast:
+    """A screencast on a Chromium of our own, slowed one of three ways (or not at all)."""
+
+    def __init__(self, cdp: Any) -> None:
+        self.cdp, self.mode, self.frames, self.last_ack, self.pausing = cdp, "off", 0, 0.0, False
+        cdp.on("Page.screencastFrame", lambda params: asyncio.ensure_future(self.on_frame(params)))
+
+    async def on_frame(self, params: dict[str, Any]) -> None:
+        self.frames += 1
+        ack = {"sessionId": params["sessionId"]}
+        if self.mode == "held":
+            wait = self.last_ack + INTERVAL - time.monotonic()
+            self.last_ack = time.monotonic() + max(0.0, wait)
+            await asyncio.sleep(max(0.0, wait))
+        await self.cdp.send("Page.screencastFrameAck", ack)
+        if self.mode == "sampled" and not self.pausing:
+            self.pausing = True
+            await self.cdp.send("Page.stopScreencast")
+            await asyncio.sleep(INTERVAL)
+            self.pausing = False
+            if self.mode == "sampled":
+                await self.cdp.send("Page.startScreencast", START)
+
+    async def measure(self, mode: str) -> tuple[float, float]:
+        self.mode = mode
+        if mode != "off":
+            await self.cdp.send("Page.startScreencast", START)
+        await asyncio.sleep(SETTLE)
+        frames, cpu, clock = self.frames, tree_cpu_seconds(os.getpid()), time.monotonic()
+        await asyncio.sleep(WINDOW)
+        elapsed = time.monotonic() - clock
+        result = (self.frames - frames) / elapsed, (tree_cpu_seconds(os.getpid()) - cpu) / elapsed
+        self.mode = "off"
+        await self.cdp.send("Page.stopScreencast")
+        await asyncio.sleep(0.5)
+        return result
+
+
+async def raw_ways(page_url: str, scratch: Path) -> dict[str, tuple[float, float]]:
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(scratch),
+            executable_path=chromium.executable(),
+            headless=True,
+            args=list(chromium.FLAGS),
+            viewport={"width": 1280, "height": 720},
+        )
+        page = context.pages[0]
+        await page.goto(page_url)
+        cast = RawCast(await context.new_cdp_session(page))
+        ways = {}
+        for mode in ("off", "held", "sampled", "every"):
+            print(f"raw Chromium, screencast {mode} ...", flush=True)
+            ways[mode] = await cast.measure(mode)
+        await context.close()
+    return ways
+
+
 async def main(runtimes: int) -> None:
     site = TestSite().start()
+    page_url = f"{site.url}/animation.html"
     with tempfile.TemporaryDirectory() as scratch:
         engine = EngineProcess(Path(scratch) / "engine", allow=site.host_port).start()
         try:
             with engine.client("operator", timeout=120) as api:
                 workspace_id = api.post("/workspaces", json={"name": "recording bench"}).json()["id"]
-                bench = Bench(engine, api, workspace_id, f"{site.url}/animation.html")
+                bench = Bench(engine, api, workspace_id, page_url)
                 await measure(bench, engine, runtimes)
         finally:
             engine.stop()
+        ways = await raw_ways(page_url, Path(scratch) / "raw")
     site.stop()
+    off_cores = ways["off"][1]
+    print(f"raw Chromium, the page animating, screencast slowed to {INTERVAL * 1000:.0f} ms a frame:")
+    names = {
+        "off": "no screencast",
+        "held": "acks held (recorder)",
+        "sampled": "stop-and-start sampling",
+        "every": "every frame, acked at once",
+    }
+    for mode, (fps, cores) in ways.items():
+        extra = "" if mode == "off" else f"  (+{cores - off_cores:.2f} over none)"
+        print(f"  {names[mode]:28s} {fps:5.1f} fps  {cores:.2f} cores{extra}")
 
 
 async def measure(bench: Bench, engine: EngineProcess, runtimes: int) -> None:
@@ -135,7 +230,7 @@ async def measure(bench: Bench, engine: EngineProcess, runtimes: int) -> None:
 
     print("recording: animating, recording on, nobody watching ...", flush=True)
     recorded_id = bench.launch("recorded", recording=True)
-    fps, recording, times = await bench.recorded(recorded_id)
+    fps, painted, recording, times = await bench.recorded(recorded_id, "recorded")
     bench.stop("recorded")
     index = bench.index(recorded_id)
     minutes = index["durationMs"] / 60_000
@@ -155,7 +250,10 @@ async def measure(bench: Bench, engine: EngineProcess, runtimes: int) -> None:
             bench.stop(f"many-{n}")
 
     print()
-    print(f"recording kept   {fps:5.1f} fps while the page animates (goal >= 10); {gaps(times)}")
+    print(
+        f"recording kept   {fps:5.1f} fps while the page animates (goal >= 10); the page painted {painted:5.1f} fps "
+        f"meanwhile; {gaps(times)}"
+    )
     print(f"  a viewer meanwhile would get {live_fps:5.1f} fps (the live view, full rate)")
     print("cpu, engine process tree (cores):")
     print(f"  base (animating, nothing else)   {base:.2f}")

@@ -202,6 +202,9 @@ RECORDING_ENABLED = env.bool("ENGINE_RECORDING_ENABLED", default=True)
 # 12.5 frames per second, so at least 10 on a busy machine), and none while it does not.
 RECORDING_FRAME_INTERVAL_MS = env.int("ENGINE_RECORDING_FRAME_INTERVAL_MS", default=80)
 RECORDING_JPEG_QUALITY = env.int("ENGINE_RECORDING_JPEG_QUALITY", default=60)
+# ... and every tab of every runtime together at most this many frames per second: past it, each
+# changing tab gets an equal share, so recordings never take the CPU the runtimes need.
+RECORDING_MAX_FPS = env.int("ENGINE_RECORDING_MAX_FPS", default=50)
 RECORDING_MAX_BYTES = env.int("ENGINE_RECORDING_MAX_BYTES", default=100 * 1024 * 1024)
 RECORDING_MAX_SECONDS = env.int("ENGINE_RECORDING_MAX_SECONDS", default=2 * 3600)
 RECORDING_RETENTION_SECONDS = env.int("ENGINE_RECORDING_RETENTION_SECONDS", default=7 * 24 * 3600)
@@ -241,6 +244,7 @@ def _check_live_settings() -> None:
         "ENGINE_RECORDING_MAX_SECONDS": RECORDING_MAX_SECONDS,
         "ENGINE_RECORDING_RETENTION_SECONDS": RECORDING_RETENTION_SECONDS,
         "ENGINE_RECORDING_EXPORTS_MAX": RECORDING_EXPORTS_MAX,
+        "ENGINE_RECORDING_MAX_FPS": RECORDING_MAX_FPS,
         "ENGINE_NETWORK_BODY_MAX_BYTES": NETWORK_BODY_MAX_BYTES,
         "ENGINE_NETWORK_BODIES_MAX_BYTES": NETWORK_BODIES_MAX_BYTES,
         "ENGINE_NETWORK_RETENTION_SECONDS": NETWORK_RETENTION_SECONDS,

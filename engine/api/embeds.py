@@ -137,6 +137,7 @@ async def embed_recording(
 
 @runtime_router.post(
     "/{runtimeId}/embed/recording",
+    operation_id="runs-embed-recording",
     auth=READ,
     response=EmbedRecordingOut,
     summary="Mint a player of one run's recording, by runtime id (earlier runs of an alias too)",

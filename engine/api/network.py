@@ -26,6 +26,7 @@ RequestId = Annotated[str, Path(alias="requestId", description="A `requestId` of
 
 @router.get(
     "/{runtimeId}/network/{requestId}/body",
+    operation_id="runs-network-body",
     auth=READ,
     summary="The kept body of one response of a run (text types, up to ENGINE_NETWORK_BODY_MAX_BYTES)",
     response={200: None},

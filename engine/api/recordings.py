@@ -49,6 +49,7 @@ class VideoQuery(Schema):
 
 @router.get(
     "/{runtimeId}/recording/video",
+    operation_id="runs-recording-video",
     auth=READ,
     summary="One run's recording as a video file (WebM or MP4), streamed as it is encoded",
     response={200: None},

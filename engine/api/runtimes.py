@@ -15,7 +15,9 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from django.db.models import TextField
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.http import HttpRequest, JsonResponse
 from ninja import Header, Query, Router, Schema
 from pydantic import Field, field_validator
@@ -195,11 +197,12 @@ def with_metadata(queryset: Any, request: HttpRequest) -> Any:
                 [{"path": f"metadata.{key[:70]}", "message": "Not a metadata key."}],
             )
         for value in values:
-            # KeyTextTransform takes the key as it is: a key with "__" is not a nested lookup
+            # KeyTextTransform takes the key as it is (a key with "__" is not a nested lookup); cast to
+            # text so the value is compared as text, not parsed as JSON (SQLite would refuse "qa-1")
             field = f"_metadata_{number}"
-            queryset = queryset.annotate(**{field: KeyTextTransform(key, "metadata")}).filter(
-                **{field: value}
-            )
+            queryset = queryset.annotate(
+                **{field: Cast(KeyTextTransform(key, "metadata"), TextField())}
+            ).filter(**{field: value})
     return queryset
 
 

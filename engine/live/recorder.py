@@ -1,8 +1,9 @@
 """Recording a runtime: every tab's own screencast, throttled at the source, written as it comes.
 
-- **Every tab and popup**, each with a screencast of its own (a CDP session per page, apart from
-  the live view's one screencast): a recording shows every tab, whichever one a viewer watches.
-  A headless browser paints background tabs too, so none is brought to front.
+- **Every tab and popup** (up to MAX_TABS open at once), each with a screencast of its own (a CDP
+  session per page, apart from the live view's one screencast): a recording shows every tab,
+  whichever one a viewer watches. A headless browser paints background tabs too, so none is
+  brought to front.
 - **At most one frame per tab per ENGINE_RECORDING_FRAME_INTERVAL_MS while the page changes, none
   while it does not**: a screencast sends a frame only when the page repaints, and the next one
   only once the last is acked; the recorder holds each ack until one interval has passed since
@@ -11,6 +12,10 @@
   frame of a page's last repaint: after a held ack, a tab that sends nothing for REFRESH_INTERVALS
   intervals has its screencast started again, once (a start sends the current picture), so the
   final state of a page is never missed.
+- **An engine-wide budget**: all tabs of all runtimes together record at most
+  ENGINE_RECORDING_MAX_FPS frames per second; when more tabs change at once than that allows at
+  the full rate, each gets an equal share (twenty animating runtimes on a small machine record at
+  a few frames per second each rather than take the CPU their automation needs).
 - Frames identical to the tab's previous one are not written (a restarted screencast repeats it).
 - Written (framestore.py has the format) by a thread fed by a bounded queue: a slow disk drops
   frames, never stalls the engine's loop; until ENGINE_RECORDING_MAX_BYTES or
@@ -48,6 +53,7 @@ QUEUE_FRAMES = 32
 MAX_SIDE = 1280  # frames are scaled down to fit a 1280x1280 box (a 4K viewport records as 1280x720)
 REFRESH_INTERVALS = 3
 START_ATTEMPTS = 40  # a tab whose screencast will not start is retried, at most every 2 s, this often
+MAX_TABS = 8  # tabs recorded at once: a page that opens popups by the dozen does not get a screencast each
 
 
 @dataclass
@@ -78,7 +84,28 @@ class TabCast:
     refresh: asyncio.TimerHandle | None = None
     attempts: int = 0
     retry: asyncio.TimerHandle | None = None
+    started: bool = False  # its screencast started once
+    starting: bool = False
     closed: bool = False
+
+
+class FrameBudget:
+    """The engine-wide share of recorded frames: a tab's interval is the configured one, or longer
+    when more tabs are changing (painted in the last second) than ENGINE_RECORDING_MAX_FPS allows."""
+
+    def __init__(self) -> None:
+        self.last_frame: dict[TabCast, float] = {}
+
+    def interval(self, cast: TabCast, now: float) -> float:
+        self.last_frame[cast] = now
+        changing = sum(1 for at in self.last_frame.values() if now - at < 1.0)
+        return max(settings.RECORDING_FRAME_INTERVAL_MS / 1000, changing / settings.RECORDING_MAX_FPS)
+
+    def forget(self, cast: TabCast) -> None:
+        self.last_frame.pop(cast, None)
+
+
+budget = FrameBudget()
 
 
 @dataclass
@@ -87,7 +114,6 @@ class Recorder:
 
     session: RuntimeSession
     started_at: datetime
-    interval: float = field(default_factory=lambda: settings.RECORDING_FRAME_INTERVAL_MS / 1000)
     active: bool = True
     truncated: str = ""
     size_bytes: int = 0
@@ -124,20 +150,38 @@ class Recorder:
             cast = self.casts.pop(tab, None)
             if cast is not None:
                 self._spawn(self._stop(cast))
-        elif event_type == "page.navigated":
-            if tab in self.tabs:
+        elif event_type in ("page.navigated", "page.loaded"):
+            if tab in self.tabs and event_type == "page.navigated":
                 self.tabs[tab] = str(data.get("url", ""))[:2000]
             cast = self.casts.get(tab)
-            if cast is not None and cast.cdp is None and cast.retry is None:
-                self._spawn(self._start(cast))  # a page that refused before its first navigation
+            if cast is not None and not cast.started and not cast.closed:
+                # A page that refused before its first navigation commits: now, not at the next retry.
+                if cast.retry is not None:
+                    cast.retry.cancel()
+                    cast.retry = None
+                self._spawn(self._start(cast))
 
     def _cast(self, tab: str) -> None:
+        if len(self.casts) >= MAX_TABS:
+            logger.info(
+                "Runtime %s has %d tabs recorded already; tab %s is not", self.runtime_id, MAX_TABS, tab
+            )
+            return
         if tab not in self.casts:
             cast = TabCast(tab)
             self.casts[tab] = cast
             self._spawn(self._start(cast))
 
     async def _start(self, cast: TabCast) -> None:
+        if cast.starting:
+            return  # one start at a time: two would make two CDP sessions
+        cast.starting = True
+        try:
+            await self._start_cast(cast)
+        finally:
+            cast.starting = False
+
+    async def _start_cast(self, cast: TabCast) -> None:
         page = self.session.pages.get(cast.tab_id)
         context = self.session.context
         if cast.closed or not self.active or page is None or page.is_closed() or context is None:
@@ -167,6 +211,7 @@ class Recorder:
             return
         self.starts += 1
         cast.attempts = 0
+        cast.started = True
 
     def _retry(self, cast: TabCast) -> None:
         cast.attempts += 1
@@ -182,6 +227,7 @@ class Recorder:
 
     async def _stop(self, cast: TabCast) -> None:
         cast.closed = True
+        budget.forget(cast)
         for timer in (cast.refresh, cast.retry):
             if timer is not None:
                 timer.cancel()
@@ -215,7 +261,8 @@ class Recorder:
             return
         # The next frame may come one interval after the last ack, not sooner.
         loop = asyncio.get_running_loop()
-        wait = cast.last_ack + self.interval - loop.time()
+        interval = budget.interval(cast, loop.time())
+        wait = cast.last_ack + interval - loop.time()
         cast.held = wait > 0
         cast.last_ack = loop.time() + max(0.0, wait)
         ack = partial(self._ack, cast, params["sessionId"])
@@ -229,7 +276,7 @@ class Recorder:
             return
         self._spawn(_quietly(cast.cdp.send("Page.screencastFrameAck", {"sessionId": screencast_session})))
         if cast.held:
-            delay = self.interval * REFRESH_INTERVALS
+            delay = settings.RECORDING_FRAME_INTERVAL_MS / 1000 * REFRESH_INTERVALS
             cast.refresh = asyncio.get_running_loop().call_later(delay, self._refresh, cast)
 
     def _refresh(self, cast: TabCast) -> None:
@@ -284,36 +331,45 @@ class Recorder:
     # ---- writing ------------------------------------------------------------------------------
 
     async def _write_loop(self) -> None:
-        while True:
-            frame = await self._queue.get()
-            if frame is None:
-                return
+        """Write what is queued, a batch per trip to the thread (frames of several tabs come together)."""
+        done = False
+        while not done:
+            batch = [await self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            done = None in batch
+            frames = [frame for frame in batch if frame is not None]
             try:
-                await asyncio.to_thread(self._append, frame)
+                await asyncio.to_thread(self._append, frames)
             except OSError:
-                logger.exception("Writing a frame of runtime %s's recording failed", self.runtime_id)
+                logger.exception("Writing frames of runtime %s's recording failed", self.runtime_id)
 
-    def _append(self, frame: RecordedFrame) -> None:
-        files = self._files.get(frame.tab_id)
-        if files is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            files = _TabFiles(
-                open(self.directory / f"{frame.tab_id}.jpg", "ab"),  # noqa: SIM115 - closed in _close_files
-                open(self.directory / f"{frame.tab_id}.idx", "ab"),  # noqa: SIM115
+    def _append(self, frames: list[RecordedFrame]) -> None:
+        touched: list[_TabFiles] = []
+        for frame in frames:
+            files = self._files.get(frame.tab_id)
+            if files is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                files = _TabFiles(
+                    open(self.directory / f"{frame.tab_id}.jpg", "ab"),  # noqa: SIM115 - closed in _close_files
+                    open(self.directory / f"{frame.tab_id}.idx", "ab"),  # noqa: SIM115
+                )
+                self._files[frame.tab_id] = files
+            files.frames.write(frame.jpeg)
+            record = RECORD.pack(
+                min(frame.t_ms, 2**32 - 1),
+                files.offset,
+                len(frame.jpeg),
+                min(frame.width, 65535),
+                min(frame.height, 65535),
             )
-            self._files[frame.tab_id] = files
-        files.frames.write(frame.jpeg)
-        files.frames.flush()
-        record = RECORD.pack(
-            min(frame.t_ms, 2**32 - 1),
-            files.offset,
-            len(frame.jpeg),
-            min(frame.width, 65535),
-            min(frame.height, 65535),
-        )
-        files.index.write(record)  # after its frame: a reader never finds a record without one
-        files.index.flush()
-        files.offset += len(frame.jpeg)
+            files.index.write(record)  # buffered (a batch is far below its buffer) until the frames are out
+            files.offset += len(frame.jpeg)
+            touched.append(files)
+        for files in touched:
+            files.frames.flush()
+        for files in touched:  # after their frames: a reader never finds a record without one
+            files.index.flush()
 
     def _close_files(self) -> None:
         for files in self._files.values():

@@ -161,8 +161,11 @@ async def recording_index(request: HttpRequest, runtime_id: UUID) -> JsonRespons
         live = recording.status == Recording.Status.ENCODING
         listed = recording.tabs
         recorder = recorders.get(runtime_id)
-        if live:
-            listed = [{"id": tab, "url": url} for tab, url in (recorder.tabs.items() if recorder else ())]
+        if live and recorder is not None:
+            listed = [{"id": tab, "url": url} for tab, url in recorder.tabs.items()]
+        elif live:  # its recorder is gone (it could not start): what reached the disk
+            on_disk = await asyncio.to_thread(recordings.tabs_on_disk, runtime_id)
+            listed = [{"id": tab, "url": ""} for tab in on_disk]
         tabs = []
         for tab in listed:
             times = await asyncio.to_thread(recordings.read_times, runtime_id, tab["id"])

@@ -632,15 +632,17 @@ async def _store_download(session: RuntimeSession, download: Download, page_id: 
     data: dict[str, Any] = {"pageId": page_id, "contextId": session.context_id, "url": download.url}
     try:
         path = await download.path()
+        content = await sync_to_async(Path(path).read_bytes, thread_sensitive=False)()
         artifact = await create_artifact(
             runtime=session.runtime,
             kind="download",
             name=download.suggested_filename,
-            content=await sync_to_async(Path(path).read_bytes, thread_sensitive=False)(),
+            content=content,
             content_type=mimetypes.guess_type(download.suggested_filename)[0] or "application/octet-stream",
         )
         data["artifactId"] = str(artifact.id)
         data["name"] = download.suggested_filename
+        data["size"] = len(content)
     except Exception as exc:
         data["artifactId"] = None
         data["error"] = _first_line(exc)

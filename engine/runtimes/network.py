@@ -7,11 +7,13 @@ made it): `network.request` at once (method, url, the headers the page asked for
 once the body has arrived (timings in HAR's terms, sizes, the headers actually sent and received,
 the protocol, whether the body was kept) or `network.failed`. Headers are bounded
 (HEADERS_MAX_COUNT, HEADER_VALUE_MAX, HEADERS_MAX_BYTES) and secrets never leave the engine:
-the values of REDACTED headers become "[redacted]".
+the values of REDACTED headers, and of headers named like a secret (SECRET_NAME), become
+"[redacted]".
 
 The details of `network.finished` need a few round trips to the browser each; they run after the
 event that triggers them, HEADROOM at a time per runtime, so a page load of hundreds of requests
-never holds the engine's loop. A text response's body (TEXT_TYPES) up to
+never holds the engine's loop; a page that makes requests faster than that for long (past
+PENDING_MAX waiting) gets `network.finished` with its timing only (`detailsSkipped: true`). A text response's body (TEXT_TYPES) up to
 ENGINE_NETWORK_BODY_MAX_BYTES is written to `paths.network_dir(runtime)/<requestId>` (a JSON
 header line, then the bytes), at most ENGINE_NETWORK_BODIES_MAX_BYTES per run; bodies are deleted
 ENGINE_NETWORK_RETENTION_SECONDS after the run ended (`expire_due`), the events stay with the run.
@@ -42,6 +44,8 @@ from engine.models import Runtime
 logger = logging.getLogger("engine.runtimes")
 
 REDACTED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+# Names sites give their own secret headers (x-api-key, x-auth-token, x-csrf-token...): redacted too.
+SECRET_NAME = re.compile(r"token|secret|passw|api[-_]?key|auth|credential|session|csrf|xsrf|signature")
 REDACTED_VALUE = "[redacted]"
 HEADERS_MAX_COUNT = 100
 HEADER_NAME_MAX = 256
@@ -49,6 +53,7 @@ HEADER_VALUE_MAX = 4096
 HEADERS_MAX_BYTES = 32 * 1024
 URL_MAX = 8192
 HEADROOM = 4  # detail fetches in flight per runtime
+PENDING_MAX = 500  # past this many waiting, a finished request is told without its details
 REQUEST_ID = re.compile(r"^req_[0-9]{1,12}$")
 TEXT_TYPES = re.compile(
     r"^(text/[\w.+-]+|application/([\w.-]+\+)?(json|xml)|application/(javascript|ecmascript|x-javascript|"
@@ -64,7 +69,7 @@ def bounded_headers(headers: dict[str, str]) -> tuple[dict[str, str], bool]:
     cut = False
     for name, value in headers.items():
         name = name.lower()[:HEADER_NAME_MAX]
-        value = REDACTED_VALUE if name in REDACTED else value
+        value = REDACTED_VALUE if name in REDACTED or SECRET_NAME.search(name) else value
         if len(value) > HEADER_VALUE_MAX:
             value, cut = value[:HEADER_VALUE_MAX] + "…", True
         if len(kept) >= HEADERS_MAX_COUNT or used + len(name) + len(value) > HEADERS_MAX_BYTES:
@@ -170,6 +175,11 @@ class NetworkCapture:
         self.emit("network.response", data)
 
     def finished(self, request: Request, ids: dict[str, Any]) -> None:
+        if len(self._tasks) >= PENDING_MAX:
+            timing = request.timing
+            data = {**ids, "startedAt": timing.get("startTime"), "timing": har_timing(timing)}
+            self.emit("network.finished", {**data, "bodyKept": False, "detailsSkipped": True})
+            return
         self._spawn(self._finished(request, ids))
 
     def failed(self, request: Request, ids: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ import httpx
 from tests.support.engine_process import EngineProcess, eventually
 from tests.support.site import JSON_BODY, TestSite
 
-SECRETS = ("s3cret-token-77a", "cookie-secret-41c", "set-cookie-secret-9f2")
+SECRETS = ("s3cret-token-77a", "api-key-secret-5d0", "cookie-secret-41c", "set-cookie-secret-9f2")
 NETWORK_TYPES = "network.request,network.response,network.finished,network.failed"
 
 
@@ -41,7 +41,7 @@ def test_an_ended_run_keeps_its_network_with_secrets_redacted(
     first = api.post(
         runtimes, json={"alias": "net", "launch": {"mode": "ephemeral", "config": {"recording": False}}}
     )
-    assert first.status_code == 201, first.text
+    assert first.status_code == 200, first.text
     steps = [
         {"call": "page.goto", "args": [f"{site.url}/network.html"]},
         {"call": "page.waitForSelector", "args": ["#answer:has-text('42')"]},
@@ -59,12 +59,13 @@ def test_an_ended_run_keeps_its_network_with_secrets_redacted(
     )
     api.post(f"{runtimes}/net/stop")
     # Relaunched: the alias names a new run; the old one is read by its id, with a read key.
-    assert api.post(runtimes, json={"alias": "net"}).status_code == 201
+    assert api.post(runtimes, json={"alias": "net"}).status_code == 200
     with engine.client("read") as reader:
         events = run_events(reader, old_id)
         fetch = by_request(events, "/api/json")
         sent = fetch["network.request"]
         assert sent["method"] == "GET" and sent["headers"]["authorization"] == "[redacted]"
+        assert sent["headers"]["x-api-key"] == "[redacted]"  # named like a secret
         assert sent["initiator"] == {"type": "document", "url": f"{site.url}/network.html"}
         assert sent["timestamp"] > 0
         answered = fetch["network.response"]
@@ -107,3 +108,10 @@ def test_an_ended_run_keeps_its_network_with_secrets_redacted(
             f"/runtimes/00000000-0000-0000-0000-000000000000/network/{sent['requestId']}/body"
         )
         assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "runtime.not_found"
+        # That run was launched with recording off: nothing to play or export, said plainly.
+        for response in (
+            reader.post(f"/runtimes/{old_id}/embed/recording"),
+            reader.get(f"/runtimes/{old_id}/recording/video"),
+        ):
+            assert response.status_code == 404 and response.json()["error"]["code"] == "recording.not_found"
+        assert reader.get("/runtimes/not-a-run/recording/video").status_code == 404

@@ -55,7 +55,7 @@ def test_the_player_shows_the_moment_it_is_moved_to(
         pause(1000),
         {"call": "context.newPage", "bind": "second"},
         {"call": "page.goto", "ref": "second", "args": [f"{site.url}/live.html"]},
-        pause(500),
+        pause(1500),  # time for the new tab to paint under a loaded machine
     ]
     run = api.post(f"/workspaces/{workspace['id']}/execute", json={"runtime": "recorded", "steps": steps})
     assert run.json()["status"] == "succeeded", run.text
@@ -164,7 +164,7 @@ def test_a_recording_of_two_tabs_plays_while_its_runtime_runs_and_exports_as_vid
     api: httpx.Client, engine: EngineProcess, workspace: dict, site: TestSite, browser: Browser
 ) -> None:
     created = api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "taped"})
-    assert created.status_code == 201, created.text
+    assert created.status_code == 200, created.text
     runtime_id = created.json()["id"]
     run = api.post(
         f"/workspaces/{workspace['id']}/execute",
@@ -257,17 +257,29 @@ def test_the_player_follows_its_parent_and_tells_it_the_time(
             "(options) => options.map((o) => o.value)"
         )
         assert "1.5" in speeds and speeds == ["0.5", "1", "1.5", "2", "4"]
-        # It told its parent where it stands, to the parent's origin only.
+        # It opens at the page's first picture and told its parent so, to the parent's origin only.
+        first_picture = index(recording["iframeUrl"])["tabs"][0]["times"][0]
         player.page.wait_for_function(f"() => ({RECEIVED_TIMES})().length > 0")
         first = player.page.evaluate(RECEIVED_TIMES)[0]
         assert first["fromEmbed"] and first["origin"] == engine.url
         assert first["data"] == {
             "type": "bctrl:recording-time",
             "runtimeId": runtime_id,
-            "at": started_at,
-            "offsetMs": 0,
+            "at": started_at + first_picture,
+            "offsetMs": first_picture,
             "playing": False,
         }
+        announced = player.page.evaluate(
+            "() => window.received.filter((m) => m.data.type === 'bctrl:recording-ready').map((m) => m.data)"
+        )
+        assert announced == [
+            {
+                "type": "bctrl:recording-ready",
+                "runtimeId": runtime_id,
+                "startedAt": started_at,
+                "durationMs": recording["durationMs"],
+            }
+        ]
         # The parent seeks it by wall-clock time, sets its speed, plays and pauses it.
         player.page.evaluate(f"tell({{type: 'bctrl:seek', at: {started_at + 2500}}})")
         player.frame.wait_for_function("() => document.body.dataset.position === '2500'")

@@ -6,9 +6,10 @@
 //
 // Its parent page (the console) drives it and follows it by postMessage, origin-checked against
 // ENGINE_EMBED_FRAME_ANCESTORS: it accepts {type: "bctrl:seek", at} (epoch ms), "bctrl:play",
-// "bctrl:pause" and {type: "bctrl:speed", rate}; it posts {type: "bctrl:recording-time",
-// runtimeId, at, offsetMs, playing} while playing (at most 4 a second) and on every seek, play
-// and pause.
+// "bctrl:pause" and {type: "bctrl:speed", rate} (a seek or play sent before the recording is
+// loaded is kept and done once it is); it posts {type: "bctrl:recording-ready", runtimeId,
+// startedAt, durationMs} once loaded, and {type: "bctrl:recording-time", runtimeId, at,
+// offsetMs, playing} while playing (at most 4 a second) and on every seek, play and pause.
 "use strict";
 
 (() => {
@@ -41,6 +42,8 @@
   let following = false; // at the live edge, moving with it
   let lastTick = 0;
   let lastPost = 0;
+  let pendingSeek = null; // epoch ms the parent asked for before the recording was loaded
+  let pendingPlay = false;
   let shownKey = null;
   let wantedKey = null;
   let loading = false;
@@ -104,9 +107,22 @@
       if (recording.live) setTimeout(refresh, REFRESH_MS);
       return;
     }
-    notice("ready", "", "");
     if (recording.live) setTimeout(refresh, REFRESH_MS);
-    seek(0);
+    becomeReady();
+  }
+
+  // The first picture is there: tell the parent, and do what it asked for meanwhile.
+  function becomeReady() {
+    notice("ready", "", "");
+    parentLink.post({ type: "bctrl:recording-ready", runtimeId, startedAt, durationMs: Math.round(duration()) });
+    seek(pendingSeek === null ? firstPicture() : pendingSeek - startedAt);
+    pendingSeek = null;
+    if (pendingPlay) play();
+  }
+
+  // Where a player opens: the chosen tab's first picture (the recording starts before the page paints).
+  function firstPicture() {
+    return tab && tab.times.length ? tab.times[0] : 0;
   }
 
   function renderTabs() {
@@ -159,10 +175,7 @@
     take(index);
     renderTabs();
     renderMarks();
-    if (!hadTab && tab) {
-      notice("ready", "", "");
-      seek(0);
-    }
+    if (!hadTab && tab) becomeReady();
     shownKey = null;
     show();
     if (index.live) setTimeout(refresh, REFRESH_MS);
@@ -333,19 +346,22 @@
   });
 
   parentLink.listen((message) => {
-    if (!recording) return;
+    const ready = Boolean(recording && tab);
     switch (message.type) {
       case "bctrl:seek": {
         const at = Number(message.at);
         if (!Number.isFinite(at)) return;
         following = false;
-        seek(at - startedAt);
+        if (ready) seek(at - startedAt);
+        else pendingSeek = at; // done once the recording is loaded
         break;
       }
       case "bctrl:play":
-        if (!playing) play();
+        if (!ready) pendingPlay = true;
+        else if (!playing) play();
         break;
       case "bctrl:pause":
+        pendingPlay = false;
         if (playing) pause();
         break;
       case "bctrl:speed":
