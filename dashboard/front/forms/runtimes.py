@@ -34,6 +34,8 @@ def parse_metadata(raw: str, separators: str = "\n") -> dict[str, str]:
             raise forms.ValidationError(
                 f"“{part.strip()[:80]}” is not a label: write key=value, the key 1-64 letters, digits and _ . : / -."
             )
+        if any(ord(character) < 32 or ord(character) == 127 for character in value):
+            raise forms.ValidationError(f"The value of {key.strip()} has a control character.")
         if len(value.strip()) > METADATA_VALUE_MAX:
             raise forms.ValidationError(
                 f"The value of {key.strip()} is longer than {METADATA_VALUE_MAX} characters."
