@@ -24,7 +24,7 @@ METADATA_MAX_KEYS = 20
 METADATA_VALUE_MAX = 256
 
 
-def parse_metadata(raw: str, separators: str = "\n") -> dict[str, str]:
+def parse_metadata(raw: str, separators: str = "\r\n") -> dict[str, str]:
     """`team=payments` labels (one a line, or split by `separators`) as a dict; a clear
     ValidationError naming the first one that is not a label."""
     labels: dict[str, str] = {}
