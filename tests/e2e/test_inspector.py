@@ -110,6 +110,12 @@ def _investigate(page: Page, console: ConsoleProcess, failed_run: dict, tmp_path
     failed_at = int(failed.get_attribute("data-seek") or 0)  # the moment it failed
     _player_near(page, failed_at)
     screenshot(page, "inspector-ended")
+    # a message that is not the player's (another window, the page itself) moves nothing
+    shown = page.locator("[data-player-state]").inner_text()
+    page.evaluate("() => window.postMessage({type: 'bctrl:recording-time', at: 0, playing: false}, '*')")
+    page.wait_for_function("() => window.playerTimes.some((t) => t.at === 0)")  # it was posted
+    expect(page.locator("[data-player-state]")).to_have_text(shown)
+    expect(page.locator("#timeline-rows tr.entry.now")).to_contain_text("page.click failed")
 
     # A request opens in the drawer, with its headers; Escape closes it and gives focus back.
     request = page.locator("#timeline-rows tr.kind-network", has_text="events.html").first
