@@ -250,6 +250,7 @@ def _page_urls(user: User) -> list[str]:
         "runtime_id": str(uuid.uuid4()),  # runs by id are this engine's: not offered here
         "recipe_id": 1,
         "api_key_id": str(uuid.uuid4()),
+        "request_id": "req_1",
     }
     urls = []
 
@@ -308,7 +309,12 @@ def test_a_runtime_page_degrades_to_the_public_alias_routes(
     body = admin_client.get(f"/workspaces/{WORKSPACE_ID}/runtimes/{ALIAS}/").content.decode()
     runs = body.split('id="runtime-runs"')[1].split("</section>")[0]
     assert "does not list earlier runs" in runs and "Retry" not in runs
-    assert 'id="events"' in body and "Events" in body  # the alias's events through the public route
+    # its timeline through the public alias route (loaded after the page), as entries
+    assert f'hx-get="/workspaces/{WORKSPACE_ID}/runtimes/{ALIAS}/events/"' in body
+    timeline = admin_client.get(
+        f"/workspaces/{WORKSPACE_ID}/runtimes/{ALIAS}/events/", headers={"HX-Request": "true"}
+    ).content.decode()
+    assert 'id="timeline-rows"' in timeline and 'class="entry' in timeline
     by_id = admin_client.get(f"/runtimes/{uuid.uuid4()}/")
     assert by_id.status_code == 404 and "does not offer runs by id" in by_id.content.decode()
 
@@ -352,11 +358,13 @@ def test_the_provider_filter_holds_when_the_api_ignores_it(
 
 
 def test_events_page_with_the_api_s_opaque_cursor(admin_client: Client, public_api: PublicSurface) -> None:
-    url = f"/workspaces/{WORKSPACE_ID}/runtimes/{ALIAS}/"
-    first = admin_client.get(url).content.decode()
-    assert f"?cursor={EVENTS_CURSOR.replace(':', '%3A')}" in first
-    second = admin_client.get(f"{url}events/", {"cursor": EVENTS_CURSOR}, headers={"HX-Request": "true"})
-    assert second.status_code == 200 and "https://example.test/3" in second.content.decode()
+    """The timeline reads every page of the run's events, going on with the API's own cursor."""
+    url = f"/workspaces/{WORKSPACE_ID}/runtimes/{ALIAS}/events/"
+    timeline = admin_client.get(url, headers={"HX-Request": "true"})
+    assert timeline.status_code == 200 and "https://example.test/3" in timeline.content.decode()
+    assert any(
+        EVENTS_CURSOR.replace(":", "%3A") in call for call in public_api.calls
+    )  # passed back as it came
 
 
 def test_a_list_without_its_key_is_a_clear_error(admin_client: Client) -> None:
