@@ -45,7 +45,8 @@ def render_page(
     (the session, the user and their role) is in memory by now (dashboard/accounts/identity.py),
     so a worker-thread hop would only add its cost. A template that still reached for the database
     fails loudly (SynchronousOnlyOperation): a view hands templates data, not querysets."""
-    if region and request.htmx and not request.htmx.boosted:
+    # a history restore (back to a pushed URL, nothing cached) wants the whole page
+    if region and request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request:
         template = f"{template}#{region}"
     with timing.timed("render"):
         return HttpResponse(render_to_string(template, context, request), status=status)

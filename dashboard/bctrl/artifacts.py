@@ -1,14 +1,11 @@
 """Artifacts: typed results, the list call, and streaming their bytes."""
 
-import re
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.errors import BctrlError, Unavailable
+from dashboard.bctrl.downloads import Download, open_download
 from dashboard.bctrl.pages import Page, page_of, parse_time, split_cursor
 
 KINDS = ("download", "screenshot", "pdf", "export")
@@ -61,16 +58,6 @@ class Artifact:
         return cls.from_api(result) if cls.looks_like(result) else None
 
 
-@dataclass
-class ArtifactContent:
-    """An open download: headers now, bytes as they arrive. Iterate `chunks` exactly once."""
-
-    content_type: str
-    content_length: str | None
-    filename: str | None
-    chunks: AsyncIterator[bytes]
-
-
 async def list_artifacts(
     workspace_id: str,
     runtime: str | None = None,
@@ -93,43 +80,6 @@ async def get_artifact(artifact_id: str) -> Artifact:
     return Artifact.from_api(await get_client().get(f"artifacts/{artifact_id}"))
 
 
-async def open_content(artifact_id: str) -> ArtifactContent:
-    """Start streaming an artifact's bytes; a BctrlError is raised here, before any byte is sent.
-
-    The upstream response stays open until `chunks` is exhausted (or closed), so a large
-    download never sits in the console's memory.
-    """
-    stack = AsyncExitStack()
-    try:
-        response = await stack.enter_async_context(
-            get_client().stream("GET", f"artifacts/{artifact_id}/content")
-        )
-    except BctrlError:
-        await stack.aclose()
-        raise
-    except Exception as exc:  # client.stream() lets transport errors through unmapped
-        await stack.aclose()
-        raise Unavailable(
-            0, "api.unreachable", "The BCTRL API could not be reached.", transient=True
-        ) from exc
-
-    async def chunks() -> AsyncIterator[bytes]:
-        async with stack:
-            async for chunk in response.aiter_bytes():
-                yield chunk
-
-    return ArtifactContent(
-        content_type=response.headers.get("Content-Type", "application/octet-stream"),
-        content_length=response.headers.get("Content-Length"),
-        filename=_filename(response.headers.get("Content-Disposition", "")),
-        chunks=chunks(),
-    )
-
-
-def _filename(disposition: str) -> str | None:
-    """The upstream's file name, reduced to characters safe in our own header."""
-    match = re.search(r'filename="?([^";]+)"?', disposition)
-    if not match:
-        return None
-    name = re.sub(r"[^A-Za-z0-9._ -]", "_", match.group(1)).strip(" .")
-    return name[:200] or None
+async def open_content(artifact_id: str) -> Download:
+    """Start streaming an artifact's bytes; a BctrlError is raised here, before any byte is sent."""
+    return await open_download(f"artifacts/{artifact_id}/content")

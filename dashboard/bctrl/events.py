@@ -145,7 +145,8 @@ async def list_run_events(
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[Event]:
-    """A page of one run's events by its id (an older run of a reused alias too), oldest first."""
+    """A page of one run's events by its id (an older run of a reused alias too), oldest first,
+    after the opaque `cursor` as in `list_events`."""
     body = await get_client().get(
         f"runtimes/{runtime_id}/events",
         params={"eventTypes": ",".join(event_types or []), "after": cursor, "limit": limit},

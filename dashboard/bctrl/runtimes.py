@@ -78,6 +78,8 @@ class Runtime:
     # Why a stopped runtime stopped (requested, idle, engine_shutdown); None while active, when
     # failed, or from an API that does not say.
     stop_reason: str | None = None
+    # Labels the launcher gave the run (this engine's `metadata`: string keys and values).
+    metadata: dict[str, str] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -108,6 +110,9 @@ class Runtime:
                 for b in body.get("bindings") or []
             ],
             stop_reason=body.get("stopReason"),
+            metadata={str(k): str(v) for k, v in labels.items()}
+            if isinstance(labels := body.get("metadata"), dict)
+            else {},
         )
 
 
@@ -132,18 +137,32 @@ class Choice:
 
 
 async def list_runtimes(
-    workspace_id: str, status: str | None = None, cursor: str | None = None, limit: int = 50
+    workspace_id: str,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    metadata: dict[str, str] | None = None,
 ) -> Page[Runtime]:
-    """A workspace's runtimes, newest first; the console filters, orders and pages what an API
-    without those (the public list) sent whole."""
+    """A workspace's runs, newest first; `metadata` keeps those labelled with all of it. The
+    console filters, orders and pages what an API without those (the public list) sent whole."""
     api_cursor, offset = split_cursor(cursor)
     body = await get_client().get(
-        f"workspaces/{workspace_id}/runtimes", params={"status": status, "cursor": api_cursor, "limit": limit}
+        f"workspaces/{workspace_id}/runtimes",
+        params={"status": status, "cursor": api_cursor, "limit": limit, **_metadata_params(metadata)},
     )
-    page = page_of(body, "runtimes", Runtime.from_api)
+    page = page_of(body, "runtimes", Runtime.from_api).where(lambda r: _labelled(r, metadata))
     if status:
         page = page.where(lambda runtime: runtime.status == status)
     return page.newest_first(lambda runtime: runtime.created_at).window(limit, offset)
+
+
+def _metadata_params(metadata: dict[str, str] | None) -> dict[str, str]:
+    return {f"metadata.{key}": value for key, value in (metadata or {}).items()}
+
+
+def _labelled(runtime: Runtime, metadata: dict[str, str] | None) -> bool:
+    """Checked here too: an API without metadata ignores the filter (its pages come back short)."""
+    return all(runtime.metadata.get(key) == value for key, value in (metadata or {}).items())
 
 
 async def get_runtime(workspace_id: str, alias: str) -> Runtime:
@@ -158,8 +177,10 @@ async def list_every_runtime(
     status: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    metadata: dict[str, str] | None = None,
 ) -> Page[Runtime]:
-    """Every run of every workspace (or of one, or of one alias), newest first, each run on its own."""
+    """Every run of every workspace (or of one, or of one alias), newest first, each run on its
+    own; `metadata` keeps those labelled with all of it."""
     body = await get_client().get(
         "runtimes",
         params={
@@ -168,9 +189,10 @@ async def list_every_runtime(
             "status": status,
             "cursor": cursor,
             "limit": limit,
+            **_metadata_params(metadata),
         },
     )
-    return page_of(body, "runtimes", Runtime.from_api)
+    return page_of(body, "runtimes", Runtime.from_api).where(lambda r: _labelled(r, metadata))
 
 
 async def get_run(runtime_id: str) -> Runtime:
@@ -186,11 +208,14 @@ async def launch_runtime(
     launch: dict[str, Any],
     mounts: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> Runtime:
     """Launch a browser; the API answers once it is ready, which takes a second or two."""
     payload: dict[str, Any] = {"alias": alias, "kind": "browser", "driver": driver, "launch": launch}
     if mounts:
         payload["mounts"] = mounts
+    if metadata:
+        payload["metadata"] = metadata
 
     async def find(since: datetime) -> dict[str, Any] | None:
         found = await get_client().get(f"workspaces/{workspace_id}/runtimes/{alias}")

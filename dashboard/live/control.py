@@ -16,8 +16,10 @@ from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from dashboard.audit.models import AuditEntry
 from dashboard.bctrl import embeds as embeds_api
 from dashboard.bctrl.errors import BctrlError
+from dashboard.live import timeline
 from dashboard.live.inspector import control_group
 
 logger = logging.getLogger("dashboard.live")
@@ -39,14 +41,15 @@ async def holder(workspace_id: str, alias: str) -> dict[str, Any] | None:
     return held
 
 
-async def hold(workspace_id: str, alias: str, user: Any) -> dict[str, Any]:
-    """Record `user` as the holder (the engine has already given them control)."""
+async def hold(workspace_id: str, alias: str, user: Any, entry: AuditEntry | None = None) -> dict[str, Any]:
+    """Record `user` as the holder (the engine has already given them control); `entry`: the
+    audit entry of the hand-off, shown on the run's timeline."""
     held = {"user_id": user.pk, "username": user.get_username(), "since": timezone.now().isoformat()}
     await cache.aset(_runtime_key(workspace_id, alias), held, CONTROL_TTL_SECONDS)
     runtimes = set(await cache.aget(_user_key(user.pk)) or ())
     runtimes.add((workspace_id, alias))
     await cache.aset(_user_key(user.pk), runtimes, CONTROL_TTL_SECONDS)
-    await tell_the_page(workspace_id, alias, held)
+    await tell_the_page(workspace_id, alias, held, entry)
     return held
 
 
@@ -57,13 +60,13 @@ async def drop(workspace_id: str, alias: str) -> None:
 
 
 async def release(workspace_id: str, alias: str) -> None:
-    """Release control in the engine (the Release button), then here."""
+    """Release control in the engine (the Release button), then here (the caller tells the page)."""
     try:
         await embeds_api.release_control(workspace_id, alias)
     except BctrlError as error:
         if not (error.not_offered or error.code == "runtime.not_active"):
             raise
-    await drop(workspace_id, alias)
+    await cache.adelete(_runtime_key(workspace_id, alias))
 
 
 async def release_user(user_id: object, username: str) -> str | None:
@@ -87,12 +90,21 @@ async def release_user(user_id: object, username: str) -> str | None:
     return problem
 
 
-async def tell_the_page(workspace_id: str, alias: str, held: dict[str, Any] | None) -> None:
-    """Everyone watching this runtime, in every console process, sees who has control now."""
+async def tell_the_page(
+    workspace_id: str, alias: str, held: dict[str, Any] | None, entry: AuditEntry | None = None
+) -> None:
+    """Everyone watching this runtime, in every console process, sees who has control now, and
+    the hand-off (its audit `entry`) as an entry of the run's timeline."""
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
     if layer is None:
         return
-    html = render_to_string("live/runtime.html#control_state", {"holder": held, "live": True})
+    html: str = render_to_string("live/runtime.html#control_state", {"holder": held, "live": True})
+    if entry is not None:
+        change = timeline.ControlChange(
+            entry.pk, entry.username, entry.action.endswith("take"), entry.created_at, entry.message
+        )
+        row = render_to_string("live/inspector.html#entry_rows", {"entry": timeline.control_entry(change)})
+        html = f"{html}<!--live-part-->{row}"
     await layer.group_send(control_group(workspace_id, alias), {"type": "live.control", "html": html})

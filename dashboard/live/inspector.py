@@ -25,8 +25,7 @@ import contextlib
 import logging
 import random
 import weakref
-from collections import OrderedDict, deque
-from typing import Any
+from collections import deque
 
 from channels.layers import BaseChannelLayer
 from django.template.loader import render_to_string
@@ -34,6 +33,7 @@ from django.template.loader import render_to_string
 from dashboard.bctrl import events as events_api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.live.relay import PROCESS_ID, per_loop
+from dashboard.live.timeline import Requests, entry_of
 
 logger = logging.getLogger("dashboard.live")
 
@@ -43,9 +43,8 @@ DRAIN_PAGES = 10  # pages of PAGE one round reads at most; the next round goes o
 ROUND_SECONDS = 1.0  # rounds that brought events are at least this far apart (events come in batches)
 BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 30.0
-REQUESTS_KEPT = 2_000  # network requests remembered to pair with their responses
 SEEN_KEPT = 5_000  # event ids remembered, by the poller and by each socket, to send none twice
-TEMPLATE = "live/inspector.html"
+TEMPLATE = "live/inspector.html#entry_rows"
 
 
 def runtime_group(workspace_id: str, alias: str) -> str:
@@ -58,50 +57,9 @@ def control_group(workspace_id: str, alias: str) -> str:
     return f"live.control.{workspace_id}.{alias}"
 
 
-class Requests:
-    """Network requests seen lately, so a response's row can show its request's method and start."""
-
-    def __init__(self) -> None:
-        self._seen: OrderedDict[str, dict[str, Any]] = OrderedDict()
-
-    def merge(self, event: events_api.Event) -> dict[str, Any]:
-        data = event.event_data
-        request_id = str(data.get("requestId") or event.id)
-        entry = self._seen.get(request_id) or {"request_id": request_id, "started_at": event.created_at}
-        if event.event_type == "network.request":
-            entry.update(
-                method=data.get("method", ""),
-                url=data.get("url", ""),
-                resource_type=data.get("resourceType", ""),
-                started_at=event.created_at,
-            )
-        elif event.event_type == "network.response":
-            entry.update(
-                status=data.get("status"),
-                mime_type=data.get("mimeType", ""),
-                size=data.get("size"),
-                ended_at=event.created_at,
-            )
-            entry.setdefault("url", data.get("url", ""))
-        else:  # network.failed
-            entry.update(failed=data.get("errorText") or "failed", ended_at=event.created_at)
-            entry.setdefault("url", data.get("url", ""))
-        self._seen[request_id] = entry
-        self._seen.move_to_end(request_id)
-        while len(self._seen) > REQUESTS_KEPT:
-            self._seen.popitem(last=False)
-        return entry
-
-
 def render_events(events: list[events_api.Event], requests: Requests) -> list[tuple[str, str]]:
-    """Each event's table rows (the timeline's, and a network event's request row), by event id."""
-    rendered: list[tuple[str, str]] = []
-    for event in events:
-        context: dict[str, Any] = {"event": event}
-        if event.family == "network":
-            context["request"] = requests.merge(event)
-        rendered.append((event.id, render_to_string(f"{TEMPLATE}#event_rows", context)))
-    return rendered
+    """Each event's timeline row (a network event: its request's row, drawn again), by event id."""
+    return [(event.id, render_to_string(TEMPLATE, {"entry": entry_of(event, requests)})) for event in events]
 
 
 class SeenIds:

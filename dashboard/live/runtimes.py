@@ -19,12 +19,17 @@ from dashboard.bctrl import embeds as embeds_api
 from dashboard.bctrl import runtimes as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import list_workspaces
+from dashboard.front.views.runtimes import metadata_filter
 from dashboard.live.fragments import Row
 from dashboard.pages import HtmxHttpRequest, render_page, settle, with_toast
 
 PAGE_SIZE = 50
 WALL_SIZE = 48  # active runtimes a wall shows at most
 BULK_STOP_MAX = 100
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _workspace_names() -> dict[str, str]:
@@ -45,10 +50,18 @@ async def _list(request: HtmxHttpRequest) -> HttpResponse:
     status = status if status in api.STATUSES else ""
     workspace_id = request.GET.get("workspace", "").strip()
     cursor = request.GET.get("cursor") or None
+    labels, label_error = metadata_filter(request)
     page, names = await asyncio.gather(
-        settle(
+        # a filter that is not one lists nothing: the page says why instead
+        _nothing()
+        if label_error
+        else settle(
             api.list_every_runtime(
-                workspace_id=workspace_id or None, status=status or None, cursor=cursor, limit=PAGE_SIZE
+                workspace_id=workspace_id or None,
+                status=status or None,
+                cursor=cursor,
+                limit=PAGE_SIZE,
+                metadata=labels,
             )
         ),
         _workspace_names(),
@@ -59,8 +72,12 @@ async def _list(request: HtmxHttpRequest) -> HttpResponse:
         "workspace_id": workspace_id,
         "workspaces": sorted(names.items(), key=lambda item: item[1].casefold()),
         "cursor": cursor,
+        "metadata": request.GET.get("metadata", ""),
+        "metadata_error": label_error,
     }
-    if isinstance(page, BctrlError):
+    if page is None:
+        context["rows"] = []
+    elif isinstance(page, BctrlError):
         context["error"] = page
     else:
         context["page"] = page

@@ -4,26 +4,22 @@ The runtime page (front/runtimes) includes `live/runtime.html`, whose regions lo
 lazily, so the page itself renders as fast as before and a live part that fails fails alone.
 """
 
-import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import has_role, role_of, role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import embeds as embeds_api
-from dashboard.bctrl import events as events_api
 from dashboard.bctrl import runtimes as runtimes_api
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.live import control, fragments, har, relay
-from dashboard.live.inspector import Requests
+from dashboard.live import control, fragments, relay
 from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
 
 FEED_SIZE = 50
@@ -97,7 +93,12 @@ async def _live_region(
     interactive = (
         wants_control and await _can_operate(user) and bool(holder) and holder.get("user_id") == user.pk  # type: ignore[union-attr]
     )
-    context: dict[str, Any] = {"workspace_id": ws, "alias": alias, "take_over_from": take_over_from}
+    context: dict[str, Any] = {
+        "workspace_id": ws,
+        "alias": alias,
+        "take_over_from": take_over_from,
+        "live_url": reverse("runtime_live", args=[ws, alias]),
+    }
     runtime = await settle(runtimes_api.get_runtime(ws, alias))
     if isinstance(runtime, BctrlError):
         context["error"] = runtime
@@ -126,11 +127,11 @@ async def _live_region(
         context["embed_error"] = embed
     else:
         context["embed"] = embed
-        context["refresh_seconds"] = _refresh_seconds(embed)
+        context["refresh_seconds"] = refresh_seconds(embed)
     return render_page(request, "live/runtime.html", context, region="live_view")
 
 
-def _refresh_seconds(embed: embeds_api.Embed) -> int:
+def refresh_seconds(embed: embeds_api.Embed) -> int:
     """When to mint a new token: well before this one expires (never more often than every 30 s)."""
     if embed.expires_at is None:
         return 600
@@ -168,7 +169,10 @@ async def runtime_control(request: HtmxHttpRequest, workspace_id: str, alias: st
     except BctrlError as error:
         response = await _live_region(request, ws, alias, wants_control=False)
         return await with_toast(response, request, error.user_message, "error")
-    await record(request, "runtime.control.release", "runtime", f"{ws}/{alias}", message="released control")
+    entry = await record(
+        request, "runtime.control.release", "runtime", f"{ws}/{alias}", message="released control"
+    )
+    await control.tell_the_page(ws, alias, None, entry)
     response = await _live_region(request, ws, alias, wants_control=False)
     return await with_toast(
         response, request, f"You released control of {alias}: the view is view-only again."
@@ -191,106 +195,13 @@ async def _take(request: HtmxHttpRequest, ws: str, alias: str, confirmed: bool) 
     if isinstance(embed, BctrlError):
         response = await _live_region(request, ws, alias, wants_control=False)
         return await with_toast(response, request, embed.user_message, "error")
-    await control.hold(ws, alias, user)
     note = f"took control from {taken_from}" if taken_from else "took control"
-    await record(request, "runtime.control.take", "runtime", f"{ws}/{alias}", message=note)
+    entry = await record(request, "runtime.control.take", "runtime", f"{ws}/{alias}", message=note)
+    await control.hold(ws, alias, user, entry)
     response = await _live_region(request, ws, alias, wants_control=True, embed=embed)
     return await with_toast(
         response, request, f"You have control of {alias}: your mouse and keyboard reach its browser."
     )
-
-
-# --- the inspector --------------------------------------------------------------------------
-
-
-@require_GET
-@role_required("viewer")
-async def runtime_inspector(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
-    """The inspector's opening state: the newest events; its socket streams the rest."""
-    ws = str(workspace_id)
-    context: dict[str, Any] = {
-        "workspace_id": ws,
-        "alias": alias,
-        "event_types": events_api.EVENT_TYPES,
-        "after": "",
-        "skip": 0,
-    }
-    try:
-        newest = await _newest_events(ws, alias)
-    except BctrlError as error:
-        context["events_error"] = error
-    else:
-        requests = Requests()
-        network = [requests.merge(e) for e in newest.events if e.family == "network"]
-        unique = {r["request_id"]: r for r in network}
-        context.update(
-            events=newest.events,
-            older=newest.older,
-            requests=list(unique.values()),
-            after=newest.after or "",
-            skip=newest.skip,
-        )
-    return render_page(request, "live/inspector.html#panel", context)
-
-
-@dataclass(frozen=True)
-class Newest:
-    """The inspector's opening events, and where its socket goes on: after the API's position
-    `after`, past the `skip` events there the page shows already (bctrl/events.py `position_after`)."""
-
-    events: list[events_api.Event]
-    older: bool
-    after: str | None
-    skip: int
-
-
-async def _newest_events(workspace_id: str, alias: str) -> Newest:
-    """The newest INSPECTOR_ROWS events (the list call reads oldest first), and whether older ones exist."""
-    events: list[events_api.Event] = []
-    cursor: str | None = None
-    pages = 0
-    for pages in range(1, INSPECTOR_PAGES + 1):
-        page = await events_api.list_events(workspace_id, alias, cursor=cursor, limit=500)
-        events.extend(page.items)
-        following = events_api.position_after(page, cursor)
-        if following is None:  # no position past this page: the socket starts before it
-            return Newest(events[-INSPECTOR_ROWS:], _older(events, pages), cursor, len(page.items))
-        if not page.next_cursor or following == cursor:
-            break
-        cursor = following
-    return Newest(events[-INSPECTOR_ROWS:], _older(events, pages), events_api.position_after(page, cursor), 0)
-
-
-def _older(events: list[events_api.Event], pages: int) -> bool:
-    """Whether events older than the INSPECTOR_ROWS shown exist."""
-    if len(events) > INSPECTOR_ROWS or pages > 1:
-        return True
-    return bool(events and (events[0].sequence or 1) > 1)
-
-
-@require_GET
-@role_required("viewer")
-async def runtime_har(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
-    """The runtime's network events as a HAR 1.2 file (opens in Chrome DevTools' Network panel)."""
-    ws = str(workspace_id)
-    try:
-        runtime = await runtimes_api.get_runtime(ws, alias)
-        events: list[events_api.Event] = []
-        cursor: str | None = None
-        for _ in range(har.MAX_PAGES):
-            page = await events_api.list_events(
-                ws, alias, ["network.request", "network.response", "network.failed"], cursor=cursor, limit=500
-            )
-            events.extend(page.items)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-    except BctrlError as error:
-        return HttpResponse(error.user_message, status=error_status(error), content_type="text/plain")
-    document = har.build(runtime, events)
-    response = HttpResponse(json.dumps(document, indent=1), content_type="application/json")
-    response["Content-Disposition"] = f'attachment; filename="{alias}-{runtime.id[:8]}.har"'
-    return response
 
 
 urlpatterns = [
@@ -301,10 +212,4 @@ urlpatterns = [
         runtime_control,
         name="runtime_control",
     ),
-    path(
-        "workspaces/<uuid:workspace_id>/runtimes/<slug:alias>/inspector/",
-        runtime_inspector,
-        name="runtime_inspector",
-    ),
-    path("workspaces/<uuid:workspace_id>/runtimes/<slug:alias>/har/", runtime_har, name="runtime_har"),
 ]

@@ -104,17 +104,10 @@
     if (event.target.id === "live-socket") document.body.dataset.live = "closed";
   });
 
-  // --- the feed and the inspector: pause, filters, search, follow -----------------------------
-  function panelOf(list) { return list.closest("#feed, #inspector"); }
+  // --- the feed: pause and filters (the run page's timeline is static/js/inspector.js) ---------
   function visible(panel, row) {
-    if (panel.id === "feed") {
-      var family = panel.querySelector("[data-feed-family][value='" + row.dataset.family + "']");
-      return !family || family.checked;
-    }
-    var type = panel.querySelector("[data-inspector-type][value='" + row.dataset.type + "']");
-    var search = panel.querySelector("[data-inspector-search]");
-    var words = search ? search.value.trim().toLowerCase() : "";
-    return (!type || type.checked) && (!words || (row.dataset.search || "").toLowerCase().indexOf(words) >= 0);
+    var family = panel.querySelector("[data-feed-family][value='" + row.dataset.family + "']");
+    return !family || family.checked;
   }
   function refilter(panel) {
     panel.querySelectorAll("tbody tr").forEach(function (row) {
@@ -123,91 +116,35 @@
   }
   function heldCount(panel) {
     var held = panel.querySelectorAll("tr[data-held='1']").length;
-    var label = panel.querySelector("[data-feed-held], [data-inspector-held]");
+    var label = panel.querySelector("[data-feed-held]");
     if (label) label.textContent = held ? held + " new while paused" : "";
   }
   document.addEventListener("live:row", function (event) {
-    var panel = panelOf(event.detail.list);
+    var panel = event.detail.list.closest("#feed");
     if (!panel) return;
     var row = event.detail.row;
     var empty = panel.querySelector("[data-feed-empty]");
     if (empty) empty.remove();
     if (panel.dataset.paused === "true" && !row.dataset.seenBefore) { row.dataset.held = "1"; heldCount(panel); }
     row.hidden = row.dataset.held === "1" || !visible(panel, row);
-    if (panel.id === "inspector") {
-      if (event.detail.list.id === "network-rows") waterfall(event.detail.list);
-      follow(panel);
-    }
   });
-  function follow(panel) {
-    var box = panel.querySelector("[data-inspector-follow]");
-    if (!box || !box.checked || panel.dataset.paused === "true") return;
-    panel.querySelectorAll(".scroll").forEach(function (scroll) { scroll.scrollTop = scroll.scrollHeight; });
-  }
   document.addEventListener("click", function (event) {
-    var pause = event.target.closest && event.target.closest("[data-feed-pause], [data-inspector-pause]");
-    if (pause) {
-      var panel = pause.closest("#feed, #inspector");
-      var paused = panel.dataset.paused !== "true";
-      panel.dataset.paused = String(paused);
-      pause.setAttribute("aria-pressed", String(paused));
-      pause.textContent = paused ? "Resume" : "Pause";
-      if (!paused) {
-        panel.querySelectorAll("tr[data-held='1']").forEach(function (row) { delete row.dataset.held; });
-        refilter(panel);
-        heldCount(panel);
-        follow(panel);
-      }
-      return;
-    }
-    var tab = event.target.closest && event.target.closest("[data-inspector-tab]");
-    if (tab) {
-      var inspector = tab.closest("#inspector");
-      inspector.querySelectorAll("[data-inspector-tab]").forEach(function (other) {
-        other.setAttribute("aria-selected", String(other === tab));
-      });
-      inspector.querySelectorAll("[data-inspector-pane]").forEach(function (pane) {
-        pane.hidden = pane.dataset.inspectorPane !== tab.dataset.inspectorTab;
-      });
-      if (tab.dataset.inspectorTab === "network") waterfall(inspector.querySelector("#network-rows"));
-      follow(inspector);
+    var pause = event.target.closest && event.target.closest("[data-feed-pause]");
+    if (!pause) return;
+    var panel = pause.closest("#feed");
+    var paused = panel.dataset.paused !== "true";
+    panel.dataset.paused = String(paused);
+    pause.setAttribute("aria-pressed", String(paused));
+    pause.textContent = paused ? "Resume" : "Pause";
+    if (!paused) {
+      panel.querySelectorAll("tr[data-held='1']").forEach(function (row) { delete row.dataset.held; });
+      refilter(panel);
+      heldCount(panel);
     }
   });
   document.addEventListener("change", function (event) {
-    var panel = event.target.closest && event.target.closest("#feed, #inspector");
-    if (panel && event.target.matches("[data-feed-family], [data-inspector-type], [data-inspector-follow]")) {
-      refilter(panel);
-      follow(panel);
-    }
-  });
-  document.addEventListener("input", function (event) {
-    if (event.target.matches && event.target.matches("[data-inspector-search]")) refilter(event.target.closest("#inspector"));
-  });
-
-  // --- the network waterfall: each request's bar, from its start to its response ---------------
-  function waterfall(list) {
-    if (!list) return;
-    var rows = Array.prototype.slice.call(list.querySelectorAll("tr[data-start]"));
-    var starts = rows.map(function (r) { return parseFloat(r.dataset.start); }).filter(isFinite);
-    if (!starts.length) return;
-    var first = Math.min.apply(null, starts);
-    var last = Math.max.apply(null, rows.map(function (r) { return parseFloat(r.dataset.end || r.dataset.start); }).filter(isFinite));
-    var span = Math.max(last - first, 0.001);
-    rows.forEach(function (row) {
-      var start = parseFloat(row.dataset.start), end = parseFloat(row.dataset.end);
-      var bar = row.querySelector(".bar"), cell = row.querySelector("[data-duration]");
-      if (!bar || !isFinite(start)) return;
-      bar.style.left = (100 * (start - first) / span).toFixed(2) + "%";
-      bar.style.width = isFinite(end) ? Math.max(0.5, 100 * (end - start) / span).toFixed(2) + "%" : "0.5%";
-      bar.classList.toggle("pending", !isFinite(end));
-      if (cell) cell.textContent = isFinite(end) ? Math.round((end - start) * 1000) + " ms" : "…";
-    });
-  }
-  document.addEventListener("htmx:afterSettle", function (event) {
-    var list = event.target.querySelector && event.target.querySelector("#network-rows");
-    if (list) waterfall(list);
-    var inspector = event.target.id === "inspector" ? event.target : null;
-    if (inspector) follow(inspector);
+    var panel = event.target.closest && event.target.closest("#feed");
+    if (panel && event.target.matches("[data-feed-family]")) refilter(panel);
   });
 
   // --- the wall: thumbnails load when seen and unload when scrolled away ---------------------

@@ -1,6 +1,6 @@
 """The runtime page's live parts against the real engine and Chromium: the live view (view-only,
 control taken and released, audited, shown to everyone on the page), the recording after the
-end, the inspector's shared poller and its socket, the HAR export."""
+end, the timeline's shared poller and its socket."""
 
 import asyncio
 import json
@@ -110,6 +110,7 @@ async def test_everyone_on_the_page_sees_who_took_control(
     )
     text = await messages_until(watcher, 'id="live-control"')
     assert "<strong>oscar</strong> has control" in text
+    assert "beforeend:#timeline-rows" in text and "oscar took control" in text  # a hand-off entry
     await sync_to_async(client.post)(
         f"{watched.url}control/", {"action": "release"}, headers={"HX-Request": "true"}
     )
@@ -235,53 +236,6 @@ def test_the_page_may_frame_only_the_api(
     assert directives["frame-src"] == engine.url  # the live views and recordings, nothing else
 
 
-def test_the_inspector_opens_with_the_newest_events(
-    viewer_client: Client, watched: LiveRuntime, site: served.TestSite
-) -> None:
-    body = viewer_client.get(f"{watched.url}inspector/", headers={"HX-Request": "true"}).content.decode()
-    assert 'id="inspector"' in body and "page.navigated" in body
-    assert f"{site.url}/index.html" in body and 'id="net-req_' in body  # the network tab's request rows
-    after = int(body.split('data-after="', 1)[1].split('"', 1)[0])
-    assert after > 0 and f"events/?after={after}" in body
-
-
-def test_the_har_export_lists_the_pages_requests(
-    viewer_client: Client, watched: LiveRuntime, site: served.TestSite
-) -> None:
-    response = viewer_client.get(f"{watched.url}har/")
-    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
-    log = json.loads(response.content)["log"]
-    assert log["version"] == "1.2" and log["creator"]["name"]
-    entries = log["entries"]
-    page = next(e for e in entries if e["request"]["url"] == f"{site.url}/index.html")
-    assert page["request"]["method"] == "GET" and page["response"]["status"] == 200
-    assert page["response"]["content"]["mimeType"] == "text/html"
-    for entry in entries:  # what HAR 1.2 requires of every entry (DevTools refuses a file without it)
-        assert {"startedDateTime", "time", "request", "response", "cache", "timings"} <= set(entry)
-        assert {
-            "method",
-            "url",
-            "httpVersion",
-            "cookies",
-            "headers",
-            "queryString",
-            "headersSize",
-            "bodySize",
-        } <= set(entry["request"])
-        assert {
-            "status",
-            "statusText",
-            "httpVersion",
-            "cookies",
-            "headers",
-            "content",
-            "redirectURL",
-            "headersSize",
-            "bodySize",
-        } <= set(entry["response"])
-        assert {"send", "wait", "receive"} <= set(entry["timings"]) and entry["time"] >= 0
-
-
 # --- the inspector's socket and its shared poller ---------------------------------------------
 
 
@@ -317,9 +271,9 @@ async def test_sockets_watching_a_runtime_share_one_poller_that_stops_when_they_
         api, watched, {"call": "page.goto", "args": [f"{site.url}/index.html?inspected=1"]}
     )
     for socket in (first, second):
-        text = await messages_until(socket, 'data-type="page.loaded"')  # after its navigation and requests
-        assert "inspected=1" in text and 'hx-swap-oob="beforeend:#inspector-rows"' in text
-        assert 'data-type="page.navigated"' in text and 'hx-swap-oob="beforeend:#network-rows"' in text
+        text = await messages_until(socket, ">page.loaded<")  # after its navigation and requests
+        assert "inspected=1" in text and 'hx-swap-oob="beforeend:#timeline-rows"' in text
+        assert ">page.navigated<" in text and 'id="net-req_' in text  # a request is one row
     await first.disconnect()
     assert pollers[(watched.workspace_id, watched.alias)].sockets == 1
     await second.disconnect()
@@ -342,7 +296,7 @@ async def test_a_late_socket_catches_up_to_the_shared_poller(
     await messages_until(early, "early=1")
     late, _, _ = await connect(vera, f"{path}?after={after}")  # a page rendered before that visit
     text = await messages_until(late, "early=1")
-    sequences = re.findall(r'<tr id="event-[0-9a-f-]+" class="event event-[a-z_]+" data-seq="(\d+)"', text)
+    sequences = re.findall(r'<tr id="e-(\d+)"', text)
     assert sequences and len(sequences) == len(set(sequences))  # nothing twice
     await early.disconnect()
     await late.disconnect()

@@ -97,3 +97,17 @@ def test_an_api_without_the_organisation_wide_list_says_so(viewer_client: Client
 
 def test_the_sidebar_leads_to_every_runtime(viewer_client: Client, engine: EngineProcess) -> None:
     assert 'href="/runtimes/"' in viewer_client.get("/").content.decode()
+
+
+def test_it_filters_by_metadata_in_the_url(
+    viewer_client: Client, api: httpx.Client, two_workspaces: list[dict]
+) -> None:
+    labelled = api.post(
+        f"/workspaces/{two_workspaces[0]['id']}/runtimes",
+        json={"alias": "tagged", "metadata": {"team": "payments"}},
+        timeout=120,
+    ).json()
+    plain = launch(api, two_workspaces[1]["id"], "plain").json()
+    body = viewer_client.get("/runtimes/", {"metadata": "team=payments"}).content.decode()
+    assert labelled["id"] in body and plain["id"] not in body and "team=payments</span>" in body
+    assert 'hx-push-url="true"' in body and 'data-live-insert="false"' in body  # new runs may not match

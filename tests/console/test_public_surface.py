@@ -73,6 +73,7 @@ def _page_urls(user: User, seeded: dict[str, Any]) -> list[str]:
         "runtime_id": seeded["runtime"]["id"],  # runs by id are this engine's: not offered here
         "recipe_id": 1,
         "api_key_id": str(uuid.uuid4()),
+        "request_id": "req_1",
     }
     urls = []
 
@@ -149,6 +150,12 @@ def test_a_run_by_id_says_this_api_does_not_offer_it(
     body = admin_client.get(f"/workspaces/{seeded['workspace']['id']}/runtimes/checkout/").content.decode()
     runs = body.split('id="runtime-runs"')[1].split("</section>")[0]
     assert "does not list earlier runs" in runs and "Retry" not in runs
+    # its timeline through the public alias route (loaded after the page), as entries
+    assert f'hx-get="/workspaces/{seeded["workspace"]["id"]}/runtimes/checkout/events/"' in body
+    timeline = admin_client.get(
+        f"/workspaces/{seeded['workspace']['id']}/runtimes/checkout/events/", headers={"HX-Request": "true"}
+    ).content.decode()
+    assert 'id="timeline-rows"' in timeline and 'class="entry' in timeline
     by_id = admin_client.get(f"/runtimes/{seeded['runtime']['id']}/")
     assert by_id.status_code == 404 and "does not offer runs by id" in by_id.content.decode()
 
@@ -212,19 +219,17 @@ def test_filters_hold_when_the_api_ignores_them(
     assert "checkout" not in stopped  # the one runtime is active
 
 
-def test_events_page_with_the_api_s_opaque_cursor(
+def test_the_timeline_reads_the_public_events_and_its_socket_goes_on_after_them(
     admin_client: Client, public_api: PublicApi, seeded: dict[str, Any]
 ) -> None:
-    url = f"/workspaces/{seeded['workspace']['id']}/runtimes/checkout/"
-    since = len(public_api.calls)
-    first = admin_client.get(f"{url}events/", headers={"HX-Request": "true"}).content.decode()
-    cursor = re.search(r"\?cursor=([A-Za-z0-9_-]+)", first)
-    assert cursor, "the first page links to the next"
-    second = admin_client.get(f"{url}events/", {"cursor": cursor.group(1)}, headers={"HX-Request": "true"})
-    assert second.status_code == 200 and "https://example.test/50/" not in first
-    assert "https://example.test/50" in second.content.decode()
-    # the opaque cursor went back as the public list's `after`, untouched
-    assert public_api.count("GET", rf"/events\?.*after={cursor.group(1)}", since)
+    """The public list has no sequences and its last page no cursor: the timeline shows every
+    event, and its socket starts where the page started, skipping what the page shows."""
+    url = f"/workspaces/{seeded['workspace']['id']}/runtimes/checkout/events/"
+    timeline = admin_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "https://example.test/0" in timeline
+    assert f"https://example.test/{EVENTS_ON_THE_RUNTIME - 1}" in timeline
+    socket = re.search(r'/events/\?after=&amp;skip=(\d+)"', timeline)
+    assert socket and int(socket.group(1)) >= EVENTS_ON_THE_RUNTIME, timeline[:2000]
 
 
 def test_a_create_the_api_answers_too_late_makes_one_workspace(

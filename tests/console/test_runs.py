@@ -42,16 +42,15 @@ def test_the_older_run_of_a_reused_alias_opens_with_its_own_events(
     assert page.status_code == 200
     assert "An earlier run of shop2" in body and "badge-stopped" in body
     assert "Stopped on request" in body and f'href="/runtimes/{second["id"]}/"' in body
-    events = body.split('id="events"')[1]
-    assert (
-        first["id"] in events and second["id"] not in events
-    )  # its own runtime.started, not the newer one's
-    assert "step.finished" in events and "runtime.stopped" in events
-    # the region refresh of its events is by id too
-    region = viewer_client.get(
+    # its timeline (loaded after the page, by id) and its recording are its own, not the newer run's
+    assert f'hx-get="/runtimes/{first["id"]}/events/"' in body
+    assert f'hx-get="/runtimes/{first["id"]}/recording/"' in body
+    timeline = viewer_client.get(
         f"/runtimes/{first['id']}/events/", headers={"HX-Request": "true"}
     ).content.decode()
-    assert "runtime.stopped" in region and second["id"] not in region
+    assert "step.finished" in timeline and "runtime.stopped" in timeline
+    assert first["id"] in timeline and second["id"] not in timeline  # its own runtime.started
+    assert "Runtime stopped" in timeline and 'id="inspector-socket"' not in timeline  # nothing streams
 
 
 def test_the_alias_page_shows_the_newest_run_and_links_to_the_others(
@@ -92,12 +91,12 @@ def test_a_page_watching_a_runtime_that_ends_draws_itself_again(
     launch(api, workspace["id"], "watched")
     url = f"/workspaces/{workspace['id']}/runtimes/watched/"
     runtime_id = api.get(f"/workspaces/{workspace['id']}/runtimes/watched").json()["id"]
-    # the relay's update about this run (dashboard/live) makes the region ask, instead of a poll
+    # the relay's update about this run (dashboard/live) makes the page ask, instead of a poll
     assert f'hx-trigger="live:runtime-{runtime_id} from:body"' in viewer_client.get(url).content.decode()
-    poll = viewer_client.get(f"{url}events/", {"live": "1"}, headers={"HX-Request": "true"})
-    assert poll.status_code == 200 and "HX-Refresh" not in poll
+    poll = viewer_client.get(f"{url}events/", {"watch": "1"}, headers={"HX-Request": "true"})
+    assert poll.status_code == 204 and "HX-Refresh" not in poll
     _stop(api, workspace, "watched")
-    poll = viewer_client.get(f"{url}events/", {"live": "1"}, headers={"HX-Request": "true"})
+    poll = viewer_client.get(f"{url}events/", {"watch": "1"}, headers={"HX-Request": "true"})
     assert poll["HX-Refresh"] == "true"
     page = viewer_client.get(url).content.decode()
     assert "Runtime watched has ended. Stopped on request" in page

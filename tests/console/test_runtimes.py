@@ -112,7 +112,7 @@ def test_it_shows_the_runtime_detail(viewer_client: Client, live: LiveRuntime) -
     response = viewer_client.get(live.url)
     body = response.content.decode()
     assert response.status_code == 200
-    assert live.alias in body and "badge-active" in body and "Bindings" in body and "Events" in body
+    assert live.alias in body and "badge-active" in body and "Bindings" in body and "Timeline" in body
     # a viewer sees what an operator may do, disabled, with the role it needs; no form to do it
     assert body.count("needs the operator role") >= 2
     assert 'action="/workspaces/' not in body.split('id="runtime-summary"')[1].split("</section>")[0]
@@ -268,3 +268,46 @@ def test_a_launch_with_the_api_down_keeps_the_input_and_draws_no_page_inside_the
     assert body.count("could not be reached") == 1 and "Check that the engine is running" in body
     entry = AuditEntry.objects.get(action="runtime.launch")
     assert entry.outcome == "failed" and entry.status == 0
+
+
+def test_a_run_is_launched_with_metadata_and_the_list_filters_by_it(
+    operator_client: Client, api: httpx.Client, workspace: dict
+) -> None:
+    for alias, labels in (("labelled", "team=payments\nenv=prod"), ("other", "team=search")):
+        form = _launch_form(alias, metadata_text=labels)
+        assert operator_client.post(f"/workspaces/{workspace['id']}/launch/", form).status_code == 302
+    assert api.get(f"/workspaces/{workspace['id']}/runtimes/labelled").json()["metadata"] == {
+        "team": "payments",
+        "env": "prod",
+    }
+    url = f"/workspaces/{workspace['id']}/runtimes/"
+    body = operator_client.get(url, {"metadata": "team=payments, env=prod"}).content.decode()
+    assert "/runtimes/labelled/" in body and "/runtimes/other/" not in body and "team=payments</span>" in body
+    # the filters live in the URL: the form pushes them there, and a reload keeps them
+    assert 'hx-push-url="true"' in body and 'value="team=payments, env=prod"' in body
+
+
+def test_a_filter_that_is_not_a_label_says_so_and_lists_nothing(
+    viewer_client: Client, live: LiveRuntime
+) -> None:
+    url = f"/workspaces/{live.workspace_id}/runtimes/"
+    body = viewer_client.get(url, {"metadata": "team"}, headers={"HX-Request": "true"}).content.decode()
+    assert "is not a label: write key=value" in body and f'href="{live.url}"' not in body
+    assert 'aria-invalid="true"' in body
+
+
+def test_metadata_that_is_not_labels_is_refused_before_launching(
+    operator_client: Client, api: httpx.Client, workspace: dict
+) -> None:
+    form = _launch_form("unlabelled", metadata_text="no equals sign here")
+    response = operator_client.post(f"/workspaces/{workspace['id']}/launch/", form)
+    assert response.status_code == 422 and "is not a label" in response.content.decode()
+    assert _runtimes(api, workspace["id"]) == []
+
+
+def test_going_back_to_a_filtered_list_draws_the_whole_page(viewer_client: Client, live: LiveRuntime) -> None:
+    """htmx asks a pushed URL again when it goes back to it (nothing cached): the whole page, not
+    the list's region alone."""
+    url = f"/workspaces/{live.workspace_id}/runtimes/"
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    assert "<html" in viewer_client.get(url, {"status": "active"}, headers=headers).content.decode()

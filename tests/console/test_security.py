@@ -17,7 +17,14 @@ from django.urls.resolvers import RoutePattern
 from tests.support.engine_process import ROOT
 
 # Values for each path converter, so every route can be requested without knowing it.
-SAMPLES = {"uuid": str(uuid.uuid4()), "int": "1", "slug": "sample", "str": "sample", "path": "sample/key"}
+SAMPLES = {
+    "uuid": str(uuid.uuid4()),
+    "int": "1",
+    "slug": "sample",
+    "str": "sample",
+    "path": "sample/key",
+    "request_id": "req_1",
+}
 PUBLIC = {"login"}
 
 

@@ -140,6 +140,10 @@ def _watch(
     thumbnail = tile.element_handle().content_frame()
     assert thumbnail is not None
     Embedded(viewer, thumbnail).wait_state("live")
+    # the tile names the tab it shows, as the viewer tells it (bctrl:live-tab)
+    watched_tile = viewer.locator("a.wall-tile[href$='/runtimes/watched/']")
+    expect(watched_tile.locator("[data-live-tab]")).to_have_text("Live target")
+    expect(watched_tile.locator("[data-live-url]")).to_have_text(f"{site.url}/live.html")
     screenshot(viewer, "wall")
 
     # Stopped through the API: both see it at once.
@@ -202,15 +206,15 @@ def test_nothing_on_the_runtime_page_moves_when_its_live_parts_arrive(
             )
             sign_in(page, console, "oscar")
             held: list = []  # the live parts' requests, answered only once the page was measured
-            page.route(re.compile(r"/runtimes/steady/(live|inspector)/"), lambda route: held.append(route))
+            page.route(re.compile(r"/runtimes/steady/(live|events)/"), lambda route: held.append(route))
             page.goto(f"{console.url}/workspaces/{workspace['id']}/runtimes/steady/")
-            page.wait_for_function("() => document.querySelectorAll('#live-view, #inspector').length === 2")
+            page.wait_for_function("() => document.querySelectorAll('#live-view, #timeline').length === 2")
             eventually(lambda: len(held) == 2)
             drawn = page.locator("#step-runner").bounding_box()
             for route in held:
                 route.continue_()
             page.wait_for_selector("iframe.live-frame")
-            page.wait_for_selector("#inspector-socket")
+            page.wait_for_selector("#inspector-socket", state="attached")
             assert page.locator("#step-runner").bounding_box() == drawn
         finally:
             api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})

@@ -47,10 +47,12 @@ def test_the_older_run_of_a_reused_alias_opens_with_its_own_events(
     page.locator(f'a[href="/runtimes/{first["id"]}/"]').click()
     expect(page.get_by_text("An earlier run of shop2")).to_be_visible()
     expect(page.locator("h1 .badge")).to_have_text("stopped")
-    events = page.locator("#events")
-    expect(events.get_by_text(first["id"]).first).to_be_visible()
-    expect(events.get_by_text(second["id"])).to_have_count(0)
-    expect(events.get_by_text("runtime.stopped")).to_be_visible()
+    timeline = page.locator("#timeline")
+    expect(timeline.get_by_text("Runtime stopped")).to_be_visible()
+    expect(timeline.locator(f'tr[data-search*="{first["id"]}"]')).not_to_have_count(
+        0
+    )  # its own runtime.started
+    expect(timeline.locator(f'tr[data-search*="{second["id"]}"]')).to_have_count(0)
     page.get_by_role("link", name="its newest run").click()
     expect(page.get_by_text("The newest run of shop2")).to_be_visible()
     expect(page.locator("#runtime-runs").locator(f'a[href="/runtimes/{first["id"]}/"]')).to_be_visible()
@@ -84,15 +86,16 @@ def test_a_page_answered_whole_to_an_htmx_request_becomes_a_toast(
     """The session ends while a page is open: the next region refresh is answered with the sign-in
     page, which must not be drawn inside the region."""
     assert api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "left-open"}).status_code == 200
-    sign_in(page, console, "vera")
+    sign_in(page, console, "oscar")
     page.goto(f"{console.url}/workspaces/{workspace['id']}/runtimes/left-open/")
+    expect(page.locator("#timeline-rows")).to_be_attached()
     page.context.clear_cookies()
-    page.locator("#event-filters").get_by_role("button", name="Refresh").click()
+    page.get_by_role("link", name="Add step").click()
     expect(page.locator(".toast-error")).to_contain_text("BCTRL Console: Sign in to manage")
-    expect(
-        page.locator("#events-panel form#login-form, #events-panel .topbar, #events-panel h1")
-    ).to_have_count(0)
-    expect(page.locator("#events table")).to_be_visible()
+    expect(page.locator("#step-runner form#login-form, #step-runner .topbar, #step-runner h1")).to_have_count(
+        0
+    )
+    expect(page.locator("#step-rows .step-row")).to_have_count(1)
 
 
 def test_a_step_run_says_what_ran_what_failed_and_what_was_skipped(

@@ -18,6 +18,32 @@ from dashboard.front.forms.upstream import UpstreamForm
 
 MAX_STEPS = 50
 MAX_TIMEOUT_MS = 600_000  # the engine's bound on a step's timeoutMs
+# A run's metadata, as this engine bounds it: at most 20 keys, each a key=value label.
+METADATA_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
+METADATA_MAX_KEYS = 20
+METADATA_VALUE_MAX = 256
+
+
+def parse_metadata(raw: str, separators: str = "\r\n") -> dict[str, str]:
+    """`team=payments` labels (one a line, or split by `separators`) as a dict; a clear
+    ValidationError naming the first one that is not a label."""
+    labels: dict[str, str] = {}
+    for part in re.split(f"[{separators}]+", raw.strip()) if raw.strip() else []:
+        key, equals, value = part.strip().partition("=")
+        if not equals or not METADATA_KEY.match(key.strip()):
+            raise forms.ValidationError(
+                f"“{part.strip()[:80]}” is not a label: write key=value, the key 1-64 letters, digits and _ . : / -."
+            )
+        if any(ord(character) < 32 or ord(character) == 127 for character in value):
+            raise forms.ValidationError(f"The value of {key.strip()} has a control character.")
+        if len(value.strip()) > METADATA_VALUE_MAX:
+            raise forms.ValidationError(
+                f"The value of {key.strip()} is longer than {METADATA_VALUE_MAX} characters."
+            )
+        labels[key.strip()] = value.strip()
+    if len(labels) > METADATA_MAX_KEYS:
+        raise forms.ValidationError(f"At most {METADATA_MAX_KEYS} labels.")
+    return labels
 
 
 class RuntimeLaunchForm(LaunchConfigForm):
@@ -28,6 +54,7 @@ class RuntimeLaunchForm(LaunchConfigForm):
         "launch.profileId": "profile_id",
         "launch.config.extensionIds": "extension_ids",
         "mounts": "mounts_json",
+        "metadata": "metadata_text",
     }
 
     alias = forms.RegexField(
@@ -65,6 +92,13 @@ class RuntimeLaunchForm(LaunchConfigForm):
         "It can never get more.",
     )
 
+    metadata_text = forms.CharField(
+        required=False,
+        label="Metadata",
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "placeholder": "team=payments"}),
+        help_text="Optional labels to find this run by, one key=value a line; the runtimes lists filter by them.",
+    )
+
     def __init__(
         self,
         *args: Any,
@@ -96,6 +130,9 @@ class RuntimeLaunchForm(LaunchConfigForm):
         if not isinstance(mounts, dict):
             raise forms.ValidationError('Give a JSON object, e.g. {"storage": {"workspace": "exports"}}.')
         return mounts
+
+    def clean_metadata_text(self) -> dict[str, str]:
+        return parse_metadata(self.cleaned_data.get("metadata_text", ""))
 
     def field_for_refusal(self, error: BctrlError) -> str | None:
         # A 403 on launch with narrowed mounts is the mounts asking for more than the workspace
@@ -148,6 +185,7 @@ def launch_initial(runtime: Runtime) -> dict[str, Any]:
         "proxy_username": proxy.get("username") or "",
         "idle_timeout_seconds": config.get("idleTimeoutSeconds"),
         "extension_ids": list(config.get("extensionIds") or []),
+        "metadata_text": "\n".join(f"{key}={value}" for key, value in runtime.metadata.items()),
     }
 
 

@@ -1,13 +1,14 @@
-"""Runtimes: a workspace's list, launch (and relaunch), one run's page, stop, and its events.
+"""Runtimes: a workspace's list, launch (and relaunch), one run's page, stop.
 
-Every run has its own page, by id (`run_detail`): its summary, why it stopped, its config,
-events and artifacts. The alias page (`runtime_detail`) shows the alias's newest run (what the
-API's alias routes mean) and links to the older ones. Both render one template whose regions
-have ids (`runtime-summary`, `runtime-runs`, `runtime-bindings`, `step-runner`, `events-panel`),
-so other regions (the live view) can sit beside them. The step runner lives in `steps.py`.
+Every run has its own page, by id (`run_detail`), an inspector whether the run is active or
+ended: the live view or the recording beside the run's timeline (dashboard/live/runs.py loads
+them after the page), the step runner while it is active (`steps.py`), its summary, config and
+other runs folded below. The alias page (`runtime_detail`) is its newest run's page (what the
+API's alias routes mean) and links to the older ones.
 
 By-id calls are this engine's own routes: against an API without them a run page says so, and
-the alias page still shows the newest run (and its events) through the public alias routes.
+the alias page still shows the newest run (its timeline, live view or recording) through the
+public alias routes.
 """
 
 import asyncio
@@ -15,6 +16,7 @@ import json
 import uuid
 from typing import Any, TypeVar
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
@@ -24,7 +26,6 @@ from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import has_role_async, role_required
 from dashboard.audit.log import record
-from dashboard.bctrl import events as events_api
 from dashboard.bctrl import execute as execute_api
 from dashboard.bctrl import profiles as profiles_api
 from dashboard.bctrl import runtimes as api
@@ -36,6 +37,7 @@ from dashboard.front.forms.runtimes import (
     StepsJsonForm,
     fresh_key,
     launch_initial,
+    parse_metadata,
 )
 from dashboard.front.models import StepRecipe
 from dashboard.pages import (
@@ -48,7 +50,6 @@ from dashboard.pages import (
 )
 
 PAGE_SIZE = 25
-EVENT_PAGE_SIZE = 50
 OTHER_RUNS = 10
 T = TypeVar("T")
 
@@ -86,8 +87,15 @@ async def runtime_list(request: HtmxHttpRequest, workspace_id: str) -> HttpRespo
     status = request.GET.get("status", "")
     status = status if status in api.STATUSES else ""
     cursor = request.GET.get("cursor") or None
+    labels, label_error = metadata_filter(request)
     page, workspace = await asyncio.gather(
-        settle(api.list_runtimes(str(workspace_id), status=status or None, cursor=cursor, limit=PAGE_SIZE)),
+        settle(
+            api.list_runtimes(
+                str(workspace_id), status=status or None, cursor=cursor, limit=PAGE_SIZE, metadata=labels
+            )
+        )
+        if not label_error
+        else _none(),
         settle(get_workspace(str(workspace_id))),
     )
     context: dict[str, Any] = {
@@ -98,6 +106,8 @@ async def runtime_list(request: HtmxHttpRequest, workspace_id: str) -> HttpRespo
         "statuses": api.STATUSES,
         "page": _ok(page),
         "error": _err(page),
+        "metadata": request.GET.get("metadata", ""),
+        "metadata_error": label_error,
     }
     if isinstance(page, api.Page):
         # Newest first: the first row of an alias is its newest run (the alias page); any later
@@ -158,6 +168,7 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
                 launch=data["launch"],
                 mounts=data["mounts_json"],
                 idempotency_key=data["idempotency_key"],
+                metadata=data["metadata_text"],
             )
         except BctrlError as error:
             await record(
@@ -203,6 +214,14 @@ async def _none() -> None:
     return None
 
 
+def metadata_filter(request: HtmxHttpRequest) -> tuple[dict[str, str], str]:
+    """The list's `metadata` filter (`team=payments env=prod`), or why it is not one."""
+    try:
+        return parse_metadata(request.GET.get("metadata", "")[:2000], separators=",\\s"), ""
+    except forms.ValidationError as invalid:
+        return {}, " ".join(invalid.messages)
+
+
 def _is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
@@ -224,36 +243,28 @@ def _runtime_name(workspace_name: str, alias: str) -> str:
 async def runtime_detail(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
     """The alias's newest run (what the API's alias routes act on), with links to the others."""
     ws = str(workspace_id)
-    runtime, events = await asyncio.gather(
-        settle(api.get_runtime(ws, alias)), settle(_event_page(request, ws, alias=alias))
-    )
+    runtime = await settle(api.get_runtime(ws, alias))
     if isinstance(runtime, BctrlError):
         context = {"error": runtime, "workspace_id": workspace_id, "alias": alias}
         workspace = await settle(get_workspace(ws))
         context["workspace"] = _ok(workspace)
         return render_page(request, "front/runtimes/detail.html", context, status=error_status(runtime))
-    events_url = reverse("runtime_events", args=[workspace_id, alias])
-    return await _run_page(request, runtime, events, events_url, newest=True)
+    return await _run_page(request, runtime, newest=True)
 
 
 @vary_on_headers("HX-Request")
 @require_GET
 @role_required("viewer")
 async def run_detail(request: HtmxHttpRequest, runtime_id: str) -> HttpResponse:
-    """One run by id: an older run of a reused alias keeps its own events, config and end."""
-    runtime, events = await asyncio.gather(
-        settle(api.get_run(str(runtime_id))), settle(_event_page(request, run_id=str(runtime_id)))
-    )
+    """One run by id: an older run of a reused alias keeps its own timeline, recording, config and end."""
+    runtime = await settle(api.get_run(str(runtime_id)))
     if isinstance(runtime, BctrlError):
         context = {"error": runtime, "runtime_id": runtime_id}
         return render_page(request, "front/runtimes/detail.html", context, status=error_status(runtime))
-    events_url = reverse("run_events", args=[runtime_id])
-    return await _run_page(request, runtime, events, events_url, newest=False)
+    return await _run_page(request, runtime, newest=False)
 
 
-async def _run_page(
-    request: HtmxHttpRequest, runtime: api.Runtime, events: Any, events_url: str, newest: bool
-) -> HttpResponse:
+async def _run_page(request: HtmxHttpRequest, runtime: api.Runtime, newest: bool) -> HttpResponse:
     ws = runtime.workspace_id
     can_operate = await has_role_async(await request.auser(), "operator")
     runner = runtime.active and can_operate
@@ -270,6 +281,7 @@ async def _run_page(
     every_run = runs.items if isinstance(runs, api.Page) else []
     other_runs = [r for r in every_run if r.id != runtime.id][:OTHER_RUNS]
     newest_id = every_run[0].id if every_run else runtime.id
+    is_newest = newest or newest_id == runtime.id
     state_runtime = _ok(state) and state.runtime(runtime.alias)  # type: ignore[union-attr]
     rows_wanted = _int(request.GET.get("rows"), 1, 1, 20)
     recipe = _chosen_recipe(request, recipes)
@@ -279,7 +291,7 @@ async def _run_page(
         **summary_context(runtime),
         "workspace": _ok(workspace),
         "profile": _ok(profile),
-        "is_newest": newest or newest_id == runtime.id,
+        "is_newest": is_newest,
         "newest_id": newest_id,
         "other_runs": other_runs,
         "runs_error": _err(runs),
@@ -293,10 +305,31 @@ async def _run_page(
         "builder_key": fresh_key(),
         "json_form": StepsJsonForm(initial={"steps_json": recipe.steps_json} if recipe else None),
         "recipe": recipe,
-        "events_url": events_url,
-        **_event_context(request, events),
+        **_inspector_urls(runtime, by_alias=newest, live=runtime.active and is_newest),
     }
     return render_page(request, "front/runtimes/detail.html", context)
+
+
+def _inspector_urls(runtime: api.Runtime, by_alias: bool, live: bool) -> dict[str, str]:
+    """Where the page's inspector regions load from: the alias page by alias (the public routes
+    reach an alias's newest run), a run page by id (this engine's routes reach every run). The live
+    view of an active run is by alias either way (only the newest run of an alias can be active)."""
+    alias_args, id_args = [runtime.workspace_id, runtime.alias], [runtime.id]
+    if by_alias:
+        urls = {
+            "stage_url": reverse("runtime_live", args=alias_args),
+            "timeline_url": reverse("runtime_events", args=alias_args),
+            "har_url": reverse("runtime_har", args=alias_args),
+        }
+    else:
+        urls = {
+            "stage_url": reverse("run_recording", args=id_args),
+            "timeline_url": reverse("run_events", args=id_args),
+            "har_url": reverse("run_har", args=id_args),
+        }
+    if live:
+        urls["stage_url"] = reverse("runtime_live", args=alias_args)
+    return urls
 
 
 async def _recipes() -> list[StepRecipe]:
@@ -355,93 +388,19 @@ async def runtime_stop(request: HtmxHttpRequest, workspace_id: str, alias: str) 
     if not request.htmx:
         messages.error(request, f"Could not stop {alias}: {error.user_message}")
         return redirect(page)
-    current = await settle(api.get_runtime(ws, alias))
+    now = _ok(await settle(api.get_runtime(ws, alias)))
     context = {
         "workspace_id": workspace_id,
         "alias": alias,
         "stop_error": error,
-        **summary_context(_ok(current)),
+        "can_operate": True,
+        **summary_context(now),
+        **(_inspector_urls(now, by_alias=True, live=now.active) if now else {}),
     }
     response = render_page(
-        request, "front/runtimes/detail.html", context, region="summary", status=error_status(error)
+        request, "front/runtimes/detail.html", context, region="run_actions", status=error_status(error)
     )
     return await with_toast(response, request, f"Could not stop {alias}: {error.user_message}", "error")
-
-
-# --- events -----------------------------------------------------------------------------------
-
-
-@vary_on_headers("HX-Request")
-@require_GET
-@role_required("viewer")
-async def runtime_events(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
-    ws = str(workspace_id)
-    runtime, events = await asyncio.gather(
-        settle(api.get_runtime(ws, alias)), settle(_event_page(request, ws, alias=alias))
-    )
-    page = reverse("runtime_detail", args=[workspace_id, alias])
-    return _events_region(
-        request, _ok(runtime), events, page, reverse("runtime_events", args=[workspace_id, alias])
-    )
-
-
-@vary_on_headers("HX-Request")
-@require_GET
-@role_required("viewer")
-async def run_events(request: HtmxHttpRequest, runtime_id: str) -> HttpResponse:
-    runtime, events = await asyncio.gather(
-        settle(api.get_run(str(runtime_id))), settle(_event_page(request, run_id=str(runtime_id)))
-    )
-    page = reverse("run_detail", args=[runtime_id])
-    return _events_region(request, _ok(runtime), events, page, reverse("run_events", args=[runtime_id]))
-
-
-def _events_region(
-    request: HtmxHttpRequest, runtime: api.Runtime | None, events: Any, page: str, events_url: str
-) -> HttpResponse:
-    if not request.htmx:
-        return redirect(f"{page}?{request.GET.urlencode()}#events")
-    if runtime and runtime.ended and request.GET.get("live") == "1":
-        # The page polled while the runtime was active and it has ended since (idle, crashed,
-        # stopped elsewhere): the whole page is drawn again, so it never offers to stop or drive
-        # a browser that is gone, and says why it ended.
-        messages.info(request, f"Runtime {runtime.alias} has ended. {ended_because(runtime)}")
-        response = HttpResponse(status=204)
-        response["HX-Refresh"] = "true"
-        return response
-    context = {
-        "workspace_id": runtime.workspace_id if runtime else "",
-        "alias": runtime.alias if runtime else "",
-        **summary_context(runtime),
-        "events_url": events_url,
-        **_event_context(request, events),
-    }
-    return render_page(request, "front/runtimes/detail.html", context, region="events")
-
-
-def _event_types(request: HtmxHttpRequest) -> list[str]:
-    return [t for t in request.GET.getlist("type") if t in events_api.EVENT_TYPES]
-
-
-async def _event_page(
-    request: HtmxHttpRequest, workspace_id: str = "", alias: str = "", run_id: str = ""
-) -> Any:
-    cursor = request.GET.get("cursor") or None
-    if run_id:
-        return await events_api.list_run_events(run_id, _event_types(request), cursor, EVENT_PAGE_SIZE)
-    return await events_api.list_events(workspace_id, alias, _event_types(request), cursor, EVENT_PAGE_SIZE)
-
-
-def _event_context(request: HtmxHttpRequest, events: Any) -> dict[str, Any]:
-    selected = _event_types(request)
-    return {
-        "events": _ok(events),
-        "events_error": _err(events),
-        "event_types": events_api.EVENT_TYPES,
-        "selected_types": selected,
-        "cursor": request.GET.get("cursor", ""),
-        "type_query": "&".join(f"type={t}" for t in selected),
-    }
 
 
 urlpatterns = [
@@ -449,9 +408,5 @@ urlpatterns = [
     path("workspaces/<uuid:workspace_id>/launch/", runtime_launch, name="runtime_launch"),
     path("workspaces/<uuid:workspace_id>/runtimes/<slug:alias>/", runtime_detail, name="runtime_detail"),
     path("workspaces/<uuid:workspace_id>/runtimes/<slug:alias>/stop/", runtime_stop, name="runtime_stop"),
-    path(
-        "workspaces/<uuid:workspace_id>/runtimes/<slug:alias>/events/", runtime_events, name="runtime_events"
-    ),
     path("runtimes/<uuid:runtime_id>/", run_detail, name="run_detail"),
-    path("runtimes/<uuid:runtime_id>/events/", run_events, name="run_events"),
 ]
