@@ -25,7 +25,12 @@ DEBUG = env.bool("DEBUG", default=False)
 # A laptop run (`manage.py up`, tests) makes what it lacks under var/; a deployment sets
 # CONSOLE_LOCAL=false, gives every secret itself and gets a loud refusal when one is missing.
 LOCAL = env.bool("CONSOLE_LOCAL", default=True)
-if LOCAL:
+# `manage.py <command> --help` (or `manage.py help`) only prints: it must not make var/ or a secret
+# in the checkout it is asked about, so it gets a secret that lives as long as the process.
+ONLY_HELP = Path(sys.argv[0]).name == "manage.py" and (
+    bool({"-h", "--help"} & set(sys.argv[1:])) or sys.argv[1:2] in (["help"], [])
+)
+if LOCAL and not ONLY_HELP:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
@@ -46,6 +51,8 @@ def secret(name: str) -> str:
 
 def _generated_secret(name: str) -> str:
     """A secret nobody gave: made once into var/secrets/ on a laptop, refused in a deployment."""
+    if ONLY_HELP:
+        return secrets.token_urlsafe(50)
     if not LOCAL:
         raise ImproperlyConfigured(
             f"{name} is not set, and CONSOLE_LOCAL=false means nothing is generated. Set {name} "
@@ -150,7 +157,7 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'console.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     database_dir = Path(DATABASES["default"]["NAME"]).parent
-    if DATABASES["default"]["NAME"] != ":memory:" and not database_dir.is_dir():
+    if DATABASES["default"]["NAME"] != ":memory:" and not database_dir.is_dir() and not ONLY_HELP:
         raise ImproperlyConfigured(
             f"The console's SQLite database would be in {database_dir}, which does not exist. "
             "Create it (or point CONSOLE_VAR_DIR at a directory that exists), or set DATABASE_URL."
