@@ -111,6 +111,23 @@ def test_a_double_submit_creates_one_workspace(operator_client: Client, api: htt
     assert len(_named(api, name)) == 1
 
 
+def test_a_second_workspace_of_the_same_name_is_refused_with_a_link_to_the_first(
+    operator_client: Client, api: httpx.Client
+) -> None:
+    name = f"Acme {uuid.uuid4().hex[:6]}"
+    first = api.post("/workspaces", json={"name": name}).json()
+    response = operator_client.post("/workspaces/new/", {"name": f"  {name.upper()} "})
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert "already exists" in body and f'href="/workspaces/{first["id"]}/"' in body
+    assert len(_named(api, name)) == 1
+    # renaming another workspace to it is refused too; keeping one's own name is not
+    other = api.post("/workspaces", json={"name": f"other {uuid.uuid4().hex[:6]}"}).json()
+    renamed = operator_client.post(f"/workspaces/{other['id']}/edit/", {"name": name})
+    assert renamed.status_code == 422 and "already exists" in renamed.content.decode()
+    assert operator_client.post(f"/workspaces/{first['id']}/edit/", {"name": name}).status_code == 302
+
+
 def test_it_shows_the_apis_field_errors_next_to_the_field(operator_client: Client, api: httpx.Client) -> None:
     # credentials unlisted → free-text ids; the engine refuses one that does not exist (400, mounts.ai)
     use_transport(Faults({"GET /v1/ai-credentials": bad_gateway()}))
