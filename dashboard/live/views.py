@@ -24,6 +24,7 @@ from dashboard.bctrl import events as events_api
 from dashboard.bctrl import runtimes as runtimes_api
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.errors import BctrlError
+from dashboard.bctrl.workspaces import Workspace, get_workspace
 from dashboard.live import fragments, har, relay
 from dashboard.live.inspector import Requests, control_group
 from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
@@ -137,6 +138,12 @@ async def _role(user: Any) -> str:
     return await sync_to_async(role_of)(user) or "viewer"
 
 
+async def _runtime_name(workspace_id: str, alias: str) -> str:
+    """`Workspace name / alias` for the audit log (the alias alone when the name cannot be read)."""
+    workspace = await settle(get_workspace(workspace_id))
+    return f"{workspace.name} / {alias}" if isinstance(workspace, Workspace) else alias
+
+
 @require_POST
 @role_required("operator")
 async def runtime_control(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
@@ -151,14 +158,17 @@ async def runtime_control(request: HtmxHttpRequest, workspace_id: str, alias: st
         holder = {"user_id": user.pk, "username": user.get_username(), "since": timezone.now().isoformat()}
         await cache.aset(key, holder, CONTROL_TTL_SECONDS)
         note = f"took control from {taken_from}" if taken_from else "took control"
-        await record(request, "runtime.control.take", "runtime", target, message=note)
+        name = await _runtime_name(ws, alias)
+        await record(request, "runtime.control.take", "runtime", target, target_name=name, message=note)
         text = f"You have control of {alias}: your mouse and keyboard reach its browser."
     elif action == "release":
         if holder and holder.get("user_id") != user.pk and await _role(user) != "admin":
             response = await _live_region(request, ws, alias, wants_control=False)
             return await with_toast(response, request, f"{holder['username']} has control, not you.", "error")
         await cache.adelete(key)
-        await record(request, "runtime.control.release", "runtime", target, message="released control")
+        name = await _runtime_name(ws, alias)
+        message = "released control"
+        await record(request, "runtime.control.release", "runtime", target, target_name=name, message=message)
         holder = None
         text = f"You released control of {alias}: the view is view-only again."
     else:
