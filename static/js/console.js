@@ -118,6 +118,29 @@
     if (row) row.remove();
   });
 
+  // A bulk action says how many it acts on: <button data-count-chosen="NAME"> in a form counts
+  // the form's checked boxes named NAME ("Stop selected (3)"), is disabled at 0, and confirms with
+  // data-confirm-one / data-confirm-many ("{n}" is the count).
+  function countChosen(root) {
+    root.querySelectorAll("[data-count-chosen]").forEach(function (button) {
+      var form = button.form;
+      if (!form) return;
+      var n = Array.prototype.filter.call(form.elements, function (el) {
+        return el.name === button.dataset.countChosen && el.checked;
+      }).length;
+      var shown = button.querySelector("[data-chosen-count]");
+      if (shown) shown.textContent = "(" + n + ")";
+      button.disabled = n === 0;
+      button.dataset.confirm = n === 1 ? button.dataset.confirmOne : (button.dataset.confirmMany || "").replace("{n}", n);
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.type === "checkbox" && event.target.form) countChosen(event.target.form);
+  });
+  document.addEventListener("DOMContentLoaded", function () { countChosen(document); });
+  document.addEventListener("htmx:afterSettle", function () { countChosen(document); });
+  document.addEventListener("live:row", function () { countChosen(document); });
+
   // Show a part of a form only for one choice: <fieldset data-show-when="launch_mode=profile">.
   function syncShowWhen(root) {
     root.querySelectorAll("[data-show-when]").forEach(function (part) {

@@ -54,13 +54,17 @@
   htmx.defineExtension("live", {
     transformResponse: function (text, xhr, elt) {
       if (xhr || !elt || !elt.hasAttribute("ws-connect")) return text; // only websocket messages
-      var kept = [];
+      var kept = [], children = [];
       // A message's parts are parsed one by one: a <tr> after a <div> in one parse is dropped.
       text.split("<!--live-part-->").forEach(function (part) {
         var template = document.createElement("template");
         template.innerHTML = part;
-        Array.prototype.slice.call(template.content.children).forEach(function (child) { keep(child); });
+        children = children.concat(Array.prototype.slice.call(template.content.children));
       });
+      // Rows first: a row that leaves its list (a stopped runtime in a list of active ones) takes
+      // the elements inside it along, and nothing may then be swapped into them.
+      children.filter(function (child) { return child.tagName === "TBODY"; }).forEach(keep);
+      children.filter(function (child) { return child.tagName !== "TBODY"; }).forEach(keep);
       return kept.join("");
       function keep(child) {
         var oob = child.getAttribute("hx-swap-oob") || "true";
