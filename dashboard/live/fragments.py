@@ -129,6 +129,14 @@ async def enrich(updates: list[Update]) -> Enriched:
     return enriched
 
 
+def connection(down_since: float | None, reason: str, live: bool = True) -> str:
+    """The relay's state as every page's `#live-connection` marker (static/js/live.js shows the
+    banner from it): up, or down since a moment (ISO, UTC) because of `reason`."""
+    since = datetime.fromtimestamp(down_since, UTC).isoformat() if down_since is not None else ""
+    context = {"down": down_since is not None, "since": since, "reason": reason, "live": live}
+    return render_to_string(f"{TEMPLATE}#connection", context)
+
+
 def render(update: Update, role: str, enriched: Enriched) -> Message:
     context = _context(update, role, enriched)
     return Message(

@@ -15,6 +15,10 @@ Invariants, and why:
   so a socket never gets an update once per process.
 - **Rendered once per role**, not per socket: each update becomes one HTML message per role that
   may see it (fragments.py), sent to that role's group; consumers only forward it.
+- **Every page hears when it is down** (`announce`): the first failure after being connected
+  (or before ever connecting) tells every socket of this process "down since T, because R", and
+  the next connection tells them "up". The page shows a banner and stops trusting its live
+  statuses meanwhile (static/js/live.js); a socket that opens while it is down is told at once.
 - **Pages' kept answers follow it** (`snapshots`): an update drops what it may change before any
   socket hears of it, and a drop or a reconnect drops everything (snapshots.py says why). Each
   also fences the API client's shared reads (client.py `get`): a page read after an update never
@@ -71,6 +75,7 @@ class RelayState:
     connections: int
     sockets: int
     last_error: str
+    down_since: float | None = None  # epoch seconds of the first failure of the current outage
 
 
 class UpdatesRelay:
@@ -82,6 +87,7 @@ class UpdatesRelay:
         self.connections = 0
         self.sockets = 0
         self.last_error = ""
+        self.down_since: float | None = None
         self.delivered = 0
         self._task: asyncio.Task[None] | None = None
         self._idle: asyncio.TimerHandle | None = None
@@ -98,6 +104,7 @@ class UpdatesRelay:
             connections=self.connections,
             sockets=self.sockets,
             last_error=self.last_error,
+            down_since=self.down_since,
         )
 
     # ---- who needs it -------------------------------------------------------------------------
@@ -140,6 +147,22 @@ class UpdatesRelay:
             self.snapshots.connection_changed(connected)
         self.connected = connected
 
+    async def _went(self, up: bool) -> None:
+        """Tell every socket of this process when the stream comes up or goes down (once each way)."""
+        if up == (self.down_since is None):
+            return
+        self.down_since = None if up else time.time()
+        await self.announce()
+
+    async def announce(self, channel: str | None = None) -> None:
+        """Send the connection state to every role group, or to one socket (`channel`)."""
+        message = {"type": "live.connection", "text": fragments.connection(self.down_since, self.last_error)}
+        if channel is not None:
+            await self.layer.send(channel, message)
+            return
+        for role in ROLES:
+            await self.layer.group_send(role_group(role), message)
+
     async def position(self, timeout: float = 10.0) -> int | None:
         """The id of the last update delivered (where a new socket starts), once the reader knows it."""
         with contextlib.suppress(TimeoutError):
@@ -162,6 +185,7 @@ class UpdatesRelay:
                     self.connections += 1
                     self._set_connected(True)
                     self.last_error = ""
+                    await self._went(up=True)
                     failures = 0
                     async for update in stream:
                         await self._deliver(update)
@@ -176,6 +200,8 @@ class UpdatesRelay:
                 logger.exception("The updates relay failed; resuming after %s", self.last_id)
                 self.last_error = "The relay failed; see the console's log."
             self._set_connected(False)
+            if self.last_error:  # a stream the API ended on purpose is resumed at once, unannounced
+                await self._went(up=False)
             failures += 1
             await asyncio.sleep(_backoff(failures))
 
