@@ -108,7 +108,7 @@ def test_an_operation_update_brings_its_status_progress_and_row() -> None:
         update("operation.progress"), "viewer", fragments.Enriched(operations={OPERATION: operation})
     )
     assert (
-        f'<span id="operation-status-{OPERATION}" hx-swap-oob="true"><span class="badge badge-running">'
+        f'<span id="operation-status-{OPERATION}" hx-swap-oob="true"><span class="badge badge-running" data-live-badge>'
         in message.html
     )
     assert (
