@@ -100,6 +100,10 @@ async def enrich(updates: list[Update]) -> Enriched:
         if u.family == "runtime" and u.workspace_id and u.data.get("alias")
     }
     operation_ids = {str(u.data["id"]) for u in updates if u.family == "operation" and u.data.get("id")}
+    # the workspaces whose names rows show: runtimes' and operations' (never a bare UUID in a list)
+    workspace_ids = {w for w, _, _ in runtime_keys if w} | {
+        u.workspace_id for u in updates if u.family == "operation" and u.workspace_id
+    }
 
     async def runtime(workspace_id: str, alias: str, runtime_id: str | None) -> None:
         try:
@@ -123,7 +127,7 @@ async def enrich(updates: list[Update]) -> Enriched:
 
     await asyncio.gather(
         *(runtime(w, a, r) for w, a, r in runtime_keys if w),
-        *(workspace(w) for w in {w for w, _, _ in runtime_keys if w}),
+        *(workspace(w) for w in workspace_ids),
         *(operation(o) for o in operation_ids),
     )
     return enriched
@@ -171,5 +175,6 @@ def _context(update: Update, role: str, enriched: Enriched) -> dict[str, Any]:
         )
     elif update.family == "operation":
         operation = enriched.operations.get(str(update.data.get("id") or ""))
-        context.update(operation=operation, workspace_name="")
+        name = enriched.workspace_names.get(operation.workspace_id, "") if operation else ""
+        context.update(operation=operation, workspace_name=name)
     return context
