@@ -24,6 +24,10 @@ class ApiKey(models.Model):
     # from a forgotten one, without a write on every request.
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A team's key (a console's, which every user of that console shares): the per-key limits
+    # (ENGINE_MAX_RUNTIMES_PER_KEY, ENGINE_MAX_WAITS_PER_KEY, ENGINE_RATE_LIMIT_PER_MINUTE) do not
+    # apply to it; the engine-wide ones do. A script's key keeps them.
+    team = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.scope})"

@@ -54,7 +54,11 @@ def human_size(value: int | None) -> str:
 
 
 # Why a run stopped, as a few words for tables (the runtime page says it in a sentence).
-STOP_REASONS = {"requested": "stopped on request", "idle": "idle timeout", "engine_shutdown": "engine shut down"}
+STOP_REASONS = {
+    "requested": "stopped on request",
+    "idle": "idle timeout",
+    "engine_shutdown": "engine shut down",
+}
 
 
 @register.filter

@@ -3,7 +3,7 @@
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from engine.api.auth import READ, whoami_payload
 from engine.api.common import Timestamp
@@ -41,13 +41,18 @@ class Limits(Schema):
     defaultIdleTimeoutSeconds: int
     storageMaxBytes: int
     extensionMaxBytes: int
-    rateLimitPerMinute: int
+    rateLimitPerMinute: int = Field(description="Requests a minute per key (0: off).")
+    maxRuntimesPerKey: int = Field(description="Active runtimes one key may hold (0: off).")
+    maxWaitsPerKey: int = Field(description="Open long polls and streams one key may hold (0: off).")
+    teamKey: bool = Field(
+        description="The calling key is a team key: the three per-key limits above do not apply to it."
+    )
 
 
 @router.get(
     "/limits", auth=READ, response=Limits, summary="The engine's limits (uploads, live browsers, rate)"
 )
-async def limits(request: HttpRequest) -> dict[str, int]:
+async def limits(request: HttpRequest) -> dict[str, int | bool]:
     # Said by the API, so a client (the console's upload forms) checks a file against the limit
     # the server will apply instead of keeping a copy of it that can drift.
     return {
@@ -56,6 +61,9 @@ async def limits(request: HttpRequest) -> dict[str, int]:
         "storageMaxBytes": settings.STORAGE_MAX_BYTES,
         "extensionMaxBytes": settings.EXTENSION_MAX_BYTES,
         "rateLimitPerMinute": settings.RATE_LIMIT_PER_MINUTE,
+        "maxRuntimesPerKey": settings.MAX_RUNTIMES_PER_KEY,
+        "maxWaitsPerKey": settings.MAX_WAITS_PER_KEY,
+        "teamKey": request.auth.team,  # type: ignore[attr-defined]
     }
 
 

@@ -240,8 +240,9 @@ class RuntimeManager:
             raise ApiError(
                 429,
                 "rate_limited",
-                f"This API key already runs {limit} runtimes (ENGINE_MAX_RUNTIMES_PER_KEY); stop one and try again.",
-                {"maxRuntimesPerKey": limit},
+                f"This API key already runs {limit} runtimes (ENGINE_MAX_RUNTIMES_PER_KEY); stop one of them, "
+                "or ask the engine's admin to raise the limit or make this a team key.",
+                {"limit": "ENGINE_MAX_RUNTIMES_PER_KEY", "maxRuntimesPerKey": limit},
                 headers={"Retry-After": "5"},
             )
 
@@ -252,8 +253,8 @@ class RuntimeManager:
                 429,
                 "rate_limited",
                 f"The engine already runs {settings.MAX_ACTIVE_RUNTIMES} runtimes (ENGINE_MAX_ACTIVE_RUNTIMES); "
-                "stop one and try again.",
-                {"maxActiveRuntimes": settings.MAX_ACTIVE_RUNTIMES},
+                "stop one, or ask the engine's admin to raise the limit.",
+                {"limit": "ENGINE_MAX_ACTIVE_RUNTIMES", "maxActiveRuntimes": settings.MAX_ACTIVE_RUNTIMES},
                 headers={"Retry-After": "5"},
             )
         config = dict(request.config)

@@ -235,7 +235,9 @@ def test_launch_with_this_profile_launches_a_runtime_and_opens_it(
         assert runtime["alias"].startswith("sales-crm-")
         assert response["Location"] == f"/workspaces/{workspace['id']}/runtimes/{runtime['alias']}/"
         entry = AuditEntry.objects.get(action="runtime.launch")
-        assert entry.outcome == "succeeded" and entry.target_name == f"{workspace['name']} / {runtime['alias']}"
+        assert (
+            entry.outcome == "succeeded" and entry.target_name == f"{workspace['name']} / {runtime['alias']}"
+        )
         # "Other settings…" opens the launch form filled in with the profile instead
         form = operator_client.post(
             f"/profiles/{profile['id']}/launch/", {"workspace": workspace["id"], "then": "form"}

@@ -24,7 +24,9 @@ PASSWORD = "e2e correct horse battery"
 
 @pytest.fixture(scope="session")
 def console(engine: EngineProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleProcess]:
-    process = ConsoleProcess(tmp_path_factory.mktemp("console"), f"{engine.url}/v1", engine.keys["admin"])
+    # the console's key is a team key, as `manage.py up` makes it
+    key = engine.keys.setdefault("console", engine.create_key("admin", "console", team=True))
+    process = ConsoleProcess(tmp_path_factory.mktemp("console"), f"{engine.url}/v1", key)
     process.start()
     for username, role in (("alice", "admin"), ("oscar", "operator"), ("vera", "viewer")):
         process.create_user(username, role, PASSWORD)

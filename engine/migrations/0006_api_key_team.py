@@ -1,0 +1,16 @@
+from django.db import migrations, models
+
+
+def console_keys_are_team_keys(apps, schema_editor):
+    # `manage.py up` made the console's key under the name "console" before keys had a kind: it is
+    # the key a whole team shares, and was capped like a single script's.
+    apps.get_model("engine", "ApiKey").objects.filter(name="console", scope="admin").update(team=True)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("engine", "0005_idempotency_sealed_and_expiring")]
+
+    operations = [
+        migrations.AddField(model_name="apikey", name="team", field=models.BooleanField(default=False)),
+        migrations.RunPython(console_keys_are_team_keys, migrations.RunPython.noop),
+    ]
