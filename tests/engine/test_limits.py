@@ -93,7 +93,7 @@ def test_a_team_key_runs_as_many_runtimes_as_the_engine_allows_and_no_more(
         )
         try:
             for alias in ("a", "b", "c"):
-                assert team.post(runtimes, json={"alias": alias}).status_code == 201
+                assert team.post(runtimes, json={"alias": alias}).status_code == 200
             refusal = team.post(runtimes, json={"alias": "d"})
             refused(refusal, 429, "ENGINE_MAX_ACTIVE_RUNTIMES")
             assert refusal.json()["error"]["details"]["limit"] == "ENGINE_MAX_ACTIVE_RUNTIMES"
