@@ -70,8 +70,12 @@ class Runtime(models.Model):
     )
     # The effective LaunchConfig after defaults (never carries a proxy password back out).
     config = models.JSONField(default=dict)
-    # The effective (possibly narrowed) mounts of this runtime.
+    # The effective (possibly narrowed) mounts of this runtime: its workspace's, within what its
+    # launch asked for (`requested_mounts`); kept in step when the workspace's change (mounts.follow).
     mounts = models.JSONField(default=dict)
+    # The narrowing its launch asked for ({}: none, the workspace's whole); null for runs from
+    # before it was kept, which do not follow their workspace.
+    requested_mounts = models.JSONField(null=True, blank=True)
     # Named references the runtime holds: [{alias, id, type, url?}]
     bindings = models.JSONField(default=list)
     default_context_id = models.CharField(max_length=64, blank=True)

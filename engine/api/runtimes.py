@@ -191,6 +191,7 @@ async def create_runtime(
                 profile_id=launch.profileId if isinstance(launch, ProfileLaunch) else None,
                 config=config,
                 mounts=mount_rules.narrow(workspace.mounts, mount_rules.dump(payload.mounts) or None),
+                requested_mounts=mount_rules.dump(payload.mounts),
                 # a team key's runtimes count against the engine's own limit only (models.ApiKey.team)
                 api_key_id=None if request.auth.team else str(request.auth.id),  # type: ignore[attr-defined]
             ),

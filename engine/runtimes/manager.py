@@ -68,6 +68,7 @@ class LaunchRequest:
     config: dict[str, Any]  # LaunchConfig as sent (may carry a proxy password)
     mounts: dict[str, Any] = field(default_factory=dict)
     api_key_id: str | None = None  # who launched it: ENGINE_MAX_RUNTIMES_PER_KEY counts per key
+    requested_mounts: dict[str, Any] = field(default_factory=dict)  # the launch's narrowing ({}: none)
 
 
 class RuntimeObserver(Protocol):
@@ -286,6 +287,7 @@ class RuntimeManager:
             profile=profile,
             config=public_config(config),
             mounts=request.mounts,
+            requested_mounts=request.requested_mounts,
             last_activity_at=timezone.now(),
         )
         try:

@@ -13,7 +13,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from engine.models import VaultEntry
-from engine.mounts import vault_allowed
+from engine.mounts import vault_allowed, vault_refusal
 from engine.steps.registry import Arg, StepContext, StepError, step
 from engine.vault import entries
 
@@ -22,10 +22,9 @@ async def _entry(ctx: StepContext, key: str) -> VaultEntry:
     if len(key) > entries.MAX_KEY_LENGTH or not entries.KEY_PATTERN.match(key):
         raise StepError("vault.invalid_key", f"'{key[:80]}' is not a vault key.")
     if not vault_allowed(ctx.mounts or {}, key):
-        raise StepError(
-            "vault.forbidden",
-            f"The runtime's vault mount does not allow '{key}'; add its prefix to the workspace's mounts.vault.allow.",
-        )
+        # says which to change: the workspace's mounts, the runtime's launch, or the call's own
+        why = vault_refusal(key, ctx.workspace.mounts or {}, ctx.runtime.requested_mounts, ctx.mounts or {})
+        raise StepError("vault.forbidden", why)
     entry = await VaultEntry.objects.filter(key=key).afirst()
     if entry is None:
         raise StepError("vault.not_found", f"No vault entry '{key}'.")

@@ -13,4 +13,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(model_name="apikey", name="team", field=models.BooleanField(default=False)),
         migrations.RunPython(console_keys_are_team_keys, migrations.RunPython.noop),
+        migrations.AddField(
+            model_name="runtime", name="requested_mounts", field=models.JSONField(blank=True, null=True)
+        ),
     ]
