@@ -77,6 +77,8 @@ class Runtime:
     # Why a stopped runtime stopped (requested, idle, engine_shutdown); None while active, when
     # failed, or from an API that does not say.
     stop_reason: str | None = None
+    # The mounts it runs with (its workspace's, within its launch's narrowing); None when not said.
+    mounts: dict[str, Any] | None = None
 
     @property
     def active(self) -> bool:
@@ -107,6 +109,7 @@ class Runtime:
                 for b in body.get("bindings") or []
             ],
             stop_reason=body.get("stopReason"),
+            mounts=body["mounts"] if isinstance(body.get("mounts"), dict) else None,
         )
 
 

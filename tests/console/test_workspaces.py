@@ -205,6 +205,26 @@ def test_it_edits_name_and_mounts(operator_client: Client, api: httpx.Client) ->
     assert AuditEntry.objects.filter(action="workspace.update", target_id=workspace["id"]).exists()
 
 
+def test_running_runtimes_follow_an_edit_of_the_mounts_and_show_them(
+    operator_client: Client, api: httpx.Client, workspace: dict
+) -> None:
+    ws = workspace["id"]
+    api.patch(f"/workspaces/{ws}", json={"mounts": {"vault": {"allow": ["crm/"]}}})
+    assert api.post(f"/workspaces/{ws}/runtimes", json={"alias": "desk"}, timeout=120).status_code == 200
+    try:
+        form = operator_client.get(f"/workspaces/{ws}/edit/").content.decode()
+        assert "The 1 running now" in form and "follow them too" in form
+        response = operator_client.post(
+            f"/workspaces/{ws}/edit/", {"name": workspace["name"], "vault_allow": ["crm/", "erp/"]}, follow=True
+        )
+        assert "1 running runtime(s) now run with the new mounts" in response.content.decode()
+        runtime_page = operator_client.get(f"/workspaces/{ws}/runtimes/desk/").content.decode()
+        mounts = runtime_page.split('id="runtime-mounts"')[1].split("</dl>")[0]
+        assert "<code>crm/</code>, <code>erp/</code>" in mounts
+    finally:
+        api.post(f"/workspaces/{ws}/runtimes/desk/stop")
+
+
 def test_only_an_admin_grants_raw_vault_reads(
     admin_client: Client, operator_client: Client, api: httpx.Client
 ) -> None:

@@ -200,7 +200,7 @@ async def workspace_edit(request: HtmxHttpRequest, workspace_id: UUID) -> HttpRe
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            await api.update_workspace(ws, name=data["name"], mounts=data["mounts"])
+            saved = await api.update_workspace(ws, name=data["name"], mounts=data["mounts"])
         except BctrlError as error:
             await record(
                 request, "workspace.update", "workspace", ws, target_name=workspace.name, error=error
@@ -211,11 +211,26 @@ async def workspace_edit(request: HtmxHttpRequest, workspace_id: UUID) -> HttpRe
             await record(
                 request, "workspace.update", "workspace", ws, target_name=data["name"], message=renamed
             )
-            messages.success(request, f"Saved {data['name']}.")
+            messages.success(request, _saved_message(data["name"], saved, workspace))
             return redirect_after_form(request, reverse("workspace_detail", args=[ws]))
     context = {"form": form, "workspace": workspace, "action": "edit"}
     status = _form_status(form)
     return render_page(request, "front/workspaces/form.html", context, region="form", status=status)
+
+
+def _saved_message(name: str, saved: api.Workspace, before: api.Workspace) -> str:
+    """What saving did to the running runtimes: they follow (this engine says how many), or the
+    API does not say, and the user should know to relaunch them."""
+    if saved.mounts == before.mounts or not before.active_runtime_count:
+        return f"Saved {name}."
+    if saved.runtimes_updated is None:
+        return (
+            f"Saved {name}. This API does not say whether running runtimes follow a change of mounts: "
+            "relaunch them to be sure they use the new ones."
+        )
+    if saved.runtimes_updated:
+        return f"Saved {name}. {saved.runtimes_updated} running runtime(s) now run with the new mounts."
+    return f"Saved {name}. Its running runtimes' mounts did not change (their launches narrowed them)."
 
 
 @require_http_methods(["GET", "POST"])
