@@ -6,6 +6,7 @@ log. The entry must be allowed by the runtime's vault mount, must name its origi
 must be an http(s) page on one of them: a phishing page cannot ask for the CRM password.
 """
 
+import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -76,6 +77,8 @@ async def fill(ctx: StepContext, key: str, selectors: dict[str, Any]) -> dict[st
     if wanted["totp"]:
         values["totp"] = entries.totp_code(entry)["code"]
     filled = []
+    # the fields share the step's time: a missing one ends the step with its own selector named
+    deadline = time.monotonic() + ctx.timeout_ms / 1000
     try:
         for field, selector in wanted.items():
             if not selector:
@@ -83,10 +86,14 @@ async def fill(ctx: StepContext, key: str, selectors: dict[str, Any]) -> dict[st
             value = values.get(field)
             if value is None:
                 raise StepError("vault.incomplete_entry", f"The vault entry '{key}' has no {field} to fill.")
-            await page.fill(selector, value, timeout=ctx.timeout_ms)
+            await page.fill(selector, value, timeout=max(1.0, (deadline - time.monotonic()) * 1000))
             filled.append(field)
     except PlaywrightTimeoutError as exc:
-        raise StepError("step.timeout", f"vault.fill could not fill the {field} field in time.") from exc
+        raise StepError(
+            "step.timeout",
+            f"vault.fill could not fill the {field} field: nothing fillable matched {selector!r} within "
+            f"{ctx.timeout_ms:g} ms (the step's timeout).",
+        ) from exc
     except PlaywrightError as exc:
         # Playwright's message may quote what it typed: say what failed, never the value.
         first_line = (exc.message or "").strip().splitlines()[0:1]
