@@ -1,6 +1,6 @@
 """Execute and its call catalogue (help): typed results and calls."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard.bctrl.client import get_client
@@ -73,6 +73,8 @@ class StepResult:
     duration_ms: int | None
     binding: dict[str, Any] | None
     logs: Any = None
+    # files the step set off downloading ({url, suggestedFilename}): this engine says so
+    downloads: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class ExecuteResult:
                     duration_ms=s.get("durationMs"),
                     binding=s.get("binding"),
                     logs=s.get("logs"),
+                    downloads=[d for d in s.get("downloads") or [] if isinstance(d, dict)],
                 )
                 for i, s in enumerate(body.get("steps") or [])
             ],

@@ -176,6 +176,15 @@ async def _run_one(
     }
     logs: list[dict[str, Any]] | None = [] if planned.capture_logs else None
     emitted = False
+    # Downloads the step set off (a click on a link): named in its result, so a caller learns of
+    # the file where it acted, not only from the events; the artifact follows with download.finished.
+    downloads: list[dict[str, Any]] = []
+
+    def on_event(event_type: str, data: dict[str, Any]) -> None:
+        if event_type == "download.started":
+            downloads.append({"url": data.get("url"), "suggestedFilename": data.get("suggestedFilename")})
+
+    session.listeners.append(on_event)
     try:
         if timeout_ms <= 0:
             raise StepError(
@@ -235,8 +244,12 @@ async def _run_one(
     except Exception as exc:
         logger.exception("Call %s failed unexpectedly", spec.name)
         _fail(out, "step.failed", f"{spec.name} failed: {type(exc).__name__}.")
+    finally:
+        session.listeners.remove(on_event)
     duration_ms = round((time.perf_counter() - started) * 1000)
     out["durationMs"] = duration_ms
+    if downloads:
+        out["downloads"] = downloads
     if logs is not None:
         out["logs"] = logs
     if emitted:

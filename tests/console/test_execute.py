@@ -58,6 +58,18 @@ def test_it_runs_composed_steps_and_shows_each_result(
     assert entry.username == "oscar" and entry.outcome == "succeeded" and "page.textContent" in entry.message
 
 
+def test_a_step_result_names_the_download_it_set_off(
+    operator_client: Client, live: LiveRuntime, site: served.TestSite
+) -> None:
+    steps = [
+        {"call": "page.goto", "args": [f"{site.url}/download.html"]},
+        {"call": "page.click", "args": ["#get"]},
+    ]
+    status, body = _run(operator_client, live, {"source": "json", "steps_json": json.dumps(steps)})
+    assert status == 200
+    assert "Started a download: <strong>report.bin</strong>" in body and "kind=download" in body
+
+
 def test_it_runs_pasted_json_steps(operator_client: Client, live: LiveRuntime, site: served.TestSite) -> None:
     steps = [{"call": "page.goto", "args": [f"{site.url}/form.html"]}, {"call": "page.title", "args": []}]
     status, body = _run(operator_client, live, {"source": "json", "steps_json": json.dumps(steps)})
