@@ -126,3 +126,18 @@ async def execute(
         payload["idempotencyKey"] = idempotency_key
     body = await get_client().post(f"workspaces/{workspace_id}/execute", json=payload, timeout=180.0)
     return ExecuteResult.from_api(body)
+
+
+@dataclass(frozen=True)
+class VaultKeys:
+    keys: list[str]
+    truncated: bool
+
+
+async def vault_keys(workspace_id: str, runtime: str) -> VaultKeys:
+    """The vault keys a runtime's steps may use (this engine's route; names only, never values)."""
+    body = await get_client().get(f"workspaces/{workspace_id}/runtimes/{runtime}/vault-keys")
+    keys = body.get("keys") if isinstance(body, dict) else None
+    return VaultKeys(
+        [k for k in keys or [] if isinstance(k, str)], bool(body.get("truncated")) if keys else False
+    )

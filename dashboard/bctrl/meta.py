@@ -118,7 +118,7 @@ async def limits() -> Limits:
         extension_max_bytes=_number(body, "extensionMaxBytes"),
         rate_limit_per_minute=_number(body, "rateLimitPerMinute"),
         max_runtimes_per_key=_number(body, "maxRuntimesPerKey"),
-        team_key=body["teamKey"] if isinstance(body.get("teamKey"), bool) else None,
+        team_key=team_key if isinstance(team_key := body.get("teamKey"), bool) else None,
     )
 
 

@@ -110,13 +110,47 @@
     }
   });
 
-  // Remove a repeatable row: <button type="button" data-remove-closest=".step-row">.
+  // The step runner by keyboard (templates/front/runtimes/step_runner.html): Remove takes the
+  // focus to the next step's call picker (or the previous one's, or Add step), never to the page;
+  // a step that Add step brings gets the focus on its call picker.
   document.addEventListener("click", function (event) {
-    var button = event.target.closest && event.target.closest("[data-remove-closest]");
+    var button = event.target.closest && event.target.closest("[data-remove-step]");
     if (!button) return;
-    var row = button.closest(button.dataset.removeClosest);
-    if (row) row.remove();
+    var row = button.closest(".step-row");
+    if (!row) return;
+    var next = row.nextElementSibling, previous = row.previousElementSibling;
+    row.remove();
+    var landing = (next && next.querySelector("[data-step-call]")) || (previous && previous.querySelector("[data-step-call]")) ||
+      document.getElementById("add-step");
+    if (landing) landing.focus();
   });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.target.id !== "step-rows" || !event.detail.requestConfig) return;
+    var rows = event.target.querySelectorAll(".step-row");
+    var added = rows[rows.length - 1];
+    if (added && event.detail.requestConfig.elt && event.detail.requestConfig.elt.id === "add-step") {
+      added.querySelector("[data-step-call]").focus();
+    }
+  });
+
+  // Focus stays where the user acted: a button htmx disables while its request runs (Run steps),
+  // or an element a swap replaces by one of the same id, would otherwise leave the focus on the
+  // page itself. Only right after a request of the user's, never for a live update.
+  var acted = null;
+  document.addEventListener("htmx:beforeRequest", function () {
+    acted = document.activeElement && document.activeElement !== document.body ? document.activeElement : null;
+  });
+  function keepFocus() {
+    if (!acted || (document.activeElement && document.activeElement !== document.body)) return;
+    var target = acted.isConnected ? acted : (acted.id && document.getElementById(acted.id));
+    if (target && !target.disabled) target.focus({ preventScroll: true });
+  }
+  document.addEventListener("htmx:afterRequest", function () {
+    var mine = acted;
+    setTimeout(keepFocus, 0);
+    setTimeout(function () { keepFocus(); if (acted === mine) acted = null; }, 100);  // after the swap settled
+  });
+  document.addEventListener("htmx:afterSettle", keepFocus);
 
   // A bulk action says how many it acts on: <button data-count-chosen="NAME"> in a form counts
   // the form's checked boxes named NAME ("Stop selected (3)"), is disabled at 0, and confirms with

@@ -47,3 +47,20 @@ def test_a_launch_narrowing_is_kept_and_named(api: httpx.Client, workspace: dict
         assert changed.json()["runtimesUpdated"] == 0
     finally:
         api.post(f"/workspaces/{ws}/runtimes/follower/stop")
+
+
+def test_a_runtime_says_which_vault_keys_its_steps_may_use(api: httpx.Client, workspace: dict) -> None:
+    ws = workspace["id"]
+    tag = workspace["id"][:8]
+    for key in (f"k{tag}/crm/login", f"k{tag}/crm/admin", f"k{tag}/erp/login"):
+        api.put(f"/vault/{key}", json={"username": "u", "password": "p"})
+    mounts = {"vault": {"allow": [f"k{tag}/crm/"], "deny": [f"k{tag}/crm/admin"]}}
+    api.patch(f"/workspaces/{ws}", json={"mounts": mounts})
+    assert api.post(f"/workspaces/{ws}/runtimes", json={"alias": "picker"}, timeout=120).status_code == 200
+    try:
+        listed = api.get(f"/workspaces/{ws}/runtimes/picker/vault-keys").json()
+        assert listed == {"keys": [f"k{tag}/crm/login"], "truncated": False}  # names only, deny honoured
+    finally:
+        api.post(f"/workspaces/{ws}/runtimes/picker/stop")
+        for key in (f"k{tag}/crm/login", f"k{tag}/crm/admin", f"k{tag}/erp/login"):
+            api.delete(f"/vault/{key}")
