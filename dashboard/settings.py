@@ -13,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from dashboard.alerts.egress import parse_allow  # the alerts' egress rule: pure, no Django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # FileAwareEnv: every NAME may also come from the file NAME_FILE names (Docker/Kubernetes secrets).
@@ -96,6 +98,20 @@ if BCTRL_MAX_CALLS_IN_FLIGHT < 1:
 # goes (bench/console_pages.py). Off by default: it tells any client how long the API took.
 CONSOLE_SERVER_TIMING = env.bool("CONSOLE_SERVER_TIMING", default=False)
 
+# Alerts (dashboard/alerts): webhooks go to public addresses only, unless this names a loopback or
+# private destination (host, host:port, address[:port] or CIDR, comma-separated; parsed here so a
+# typo stops the start). E-mail goes through Django's e-mail backend, configured by EMAIL_URL
+# (smtp://user:password@host:587/?tls=True; consolemail:// prints them; default: smtp on localhost).
+ALERT_WEBHOOK_ALLOW = env.str("ALERT_WEBHOOK_ALLOW", default="")
+ALERT_WEBHOOK_ALLOW_ENTRIES = parse_allow(ALERT_WEBHOOK_ALLOW)
+ALERT_EMAIL_FROM = env.str("ALERT_EMAIL_FROM", default="BCTRL Console <bctrl-console@localhost>")
+# EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS...
+# (EMAIL_URL_FILE: the URL, password included, from a secret file)
+globals().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+# Whether this process evaluates alert rules (every console process does by default; see
+# dashboard/alerts/watch.py for why they fire once across processes).
+ALERTS_ENABLED = env.bool("ALERTS_ENABLED", default=True)
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.auth",
@@ -108,6 +124,7 @@ INSTALLED_APPS = [
     "channels",
     "dashboard.accounts",
     "dashboard.audit",
+    "dashboard.alerts",
     "dashboard.front",
     "dashboard.live",
     "dashboard.devserver",

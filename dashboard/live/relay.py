@@ -89,6 +89,9 @@ class UpdatesRelay:
         self.last_error = ""
         self.down_since: float | None = None
         self.delivered = 0
+        # told of every update after the sockets are (the alert rules, dashboard/alerts/watch.py);
+        # each must return at once (queue the work), a slow one would hold the stream up
+        self.listeners: list[Callable[[updates_api.Update], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._positioned = asyncio.Event()
@@ -217,6 +220,11 @@ class UpdatesRelay:
             await self.layer.group_send(
                 role_group(role), {"type": "live.update", "id": update.id, "text": message.text()}
             )
+        for listener in self.listeners:
+            try:
+                listener(update)
+            except Exception:  # a listener's bug must not end live updates
+                logger.exception("A listener of the updates relay failed on %s", update.id)
         self.last_id = update.id
         self.delivered += 1
         global _last_relayed

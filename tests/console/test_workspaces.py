@@ -215,7 +215,9 @@ def test_running_runtimes_follow_an_edit_of_the_mounts_and_show_them(
         form = operator_client.get(f"/workspaces/{ws}/edit/").content.decode()
         assert "The 1 running now" in form and "follow them too" in form
         response = operator_client.post(
-            f"/workspaces/{ws}/edit/", {"name": workspace["name"], "vault_allow": ["crm/", "erp/"]}, follow=True
+            f"/workspaces/{ws}/edit/",
+            {"name": workspace["name"], "vault_allow": ["crm/", "erp/"]},
+            follow=True,
         )
         assert "1 running runtime(s) now run with the new mounts" in response.content.decode()
         runtime_page = operator_client.get(f"/workspaces/{ws}/runtimes/desk/").content.decode()
