@@ -129,6 +129,9 @@ def pages(estate: Estate) -> list[tuple[str, str]]:
         ("admin", "/users/new/"),
         ("admin", "/api-keys/"),
         ("admin", "/audit/"),
+        ("admin", "/alerts/"),
+        ("admin", "/alerts/new/"),
+        ("admin", "/alerts/deliveries/"),
     ]
 
 
