@@ -6,6 +6,8 @@ same event: one open (unresolved) row per rule and subject, enforced by the data
 `claimed_until`, so a delivery a process left half done is picked up by another.
 """
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.db import models
 
@@ -38,8 +40,18 @@ class AlertRule(models.Model):
         return self.name
 
     @property
+    def webhook_shown(self) -> str:
+        """The webhook URL as lists show it: its host only (a path may be a secret, as Slack's are)."""
+        return shown_url(self.webhook_url)
+
+    @property
     def email_list(self) -> list[str]:
         return [line.strip() for line in self.emails.splitlines() if line.strip()]
+
+
+def shown_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…" if parts.scheme and parts.netloc else url
 
 
 class AlertFiring(models.Model):
@@ -87,6 +99,10 @@ class AlertDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    @property
+    def target_shown(self) -> str:
+        return shown_url(self.target) if self.channel == self.Channel.WEBHOOK else self.target
 
 
 class DeliveryAttempt(models.Model):
