@@ -137,8 +137,11 @@
   // or an element a swap replaces by one of the same id, would otherwise leave the focus on the
   // page itself. Only right after a request of the user's, never for a live update.
   var acted = null;
-  document.addEventListener("htmx:beforeRequest", function () {
-    acted = document.activeElement && document.activeElement !== document.body ? document.activeElement : null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var active = document.activeElement, elt = event.detail.elt;
+    // the user's own act: the focused element made the request, or is inside (or is the submitter of) what did
+    var mine = active && active !== document.body && elt && (elt === active || elt.contains(active) || active.form === elt);
+    acted = mine ? active : null;
   });
   function keepFocus() {
     if (!acted || (document.activeElement && document.activeElement !== document.body)) return;
