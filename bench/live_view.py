@@ -10,9 +10,10 @@ On the suite's animating page (it repaints every frame) at 1280x720, in one run:
            painted it (p50/p95; goal p95 <= 100 ms on loopback; the raw client's own ages are
            printed beside it); then the same for 5 viewers at once (they share one screencast)
   cpu:     cores used by the engine's process tree (engine, Playwright driver, the runtime's
-           Chromium) on that page: no viewer and recording off, no viewer and recording on (its
-           sampled screencast), one viewer; and, for the raw Chromium, no screencast,
-           everyNthFrame=30 and every frame (why recording samples instead of using everyNthFrame)
+           Chromium) on that page: no viewer and recording off, no viewer and recording on (the
+           recorder's own throttled screencast; bench/recording.py measures it closer), one viewer;
+           and, for the raw Chromium, no screencast, everyNthFrame=30 and every frame (why
+           thumbnails sample instead of using everyNthFrame)
 """
 
 import asyncio

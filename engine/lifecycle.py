@@ -12,7 +12,7 @@ from django.utils import timezone
 from engine.models import Operation
 
 logger = logging.getLogger("engine")
-RECORDING_SWEEP_SECONDS = 300
+SWEEP_SECONDS = 300  # how often recordings and kept response bodies past their retention go
 CONNECTION_CHECK_SECONDS = 10
 _sweeper: "asyncio.Task[None] | None" = None
 _connection_keeper: "asyncio.Task[None] | None" = None
@@ -29,10 +29,28 @@ async def keep_connections() -> None:
             logger.exception("Checking the database connection failed")
 
 
+async def sweep_forever(every_seconds: float) -> None:
+    """Expire what outlived its retention: recordings, and the response bodies runs kept."""
+    from engine.live import recordings
+    from engine.runtimes import network
+
+    while True:
+        await asyncio.sleep(every_seconds)
+        for expire in (recordings.expire_due, network.expire_due):
+            try:
+                await expire()
+            except Exception:
+                logger.exception(
+                    "Expiring %s failed; will try again in %s s", expire.__module__, every_seconds
+                )
+
+
 async def startup() -> None:
     global _sweeper, _connection_keeper
-    from engine.live import recorder
+    from engine.live import recordings
     from engine.live.hub import hubs
+    from engine.live.recorder import recorders
+    from engine.runtimes import network
     from engine.runtimes.manager import manager
 
     # Operations a previous process left running can never finish now: end them, visibly.
@@ -44,14 +62,14 @@ async def startup() -> None:
     if ended:
         logger.warning("Marked %d operation(s) left running by a previous process as failed", ended)
     # Live view and recordings follow runtimes from here; the manager does not know them.
-    if hubs not in manager.observers:
-        manager.observers.append(hubs)
+    for observer in (hubs, recorders):
+        if observer not in manager.observers:
+            manager.observers.append(observer)
     await manager.start()
-    await recorder.reconcile()
-    interval = min(RECORDING_SWEEP_SECONDS, settings.RECORDING_RETENTION_SECONDS)
-    _sweeper = asyncio.get_running_loop().create_task(
-        recorder.sweep_forever(interval), name="recording-sweeper"
-    )
+    await recordings.reconcile()
+    await network.expire_due()
+    interval = min(SWEEP_SECONDS, settings.RECORDING_RETENTION_SECONDS, settings.NETWORK_RETENTION_SECONDS)
+    _sweeper = asyncio.get_running_loop().create_task(sweep_forever(interval), name="retention-sweeper")
     _connection_keeper = asyncio.get_running_loop().create_task(keep_connections(), name="db-keeper")
 
 

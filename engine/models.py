@@ -78,6 +78,8 @@ class Runtime(models.Model):
     requested_mounts = models.JSONField(null=True, blank=True)
     # Named references the runtime holds: [{alias, id, type, url?}]
     bindings = models.JSONField(default=list)
+    # The launcher's own labels ({string: string}, bounded by the API); runs are filtered by them.
+    metadata = models.JSONField(default=dict)
     default_context_id = models.CharField(max_length=64, blank=True)
     default_page_id = models.CharField(max_length=64, blank=True)
     failure_code = models.CharField(max_length=64, blank=True)

@@ -37,6 +37,11 @@ def recording_dir(runtime_id: object) -> Path:
     return var_dir() / "recordings" / str(runtime_id)
 
 
+def network_dir(runtime_id: object) -> Path:
+    """A run's kept response bodies (engine/runtimes/network.py), one file per request id."""
+    return var_dir() / "network" / str(runtime_id)
+
+
 def browser_launcher_dir() -> Path:
     """The Chromium launcher the engine writes at start (engine/egress/launcher.py)."""
     return var_dir() / "browser"
@@ -45,8 +50,8 @@ def browser_launcher_dir() -> Path:
 def hidden_from_browsers() -> list[Path]:
     """What a runtime's browser must never read, even through a scheme that slipped past the policy:
     the engine's secrets, its SQLite database (with its journal files), every storage blob and
-    every runtime's recording."""
-    hidden = [var_dir() / "secrets", storage_blob_dir(), var_dir() / "recordings"]
+    every runtime's recording and kept response bodies."""
+    hidden = [var_dir() / "secrets", storage_blob_dir(), var_dir() / "recordings", var_dir() / "network"]
     if settings.VAULT_KEY_PATH is not None:
         hidden.append(settings.VAULT_KEY_PATH)
     database = settings.DATABASES["default"]

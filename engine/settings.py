@@ -198,10 +198,24 @@ LIVE_JPEG_QUALITY = env.int("ENGINE_LIVE_JPEG_QUALITY", default=70)
 # thumbnails watch, the screencast is sampled at that interval instead of running at full rate.
 LIVE_THUMBNAIL_INTERVAL_MS = env.int("ENGINE_LIVE_THUMBNAIL_INTERVAL_MS", default=1000)
 RECORDING_ENABLED = env.bool("ENGINE_RECORDING_ENABLED", default=True)
-RECORDING_FRAME_INTERVAL_MS = env.int("ENGINE_RECORDING_FRAME_INTERVAL_MS", default=500)
+# A recording takes at most one frame per tab per interval while the page changes (80 ms: up to
+# 12.5 frames per second, so at least 10 on a busy machine), and none while it does not.
+RECORDING_FRAME_INTERVAL_MS = env.int("ENGINE_RECORDING_FRAME_INTERVAL_MS", default=80)
+RECORDING_JPEG_QUALITY = env.int("ENGINE_RECORDING_JPEG_QUALITY", default=60)
+# ... and every tab of every runtime together at most this many frames per second: past it, each
+# changing tab gets an equal share, so recordings never take the CPU the runtimes need.
+RECORDING_MAX_FPS = env.int("ENGINE_RECORDING_MAX_FPS", default=50)
 RECORDING_MAX_BYTES = env.int("ENGINE_RECORDING_MAX_BYTES", default=100 * 1024 * 1024)
 RECORDING_MAX_SECONDS = env.int("ENGINE_RECORDING_MAX_SECONDS", default=2 * 3600)
 RECORDING_RETENTION_SECONDS = env.int("ENGINE_RECORDING_RETENTION_SECONDS", default=7 * 24 * 3600)
+# Video exports of recordings (PyAV in a child process each) running at once; more get 429.
+RECORDING_EXPORTS_MAX = env.int("ENGINE_RECORDING_EXPORTS_MAX", default=2)
+# What a run keeps of its network besides its events: the bodies of text responses, each up to
+# NETWORK_BODY_MAX_BYTES and together up to NETWORK_BODIES_MAX_BYTES per run, for
+# NETWORK_RETENTION_SECONDS after the run ended (the events stay as long as the run).
+NETWORK_BODY_MAX_BYTES = env.int("ENGINE_NETWORK_BODY_MAX_BYTES", default=1024 * 1024)
+NETWORK_BODIES_MAX_BYTES = env.int("ENGINE_NETWORK_BODIES_MAX_BYTES", default=25 * 1024 * 1024)
+NETWORK_RETENTION_SECONDS = env.int("ENGINE_NETWORK_RETENTION_SECONDS", default=RECORDING_RETENTION_SECONDS)
 
 
 def _check_live_settings() -> None:
@@ -213,8 +227,12 @@ def _check_live_settings() -> None:
             "ENGINE_EMBED_FRAME_ANCESTORS must name origins (e.g. https://console.example.com): "
             "'*' would let any site frame a live browser. It is accepted only with ENGINE_DEBUG=true."
         )
-    if not 1 <= LIVE_JPEG_QUALITY <= 100:
-        raise ImproperlyConfigured("ENGINE_LIVE_JPEG_QUALITY must be from 1 to 100.")
+    for name, quality in (
+        ("ENGINE_LIVE_JPEG_QUALITY", LIVE_JPEG_QUALITY),
+        ("ENGINE_RECORDING_JPEG_QUALITY", RECORDING_JPEG_QUALITY),
+    ):
+        if not 1 <= quality <= 100:
+            raise ImproperlyConfigured(f"{name} must be from 1 to 100.")
     if not 0 < EMBED_TOKEN_TTL_SECONDS <= EMBED_TOKEN_MAX_TTL_SECONDS:
         raise ImproperlyConfigured(
             "ENGINE_EMBED_TOKEN_TTL_SECONDS must be positive and at most ENGINE_EMBED_TOKEN_MAX_TTL_SECONDS."
@@ -225,6 +243,11 @@ def _check_live_settings() -> None:
         "ENGINE_RECORDING_MAX_BYTES": RECORDING_MAX_BYTES,
         "ENGINE_RECORDING_MAX_SECONDS": RECORDING_MAX_SECONDS,
         "ENGINE_RECORDING_RETENTION_SECONDS": RECORDING_RETENTION_SECONDS,
+        "ENGINE_RECORDING_EXPORTS_MAX": RECORDING_EXPORTS_MAX,
+        "ENGINE_RECORDING_MAX_FPS": RECORDING_MAX_FPS,
+        "ENGINE_NETWORK_BODY_MAX_BYTES": NETWORK_BODY_MAX_BYTES,
+        "ENGINE_NETWORK_BODIES_MAX_BYTES": NETWORK_BODIES_MAX_BYTES,
+        "ENGINE_NETWORK_RETENTION_SECONDS": NETWORK_RETENTION_SECONDS,
     }
     for name, value in positive.items():
         if value <= 0:

@@ -91,6 +91,7 @@ def runtime(row: Runtime, with_bindings: bool = False) -> dict[str, Any]:
         },
         "config": row.config,
         "mounts": row.mounts,
+        "metadata": row.metadata,
         "createdAt": row.created_at,
         "startedAt": row.started_at,
         "stoppedAt": row.stopped_at,

@@ -24,8 +24,10 @@ from engine.api import (
     execute,
     extensions,
     meta,
+    network,
     operations,
     profiles,
+    recordings,
     runtimes,
     storage,
     updates,
@@ -111,6 +113,9 @@ api.add_router("/workspaces", operations.workspace_router)
 api.add_router("/workspaces", artifacts.workspace_router)
 api.add_router("/runtimes", runtimes.org_router)
 api.add_router("/runtimes", events.runtime_router)
+api.add_router("/runtimes", network.router)
+api.add_router("/runtimes", embeds.runtime_router)
+api.add_router("/runtimes", recordings.router)
 api.add_router("/usage", usage.router)
 api.add_router("/api-keys", api_keys.router)
 api.add_router("/operations", operations.router)

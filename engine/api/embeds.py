@@ -14,16 +14,17 @@ from ninja import Router, Schema
 from pydantic import BaseModel, Field, field_validator
 
 from engine.api.auth import READ, require
-from engine.api.common import Timestamp, WorkspaceId
-from engine.api.runtimes import get_runtime, not_active
+from engine.api.common import RuntimeId, Timestamp, WorkspaceId
+from engine.api.runtimes import get_run, get_runtime, not_active
 from engine.api.workspaces import get_workspace
 from engine.errors import ApiError, invalid
-from engine.live import recorder as recordings
-from engine.live import tokens
+from engine.live import recordings, tokens
 from engine.live.hub import hubs
+from engine.live.recorder import recorders
 from engine.models import Recording, Runtime
 
 router = Router(tags=["embeds"])
+runtime_router = Router(tags=["embeds"])
 
 
 class _Ttl(Schema):
@@ -72,7 +73,11 @@ class EmbedLiveOut(BaseModel):
 
 
 class EmbedRecordingOut(EmbedLiveOut):
-    status: Literal["encoding", "ready", "expired"]
+    status: Literal["encoding", "ready", "expired"] = Field(
+        description="`encoding` while the runtime runs (the player plays what is recorded so far and can "
+        "follow the live edge), `ready` once it ended, `expired` past ENGINE_RECORDING_RETENTION_SECONDS."
+    )
+    startedAt: Timestamp = Field(description="Ours: when the recording started (its time 0).")
     durationMs: int | None = Field(description="Set once the recording is ready.")
     tabIds: list[str]
 
@@ -127,19 +132,39 @@ async def embed_recording(
     request: HttpRequest, workspace_id: WorkspaceId, alias: str, payload: EmbedRecordingIn | None = None
 ) -> dict[str, Any]:
     runtime = await get_runtime(await get_workspace(workspace_id), alias)
+    return await _recording_embed(request, runtime, payload)
+
+
+@runtime_router.post(
+    "/{runtimeId}/embed/recording",
+    operation_id="runs-embed-recording",
+    auth=READ,
+    response=EmbedRecordingOut,
+    summary="Mint a player of one run's recording, by runtime id (earlier runs of an alias too)",
+)
+async def embed_run_recording(
+    request: HttpRequest, runtime_id: RuntimeId, payload: EmbedRecordingIn | None = None
+) -> dict[str, Any]:
+    return await _recording_embed(request, await get_run(runtime_id), payload)
+
+
+async def _recording_embed(
+    request: HttpRequest, runtime: Runtime, payload: EmbedRecordingIn | None
+) -> dict[str, Any]:
     recording = await Recording.objects.filter(runtime_id=runtime.id).afirst()
     if recording is None:
         raise ApiError(
             404,
             "recording.not_found",
-            f"Runtime '{alias}' has no recording: it was launched with recording off "
+            f"Runtime '{runtime.alias}' has no recording: it was launched with recording off "
             "(launch config `recording: false`, or ENGINE_RECORDING_ENABLED=false).",
         )
     recording = await recordings.expire_if_due(recording)
     tab_ids = recordings.tab_ids(recording)
-    hub = hubs.get(runtime.id)
-    if recording.status == Recording.Status.ENCODING and hub is not None and hub.recorder is not None:
-        tab_ids = list(hub.recorder.tabs)  # what is recorded so far
+    recorder = recorders.get(runtime.id)
+    encoding = recording.status == Recording.Status.ENCODING
+    if encoding and recorder is not None:
+        tab_ids = list(recorder.tabs)  # what is recorded so far
     token, expires_at = tokens.mint(
         runtime.id, "recording", ttl_seconds=(payload or EmbedRecordingIn()).ttlSeconds
     )
@@ -148,6 +173,7 @@ async def embed_recording(
         "token": token,
         "expiresAt": expires_at,
         "status": recording.status,
-        "durationMs": recording.duration_ms if recording.status != Recording.Status.ENCODING else None,
+        "startedAt": recording.started_at,
+        "durationMs": recording.duration_ms if not encoding else None,
         "tabIds": tab_ids,
     }

@@ -9,11 +9,15 @@ Launch limits (ENGINE_MAX_ACTIVE_RUNTIMES): past the cap a launch answers 429 `r
 with `Retry-After`, since the same request succeeds once another runtime stops.
 """
 
+import re
 import zoneinfo
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from django.db.models import TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.http import HttpRequest, JsonResponse
 from ninja import Header, Query, Router, Schema
 from pydantic import Field, field_validator
@@ -26,7 +30,7 @@ from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.api.schemas import Driver, RuntimeKind, RuntimeList, RuntimeOut, RuntimeStatus
 from engine.api.workspaces import get_workspace
-from engine.errors import ApiError
+from engine.errors import ApiError, invalid
 from engine.models import Runtime, Workspace
 from engine.runtimes.manager import LaunchRequest, manager
 from engine.vault import entries
@@ -109,6 +113,24 @@ class ProfileLaunch(Schema):
     config: LaunchConfig | None = Field(default=None, description="Refines the profile's own config.")
 
 
+METADATA_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
+METADATA_MAX_KEYS = 20
+METADATA_VALUE_MAX = 256
+
+
+def _check_metadata(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > METADATA_MAX_KEYS:
+        raise ValueError(f"at most {METADATA_MAX_KEYS} keys")
+    for key, item in value.items():
+        if not METADATA_KEY.match(key):
+            raise ValueError(f"key {key[:70]!r}: 1-64 letters, digits and _ . : / -")
+        if len(item) > METADATA_VALUE_MAX or any(ord(c) < 0x20 or ord(c) == 0x7F for c in item):
+            raise ValueError(
+                f"value of {key!r}: at most {METADATA_VALUE_MAX} characters, no control characters"
+            )
+    return value
+
+
 class RuntimeCreate(Schema):
     alias: str = Field(pattern=ALIAS_PATTERN, description="Names the runtime in its workspace.")
     kind: RuntimeKind = "browser"
@@ -117,6 +139,17 @@ class RuntimeCreate(Schema):
         default_factory=lambda: EphemeralLaunch(mode="ephemeral"), discriminator="mode"
     )
     mounts: mount_rules.Mounts | None = None
+    metadata: dict[str, str] = Field(
+        default_factory=dict,
+        description="Ours: labels of this run ({string: string}, at most 20 keys of 1-64 letters, digits and "
+        "_ . : / -, values up to 256 characters), returned on the runtime and filtered on by "
+        "`metadata.<key>=<value>` in runtime lists.",
+    )
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_metadata(value)
 
 
 class RuntimeFilters(Schema):
@@ -145,6 +178,33 @@ async def get_run(runtime_id: str) -> Runtime:
     if runtime is None:
         raise ApiError(404, "runtime.not_found", f"Runtime {runtime_id} does not exist.")
     return runtime
+
+
+def with_metadata(queryset: Any, request: HttpRequest) -> Any:
+    """Runs whose metadata has every `metadata.<key>=<value>` of the query (repeatable, AND)."""
+    wanted = [
+        (name.removeprefix("metadata."), request.GET.getlist(name))
+        for name in request.GET
+        if name.startswith("metadata.")
+    ]
+    if len(wanted) > METADATA_MAX_KEYS:
+        raise invalid(
+            f"At most {METADATA_MAX_KEYS} metadata filters.", [{"path": "metadata", "message": "Too many."}]
+        )
+    for number, (key, values) in enumerate(wanted):
+        if not METADATA_KEY.match(key):
+            raise invalid(
+                f"metadata.{key[:70]} does not name a metadata key (1-64 letters, digits and _ . : / -).",
+                [{"path": f"metadata.{key[:70]}", "message": "Not a metadata key."}],
+            )
+        for value in values:
+            # KeyTextTransform takes the key as it is (a key with "__" is not a nested lookup); cast to
+            # text so the value is compared as text, not parsed as JSON (SQLite would refuse "qa-1")
+            field = f"_metadata_{number}"
+            queryset = queryset.annotate(
+                **{field: Cast(KeyTextTransform(key, "metadata"), TextField())}
+            ).filter(**{field: value})
+    return queryset
 
 
 def not_active(runtime: Runtime) -> ApiError:
@@ -195,6 +255,7 @@ async def create_runtime(
                 requested_mounts=mount_rules.dump(payload.mounts),
                 # a team key's runtimes count against the engine's own limit only (models.ApiKey.team)
                 api_key_id=None if request.auth.team else str(request.auth.id),  # type: ignore[attr-defined]
+                metadata=payload.metadata,
             ),
         )
         return 200, to_json(RuntimeOut, wire.runtime(runtime))
@@ -213,7 +274,7 @@ async def list_runtimes(
     request: HttpRequest, workspace_id: WorkspaceId, filters: Query[RuntimeFilters]
 ) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
-    queryset = Runtime.objects.filter(workspace=workspace)
+    queryset = with_metadata(Runtime.objects.filter(workspace=workspace), request)
     if filters.status:
         queryset = queryset.filter(status=filters.status)
     rows, next_cursor = await paginate(queryset, filters.limit, filters.cursor)
@@ -275,7 +336,7 @@ async def stop(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> d
 async def list_every_runtime(
     request: HttpRequest, filters: Query[OrganisationRuntimeFilters]
 ) -> dict[str, Any]:
-    queryset = Runtime.objects.all()
+    queryset = with_metadata(Runtime.objects.all(), request)
     if filters.workspaceId:
         queryset = queryset.filter(workspace_id=filters.workspaceId)
     if filters.alias:

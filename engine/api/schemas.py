@@ -68,6 +68,9 @@ class RuntimeOut(Schema):
     summary: RuntimeSummary
     config: dict[str, Any]
     mounts: Mounts
+    metadata: dict[str, str] = Field(
+        default_factory=dict, description="Ours: the labels given at launch ({} when none)."
+    )
     createdAt: Timestamp
     startedAt: Timestamp | None
     stoppedAt: Timestamp | None

@@ -1,28 +1,27 @@
-"""One hub per live runtime: its one CDP screencast, the tab it shows, its viewers, its recorder.
+"""One hub per live runtime: its one CDP screencast, the tab it shows, its viewers.
 
 Invariants, and why:
 - **One screencast per runtime** (`Page.startScreencast` on a CDP session of the shown tab),
   whatever the number of viewers: encoding frames costs the browser CPU, so it runs once and
   every viewer gets the same frames. `starts`/`stops` count the CDP calls (tests read them).
 - It runs in one of two ways. `live` while anyone watches at full rate: every frame, acked at
-  once. `sample` while only the recorder or thumbnail viewers need it: after a frame that changed
-  the picture (for thumbnails alone: after any frame) the screencast is stopped and started again
-  one interval later, ENGINE_RECORDING_FRAME_INTERVAL_MS for the recorder,
-  ENGINE_LIVE_THUMBNAIL_INTERVAL_MS for thumbnails alone (a start always sends the
-  current picture, so the last state of a page is never missed; a picture that did not change
-  leaves it running, and a page that does not repaint sends nothing). `everyNthFrame` would
-  lower the rate too, but it drops the frame that follows the last repaint, and the browser
-  keeps painting every frame anyway (bench/live_view.py measures what each way costs).
-  Nobody watching and no recording: no screencast. A wall of twenty thumbnails thus costs twenty
-  sampled screencasts, not twenty full-rate ones; and a thumbnail viewer of a runtime that someone
-  also watches live gets at most one frame per thumbnail interval (the newest).
+  once. `sample` while only thumbnail viewers watch: after a frame the screencast is stopped and
+  started again ENGINE_LIVE_THUMBNAIL_INTERVAL_MS later (a start always sends the current
+  picture, so the last state of a page is never missed; a page that does not repaint sends
+  nothing). `everyNthFrame` would lower the rate too, but it drops the frame that follows the
+  last repaint, and the browser keeps painting every frame anyway (bench/live_view.py measures
+  what each way costs). Nobody watching: no screencast. A wall of twenty thumbnails thus costs
+  twenty sampled screencasts, not twenty full-rate ones; and a thumbnail viewer of a runtime that
+  someone also watches live gets at most one frame per thumbnail interval (the newest).
+  The recording has screencasts of its own, one per tab (engine/live/recorder.py).
 - **No unbounded buffer.** A viewer holds at most one frame not yet sent (a newer one replaces
   it: slow viewers drop frames, fast ones get them all) and a short queue of messages whose
   newest version is all that matters (tabs, counts). A late viewer gets the last frame at once,
   which is also how a page that does not repaint still shows its picture.
 - **One shown tab**, shared by every viewer (there is one screencast): a viewer picking a tab
-  switches it for all; while anyone watches in `automation` mode, or nobody watches and the
-  recorder runs, it follows the tab the automation last used (a step on it, or a page opening).
+  switches it for all; while any viewer follows the automation (`automation` mode, or its
+  "follow the active tab" toggle on), or nobody watches, it follows the tab the automation last
+  used (a step on it, or a page opening).
   The shown tab is brought to front, since a background tab may stop painting.
 """
 
@@ -41,15 +40,12 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.conf import settings
-from django.utils import timezone
 from playwright.async_api import CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
 from engine.egress.policy import scheme_refusal
 from engine.live import input as viewer_input
-from engine.live import recorder as recordings
 from engine.live.tokens import EmbedGrant
-from engine.models import Runtime
 from engine.runtimes.session import RuntimeSession
 
 logger = logging.getLogger("engine.live")
@@ -102,6 +98,10 @@ class Viewer:
     inputs_unreported: int = 0
     input_timer: asyncio.TimerHandle | None = None
     next_frame_at: float = 0.0  # thumbnails: monotonic time before which no frame is sent
+    follow: bool = False  # follows the automation's tab: the token's viewerMode, then the viewer's toggle
+
+    def __post_init__(self) -> None:
+        self.follow = self.grant.viewer_mode == "automation"
 
     def offer(self, frame: Frame) -> None:
         if self.frame is not None:
@@ -143,7 +143,6 @@ class RuntimeHub:
         self.session = session
         self.runtime_id: UUID = session.runtime_id
         self.viewers: set[Viewer] = set()
-        self.recorder: recordings.Recorder | None = None
         self.shown_tab: str | None = session.default_page_id
         self.automation_tab: str | None = session.default_page_id
         self.last_frame: Frame | None = None
@@ -155,7 +154,7 @@ class RuntimeHub:
         self._cdp_tab: str | None = None
         self._casting = False
         self._resume: asyncio.TimerHandle | None = None
-        self._sample_taken = False  # frames still in flight after a sample are not recorded
+        self._sample_taken = False  # frames still in flight after a sample are not sampled again
         self._start_attempts = 0
         self._retry: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
@@ -171,14 +170,14 @@ class RuntimeHub:
             return "off"
         if any(not viewer.grant.thumbnail for viewer in self.viewers):
             return "live"
-        if self.viewers or (self.recorder is not None and self.recorder.active):
-            return "sample"  # thumbnails and the recorder need a picture now and then, not every frame
+        if self.viewers:
+            return "sample"  # thumbnails need a picture now and then, not every frame
         return "off"
 
     def follows_automation(self) -> bool:
         if self.viewers:
-            return any(v.grant.viewer_mode == "automation" for v in self.viewers)
-        return True  # the recorder records what the automation does
+            return any(v.follow for v in self.viewers)
+        return True  # nobody watches: the first viewer sees where the automation is
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -203,7 +202,7 @@ class RuntimeHub:
                 self._spawn(self._refresh_title(tab))
         if self.last_frame is not None:
             viewer.offer(self.last_frame)
-        if viewer.grant.viewer_mode == "automation" and self.automation_tab in self.session.pages:
+        if viewer.follow and self.automation_tab in self.session.pages:
             await self._show(self.automation_tab)
         await self._apply()
         self._broadcast(self.stats())
@@ -233,6 +232,11 @@ class RuntimeHub:
             tab = message.get("tabId")
             if isinstance(tab, str) and tab in self.session.pages:
                 await self._show(tab)
+            return
+        if kind == "follow":  # the viewer's "follow the active tab" toggle, view-only viewers too
+            viewer.follow = message.get("on") is True
+            if viewer.follow and self.automation_tab in self.session.pages:
+                await self._show(self.automation_tab)
             return
         if not viewer.grant.interactive:
             return  # a view-only token's input never reaches the browser
@@ -478,30 +482,9 @@ class RuntimeHub:
             await cdp.send("Page.screencastFrameAck", {"sessionId": params["sessionId"]})
         except PlaywrightError:
             return
-        if self._sample_taken:
-            return  # sampling: the next sample is taken when the screencast starts again
-        recording = self.recorder is not None and self.recorder.active
-        changed = False
-        if self.recorder is not None and recording:
-            page = self.session.pages.get(frame.tab_id)
-            url = page.url if page is not None else ""
-            changed = self.recorder.offer(
-                frame.tab_id, url, frame.jpeg, frame.captured_ms, frame.width, frame.height
-            )
-            if not self.recorder.active:
-                self._spawn(self._apply())  # the recording reached its bound: maybe nobody needs frames now
-                return
-        # Thumbnails alone take any frame as their sample; with the recorder, its notion of
-        # "the picture changed" decides (thumbnails get those samples too).
-        if self.mode() == "sample" and (changed or not recording):
-            self._sample_taken = True
+        if self.mode() == "sample" and not self._sample_taken:
+            self._sample_taken = True  # the next sample is taken when the screencast starts again
             self._spawn(self._pause_sampling())
-
-    def _sample_interval(self) -> float:
-        """Seconds between two samples: the recorder's interval while it records, else the thumbnails'."""
-        if self.recorder is not None and self.recorder.active:
-            return settings.RECORDING_FRAME_INTERVAL_MS / 1000
-        return settings.LIVE_THUMBNAIL_INTERVAL_MS / 1000
 
     async def _pause_sampling(self) -> None:
         async with self._lock:
@@ -509,21 +492,17 @@ class RuntimeHub:
                 return
             await self._stop_cast()
             self._resume = asyncio.get_running_loop().call_later(
-                self._sample_interval(), self._resume_sampling
+                settings.LIVE_THUMBNAIL_INTERVAL_MS / 1000, self._resume_sampling
             )
 
     def _resume_sampling(self) -> None:
         self._resume = None
         self._spawn(self._apply())
 
-    # ---- recording and the end ------------------------------------------------------------
-
-    async def record(self, runtime: Runtime) -> None:
-        self.recorder = await recordings.start(runtime)
-        await self._apply()
+    # ---- the end ----------------------------------------------------------------------------
 
     async def close(self, status: str, message: str) -> None:
-        """The runtime ended: tell every viewer, close their sockets, finalise the recording."""
+        """The runtime ended: tell every viewer and close their sockets."""
         self.closed = True
         with contextlib.suppress(ValueError):
             self.session.listeners.remove(self._on_event)
@@ -538,8 +517,6 @@ class RuntimeHub:
             viewer.end({"type": "ended", "status": status, "message": message}, code=4000)
         self._casting = False
         await self._detach()
-        if self.recorder is not None:
-            await self.recorder.finalise(timezone.now())
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -562,33 +539,17 @@ class Hubs:
 
     def __init__(self) -> None:
         self.hubs: dict[UUID, RuntimeHub] = {}
-        self._recording_starts: dict[UUID, asyncio.Task[None]] = {}
 
     def get(self, runtime_id: UUID) -> RuntimeHub | None:
         return self.hubs.get(runtime_id)
 
     def runtime_started(self, session: RuntimeSession) -> None:
-        hub = RuntimeHub(session)
-        self.hubs[session.runtime_id] = hub
-        if session.runtime.config.get("recording"):
-            task = asyncio.get_running_loop().create_task(hub.record(session.runtime))
-            self._recording_starts[session.runtime_id] = task
-            task.add_done_callback(partial(self._recording_started, session.runtime_id))
-
-    def _recording_started(self, runtime_id: UUID, task: "asyncio.Task[None]") -> None:
-        self._recording_starts.pop(runtime_id, None)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("Recording runtime %s could not start", runtime_id, exc_info=task.exception())
+        self.hubs[session.runtime_id] = RuntimeHub(session)
 
     async def runtime_ended(self, session: RuntimeSession, status: str) -> None:
         hub = self.hubs.pop(session.runtime_id, None)
-        if hub is None:
-            return
-        starting = self._recording_starts.get(session.runtime_id)
-        if starting is not None:
-            with contextlib.suppress(Exception):
-                await starting
-        await hub.close(status, session.runtime.failure_message)
+        if hub is not None:
+            await hub.close(status, session.runtime.failure_message)
 
 
 hubs = Hubs()

@@ -6,18 +6,21 @@ no referrer (the URL carries the token), never cached. A token that opens nothin
 saying why, never a frame.
 """
 
+import asyncio
 import functools
+import json
 from pathlib import Path
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from engine.live import recorder as recordings
+from engine import wire
+from engine.live import recordings
 from engine.live.hub import hubs
+from engine.live.recorder import recorders
 from engine.live.tokens import EmbedGrant, TokenRefused, read
 from engine.models import Recording, Runtime
 
@@ -70,6 +73,11 @@ def content_security_policy(request: HttpRequest) -> str:
     )
 
 
+def _ancestors() -> str:
+    """Who may frame the page, for its script: the parent it talks to by postMessage must be one."""
+    return json.dumps(list(settings.EMBED_FRAME_ANCESTORS))
+
+
 def _page(request: HttpRequest, template: str, context: dict[str, object], status: int = 200) -> HttpResponse:
     response = render(request, template, context, status=status)
     response["Content-Security-Policy"] = content_security_policy(request)
@@ -105,7 +113,11 @@ async def live_page(request: HttpRequest, runtime_id: UUID) -> HttpResponse:
         return _refused(
             request, "failed" if failed else "stopped", runtime.failure_message if failed and runtime else ""
         )
-    return _page(request, "embed/live.html", {"grant": grant, "alias": hub.session.runtime.alias})
+    return _page(
+        request,
+        "embed/live.html",
+        {"grant": grant, "alias": hub.session.runtime.alias, "ancestors_json": _ancestors()},
+    )
 
 
 def _recording_grant(request: HttpRequest, runtime_id: UUID) -> EmbedGrant:
@@ -129,12 +141,14 @@ async def recording_page(request: HttpRequest, runtime_id: UUID) -> HttpResponse
     if recording.status == Recording.Status.EXPIRED:
         return _refused(request, "recording_expired")
     runtime = await Runtime.objects.aget(id=runtime_id)
-    return _page(request, "embed/recording.html", {"alias": runtime.alias, "status": recording.status})
+    return _page(request, "embed/recording.html", {"alias": runtime.alias, "ancestors_json": _ancestors()})
 
 
 @require_GET
 async def recording_index(request: HttpRequest, runtime_id: UUID) -> JsonResponse:
-    """Everything the player needs but the pictures: status, length, each tab's frame times, marks."""
+    """Everything the player needs but the pictures: status, start, length, each tab's frame times,
+    marks. While the runtime runs (`encoding`, `live: true`), what is recorded so far: the player
+    asks again every few seconds and can follow the live edge."""
     try:
         _recording_grant(request, runtime_id)
     except TokenRefused as refused:
@@ -142,15 +156,25 @@ async def recording_index(request: HttpRequest, runtime_id: UUID) -> JsonRespons
     recording = await _recording(runtime_id)
     if recording is None:
         return JsonResponse({"status": "missing"}, status=404)
-    body: dict[str, object] = {"status": recording.status}
-    if recording.status == Recording.Status.READY:
+    body: dict[str, object] = {"status": recording.status, "startedAt": wire.iso(recording.started_at)}
+    if recording.status != Recording.Status.EXPIRED:
+        live = recording.status == Recording.Status.ENCODING
+        listed = recording.tabs
+        recorder = recorders.get(runtime_id)
+        if live and recorder is not None:
+            listed = [{"id": tab, "url": url} for tab, url in recorder.tabs.items()]
+        elif live:  # its recorder is gone (it could not start): what reached the disk
+            on_disk = await asyncio.to_thread(recordings.tabs_on_disk, runtime_id)
+            listed = [{"id": tab, "url": ""} for tab in on_disk]
         tabs = []
-        for tab in recording.tabs:
-            times = await sync_to_async(recordings.read_times, thread_sensitive=False)(runtime_id, tab["id"])
-            tabs.append({"id": tab["id"], "url": tab.get("url", ""), "times": times})
+        for tab in listed:
+            times = await asyncio.to_thread(recordings.read_times, runtime_id, tab["id"])
+            if times:
+                tabs.append({"id": tab["id"], "url": tab.get("url", ""), "times": times})
         body.update(
-            durationMs=recording.duration_ms,
-            truncated=recording.truncated or None,
+            live=live,
+            durationMs=recordings.live_duration_ms(recording) if live else recording.duration_ms,
+            truncated=(recorder.truncated if live and recorder else recording.truncated) or None,
             tabs=tabs,
             marks=await recordings.marks(recording),
         )
@@ -166,13 +190,13 @@ async def recording_frame(request: HttpRequest, runtime_id: UUID, tab_id: str, n
     except TokenRefused:
         return HttpResponse(status=403)
     recording = await _recording(runtime_id)
-    if recording is None or recording.status != Recording.Status.READY:
+    if recording is None or recording.status == Recording.Status.EXPIRED:
         raise Http404
-    jpeg = await sync_to_async(recordings.read_frame, thread_sensitive=False)(runtime_id, tab_id, number)
+    jpeg = await asyncio.to_thread(recordings.read_frame, runtime_id, tab_id, number)
     if jpeg is None:
         raise Http404
     response = HttpResponse(jpeg, content_type="image/jpeg")
-    # A frame never changes once the recording is ready: let the player keep it.
+    # A frame never changes once written (while recording too): let the player keep it.
     response["Cache-Control"] = "private, max-age=86400, immutable"
     response["X-Content-Type-Options"] = "nosniff"
     return response

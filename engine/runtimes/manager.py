@@ -69,6 +69,7 @@ class LaunchRequest:
     mounts: dict[str, Any] = field(default_factory=dict)
     api_key_id: str | None = None  # who launched it: ENGINE_MAX_RUNTIMES_PER_KEY counts per key
     requested_mounts: dict[str, Any] = field(default_factory=dict)  # the launch's narrowing ({}: none)
+    metadata: dict[str, str] = field(default_factory=dict)  # the caller's labels, never read by the engine
 
 
 class RuntimeObserver(Protocol):
@@ -288,6 +289,7 @@ class RuntimeManager:
             config=public_config(config),
             mounts=request.mounts,
             requested_mounts=request.requested_mounts,
+            metadata=request.metadata,
             last_activity_at=timezone.now(),
         )
         try:
@@ -479,6 +481,7 @@ class RuntimeManager:
                 await asyncio.wait_for(session.context.close(), CLOSE_TIMEOUT_SECONDS)
             except Exception:
                 logger.exception("Closing the browser of runtime %s failed", runtime.id)
+        await session.network.close()  # nothing of the network is told after the runtime's end
         self.sessions.pop(runtime.id, None)
         self._launched_by.pop(runtime.id, None)
         if session.proxy is not None:
@@ -632,15 +635,17 @@ async def _store_download(session: RuntimeSession, download: Download, page_id: 
     data: dict[str, Any] = {"pageId": page_id, "contextId": session.context_id, "url": download.url}
     try:
         path = await download.path()
+        content = await sync_to_async(Path(path).read_bytes, thread_sensitive=False)()
         artifact = await create_artifact(
             runtime=session.runtime,
             kind="download",
             name=download.suggested_filename,
-            content=await sync_to_async(Path(path).read_bytes, thread_sensitive=False)(),
+            content=content,
             content_type=mimetypes.guess_type(download.suggested_filename)[0] or "application/octet-stream",
         )
         data["artifactId"] = str(artifact.id)
         data["name"] = download.suggested_filename
+        data["size"] = len(content)
     except Exception as exc:
         data["artifactId"] = None
         data["error"] = _first_line(exc)

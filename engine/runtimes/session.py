@@ -37,6 +37,7 @@ from engine.egress.policy import Refusal, scheme_refusal
 from engine.egress.proxy import EgressProxy
 from engine.models import Runtime
 from engine.runtimes.events import EventLog, RuntimeTail
+from engine.runtimes.network import NetworkCapture
 
 logger = logging.getLogger("engine.runtimes")
 
@@ -94,8 +95,9 @@ class RuntimeSession:
         # Rooms above this one (live view) follow the runtime through its events: each listener
         # gets (event_type, data) as it is emitted, synchronously, and must not raise or block.
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
-        self._request_ids: weakref.WeakKeyDictionary[Request, str] = weakref.WeakKeyDictionary()
+        self._request_numbers: weakref.WeakKeyDictionary[Request, str] = weakref.WeakKeyDictionary()
         self._request_counter = 0
+        self.network = NetworkCapture(runtime.id, self.emit)
         self.proxy: EgressProxy | None = None
         self._leaving: set[asyncio.Task[None]] = set()
         # Refusals of the egress policy, newest last; navigation steps look for theirs here.
@@ -182,6 +184,7 @@ class RuntimeSession:
         context.on("close", self._on_context_close)
         context.on("request", self._on_request)
         context.on("response", self._on_response)
+        context.on("requestfinished", self._on_request_finished)
         context.on("requestfailed", self._on_request_failed)
         for page in context.pages:
             self._adopt(page)
@@ -306,11 +309,11 @@ class RuntimeSession:
             await self.on_download(self, download, page_id)
 
     def _request_id(self, request: Request) -> str:
-        request_id = self._request_ids.get(request)
+        request_id = self._request_numbers.get(request)
         if request_id is None:
             self._request_counter += 1
             request_id = f"req_{self._request_counter}"
-            self._request_ids[request] = request_id
+            self._request_numbers[request] = request_id
         return request_id
 
     def _request_page(self, request: Request) -> dict[str, Any]:
@@ -320,47 +323,21 @@ class RuntimeSession:
             return {"contextId": self.context_id}
         return self._page_data(page)
 
+    def _request_ids(self, request: Request) -> dict[str, Any]:
+        return {**self._request_page(request), "requestId": self._request_id(request)}
+
     @_guarded
     def _on_request(self, request: Request) -> None:
-        self.emit(
-            "network.request",
-            {
-                **self._request_page(request),
-                "requestId": self._request_id(request),
-                "method": request.method,
-                "url": request.url,
-                "resourceType": request.resource_type,
-            },
-        )
+        self.network.request(request, self._request_ids(request))
 
     @_guarded
     def _on_response(self, response: Response) -> None:
-        request = response.request
-        self.emit(
-            "network.response",
-            {
-                **self._request_page(request),
-                "requestId": self._request_id(request),
-                "status": response.status,
-                "url": response.url,
-                "mimeType": (response.headers.get("content-type") or "").split(";")[0].strip(),
-                # the body's size as the response declared it (absent when it did not say)
-                **(
-                    {"size": int(length)}
-                    if (length := response.headers.get("content-length", "")).isdigit()
-                    else {}
-                ),
-            },
-        )
+        self.network.response(response, self._request_ids(response.request))
+
+    @_guarded
+    def _on_request_finished(self, request: Request) -> None:
+        self.network.finished(request, self._request_ids(request))
 
     @_guarded
     def _on_request_failed(self, request: Request) -> None:
-        self.emit(
-            "network.failed",
-            {
-                **self._request_page(request),
-                "requestId": self._request_id(request),
-                "url": request.url,
-                "errorText": request.failure or "",
-            },
-        )
+        self.network.failed(request, self._request_ids(request))

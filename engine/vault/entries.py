@@ -11,8 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from engine import crypto
 from engine.errors import ApiError
-from engine.mounts import vault_allowed
 from engine.models import VaultEntry
+from engine.mounts import vault_allowed
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 MAX_KEY_LENGTH = 256

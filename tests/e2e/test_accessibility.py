@@ -173,7 +173,9 @@ def signed_in(browser: Browser, console: ConsoleProcess, username: str, errors: 
     return page
 
 
-@pytest.mark.timeout(900)  # some 35 pages a role; the first one also waits for the session's engine and console
+@pytest.mark.timeout(
+    900
+)  # some 35 pages a role; the first one also waits for the session's engine and console
 @pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
 def test_every_page_is_accessible_and_fits_a_phone(
     browser: Browser, console: ConsoleProcess, estate: Estate, role: str, browser_errors: list[str]

@@ -39,6 +39,7 @@ def test_a_download_becomes_an_artifact(api: httpx.Client, workspace: dict, site
     expected = Path(PAGES / "download-sample.bin").read_bytes()
     assert (artifact["kind"], artifact["name"], artifact["runtime"]) == ("download", "report.bin", "dl")
     assert artifact["sizeBytes"] == len(expected) and artifact["workspaceId"] == workspace_id
+    assert waited["event"]["eventData"]["size"] == len(expected)  # the inspector's HAR needs it
     assert artifact["storage"]["namespace"] == f"workspace-{workspace_id}"
     content = api.get(f"/artifacts/{artifact_id}/content")
     assert content.content == expected

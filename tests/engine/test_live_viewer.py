@@ -350,3 +350,40 @@ def test_embed_tokens_never_reach_the_engine_log(tmp_path: Path) -> None:
     log = engine.log()
     assert "WebSocket" in log and "token=[redacted]" in log
     assert token not in log and token.rsplit(":", 1)[-1] not in log
+
+
+LIVE_TABS = "() => window.received.filter((m) => m.data.type === 'bctrl:live-tab').map((m) => m.data)"
+
+
+def test_the_follow_toggle_and_fullscreen_and_the_parent_told_the_tab(
+    runtime: Runtime, browser: Browser, site: TestSite
+) -> None:
+    with embedded(browser, site, iframe_url(runtime.embed())) as viewer:
+        viewer.wait_state("live")
+        first_tab = viewer.data()["shownTab"]
+        follow = viewer.frame.locator("#follow")
+        assert not follow.is_checked()  # viewerMode last_used: it stays on the tab it shows
+        viewer.page.wait_for_function(f"() => ({LIVE_TABS})().some((t) => t.pageId === '{first_tab}')")
+        told = viewer.page.evaluate(LIVE_TABS)[-1]
+        assert told["runtimeId"] == runtime.id and told["url"].endswith("/live.html") and told["title"]
+        runtime.execute(
+            {"call": "context.newPage", "ref": "context", "bind": "second"},
+            {"call": "page.goto", "ref": "second", "args": [f"{site.url}/index.html"]},
+        )
+        viewer.frame.wait_for_function("() => document.querySelectorAll('#tabs button').length === 2")
+        second_tab = viewer.data()["automationTabId"]
+        assert second_tab != first_tab and viewer.data()["shownTabId"] == first_tab
+        # Following: it shows the tab the automation uses, and tells the parent.
+        follow.check()
+        viewer.frame.wait_for_function(f"() => document.body.dataset.shownTab === '{second_tab}'")
+        viewer.page.wait_for_function(f"() => ({LIVE_TABS})().some((t) => t.pageId === '{second_tab}')")
+        assert viewer.page.evaluate(LIVE_TABS)[-1]["url"].endswith("/index.html")
+        runtime.execute({"call": "page.evaluate", "ref": "page", "args": ["1"]})  # a step on the first tab
+        viewer.frame.wait_for_function(f"() => document.body.dataset.shownTab === '{first_tab}'")
+        # Fullscreen, and back.
+        viewer.frame.locator("#fullscreen").click()
+        viewer.frame.wait_for_function("() => document.body.dataset.fullscreen === 'true'")
+        assert viewer.frame.locator("#fullscreen").inner_text() == "Exit fullscreen"
+        viewer.frame.locator("#fullscreen").click()
+        viewer.frame.wait_for_function("() => document.body.dataset.fullscreen === 'false'")
+        assert viewer.csp_violations() == []

@@ -25,6 +25,7 @@ CONTRACT_PATH_PARAMETERS = {
     "namespace",
     "path",
     "key",
+    "requestId",  # ours: a run's network request (req_<n>), for its kept body
 }
 
 

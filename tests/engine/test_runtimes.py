@@ -243,3 +243,44 @@ def test_a_watching_wait_does_not_keep_a_runtime_from_idling_out(api: httpx.Clie
     assert waited["timedOut"] is False
     runtime = api.get(url).json()
     assert runtime["status"] == "stopped" and runtime["stopReason"] == "idle"
+
+
+def test_it_keeps_metadata_and_filters_runs_by_it(
+    api: httpx.Client, engine: EngineProcess, workspace: dict
+) -> None:
+    team = f"qa-{uuid.uuid4().hex[:6]}"  # the organisation-wide list holds other tests' runs too
+    off = {"mode": "ephemeral", "config": {"recording": False}}
+    tagged = launch(api, workspace, "tagged", launch=off, metadata={"team": team, "ticket__id": "T-1"})
+    assert tagged.status_code == 200, tagged.text
+    assert tagged.json()["metadata"] == {"team": team, "ticket__id": "T-1"}
+    assert launch(api, workspace, "other", launch=off, metadata={"team": team}).status_code == 200
+    assert launch(api, workspace, "bare", launch=off).json()["metadata"] == {}
+    api.post(f"/workspaces/{workspace['id']}/runtimes/tagged/stop")
+
+    with engine.client("read") as reader:
+
+        def aliases(path: str, **query: str) -> list[str]:
+            response = reader.get(path, params=query)
+            assert response.status_code == 200, response.text
+            return sorted(r["alias"] for r in response.json()["runtimes"])
+
+        assert aliases("/runtimes", **{"metadata.team": team}) == ["other", "tagged"]
+        # repeatable and AND; a key with "__" is a key, not a lookup
+        assert aliases("/runtimes", **{"metadata.team": team, "metadata.ticket__id": "T-1"}) == ["tagged"]
+        assert aliases("/runtimes", **{"metadata.team": team, "metadata.ticket__id": "T-2"}) == []
+        assert aliases(
+            f"/workspaces/{workspace['id']}/runtimes", **{"metadata.team": team, "status": "active"}
+        ) == ["other"]
+        assert reader.get(f"/runtimes/{tagged.json()['id']}").json()["metadata"]["ticket__id"] == "T-1"
+        refused = reader.get("/runtimes", params={"metadata.bad key": "x"})
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "request.invalid"
+
+    too_many = {f"k{n}": "v" for n in range(21)}
+    for metadata in (too_many, {"": "v"}, {"k": "x" * 257}, {"k": 5}, {"k": "line\nbreak"}, {"a b": "v"}):
+        response = launch(api, workspace, "refused", launch=off, metadata=metadata)
+        assert response.status_code == 400, (metadata, response.text)
+    assert "refused" not in aliases_of(api, workspace)
+
+
+def aliases_of(api: httpx.Client, workspace: dict) -> list[str]:
+    return [r["alias"] for r in api.get(f"/workspaces/{workspace['id']}/runtimes").json()["runtimes"]]

@@ -36,6 +36,7 @@ READ_WRITES = {
     # view-only embeds (an interactive live view asks for operator in its handler: its body decides)
     ("POST", "/v1/workspaces/{id}/runtimes/{alias}/embed/live"),
     ("POST", "/v1/workspaces/{id}/runtimes/{alias}/embed/recording"),
+    ("POST", "/v1/runtimes/{id}/embed/recording"),
 }
 
 

@@ -1,6 +1,10 @@
 // The live viewer: frames of the runtime's shown tab from the engine's websocket, drawn on a
 // canvas; with an interactive token, the mouse, wheel, keyboard and paste go back as positions
 // relative to the picture (0..1), so they land right whatever the size of this frame.
+// "Follow the active tab" asks the engine to show the tab the automation uses; Fullscreen fills
+// the screen with this page (the parent's iframe must allow="fullscreen"). The parent (the
+// console) is told which tab is shown by postMessage, origin-checked (embed.js, ParentLink):
+// {type: "bctrl:live-tab", runtimeId, pageId, url, title} whenever it or its address or title changes.
 "use strict";
 
 (() => {
@@ -13,6 +17,12 @@
   const viewersLabel = document.getElementById("viewers");
   const tabStrip = document.getElementById("tabs");
   const urlInput = document.getElementById("url");
+  const followBox = document.getElementById("follow");
+  const fullscreenButton = document.getElementById("fullscreen");
+  const runtimeId = location.pathname.split("/").pop();
+  const parentLink = new ParentLink(JSON.parse(body.dataset.ancestors || "[]"));
+  const followByDefault = body.dataset.viewerMode === "automation";
+  let toldParent = "";
   const BUTTONS = ["left", "middle", "right", "back", "forward"];
   const FINAL = new Set(["ended", "expired", "invalid"]);
 
@@ -50,6 +60,8 @@
     switch (message.type) {
       case "hello":
         retryDelay = 500;
+        // A new socket starts from the token's viewerMode: say again what the toggle says.
+        if (followBox.checked !== followByDefault) sendRaw({ type: "follow", on: followBox.checked });
         if (!shown) state("waiting", "Connected", "Waiting for the first picture of the page…");
         break;
       case "tabs":
@@ -135,7 +147,36 @@
     );
     const current = message.tabs.find((tab) => tab.id === message.shownTabId);
     if (current && document.activeElement !== urlInput) urlInput.value = current.url;
+    body.dataset.shownTabId = message.shownTabId || "";
+    body.dataset.automationTabId = message.automationTabId || "";
+    if (current) tellParent(current);
   }
+
+  function tellParent(tab) {
+    const told = JSON.stringify([tab.id, tab.url, tab.title]);
+    if (told === toldParent) return;
+    toldParent = told;
+    parentLink.post({ type: "bctrl:live-tab", runtimeId, pageId: tab.id, url: tab.url, title: tab.title });
+  }
+
+  followBox.addEventListener("change", () => sendRaw({ type: "follow", on: followBox.checked }));
+
+  function showFullscreen() {
+    const on = document.fullscreenElement !== null;
+    fullscreenButton.textContent = on ? "Exit fullscreen" : "Fullscreen";
+    fullscreenButton.setAttribute("aria-pressed", String(on));
+    body.dataset.fullscreen = String(on);
+  }
+  if (!document.fullscreenEnabled) {
+    fullscreenButton.disabled = true;
+    fullscreenButton.title = "The page showing this view does not allow fullscreen";
+  }
+  fullscreenButton.addEventListener("click", () => {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else document.documentElement.requestFullscreen().catch(() => {});
+  });
+  document.addEventListener("fullscreenchange", showFullscreen);
+  parentLink.listen(() => {}); // a parent's first message tells its origin where the browser does not
 
   function sendRaw(message) {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));

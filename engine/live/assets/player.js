@@ -1,6 +1,15 @@
 // The recording player: one timeline for the whole runtime; at each moment it shows the last
 // frame the chosen tab had painted by then. Frames are fetched one by one (and kept, and the
 // next few fetched ahead while playing); marks on the timeline are navigations and step starts.
+// While the runtime still runs (a `live` index) it plays what is recorded so far, asks for more
+// every few seconds, and can follow the live edge.
+//
+// Its parent page (the console) drives it and follows it by postMessage, origin-checked against
+// ENGINE_EMBED_FRAME_ANCESTORS: it accepts {type: "bctrl:seek", at} (epoch ms), "bctrl:play",
+// "bctrl:pause" and {type: "bctrl:speed", rate} (a seek or play sent before the recording is
+// loaded is kept and done once it is); it posts {type: "bctrl:recording-ready", runtimeId,
+// startedAt, durationMs} once loaded, and {type: "bctrl:recording-time", runtimeId, at,
+// offsetMs, playing} while playing (at most 4 a second) and on every seek, play and pause.
 "use strict";
 
 (() => {
@@ -12,52 +21,112 @@
   const timeLabel = document.getElementById("time");
   const speedSelect = document.getElementById("speed");
   const tabSelect = document.getElementById("tab");
+  const liveButton = document.getElementById("live-edge");
   const base = location.pathname;
   const query = location.search; // carries the token
+  const runtimeId = base.split("/").pop();
+  const parentLink = new ParentLink(JSON.parse(body.dataset.ancestors || "[]"));
+  const SPEEDS = new Set(["0.5", "1", "1.5", "2", "4"]);
   const KEEP_FRAMES = 120;
   const AHEAD = 3;
+  const REFRESH_MS = 2000; // a live recording's index is asked for again this often
+  const LIVE_LAG_MS = 1000; // the live edge trails "now" by this much: frames take a moment to land
+  const POST_EVERY_MS = 250;
 
   let recording = null;
+  let startedAt = 0; // epoch ms of the recording's time 0
+  let fetchedAt = 0; // performance.now() when a live index was fetched
   let tab = null;
   let position = 0;
   let playing = false;
+  let following = false; // at the live edge, moving with it
   let lastTick = 0;
+  let lastPost = 0;
+  let pendingSeek = null; // epoch ms the parent asked for before the recording was loaded
+  let pendingPlay = false;
   let shownKey = null;
   let wantedKey = null;
   let loading = false;
   const frames = new Map(); // "tab/n" -> Promise<ImageBitmap>, oldest first
+  const drawnMarks = new Set();
 
   const notice = (state, title, text) => showState(state, title, text, "ready");
 
+  async function fetchIndex() {
+    const response = await fetch(`${base}/index${query}`, { cache: "no-store" });
+    return response.json();
+  }
+
   async function load() {
-    let response;
+    let index;
     try {
-      response = await fetch(`${base}/index${query}`, { cache: "no-store" });
+      index = await fetchIndex();
     } catch {
       notice("error", "The engine did not answer", "Trying again…");
       setTimeout(load, 3000);
       return;
     }
-    const index = await response.json();
-    if (index.status === "encoding") {
-      notice("encoding", "Finishing the recording…", "It can be played once the runtime has stopped.");
-      setTimeout(load, 1500);
-      return;
-    }
-    if (index.status !== "ready") {
+    if (index.status !== "ready" && index.status !== "encoding") {
       const expired = index.reason === "expired" || index.status === "expired";
       notice(expired ? "expired" : "invalid", expired ? "This link or recording has expired" : "This link is not valid",
         "Open the runtime again in the console.");
       return;
     }
-    recording = index;
+    take(index);
     setUp();
   }
 
+  function take(index) {
+    recording = index;
+    startedAt = Date.parse(index.startedAt);
+    fetchedAt = performance.now();
+    body.dataset.live = String(Boolean(index.live));
+    body.dataset.startedAt = String(startedAt);
+    liveButton.hidden = !index.live;
+  }
+
+  // How far the recording reaches now: while live it grows with the clock between two indexes.
+  function duration() {
+    if (!recording) return 0;
+    if (!recording.live) return recording.durationMs;
+    return recording.durationMs + (performance.now() - fetchedAt);
+  }
+
+  function liveEdge() {
+    return Math.max(0, duration() - LIVE_LAG_MS);
+  }
+
   function setUp() {
-    scrubber.max = String(recording.durationMs);
     scrubber.disabled = false;
     playButton.disabled = false;
+    renderTabs();
+    renderMarks();
+    if (!tab) {
+      notice("empty", recording.live ? "Nothing recorded yet" : "Nothing was recorded",
+        recording.live ? "The recording starts with the page's first picture." : "The browser never painted a picture while the runtime ran.");
+      if (recording.live) setTimeout(refresh, REFRESH_MS);
+      return;
+    }
+    if (recording.live) setTimeout(refresh, REFRESH_MS);
+    becomeReady();
+  }
+
+  // The first picture is there: tell the parent, and do what it asked for meanwhile.
+  function becomeReady() {
+    notice("ready", "", "");
+    parentLink.post({ type: "bctrl:recording-ready", runtimeId, startedAt, durationMs: Math.round(duration()) });
+    seek(pendingSeek === null ? firstPicture() : pendingSeek - startedAt);
+    pendingSeek = null;
+    if (pendingPlay) play();
+  }
+
+  // Where a player opens: the chosen tab's first picture (the recording starts before the page paints).
+  function firstPicture() {
+    return tab && tab.times.length ? tab.times[0] : 0;
+  }
+
+  function renderTabs() {
+    const chosen = tab ? tab.id : null;
     tabSelect.replaceChildren(
       ...recording.tabs.map((entry, number) => {
         const option = document.createElement("option");
@@ -66,22 +135,51 @@
         return option;
       }),
     );
+    tab = recording.tabs.find((entry) => entry.id === chosen) || recording.tabs[0] || null;
+    if (tab) tabSelect.value = tab.id;
     tabSelect.disabled = recording.tabs.length < 2;
-    tab = recording.tabs[0] || null;
+    body.dataset.tabs = String(recording.tabs.length);
+  }
+
+  function renderMarks() {
     for (const mark of recording.marks) {
+      const key = `${mark.type}/${mark.t}/${mark.label}`;
+      if (drawnMarks.has(key)) continue;
+      drawnMarks.add(key);
       const dot = document.createElement("span");
       dot.className = `mark ${mark.type}`;
-      dot.style.left = `${(100 * mark.t) / Math.max(1, recording.durationMs)}%`;
+      dot.dataset.t = String(mark.t);
       dot.title = `${mark.type === "navigation" ? "Navigated to" : "Step"} ${mark.label}`;
       dot.addEventListener("click", () => seek(mark.t));
       marksBox.append(dot);
     }
-    if (!tab) {
-      notice("empty", "Nothing was recorded", "The browser never painted a picture while the runtime ran.");
+    placeMarks();
+  }
+
+  function placeMarks() {
+    const span = Math.max(1, duration());
+    for (const dot of marksBox.children) dot.style.left = `${(100 * Number(dot.dataset.t)) / span}%`;
+  }
+
+  // A live recording: ask what was recorded since, keep the same tab and place.
+  async function refresh() {
+    let index;
+    try {
+      index = await fetchIndex();
+    } catch {
+      setTimeout(refresh, REFRESH_MS * 2);
       return;
     }
-    notice("ready", "", "");
-    seek(0);
+    if (index.status !== "ready" && index.status !== "encoding") return; // expired meanwhile: keep what is shown
+    const hadTab = Boolean(tab);
+    take(index);
+    renderTabs();
+    renderMarks();
+    if (!hadTab && tab) becomeReady();
+    shownKey = null;
+    show();
+    if (index.live) setTimeout(refresh, REFRESH_MS);
+    else if (following) following = false;
   }
 
   // The last frame painted at or before `t` (binary search), or -1 before the first one.
@@ -124,8 +222,7 @@
     try {
       while (wantedKey !== shownKey) {
         const key = wantedKey;
-        const [, n] = key.split("/");
-        const frameNumber = Number(n);
+        const frameNumber = Number(key.split("/")[1]);
         if (frameNumber < 0) {
           screen.clear();
         } else {
@@ -148,12 +245,29 @@
     }
   }
 
-  function seek(t) {
-    position = Math.min(Math.max(0, t), recording.durationMs);
+  function seek(t, { quiet = false } = {}) {
+    const end = recording.live ? liveEdge() : duration();
+    position = Math.min(Math.max(0, t), end);
+    scrubber.max = String(Math.round(duration()));
     scrubber.value = String(Math.round(position));
     body.dataset.position = String(Math.round(position));
     label();
     show();
+    if (!quiet) post();
+  }
+
+  // Tell the parent where the player is: on every seek, play and pause; while playing, 4 a second.
+  function post(force = true) {
+    const now = performance.now();
+    if (!force && now - lastPost < POST_EVERY_MS) return;
+    lastPost = now;
+    parentLink.post({
+      type: "bctrl:recording-time",
+      runtimeId,
+      at: Math.round(startedAt + position),
+      offsetMs: Math.round(position),
+      playing,
+    });
   }
 
   const clock = (ms) => {
@@ -161,36 +275,64 @@
     return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
   };
   function label() {
-    timeLabel.textContent = `${clock(position)} / ${clock(recording.durationMs)}`;
+    timeLabel.textContent = `${clock(position)} / ${clock(duration())}${recording.live ? " (recording)" : ""}`;
   }
 
   function tick(now) {
     if (!playing) return;
     const elapsed = now - lastTick;
     lastTick = now;
-    seek(position + elapsed * Number(speedSelect.value));
-    if (position >= recording.durationMs) {
+    if (following) {
+      seek(liveEdge(), { quiet: true });
+    } else {
+      seek(position + elapsed * Number(speedSelect.value), { quiet: true });
+      if (recording.live && position >= liveEdge()) following = true; // caught up: stay at the edge
+    }
+    post(false);
+    if (!recording.live && position >= duration()) {
       pause();
       return;
     }
+    placeMarks();
     requestAnimationFrame(tick);
   }
 
   function play() {
-    if (position >= recording.durationMs) seek(0);
+    if (!recording || !tab) return;
+    if (!recording.live && position >= duration()) seek(0, { quiet: true });
     playing = true;
+    body.dataset.playing = "true";
     playButton.textContent = "Pause";
     lastTick = performance.now();
+    post();
     requestAnimationFrame(tick);
   }
 
   function pause() {
     playing = false;
+    following = false;
+    body.dataset.playing = "false";
     playButton.textContent = "Play";
+    if (recording) post();
+  }
+
+  function setSpeed(rate) {
+    if (!SPEEDS.has(String(rate))) return;
+    speedSelect.value = String(rate);
+    body.dataset.speed = speedSelect.value;
   }
 
   playButton.addEventListener("click", () => (playing ? pause() : play()));
-  scrubber.addEventListener("input", () => seek(Number(scrubber.value)));
+  scrubber.addEventListener("input", () => {
+    following = false;
+    seek(Number(scrubber.value));
+  });
+  speedSelect.addEventListener("change", () => setSpeed(speedSelect.value));
+  liveButton.addEventListener("click", () => {
+    following = true;
+    seek(liveEdge());
+    if (!playing) play();
+  });
   tabSelect.addEventListener("change", () => {
     tab = recording.tabs.find((entry) => entry.id === tabSelect.value) || tab;
     shownKey = null;
@@ -203,5 +345,31 @@
     }
   });
 
+  parentLink.listen((message) => {
+    const ready = Boolean(recording && tab);
+    switch (message.type) {
+      case "bctrl:seek": {
+        const at = Number(message.at);
+        if (!Number.isFinite(at)) return;
+        following = false;
+        if (ready) seek(at - startedAt);
+        else pendingSeek = at; // done once the recording is loaded
+        break;
+      }
+      case "bctrl:play":
+        if (!ready) pendingPlay = true;
+        else if (!playing) play();
+        break;
+      case "bctrl:pause":
+        pendingPlay = false;
+        if (playing) pause();
+        break;
+      case "bctrl:speed":
+        setSpeed(message.rate);
+        break;
+    }
+  });
+
+  body.dataset.speed = speedSelect.value;
   load();
 })();

@@ -8,7 +8,7 @@ def console_keys_are_team_keys(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("engine", "0005_idempotency_sealed_and_expiring")]
+    dependencies = [("engine", "0006_runtime_metadata")]
 
     operations = [
         migrations.AddField(model_name="apikey", name="team", field=models.BooleanField(default=False)),
