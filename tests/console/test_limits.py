@@ -4,10 +4,12 @@ the per-key limit for a script's key, the engine's own limit for a team key (a c
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from django.test import Client
 
 from dashboard.bctrl.client import reset_clients
+from dashboard.devserver.management.commands.up import Command
 from tests.support.engine_process import EngineProcess
 
 
@@ -75,3 +77,14 @@ def test_a_rate_is_still_a_rate() -> None:
     assert held.capacity_limit == "ENGINE_MAX_WAITS_PER_KEY" and "waiting alone" in held.user_message
     unnamed = RateLimited(429, "rate_limited", "Slow down.")
     assert "free what its message names, or wait" in unnamed.user_message
+
+
+def test_the_key_manage_py_up_makes_for_the_console_is_a_team_key(
+    small_engine: EngineProcess, settings, tmp_path
+) -> None:
+    """With the defaults, the team reaches the engine's own limit: `up` gives the console a team key."""
+    settings.BCTRL_API_KEY_PATH = tmp_path / "secrets" / "bctrl_api_key"
+    env = {k: v for k, v in small_engine.env.items() if k != "BCTRL_API_KEY"}
+    key = Command()._ensure_engine_key(f"{small_engine.url}/v1", env)
+    limits = httpx.get(f"{small_engine.url}/v1/limits", headers={"Authorization": f"Bearer {key}"}).json()
+    assert limits["teamKey"] is True and limits["maxActiveRuntimes"] == 2
