@@ -49,9 +49,30 @@ def _daphne_keeps_multipart_bodies_unparsed() -> None:
 
 _daphne_keeps_multipart_bodies_unparsed()
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+
+async def application(scope: dict, receive: object, send: object) -> None:
+    """The router, and the process's background work started by its first request (a health
+    check, a page, a socket): daphne has no start hook. Today: the alert rules' watcher."""
+    if not _started:
+        _start_background_work()
+    await router(scope, receive, send)  # type: ignore[arg-type]
+
+
+_started: list[bool] = []
+
+
+def _start_background_work() -> None:
+    from django.conf import settings
+
+    from dashboard.alerts.watch import get_watcher
+
+    _started.append(True)
+    if settings.ALERTS_ENABLED:
+        get_watcher().start()

@@ -16,6 +16,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.signals import connection_created
 
+from dashboard.alerts.egress import parse_allow  # the alerts' egress rule: pure, no Django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # FileAwareEnv: every NAME may also come from the file NAME_FILE names (Docker/Kubernetes secrets).
@@ -28,7 +30,12 @@ DEBUG = env.bool("DEBUG", default=False)
 # A laptop run (`manage.py up`, tests) makes what it lacks under var/; a deployment sets
 # CONSOLE_LOCAL=false, gives every secret itself and gets a loud refusal when one is missing.
 LOCAL = env.bool("CONSOLE_LOCAL", default=True)
-if LOCAL:
+# `manage.py <command> --help` (or `manage.py help`) only prints: it must not make var/ or a secret
+# in the checkout it is asked about, so it gets a secret that lives as long as the process.
+ONLY_HELP = Path(sys.argv[0]).name == "manage.py" and (
+    bool({"-h", "--help"} & set(sys.argv[1:])) or sys.argv[1:2] in (["help"], [])
+)
+if LOCAL and not ONLY_HELP:
     VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
@@ -60,6 +67,8 @@ def secret(name: str) -> str:
 
 def _generated_secret(name: str) -> str:
     """A secret nobody gave: made once into var/secrets/ on a laptop, refused in a deployment."""
+    if ONLY_HELP:
+        return secrets.token_urlsafe(50)
     if not LOCAL:
         raise ImproperlyConfigured(
             f"{name} is not set, and CONSOLE_LOCAL=false means nothing is generated. Set {name} "
@@ -104,6 +113,20 @@ if BCTRL_MAX_CALLS_IN_FLIGHT < 1:
 # goes (bench/console_pages.py). Off by default: it tells any client how long the API took.
 CONSOLE_SERVER_TIMING = env.bool("CONSOLE_SERVER_TIMING", default=False)
 
+# Alerts (dashboard/alerts): webhooks go to public addresses only, unless this names a loopback or
+# private destination (host, host:port, address[:port] or CIDR, comma-separated; parsed here so a
+# typo stops the start). E-mail goes through Django's e-mail backend, configured by EMAIL_URL
+# (smtp://user:password@host:587/?tls=True; consolemail:// prints them; default: smtp on localhost).
+ALERT_WEBHOOK_ALLOW = env.str("ALERT_WEBHOOK_ALLOW", default="")
+ALERT_WEBHOOK_ALLOW_ENTRIES = parse_allow(ALERT_WEBHOOK_ALLOW)
+ALERT_EMAIL_FROM = env.str("ALERT_EMAIL_FROM", default="BCTRL Console <bctrl-console@localhost>")
+# EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS...
+# (EMAIL_URL_FILE: the URL, password included, from a secret file)
+globals().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+# Whether this process evaluates alert rules (every console process does by default; see
+# dashboard/alerts/watch.py for why they fire once across processes).
+ALERTS_ENABLED = env.bool("ALERTS_ENABLED", default=True)
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.auth",
@@ -116,6 +139,7 @@ INSTALLED_APPS = [
     "channels",
     "dashboard.accounts",
     "dashboard.audit",
+    "dashboard.alerts",
     "dashboard.front",
     "dashboard.live",
     "dashboard.devserver",
@@ -165,7 +189,7 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'console.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     database_dir = Path(DATABASES["default"]["NAME"]).parent
-    if DATABASES["default"]["NAME"] != ":memory:" and not database_dir.is_dir():
+    if DATABASES["default"]["NAME"] != ":memory:" and not database_dir.is_dir() and not ONLY_HELP:
         raise ImproperlyConfigured(
             f"The console's SQLite database would be in {database_dir}, which does not exist. "
             "Create it (or point CONSOLE_VAR_DIR at a directory that exists), or set DATABASE_URL."

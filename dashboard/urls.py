@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("dashboard.front.urls")),
     path("", include("dashboard.accounts.urls")),
     path("", include("dashboard.audit.urls")),
+    path("", include("dashboard.alerts.urls")),
     path("", include("dashboard.live.urls")),
 ]

@@ -24,6 +24,10 @@ class ApiKey(models.Model):
     # from a forgotten one, without a write on every request.
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A team's key (a console's, which every user of that console shares): the per-key limits
+    # (ENGINE_MAX_RUNTIMES_PER_KEY, ENGINE_MAX_WAITS_PER_KEY, ENGINE_RATE_LIMIT_PER_MINUTE) do not
+    # apply to it; the engine-wide ones do. A script's key keeps them.
+    team = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.scope})"
@@ -66,8 +70,12 @@ class Runtime(models.Model):
     )
     # The effective LaunchConfig after defaults (never carries a proxy password back out).
     config = models.JSONField(default=dict)
-    # The effective (possibly narrowed) mounts of this runtime.
+    # The effective (possibly narrowed) mounts of this runtime: its workspace's, within what its
+    # launch asked for (`requested_mounts`); kept in step when the workspace's change (mounts.follow).
     mounts = models.JSONField(default=dict)
+    # The narrowing its launch asked for ({}: none, the workspace's whole); null for runs from
+    # before it was kept, which do not follow their workspace.
+    requested_mounts = models.JSONField(null=True, blank=True)
     # Named references the runtime holds: [{alias, id, type, url?}]
     bindings = models.JSONField(default=list)
     # The launcher's own labels ({string: string}, bounded by the API); runs are filtered by them.

@@ -129,6 +129,67 @@ def narrow(workspace: dict[str, Any], requested: dict[str, Any] | None) -> dict[
     return effective
 
 
+def follow(workspace: dict[str, Any], requested: dict[str, Any] | None) -> dict[str, Any]:
+    """A running runtime's mounts after its workspace's changed: the workspace's new mounts, and
+    within them the narrowing its launch asked for (`requested`), minus what the workspace no
+    longer allows. Never raises: what a launch may no longer use is dropped, not kept.
+
+    So a workspace is the ceiling of its runtimes at every moment: a prefix it adds reaches the
+    runtimes that did not narrow their vault mount, and one it removes leaves every runtime at once.
+    """
+    effective = {name: part for name, part in workspace.items() if part is not None}
+    requested = requested or {}
+    if requested.get("ai") is not None:
+        allowed = set((workspace.get("ai") or {}).get("allow") or [])
+        kept = [cid for cid in requested["ai"].get("allow") or [] if cid in allowed]
+        defaults = {
+            **((workspace.get("ai") or {}).get("defaults") or {}),
+            **(requested["ai"].get("defaults") or {}),
+        }
+        effective["ai"] = {"allow": kept, "defaults": {p: c for p, c in defaults.items() if c in kept}}
+    if requested.get("vault") is not None:
+        vault = workspace.get("vault") or {}
+        kept = [
+            prefix
+            for prefix in requested["vault"].get("allow") or []
+            if any(key_matches(allowed, prefix) for allowed in vault.get("allow") or [])
+            and not vault_denied(vault, prefix)
+        ]
+        effective["vault"] = {
+            "allow": kept,
+            "deny": sorted(set(vault.get("deny") or []) | set(requested["vault"].get("deny") or [])),
+            "allowRawReads": bool(requested["vault"].get("allowRawReads") and vault.get("allowRawReads")),
+        }
+    return effective
+
+
+def vault_refusal(
+    key: str, workspace: dict[str, Any], requested: dict[str, Any] | None, used: dict[str, Any]
+) -> str:
+    """Why a step may not use vault entry `key`, and what to change: the workspace's mounts, the
+    runtime's launch (its narrowing), or the call's own mounts (`used`, an agent call's)."""
+    if not vault_allowed(workspace, key):
+        why = (
+            "names it in mounts.vault.deny"
+            if vault_denied(workspace.get("vault") or {}, key)
+            else ("does not allow it")
+        )
+        return (
+            f"The workspace's vault mount {why} ('{key}'): change the workspace's mounts.vault "
+            "(running runtimes follow the change at once)."
+        )
+    narrowed = (requested or {}).get("vault")
+    if narrowed is not None and not vault_allowed({"vault": narrowed}, key):
+        allow = ", ".join(narrowed.get("allow") or []) or "nothing"
+        return (
+            f"The workspace allows '{key}', but this runtime's launch narrowed its vault mount to {allow}: "
+            "relaunch the runtime with its prefix in mounts.vault.allow (or without a vault narrowing)."
+        )
+    if not vault_allowed(used, key):
+        return f"The workspace and the runtime allow '{key}', but this call's own mounts leave it out."
+    return f"The vault mount does not allow '{key}'."
+
+
 def _narrow_ai(workspace_ai: dict[str, Any], requested_ai: dict[str, Any]) -> dict[str, Any]:
     allowed = list(workspace_ai.get("allow") or [])
     wanted = list(requested_ai.get("allow") or [])

@@ -52,6 +52,7 @@ def api_key(row: ApiKey) -> dict[str, Any]:
         "id": row.id,
         "name": row.name,
         "scopes": [row.scope],
+        "team": row.team,
         "createdAt": row.created_at,
         "lastUsedAt": row.last_used_at,
         "revokedAt": row.revoked_at,

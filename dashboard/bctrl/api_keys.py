@@ -23,6 +23,7 @@ class ApiKey:
     created_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    team: bool = False  # a team's key (a console's): the engine's per-key limits do not apply to it
 
     @property
     def scope(self) -> str:
@@ -41,6 +42,7 @@ class ApiKey:
             created_at=parse_time(body.get("createdAt")),
             last_used_at=parse_time(body.get("lastUsedAt")),
             revoked_at=parse_time(body.get("revokedAt")),
+            team=body.get("team") is True,
         )
 
 
@@ -58,10 +60,13 @@ async def list_api_keys(cursor: str | None = None, limit: int = 100) -> Page[Api
     return page_of(body, "apiKeys", ApiKey.from_api)
 
 
-async def create_api_key(name: str, scope: str) -> CreatedApiKey:
+async def create_api_key(name: str, scope: str, team: bool = False) -> CreatedApiKey:
     # No Idempotency-Key: the engine does not keep secrets to replay (a plain POST, never retried).
+    payload: dict[str, Any] = {"name": name, "scope": scope}
+    if team:
+        payload["team"] = True
     try:
-        body = await get_client().post("api-keys", json={"name": name, "scope": scope})
+        body = await get_client().post("api-keys", json=payload)
     except BctrlError as error:
         if error.maybe_done:  # the key may exist, but its secret was only ever in the lost answer
             raise OutcomeUnknown(

@@ -339,15 +339,11 @@ def _error_from(response: httpx.Response) -> BctrlError:
             retry_after = None
     status = response.status_code
     kind = BY_STATUS.get(status, Unavailable if status >= 500 else BctrlError)
-    return kind(
-        status,
-        code,
-        message,
-        request_id=request_id,
-        details=details,
-        transient=status in RETRY_STATUSES,
-        retry_after=retry_after,
-    )
+    error = kind(status, code, message, request_id=request_id, details=details, retry_after=retry_after)
+    # a capacity limit (runtimes held at once) is not a rate: the same call a moment later is
+    # refused again, so it is not retried, and the refusal reaches the user at once
+    error.transient = status in RETRY_STATUSES and not error.capacity_limit
+    return error
 
 
 def _text(value: Any) -> str:

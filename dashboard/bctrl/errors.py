@@ -2,6 +2,8 @@
 
 from typing import Any
 
+RATE_SETTING = "ENGINE_RATE_LIMIT_PER_MINUTE"  # the one 429 `details.limit` that is a rate, not a capacity
+
 
 class BctrlError(Exception):
     """An API call that did not succeed.
@@ -27,7 +29,7 @@ class BctrlError(Exception):
         self.code = code
         self.message = message
         self.request_id = request_id
-        self.details = details or {}
+        self.details = details if isinstance(details, dict) else {}
         self.transient = transient
         self.retry_after = retry_after
         # Set by the client, which knows the route and the API's surface (surface.py).
@@ -39,6 +41,13 @@ class BctrlError(Exception):
     def field_errors(self) -> dict[str, str]:
         """`details.fields` as {path: message}, for showing next to form fields."""
         return {f.get("path", ""): f.get("message", "") for f in self.details.get("fields", []) or []}
+
+    @property
+    def capacity_limit(self) -> str | None:
+        """The setting of a capacity limit that refused the call (`details.limit`: runtimes or waits
+        held at once), as opposed to a rate. Waiting alone does not free capacity."""
+        limit = self.details.get("limit") if self.status == 429 else None
+        return limit if isinstance(limit, str) and limit and limit != RATE_SETTING else None
 
     @property
     def not_offered(self) -> bool:
@@ -71,6 +80,11 @@ class BctrlError(Exception):
             409: "It conflicts with the current state; refresh and try again.",
             429: "The API is rate limiting the console; wait a moment and retry.",
         }.get(self.status)
+        if self.status == 429 and not self.details.get("limit"):
+            # an API that does not say which limit: its message may; both kinds are possible
+            hint = "The API refused it for now: free what its message names, or wait a moment and retry."
+        if self.capacity_limit:
+            hint = f"It is a capacity limit ({self.capacity_limit}): waiting alone will not free it."
         if self.status >= 500:
             hint = "The API failed; retry, and if it persists check the engine's log."
         if self.status == 504 or self.code == "request.timeout":

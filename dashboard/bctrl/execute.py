@@ -1,7 +1,7 @@
 """Execute and its call catalogue (help): typed results and calls."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard.bctrl.client import get_client
@@ -74,6 +74,8 @@ class StepResult:
     duration_ms: int | None
     binding: dict[str, Any] | None
     logs: Any = None
+    # files the step set off downloading ({url, suggestedFilename}): this engine says so
+    downloads: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class ExecuteResult:
                     duration_ms=s.get("durationMs"),
                     binding=s.get("binding"),
                     logs=s.get("logs"),
+                    downloads=[d for d in s.get("downloads") or [] if isinstance(d, dict)],
                 )
                 for i, s in enumerate(body.get("steps") or [])
             ],
@@ -131,3 +134,18 @@ async def execute(
         f"workspaces/{workspace_id}/execute", json=payload, timeout=180.0, repeatable=True
     )
     return ExecuteResult.from_api(body)
+
+
+@dataclass(frozen=True)
+class VaultKeys:
+    keys: list[str]
+    truncated: bool
+
+
+async def vault_keys(workspace_id: str, runtime: str) -> VaultKeys:
+    """The vault keys a runtime's steps may use (this engine's route; names only, never values)."""
+    body = await get_client().get(f"workspaces/{workspace_id}/runtimes/{runtime}/vault-keys")
+    keys = body.get("keys") if isinstance(body, dict) else None
+    return VaultKeys(
+        [k for k in keys or [] if isinstance(k, str)], bool(body.get("truncated")) if keys else False
+    )

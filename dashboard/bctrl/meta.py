@@ -78,6 +78,20 @@ class Limits:
     rate_limit_per_minute: int | None = None
     isolation: str | None = None
     runtimes_allowed: bool | None = None
+    max_runtimes_per_key: int | None = None  # 0: off
+    team_key: bool | None = None  # the console's key is a team key: per-key limits do not apply
+
+    @property
+    def runtimes_for_this_key(self) -> tuple[int, str] | None:
+        """The limit on runtimes the console's key may hold at once, and the setting that sets it:
+        the engine's own limit, or the per-key one where that applies and is lower."""
+        if self.max_active_runtimes is None:
+            return None
+        engine = (self.max_active_runtimes, "ENGINE_MAX_ACTIVE_RUNTIMES")
+        per_key = self.max_runtimes_per_key
+        if self.team_key is False and per_key and per_key < self.max_active_runtimes:
+            return (per_key, "ENGINE_MAX_RUNTIMES_PER_KEY")
+        return engine
 
 
 def _number(body: dict[str, object], name: str) -> int | None:
@@ -113,6 +127,8 @@ async def limits() -> Limits:
         storage_max_bytes=_number(body, "storageMaxBytes"),
         extension_max_bytes=_number(body, "extensionMaxBytes"),
         rate_limit_per_minute=_number(body, "rateLimitPerMinute"),
+        max_runtimes_per_key=_number(body, "maxRuntimesPerKey"),
+        team_key=team_key if isinstance(team_key := body.get("teamKey"), bool) else None,
     )
 
 

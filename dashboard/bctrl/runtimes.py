@@ -80,6 +80,8 @@ class Runtime:
     stop_reason: str | None = None
     # Labels the launcher gave the run (this engine's `metadata`: string keys and values).
     metadata: dict[str, str] = field(default_factory=dict)
+    # The mounts it runs with (its workspace's, within its launch's narrowing); None when not said.
+    mounts: dict[str, Any] | None = None
 
     @property
     def active(self) -> bool:
@@ -113,6 +115,7 @@ class Runtime:
             metadata={str(k): str(v) for k, v in labels.items()}
             if isinstance(labels := body.get("metadata"), dict)
             else {},
+            mounts=body["mounts"] if isinstance(body.get("mounts"), dict) else None,
         )
 
 

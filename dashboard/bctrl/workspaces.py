@@ -18,6 +18,9 @@ class Workspace:
     active_runtime_count: int
     created_at: datetime | None
     updated_at: datetime | None
+    # In an update's answer (this engine): how many running runtimes took the new mounts; None
+    # when the API does not say (it may apply new mounts to new launches only).
+    runtimes_updated: int | None = None
 
     @classmethod
     def from_api(cls, body: dict[str, Any]) -> "Workspace":
@@ -29,6 +32,9 @@ class Workspace:
             active_runtime_count=body.get("activeRuntimeCount", 0),
             created_at=parse_time(body.get("createdAt")),
             updated_at=parse_time(body.get("updatedAt")),
+            runtimes_updated=body["runtimesUpdated"]
+            if isinstance(body.get("runtimesUpdated"), int)
+            else None,
         )
 
 

@@ -128,6 +128,9 @@ class UpdatesConsumer(SignedInConsumer):
         relay.subscribe()
         self.subscribed = True
         await self.accept()
+        if relay.down_since is not None:
+            # the page may have been drawn while the stream was up: it learns now, not at the next change
+            await relay.announce(self.channel_name)
         after = _after(self.scope)
         # The relay delivers what comes after its position; the catch-up must reach at least that
         # far, so it starts only once the relay knows where it is (a relay that has just been
@@ -168,6 +171,10 @@ class UpdatesConsumer(SignedInConsumer):
             if event["id"] <= self.sent_through:
                 return  # the catch-up sent it already
             self.sent_through = event["id"]
+        await self.send(text_data=event["text"])
+
+    async def live_connection(self, event: dict[str, Any]) -> None:
+        """The relay came up or went down (relay.py `announce`): the page's banner follows."""
         await self.send(text_data=event["text"])
 
     async def disconnect(self, code: int) -> None:

@@ -100,6 +100,10 @@ async def enrich(updates: list[Update]) -> Enriched:
         if u.family == "runtime" and u.workspace_id and u.data.get("alias")
     }
     operation_ids = {str(u.data["id"]) for u in updates if u.family == "operation" and u.data.get("id")}
+    # the workspaces whose names rows show: runtimes' and operations' (never a bare UUID in a list)
+    workspace_ids = {w for w, _, _ in runtime_keys if w} | {
+        u.workspace_id for u in updates if u.family == "operation" and u.workspace_id
+    }
 
     async def runtime(workspace_id: str, alias: str, runtime_id: str | None) -> None:
         try:
@@ -123,10 +127,18 @@ async def enrich(updates: list[Update]) -> Enriched:
 
     await asyncio.gather(
         *(runtime(w, a, r) for w, a, r in runtime_keys if w),
-        *(workspace(w) for w in {w for w, _, _ in runtime_keys if w}),
+        *(workspace(w) for w in workspace_ids),
         *(operation(o) for o in operation_ids),
     )
     return enriched
+
+
+def connection(down_since: float | None, reason: str, live: bool = True) -> str:
+    """The relay's state as every page's `#live-connection` marker (static/js/live.js shows the
+    banner from it): up, or down since a moment (ISO, UTC) because of `reason`."""
+    since = datetime.fromtimestamp(down_since, UTC).isoformat() if down_since is not None else ""
+    context = {"down": down_since is not None, "since": since, "reason": reason, "live": live}
+    return render_to_string(f"{TEMPLATE}#connection", context)
 
 
 def render(update: Update, role: str, enriched: Enriched) -> Message:
@@ -163,5 +175,6 @@ def _context(update: Update, role: str, enriched: Enriched) -> dict[str, Any]:
         )
     elif update.family == "operation":
         operation = enriched.operations.get(str(update.data.get("id") or ""))
-        context.update(operation=operation, workspace_name="")
+        name = enriched.workspace_names.get(operation.workspace_id, "") if operation else ""
+        context.update(operation=operation, workspace_name=name)
     return context

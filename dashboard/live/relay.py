@@ -21,6 +21,10 @@ Invariants, and why:
   so a socket never gets an update once per process.
 - **Rendered once per role**, not per socket: each update becomes one HTML message per role that
   may see it (fragments.py), sent to that role's group; consumers only forward it.
+- **Every page hears when it is down** (`announce`): the first failure after being connected
+  (or before ever connecting) tells every socket of this process "down since T, because R", and
+  the next connection tells them "up". The page shows a banner and stops trusting its live
+  statuses meanwhile (static/js/live.js); a socket that opens while it is down is told at once.
 - **Pages' kept answers follow it** (`snapshots`): an update drops what it may change before any
   socket hears of it, and a drop or a reconnect drops everything (snapshots.py says why). Each
   also fences the API client's shared reads (client.py `get`): a page read after an update never
@@ -80,6 +84,7 @@ class RelayState:
     sockets: int
     last_error: str
     resumable: bool | None  # False: the API's updates carry no ids; None: not known yet
+    down_since: float | None = None  # epoch seconds of the first failure of the current outage
 
 
 class UpdatesRelay:
@@ -91,8 +96,12 @@ class UpdatesRelay:
         self.connections = 0
         self.sockets = 0
         self.last_error = ""
+        self.down_since: float | None = None
         self.delivered = 0
         self.resumable: bool | None = None
+        # told of every update after the sockets are (the alert rules, dashboard/alerts/watch.py);
+        # each must return at once (queue the work), a slow one would hold the stream up
+        self.listeners: list[Callable[[updates_api.Update], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._positioned = asyncio.Event()
@@ -109,6 +118,7 @@ class UpdatesRelay:
             sockets=self.sockets,
             last_error=self.last_error,
             resumable=self.resumable,
+            down_since=self.down_since,
         )
 
     # ---- who needs it -------------------------------------------------------------------------
@@ -151,6 +161,22 @@ class UpdatesRelay:
             self.snapshots.connection_changed(connected)
         self.connected = connected
 
+    async def _went(self, up: bool) -> None:
+        """Tell every socket of this process when the stream comes up or goes down (once each way)."""
+        if up == (self.down_since is None):
+            return
+        self.down_since = None if up else time.time()
+        await self.announce()
+
+    async def announce(self, channel: str | None = None) -> None:
+        """Send the connection state to every role group, or to one socket (`channel`)."""
+        message = {"type": "live.connection", "text": fragments.connection(self.down_since, self.last_error)}
+        if channel is not None:
+            await self.layer.send(channel, message)
+            return
+        for role in ROLES:
+            await self.layer.group_send(role_group(role), message)
+
     async def position(self, timeout: float = 10.0) -> int | None:
         """The id of the last update delivered (where a new socket starts), once the reader knows it."""
         with contextlib.suppress(TimeoutError):
@@ -172,6 +198,7 @@ class UpdatesRelay:
                     self.connections += 1
                     self._set_connected(True)
                     self.last_error = ""
+                    await self._went(up=True)
                     async for update in stream:
                         await self._deliver(update)
                 # The API ended the stream (a restart under way): resume soon.
@@ -185,6 +212,8 @@ class UpdatesRelay:
                 logger.exception("The updates relay failed; resuming after %s", self.last_id)
                 self.last_error = "The relay failed; see the console's log."
             self._set_connected(False)
+            if self.last_error:  # a stream the API ended on purpose is resumed, unannounced
+                await self._went(up=False)
             lasted = opened is not None and time.monotonic() - opened >= STABLE_SECONDS
             failures = 1 if lasted else failures + 1
             delay = _backoff(failures)
@@ -217,6 +246,11 @@ class UpdatesRelay:
             await self.layer.group_send(
                 role_group(role), {"type": "live.update", "id": update.id, "text": message.text()}
             )
+        for listener in self.listeners:
+            try:
+                listener(update)
+            except Exception:  # a listener's bug must not end live updates
+                logger.exception("A listener of the updates relay failed on %s", update.id)
         self.delivered += 1
         if update.id is None:
             self.resumable = False  # nothing to resume from after a drop

@@ -19,6 +19,7 @@ from dashboard.bctrl import embeds as embeds_api
 from dashboard.bctrl import runtimes as runtimes_api
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.errors import BctrlError
+from dashboard.bctrl.workspaces import Workspace, get_workspace
 from dashboard.live import control, fragments, relay
 from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
 
@@ -147,6 +148,12 @@ async def _role(user: Any) -> str:
     return await sync_to_async(role_of)(user) or "viewer"
 
 
+async def _runtime_name(workspace_id: str, alias: str) -> str:
+    """`Workspace name / alias` for the audit log (the alias alone when the name cannot be read)."""
+    workspace = await settle(get_workspace(workspace_id))
+    return f"{workspace.name} / {alias}" if isinstance(workspace, Workspace) else alias
+
+
 @require_POST
 @role_required("operator")
 async def runtime_control(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
@@ -169,8 +176,14 @@ async def runtime_control(request: HtmxHttpRequest, workspace_id: str, alias: st
     except BctrlError as error:
         response = await _live_region(request, ws, alias, wants_control=False)
         return await with_toast(response, request, error.user_message, "error")
+    name = await _runtime_name(ws, alias)
     entry = await record(
-        request, "runtime.control.release", "runtime", f"{ws}/{alias}", message="released control"
+        request,
+        "runtime.control.release",
+        "runtime",
+        f"{ws}/{alias}",
+        target_name=name,
+        message="released control",
     )
     await control.tell_the_page(ws, alias, None, entry)
     response = await _live_region(request, ws, alias, wants_control=False)
@@ -196,7 +209,10 @@ async def _take(request: HtmxHttpRequest, ws: str, alias: str, confirmed: bool) 
         response = await _live_region(request, ws, alias, wants_control=False)
         return await with_toast(response, request, embed.user_message, "error")
     note = f"took control from {taken_from}" if taken_from else "took control"
-    entry = await record(request, "runtime.control.take", "runtime", f"{ws}/{alias}", message=note)
+    name = await _runtime_name(ws, alias)
+    entry = await record(
+        request, "runtime.control.take", "runtime", f"{ws}/{alias}", target_name=name, message=note
+    )
     await control.hold(ws, alias, user, entry)
     response = await _live_region(request, ws, alias, wants_control=True, embed=embed)
     return await with_toast(

@@ -6,6 +6,8 @@
   console.js titles it with how long ago it was when the pointer or focus reaches it.
 - `human_size`: bytes in the units browsers show (100 MB).
 - `duration`: seconds as `1 h 20 min`, `45 s`.
+- `label`: a machine word of the API as words (`timed_out` → `timed out`); `stop_reason`: why a
+  run stopped, in words (`engine_shutdown` → `engine shut down`).
 - `{% url %}`: Django's, remembering the addresses it made (see RememberedURLNode).
 """
 
@@ -49,6 +51,25 @@ def human_size(value: int | None) -> str:
     if not isinstance(value, int) or isinstance(value, bool):
         return ""
     return str(filesizeformat(value)).replace("\xa0", " ").replace(".0 ", " ")
+
+
+# Why a run stopped, as a few words for tables (the runtime page says it in a sentence).
+STOP_REASONS = {
+    "requested": "stopped on request",
+    "idle": "idle timeout",
+    "engine_shutdown": "engine shut down",
+}
+
+
+@register.filter
+def label(value: object) -> str:
+    """`timed_out` → `timed out`: statuses and kinds of the API read as words, never as identifiers."""
+    return str(value or "").replace("_", " ").replace(".", " ")
+
+
+@register.filter
+def stop_reason(value: object) -> str:
+    return STOP_REASONS.get(str(value or ""), label(value))
 
 
 @register.filter

@@ -32,6 +32,9 @@ class ApiKeyOut(BaseModel):
     id: UUID
     name: str
     scopes: list[Scope]
+    team: bool = Field(
+        description="A team's key (a console's): the per-key limits do not apply to it, the engine's own do."
+    )
     createdAt: Timestamp
     lastUsedAt: Timestamp | None = Field(description="Updated at most once a minute.")
     revokedAt: Timestamp | None
@@ -45,6 +48,11 @@ class ApiKeyList(BaseModel):
 class ApiKeyCreate(Schema):
     name: str = Field(min_length=1, max_length=200, pattern=r"\S")
     scope: Scope
+    team: bool = Field(
+        default=False,
+        description="A key a team shares through a console: exempt from the per-key limits "
+        "(ENGINE_MAX_RUNTIMES_PER_KEY, ENGINE_MAX_WAITS_PER_KEY, ENGINE_RATE_LIMIT_PER_MINUTE).",
+    )
 
 
 class ApiKeyCreated(BaseModel):
@@ -77,7 +85,7 @@ async def list_api_keys(request: HttpRequest, filters: Query[ApiKeyFilters]) -> 
     summary="Create an API key; its secret is answered once",
 )
 async def create(request: HttpRequest, payload: ApiKeyCreate) -> tuple[int, dict[str, Any]]:
-    api_key, secret = await sync_to_async(create_api_key)(payload.name.strip(), payload.scope)
+    api_key, secret = await sync_to_async(create_api_key)(payload.name.strip(), payload.scope, payload.team)
     return 201, {"apiKey": to_json(ApiKeyOut, wire.api_key(api_key)), "secret": secret}
 
 

@@ -39,9 +39,9 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def create_api_key(name: str, scope: str) -> tuple[ApiKey, str]:
+def create_api_key(name: str, scope: str, team: bool = False) -> tuple[ApiKey, str]:
     key = new_key()
-    return ApiKey.objects.create(name=name, scope=scope, key_hash=hash_key(key)), key
+    return ApiKey.objects.create(name=name, scope=scope, key_hash=hash_key(key), team=team), key
 
 
 SCOPE_RANK = {"read": 0, "operator": 1, "admin": 2}
@@ -88,7 +88,9 @@ class _RateLimiter:
             raise ApiError(
                 429,
                 "rate_limited",
-                f"Too many requests for this API key; try again in {retry_after} s.",
+                f"Too many requests for this API key ({limit} a minute, ENGINE_RATE_LIMIT_PER_MINUTE); "
+                f"try again in {retry_after} s.",
+                {"limit": "ENGINE_RATE_LIMIT_PER_MINUTE", "rateLimitPerMinute": limit},
                 headers={"Retry-After": str(retry_after)},
             )
 
@@ -175,7 +177,8 @@ class KeyAuth(HttpBearer):
         if api_key is None:
             return None
         require(api_key, self.scope, "this call")
-        rate_limiter.check(str(api_key.id))
+        if not api_key.team:  # a team's key is held to the engine-wide limits only (models.ApiKey)
+            rate_limiter.check(str(api_key.id))
         now = timezone.now()
         if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
             api_key.last_used_at = now

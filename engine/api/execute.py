@@ -76,6 +76,11 @@ class LogLine(Schema):
     text: str
 
 
+class StepDownload(Schema):
+    url: str | None
+    suggestedFilename: str | None
+
+
 class StepResult(Schema):
     index: int
     call: str
@@ -86,6 +91,10 @@ class StepResult(Schema):
     binding: Binding | None = None
     logs: list[LogLine] | None = None
     dryRun: bool | None = None
+    downloads: list[StepDownload] | None = Field(
+        default=None,
+        description="Downloads the step set off (ours); each becomes an artifact (event download.finished).",
+    )
 
 
 class ExecuteResult(Schema):

@@ -54,7 +54,12 @@ class Limits(Schema):
     defaultIdleTimeoutSeconds: int
     storageMaxBytes: int
     extensionMaxBytes: int
-    rateLimitPerMinute: int
+    rateLimitPerMinute: int = Field(description="Requests a minute per key (0: off).")
+    maxRuntimesPerKey: int = Field(description="Active runtimes one key may hold (0: off).")
+    maxWaitsPerKey: int = Field(description="Open long polls and streams one key may hold (0: off).")
+    teamKey: bool = Field(
+        description="The calling key is a team key: the three per-key limits above do not apply to it."
+    )
 
 
 @router.get(
@@ -74,6 +79,9 @@ async def limits(request: HttpRequest) -> dict[str, object]:
         "storageMaxBytes": settings.STORAGE_MAX_BYTES,
         "extensionMaxBytes": settings.EXTENSION_MAX_BYTES,
         "rateLimitPerMinute": settings.RATE_LIMIT_PER_MINUTE,
+        "maxRuntimesPerKey": settings.MAX_RUNTIMES_PER_KEY,
+        "maxWaitsPerKey": settings.MAX_WAITS_PER_KEY,
+        "teamKey": request.auth.team,  # type: ignore[attr-defined]
     }
 
 

@@ -33,6 +33,7 @@ from engine.api.workspaces import get_workspace
 from engine.errors import ApiError, invalid
 from engine.models import Runtime, Workspace
 from engine.runtimes.manager import LaunchRequest, manager
+from engine.vault import entries
 
 router = Router(tags=["runtimes"])
 org_router = Router(tags=["runtimes"])
@@ -251,7 +252,9 @@ async def create_runtime(
                 profile_id=launch.profileId if isinstance(launch, ProfileLaunch) else None,
                 config=config,
                 mounts=mount_rules.narrow(workspace.mounts, mount_rules.dump(payload.mounts) or None),
-                api_key_id=str(request.auth.id),  # type: ignore[attr-defined]
+                requested_mounts=mount_rules.dump(payload.mounts),
+                # a team key's runtimes count against the engine's own limit only (models.ApiKey.team)
+                api_key_id=None if request.auth.team else str(request.auth.id),  # type: ignore[attr-defined]
                 metadata=payload.metadata,
             ),
         )
@@ -287,6 +290,24 @@ async def list_runtimes(
 )
 async def get(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> dict[str, Any]:
     return wire.runtime(await get_runtime(await get_workspace(workspace_id), alias))
+
+
+class VaultKeys(Schema):
+    keys: list[str] = Field(description="Keys of the vault entries this runtime's mounts allow (names only).")
+    truncated: bool = Field(description="More are allowed than the list holds (the first 500 by key).")
+
+
+@router.get(
+    "/{workspaceId}/runtimes/{alias}/vault-keys",
+    operation_id="runtimes-vault-keys",
+    auth=READ,
+    response=VaultKeys,
+    summary="The vault keys a runtime's steps may use (names only), for a picker",
+)
+async def vault_keys(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> dict[str, Any]:
+    runtime = await get_runtime(await get_workspace(workspace_id), alias)
+    keys, truncated = await entries.allowed_keys(runtime.mounts or {}, limit=500)
+    return {"keys": keys, "truncated": truncated}
 
 
 @router.post(

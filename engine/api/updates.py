@@ -19,7 +19,7 @@ from engine import updates as update_log
 from engine import wire
 from engine.api.auth import READ
 from engine.api.common import Timestamp
-from engine.api.limits import HeldStream, key_id, wait_slots
+from engine.api.limits import HeldStream, take_slot
 from engine.errors import invalid
 from engine.models import Update
 
@@ -118,7 +118,7 @@ async def stream(
     if start is None:
         newest = await Update.objects.order_by("-id").values_list("id", flat=True).afirst()
         start = newest or 0
-    slot = wait_slots.take(key_id(request))  # one of the key's ENGINE_MAX_WAITS_PER_KEY, held until it closes
+    slot = take_slot(request)  # one of the key's ENGINE_MAX_WAITS_PER_KEY, held until it closes
     response = HeldStream(_stream(start), slot, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold events back

@@ -32,6 +32,12 @@ class WorkspacePatch(Schema):
     mounts: mount_rules.Mounts | None = None
 
 
+class WorkspacePatched(WorkspaceOut):
+    runtimesUpdated: int = Field(
+        description="Active runtimes whose mounts changed with this update (they follow their workspace's)."
+    )
+
+
 class WorkspaceFilters(Schema):
     q: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=100, ge=1, le=500)
@@ -120,8 +126,8 @@ async def get(request: HttpRequest, workspace_id: WorkspaceId) -> dict[str, Any]
     "/{workspaceId}",
     operation_id="workspaces-update",
     auth=OPERATOR,
-    response=WorkspaceOut,
-    summary="Rename a workspace or change its mounts",
+    response=WorkspacePatched,
+    summary="Rename a workspace or change its mounts (its active runtimes follow)",
 )
 async def patch(request: HttpRequest, workspace_id: WorkspaceId, payload: WorkspacePatch) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
@@ -140,12 +146,28 @@ async def patch(request: HttpRequest, workspace_id: WorkspaceId, payload: Worksp
         mount_rules.require_admin_for_raw_reads(workspace.mounts, request.auth.scope)  # type: ignore[attr-defined]
         await mount_rules.validate_credentials_exist(workspace.mounts)
     await workspace.asave()
+    updated = await _runtimes_follow(workspace) if "mounts" in changed else 0
     await record_update(
         "workspace.updated",
         {"id": str(workspace.id), "name": workspace.name, "fields": sorted(changed)},
         workspace.id,
     )
-    return serialize(workspace)
+    return {**serialize(workspace), "runtimesUpdated": updated}
+
+
+async def _runtimes_follow(workspace: Workspace) -> int:
+    """Its active runtimes take the workspace's new mounts, within their launch's narrowing
+    (mounts.follow); a step reads a runtime's mounts afresh each time, so the next one sees them."""
+    updated = 0
+    active = Runtime.objects.filter(workspace=workspace, status=Runtime.Status.ACTIVE).exclude(
+        requested_mounts__isnull=True
+    )
+    async for runtime in active.only("id", "mounts", "requested_mounts"):
+        mounts = mount_rules.follow(workspace.mounts, runtime.requested_mounts)
+        if mounts != runtime.mounts:
+            await Runtime.objects.filter(id=runtime.id).aupdate(mounts=mounts)
+            updated += 1
+    return updated
 
 
 @router.delete(

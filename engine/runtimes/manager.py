@@ -67,6 +67,7 @@ class LaunchRequest:
     config: dict[str, Any]  # LaunchConfig as sent (may carry a proxy password)
     mounts: dict[str, Any] = field(default_factory=dict)
     api_key_id: str | None = None  # who launched it: ENGINE_MAX_RUNTIMES_PER_KEY counts per key
+    requested_mounts: dict[str, Any] = field(default_factory=dict)  # the launch's narrowing ({}: none)
     metadata: dict[str, str] = field(default_factory=dict)  # the caller's labels, never read by the engine
 
 
@@ -263,8 +264,9 @@ class RuntimeManager:
             raise ApiError(
                 429,
                 "rate_limited",
-                f"This API key already runs {limit} runtimes (ENGINE_MAX_RUNTIMES_PER_KEY); stop one and try again.",
-                {"maxRuntimesPerKey": limit},
+                f"This API key already runs {limit} runtimes (ENGINE_MAX_RUNTIMES_PER_KEY); stop one of them, "
+                "or ask the engine's admin to raise the limit or make this a team key.",
+                {"limit": "ENGINE_MAX_RUNTIMES_PER_KEY", "maxRuntimesPerKey": limit},
                 headers={"Retry-After": "5"},
             )
 
@@ -284,8 +286,8 @@ class RuntimeManager:
                 429,
                 "rate_limited",
                 f"The engine already runs {settings.MAX_ACTIVE_RUNTIMES} runtimes (ENGINE_MAX_ACTIVE_RUNTIMES); "
-                "stop one and try again.",
-                {"maxActiveRuntimes": settings.MAX_ACTIVE_RUNTIMES},
+                "stop one, or ask the engine's admin to raise the limit.",
+                {"limit": "ENGINE_MAX_ACTIVE_RUNTIMES", "maxActiveRuntimes": settings.MAX_ACTIVE_RUNTIMES},
                 headers={"Retry-After": "5"},
             )
         config = dict(request.config)
@@ -317,6 +319,7 @@ class RuntimeManager:
             profile=profile,
             config=public_config(config),
             mounts=request.mounts,
+            requested_mounts=request.requested_mounts,
             metadata=request.metadata,
             last_activity_at=timezone.now(),
         )

@@ -12,10 +12,12 @@ error messages are redacted of filled secrets (engine/runtimes/seal.py).
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -128,6 +130,30 @@ async def prepare(runtime: Runtime, steps: list[PlannedStep]) -> None:
             raise
 
 
+# Calls whose last run may set off a download a moment after they return (a link clicked): the
+# run waits this long for it before it answers, so the step's result can name it.
+DOWNLOAD_CAUSES = frozenset({"page.click", "page.dblclick", "page.press"})
+DOWNLOAD_SETTLE_SECONDS = 0.3
+
+
+@contextlib.contextmanager
+def _downloads_by_step(session: RuntimeSession) -> Iterator[list[list[dict[str, Any]]]]:
+    """One list per step started (the caller appends one as each step starts) of the downloads
+    that began from its start until the next step's: a click returns before its download starts,
+    so a download belongs to the step that ran last when it began."""
+    buckets: list[list[dict[str, Any]]] = []
+
+    def on_event(event_type: str, data: dict[str, Any]) -> None:
+        if event_type == "download.started" and buckets:
+            buckets[-1].append({"url": data.get("url"), "suggestedFilename": data.get("suggestedFilename")})
+
+    session.listeners.append(on_event)
+    try:
+        yield buckets
+    finally:
+        session.listeners.remove(on_event)
+
+
 async def run(
     session: RuntimeSession,
     workspace: Workspace,
@@ -142,10 +168,11 @@ async def run(
     namespace = storage_namespace(runtime.mounts, runtime.workspace_id)
     # One request's steps share ENGINE_MAX_EXECUTE_SECONDS (counted from when they may start).
     budget = settings.MAX_EXECUTE_SECONDS or math.inf
-    with session.in_use():
+    with session.in_use(), _downloads_by_step(session) as downloads:
         async with session.execute_lock:
             deadline = time.monotonic() + budget
             for planned in steps:
+                downloads.append([])
                 left_ms = (deadline - time.monotonic()) * 1000
                 result = await _run_one(
                     session,
@@ -161,6 +188,12 @@ async def run(
                 results.append(result)
                 if not result["ok"]:
                     break
+            if results and results[-1]["ok"] and results[-1]["call"] in DOWNLOAD_CAUSES:
+                # a download starts a moment after the click that set it off
+                await asyncio.sleep(DOWNLOAD_SETTLE_SECONDS)
+    for result, started in zip(results, downloads, strict=False):
+        if started:
+            result["downloads"] = started
     failed = any(not r["ok"] for r in results)
     return {
         "mode": "fail-fast",

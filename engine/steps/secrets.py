@@ -14,6 +14,7 @@ URL); the one-time code only into an input. `vault.totp` gives the code itself o
 readers; everyone else names the input it goes into.
 """
 
+import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -22,7 +23,7 @@ from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from engine.models import VaultEntry
-from engine.mounts import vault_allowed
+from engine.mounts import vault_allowed, vault_refusal
 from engine.runtimes.seal import SECRET_ATTRIBUTE
 from engine.steps.registry import Arg, StepContext, StepError, step
 from engine.vault import entries
@@ -46,10 +47,9 @@ async def _entry(ctx: StepContext, key: str) -> VaultEntry:
     if len(key) > entries.MAX_KEY_LENGTH or not entries.KEY_PATTERN.match(key):
         raise StepError("vault.invalid_key", f"'{key[:80]}' is not a vault key.")
     if not vault_allowed(ctx.mounts or {}, key):
-        raise StepError(
-            "vault.forbidden",
-            f"The runtime's vault mount does not allow '{key}'; add its prefix to the workspace's mounts.vault.allow.",
-        )
+        # says which to change: the workspace's mounts, the runtime's launch, or the call's own
+        why = vault_refusal(key, ctx.workspace.mounts or {}, ctx.runtime.requested_mounts, ctx.mounts or {})
+        raise StepError("vault.forbidden", why)
     entry = await VaultEntry.objects.filter(key=key).afirst()
     if entry is None:
         raise StepError("vault.not_found", f"No vault entry '{key}'.")
@@ -133,7 +133,7 @@ async def _type_secrets(
     secrets = [value for field, (_, value) in chosen.items() if field != "username"]
     reason = f"the vault entry '{key}' was filled into page {ctx.page_id}"
     filled: list[str] = []
-    field = ""
+    field = selector = ""
     try:
         for field, (selector, _) in chosen.items():
             unfit = await page.locator(selector).evaluate(
@@ -145,14 +145,20 @@ async def _type_secrets(
                     f"The {field} of '{key}' goes only into {WHERE[field]}; {selector[:200]!r} is {unfit}.",
                 )
         await seal.seal(page, selectors, secrets, reason)
+        # the fields share the step's time: a missing one ends the step with its own selector named
+        deadline = time.monotonic() + ctx.timeout_ms / 1000
         try:
             for field, (selector, value) in chosen.items():
-                await page.fill(selector, value, timeout=ctx.timeout_ms)
+                await page.fill(selector, value, timeout=max(1.0, (deadline - time.monotonic()) * 1000))
                 filled.append(field)
         finally:
             await seal.seal(page, selectors, secrets, reason)
     except PlaywrightTimeoutError as exc:
-        raise StepError("step.timeout", f"vault.fill could not fill the {field} field in time.") from exc
+        raise StepError(
+            "step.timeout",
+            f"vault.fill could not fill the {field} field: nothing fillable matched {selector!r} within "
+            f"{ctx.timeout_ms:g} ms (the step's timeout).",
+        ) from exc
     except PlaywrightError as exc:
         # Playwright's message may quote what it typed: say what failed, never the value.
         first_line = (exc.message or "").strip().splitlines()[0:1]

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 from engine import crypto
 from engine.errors import ApiError
 from engine.models import VaultEntry
+from engine.mounts import vault_allowed
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 MAX_KEY_LENGTH = 256
@@ -193,3 +194,17 @@ def secrets_of(entry: VaultEntry) -> dict[str, str | None]:
         else None,
         "totp": crypto.decrypt(entry.totp_ciphertext) if entry.totp_ciphertext is not None else None,
     }
+
+
+async def allowed_keys(mounts: dict[str, Any], limit: int) -> tuple[list[str], bool]:
+    """The keys of the vault entries `mounts` allow (names only, in order), at most `limit`, and
+    whether there were more: what a picker of keys offers (never a value)."""
+    if not (mounts.get("vault") or {}).get("allow"):
+        return [], False
+    keys: list[str] = []
+    async for key in VaultEntry.objects.order_by("key").values_list("key", flat=True):
+        if vault_allowed(mounts, key):
+            if len(keys) == limit:
+                return keys, True
+            keys.append(key)
+    return keys, False

@@ -110,13 +110,73 @@
     }
   });
 
-  // Remove a repeatable row: <button type="button" data-remove-closest=".step-row">.
+  // The step runner by keyboard (templates/front/runtimes/step_runner.html): Remove takes the
+  // focus to the next step's call picker (or the previous one's, or Add step), never to the page;
+  // a step that Add step brings gets the focus on its call picker.
   document.addEventListener("click", function (event) {
-    var button = event.target.closest && event.target.closest("[data-remove-closest]");
+    var button = event.target.closest && event.target.closest("[data-remove-step]");
     if (!button) return;
-    var row = button.closest(button.dataset.removeClosest);
-    if (row) row.remove();
+    var row = button.closest(".step-row");
+    if (!row) return;
+    var next = row.nextElementSibling, previous = row.previousElementSibling;
+    row.remove();
+    var landing = (next && next.querySelector("[data-step-call]")) || (previous && previous.querySelector("[data-step-call]")) ||
+      document.getElementById("add-step");
+    if (landing) landing.focus();
   });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.target.id !== "step-rows" || !event.detail.requestConfig) return;
+    var rows = event.target.querySelectorAll(".step-row");
+    var added = rows[rows.length - 1];
+    if (added && event.detail.requestConfig.elt && event.detail.requestConfig.elt.id === "add-step") {
+      added.querySelector("[data-step-call]").focus();
+    }
+  });
+
+  // Focus stays where the user acted: a button htmx disables while its request runs (Run steps),
+  // or an element a swap replaces by one of the same id, would otherwise leave the focus on the
+  // page itself. Only right after a request of the user's, never for a live update.
+  var acted = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var active = document.activeElement, elt = event.detail.elt;
+    // the user's own act: the focused element made the request, or is inside (or is the submitter of) what did
+    var mine = active && active !== document.body && elt && (elt === active || elt.contains(active) || active.form === elt);
+    acted = mine ? active : null;
+  });
+  function keepFocus() {
+    if (!acted || (document.activeElement && document.activeElement !== document.body)) return;
+    var target = acted.isConnected ? acted : (acted.id && document.getElementById(acted.id));
+    if (target && !target.disabled) target.focus({ preventScroll: true });
+  }
+  document.addEventListener("htmx:afterRequest", function () {
+    var mine = acted;
+    setTimeout(keepFocus, 0);
+    setTimeout(function () { keepFocus(); if (acted === mine) acted = null; }, 100);  // after the swap settled
+  });
+  document.addEventListener("htmx:afterSettle", keepFocus);
+
+  // A bulk action says how many it acts on: <button data-count-chosen="NAME"> in a form counts
+  // the form's checked boxes named NAME ("Stop selected (3)"), is disabled at 0, and confirms with
+  // data-confirm-one / data-confirm-many ("{n}" is the count).
+  function countChosen(root) {
+    root.querySelectorAll("[data-count-chosen]").forEach(function (button) {
+      var form = button.form;
+      if (!form) return;
+      var n = Array.prototype.filter.call(form.elements, function (el) {
+        return el.name === button.dataset.countChosen && el.checked;
+      }).length;
+      var shown = button.querySelector("[data-chosen-count]");
+      if (shown) shown.textContent = "(" + n + ")";
+      button.disabled = n === 0;
+      button.dataset.confirm = n === 1 ? button.dataset.confirmOne : (button.dataset.confirmMany || "").replace("{n}", n);
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.type === "checkbox" && event.target.form) countChosen(event.target.form);
+  });
+  document.addEventListener("DOMContentLoaded", function () { countChosen(document); });
+  document.addEventListener("htmx:afterSettle", function () { countChosen(document); });
+  document.addEventListener("live:row", function () { countChosen(document); });
 
   // Show a part of a form only for one choice: <fieldset data-show-when="launch_mode=profile">.
   function syncShowWhen(root) {

@@ -55,13 +55,17 @@
   htmx.defineExtension("live", {
     transformResponse: function (text, xhr, elt) {
       if (xhr || !elt || !elt.hasAttribute("ws-connect")) return text; // only websocket messages
-      var kept = [];
+      var kept = [], children = [];
       // A message's parts are parsed one by one: a <tr> after a <div> in one parse is dropped.
       text.split("<!--live-part-->").forEach(function (part) {
         var template = document.createElement("template");
         template.innerHTML = part;
-        Array.prototype.slice.call(template.content.children).forEach(function (child) { keep(child); });
+        children = children.concat(Array.prototype.slice.call(template.content.children));
       });
+      // Rows first: a row that leaves its list (a stopped runtime in a list of active ones) takes
+      // the elements inside it along, and nothing may then be swapped into them.
+      children.filter(function (child) { return child.tagName === "TBODY"; }).forEach(keep);
+      children.filter(function (child) { return child.tagName !== "TBODY"; }).forEach(keep);
       return kept.join("");
       function keep(child) {
         var oob = child.getAttribute("hx-swap-oob") || "true";
@@ -97,12 +101,93 @@
   });
   document.addEventListener("htmx:wsOpen", function (event) {
     event.target.dataset.liveState = "open";
-    if (event.target.id === "live-socket") document.body.dataset.live = "open";
+    if (event.target.id === "live-socket") { document.body.dataset.live = "open"; connection.console(null); }
   });
   document.addEventListener("htmx:wsClose", function (event) {
     event.target.dataset.liveState = "closed";
-    if (event.target.id === "live-socket") document.body.dataset.live = "closed";
+    if (event.target.id !== "live-socket") return;
+    document.body.dataset.live = "closed";
+    // the ws extension reconnects after these codes (the console restarting, a dropped network)
+    var code = event.detail.event && event.detail.event.code;
+    if ([1006, 1011, 1012, 1013].indexOf(code) >= 0) connection.console(connection.consoleDown || new Date());
   });
+
+  // --- the connection banner: the API (the relay's state) or the console cannot be reached ---
+  // #live-connection is the relay's word (dashboard/live/relay.py `announce`, and the page's
+  // render); a socket that closed abnormally is the console's. While either is down, the page
+  // says so with since when, and statuses that may have changed meanwhile ([data-live-badge])
+  // say "unknown"; when both are back, the banner goes and the statuses come back (the missed
+  // updates follow: the relay and the socket both resume where they stopped).
+  var connection = (function () {
+    var state = { consoleDown: null, apiDown: null, reason: "", shown: false, timer: null };
+    function clock(at) {  // as the page's |when shows moments: 24 h, in the user's time zone, named
+      var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+      try { return at.toLocaleTimeString("en-GB", Object.assign({ timeZone: document.body.dataset.timeZone || undefined }, options)); }
+      catch (error) { return at.toLocaleTimeString("en-GB", options); }  // a zone name the browser does not know
+    }
+    function ago(at) {
+      var seconds = Math.max(0, Math.round((Date.now() - at.getTime()) / 1000));
+      return seconds < 90 ? seconds + " s ago" : Math.round(seconds / 60) + " min ago";
+    }
+    function text() {
+      if (state.consoleDown) {
+        return "The console cannot be reached since " + clock(state.consoleDown) + " (" + ago(state.consoleDown) +
+          "); reconnecting. What this page shows may be out of date.";
+      }
+      return "The API cannot be reached since " + clock(state.apiDown) + " (" + ago(state.apiDown) +
+        "); the console is reconnecting. What this page shows may be out of date." + (state.reason ? " " + state.reason : "");
+    }
+    function markBadges(down) {
+      document.querySelectorAll("[data-live-badge]").forEach(function (badge) {
+        if (down && badge.dataset.known === undefined) {
+          badge.dataset.known = badge.textContent;
+          badge.textContent = badge.dataset.whileDown || "unknown";
+          badge.classList.add("badge-unknown");
+        } else if (!down && badge.dataset.known !== undefined) {
+          badge.textContent = badge.dataset.known;
+          delete badge.dataset.known;
+          badge.classList.remove("badge-unknown");
+        }
+      });
+    }
+    function draw() {
+      var banner = document.getElementById("connection-banner");
+      var down = !!(state.consoleDown || state.apiDown);
+      if (!down) {
+        clearTimeout(state.timer);
+        state.timer = null;
+        state.shown = false;
+        if (banner) { banner.hidden = true; banner.textContent = ""; }
+        document.body.removeAttribute("data-connection");
+        markBadges(false);
+        return;
+      }
+      if (!state.shown) {
+        // a blip (a stream the API ends and the relay resumes at once, a page being left) is not an outage
+        if (!state.timer) state.timer = setTimeout(function () { state.timer = null; state.shown = true; draw(); }, 1000);
+        return;
+      }
+      if (banner) { banner.hidden = false; banner.textContent = text(); }
+      document.body.dataset.connection = state.consoleDown ? "console-down" : "api-down";
+      markBadges(true);
+    }
+    function readRelay() {
+      var marker = document.getElementById("live-connection");
+      if (!marker) return;
+      var down = marker.dataset.state === "down";
+      state.apiDown = down ? new Date(marker.dataset.since || Date.now()) : null;
+      state.reason = down ? marker.dataset.reason || "" : "";
+      draw();
+    }
+    setInterval(function () { if (state.shown) draw(); }, 1000);  // "12 s ago" keeps counting
+    document.addEventListener("DOMContentLoaded", readRelay);
+    document.addEventListener("htmx:wsAfterMessage", readRelay);
+    document.addEventListener("htmx:afterSettle", function () { if (state.shown) markBadges(true); });
+    return {
+      get consoleDown() { return state.consoleDown; },
+      console: function (since) { state.consoleDown = since; draw(); },
+    };
+  })();
 
   // --- the feed: pause and filters (the run page's timeline is static/js/inspector.js) ---------
   function visible(panel, row) {

@@ -16,6 +16,7 @@ def console_api(settings, engine: EngineProcess) -> Iterator[EngineProcess]:
     settings.BCTRL_API_URL = f"{engine.url}/v1"
     settings.BCTRL_API_KEY = engine.keys["admin"]
     settings.BCTRL_RETRIES = 1
+    settings.ALERTS_ENABLED = False  # no watcher in the tests' short-lived loops (test_alerts drives it)
     # Personas sign in with real passwords; a fast hasher keeps each one from costing seconds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     reset_clients()

@@ -73,3 +73,12 @@ def test_only_admins(operator_client: Client, viewer_client: Client, api: httpx.
         assert client.post("/api-keys/new/", {"name": "x", "scope": "admin"}).status_code == 403
     assert not [k for k in _keys(api).values() if k["name"] == "x"]
     assert "API keys" not in operator_client.get("/").content.decode().split("<main")[0]
+
+
+def test_a_team_key_is_made_and_shown_as_one(admin_client: Client, api: httpx.Client) -> None:
+    response = admin_client.post("/api-keys/new/", {"name": "second console", "scope": "admin", "team": "on"})
+    assert response.status_code == 201
+    made = next(k for k in api.get("/api-keys").json()["apiKeys"] if k["name"] == "second console")
+    assert made["team"] is True
+    assert "team key: the engine's own" in response.content.decode()
+    api.delete(f"/api-keys/{made['id']}")

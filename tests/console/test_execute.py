@@ -58,6 +58,18 @@ def test_it_runs_composed_steps_and_shows_each_result(
     assert entry.username == "oscar" and entry.outcome == "succeeded" and "page.textContent" in entry.message
 
 
+def test_a_step_result_names_the_download_it_set_off(
+    operator_client: Client, live: LiveRuntime, site: served.TestSite
+) -> None:
+    steps = [
+        {"call": "page.goto", "args": [f"{site.url}/download.html"]},
+        {"call": "page.click", "args": ["#get"]},
+    ]
+    status, body = _run(operator_client, live, {"source": "json", "steps_json": json.dumps(steps)})
+    assert status == 200
+    assert "Started a download: <strong>report.bin</strong>" in body and "kind=download" in body
+
+
 def test_it_runs_pasted_json_steps(operator_client: Client, live: LiveRuntime, site: served.TestSite) -> None:
     steps = [{"call": "page.goto", "args": [f"{site.url}/form.html"]}, {"call": "page.title", "args": []}]
     status, body = _run(operator_client, live, {"source": "json", "steps_json": json.dumps(steps)})
@@ -152,6 +164,43 @@ def test_choosing_a_call_returns_its_argument_inputs(operator_client: Client, li
     assert response.status_code == 200
     assert 'id="step-row-3"' in body and 'name="step-3-arg-0"' in body and 'name="step-3-arg-1"' in body
     assert 'value="page.fill" selected' in body
+
+
+def test_choosing_a_call_redraws_only_its_arguments_not_the_picker(
+    operator_client: Client, live: LiveRuntime
+) -> None:
+    response = operator_client.get(
+        f"{live.url}steps/row/",
+        {"row": 2, "part": "args", "step-2-call": "page.goto"},
+        headers={"HX-Request": "true"},
+    )
+    body = response.content.decode()
+    assert 'name="step-2-arg-0"' in body and 'id="step-2-call"' not in body and "<fieldset" not in body
+
+
+def test_a_vault_key_is_chosen_from_the_keys_the_runtime_may_use(
+    operator_client: Client, api: httpx.Client, live: LiveRuntime
+) -> None:
+    def key_input() -> str:
+        return operator_client.get(
+            f"{live.url}steps/row/",
+            {"row": 0, "part": "args", "step-0-call": "vault.fill"},
+            headers={"HX-Request": "true"},
+        ).content.decode()
+
+    assert "No vault entry is allowed to this runtime" in key_input()
+    tag = uuid.uuid4().hex[:6]
+    api.put(f"/vault/picker-{tag}/crm", json={"username": "u", "password": "p"})
+    api.put(f"/vault/other-{tag}/crm", json={"username": "u", "password": "p"})
+    api.patch(f"/workspaces/{live.workspace_id}", json={"mounts": {"vault": {"allow": [f"picker-{tag}/"]}}})
+    try:
+        body = key_input()  # the running runtime follows its workspace: the new prefix is offered
+        assert f'<option value="picker-{tag}/crm">' in body and f"other-{tag}" not in body
+        assert '<select id="step-0-arg-0" name="step-0-arg-0"' in body
+    finally:
+        api.patch(f"/workspaces/{live.workspace_id}", json={"mounts": {}})
+        api.delete(f"/vault/picker-{tag}/crm")
+        api.delete(f"/vault/other-{tag}/crm")
 
 
 def test_adding_a_step_returns_a_blank_row_and_the_next_add_button(

@@ -104,11 +104,10 @@ def test_an_operation_update_brings_its_status_progress_and_row() -> None:
             "createdAt": "2026-01-02T03:04:05Z",
         }
     )
-    message = fragments.render(
-        update("operation.progress"), "viewer", fragments.Enriched(operations={OPERATION: operation})
-    )
+    enriched = fragments.Enriched(operations={OPERATION: operation}, workspace_names={WORKSPACE: "Checkout"})
+    message = fragments.render(update("operation.progress"), "viewer", enriched)
     assert (
-        f'<span id="operation-status-{OPERATION}" hx-swap-oob="true"><span class="badge badge-running">'
+        f'<span id="operation-status-{OPERATION}" hx-swap-oob="true"><span class="badge badge-running" data-live-badge>'
         in message.html
     )
     assert (
@@ -120,6 +119,7 @@ def test_an_operation_update_brings_its_status_progress_and_row() -> None:
         'hx-swap-oob="afterbegin:#operation-rows"' in message.rows
         and f'id="operation-row-{OPERATION}"' in message.rows
     )
+    assert ">Checkout</a>" in message.rows  # the workspace by name, never a truncated UUID
 
 
 def test_api_key_updates_are_for_admins_only() -> None:

@@ -51,7 +51,9 @@ def test_a_viewer_watches_a_view_only_live_view(viewer_client: Client, watched: 
     body = viewer_client.get(f"{watched.url}live/", headers={"HX-Request": "true"}).content.decode()
     url = iframe_of(body)
     assert "/embed/live/" in url and parse_qs(urlsplit(url).query)["token"]
-    assert "Take control" not in body and "Nobody has control" in body
+    assert "Nobody has control" in body and 'id="take-control"' not in body
+    # shown, disabled, with the role it needs: a viewer learns what exists and whom to ask
+    assert "Take control</button>" in body and "needs the operator role" in body
     assert 'data-interactive="false"' in engine_page(url)
 
 
@@ -91,6 +93,11 @@ def test_an_operator_takes_and_releases_control_and_it_is_audited(
         AuditEntry.objects.filter(target_id__endswith="/watched").values_list("action", "username")
     )
     assert ("runtime.control.take", "oscar") in actions and ("runtime.control.release", "oscar") in actions
+    # the log names the runtime by its workspace's name, not a UUID
+    names = set(
+        AuditEntry.objects.filter(action__startswith="runtime.control.").values_list("target_name", flat=True)
+    )
+    assert len(names) == 1 and names.pop().startswith("runtime tests ")
     assert AuditEntry.objects.filter(
         action="access.denied", username="vera", target_id__endswith="/control/"
     ).exists()

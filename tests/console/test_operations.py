@@ -125,7 +125,10 @@ def _by_status(fake: FakeOperations, status: str) -> dict[str, Any]:
 def test_it_shows_the_empty_state(viewer_client: Client) -> None:
     response = viewer_client.get("/operations/")
     assert response.status_code == 200
-    assert "No operations yet" in response.content.decode()
+    body = response.content.decode()
+    assert "No operations yet" in body and "data-live-empty" in body
+    # the (hidden) table is there: the first operation started elsewhere is added to it live
+    assert '<div class="table-wrap" hidden>' in body and 'id="operation-rows" data-live-rows' in body
 
 
 def test_it_filters_by_workspace_and_status(viewer_client: Client, workspace: dict) -> None:

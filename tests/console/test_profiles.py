@@ -219,3 +219,38 @@ def test_it_shows_an_api_outage_as_a_state(viewer_client: Client, settings) -> N
     reset_clients()
     response = viewer_client.get("/profiles/")
     assert response.status_code == 200 and "could not be reached" in response.content.decode()
+
+
+def test_launch_with_this_profile_launches_a_runtime_and_opens_it(
+    operator_client: Client, api: httpx.Client, workspace: dict
+) -> None:
+    profile = api.post("/browser-profiles", json={"name": f"Sales CRM {uuid.uuid4().hex[:4]}"}).json()
+    try:
+        response = operator_client.post(
+            f"/profiles/{profile['id']}/launch/", {"workspace": workspace["id"], "name": profile["name"]}
+        )
+        assert response.status_code == 302
+        runtimes = api.get(f"/workspaces/{workspace['id']}/runtimes", params={"status": "active"}).json()
+        [runtime] = runtimes["runtimes"]
+        assert runtime["alias"].startswith("sales-crm-")
+        assert response["Location"] == f"/workspaces/{workspace['id']}/runtimes/{runtime['alias']}/"
+        entry = AuditEntry.objects.get(action="runtime.launch")
+        assert (
+            entry.outcome == "succeeded" and entry.target_name == f"{workspace['name']} / {runtime['alias']}"
+        )
+        # "Other settings…" opens the launch form filled in with the profile instead
+        form = operator_client.post(
+            f"/profiles/{profile['id']}/launch/", {"workspace": workspace["id"], "then": "form"}
+        )
+        assert form["Location"] == f"/workspaces/{workspace['id']}/launch/?profile={profile['id']}"
+        # the profile runs in one browser at a time: a second launch says why, on the profile's page
+        again = operator_client.post(
+            f"/profiles/{profile['id']}/launch/", {"workspace": workspace["id"], "name": "x"}, follow=True
+        )
+        assert "The profile was not launched" in again.content.decode()
+    finally:
+        for active in api.get(f"/workspaces/{workspace['id']}/runtimes", params={"status": "active"}).json()[
+            "runtimes"
+        ]:
+            api.post(f"/workspaces/{workspace['id']}/runtimes/{active['alias']}/stop")
+        api.delete(f"/browser-profiles/{profile['id']}")

@@ -88,3 +88,20 @@ def test_the_default_hosts_are_loopback_only(tmp_path: Path) -> None:
 def test_the_docker_image_runs_as_a_deployment() -> None:
     env_lines = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if "CONSOLE_LOCAL=" in line]
     assert env_lines and all("CONSOLE_LOCAL=false" in line for line in env_lines)
+
+
+def test_asking_a_command_for_help_writes_nothing(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SECRET_KEY", "BCTRL_", "CONSOLE_"))}
+    var_dir = tmp_path / "var"
+    for argv in (["up", "--help"], ["help"], ["createuser", "-h"]):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *argv],
+            cwd=ROOT,
+            env={**clean, "CONSOLE_VAR_DIR": str(var_dir)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "usage:" in result.stdout.lower() or "subcommands" in result.stdout.lower()
+        assert not var_dir.exists(), f"manage.py {' '.join(argv)} made {var_dir}"

@@ -25,8 +25,10 @@ def test_it_draws_usage_from_real_runs(
         # server-drawn SVG: bars as rects with their value as a title, no inline style or script
         assert body.count('<svg class="chart"') == 3 and '<rect class="bar"' in body
         assert "style=" not in body.split("<main")[1] and "<script" not in body.split("<main")[1]
-        # the engine's limit against concurrency, workspaces by name, failures with their reason
-        assert 'class="limit"' in body and "the engine&#x27;s limit" in body
+        # the limit the console's launches meet against concurrency (this key is a script's: the
+        # per-key one), workspaces by name, failures with their reason
+        assert 'class="limit"' in body and "the limit (10)" in body
+        assert "limited to <strong>10</strong> runtimes at once by the engine's per-key limit" in body
         assert f"<td>{workspace['name']}</td>" in body
         assert "<code>runtime.browser_crashed</code>" in body and "The browser process crashed" in body
 
@@ -38,3 +40,18 @@ def test_an_api_error_is_shown_in_place(viewer_client: Client, settings) -> None
     use_transport(Faults({"GET /v1/usage": api_error(500, "server.error", "The engine failed.")}))
     body = viewer_client.get("/usage/").content.decode()
     assert "The engine failed." in body and ">Retry<" in body and "<svg" not in body
+
+
+def test_a_team_key_meets_the_engines_own_limit(viewer_client: Client, api: httpx.Client, settings) -> None:
+    from dashboard.bctrl.client import reset_clients
+
+    created = api.post("/api-keys", json={"name": "team console", "scope": "admin", "team": True}).json()
+    settings.BCTRL_API_KEY = created["secret"]
+    reset_clients()
+    try:
+        body = viewer_client.get("/usage/").content.decode()
+        assert "the limit (20)" in body
+        assert "The team may run up to <strong>20</strong> runtimes at once" in body
+        assert "<code>ENGINE_MAX_ACTIVE_RUNTIMES</code>" in body and "is a team key" in body
+    finally:
+        api.delete(f"/api-keys/{created['apiKey']['id']}")

@@ -111,6 +111,23 @@ def test_a_double_submit_creates_one_workspace(operator_client: Client, api: htt
     assert len(_named(api, name)) == 1
 
 
+def test_a_second_workspace_of_the_same_name_is_refused_with_a_link_to_the_first(
+    operator_client: Client, api: httpx.Client
+) -> None:
+    name = f"Acme {uuid.uuid4().hex[:6]}"
+    first = api.post("/workspaces", json={"name": name}).json()
+    response = operator_client.post("/workspaces/new/", {"name": f"  {name.upper()} "})
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert "already exists" in body and f'href="/workspaces/{first["id"]}/"' in body
+    assert len(_named(api, name)) == 1
+    # renaming another workspace to it is refused too; keeping one's own name is not
+    other = api.post("/workspaces", json={"name": f"other {uuid.uuid4().hex[:6]}"}).json()
+    renamed = operator_client.post(f"/workspaces/{other['id']}/edit/", {"name": name})
+    assert renamed.status_code == 422 and "already exists" in renamed.content.decode()
+    assert operator_client.post(f"/workspaces/{first['id']}/edit/", {"name": name}).status_code == 302
+
+
 def test_it_shows_the_apis_field_errors_next_to_the_field(operator_client: Client, api: httpx.Client) -> None:
     # credentials unlisted → free-text ids; the engine refuses one that does not exist (400, mounts.ai)
     use_transport(Faults({"GET /v1/ai-credentials": bad_gateway()}))
@@ -186,6 +203,28 @@ def test_it_edits_name_and_mounts(operator_client: Client, api: httpx.Client) ->
     assert saved["mounts"]["vault"] == {"allow": ["shop/"], "deny": [], "allowRawReads": False}
     assert saved["mounts"]["storage"] == {"workspace": "shop-files"}
     assert AuditEntry.objects.filter(action="workspace.update", target_id=workspace["id"]).exists()
+
+
+def test_running_runtimes_follow_an_edit_of_the_mounts_and_show_them(
+    operator_client: Client, api: httpx.Client, workspace: dict
+) -> None:
+    ws = workspace["id"]
+    api.patch(f"/workspaces/{ws}", json={"mounts": {"vault": {"allow": ["crm/"]}}})
+    assert api.post(f"/workspaces/{ws}/runtimes", json={"alias": "desk"}, timeout=120).status_code == 200
+    try:
+        form = operator_client.get(f"/workspaces/{ws}/edit/").content.decode()
+        assert "The 1 running now" in form and "follow them too" in form
+        response = operator_client.post(
+            f"/workspaces/{ws}/edit/",
+            {"name": workspace["name"], "vault_allow": ["crm/", "erp/"]},
+            follow=True,
+        )
+        assert "1 running runtime(s) now run with the new mounts" in response.content.decode()
+        runtime_page = operator_client.get(f"/workspaces/{ws}/runtimes/desk/").content.decode()
+        mounts = runtime_page.split('id="runtime-mounts"')[1].split("</dl>")[0]
+        assert "<code>crm/</code>, <code>erp/</code>" in mounts
+    finally:
+        api.post(f"/workspaces/{ws}/runtimes/desk/stop")
 
 
 def test_only_an_admin_grants_raw_vault_reads(

@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess
+from tests.support.webhook_receiver import WebhookReceiver
 
 # The README's pictures are refreshed only on request (UPDATE_SCREENSHOTS=1 bin/test tests/e2e):
 # an ordinary run must leave the checkout as it found it.
@@ -23,8 +24,25 @@ PASSWORD = "e2e correct horse battery"
 
 
 @pytest.fixture(scope="session")
-def console(engine: EngineProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleProcess]:
-    process = ConsoleProcess(tmp_path_factory.mktemp("console"), f"{engine.url}/v1", engine.keys["admin"])
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """Where the console's alert rules may send webhooks (the one loopback address it may reach)."""
+    served = WebhookReceiver().start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="session")
+def console(
+    engine: EngineProcess, tmp_path_factory: pytest.TempPathFactory, webhook_receiver: WebhookReceiver
+) -> Iterator[ConsoleProcess]:
+    # the console's key is a team key, as `manage.py up` makes it
+    key = engine.keys.setdefault("console", engine.create_key("admin", "console", team=True))
+    process = ConsoleProcess(
+        tmp_path_factory.mktemp("console"),
+        f"{engine.url}/v1",
+        key,
+        {"ALERT_WEBHOOK_ALLOW": webhook_receiver.host_port},
+    )
     process.start()
     for username, role in (("alice", "admin"), ("oscar", "operator"), ("vera", "viewer")):
         process.create_user(username, role, PASSWORD)

@@ -24,7 +24,8 @@ def test_it_creates_a_key_whose_secret_works_and_is_never_shown_again(
     assert secret not in str(listed)
     mine = next(k for k in listed["apiKeys"] if k["id"] == created["apiKey"]["id"])
     assert mine["lastUsedAt"] is not None  # it was used just above
-    assert set(mine) == {"id", "name", "scopes", "createdAt", "lastUsedAt", "revokedAt"}
+    assert set(mine) == {"id", "name", "scopes", "team", "createdAt", "lastUsedAt", "revokedAt"}
+    assert mine["team"] is False  # a script's key unless asked
 
 
 def test_a_revoked_key_is_refused_at_once(engine: EngineProcess, api: httpx.Client) -> None:

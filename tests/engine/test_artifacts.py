@@ -23,6 +23,10 @@ def test_a_download_becomes_an_artifact(api: httpx.Client, workspace: dict, site
         },
     ).json()
     assert result["status"] == "succeeded", result
+    # the click's result names the download it set off
+    assert result["steps"][1]["downloads"] == [
+        {"url": f"{site.url}/download-sample.bin", "suggestedFilename": "report.bin"}
+    ]
     waited = api.post(
         f"/workspaces/{workspace_id}/runtimes/dl/events/wait",
         json={"eventTypes": ["download.finished"], "after": 0, "timeoutMs": 30000},

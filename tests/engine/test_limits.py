@@ -18,6 +18,7 @@ from tests.support.site import TestSite as Site
 def limited(tmp_path_factory: pytest.TempPathFactory, site: Site) -> Iterator[EngineProcess]:
     limits = {
         "ENGINE_MAX_RUNTIMES_PER_KEY": "1",
+        "ENGINE_MAX_ACTIVE_RUNTIMES": "3",
         "ENGINE_MAX_WAITS_PER_KEY": "1",
         "ENGINE_MAX_EXECUTE_SECONDS": "2",
         "ENGINE_MAX_IDLE_TIMEOUT_SECONDS": "60",
@@ -51,7 +52,9 @@ def test_a_key_runs_at_most_its_share_of_runtimes(limited: EngineProcess, worksp
     runtimes = f"/workspaces/{workspace_id}/runtimes"
     with limited.client("operator") as operator, limited.client("admin") as admin:
         assert operator.post(runtimes, json={"alias": "mine"}).status_code == 200
-        refused(operator.post(runtimes, json={"alias": "more"}), 429, "ENGINE_MAX_RUNTIMES_PER_KEY")
+        refusal = operator.post(runtimes, json={"alias": "more"})
+        refused(refusal, 429, "ENGINE_MAX_RUNTIMES_PER_KEY")
+        assert refusal.json()["error"]["details"]["limit"] == "ENGINE_MAX_RUNTIMES_PER_KEY"
         assert admin.post(runtimes, json={"alias": "theirs"}).status_code == 200  # another key's share
         operator.post(f"{runtimes}/mine/stop")
         assert operator.post(runtimes, json={"alias": "more"}).status_code == 200
@@ -65,6 +68,41 @@ def test_a_key_runs_at_most_its_share_of_runtimes(limited: EngineProcess, worksp
             400,
             "ENGINE_MAX_IDLE_TIMEOUT_SECONDS",
         )
+
+
+def test_a_team_key_runs_as_many_runtimes_as_the_engine_allows_and_no_more(
+    limited: EngineProcess, workspace_id: str
+) -> None:
+    """A console's key is shared by its whole team: the per-key caps (here 1 runtime, 1 wait) are
+    for one script's key; the team is held to the engine's own limit (here 3 runtimes)."""
+    runtimes = f"/workspaces/{workspace_id}/runtimes"
+    with limited.client("admin") as admin:
+        created = admin.post("/api-keys", json={"name": "console", "scope": "operator", "team": True})
+        assert created.status_code == 201 and created.json()["apiKey"]["team"] is True
+    team = httpx.Client(
+        base_url=f"{limited.url}/v1",
+        headers={"Authorization": f"Bearer {created.json()['secret']}"},
+        timeout=120,
+    )
+    with team:
+        limits = team.get("/limits").json()
+        assert (
+            limits["teamKey"] is True
+            and limits["maxRuntimesPerKey"] == 1
+            and limits["maxActiveRuntimes"] == 3
+        )
+        try:
+            for alias in ("a", "b", "c"):
+                assert team.post(runtimes, json={"alias": alias}).status_code == 200
+            refusal = team.post(runtimes, json={"alias": "d"})
+            refused(refusal, 429, "ENGINE_MAX_ACTIVE_RUNTIMES")
+            assert refusal.json()["error"]["details"]["limit"] == "ENGINE_MAX_ACTIVE_RUNTIMES"
+            with team.stream("GET", "/updates/stream") as stream:  # past the per-key wait cap of 1
+                assert stream.status_code == 200
+                assert team.post(f"{runtimes}/a/events/wait", json={"timeoutMs": 100}).status_code == 200
+        finally:
+            for alias in ("a", "b", "c"):
+                team.post(f"{runtimes}/{alias}/stop")
 
 
 def test_a_key_holds_at_most_its_share_of_waits_and_streams(

@@ -7,7 +7,7 @@ domain errors they raise import nothing that needs the engine's settings or data
 import pytest
 
 from engine.errors import ApiError
-from engine.mounts import key_matches, narrow, storage_namespace, vault_allowed
+from engine.mounts import follow, key_matches, narrow, storage_namespace, vault_allowed, vault_refusal
 
 WORKSPACE = {
     "ai": {"allow": ["openai-prod", "claude"], "defaults": {"openai": "openai-prod", "anthropic": "claude"}},
@@ -81,3 +81,27 @@ def test_it_refuses_another_storage_namespace() -> None:
 def test_storage_namespace_defaults_to_the_workspace() -> None:
     assert storage_namespace(WORKSPACE, "w1") == "shared-exports"
     assert storage_namespace({}, "w1") == "workspace-w1"
+
+
+def test_a_running_runtime_follows_its_workspace_within_its_launch() -> None:
+    widened = {
+        **WORKSPACE,
+        "vault": {"allow": ["prod/crm/", "prod/erp/"], "deny": [], "allowRawReads": False},
+    }
+    # launched without a vault narrowing: it takes the workspace's new prefixes
+    assert follow(widened, {})["vault"]["allow"] == ["prod/crm/", "prod/erp/"]
+    # launched narrowed to prod/crm/sales/: it keeps that, and only that, while the workspace covers it
+    narrowed = {"vault": {"allow": ["prod/crm/sales/"]}}
+    assert follow(widened, narrowed)["vault"]["allow"] == ["prod/crm/sales/"]
+    # the workspace stops allowing it: the runtime loses it at once (never an error, never kept)
+    assert follow({"vault": {"allow": ["prod/erp/"]}}, narrowed)["vault"]["allow"] == []
+
+
+def test_a_vault_refusal_says_which_to_change() -> None:
+    workspace = {"vault": {"allow": ["prod/crm/"], "deny": ["prod/crm/admin/"]}}
+    assert "workspace's mounts.vault" in vault_refusal("prod/erp/login", workspace, {}, workspace)
+    assert "mounts.vault.deny" in vault_refusal("prod/crm/admin/root", workspace, {}, workspace)
+    narrowed = {"vault": {"allow": ["prod/crm/sales/"]}}
+    used = follow(workspace, narrowed)
+    message = vault_refusal("prod/crm/support/login", workspace, narrowed, used)
+    assert "this runtime's launch narrowed" in message and "relaunch" in message

@@ -252,3 +252,29 @@ def test_an_operator_cannot_carry_the_engines_secrets_away(
     everything = b"\n".join(seen)
     for secret in (vault_key.encode(), password.encode(), ai_key.encode(), b"SQLite format 3", b"root:x:0:0"):
         assert secret not in everything
+
+
+def test_a_vault_fill_that_times_out_names_the_field_and_its_selector(
+    api: httpx.Client, site: Site, workspace: dict
+) -> None:
+    key = f"timeout-{uuid.uuid4().hex[:6]}/crm"
+    origin = f"http://{urlsplit(site.url).netloc}"
+    api.put(f"/vault/{key}", json={"username": "ada", "password": "pw", "origins": [origin]})
+    api.patch(f"/workspaces/{workspace['id']}", json={"mounts": {"vault": {"allow": [key]}}})
+    api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "filler"}, timeout=120)
+    selectors = {"usernameSelector": "#user", "passwordSelector": "#no-such-field"}
+    ran = api.post(
+        f"/workspaces/{workspace['id']}/execute",
+        json={
+            "runtime": "filler",
+            "steps": [
+                {"call": "page.goto", "args": [f"{site.url}/vault-login.html"]},
+                {"call": "vault.fill", "args": [key, selectors], "options": {"timeoutMs": 1500}},
+            ],
+        },
+        timeout=60,
+    ).json()
+    error = ran["steps"][1]["error"]
+    assert error["code"] == "step.timeout"
+    assert "password field" in error["message"] and "'#no-such-field'" in error["message"]
+    api.delete(f"/vault/{key}")

@@ -156,12 +156,17 @@ class EngineProcess(ServerProcess):
         self.prefix = prefix  # what the engine runs under (e.g. setpriv, to drop its capabilities)
         self.log_level = "warning"  # uvicorn's; "info" logs every websocket it accepts
 
-    def create_key(self, scope: str, name: str | None = None) -> str:
-        return (
-            self.manage("createapikey", "--name", name or f"test-{scope}", "--scope", scope)
-            .strip()
-            .splitlines()[-1]
-        )
+    def create_key(self, scope: str, name: str | None = None, team: bool = False) -> str:
+        """A new key; `team`: a team key (a console's), held to the engine's own limits only."""
+        argv = [
+            "createapikey",
+            "--name",
+            name or f"test-{scope}",
+            "--scope",
+            scope,
+            *(["--team"] if team else []),
+        ]
+        return self.manage(*argv).strip().splitlines()[-1]
 
     def start(self) -> "EngineProcess":
         self.var_dir.mkdir(parents=True, exist_ok=True)

@@ -51,9 +51,9 @@ async def api_key_create(request: HtmxHttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     created = None
     if form.is_valid():
-        name, scope = form.cleaned_data["name"], form.cleaned_data["scope"]
+        name, scope, team = form.cleaned_data["name"], form.cleaned_data["scope"], form.cleaned_data["team"]
         try:
-            created = await api.create_api_key(name, scope)
+            created = await api.create_api_key(name, scope, team)
         except BctrlError as error:
             await record(request, "api_key.create", "api_key", name, target_name=name, error=error)
             form.add_upstream_error(error)
@@ -64,7 +64,7 @@ async def api_key_create(request: HtmxHttpRequest) -> HttpResponse:
                 "api_key",
                 created.api_key.id,
                 target_name=name,
-                message=f"scope {scope}",
+                message=f"scope {scope}, team key" if team else f"scope {scope}",
             )
             form = ApiKeyForm()
     # A plain form post answered with the whole page: the secret is in this one response.

@@ -10,17 +10,19 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
 from dashboard.audit.log import record
 from dashboard.bctrl import extensions as extensions_api
 from dashboard.bctrl import profiles as api
+from dashboard.bctrl import runtimes as runtimes_api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.pages import Page
-from dashboard.bctrl.workspaces import list_workspaces
+from dashboard.bctrl.workspaces import Workspace, get_workspace, list_workspaces
 from dashboard.front.forms.profiles import ProfileForm
+from dashboard.front.forms.runtimes import fresh_key, suggest_alias
 from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, settle
 
 PAGE_SIZE = 25
@@ -63,21 +65,49 @@ async def profile_detail(request: HtmxHttpRequest, profile_id: UUID) -> HttpResp
         "workspaces": choices,
         "workspaces_error": workspaces if isinstance(workspaces, BctrlError) else None,
         "in_use_workspace": in_use_workspace,
+        "launch_key": fresh_key(),
     }
     return render_page(request, "front/profiles/detail.html", context)
 
 
-@require_GET
+@require_POST
 @role_required("operator")
 async def profile_launch(request: HtmxHttpRequest, profile_id: UUID) -> HttpResponse:
-    """Launch with this profile: the chosen workspace's launch form, in profile mode, filled in."""
-    workspace_id = request.GET.get("workspace", "")
+    """Launch with this profile, now: a runtime named after it in the chosen workspace, its page
+    next. "Other settings…" (`then=form`) opens that workspace's launch form filled in with it.
+    """
+    workspace_id = request.POST.get("workspace", "")
     try:
         UUID(workspace_id)
     except ValueError:
         messages.error(request, "Choose the workspace to launch the profile in.")
-        return redirect("profile_detail", profile_id)
-    return redirect(f"{reverse('runtime_launch', args=[workspace_id])}?profile={profile_id}")
+        return redirect_after_form(request, reverse("profile_detail", args=[profile_id]))
+    if request.POST.get("then") == "form":
+        return redirect(f"{reverse('runtime_launch', args=[workspace_id])}?profile={profile_id}")
+    name = request.POST.get("name", "")[:200] or "browser"
+    alias = suggest_alias(name)
+    launched, workspace = await asyncio.gather(
+        settle(
+            runtimes_api.launch_runtime(
+                workspace_id,
+                alias=alias,
+                driver="playwright",
+                launch={"mode": "profile", "profileId": str(profile_id)},
+                idempotency_key=request.POST.get("idempotency_key") or None,
+            )
+        ),
+        settle(get_workspace(workspace_id)),  # its name, for the audit log
+    )
+    shown = f"{workspace.name} / {alias}" if isinstance(workspace, Workspace) else alias
+    if isinstance(launched, BctrlError):
+        target = f"{workspace_id}/{alias}"
+        await record(request, "runtime.launch", "runtime", target, target_name=shown, error=launched)
+        messages.error(request, f"The profile was not launched: {launched.user_message}")
+        return redirect_after_form(request, reverse("profile_detail", args=[profile_id]))
+    runtime = launched
+    await record(request, "runtime.launch", "runtime", runtime.id, target_name=shown)
+    messages.success(request, f"Runtime {runtime.alias} is running with profile “{name}”.")
+    return redirect_after_form(request, reverse("runtime_detail", args=[workspace_id, runtime.alias]))
 
 
 @require_http_methods(["GET", "POST"])

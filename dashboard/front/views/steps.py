@@ -38,18 +38,24 @@ TEMPLATE = "front/runtimes/step_runner.html"
 @require_GET
 @role_required("operator")
 async def runtime_step_row(request: HtmxHttpRequest, workspace_id: str, alias: str) -> HttpResponse:
-    """One builder row: blank (Add step), or with argument inputs once a call is chosen."""
+    """One builder row (Add step), or (`part=args`) the argument inputs of the call a row chose:
+    the row's call picker is not redrawn, so its focus and type-ahead stay."""
     index = _int(request.GET.get("row"), 0)
     if not request.htmx:  # the "Add step" link without htmx: the page with one more row
         url = reverse("runtime_detail", args=[workspace_id, alias])
         return redirect(f"{url}?rows={min(index + 1, 20)}#step-runner")
-    try:
-        catalogue = await execute_api.get_help(str(workspace_id), runtime=alias)
-    except BctrlError as error:
-        context = {"workspace_id": workspace_id, "alias": alias, "help_error": error, "help": None}
+    chosen = request.GET.get(f"step-{index}-call", "")
+    catalogue, keys = await asyncio.gather(
+        settle(execute_api.get_help(str(workspace_id), runtime=alias)),
+        settle(execute_api.vault_keys(str(workspace_id), alias)) if chosen.startswith("vault.") else _none(),
+    )
+    if isinstance(catalogue, BctrlError):
+        context = {"workspace_id": workspace_id, "alias": alias, "help_error": catalogue, "help": None}
         return render_page(request, TEMPLATE, context, region="step_row_error")
     rows = step_rows(request.GET, {c.name: c for c in catalogue.calls})
     row = next((r for r in rows if r.index == index), StepRow(index, None, []))
+    # a list the API cannot give (an older engine, another API) leaves the key as free text
+    vault_keys = keys if isinstance(keys, execute_api.VaultKeys) else None
     context = {
         "workspace_id": workspace_id,
         "alias": alias,
@@ -57,8 +63,15 @@ async def runtime_step_row(request: HtmxHttpRequest, workspace_id: str, alias: s
         "row": row,
         "next_row": index + 1,
         "adding": "add" in request.GET,
+        "vault_keys": vault_keys.keys if vault_keys else None,
+        "vault_keys_truncated": vault_keys.truncated if vault_keys else False,
     }
-    return render_page(request, TEMPLATE, context, region="step_row")
+    region = "step_args" if request.GET.get("part") == "args" else "step_row"
+    return render_page(request, TEMPLATE, context, region=region)
+
+
+async def _none() -> None:
+    return None
 
 
 @require_POST

@@ -12,6 +12,7 @@ from django.urls import path
 from django.views.decorators.http import require_GET
 
 from dashboard.accounts.roles import role_required
+from dashboard.bctrl import meta as meta_api
 from dashboard.bctrl import usage as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import list_workspaces
@@ -43,8 +44,10 @@ async def usage(request: HtmxHttpRequest) -> HttpResponse:
     title, days, bucket = RANGES[chosen]
     last = datetime.now(UTC).date()
     first = last - timedelta(days=days - 1)
-    found, workspaces = await asyncio.gather(
-        settle(api.get_usage(first, last, bucket)), settle(list_workspaces(limit=500))
+    found, workspaces, limits = await asyncio.gather(
+        settle(api.get_usage(first, last, bucket)),
+        settle(list_workspaces(limit=500)),
+        settle(meta_api.limits()),
     )
     context: dict[str, Any] = {
         "ranges": RANGES,
@@ -57,18 +60,29 @@ async def usage(request: HtmxHttpRequest) -> HttpResponse:
         context["error"] = found
         return render_page(request, "front/usage.html", context)
     names = {w.id: w.name for w in workspaces.items} if not isinstance(workspaces, BctrlError) else {}
-    context.update(_charts(found, bucket, names))
+    applies = _limit_that_applies(found, limits)
+    context.update(_charts(found, bucket, names, applies["limit"] if applies else None), applies=applies)
     return render_page(request, "front/usage.html", context)
+
+
+def _limit_that_applies(found: api.Usage, limits: meta_api.Limits | BctrlError) -> dict[str, Any] | None:
+    """The limit on runtimes the console's launches meet, and which setting sets it."""
+    known = limits.runtimes_for_this_key if isinstance(limits, meta_api.Limits) else None
+    if known is None:
+        if found.max_active_runtimes is None:
+            return None
+        return {"limit": found.max_active_runtimes, "setting": "", "team_key": None}
+    limit, setting = known
+    return {"limit": limit, "setting": setting, "team_key": limits.team_key}  # type: ignore[union-attr]
 
 
 def _label(moment: datetime, bucket: str) -> str:
     return moment.strftime("%H:00") if bucket == "hour" else moment.strftime("%b %d")
 
 
-def _charts(found: api.Usage, bucket: str, names: dict[str, str]) -> dict[str, Any]:
+def _charts(found: api.Usage, bucket: str, names: dict[str, str], limit: int | None) -> dict[str, Any]:
     every = max(1, len(found.buckets) // 12)
     labelled = [(_label(b.start, bucket), b) for b in found.buckets]
-    limit = found.max_active_runtimes
     total_seconds = sum(b.browser_seconds for b in found.buckets)
     return {
         "usage": found,
@@ -85,7 +99,7 @@ def _charts(found: api.Usage, bucket: str, names: dict[str, str]) -> dict[str, A
         ),
         "concurrency_chart": bar_chart(
             [(name, b.peak_active) for name, b in labelled],
-            label=f"Most runtimes active at once per {bucket}, against the engine's limit",
+            label=f"Most runtimes active at once per {bucket}, against the limit the console's launches meet",
             value_text=lambda v: f"{v:g}",
             counts=True,
             limit=limit,

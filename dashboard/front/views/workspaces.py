@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
@@ -96,6 +97,33 @@ def _prefixes(keys: Any) -> list[str]:
     return sorted(found)
 
 
+async def _name_taken(name: str, except_id: str = "") -> api.Workspace | None:
+    """Another workspace already named `name` (case and outer spaces aside), if the API says so.
+
+    Runtimes, audit entries and alerts name a workspace by its name, so two of one name would be
+    confused: the console refuses a second one (the API itself allows it). A list that fails
+    does not block the form: the check is the console's courtesy, the API has the last word.
+    """
+    wanted = name.strip().casefold()
+    found = await settle(api.list_workspaces(q=name.strip(), limit=100))
+    if isinstance(found, BctrlError):
+        return None
+    return next((w for w in found.items if w.name.strip().casefold() == wanted and w.id != except_id), None)
+
+
+def _refuse_taken_name(form: WorkspaceForm, taken: api.Workspace) -> None:
+    url = reverse("workspace_detail", args=[taken.id])
+    form.add_error(
+        "name",
+        format_html(
+            'A workspace named “{}” already exists (<a href="{}">open it</a>); choose another name, '
+            "so runtimes, audit entries and alerts cannot be confused between the two.",
+            taken.name,
+            url,
+        ),
+    )
+
+
 @require_http_methods(["GET", "POST"])
 @role_required("operator")
 async def workspace_create(request: HtmxHttpRequest) -> HttpResponse:
@@ -106,6 +134,15 @@ async def workspace_create(request: HtmxHttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         name = form.cleaned_data["name"]
+        if taken := await _name_taken(name):
+            _refuse_taken_name(form, taken)
+            return render_page(
+                request,
+                "front/workspaces/form.html",
+                {"form": form, "action": "create"},
+                region="form",
+                status=422,
+            )
         try:
             workspace = await api.create_workspace(
                 name, form.cleaned_data["mounts"], idempotency_key=form.cleaned_data["idempotency_key"]
@@ -157,10 +194,13 @@ async def workspace_edit(request: HtmxHttpRequest, workspace_id: UUID) -> HttpRe
         choices=choices,
         may_grant_raw_reads=has_role(request.user, "admin"),
     )
+    renaming = request.method == "POST" and form.is_valid() and form.cleaned_data["name"] != workspace.name
+    if renaming and (taken := await _name_taken(form.cleaned_data["name"], except_id=ws)):
+        _refuse_taken_name(form, taken)  # the form is no longer valid
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            await api.update_workspace(ws, name=data["name"], mounts=data["mounts"])
+            saved = await api.update_workspace(ws, name=data["name"], mounts=data["mounts"])
         except BctrlError as error:
             await record(
                 request, "workspace.update", "workspace", ws, target_name=workspace.name, error=error
@@ -171,11 +211,26 @@ async def workspace_edit(request: HtmxHttpRequest, workspace_id: UUID) -> HttpRe
             await record(
                 request, "workspace.update", "workspace", ws, target_name=data["name"], message=renamed
             )
-            messages.success(request, f"Saved {data['name']}.")
+            messages.success(request, _saved_message(data["name"], saved, workspace))
             return redirect_after_form(request, reverse("workspace_detail", args=[ws]))
     context = {"form": form, "workspace": workspace, "action": "edit"}
     status = _form_status(form)
     return render_page(request, "front/workspaces/form.html", context, region="form", status=status)
+
+
+def _saved_message(name: str, saved: api.Workspace, before: api.Workspace) -> str:
+    """What saving did to the running runtimes: they follow (this engine says how many), or the
+    API does not say, and the user should know to relaunch them."""
+    if saved.mounts == before.mounts or not before.active_runtime_count:
+        return f"Saved {name}."
+    if saved.runtimes_updated is None:
+        return (
+            f"Saved {name}. This API does not say whether running runtimes follow a change of mounts: "
+            "relaunch them to be sure they use the new ones."
+        )
+    if saved.runtimes_updated:
+        return f"Saved {name}. {saved.runtimes_updated} running runtime(s) now run with the new mounts."
+    return f"Saved {name}. Its running runtimes' mounts did not change (their launches narrowed them)."
 
 
 @require_http_methods(["GET", "POST"])

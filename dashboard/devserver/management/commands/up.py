@@ -148,7 +148,11 @@ class Command(BaseCommand):
         return password
 
     def _ensure_engine_key(self, api_url: str, env: dict[str, str]) -> str:
-        """The console's key to the local engine: reuse the stored one while the engine accepts it."""
+        """The console's key to the local engine: reuse the stored one while the engine accepts it.
+
+        A team key: everyone using the console shares it, so the engine's per-key limits (meant
+        for one script's key) do not cap the team; the engine's own limits do.
+        """
         path = Path(settings.BCTRL_API_KEY_PATH)
         key = env.get("BCTRL_API_KEY") or (path.read_text().strip() if path.exists() else "")
         if key:
@@ -158,7 +162,7 @@ class Command(BaseCommand):
             if response.status_code == 200:
                 return key
         result = subprocess.run(
-            [sys.executable, "manage.py", "createapikey", "--name", "console", "--scope", "admin"],
+            [sys.executable, "manage.py", "createapikey", "--name", "console", "--scope", "admin", "--team"],
             cwd=ROOT,
             env=env,
             capture_output=True,

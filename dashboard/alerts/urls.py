@@ -1,0 +1,3 @@
+from dashboard.alerts.views import urlpatterns
+
+__all__ = ["urlpatterns"]

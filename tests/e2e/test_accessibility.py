@@ -1,0 +1,220 @@
+"""Every main page of the console, for each role that may open it: no axe-core violation, and no
+sideways scrolling on a 390 px wide phone. One browser, one signed-in context per role, each page
+loaded once (checked at desktop width, then at 390 px).
+
+axe-core comes from npm (package.json at the repository root, installed by bin/setup) and is
+injected into each page; its own script is the only thing the test adds to a page.
+"""
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.e2e.conftest import CSP_LISTENER, PASSWORD, screenshot, watch
+from tests.support.console_process import ConsoleProcess
+from tests.support.engine_process import EngineProcess
+
+pytestmark = pytest.mark.e2e
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = 390
+RANK = {"viewer": 0, "operator": 1, "admin": 2}
+PEOPLE = {"viewer": "vera", "operator": "oscar", "admin": "alice"}
+
+
+@dataclass(frozen=True)
+class Estate:
+    """One of everything the pages show, so each is drawn with content, not its empty state."""
+
+    workspace: str
+    runtime: str
+    profile: str
+    vault_key: str
+    namespace: str
+    credential: str
+
+
+@pytest.fixture(scope="module")
+def estate(engine_api: httpx.Client) -> Iterator[Estate]:
+    api = engine_api
+    tag = uuid.uuid4().hex[:6]
+    namespace = f"axe-{tag}"
+    vault_key = f"axe-{tag}/crm/login"
+    workspace = api.post(
+        "/workspaces",
+        json={
+            "name": f"Accessible {tag}",
+            "mounts": {"vault": {"allow": [f"axe-{tag}/"]}, "storage": {"workspace": namespace}},
+        },
+    ).json()
+    runtime = api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "axe"}, timeout=120).json()
+    api.put(
+        f"/vault/{vault_key}",
+        json={"username": "ada@example.com", "password": "pw", "origins": ["https://crm.example"]},
+    )
+    profile = api.post("/browser-profiles", json={"name": f"Sales {tag}"}).json()
+    api.put(
+        f"/storage/{namespace}/objects/reports/week.csv",
+        content=b"a,b\n1,2\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    credential = f"axe-{tag}"
+    api.post(
+        "/ai-credentials",
+        json={
+            "id": credential,
+            "provider": "openai",
+            "label": "Team",
+            "apiKey": "sk-axe",
+            "baseUrl": "https://api.example/v1",
+        },
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    yield Estate(workspace["id"], runtime["id"], profile["id"], vault_key, namespace, credential)
+    api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
+    api.delete(f"/vault/{vault_key}")
+    api.delete(f"/browser-profiles/{profile['id']}")
+    api.delete(f"/storage/{namespace}/objects/reports/week.csv")
+    api.delete(f"/ai-credentials/{credential}")
+
+
+@pytest.fixture(scope="module")
+def engine_api(engine: EngineProcess) -> Iterator[httpx.Client]:
+    with engine.client("admin") as client:
+        yield client
+
+
+def pages(estate: Estate) -> list[tuple[str, str]]:
+    """(least role, path) of every main page."""
+    ws = f"/workspaces/{estate.workspace}"
+    key = estate.vault_key
+    return [
+        ("viewer", "/"),
+        ("viewer", "/workspaces/"),
+        ("viewer", f"{ws}/"),
+        ("viewer", f"{ws}/runtimes/"),
+        ("viewer", f"{ws}/runtimes/axe/"),
+        ("viewer", f"/runtimes/{estate.runtime}/"),
+        ("viewer", f"{ws}/artifacts/"),
+        ("viewer", "/runtimes/"),
+        ("viewer", "/runtimes/wall/"),
+        ("viewer", "/operations/"),
+        ("viewer", "/live/"),
+        ("viewer", "/recipes/"),
+        ("viewer", "/usage/"),
+        ("viewer", "/profiles/"),
+        ("viewer", f"/profiles/{estate.profile}/"),
+        ("viewer", "/extensions/"),
+        ("viewer", "/storage/"),
+        ("viewer", f"/storage/{estate.namespace}/"),
+        ("viewer", "/vault/"),
+        ("viewer", f"/vault/entry/{key}"),
+        ("viewer", "/ai-credentials/"),
+        ("viewer", f"/ai-credentials/{estate.credential}/"),
+        ("viewer", "/account/"),
+        ("operator", "/workspaces/new/"),
+        ("operator", f"{ws}/edit/"),
+        ("operator", f"{ws}/launch/"),
+        ("operator", "/profiles/new/"),
+        ("operator", "/recipes/new/"),
+        ("admin", "/vault/new/"),
+        ("admin", "/ai-credentials/new/"),
+        ("admin", "/users/"),
+        ("admin", "/users/new/"),
+        ("admin", "/api-keys/"),
+        ("admin", "/audit/"),
+        ("admin", "/alerts/"),
+        ("admin", "/alerts/new/"),
+        ("admin", "/alerts/deliveries/"),
+    ]
+
+
+def violations(page: Page) -> list[str]:
+    page.evaluate(AXE.read_text())
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"], iframes: false})).violations
+             .map(v => `${v.id} (${v.impact}): ${v.help} at ` + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join("; "))"""
+    )
+    return list(found)
+
+
+def too_wide(page: Page) -> str:
+    """'' when nothing scrolls sideways at the phone's width, else what sticks out."""
+    page.set_viewport_size({"width": PHONE, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width <= PHONE:
+        return ""
+    culprits = page.evaluate(
+        """w => [...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > w + 1)
+             .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right <= w + 1)
+             .slice(0, 4).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : ""))""",
+        PHONE,
+    )
+    return f"{width} px wide: {', '.join(culprits)}"
+
+
+def signed_in(browser: Browser, console: ConsoleProcess, username: str, errors: list[str]) -> Page:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    watch(page, errors)
+    page.goto(f"{console.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{console.url}/")
+    return page
+
+
+@pytest.mark.timeout(
+    900
+)  # some 35 pages a role; the first one also waits for the session's engine and console
+@pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
+def test_every_page_is_accessible_and_fits_a_phone(
+    browser: Browser, console: ConsoleProcess, estate: Estate, role: str, browser_errors: list[str]
+) -> None:
+    page = signed_in(browser, console, PEOPLE[role], browser_errors)
+    problems: dict[str, list[str]] = {}
+    try:
+        for least, path in pages(estate):
+            if RANK[role] < RANK[least]:
+                continue
+            page.set_viewport_size({"width": 1280, "height": 860})
+            response = page.goto(f"{console.url}{path}")
+            if response is None or response.status != 200:
+                problems[path] = [f"answered {response and response.status}"]
+                continue
+            page.wait_for_timeout(400)  # regions that load themselves (hx-trigger="load")
+            found = violations(page)
+            wide = too_wide(page)
+            if wide:
+                found.append(f"scrolls sideways at {PHONE} px: {wide}")
+            if found:
+                problems[path] = found
+            if role == "admin" and path in (
+                "/",
+                f"/workspaces/{estate.workspace}/runtimes/axe/",
+                "/api-keys/",
+            ):
+                name = "phone-" + (path.strip("/").replace("/", "-")[:40] or "overview")
+                screenshot(page, name)
+    finally:
+        page.context.close()
+    assert not problems, json.dumps(problems, indent=1)
+
+
+def test_the_sign_in_page_is_accessible_and_fits_a_phone(browser: Browser, console: ConsoleProcess) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.goto(f"{console.url}/login/")
+    found = violations(page)
+    wide = too_wide(page)
+    context.close()
+    assert not found and not wide, (found, wide)
