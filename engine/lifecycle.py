@@ -9,13 +9,15 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from engine.models import Operation
+from engine import updates
+from engine.models import IdempotencyRecord, Operation
 
 logger = logging.getLogger("engine")
 RECORDING_SWEEP_SECONDS = 300
 CONNECTION_CHECK_SECONDS = 10
 _sweeper: "asyncio.Task[None] | None" = None
 _connection_keeper: "asyncio.Task[None] | None" = None
+_update_follower: "asyncio.Task[None] | None" = None
 
 
 async def keep_connections() -> None:
@@ -30,7 +32,7 @@ async def keep_connections() -> None:
 
 
 async def startup() -> None:
-    global _sweeper, _connection_keeper
+    global _sweeper, _connection_keeper, _update_follower
     from engine.live import recorder
     from engine.live.hub import hubs
     from engine.runtimes.manager import manager
@@ -43,6 +45,8 @@ async def startup() -> None:
     )
     if ended:
         logger.warning("Marked %d operation(s) left running by a previous process as failed", ended)
+    # Idempotency-Keys a previous process claimed and never answered: a retry may run them again.
+    await IdempotencyRecord.objects.filter(status_code=IdempotencyRecord.PENDING).adelete()
     # Live view and recordings follow runtimes from here; the manager does not know them.
     if hubs not in manager.observers:
         manager.observers.append(hubs)
@@ -53,6 +57,9 @@ async def startup() -> None:
         recorder.sweep_forever(interval), name="recording-sweeper"
     )
     _connection_keeper = asyncio.get_running_loop().create_task(keep_connections(), name="db-keeper")
+    _update_follower = asyncio.get_running_loop().create_task(
+        updates.follow_other_processes(), name="update-follower"
+    )
 
 
 async def shutdown() -> None:
@@ -62,7 +69,7 @@ async def shutdown() -> None:
     # Agent loops first: each ends its operation while its runtime's browser is still there.
     await runner.shutdown()
     await manager.shutdown()
-    for task in (_sweeper, _connection_keeper):
+    for task in (_sweeper, _connection_keeper, _update_follower):
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from engine import logs
 from engine.egress.policy import parse_allow
 from engine.runtimes import chromium
 
@@ -89,6 +90,9 @@ def _optional_secret(name: str) -> str:
         value = Path(env.str(f"{name}_FILE")).read_text().strip()
     return value
 
+
+# /metrics answers only this bearer token; unset, metrics are off (engine/api/probes.py).
+METRICS_TOKEN = _optional_secret("ENGINE_METRICS_TOKEN")
 
 DEBUG = env.bool("ENGINE_DEBUG", default=False)
 # Runtimes may reach loopback/private addresses only where this names them (host, host:port or
@@ -233,11 +237,6 @@ def _check_live_settings() -> None:
 
 _check_live_settings()
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("ENGINE_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# One line per record on stderr: plain, or JSON with the request id (engine/logs.py).
+LOG_FORMAT = env.str("ENGINE_LOG_FORMAT", default=env.str("LOG_FORMAT", default="plain"))
+LOGGING = logs.logging_config(LOG_FORMAT, env.str("ENGINE_LOG_LEVEL", default="INFO"))

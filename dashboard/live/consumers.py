@@ -29,7 +29,7 @@ from dashboard.accounts.roles import role_of
 from dashboard.bctrl import events as events_api
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.errors import BctrlError
-from dashboard.live import fragments
+from dashboard.live import fragments, metrics
 from dashboard.live.inspector import Requests, control_group, get_pollers, render_events, runtime_group
 from dashboard.live.relay import get_relay, role_group, user_group
 from dashboard.pages import toast_html
@@ -46,6 +46,7 @@ class SignedInConsumer(AsyncWebsocketConsumer):
     role: str | None = None
     user_id: int | None = None
     checker: asyncio.Task[None] | None = None
+    kind = ""  # its label in bctrl_console_websockets
 
     async def admit(self) -> bool:
         user: AbstractBaseUser | AnonymousUser | None = self.scope.get("user")
@@ -57,6 +58,7 @@ class SignedInConsumer(AsyncWebsocketConsumer):
             await self._refuse(4403)
             return False
         self.user_id = user.pk
+        metrics.WEBSOCKETS.labels(self.kind).inc()
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         self.checker = asyncio.get_running_loop().create_task(self._check_session())
         return True
@@ -96,7 +98,9 @@ class SignedInConsumer(AsyncWebsocketConsumer):
         if self.checker is not None:
             self.checker.cancel()
         if self.user_id is not None:
+            metrics.WEBSOCKETS.labels(self.kind).dec()
             await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+            self.user_id = None
 
 
 def _after(scope: dict[str, Any]) -> int | None:
@@ -105,6 +109,7 @@ def _after(scope: dict[str, Any]) -> int | None:
 
 
 class UpdatesConsumer(SignedInConsumer):
+    kind = "updates"
     sent_through = 0
     subscribed = False
 
@@ -169,6 +174,7 @@ class UpdatesConsumer(SignedInConsumer):
 
 
 class RuntimeEventsConsumer(SignedInConsumer):
+    kind = "events"
     sent_through = 0
     watching: tuple[str, str] | None = None
 

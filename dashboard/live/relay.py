@@ -38,7 +38,7 @@ from dashboard.accounts.roles import ROLES
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.errors import BctrlError
-from dashboard.live import fragments
+from dashboard.live import fragments, metrics
 from dashboard.live.snapshots import Snapshots
 
 logger = logging.getLogger("dashboard.live")
@@ -83,6 +83,7 @@ class UpdatesRelay:
         self.sockets = 0
         self.last_error = ""
         self.delivered = 0
+        self.disconnected_at: float | None = time.monotonic()  # None while connected
         self._task: asyncio.Task[None] | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._positioned = asyncio.Event()
@@ -138,7 +139,15 @@ class UpdatesRelay:
         if connected != self.connected:
             get_client().fence()  # an update may have been missed: reads start afresh
             self.snapshots.connection_changed(connected)
+            self.disconnected_at = None if connected else time.monotonic()
         self.connected = connected
+
+    def reconnecting_for(self) -> float:
+        """Seconds the reader has been trying to reconnect (0: connected, or not running)."""
+        running = self._task is not None and not self._task.done()
+        if not running or self.connected or self.disconnected_at is None:
+            return 0.0
+        return time.monotonic() - self.disconnected_at
 
     async def position(self, timeout: float = 10.0) -> int | None:
         """The id of the last update delivered (where a new socket starts), once the reader knows it."""
@@ -160,6 +169,7 @@ class UpdatesRelay:
                 self._positioned.set()
                 async with updates_api.open_stream(self.last_id) as stream:
                     self.connections += 1
+                    metrics.RELAY_CONNECTIONS.inc()
                     self._set_connected(True)
                     self.last_error = ""
                     failures = 0
@@ -197,6 +207,7 @@ class UpdatesRelay:
         _last_relayed = update.id
         if update.created_at is not None:
             self.lag_ms = max(0, round((time.time() - update.created_at.timestamp()) * 1000))
+            metrics.RELAY_LAG_SECONDS.set(self.lag_ms / 1000)
 
 
 def _backoff(failures: int) -> float:

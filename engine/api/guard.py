@@ -31,9 +31,10 @@ from typing import Any
 
 from django.conf import settings
 
+from engine import metrics
 from engine.api.errors import error_body, key_required
-from engine.api.middleware import new_request_id
 from engine.errors import ApiError
+from engine.logs import request_id_from
 from engine.models import ApiKey
 
 Scope = dict[str, Any]
@@ -48,8 +49,9 @@ LONG_POLLS = (
     ("POST", re.compile(r"^/v1/operations/[^/]+/wait$")),
     ("GET", re.compile(r"^/v1/updates/stream$")),
 )
-# Answered whatever the load: a supervisor asking whether the process lives.
-UNCOUNTED = ("/healthz",)
+# Answered whatever the load: a supervisor asking whether the process lives or is ready, and the
+# metrics scraper (engine/api/probes.py: cheap, from memory or one query with a time limit).
+UNCOUNTED = ("/healthz", "/readyz", "/metrics")
 RETRY_AFTER_SECONDS = 1
 
 
@@ -133,10 +135,11 @@ async def _known_key(scope: Scope) -> ApiKey | None:
     return await keyring.find(token.strip())
 
 
-async def _refuse(send: Any, error: ApiError, close: bool = True) -> None:
+async def _refuse(scope: Scope, send: Any, error: ApiError, close: bool = True) -> None:
     """Answer with the contract's error body; `close` unless the connection may serve the next one
     (a refused body may still be arriving: closing is how the client learns to stop sending it)."""
-    request_id = new_request_id()
+    request_id = request_id_from(_header(scope, b"x-request-id"))
+    metrics.API_ERRORS.labels(str(error.status), error.code).inc()
     body = json.dumps(error_body(error, request_id)).encode()
     headers = [
         (b"content-type", b"application/json"),
@@ -230,7 +233,8 @@ def guard(app: Any) -> Any:
         kind = admission.admit(scope["method"], scope["path"])
         if kind is None:
             refused = "streams" if is_long_poll(scope["method"], scope["path"]) else "requests"
-            await _refuse(send, busy(refused), close=_large_body(scope))
+            metrics.ADMISSION_REFUSALS.labels(refused).inc()
+            await _refuse(scope, send, busy(refused), close=_large_body(scope))
             return
         released = False
 
@@ -260,13 +264,13 @@ async def _checked(app: Any, scope: Scope, receive: Any, send: Any) -> None:
     if path.startswith("/v1/") and path not in PUBLIC_PATHS:
         api_key = await _known_key(scope)
         if api_key is None:
-            await _refuse(send, key_required())
+            await _refuse(scope, send, key_required())
             return
         scope = {**scope, SCOPE_KEY: api_key}
     limit, code, setting = body_limit(scope["method"], path)
     declared = _header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        await _refuse(send, _too_large(limit, code, setting))
+        await _refuse(scope, send, _too_large(limit, code, setting))
         return
     received = 0
     answered = False
@@ -281,7 +285,7 @@ async def _checked(app: Any, scope: Scope, receive: Any, send: Any) -> None:
             if received > limit:
                 # Past the limit mid-stream: answer now, and tell Django the client left.
                 answered = True
-                await _refuse(send, _too_large(limit, code, setting))
+                await _refuse(scope, send, _too_large(limit, code, setting))
                 return {"type": "http.disconnect"}
         return message
 

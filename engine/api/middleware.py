@@ -1,4 +1,3 @@
-import secrets
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -6,21 +5,23 @@ from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
 
 from engine.api.errors import error_response
 from engine.errors import ApiError
+from engine.logs import current_request_id, request_id_from
 
 Handler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 
-def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
-
-
 def request_id_middleware(get_response: Handler) -> Handler:
-    """Give every request an id, echo it in X-Request-Id (error bodies repeat it)."""
+    """Give every request an id (the caller's X-Request-Id when it sent a plain one), echo it in
+    X-Request-Id (error bodies repeat it) and put it on every log line the request causes."""
     assert iscoroutinefunction(get_response)
 
     async def middleware(request: HttpRequest) -> HttpResponseBase:
-        request.request_id = new_request_id()  # type: ignore[attr-defined]
-        response = await get_response(request)
+        request.request_id = request_id_from(request.headers.get("X-Request-Id"))  # type: ignore[attr-defined]
+        token = current_request_id.set(request.request_id)  # type: ignore[attr-defined]
+        try:
+            response = await get_response(request)
+        finally:
+            current_request_id.reset(token)
         response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
         return response
 
