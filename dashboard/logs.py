@@ -12,16 +12,31 @@ import contextvars
 import logging
 import re
 import secrets
+import time
 from typing import Any
 
 # The request being served; "" outside any (the relay's reader, start-up).
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 ACCEPTED_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 FORMATS = ("plain", "json")
+access_logger = logging.getLogger("dashboard.access")
 
 
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
+
+
+def access_line(method: str, path: str, status: int, started: float) -> None:
+    """One line per request answered (ACCESS_LOG): the path without its query, which may carry a token."""
+    duration_ms = round((time.perf_counter() - started) * 1000)
+    access_logger.info(
+        "%s %s %s %sms",
+        method,
+        path,
+        status,
+        duration_ms,
+        extra={"method": method, "path": path, "status": status, "duration_ms": duration_ms},
+    )
 
 
 class RequestIdFilter(logging.Filter):

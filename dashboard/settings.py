@@ -283,3 +283,5 @@ METRICS_TOKEN = secret("METRICS_TOKEN")
 
 # One line per record on stderr: plain, or JSON with the request id (dashboard/logs.py).
 LOGGING = logs.logging_config(env.str("LOG_FORMAT", default="plain"), env.str("LOG_LEVEL", default="INFO"))
+# A line per request answered (method, path, status, time, request id); off by default.
+ACCESS_LOG = env.bool("ACCESS_LOG", default=False)

@@ -240,3 +240,5 @@ _check_live_settings()
 # One line per record on stderr: plain, or JSON with the request id (engine/logs.py).
 LOG_FORMAT = env.str("ENGINE_LOG_FORMAT", default=env.str("LOG_FORMAT", default="plain"))
 LOGGING = logs.logging_config(LOG_FORMAT, env.str("ENGINE_LOG_LEVEL", default="INFO"))
+# A line per request answered (method, path, status, time, request id); off by default (load).
+ACCESS_LOG = env.bool("ENGINE_ACCESS_LOG", default=env.bool("ACCESS_LOG", default=False))

@@ -68,9 +68,12 @@ def request_id(
         token = logs.current_request_id.set(
             given if trusted and logs.ACCEPTED_REQUEST_ID.match(given) else logs.new_request_id()
         )
+        started = time.perf_counter()
         try:
             response = await get_response(request)
             response["X-Request-Id"] = logs.current_request_id.get()
+            if settings.ACCESS_LOG:
+                logs.access_line(request.method or "", request.path, response.status_code, started)
             return response
         finally:
             logs.current_request_id.reset(token)

@@ -1,11 +1,13 @@
+import time
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
 
 from engine.api.errors import error_response
 from engine.errors import ApiError
-from engine.logs import current_request_id, request_id_from
+from engine.logs import access_line, current_request_id, request_id_from
 
 Handler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
@@ -18,8 +20,11 @@ def request_id_middleware(get_response: Handler) -> Handler:
     async def middleware(request: HttpRequest) -> HttpResponseBase:
         request.request_id = request_id_from(request.headers.get("X-Request-Id"))  # type: ignore[attr-defined]
         token = current_request_id.set(request.request_id)  # type: ignore[attr-defined]
+        started = time.perf_counter()
         try:
             response = await get_response(request)
+            if settings.ACCESS_LOG:
+                access_line(request.method or "", request.path, response.status_code, started)
         finally:
             current_request_id.reset(token)
         response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]

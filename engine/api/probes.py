@@ -17,7 +17,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
 
 from engine import metrics
 from engine.api.errors import error_response
@@ -81,4 +82,6 @@ async def metrics_view(request: HttpRequest) -> HttpResponse:
                 headers={"WWW-Authenticate": "Bearer"},
             ),
         )
-    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    # the text format the scraper asks for (Accept), 0.0.4 when it names none
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encode(REGISTRY), content_type=content_type)
