@@ -47,7 +47,7 @@ ENDPOINTS = {
     "OIDC_OP_JWKS_ENDPOINT": "jwks_uri",
 }
 CACHED_BACKEND = "dashboard.accounts.identity.CachedModelBackend"
-_discovered: tuple[float, dict[str, str]] | None = None
+_discovered: dict[str, tuple[float, dict[str, str]]] = {}  # issuer -> (when, endpoints)
 
 
 class ProviderUnavailable(Exception):
@@ -60,10 +60,11 @@ def enabled() -> bool:
 
 def _endpoints() -> dict[str, str]:
     """The provider's endpoints, from its discovery document (read once an hour at most)."""
-    global _discovered
-    if _discovered is not None and time.monotonic() - _discovered[0] < DISCOVERY_SECONDS:
-        return _discovered[1]
-    url = settings.OIDC_ISSUER.rstrip("/") + "/.well-known/openid-configuration"
+    issuer = settings.OIDC_ISSUER
+    kept = _discovered.get(issuer)
+    if kept is not None and time.monotonic() - kept[0] < DISCOVERY_SECONDS:
+        return kept[1]
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
         response = requests.get(url, timeout=settings.OIDC_TIMEOUT)
         response.raise_for_status()
@@ -71,9 +72,9 @@ def _endpoints() -> dict[str, str]:
         found = {name: str(document[key]) for name, key in ENDPOINTS.items()}
     except (requests.RequestException, ValueError, KeyError, TypeError) as error:
         raise ProviderUnavailable(f"{url} could not be read ({type(error).__name__})") from error
-    if str(document.get("issuer", "")).rstrip("/") != settings.OIDC_ISSUER.rstrip("/"):
+    if str(document.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
         raise ProviderUnavailable(f"{url} names another issuer ({document.get('issuer')!r})")
-    _discovered = (time.monotonic(), found)
+    _discovered[issuer] = (time.monotonic(), found)
     return found
 
 

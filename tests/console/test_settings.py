@@ -88,3 +88,23 @@ def test_the_default_hosts_are_loopback_only(tmp_path: Path) -> None:
 def test_the_docker_image_runs_as_a_deployment() -> None:
     env_lines = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if "CONSOLE_LOCAL=" in line]
     assert env_lines and all("CONSOLE_LOCAL=false" in line for line in env_lines)
+
+
+def test_single_sign_on_without_a_client_or_a_role_mapping_refuses_to_start(tmp_path: Path) -> None:
+    result = _settings(tmp_path, OIDC_ISSUER="https://id.example.test/realms/acme")
+    assert result.returncode != 0
+    assert "OIDC_CLIENT_ID, OIDC_CLIENT_SECRET" in result.stderr
+    mapped = _settings(
+        tmp_path, OIDC_ISSUER="https://id.example.test", OIDC_CLIENT_ID="c", OIDC_CLIENT_SECRET="s"
+    )
+    assert mapped.returncode != 0 and "no group maps to a role" in mapped.stderr
+
+
+def test_turning_local_accounts_off_without_single_sign_on_is_refused(tmp_path: Path) -> None:
+    result = _settings(tmp_path, LOCAL_ACCOUNTS="false")
+    assert result.returncode != 0 and "nobody could sign in" in result.stderr
+
+
+def test_a_log_format_other_than_plain_or_json_is_refused(tmp_path: Path) -> None:
+    result = _settings(tmp_path, LOG_FORMAT="xml")
+    assert result.returncode != 0 and "LOG_FORMAT is 'xml': use plain or json." in result.stderr
