@@ -109,6 +109,7 @@ class UpdatesRelay:
             self._idle.cancel()
             self._idle = None
         if self._task is None or self._task.done():
+            self.disconnected_at = time.monotonic()  # trying from now on (readiness counts from here)
             self._task = asyncio.get_running_loop().create_task(self._run(), name="updates-relay")
 
     def unsubscribe(self) -> None:

@@ -227,8 +227,11 @@ def _large_body(scope: Scope) -> bool:
 
 def guard(app: Any) -> Any:
     async def guarded(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in UNCOUNTED:
+        if scope["type"] != "http":
             await app(scope, receive, send)
+            return
+        if scope["path"] in UNCOUNTED:  # not counted, but its body bounded like any other
+            await _checked(app, scope, receive, send)
             return
         kind = admission.admit(scope["method"], scope["path"])
         if kind is None:

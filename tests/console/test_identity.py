@@ -5,7 +5,6 @@ request all the same: deactivation, a role change, a new password, signing out."
 import re
 from pathlib import Path
 
-import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db import connection
@@ -18,8 +17,6 @@ from tests.console.conftest import _client_for
 from tests.console.test_redis import redis_url  # noqa: F401 (fixture)
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess
-
-pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
 
 PAGE_NEEDING_OPERATOR = "/workspaces/new/"
 PASSWORD = "identity correct horse battery"

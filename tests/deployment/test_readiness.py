@@ -68,3 +68,10 @@ def test_the_console_is_not_ready_while_the_api_is_gone(deployment: Deployment) 
     finally:
         deployment.restart_engine()
     assert eventually(lambda: _ready(deployment.console.url).status_code == 200)
+
+
+def test_a_probe_path_takes_no_large_body(deployment: Deployment) -> None:
+    # never counted against admission, so never a way around the body limit either
+    for path in ("/healthz", "/readyz", "/metrics"):
+        refused = httpx.post(f"{deployment.engine.url}{path}", content=b"x" * (2 * 1024 * 1024), timeout=30)
+        assert refused.status_code == 413, (path, refused.text)

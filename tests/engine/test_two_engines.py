@@ -7,10 +7,13 @@ its own that a stream reader on either process sees once, in order, none skipped
 """
 
 import asyncio
+import contextlib
+import threading
 import uuid
 from collections.abc import Iterator
 
 import httpx
+import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
@@ -19,14 +22,18 @@ from tests.support.postgres_server import PostgresServer
 from tests.support.updates import newest_update
 
 KEYS = 100  # each sent to both engines: 200 creates
+APPEND_LOCK = 0x62637472_6C5F7570  # engine/updates.py's advisory lock: "appending to the update log"
 
 
 @pytest.fixture(scope="module")
-def engines(
-    postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[EngineProcess]]:
+def database_url(postgres: PostgresServer) -> str:
+    return postgres.create_database("two_engines")
+
+
+@pytest.fixture(scope="module")
+def engines(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[EngineProcess]]:
     env = {
-        "ENGINE_DATABASE_URL": postgres.create_database("two_engines"),
+        "ENGINE_DATABASE_URL": database_url,
         # one deployment: the same keys (answers kept for Idempotency-Keys are sealed with the vault key)
         "ENGINE_VAULT_KEY": Fernet.generate_key().decode(),
         "ENGINE_SECRET_KEY": uuid.uuid4().hex,
@@ -41,13 +48,17 @@ def engines(
     first.stop()
 
 
-async def _read_stream(engine: EngineProcess, after: int, seen: list[int]) -> None:
+async def _read_stream(
+    engine: EngineProcess, after: int, seen: list[int], opened: threading.Event | None = None
+) -> None:
     """Every update id the engine's stream sends, into `seen`, until cancelled."""
     headers = {"Authorization": f"Bearer {engine.keys['read']}"}
     async with (
         httpx.AsyncClient(base_url=f"{engine.url}/v1", headers=headers, timeout=60) as client,
         client.stream("GET", "/updates/stream", params={"after": after}) as response,
     ):
+        if opened is not None:
+            opened.set()
         async for line in response.aiter_lines():
             if line.startswith("id: "):
                 seen.append(int(line[4:]))
@@ -107,3 +118,47 @@ def test_it_makes_one_workspace_per_key_and_numbers_every_update_once(engines: l
     assert ids == sorted(set(ids))  # a sequence number each
     for stream in seen:  # each stream: every update once, in order, none skipped
         assert stream == ids
+
+
+def test_an_update_that_commits_late_is_not_skipped_by_a_reader(
+    engines: list[EngineProcess], database_url: str
+) -> None:
+    """A writer that has drawn its id but not committed yet (here: this test, holding the log's
+    lock the way an engine does) makes every other append wait, so no reader can see a later id
+    first and move past the earlier one for good."""
+    with engines[0].client() as api:
+        start = newest_update(api)
+    seen: list[int] = []
+    opened = threading.Event()
+    reader = threading.Thread(target=lambda: asyncio.run(_read_until(engines[0], start, seen, opened)))
+    reader.start()
+    assert opened.wait(30)  # reading, and caught up: it sees appends as they commit
+    created: list[httpx.Response] = []
+    with engines[1].client() as api:
+        writer = threading.Thread(
+            target=lambda: created.append(api.post("/workspaces", json={"name": "late"}))
+        )
+        with psycopg.connect(database_url) as database, database.transaction():
+            database.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
+            held = database.execute(
+                "INSERT INTO engine_update (type, workspace_id, data, created_at) "
+                "VALUES ('test.held', NULL, '{}', now()) RETURNING id"
+            ).fetchone()
+            assert held is not None
+            writer.start()
+            writer.join(1.0)  # room for an append that does not wait to commit ahead of ours
+            database.execute("SELECT pg_notify('bctrl_updates', '')")
+        writer.join(60)
+    reader.join(60)
+    assert created and created[0].status_code == 201, created
+    assert len(seen) == 2 and seen[0] == held[0] and seen[1] > held[0], (seen, held)
+
+
+async def _read_until(engine: EngineProcess, after: int, seen: list[int], opened: threading.Event) -> None:
+    """Read the stream until two updates came (or a minute passed)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(60):
+            task = asyncio.create_task(_read_stream(engine, after, seen, opened))
+            while len(seen) < 2:
+                await asyncio.sleep(0.05)
+            task.cancel()
