@@ -160,10 +160,14 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
 
 
 def _no_role_message(claims: dict[str, Any]) -> str:
+    logger.warning(
+        "Single sign-on refused subject %s: its %r claim maps to no role",
+        claims.get("sub"),
+        settings.OIDC_GROUPS_CLAIM,
+    )
     return (
-        "You signed in at the identity provider, but none of your groups gives a role in this console "
-        f"(the {settings.OIDC_GROUPS_CLAIM!r} claim maps none to viewer, operator or admin). "
-        "Ask your administrator to add you to one."
+        "You signed in at the identity provider, but none of your groups there gives you a role in "
+        "this console. Ask your administrator to add you to one."
     )
 
 

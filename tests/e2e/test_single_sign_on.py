@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import PASSWORD, screenshot
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess
 from tests.support.oidc import PROVIDER_NAME, ROLE_GROUPS, OidcProvider
@@ -60,6 +60,8 @@ def test_a_user_signs_in_with_the_role_their_groups_map_to(
     provider, console = provider_and_console
     username = f"dana-{uuid.uuid4().hex[:6]}"
     provider.set_user(username, PROVIDER_PASSWORD, [ROLE_GROUPS["operator"], "unrelated-team"])
+    page.goto(f"{console.url}/login/")
+    screenshot(page, "sign-in-sso")
 
     _sign_in_through_provider(page, console, username)
     page.wait_for_url(f"{console.url}/")
@@ -78,7 +80,10 @@ def test_a_user_signs_in_with_the_role_their_groups_map_to(
     _sign_out(page)
     _sign_in_through_provider(page, console, username)
     page.wait_for_url(f"{console.url}/login/")
-    expect(page.get_by_role("alert")).to_contain_text("none of your groups gives a role in this console")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "none of your groups there gives you a role in this console"
+    )
+    screenshot(page, "sign-in-sso-refused")
     page.goto(f"{console.url}/")
     expect(page).to_have_url(f"{console.url}/login/?next=/")  # not signed in
 
