@@ -122,6 +122,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue on the
     # busy timeout instead of one failing at once with "database is locked" when it upgrades.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # a database that does not answer fails a query (and /readyz) in seconds, not minutes
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 # The engine's ORM work runs on one thread (engine/asgi.py), which keeps its connection for good;
 # engine/lifecycle.py closes it when it breaks or is due (never per request).
 DATABASES["default"]["CONN_MAX_AGE"] = None
