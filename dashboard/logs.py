@@ -1,11 +1,12 @@
 """Request ids and log lines: every console request gets an id that travels to the API.
 
-`request_id` (dashboard/front/middleware.py, first in MIDDLEWARE) gives each request an id: the X-Request-Id a
-trusted proxy put on it, else a new one. The API client sends it on every call the request makes
-(X-Request-Id), the engine uses it for its own request and log lines and repeats it in its error
-bodies (`requestId`, shown with every upstream error), and the console's response carries it too:
-one id finds the console's lines and the engine's. Log lines are plain text or one JSON object
-each (LOG_FORMAT=json), with `request_id` on every line a request caused.
+The `request_id` middleware (dashboard/front/middleware.py, right after the probes) gives each
+request an id: the X-Request-Id a trusted proxy put on it, else a new one. The API client sends
+it on every call the request makes (X-Request-Id); the engine uses it for its own request and
+log lines and repeats it in its error bodies (`requestId`, shown with every upstream error); the
+console's response carries it too. So one id finds the console's lines and the engine's. Log
+lines are plain text or one JSON object each (LOG_FORMAT=json), with `request_id` on every line
+a request caused, and one access line per request with ACCESS_LOG=true.
 """
 
 import contextvars
