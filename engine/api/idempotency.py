@@ -101,9 +101,10 @@ async def idempotent(
         except BaseException:
             await IdempotencyRecord.objects.filter(pk=claim.pk).adelete()
             raise
-        claim.status_code = status
-        claim.response_ciphertext = crypto.encrypt(json.dumps(payload, default=str))
-        await claim.asave(update_fields=["status_code", "response_ciphertext"])
+        # (an update, not a save: a claim taken over as abandoned is simply no longer there)
+        await IdempotencyRecord.objects.filter(pk=claim.pk).aupdate(
+            status_code=status, response_ciphertext=crypto.encrypt(json.dumps(payload, default=str))
+        )
         return JsonResponse(payload, status=status)
 
 
