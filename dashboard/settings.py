@@ -16,6 +16,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.signals import connection_created
 
+from dashboard import logs
 from dashboard.alerts.egress import parse_allow  # the alerts' egress rule: pure, no Django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -146,6 +147,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz and /metrics, answered before the rest (and whatever the Host header says)
+    "dashboard.probes.probes_middleware",
+    "dashboard.front.middleware.request_id",
     "dashboard.front.middleware.server_timing",
     "dashboard.front.middleware.client_address",
     # Django's own middleware, run on the event loop instead of in worker threads (see the module)
@@ -195,6 +199,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "Create it (or point CONSOLE_VAR_DIR at a directory that exists), or set DATABASE_URL."
         )
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # a database that does not answer fails a request (and /readyz) in seconds, not minutes
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
     def _private_database(sender: object, connection: Any, **kwargs: object) -> None:
         # SQLite makes the file 0644 when it first connects; its journal files take its mode.
@@ -241,6 +248,45 @@ AUTH_PASSWORD_VALIDATORS = [
 # See dashboard/accounts/identity.py.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 AUTHENTICATION_BACKENDS = ["dashboard.accounts.identity.CachedModelBackend"]
+# Usernames and passwords kept by the console; false leaves single sign-on as the only way in.
+LOCAL_ACCOUNTS = env.bool("LOCAL_ACCOUNTS", default=True)
+
+# Single sign-on through an OpenID Connect provider (dashboard/accounts/sso.py): off unless
+# OIDC_ISSUER is set. The role comes from the groups claim at every sign-in.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = secret("OIDC_CLIENT_SECRET")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_ROLE_GROUPS = {
+    role: env.list(f"OIDC_{role.upper()}_GROUPS", default=[]) for role in ("viewer", "operator", "admin")
+}
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT_SECONDS", default=10.0)
+OIDC_USE_PKCE = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso_callback"
+if OIDC_ISSUER:
+    missing = [
+        name
+        for name, value in (
+            ("OIDC_CLIENT_ID", OIDC_RP_CLIENT_ID),
+            ("OIDC_CLIENT_SECRET", OIDC_RP_CLIENT_SECRET),
+        )
+        if not value
+    ]
+    if missing or not any(OIDC_ROLE_GROUPS.values()):
+        raise ImproperlyConfigured(
+            f"OIDC_ISSUER is set, so single sign-on is on, but {', '.join(missing) or 'no group maps to a role'}: "
+            "set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (the client registered at the provider) and name the "
+            "groups of at least one role in OIDC_VIEWER_GROUPS, OIDC_OPERATOR_GROUPS or OIDC_ADMIN_GROUPS."
+        )
+    AUTHENTICATION_BACKENDS.append("dashboard.accounts.sso.SingleSignOnBackend")
+elif not LOCAL_ACCOUNTS:
+    raise ImproperlyConfigured(
+        "LOCAL_ACCOUNTS=false turns password sign-in off, and single sign-on is not set up (OIDC_ISSUER): "
+        "nobody could sign in. Set OIDC_ISSUER (and its OIDC_* settings) or LOCAL_ACCOUNTS=true."
+    )
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -277,12 +323,10 @@ if env.str("SECURE_PROXY_SSL_HEADER", default=""):
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # one line per upstream request is noise; the client logs retries and failures itself
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
-}
+# Prometheus /metrics (dashboard/probes.py) answers only this bearer token; unset, it is off.
+METRICS_TOKEN = secret("METRICS_TOKEN")
+
+# One line per record on stderr: plain, or JSON with the request id (dashboard/logs.py).
+LOGGING = logs.logging_config(env.str("LOG_FORMAT", default="plain"), env.str("LOG_LEVEL", default="INFO"))
+# A line per request answered (method, path, status, time, request id); off by default.
+ACCESS_LOG = env.bool("ACCESS_LOG", default=False)

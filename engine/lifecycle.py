@@ -9,13 +9,15 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from engine.models import Operation
+from engine import updates
+from engine.models import IdempotencyRecord, Operation
 
 logger = logging.getLogger("engine")
 SWEEP_SECONDS = 300  # how often recordings and kept response bodies past their retention go
 CONNECTION_CHECK_SECONDS = 10
 _sweeper: "asyncio.Task[None] | None" = None
 _connection_keeper: "asyncio.Task[None] | None" = None
+_update_follower: "asyncio.Task[None] | None" = None
 
 
 async def keep_connections() -> None:
@@ -46,7 +48,7 @@ async def sweep_forever(every_seconds: float) -> None:
 
 
 async def startup() -> None:
-    global _sweeper, _connection_keeper
+    global _sweeper, _connection_keeper, _update_follower
     from engine.live import recordings
     from engine.live.hub import hubs
     from engine.live.recorder import recorders
@@ -61,6 +63,8 @@ async def startup() -> None:
     )
     if ended:
         logger.warning("Marked %d operation(s) left running by a previous process as failed", ended)
+    # Idempotency-Keys a previous process claimed and never answered: a retry may run them again.
+    await IdempotencyRecord.objects.filter(status_code=IdempotencyRecord.PENDING).adelete()
     # Live view and recordings follow runtimes from here; the manager does not know them.
     for observer in (hubs, recorders):
         if observer not in manager.observers:
@@ -71,6 +75,9 @@ async def startup() -> None:
     interval = min(SWEEP_SECONDS, settings.RECORDING_RETENTION_SECONDS, settings.NETWORK_RETENTION_SECONDS)
     _sweeper = asyncio.get_running_loop().create_task(sweep_forever(interval), name="retention-sweeper")
     _connection_keeper = asyncio.get_running_loop().create_task(keep_connections(), name="db-keeper")
+    _update_follower = asyncio.get_running_loop().create_task(
+        updates.follow_other_processes(), name="update-follower"
+    )
 
 
 async def shutdown() -> None:
@@ -80,7 +87,7 @@ async def shutdown() -> None:
     # Agent loops first: each ends its operation while its runtime's browser is still there.
     await runner.shutdown()
     await manager.shutdown()
-    for task in (_sweeper, _connection_keeper):
+    for task in (_sweeper, _connection_keeper, _update_follower):
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

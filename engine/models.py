@@ -192,6 +192,8 @@ class IdempotencyRecord(models.Model):
     returned), and a record expires after ENGINE_IDEMPOTENCY_TTL_SECONDS.
     """
 
+    PENDING = 0  # the status of a claimed key whose create has not answered yet (no response kept)
+
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE)
     scope = models.CharField(max_length=300)  # method + route path
     key = models.CharField(max_length=200)

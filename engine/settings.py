@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from engine import logs
 from engine.egress.policy import parse_allow
 from engine.runtimes import chromium
 
@@ -92,6 +93,9 @@ def _optional_secret(name: str) -> str:
     return value
 
 
+# /metrics answers only this bearer token; unset, metrics are off (engine/api/probes.py).
+METRICS_TOKEN = _optional_secret("ENGINE_METRICS_TOKEN")
+
 DEBUG = env.bool("ENGINE_DEBUG", default=False)
 # Runtimes may reach loopback/private addresses only where this names them (host, host:port or
 # CIDR, comma-separated); the engine's own ports never. Parsed here so a typo stops the start.
@@ -120,6 +124,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue on the
     # busy timeout instead of one failing at once with "database is locked" when it upgrades.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # a database that does not answer fails a query (and /readyz) in seconds, not minutes
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 # The engine's ORM work runs on one thread (engine/asgi.py), which keeps its connection for good;
 # engine/lifecycle.py closes it when it breaks or is due (never per request).
 DATABASES["default"]["CONN_MAX_AGE"] = None
@@ -273,11 +280,8 @@ def _check_live_settings() -> None:
 
 _check_live_settings()
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("ENGINE_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# One line per record on stderr: plain, or JSON with the request id (engine/logs.py).
+LOG_FORMAT = env.str("ENGINE_LOG_FORMAT", default=env.str("LOG_FORMAT", default="plain"))
+LOGGING = logs.logging_config(LOG_FORMAT, env.str("ENGINE_LOG_LEVEL", default="INFO"))
+# A line per request answered (method, path, status, time, request id); off by default (load).
+ACCESS_LOG = env.bool("ENGINE_ACCESS_LOG", default=env.bool("ACCESS_LOG", default=False))

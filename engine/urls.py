@@ -1,7 +1,7 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 
-from engine.api import errors
+from engine.api import errors, probes
 from engine.api.app import api
 from engine.runtimes.manager import manager
 
@@ -27,6 +27,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("v1/", api.urls),
     path("healthz", healthz),
+    path("readyz", probes.readyz),
+    path("metrics", probes.metrics_view),
     path("embed/", include("engine.live.urls")),
 ]
 

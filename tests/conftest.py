@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, sync_playwright
 from engine.runtimes import chromium
 from tests.support.engine_process import EngineProcess, refused_port
 from tests.support.model_server import ModelServer
+from tests.support.postgres_server import PostgresServer, shared_server
 from tests.support.site import TestSite
 
 
@@ -40,6 +41,12 @@ def site() -> Iterator[TestSite]:
     served = TestSite().start()
     yield served
     served.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresServer:
+    """A real PostgreSQL server (started on first use; the PostgreSQL run's own when it is one)."""
+    return shared_server()
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.middleware import get_user
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, User
@@ -59,6 +60,11 @@ class CachedModelBackend(ModelBackend):
     the user's generation, which `forget` replaces: a request that read the row just before a
     change and stores its copy just after can only store a copy of a past generation, never read
     again (deleting the copy alone would let that late write bring the old row back)."""
+
+    def authenticate(self, request: HttpRequest | None, *args: Any, **kwargs: Any) -> User | None:  # type: ignore[override]
+        if not settings.LOCAL_ACCOUNTS:  # password sign-in is off: single sign-on only
+            return None
+        return super().authenticate(request, *args, **kwargs)  # type: ignore[no-any-return]
 
     def get_user(self, user_id: Any) -> User | None:
         entry_key, generation_key = _keys(user_id)

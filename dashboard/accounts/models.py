@@ -16,3 +16,21 @@ class Preferences(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.time_zone or 'default zone'})"
+
+
+class SingleSignOnIdentity(models.Model):
+    """The identity provider's subject a user signs in as (dashboard/accounts/sso.py): the one
+    thing single sign-on finds a user by, never a name or an e-mail address."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="one_user_per_sso_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

@@ -27,7 +27,7 @@ def _is_last_admin(user: User) -> bool:
     return role_of(user) == "admin" and not active_admins().exclude(pk=user.pk).exists()
 
 
-def _assign_role(user: User, role: str) -> None:
+def assign_role(user: User, role: str) -> None:
     """One role group per user; other (non-role) groups are kept."""
     if role not in ROLES:
         raise ValueError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
@@ -39,10 +39,18 @@ def _assign_role(user: User, role: str) -> None:
         user.save(update_fields=["is_superuser"])
 
 
+def clear_role(user: User) -> None:
+    """No role at all (single sign-on, when the provider's groups map to none)."""
+    user.groups.remove(*Group.objects.filter(name__in=ROLES))
+    if user.is_superuser:
+        user.is_superuser = False
+        user.save(update_fields=["is_superuser"])
+
+
 def create_user(username: str, role: str, password: str) -> User:
     with transaction.atomic():
         user = User.objects.create_user(username, password=password)
-        _assign_role(user, role)
+        assign_role(user, role)
     return user
 
 
@@ -50,7 +58,7 @@ def set_role(user: User, role: str) -> None:
     with transaction.atomic():
         if role != "admin" and _is_last_admin(user):
             raise LastAdminError
-        _assign_role(user, role)
+        assign_role(user, role)
 
 
 def set_active(user: User, active: bool) -> None:

@@ -15,7 +15,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard.accounts import users
+from dashboard.accounts import sso, users
 from dashboard.accounts.forms import UserActiveForm, UserCreateForm, UserRoleForm
 from dashboard.accounts.roles import ROLES, role_required
 from dashboard.audit.log import record
@@ -67,7 +67,20 @@ class RateLimitedLoginView(LoginView):
     user exists or not, so the lock tells an attacker nothing.
     """
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            local_accounts=settings.LOCAL_ACCOUNTS,
+            sso_name=settings.OIDC_PROVIDER_NAME if settings.OIDC_ISSUER else "",
+            # why the last single sign-on was refused, said once
+            sso_error=self.request.session.pop(sso.ERROR_KEY, ""),
+        )
+        return context
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.LOCAL_ACCOUNTS:
+            form = self.get_form_class()(request)
+            return self.render_to_response(self.get_context_data(form=form), status=403)
         if _locked(request):
             # an unbound form: binding it would check the password, which a locked pair must not get
             form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")})

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from dashboard import logs
 from dashboard.bctrl import surface, timing
 from dashboard.bctrl.errors import BY_STATUS, BctrlError, Unavailable, UnexpectedAnswer
 
@@ -99,7 +100,7 @@ class BctrlClient:
         refused unread as busy (503 `server.busy`). A failed write that may have been done
         anyway is marked `maybe_done`.
         """
-        headers = dict(headers or {})
+        headers = _traced(headers)
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         # A streamed body can be read once: sending it again would send nothing, so it is not retried.
@@ -245,6 +246,7 @@ class BctrlClient:
     @asynccontextmanager
     async def stream(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
         """Stream a response body (downloads, SSE); errors are raised before the body is read."""
+        kwargs["headers"] = _traced(kwargs.get("headers"))
         try:
             async with self._http.stream(method, path.lstrip("/"), **kwargs) as response:
                 if not response.is_success:
@@ -255,13 +257,34 @@ class BctrlClient:
             raise self._unavailable(exc) from exc
 
     def _unavailable(self, exc: httpx.TransportError) -> "Unavailable":
+        # no answer to take an id from: the id the call was sent with, which the console's log has
+        request_id = logs.current_request_id.get() or None
         if isinstance(exc, httpx.TimeoutException):
             return Unavailable(
-                504, "request.timeout", "The BCTRL API did not answer in time.", transient=True
+                504,
+                "request.timeout",
+                "The BCTRL API did not answer in time.",
+                request_id=request_id,
+                transient=True,
             )
         return Unavailable(
-            0, "api.unreachable", f"The BCTRL API at {self.base_url} could not be reached.", transient=True
+            0,
+            "api.unreachable",
+            f"The BCTRL API at {self.base_url} could not be reached.",
+            request_id=request_id,
+            transient=True,
         )
+
+
+def _traced(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The call's headers with the console request's id (dashboard/logs.py), so the engine's
+    lines for this call carry the same id as the console's. A read shared by several requests
+    (`get`) carries the id of the one that started it."""
+    traced = dict(headers or {})
+    request_id = logs.current_request_id.get()
+    if request_id:
+        traced.setdefault("X-Request-Id", request_id)
+    return traced
 
 
 def _read_key(path: str, params: Mapping[str, Any] | None, writes: int) -> tuple[Any, ...] | None:

@@ -24,6 +24,7 @@ from django.middleware import clickjacking, common, csrf, security
 from django.template.response import TemplateResponse
 from django.utils.deprecation import MiddlewareMixin
 
+from dashboard import logs
 from dashboard.bctrl import timing
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
@@ -52,6 +53,37 @@ def server_timing(
 
 server_timing.async_capable = True  # type: ignore[attr-defined]
 server_timing.sync_capable = False  # type: ignore[attr-defined]
+
+
+def request_id(
+    get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+) -> Callable[[HttpRequest], Awaitable[HttpResponseBase]]:
+    """Every request's id (dashboard/logs.py): the X-Request-Id a trusted proxy set, else a new
+    one; on every log line and API call the request causes, and on its response."""
+    assert iscoroutinefunction(get_response), "the console's middleware chain is async (ASGI)"
+
+    async def middleware(request: HttpRequest) -> HttpResponseBase:
+        given = request.headers.get("X-Request-Id", "")
+        trusted = _trusted(request.META.get("REMOTE_ADDR") or "")  # the peer: before client_address
+        token = logs.current_request_id.set(
+            given if trusted and logs.ACCEPTED_REQUEST_ID.match(given) else logs.new_request_id()
+        )
+        started = time.perf_counter()
+        try:
+            response = await get_response(request)
+            response["X-Request-Id"] = logs.current_request_id.get()
+            if settings.ACCESS_LOG:
+                logs.access_line(request.method or "", request.path, response.status_code, started)
+            return response
+        finally:
+            logs.current_request_id.reset(token)
+
+    markcoroutinefunction(middleware)
+    return middleware
+
+
+request_id.async_capable = True  # type: ignore[attr-defined]
+request_id.sync_capable = False  # type: ignore[attr-defined]
 
 
 class OnTheLoop(MiddlewareMixin):

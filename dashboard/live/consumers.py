@@ -29,7 +29,7 @@ from dashboard.bctrl import events as events_api
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.events import Event
-from dashboard.live import fragments
+from dashboard.live import fragments, metrics
 from dashboard.live.inspector import (
     Requests,
     SeenIds,
@@ -55,6 +55,7 @@ class SignedInConsumer(AsyncWebsocketConsumer):
     role: str | None = None
     user_id: int | None = None
     checker: asyncio.Task[None] | None = None
+    kind = ""  # its label in bctrl_console_websockets
 
     async def admit(self) -> bool:
         user: AbstractBaseUser | AnonymousUser | None = self.scope.get("user")
@@ -66,6 +67,7 @@ class SignedInConsumer(AsyncWebsocketConsumer):
             await self._refuse(4403)
             return False
         self.user_id = user.pk
+        metrics.WEBSOCKETS.labels(self.kind).inc()
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         self.checker = asyncio.get_running_loop().create_task(self._check_session())
         return True
@@ -105,7 +107,9 @@ class SignedInConsumer(AsyncWebsocketConsumer):
         if self.checker is not None:
             self.checker.cancel()
         if self.user_id is not None:
+            metrics.WEBSOCKETS.labels(self.kind).dec()
             await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+            self.user_id = None
 
 
 def _after(scope: dict[str, Any]) -> int | None:
@@ -114,6 +118,7 @@ def _after(scope: dict[str, Any]) -> int | None:
 
 
 class UpdatesConsumer(SignedInConsumer):
+    kind = "updates"
     sent_through = 0
     subscribed = False
 
@@ -191,6 +196,7 @@ class RuntimeEventsConsumer(SignedInConsumer):
     page shows, and `skip` how many events right after it the page shows too (an API whose list
     gives no position past its last page, bctrl/events.py `position_after`)."""
 
+    kind = "events"
     watching: tuple[str, str] | None = None
     polling = False
     sent: SeenIds

@@ -48,7 +48,7 @@ from dashboard.accounts.roles import ROLES
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.errors import BctrlError
-from dashboard.live import fragments
+from dashboard.live import fragments, metrics
 from dashboard.live.snapshots import Snapshots
 
 logger = logging.getLogger("dashboard.live")
@@ -102,6 +102,7 @@ class UpdatesRelay:
         # told of every update after the sockets are (the alert rules, dashboard/alerts/watch.py);
         # each must return at once (queue the work), a slow one would hold the stream up
         self.listeners: list[Callable[[updates_api.Update], None]] = []
+        self.disconnected_at: float | None = time.monotonic()  # None while connected
         self._task: asyncio.Task[None] | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._positioned = asyncio.Event()
@@ -129,6 +130,7 @@ class UpdatesRelay:
             self._idle.cancel()
             self._idle = None
         if self._task is None or self._task.done():
+            self.disconnected_at = time.monotonic()  # trying from now on (readiness counts from here)
             self._task = asyncio.get_running_loop().create_task(self._run(), name="updates-relay")
 
     def unsubscribe(self) -> None:
@@ -159,6 +161,7 @@ class UpdatesRelay:
         if connected != self.connected:
             get_client().fence()  # an update may have been missed: reads start afresh
             self.snapshots.connection_changed(connected)
+            self.disconnected_at = None if connected else time.monotonic()
         self.connected = connected
 
     async def _went(self, up: bool) -> None:
@@ -176,6 +179,13 @@ class UpdatesRelay:
             return
         for role in ROLES:
             await self.layer.group_send(role_group(role), message)
+
+    def reconnecting_for(self) -> float:
+        """Seconds the reader has been trying to reconnect (0: connected, or not running)."""
+        running = self._task is not None and not self._task.done()
+        if not running or self.connected or self.disconnected_at is None:
+            return 0.0
+        return time.monotonic() - self.disconnected_at
 
     async def position(self, timeout: float = 10.0) -> int | None:
         """The id of the last update delivered (where a new socket starts), once the reader knows it."""
@@ -196,6 +206,7 @@ class UpdatesRelay:
                 async with updates_api.open_stream(self.last_id) as stream:
                     opened = time.monotonic()
                     self.connections += 1
+                    metrics.RELAY_CONNECTIONS.inc()
                     self._set_connected(True)
                     self.last_error = ""
                     await self._went(up=True)
@@ -261,6 +272,7 @@ class UpdatesRelay:
             _last_relayed = update.id
         if update.created_at is not None:
             self.lag_ms = max(0, round((time.time() - update.created_at.timestamp()) * 1000))
+            metrics.RELAY_LAG_SECONDS.set(self.lag_ms / 1000)
 
 
 def _backoff(failures: int) -> float:

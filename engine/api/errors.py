@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from engine import metrics
 from engine.errors import ApiError
 
 logger = logging.getLogger("engine.api")
@@ -48,6 +49,7 @@ def error_body(error: ApiError, request_id: str | None) -> dict[str, Any]:
 
 
 def error_response(request: HttpRequest, error: ApiError) -> JsonResponse:
+    metrics.API_ERRORS.labels(str(error.status), error.code).inc()
     response = JsonResponse(error_body(error, getattr(request, "request_id", None)), status=error.status)
     for name, value in error.headers.items():
         response[name] = value

@@ -18,7 +18,7 @@ from pydantic import ConfigDict, Field
 # Imported for its side effect: the agent calls register themselves in the step catalogue
 # (the steps layer never imports the agents layer above it).
 import engine.agents.calls  # noqa: F401
-from engine import wire
+from engine import metrics, wire
 from engine.api.auth import OPERATOR, READ
 from engine.api.common import WorkspaceId, to_json
 from engine.api.idempotency import idempotent
@@ -170,6 +170,7 @@ async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: Exec
         await executor.prepare(runtime, planned)
         admin = getattr(request.auth, "scope", None) == "admin"  # type: ignore[attr-defined]
         result = await executor.run(session, workspace, runtime, planned, admin=admin)
+        metrics.observe_steps(result["steps"])
         if result["operation"] is not None:
             result["operation"] = to_json(OperationOut, wire.operation(result["operation"]))
         return 200, result

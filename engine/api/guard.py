@@ -44,9 +44,10 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from engine import metrics
 from engine.api.errors import error_body, key_required
-from engine.api.middleware import new_request_id
 from engine.errors import ApiError
+from engine.logs import request_id_from
 from engine.models import ApiKey
 
 Scope = dict[str, Any]
@@ -61,8 +62,9 @@ LONG_POLLS = (
     ("POST", re.compile(r"^/v1/operations/[^/]+/wait$")),
     ("GET", re.compile(r"^/v1/updates/stream$")),
 )
-# Answered whatever the load: a supervisor asking whether the process lives.
-UNCOUNTED = ("/healthz",)
+# Answered whatever the load: a supervisor asking whether the process lives or is ready, and the
+# metrics scraper (engine/api/probes.py: cheap, from memory or one query with a time limit).
+UNCOUNTED = ("/healthz", "/readyz", "/metrics")
 RETRY_AFTER_SECONDS = 1
 BODY_GRACE_SECONDS = 1.0  # a body's first second is free of the pace floor
 EMBED_PAGE = re.compile(
@@ -183,10 +185,11 @@ def _embed_token_valid(scope: Scope) -> bool:
     return True
 
 
-async def _refuse(send: Any, error: ApiError, close: bool = True) -> None:
+async def _refuse(scope: Scope, send: Any, error: ApiError, close: bool = True) -> None:
     """Answer with the contract's error body; `close` unless the connection may serve the next one
     (a refused body may still be arriving: closing is how the client learns to stop sending it)."""
-    request_id = new_request_id()
+    request_id = request_id_from(_header(scope, b"x-request-id"))
+    metrics.API_ERRORS.labels(str(error.status), error.code).inc()
     body = json.dumps(error_body(error, request_id)).encode()
     headers = [
         (b"content-type", b"application/json"),
@@ -274,20 +277,25 @@ def _large_body(scope: Scope) -> bool:
 
 def guard(app: Any) -> Any:
     async def guarded(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in UNCOUNTED:
+        if scope["type"] != "http":
             await app(scope, receive, send)
+            return
+        if scope["path"] in UNCOUNTED:  # not counted, but its body bounded like any other
+            await _checked(app, scope, receive, send, None, False)
             return
         keyed = "streams" if is_long_poll(scope["method"], scope["path"]) else "requests"
         key = await _key_of(scope, keyed)
         if isinstance(key, ApiError):
-            await _refuse(send, key, close=_large_body(scope))
+            metrics.ADMISSION_REFUSALS.labels(keyed).inc()
+            await _refuse(scope, send, key, close=_large_body(scope))
             return
         if key[0] is None and _needs_key(scope["path"]):
-            await _refuse(send, key_required())  # at once, the body unread: nothing to count
+            await _refuse(scope, send, key_required())  # at once, the body unread: nothing to count
             return
         kind = keyed if key[0] is not None or _embed_token_valid(scope) else "unauthenticated"
         if not admission.admit(kind):
-            await _refuse(send, busy(kind), close=_large_body(scope))
+            metrics.ADMISSION_REFUSALS.labels(kind).inc()
+            await _refuse(scope, send, busy(kind), close=_large_body(scope))
             return
         released = False
 
@@ -347,13 +355,13 @@ async def _checked(
         if api_key is not None and not fresh:
             api_key = await keyring.find(_bearer(scope) or "")
         if api_key is None:
-            await _refuse(send, key_required())
+            await _refuse(scope, send, key_required())
             return
         scope = {**scope, SCOPE_KEY: api_key}
     limit, code, setting = body_limit(scope["method"], path)
     declared = _header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        await _refuse(send, _too_large(limit, code, setting))
+        await _refuse(scope, send, _too_large(limit, code, setting))
         return
     received = 0
     waited = 0.0  # seconds spent waiting for the client's body
@@ -366,7 +374,7 @@ async def _checked(
         # Answer now, and tell Django the client left.
         nonlocal answered
         answered = True
-        await _refuse(send, error)
+        await _refuse(scope, send, error)
         return {"type": "http.disconnect"}
 
     async def counted_receive() -> dict[str, Any]:

@@ -2,8 +2,14 @@
 
 Records are sealed (Fernet, like vault secrets: an execute's result may hold what vault.read
 returned) and expire after ENGINE_IDEMPOTENCY_TTL_SECONDS; expired ones are ignored and purged.
-The per-key lock that serialises two concurrent requests with one key lives only while a request
-holds or waits for it.
+
+Two requests with one key run `create` once, whichever process of the engine each reaches: the
+first claims the key by inserting its record (pending, `status_code` 0) before it creates, and
+the table's unique constraint refuses the second claim, which then waits for the first's answer
+(polling the record) and replays it. Within one process, a per-key lock queues them first (no
+polling there); it lives only while a request holds or waits for it. A failed create drops its
+claim (a retry runs again); a claim whose process died is dropped when the engine starts
+(engine/lifecycle.py), or taken over once it is older than any create may take.
 """
 
 import asyncio
@@ -27,6 +33,8 @@ from engine.models import ApiKey, IdempotencyRecord
 LockKey = tuple[str, str, str]
 _locks: dict[LockKey, tuple[asyncio.Lock, list[int]]] = {}
 PURGE_INTERVAL_SECONDS = 60
+PENDING = IdempotencyRecord.PENDING
+CLAIM_POLL_SECONDS = 0.05
 _last_purge = 0.0
 
 
@@ -85,28 +93,54 @@ async def idempotent(
     digest = body_hash(body)
     await _purge_expired()
     async with _held((str(api_key.id), scope, key)):
-        records = IdempotencyRecord.objects.filter(api_key=api_key, scope=scope, key=key)
-        await records.filter(created_at__lt=_oldest_valid()).adelete()
-        record = await records.afirst()
-        if record is not None:
-            if record.request_hash != digest:
-                raise ApiError(
-                    409,
-                    "idempotency.conflict",
-                    "This Idempotency-Key was already used with a different request body.",
-                )
+        claim = await _claimed_or_replay(api_key, scope, key, digest)
+        if isinstance(claim, JsonResponse):
+            return claim
+        try:
+            status, payload = await create()
+        except BaseException:
+            await IdempotencyRecord.objects.filter(pk=claim.pk).adelete()
+            raise
+        # (an update, not a save: a claim taken over as abandoned is simply no longer there)
+        await IdempotencyRecord.objects.filter(pk=claim.pk).aupdate(
+            status_code=status, response_ciphertext=crypto.encrypt(json.dumps(payload, default=str))
+        )
+        return JsonResponse(payload, status=status)
+
+
+async def _claimed_or_replay(
+    api_key: ApiKey, scope: str, key: str, digest: str
+) -> IdempotencyRecord | JsonResponse:
+    """Our claim on the key, or the replay of the answer another request stored under it."""
+    records = IdempotencyRecord.objects.filter(api_key=api_key, scope=scope, key=key)
+    await records.filter(created_at__lt=_oldest_valid()).adelete()
+    waited_since = time.monotonic()
+    while True:
+        try:
+            return await IdempotencyRecord.objects.acreate(
+                api_key=api_key, scope=scope, key=key, request_hash=digest, status_code=PENDING
+            )
+        except IntegrityError:
+            record = await records.afirst()
+        if record is None:
+            continue  # the other claim failed and was dropped in between: claim it again
+        if record.request_hash != digest:
+            raise ApiError(
+                409,
+                "idempotency.conflict",
+                "This Idempotency-Key was already used with a different request body.",
+            )
+        if record.status_code != PENDING:
             stored = json.loads(crypto.decrypt(record.response_ciphertext))
             response = JsonResponse(stored, status=record.status_code)
             response["Idempotent-Replayed"] = "true"
             return response
-        status, payload = await create()
-        with contextlib.suppress(IntegrityError):
-            await IdempotencyRecord.objects.acreate(
-                api_key=api_key,
-                scope=scope,
-                key=key,
-                request_hash=digest,
-                status_code=status,
-                response_ciphertext=crypto.encrypt(json.dumps(payload, default=str)),
-            )
-        return JsonResponse(payload, status=status)
+        if time.monotonic() - waited_since > abandoned_after():
+            # Its request has outlived any create: the process that claimed it is gone.
+            await records.filter(pk=record.pk, status_code=PENDING).adelete()
+        await asyncio.sleep(CLAIM_POLL_SECONDS)
+
+
+def abandoned_after() -> float:
+    """Seconds after which a pending claim is someone's that will never answer."""
+    return settings.MAX_EXECUTE_SECONDS + 60.0

@@ -1,26 +1,32 @@
-import secrets
+import time
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
 
 from engine.api.errors import error_response
 from engine.errors import ApiError
+from engine.logs import access_line, current_request_id, request_id_from
 
 Handler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 
-def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
-
-
 def request_id_middleware(get_response: Handler) -> Handler:
-    """Give every request an id, echo it in X-Request-Id (error bodies repeat it)."""
+    """Give every request an id (the caller's X-Request-Id when it sent a plain one), echo it in
+    X-Request-Id (error bodies repeat it) and put it on every log line the request causes."""
     assert iscoroutinefunction(get_response)
 
     async def middleware(request: HttpRequest) -> HttpResponseBase:
-        request.request_id = new_request_id()  # type: ignore[attr-defined]
-        response = await get_response(request)
+        request.request_id = request_id_from(request.headers.get("X-Request-Id"))  # type: ignore[attr-defined]
+        token = current_request_id.set(request.request_id)  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        try:
+            response = await get_response(request)
+            if settings.ACCESS_LOG:
+                access_line(request.method or "", request.path, response.status_code, started)
+        finally:
+            current_request_id.reset(token)
         response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
         return response
 

@@ -22,8 +22,8 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Header, Query, Router, Schema
 from pydantic import Field, field_validator
 
+from engine import metrics, wire
 from engine import mounts as mount_rules
-from engine import wire
 from engine.api.auth import OPERATOR, READ
 from engine.api.common import RuntimeId, WorkspaceId, parse_uuid, to_json
 from engine.api.idempotency import idempotent
@@ -242,22 +242,23 @@ async def create_runtime(
     async def create() -> tuple[int, dict[str, Any]]:
         launch = payload.launch
         config = launch.config.model_dump(mode="json", exclude_none=True) if launch.config else {}
-        runtime = await manager.launch(
-            workspace,
-            LaunchRequest(
-                alias=payload.alias,
-                kind=payload.kind,
-                driver=payload.driver,
-                mode=launch.mode,
-                profile_id=launch.profileId if isinstance(launch, ProfileLaunch) else None,
-                config=config,
-                mounts=mount_rules.narrow(workspace.mounts, mount_rules.dump(payload.mounts) or None),
-                requested_mounts=mount_rules.dump(payload.mounts),
-                # a team key's runtimes count against the engine's own limit only (models.ApiKey.team)
-                api_key_id=None if request.auth.team else str(request.auth.id),  # type: ignore[attr-defined]
-                metadata=payload.metadata,
-            ),
-        )
+        with metrics.launch_observed():
+            runtime = await manager.launch(
+                workspace,
+                LaunchRequest(
+                    alias=payload.alias,
+                    kind=payload.kind,
+                    driver=payload.driver,
+                    mode=launch.mode,
+                    profile_id=launch.profileId if isinstance(launch, ProfileLaunch) else None,
+                    config=config,
+                    mounts=mount_rules.narrow(workspace.mounts, mount_rules.dump(payload.mounts) or None),
+                    requested_mounts=mount_rules.dump(payload.mounts),
+                    # a team key's runtimes count against the engine's own limit only (models.ApiKey.team)
+                    api_key_id=None if request.auth.team else str(request.auth.id),  # type: ignore[attr-defined]
+                    metadata=payload.metadata,
+                ),
+            )
         return 200, to_json(RuntimeOut, wire.runtime(runtime))
 
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)

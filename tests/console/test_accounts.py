@@ -13,6 +13,8 @@ from django.test import Client
 from dashboard.accounts.roles import role_of
 from dashboard.audit.models import AuditEntry
 
+pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -3,10 +3,13 @@
 import uuid
 
 import httpx
+import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
 from dashboard.audit.models import AuditEntry
+
+pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
 
 
 def _entry(

@@ -27,6 +27,7 @@ from tests.support.engine_process import ROOT, EngineProcess, eventually
 from tests.support.updates import newest_update
 
 PASSWORD = "workers correct horse battery"
+METRICS_TOKEN = "workers-metrics-token"
 SEQ = re.compile(r'id="live-cursor"[^>]*data-seq="(\d+)"')
 URL = re.compile(r"BCTRL Console  (http://127\.0\.0\.1:\d+)/")
 
@@ -117,8 +118,10 @@ def up(
         "LOGIN_RATE_LIMIT": "3",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
+        "METRICS_TOKEN": METRICS_TOKEN,
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = var_dir / "up.log"
     process = _start_up(env, log, "--console-workers", "2")
     workers: list[int] = []
@@ -231,3 +234,20 @@ def _seqs_within(socket: ClientConnection, expected: int, seconds: float) -> lis
         if expected in seen:
             deadline = min(deadline, time.monotonic() + 1)
     return seen
+
+
+def test_metrics_from_either_process_count_both_processes_sockets(up: Up) -> None:
+    with up.client() as client:
+        assert up.sign_in(client, "alice", PASSWORD).status_code == 302
+        cookies = client.cookies
+
+    def counted(worker: int) -> str:
+        with up.only(worker), up.client() as client:
+            return client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+
+    with contextlib.ExitStack() as stack:
+        for worker in up.workers:  # one socket on each process
+            with up.only(worker):
+                stack.enter_context(up.socket(cookies, 0))
+        for worker in up.workers:  # whichever process answers, it counts both
+            assert eventually(lambda w=worker: 'bctrl_console_websockets{kind="updates"} 2.0' in counted(w))

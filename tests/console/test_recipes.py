@@ -13,6 +13,8 @@ from tests.console.runtime_support import LiveRuntime, live_runtime
 from tests.support import site as served
 from tests.support.engine_process import EngineProcess
 
+pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
+
 STEPS = [{"call": "page.title"}, {"call": "page.url"}]
 
 

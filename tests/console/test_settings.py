@@ -105,3 +105,23 @@ def test_asking_a_command_for_help_writes_nothing(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert "usage:" in result.stdout.lower() or "subcommands" in result.stdout.lower()
         assert not var_dir.exists(), f"manage.py {' '.join(argv)} made {var_dir}"
+
+
+def test_single_sign_on_without_a_client_or_a_role_mapping_refuses_to_start(tmp_path: Path) -> None:
+    result = _settings(tmp_path, OIDC_ISSUER="https://id.example.test/realms/acme")
+    assert result.returncode != 0
+    assert "OIDC_CLIENT_ID, OIDC_CLIENT_SECRET" in result.stderr
+    mapped = _settings(
+        tmp_path, OIDC_ISSUER="https://id.example.test", OIDC_CLIENT_ID="c", OIDC_CLIENT_SECRET="s"
+    )
+    assert mapped.returncode != 0 and "no group maps to a role" in mapped.stderr
+
+
+def test_turning_local_accounts_off_without_single_sign_on_is_refused(tmp_path: Path) -> None:
+    result = _settings(tmp_path, LOCAL_ACCOUNTS="false")
+    assert result.returncode != 0 and "nobody could sign in" in result.stderr
+
+
+def test_a_log_format_other_than_plain_or_json_is_refused(tmp_path: Path) -> None:
+    result = _settings(tmp_path, LOG_FORMAT="xml")
+    assert result.returncode != 0 and "LOG_FORMAT is 'xml': use plain or json." in result.stderr

@@ -7,6 +7,8 @@ from django.test import Client
 from dashboard.accounts.roles import role_of
 from dashboard.audit.models import AuditEntry
 
+pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
+
 
 def _fresh(user: User) -> User:
     return User.objects.get(pk=user.pk)

@@ -5,6 +5,8 @@ import pytest
 
 from tests.support.engine_process import EngineProcess
 
+pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
+
 
 def test_it_creates_a_key_whose_secret_works_and_is_never_shown_again(
     engine: EngineProcess, api: httpx.Client

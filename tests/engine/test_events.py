@@ -8,6 +8,8 @@ import pytest
 
 from tests.support.site import TestSite as Site
 
+pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
+
 
 @pytest.fixture(scope="module")
 def runtime_url(client: httpx.Client, site: Site) -> Iterator[str]:

@@ -12,6 +12,8 @@ import pytest
 
 from tests.support.engine_process import EngineProcess, eventually
 
+pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
+
 MB = 1024 * 1024
 
 

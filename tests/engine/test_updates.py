@@ -9,9 +9,12 @@ import threading
 import uuid
 
 import httpx
+import pytest
 
 from tests.support.engine_process import EngineProcess
 from tests.support.updates import newest_update
+
+pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
 
 
 def test_it_lists_updates_after_a_sequence(api: httpx.Client) -> None:

@@ -10,6 +10,8 @@ import pytest
 from tests.support.engine_process import EngineProcess
 from tests.support.site import TestSite as Site
 
+pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
+
 SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 

@@ -3,8 +3,11 @@
 import uuid
 
 import httpx
+import pytest
 
 from tests.support.engine_process import EngineProcess
+
+pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
 
 
 def test_it_creates_gets_and_lists_a_workspace(api: httpx.Client) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 
 from dashboard.devserver.console_workers import daphne_command
+from tests.support.databases import console_database_url
 from tests.support.engine_process import ServerProcess
 
 
@@ -28,6 +29,7 @@ class ConsoleProcess(ServerProcess):
             var_dir,
             {
                 "CONSOLE_VAR_DIR": str(var_dir),
+                "DATABASE_URL": console_database_url(var_dir),  # its own, on the run's database
                 "BCTRL_API_URL": api_url,
                 "BCTRL_API_KEY": api_key,
                 "DJANGO_SETTINGS_MODULE": "dashboard.settings",

@@ -140,13 +140,17 @@ class EngineProcess(ServerProcess):
         port: int = 0,
         prefix: tuple[str, ...] = (),
     ) -> None:
+        from tests.support.databases import engine_database_url
+
         var_dir = browser_reachable(var_dir)
+        database = engine_database_url(var_dir)  # a PostgreSQL run's; else SQLite in its var dir
         super().__init__(
             var_dir,
             {
                 "ENGINE_VAR_DIR": str(var_dir),
                 "ENGINE_LOG_LEVEL": "WARNING",
                 "ENGINE_EGRESS_ALLOW": allow,
+                **({"ENGINE_DATABASE_URL": database} if database else {}),
                 **(extra_env or {}),
             },
             port,

@@ -63,8 +63,8 @@ class BoundedHeaders(HttpToolsProtocol):
 
 def _headers_timeout_body() -> dict[str, Any]:
     from engine.api.errors import error_body
-    from engine.api.middleware import new_request_id
     from engine.errors import ApiError
+    from engine.logs import new_request_id
 
     seconds = settings.HEADERS_TIMEOUT_SECONDS
     error = ApiError(

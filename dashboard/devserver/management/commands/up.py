@@ -93,6 +93,8 @@ class Command(BaseCommand):
             )
             self._wait_for(f"{engine_url}/healthz", children[-1], "engine")
             env["BCTRL_API_KEY"] = self._ensure_engine_key(api_url, env)
+        if console_workers > 1:
+            env["PROMETHEUS_MULTIPROC_DIR"] = self._metrics_dir(env)
         for _ in range(console_workers):
             children.append(self._spawn(daphne_command(listener), env, pass_fds=(listener.fileno(),)))
         # Any process may answer (they share the socket); one that dies stops the lot, below.
@@ -130,6 +132,15 @@ class Command(BaseCommand):
             except httpx.HTTPError:
                 time.sleep(0.2)
         raise CommandError(f"The {name} did not start within 60 s.")
+
+    def _metrics_dir(self, env: dict[str, str]) -> str:
+        """Where the console processes keep their metrics, so /metrics on any of them answers
+        for all (dashboard/probes.py); emptied at each start, as prometheus_client asks."""
+        path = Path(env.get("PROMETHEUS_MULTIPROC_DIR") or Path(settings.VAR_DIR) / "metrics")
+        path.mkdir(parents=True, exist_ok=True)
+        for kept in path.glob("*.db"):  # the last run's processes' series
+            kept.unlink()
+        return str(path)
 
     def _password_path(self) -> Path:
         return Path(settings.VAR_DIR) / "secrets" / "console_admin_password"

@@ -1,0 +1,87 @@
+"""What supervisors and monitoring ask the engine, outside /v1 and without an API key.
+
+- `/healthz` (engine/urls.py): the process is up; never refused as busy.
+- `/readyz`: it can serve, now: its database answers, and runtimes may launch. 503 with the
+  same small body otherwise; each check has a time limit, so the answer comes within seconds
+  even when the database hangs.
+- `/metrics`: the Prometheus text format (engine/metrics.py), for a bearer token
+  (ENGINE_METRICS_TOKEN); without one set it is off (404).
+
+None of them says anything secret: check names and states, never an address or a message.
+"""
+
+import asyncio
+import secrets
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
+
+from engine import metrics
+from engine.api.errors import error_response
+from engine.api.guard import admission
+from engine.errors import ApiError
+from engine.runtimes.manager import manager
+
+CHECK_SECONDS = 3.0
+
+# Read at each scrape, from memory.
+metrics.RUNTIMES_ACTIVE.set_function(lambda: len(manager.sessions))
+metrics.REQUESTS_IN_FLIGHT.labels("requests").set_function(lambda: admission.requests)
+metrics.REQUESTS_IN_FLIGHT.labels("streams").set_function(lambda: admission.streams)
+
+
+def _ping_database() -> None:
+    """One query on the ORM's thread, where the engine's connection is. A connection that broke
+    (the server restarted) is closed here, so the next query, this check's or a request's, opens
+    a new one instead of failing until the connection keeper's next round."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        connection.close()
+        raise
+
+
+async def _database() -> str:
+    try:
+        await asyncio.wait_for(sync_to_async(_ping_database)(), CHECK_SECONDS)
+    except TimeoutError:
+        return "timeout"
+    except DatabaseError:
+        return "unavailable"
+    return "ok"
+
+
+async def readyz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": await _database()}
+    # Isolation: once the engine reports its isolation mode, a mode in which runtimes may not
+    # launch makes the engine not ready; that check goes here, beside the database's.
+    ready = all(state == "ok" for state in checks.values())
+    return JsonResponse({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+
+async def metrics_view(request: HttpRequest) -> HttpResponse:
+    token = settings.METRICS_TOKEN
+    if not token:
+        return error_response(
+            request,
+            ApiError(404, "metrics.off", "Metrics are off: set ENGINE_METRICS_TOKEN and scrape with it."),
+        )
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), token.encode()):
+        return error_response(
+            request,
+            ApiError(
+                401,
+                "auth.required",
+                "Send ENGINE_METRICS_TOKEN as a bearer token (Authorization: Bearer <token>).",
+                headers={"WWW-Authenticate": "Bearer"},
+            ),
+        )
+    # the text format the scraper asks for (Accept), 0.0.4 when it names none
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encode(REGISTRY), content_type=content_type)
