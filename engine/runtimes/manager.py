@@ -33,9 +33,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
-from playwright.async_api import BrowserContext, Download, Playwright, async_playwright
+from playwright.async_api import Download, Playwright, async_playwright
 
 from engine import crypto, paths
+from engine.cdp import browser as cdp_browser
+from engine.cdp.browser import BrowserSpec, RunningBrowser
+from engine.cdp.listener import listener
 from engine.egress import engine_policy, launcher
 from engine.egress.proxy import EgressProxy, Upstream
 from engine.errors import ApiError
@@ -148,6 +151,7 @@ class RuntimeManager:
             return_exceptions=True,
         )
         await event_log.stop()
+        await listener.close()
         if self._playwright is not None:
             with contextlib.suppress(Exception):
                 await self._playwright.stop()
@@ -322,7 +326,7 @@ class RuntimeManager:
         try:
             if warm is not None:
                 # Launched for the pool exactly as below, with its own proxy; untouched until now.
-                session.proxy, context = warm.proxy, warm.context
+                session.proxy, running = warm.proxy, warm.browser
                 session.proxy.on_refused = session.on_refused
             else:
                 # Every request of this browser goes through its own egress proxy, chained to the
@@ -333,11 +337,11 @@ class RuntimeManager:
                 await session.proxy.start()
                 scratch = paths.runtime_scratch_dir(runtime.id)
                 user_data = paths.profile_user_data_dir(profile.id) if profile else scratch / "user-data"
-                context = await self.start_browser(scratch, user_data, config, extension_dirs, session.proxy)
+                running = await self.start_browser(scratch, user_data, config, extension_dirs, session.proxy)
         except Exception as exc:
             logger.warning(
                 "Runtime %s: the browser did not start: %s", runtime.id, exc
-            )  # Playwright's whole log
+            )  # with the end of Chromium's own log
             if session.proxy is not None:
                 await session.proxy.close()
             event_log.emit(
@@ -351,6 +355,7 @@ class RuntimeManager:
                 "runtime.launch_failed",
                 f"The browser did not start: {_first_line(exc)}. Check CHROMIUM_PATH and the engine log.",
             ) from exc
+        context = running.context
         context.set_default_timeout(DEFAULT_STEP_TIMEOUT_MS)
         session.emit(
             "runtime.started",
@@ -361,7 +366,7 @@ class RuntimeManager:
                 "warm": warm is not None,  # its browser came from the warm pool
             },
         )
-        session.attach(context)
+        session.attach(running)
         page = context.pages[0] if context.pages else await context.new_page()
         runtime.default_page_id = session.make_default(page)
         runtime.default_context_id = session.context_id
@@ -388,24 +393,26 @@ class RuntimeManager:
         config: dict[str, Any],
         extension_dirs: list[Path],
         proxy: EgressProxy,
-    ) -> BrowserContext:
+    ) -> RunningBrowser:
         """Start a runtime's Chromium: the one place that says how (cold launches and the pool).
 
         Flags from `chromium.FLAGS` and the config, the launcher (URL policy in its own mount
         namespace), all traffic through `proxy`, downloads in `scratch`; as root, as its own
-        unprivileged user with Chromium's sandbox on.
+        unprivileged user with Chromium's sandbox on. The engine holds the browser's CDP pipe
+        (engine/cdp/): its Playwright connects through the multiplexer, as gateway clients do.
         """
         playwright = await self._driver()
-        await sync_to_async(_make_dirs)(user_data, scratch / "downloads")
-        options = launch_options(config, user_data, scratch / "downloads", extension_dirs)
-        options.update(executable_path=self.launcher.executable, proxy={"server": proxy.url})
+        downloads = scratch / "downloads"
+        await sync_to_async(_make_dirs)(user_data, downloads)
+        spec = browser_spec(config, user_data, downloads, extension_dirs)
+        spec.executable, spec.proxy_url = self.launcher.executable, proxy.url
         if self.launcher.uid is not None:
             # The browser runs as its own unprivileged user, with Chromium's sandbox on.
             home = scratch / "home"
-            await sync_to_async(self.launcher.own)(user_data, scratch / "downloads", home)
-            options["args"] = [arg for arg in options["args"] if arg != "--no-sandbox"]
-            options.update(chromium_sandbox=True, env={**os.environ, "HOME": str(home)})
-        return await playwright.chromium.launch_persistent_context(**options)
+            await sync_to_async(self.launcher.own)(user_data, downloads, home)
+            spec.flags = [arg for arg in spec.flags if arg != "--no-sandbox"]
+            spec.env = cdp_browser.engine_environment(home)
+        return await cdp_browser.start(playwright, spec)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -471,9 +478,9 @@ class RuntimeManager:
             OBSERVER_TIMEOUT_SECONDS,
         )
         session.closing = True
-        if session.context is not None and status == "stopped":
+        if session.browser is not None:
             try:
-                await asyncio.wait_for(session.context.close(), CLOSE_TIMEOUT_SECONDS)
+                await session.browser.close(_close_reason(status, code, reason), CLOSE_TIMEOUT_SECONDS)
             except Exception:
                 logger.exception("Closing the browser of runtime %s failed", runtime.id)
         self.sessions.pop(runtime.id, None)
@@ -542,31 +549,27 @@ class RuntimeManager:
         return self.sessions.get(runtime_id)
 
 
-def launch_options(
+def browser_spec(
     config: dict[str, Any], user_data: Path, downloads: Path, extension_dirs: list[Path]
-) -> dict[str, Any]:
-    args = list(chromium.FLAGS)
-    options: dict[str, Any] = {
-        "user_data_dir": str(user_data),
-        "executable_path": settings.CHROMIUM_PATH,
-        "headless": True,
-        "viewport": config.get("viewport") or DEFAULT_VIEWPORT,
-        "accept_downloads": True,
-        "downloads_path": str(downloads),
-        # The engine handles its own signals and closes every browser itself on the way out.
-        "handle_sigint": False,
-        "handle_sigterm": False,
-        "handle_sighup": False,
-    }
+) -> BrowserSpec:
+    """How a runtime's Chromium starts, from its launch config (the manager adds launcher and proxy)."""
+    flags = list(chromium.FLAGS)
     if extension_dirs:
         joined = ",".join(str(d) for d in extension_dirs)
-        args += [f"--disable-extensions-except={joined}", f"--load-extension={joined}"]
-        options["ignore_default_args"] = ["--disable-extensions"]
-    options["args"] = args
-    for key, option in (("userAgent", "user_agent"), ("locale", "locale"), ("timezoneId", "timezone_id")):
-        if config.get(key):
-            options[option] = config[key]
-    return options
+        flags += [f"--disable-extensions-except={joined}", f"--load-extension={joined}"]
+    return BrowserSpec(
+        executable=settings.CHROMIUM_PATH,
+        flags=flags,
+        user_data=user_data,
+        downloads=downloads,
+        proxy_url="",
+        viewport=config.get("viewport") or DEFAULT_VIEWPORT,
+        env=cdp_browser.engine_environment(None),
+        user_agent=config.get("userAgent"),
+        locale=config.get("locale"),
+        timezone_id=config.get("timezoneId"),
+        extensions=bool(extension_dirs),
+    )
 
 
 def _check_idle_timeout(config: dict[str, Any]) -> None:
@@ -642,6 +645,11 @@ async def _store_download(session: RuntimeSession, download: Download, page_id: 
         data["artifactId"] = None
         data["error"] = _first_line(exc)
     session.emit("download.finished", data)
+
+
+def _close_reason(status: str, code: str, reason: str) -> str:
+    """What a connected CDP client is told when its runtime ends (a websocket close reason)."""
+    return f"The runtime stopped ({reason})." if status == "stopped" else f"The runtime failed ({code})."
 
 
 def _first_line(exc: BaseException) -> str:
