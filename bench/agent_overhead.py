@@ -48,7 +48,7 @@ def engine_rounds(engine: EngineProcess, server: ModelServer, site: TestSite) ->
     samples = []
     with engine.client(timeout=120) as client:
         workspace_id = client.post("/workspaces", json={"name": "agent bench"}).json()["id"]
-        assert client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "bench"}).status_code == 201
+        assert client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "bench"}).status_code == 200
         url = f"/workspaces/{workspace_id}/execute"
         for round_ in range(ROUNDS + 1):
             model = f"bench-{round_}"

@@ -199,7 +199,7 @@ async def main() -> None:
                     created = api.post(
                         f"/workspaces/{workspace_id}/runtimes", json={"alias": alias, "launch": launch}
                     )
-                    assert created.status_code == 201, created.text
+                    assert created.status_code == 200, created.text
                     steps = [{"call": "page.goto", "args": [page_url]}]
                     api.post(f"/workspaces/{workspace_id}/execute", json={"runtime": alias, "steps": steps})
                     print(f"engine: no viewer, recording {'on' if recording else 'off'} ...", flush=True)

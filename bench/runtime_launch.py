@@ -4,7 +4,7 @@ Three ways, interleaved so background load on the machine hits them alike:
   warm: POST /v1/workspaces/{id}/runtimes served from the warm pool (ENGINE_WARM_POOL_SIZE=1; the
         bench waits for the pool to be full before each launch, as a launch every few seconds
         finds it): p50 and p95, and p50 against the raw cold launch (goal ≤ 0.25)
-  cold: the same POST on an engine without a pool (ENGINE_WARM_POOL_SIZE=0), until 201 (browser
+  cold: the same POST on an engine without a pool (ENGINE_WARM_POOL_SIZE=0), until 200 (browser
         ready, default page known): median against raw (goal ≤ 1.3)
   raw:  chromium.launch_persistent_context with the same executable, flags and a fresh
         user-data dir, until its first page exists (Playwright already started, as in the engine)
@@ -49,7 +49,7 @@ def api_launches(engine: EngineProcess, uids: set[int]) -> list[float]:
             started = time.perf_counter()
             response = client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": f"bench-{i}"})
             elapsed = time.perf_counter() - started
-            assert response.status_code == 201, response.text
+            assert response.status_code == 200, response.text
             for pid in chromium_pids_under(engine.var_dir / "runtimes" / response.json()["id"]):
                 with contextlib.suppress(OSError):
                     uids.add(Path(f"/proc/{pid}").stat().st_uid)
@@ -77,7 +77,7 @@ def warm_launches(engine: EngineProcess) -> tuple[list[float], int]:
             started = time.perf_counter()
             response = client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": f"warm-{i}"})
             elapsed = time.perf_counter() - started
-            assert response.status_code == 201, response.text
+            assert response.status_code == 200, response.text
             events = client.get(
                 f"/workspaces/{workspace_id}/runtimes/warm-{i}/events",
                 params={"eventTypes": "runtime.started"},
@@ -197,11 +197,11 @@ def main() -> None:
     baseline = statistics.median(raw_sandboxed) if raw_sandboxed else raw_median
     print(f"runtime launch: {len(warm)} warm, {len(api)} cold, {len(raw)} raw launches")
     print(
-        f"  warm POST /runtimes → 201, pool  : p50 {statistics.median(warm) * 1000:7.1f} ms"
+        f"  warm POST /runtimes → 200, pool  : p50 {statistics.median(warm) * 1000:7.1f} ms"
         f"   p95 {percentile(warm, 0.95) * 1000:7.1f} ms"
         + (f"   ({came_cold} found the pool still refilling, not counted)" if came_cold else "")
     )
-    print(f"  cold POST /runtimes → 201 active : {api_median * 1000:7.1f} ms  (median)")
+    print(f"  cold POST /runtimes → 200 active : {api_median * 1000:7.1f} ms  (median)")
     print(f"  raw  launch_persistent_context   : {raw_median * 1000:7.1f} ms  (root, --no-sandbox)")
     if raw_sandboxed:
         print(

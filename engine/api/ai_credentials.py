@@ -99,7 +99,13 @@ def _names(mounts: dict[str, Any], credential_id: str) -> bool:
     return credential_id in (ai.get("allow") or []) or credential_id in (ai.get("defaults") or {}).values()
 
 
-@router.get("", auth=READ, response=CredentialList, summary="List AI credentials (never their keys)")
+@router.get(
+    "",
+    operation_id="ai-credentials-list",
+    auth=READ,
+    response=CredentialList,
+    summary="List AI credentials (never their keys)",
+)
 async def list_credentials(request: HttpRequest, filters: Query[CredentialFilters]) -> dict[str, Any]:
     queryset = AiCredential.objects.all()
     if filters.provider:
@@ -108,7 +114,13 @@ async def list_credentials(request: HttpRequest, filters: Query[CredentialFilter
     return {"credentials": [wire.ai_credential(c) for c in rows], "nextCursor": next_cursor}
 
 
-@router.post("", auth=ADMIN, response={201: CredentialOut}, summary="Create an AI credential")
+@router.post(
+    "",
+    operation_id="ai-credentials-create",
+    auth=ADMIN,
+    response={200: CredentialOut},  # 200 as the public reference answers, though it creates
+    summary="Create an AI credential",
+)
 async def create(
     request: HttpRequest,
     payload: CredentialCreate,
@@ -137,20 +149,30 @@ async def create(
             "ai_credential.created",
             {"id": credential.id, "provider": credential.provider, "label": credential.label},
         )
-        return 201, to_json(CredentialOut, wire.ai_credential(credential))
+        return 200, to_json(CredentialOut, wire.ai_credential(credential))
 
     # The idempotency record stores a hash of the body, never the body: the key stays out of it.
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), make)
 
 
 @router.get(
-    "/{credentialId}", auth=READ, response=CredentialOut, summary="Get an AI credential (never its key)"
+    "/{credentialId}",
+    operation_id="ai-credentials-get",
+    auth=READ,
+    response=CredentialOut,
+    summary="Get an AI credential (never its key)",
 )
 async def get(request: HttpRequest, credential_id: CredentialId) -> dict[str, Any]:
     return wire.ai_credential(await _credential(credential_id))
 
 
-@router.patch("/{credentialId}", auth=ADMIN, response=CredentialOut, summary="Change an AI credential")
+@router.patch(
+    "/{credentialId}",
+    operation_id="ai-credentials-update",
+    auth=ADMIN,
+    response=CredentialOut,
+    summary="Change an AI credential",
+)
 async def patch(
     request: HttpRequest, credential_id: CredentialId, payload: CredentialPatch
 ) -> dict[str, Any]:
@@ -178,7 +200,13 @@ async def patch(
     return wire.ai_credential(credential)
 
 
-@router.delete("/{credentialId}", auth=ADMIN, response={204: None}, summary="Delete an AI credential")
+@router.delete(
+    "/{credentialId}",
+    operation_id="ai-credentials-delete",
+    auth=ADMIN,
+    response={204: None},
+    summary="Delete an AI credential",
+)
 async def delete(request: HttpRequest, credential_id: CredentialId) -> HttpResponse:
     credential = await _credential(credential_id)
     workspaces = [
@@ -208,6 +236,7 @@ async def delete(request: HttpRequest, credential_id: CredentialId) -> HttpRespo
 
 @router.post(
     "/{credentialId}/test",
+    operation_id="test",
     auth=OPERATOR,
     response=TestOut,
     summary="Try the key with a cheap call to the provider",

@@ -57,14 +57,24 @@ class ApiKeyFilters(Schema):
     cursor: str | None = Field(default=None, max_length=500)
 
 
-@router.get("", auth=ADMIN, response=ApiKeyList, summary="List API keys (revoked ones too), newest first")
+@router.get(
+    "",
+    operation_id="api-keys-list",
+    auth=ADMIN,
+    response=ApiKeyList,
+    summary="List API keys (revoked ones too), newest first",
+)
 async def list_api_keys(request: HttpRequest, filters: Query[ApiKeyFilters]) -> dict[str, Any]:
     rows, next_cursor = await paginate(ApiKey.objects.all(), filters.limit, filters.cursor)
     return {"apiKeys": [wire.api_key(k) for k in rows], "nextCursor": next_cursor}
 
 
 @router.post(
-    "", auth=ADMIN, response={201: ApiKeyCreated}, summary="Create an API key; its secret is answered once"
+    "",
+    operation_id="api-keys-create",
+    auth=ADMIN,
+    response={201: ApiKeyCreated},
+    summary="Create an API key; its secret is answered once",
 )
 async def create(request: HttpRequest, payload: ApiKeyCreate) -> tuple[int, dict[str, Any]]:
     api_key, secret = await sync_to_async(create_api_key)(payload.name.strip(), payload.scope)
@@ -73,6 +83,7 @@ async def create(request: HttpRequest, payload: ApiKeyCreate) -> tuple[int, dict
 
 @router.delete(
     "/{apiKeyId}",
+    operation_id="api-keys-revoke",
     auth=ADMIN,
     response={204: None},
     summary="Revoke an API key at once; 409 api_key.self for the key making the call",

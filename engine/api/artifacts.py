@@ -61,13 +61,16 @@ async def _artifact(artifact_id: str) -> Artifact:
     return artifact
 
 
-@router.get("/{artifactId}", auth=READ, response=ArtifactOut, summary="Get an artifact")
+@router.get(
+    "/{artifactId}", operation_id="artifacts-get", auth=READ, response=ArtifactOut, summary="Get an artifact"
+)
 async def get(request: HttpRequest, artifact_id: ArtifactId) -> dict[str, Any]:
     return wire.artifact(await _artifact(artifact_id))
 
 
 @router.get(
     "/{artifactId}/content",
+    operation_id="artifacts-content-get",
     auth=READ,
     summary="Download an artifact's bytes",
     description=CONTENT_DESCRIPTION,
@@ -90,6 +93,7 @@ async def content(request: HttpRequest, artifact_id: ArtifactId, inline: bool = 
 
 @workspace_router.get(
     "/{workspaceId}/artifacts",
+    operation_id="artifacts-list",
     auth=READ,
     response=ArtifactList,
     summary="List a workspace's artifacts, newest first",

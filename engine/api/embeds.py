@@ -85,6 +85,7 @@ def _page_url(request: HttpRequest, page: str, runtime: Runtime, token: str) -> 
 
 @router.post(
     "/{workspaceId}/runtimes/{alias}/embed/live",
+    operation_id="runtimes-embed-live",
     auth=READ,
     response=EmbedLiveOut,
     summary="Mint a live view of an active runtime (iframe URL and token)",
@@ -117,6 +118,7 @@ async def embed_live(
 
 @router.post(
     "/{workspaceId}/runtimes/{alias}/embed/recording",
+    operation_id="runtimes-embed-recording",
     auth=READ,
     response=EmbedRecordingOut,
     summary="Mint a player of a runtime's recording (iframe URL, token and the recording's status)",

@@ -92,6 +92,7 @@ class EventWaitResult(Schema):
 
 @router.get(
     "/{workspaceId}/runtimes/{alias}/events",
+    operation_id="runtime-events-list",
     auth=READ,
     response=EventList,
     summary="A runtime's events in sequence order",
@@ -104,6 +105,7 @@ async def list_events(
 
 @runtime_router.get(
     "/{runtimeId}/events",
+    operation_id="run-events-list",
     auth=READ,
     response=EventList,
     summary="One run's events in sequence order (by runtime id: older runs of an alias too)",
@@ -129,6 +131,7 @@ async def _events_page(runtime: Runtime, filters: EventFilters) -> dict[str, Any
 
 @router.post(
     "/{workspaceId}/runtimes/{alias}/events/wait",
+    operation_id="runtime-events-wait",
     auth=READ,
     response=EventWaitResult,
     summary="Wait for the next matching event after `after` (at most timeoutMs)",

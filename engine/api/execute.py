@@ -43,6 +43,10 @@ class StepOptions(Schema):
     timeoutMs: int | None = Field(default=None, ge=1, le=600_000, description="Default 30000.")
     logs: Literal["off", "capture"] = "off"
     dryRun: bool = False
+    # The public reference's labels: which of the caller's scripts a step belongs to. Kept on the
+    # step's events (step.started / step.finished), never interpreted.
+    scriptId: str | None = Field(default=None, min_length=1, max_length=200)
+    scriptName: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class Step(Schema):
@@ -125,7 +129,11 @@ class HelpFilters(Schema):
 
 
 @router.post(
-    "/{workspaceId}/execute", auth=OPERATOR, response=ExecuteResult, summary="Run steps against a runtime"
+    "/{workspaceId}/execute",
+    operation_id="execute",
+    auth=OPERATOR,
+    response=ExecuteResult,
+    summary="Run steps against a runtime",
 )
 async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: ExecuteRequest) -> JsonResponse:
     workspace = await get_workspace(workspace_id)
@@ -154,7 +162,9 @@ async def execute(request: HttpRequest, workspace_id: WorkspaceId, payload: Exec
     return await idempotent(request, payload.idempotencyKey, payload.model_dump(mode="json"), run)
 
 
-@router.get("/{workspaceId}/help", auth=READ, response=Help, summary="The execute call catalogue")
+@router.get(
+    "/{workspaceId}/help", operation_id="help", auth=READ, response=Help, summary="The execute call catalogue"
+)
 async def help_(
     request: HttpRequest, workspace_id: WorkspaceId, filters: Query[HelpFilters]
 ) -> dict[str, Any]:

@@ -77,7 +77,13 @@ async def _extension(extension_id: str) -> BrowserExtension:
     return extension
 
 
-@router.get("", auth=READ, response=ExtensionList, summary="List browser extensions")
+@router.get(
+    "",
+    operation_id="browser-extensions-list",
+    auth=READ,
+    response=ExtensionList,
+    summary="List browser extensions",
+)
 async def list_extensions(request: HttpRequest, filters: Query[ExtensionFilters]) -> dict[str, Any]:
     queryset = BrowserExtension.objects.all()
     if filters.q:
@@ -118,6 +124,7 @@ def _multipart(request: HttpRequest) -> tuple[UploadedFile, str | None]:
 
 @router.post(
     "/upload",
+    operation_id="browser-extensions-upload",
     auth=OPERATOR,
     response={201: ExtensionOut},
     summary="Upload an extension (.zip or .crx)",
@@ -182,14 +189,24 @@ async def upload(
     return await idempotent(request, idempotency_key, sent, create)
 
 
-@router.get("/{extensionId}", auth=READ, response=ExtensionOut, summary="Get a browser extension")
+@router.get(
+    "/{extensionId}",
+    operation_id="browser-extensions-get",
+    auth=READ,
+    response=ExtensionOut,
+    summary="Get a browser extension",
+)
 async def get(request: HttpRequest, extension_id: ExtensionId) -> dict[str, Any]:
     extension = await _extension(extension_id)
     return wire.extension(extension, (await _profile_counts())[str(extension.id)])
 
 
 @router.patch(
-    "/{extensionId}", auth=OPERATOR, response=ExtensionOut, summary="Rename, enable or disable an extension"
+    "/{extensionId}",
+    operation_id="browser-extensions-update",
+    auth=OPERATOR,
+    response=ExtensionOut,
+    summary="Rename, enable or disable an extension",
 )
 async def patch(request: HttpRequest, extension_id: ExtensionId, payload: ExtensionPatch) -> dict[str, Any]:
     extension = await _extension(extension_id)
@@ -211,7 +228,13 @@ async def patch(request: HttpRequest, extension_id: ExtensionId, payload: Extens
     return wire.extension(extension, (await _profile_counts())[str(extension.id)])
 
 
-@router.delete("/{extensionId}", auth=OPERATOR, response={204: None}, summary="Delete a browser extension")
+@router.delete(
+    "/{extensionId}",
+    operation_id="browser-extensions-delete",
+    auth=OPERATOR,
+    response={204: None},
+    summary="Delete a browser extension",
+)
 async def delete(request: HttpRequest, extension_id: ExtensionId) -> HttpResponse:
     extension = await _extension(extension_id)
     key = str(extension.id)

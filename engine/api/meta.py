@@ -30,7 +30,11 @@ class WhoAmI(Schema):
 
 
 @router.get(
-    "/auth/whoami", auth=READ, response=WhoAmI, summary="The organisation and API key of this request"
+    "/auth/whoami",
+    operation_id="auth-whoami",
+    auth=READ,
+    response=WhoAmI,
+    summary="The organisation and API key of this request",
 )
 async def whoami(request: HttpRequest) -> dict[str, object]:
     return whoami_payload(request.auth)  # type: ignore[attr-defined]
@@ -45,7 +49,11 @@ class Limits(Schema):
 
 
 @router.get(
-    "/limits", auth=READ, response=Limits, summary="The engine's limits (uploads, live browsers, rate)"
+    "/limits",
+    operation_id="limits-get",
+    auth=READ,
+    response=Limits,
+    summary="The engine's limits (uploads, live browsers, rate)",
 )
 async def limits(request: HttpRequest) -> dict[str, int]:
     # Said by the API, so a client (the console's upload forms) checks a file against the limit
@@ -79,7 +87,13 @@ def _counts() -> dict[str, int]:
     }
 
 
-@router.get("/counts", auth=READ, response=Counts, summary="How many of each resource there are (ours)")
+@router.get(
+    "/counts",
+    operation_id="counts-get",
+    auth=READ,
+    response=Counts,
+    summary="How many of each resource there are (ours)",
+)
 async def counts(request: HttpRequest) -> dict[str, int]:
     # The contract's lists have no totals: a client counting by listing pays for every row. Six
     # COUNT queries in one trip to the database thread cost less than one page of any list.

@@ -69,7 +69,13 @@ async def get_operation(operation_id: str) -> Operation:
     return operation
 
 
-@router.get("", auth=READ, response=OperationList, summary="List operations, newest first")
+@router.get(
+    "",
+    operation_id="operations-list-all",
+    auth=READ,
+    response=OperationList,
+    summary="List operations, newest first",
+)
 async def list_operations(request: HttpRequest, filters: Query[OperationFilters]) -> dict[str, Any]:
     queryset = Operation.objects.all()
     if filters.workspaceId:
@@ -77,13 +83,20 @@ async def list_operations(request: HttpRequest, filters: Query[OperationFilters]
     return await _page(queryset, filters.status, filters.limit, filters.cursor)
 
 
-@router.get("/{operationId}", auth=READ, response=OperationOut, summary="Get an operation")
+@router.get(
+    "/{operationId}",
+    operation_id="operations-get",
+    auth=READ,
+    response=OperationOut,
+    summary="Get an operation",
+)
 async def get(request: HttpRequest, operation_id: OperationId) -> dict[str, Any]:
     return wire.operation(await get_operation(operation_id))
 
 
 @router.post(
     "/{operationId}/wait",
+    operation_id="wait",
     auth=READ,
     response=OperationWaitResult,
     summary="Wait until the operation finishes (at most timeoutMs)",
@@ -99,6 +112,7 @@ async def wait(request: HttpRequest, operation_id: OperationId, payload: Operati
 
 @router.get(
     "/{operationId}/trace",
+    operation_id="operations-trace",
     auth=READ,
     response=OperationTrace,
     summary="The model requests of an agent operation: what the model saw, decided, and what happened",
@@ -114,6 +128,7 @@ async def trace(request: HttpRequest, operation_id: OperationId) -> dict[str, An
 
 @router.post(
     "/{operationId}/cancel",
+    operation_id="cancel",
     auth=OPERATOR,
     response=OperationOut,
     summary="Cancel an operation; 409 operation.not_active if it already finished",
@@ -131,7 +146,11 @@ async def cancel(request: HttpRequest, operation_id: OperationId) -> dict[str, A
 
 
 @workspace_router.get(
-    "/{workspaceId}/operations", auth=READ, response=OperationList, summary="List a workspace's operations"
+    "/{workspaceId}/operations",
+    operation_id="operations-list",
+    auth=READ,
+    response=OperationList,
+    summary="List a workspace's operations",
 )
 async def list_workspace_operations(
     request: HttpRequest, workspace_id: WorkspaceId, filters: Query[WorkspaceOperationFilters]

@@ -165,7 +165,9 @@ async def _profile(profile_id: str) -> BrowserProfile:
     return profile
 
 
-@router.get("", auth=READ, response=ProfileList, summary="List browser profiles")
+@router.get(
+    "", operation_id="browser-profiles-list", auth=READ, response=ProfileList, summary="List browser profiles"
+)
 async def list_profiles(request: HttpRequest, filters: Query[ProfileFilters]) -> dict[str, Any]:
     queryset = BrowserProfile.objects.all()
     if filters.q:
@@ -174,7 +176,13 @@ async def list_profiles(request: HttpRequest, filters: Query[ProfileFilters]) ->
     return {"profiles": await _serialize(rows), "nextCursor": next_cursor}
 
 
-@router.post("", auth=OPERATOR, response={201: ProfileOut}, summary="Create a browser profile")
+@router.post(
+    "",
+    operation_id="browser-profiles-create",
+    auth=OPERATOR,
+    response={201: ProfileOut},
+    summary="Create a browser profile",
+)
 async def create(
     request: HttpRequest,
     payload: ProfileCreate,
@@ -196,13 +204,20 @@ async def create(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), make)
 
 
-@router.get("/{profileId}", auth=READ, response=ProfileOut, summary="Get a browser profile")
+@router.get(
+    "/{profileId}",
+    operation_id="browser-profiles-get",
+    auth=READ,
+    response=ProfileOut,
+    summary="Get a browser profile",
+)
 async def get(request: HttpRequest, profile_id: ProfileId) -> dict[str, Any]:
     return (await _serialize([await _profile(profile_id)], fresh=True))[0]
 
 
 @router.patch(
     "/{profileId}",
+    operation_id="browser-profiles-update",
     auth=OPERATOR,
     response=ProfileOut,
     summary="Change a browser profile",
@@ -247,7 +262,11 @@ async def patch(request: HttpRequest, profile_id: ProfileId, payload: ProfilePat
 
 
 @router.delete(
-    "/{profileId}", auth=OPERATOR, response={204: None}, summary="Delete a browser profile and its data"
+    "/{profileId}",
+    operation_id="browser-profiles-delete",
+    auth=OPERATOR,
+    response={204: None},
+    summary="Delete a browser profile and its data",
 )
 async def delete(request: HttpRequest, profile_id: ProfileId) -> HttpResponse:
     profile = await _profile(profile_id)

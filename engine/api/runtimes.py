@@ -1,4 +1,4 @@
-"""Runtimes: launch (201 once the browser is ready), list, get by alias, stop; and by id.
+"""Runtimes: launch (200 once the browser is ready, as the public reference answers), list, get by alias, stop; and by id.
 
 A workspace's alias names its newest run (a relaunch owns the alias), so the routes under
 `/workspaces/{workspaceId}/runtimes/{alias}` always mean that one. Every run, older ones of a
@@ -34,6 +34,7 @@ router = Router(tags=["runtimes"])
 org_router = Router(tags=["runtimes"])
 
 ALIAS_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+RUNNABLE_KINDS = ("browser",)
 PROXY_SCHEMES = ("http", "https", "socks4", "socks5")
 
 
@@ -154,7 +155,13 @@ def not_active(runtime: Runtime) -> ApiError:
     )
 
 
-@router.post("/{workspaceId}/runtimes", auth=OPERATOR, response={201: RuntimeOut}, summary="Launch a runtime")
+@router.post(
+    "/{workspaceId}/runtimes",
+    operation_id="runtimes-create",
+    auth=OPERATOR,
+    response={200: RuntimeOut},  # 200 as the public reference answers, though it creates
+    summary="Launch a runtime",
+)
 async def create_runtime(
     request: HttpRequest,
     workspace_id: WorkspaceId,
@@ -162,6 +169,13 @@ async def create_runtime(
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> JsonResponse:
     workspace = await get_workspace(workspace_id)
+    if payload.kind not in RUNNABLE_KINDS:
+        raise ApiError(
+            400,
+            "runtime.kind_unavailable",
+            f"This engine runs browser runtimes only; a {payload.kind} runtime is not available here.",
+            {"kind": payload.kind, "available": list(RUNNABLE_KINDS)},
+        )
     mount_rules.require_admin_for_raw_reads(mount_rules.dump(payload.mounts), request.auth.scope)  # type: ignore[attr-defined]
 
     async def create() -> tuple[int, dict[str, Any]]:
@@ -180,12 +194,18 @@ async def create_runtime(
                 api_key_id=str(request.auth.id),  # type: ignore[attr-defined]
             ),
         )
-        return 201, to_json(RuntimeOut, wire.runtime(runtime))
+        return 200, to_json(RuntimeOut, wire.runtime(runtime))
 
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
 
-@router.get("/{workspaceId}/runtimes", auth=READ, response=RuntimeList, summary="List runtimes, newest first")
+@router.get(
+    "/{workspaceId}/runtimes",
+    operation_id="runtimes-list",
+    auth=READ,
+    response=RuntimeList,
+    summary="List runtimes, newest first",
+)
 async def list_runtimes(
     request: HttpRequest, workspace_id: WorkspaceId, filters: Query[RuntimeFilters]
 ) -> dict[str, Any]:
@@ -198,7 +218,11 @@ async def list_runtimes(
 
 
 @router.get(
-    "/{workspaceId}/runtimes/{alias}", auth=READ, response=RuntimeOut, summary="Get a runtime by alias"
+    "/{workspaceId}/runtimes/{alias}",
+    operation_id="runtimes-get",
+    auth=READ,
+    response=RuntimeOut,
+    summary="Get a runtime by alias",
 )
 async def get(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> dict[str, Any]:
     return wire.runtime(await get_runtime(await get_workspace(workspace_id), alias))
@@ -206,6 +230,7 @@ async def get(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> di
 
 @router.post(
     "/{workspaceId}/runtimes/{alias}/stop",
+    operation_id="runtimes-stop",
     auth=OPERATOR,
     response=RuntimeOut,
     summary="Stop a runtime (closes its browser); 409 runtime.not_active if it already ended",
@@ -219,7 +244,13 @@ async def stop(request: HttpRequest, workspace_id: WorkspaceId, alias: str) -> d
     return wire.runtime(runtime)
 
 
-@org_router.get("", auth=READ, response=RuntimeList, summary="Every run of every workspace, newest first")
+@org_router.get(
+    "",
+    operation_id="runs-list",
+    auth=READ,
+    response=RuntimeList,
+    summary="Every run of every workspace, newest first",
+)
 async def list_every_runtime(
     request: HttpRequest, filters: Query[OrganisationRuntimeFilters]
 ) -> dict[str, Any]:
@@ -235,7 +266,11 @@ async def list_every_runtime(
 
 
 @org_router.get(
-    "/{runtimeId}", auth=READ, response=RuntimeOut, summary="Get one run by id (stopped ones included)"
+    "/{runtimeId}",
+    operation_id="runs-get",
+    auth=READ,
+    response=RuntimeOut,
+    summary="Get one run by id (stopped ones included)",
 )
 async def get_by_id(request: HttpRequest, runtime_id: RuntimeId) -> dict[str, Any]:
     return wire.runtime(await get_run(runtime_id))

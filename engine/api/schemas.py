@@ -12,7 +12,8 @@ from engine.mounts import Mounts
 # The values a field can take, declared so the OpenAPI document lists them (and a client can
 # generate enums); each matches a model's choices or the contract's list.
 RuntimeStatus = Literal["active", "stopped", "failed"]
-RuntimeKind = Literal["browser"]
+# The public reference's three kinds; this engine runs browsers (runtimes.RUNNABLE_KINDS).
+RuntimeKind = Literal["browser", "desktop", "spreadsheet"]
 Driver = Literal["playwright", "puppeteer", "selenium", "stagehand"]
 StopReason = Literal["requested", "idle", "engine_shutdown"]
 LaunchMode = Literal["ephemeral", "profile"]

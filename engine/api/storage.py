@@ -101,7 +101,13 @@ class PutParams(Schema):
     runtimeId: UUID | None = None
 
 
-@router.get("", auth=READ, response=NamespaceList, summary="List storage namespaces")
+@router.get(
+    "",
+    operation_id="storage-namespaces-list",
+    auth=READ,
+    response=NamespaceList,
+    summary="List storage namespaces",
+)
 async def list_namespaces(request: HttpRequest) -> dict[str, Any]:
     rows = (
         StorageObject.objects.values("namespace")
@@ -130,6 +136,7 @@ def _folders(namespace: str, prefix: str) -> list[str]:
 
 @router.get(
     "/{namespace}/objects",
+    operation_id="storage-objects-list",
     auth=READ,
     response=ObjectList,
     summary="List objects and folders under a prefix",
@@ -158,6 +165,7 @@ async def list_objects(request: HttpRequest, namespace: str, filters: Query[Obje
 
 @router.put(
     "/{namespace}/objects/{path:path}",
+    operation_id="storage-objects-put",
     auth=OPERATOR,
     response={200: ObjectOut, 201: ObjectOut},
     summary="Write an object (raw body)",
@@ -195,13 +203,23 @@ async def put(request: HttpRequest, namespace: str, path: str, params: Query[Put
     return JsonResponse(to_json(ObjectOut, wire.storage_object(row)), status=201 if created else 200)
 
 
-@router.get("/{namespace}/objects/{path:path}", auth=READ, response=ObjectOut, summary="Describe an object")
+@router.get(
+    "/{namespace}/objects/{path:path}",
+    operation_id="storage-objects-get",
+    auth=READ,
+    response=ObjectOut,
+    summary="Describe an object",
+)
 async def get(request: HttpRequest, namespace: str, path: str) -> dict[str, Any]:
     return wire.storage_object(await store.get_object(namespace, path))
 
 
 @router.delete(
-    "/{namespace}/objects/{path:path}", auth=OPERATOR, response={204: None}, summary="Delete an object"
+    "/{namespace}/objects/{path:path}",
+    operation_id="storage-objects-delete",
+    auth=OPERATOR,
+    response={204: None},
+    summary="Delete an object",
 )
 async def delete(request: HttpRequest, namespace: str, path: str) -> HttpResponse:
     await store.delete_object(namespace, path)
@@ -210,6 +228,7 @@ async def delete(request: HttpRequest, namespace: str, path: str) -> HttpRespons
 
 @router.get(
     "/{namespace}/content/{path:path}",
+    operation_id="storage-content-get",
     auth=READ,
     summary="Download an object's bytes",
     description=CONTENT_DESCRIPTION,

@@ -49,7 +49,13 @@ class UpdateFilters(Schema):
     limit: int = Field(default=100, ge=1, le=500)
 
 
-@router.get("", auth=READ, response=UpdatePage, summary="Updates after a sequence, oldest first")
+@router.get(
+    "",
+    operation_id="updates-list",
+    auth=READ,
+    response=UpdatePage,
+    summary="Updates after a sequence, oldest first",
+)
 async def list_updates(request: HttpRequest, filters: Query[UpdateFilters]) -> dict[str, Any]:
     rows = [u async for u in Update.objects.filter(id__gt=filters.after).order_by("id")[: filters.limit + 1]]
     more = len(rows) > filters.limit
@@ -87,6 +93,7 @@ async def _stream(after: int) -> AsyncIterator[str]:
 
 @router.get(
     "/stream",
+    operation_id="updates-stream",
     auth=READ,
     summary="Live updates (text/event-stream)",
     description="Each update is `id: <sequence>`, `event: <type>`, `data: <Update JSON>`; a `: keep-alive` "

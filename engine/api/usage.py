@@ -66,7 +66,11 @@ class Usage(BaseModel):
 
 
 @router.get(
-    "", auth=READ, response=Usage, summary="Browser time, launches, failures and concurrency per hour or day"
+    "",
+    operation_id="usage-get",
+    auth=READ,
+    response=Usage,
+    summary="Browser time, launches, failures and concurrency per hour or day",
 )
 async def get_usage(request: HttpRequest, filters: Query[UsageFilters]) -> dict[str, Any]:
     last = filters.to or datetime.now(UTC).date()

@@ -94,7 +94,13 @@ async def _entry(key: str) -> VaultEntry:
     return entry
 
 
-@router.get("", auth=READ, response=VaultList, summary="List vault entries (never their secrets)")
+@router.get(
+    "",
+    operation_id="vault-list",
+    auth=READ,
+    response=VaultList,
+    summary="List vault entries (never their secrets)",
+)
 async def list_entries(request: HttpRequest, filters: Query[VaultFilters]) -> dict[str, Any]:
     queryset = VaultEntry.objects.all()
     if filters.prefix:
@@ -111,6 +117,7 @@ async def list_entries(request: HttpRequest, filters: Query[VaultFilters]) -> di
 # The sub-resources come before the entry routes: `{path:key}` would otherwise swallow "/totp".
 @router.get(
     "/{path:key}/totp",
+    operation_id="vault-totp",
     auth=OPERATOR,
     response=TotpOut,
     summary="The entry's current TOTP code",
@@ -121,7 +128,11 @@ async def totp(request: HttpRequest, key: str) -> dict[str, Any]:
 
 
 @router.post(
-    "/{path:key}/reveal", auth=ADMIN, response=RevealOut, summary="Reveal an entry's secrets (admin, audited)"
+    "/{path:key}/reveal",
+    operation_id="vault-reveal",
+    auth=ADMIN,
+    response=RevealOut,
+    summary="Reveal an entry's secrets (admin, audited)",
 )
 async def reveal(request: HttpRequest, key: str) -> dict[str, Any]:
     entry = await _entry(key)
@@ -149,7 +160,13 @@ async def reserved_reveal(request: HttpRequest, key: str) -> None:
     entries.check_key(f"{key}/reveal", for_write=True)
 
 
-@router.put("/{path:key}", auth=ADMIN, response=VaultEntryOut, summary="Create or replace a vault entry")
+@router.put(
+    "/{path:key}",
+    operation_id="vault-put",
+    auth=ADMIN,
+    response=VaultEntryOut,
+    summary="Create or replace a vault entry",
+)
 async def put(request: HttpRequest, key: str, payload: VaultPut) -> dict[str, Any]:
     entries.check_key(key, for_write=True)
     origins, patterns = entries.split_origins(payload.origins, payload.originPatterns, payload.matchOrigins)
@@ -183,12 +200,24 @@ async def put(request: HttpRequest, key: str, payload: VaultPut) -> dict[str, An
     return wire.vault_entry(entry)
 
 
-@router.get("/{path:key}", auth=READ, response=VaultEntryOut, summary="Get a vault entry (never its secrets)")
+@router.get(
+    "/{path:key}",
+    operation_id="vault-get",
+    auth=READ,
+    response=VaultEntryOut,
+    summary="Get a vault entry (never its secrets)",
+)
 async def get(request: HttpRequest, key: str) -> dict[str, Any]:
     return wire.vault_entry(await _entry(key))
 
 
-@router.delete("/{path:key}", auth=ADMIN, response={204: None}, summary="Delete a vault entry")
+@router.delete(
+    "/{path:key}",
+    operation_id="vault-delete",
+    auth=ADMIN,
+    response={204: None},
+    summary="Delete a vault entry",
+)
 async def delete(request: HttpRequest, key: str) -> HttpResponse:
     entry = await _entry(key)
     await VaultEntry.objects.filter(key=entry.key).adelete()

@@ -70,7 +70,7 @@ async def get_workspace(workspace_id: str) -> Workspace:
     return workspace
 
 
-@router.get("", auth=READ, response=WorkspaceList, summary="List workspaces")
+@router.get("", operation_id="workspaces-list", auth=READ, response=WorkspaceList, summary="List workspaces")
 async def list_workspaces(request: HttpRequest, filters: Query[WorkspaceFilters]) -> dict[str, Any]:
     queryset = WORKSPACES_WITH_COUNTS
     if filters.q:
@@ -79,7 +79,13 @@ async def list_workspaces(request: HttpRequest, filters: Query[WorkspaceFilters]
     return {"workspaces": [serialize(w) for w in rows], "nextCursor": next_cursor}
 
 
-@router.post("", auth=OPERATOR, response={201: WorkspaceOut}, summary="Create a workspace")
+@router.post(
+    "",
+    operation_id="workspaces-create",
+    auth=OPERATOR,
+    response={201: WorkspaceOut},
+    summary="Create a workspace",
+)
 async def create_workspace(
     request: HttpRequest,
     payload: WorkspaceCreate,
@@ -99,13 +105,23 @@ async def create_workspace(
     return await idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
 
-@router.get("/{workspaceId}", auth=READ, response=WorkspaceOut, summary="Get a workspace")
+@router.get(
+    "/{workspaceId}",
+    operation_id="workspaces-get",
+    auth=READ,
+    response=WorkspaceOut,
+    summary="Get a workspace",
+)
 async def get(request: HttpRequest, workspace_id: WorkspaceId) -> dict[str, Any]:
     return serialize(await get_workspace(workspace_id))
 
 
 @router.patch(
-    "/{workspaceId}", auth=OPERATOR, response=WorkspaceOut, summary="Rename a workspace or change its mounts"
+    "/{workspaceId}",
+    operation_id="workspaces-update",
+    auth=OPERATOR,
+    response=WorkspaceOut,
+    summary="Rename a workspace or change its mounts",
 )
 async def patch(request: HttpRequest, workspace_id: WorkspaceId, payload: WorkspacePatch) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
@@ -132,7 +148,13 @@ async def patch(request: HttpRequest, workspace_id: WorkspaceId, payload: Worksp
     return serialize(workspace)
 
 
-@router.delete("/{workspaceId}", auth=OPERATOR, response={204: None}, summary="Delete a workspace")
+@router.delete(
+    "/{workspaceId}",
+    operation_id="workspaces-delete",
+    auth=OPERATOR,
+    response={204: None},
+    summary="Delete a workspace",
+)
 async def delete(request: HttpRequest, workspace_id: WorkspaceId, force: bool = False) -> HttpResponse:
     from engine.runtimes.manager import manager
 
@@ -154,6 +176,7 @@ async def delete(request: HttpRequest, workspace_id: WorkspaceId, force: bool = 
 
 @router.get(
     "/{workspaceId}/state",
+    operation_id="state",
     auth=READ,
     response=WorkspaceState,
     summary="A workspace, its runtimes and active operations",

@@ -45,6 +45,7 @@ class PlannedStep:
     timeout_ms: float = DEFAULT_TIMEOUT_MS
     dry_run: bool = False
     capture_logs: bool = False
+    labels: dict[str, str] = field(default_factory=dict)  # the step's scriptId / scriptName, for its events
     extra: dict[str, Any] = field(default_factory=dict)
     prepared: Any = None
 
@@ -94,6 +95,7 @@ def plan(steps: list[dict[str, Any]]) -> tuple[list[PlannedStep], list[dict[str,
                 timeout_ms=options.get("timeoutMs") or spec.default_timeout_ms or DEFAULT_TIMEOUT_MS,
                 dry_run=bool(options.get("dryRun")),
                 capture_logs=options.get("logs") == "capture",
+                labels={k: options[k] for k in ("scriptId", "scriptName") if options.get(k)},
             )
         )
     return planned, problems
@@ -199,7 +201,7 @@ async def _run_one(
             logs=logs,
             prepared=planned.prepared,
         )
-        event = {"call": spec.name, "index": planned.index, "contextId": session.context_id}
+        event = {"call": spec.name, "index": planned.index, "contextId": session.context_id, **planned.labels}
         if spec.ref == "page" and target_id:
             event["pageId"] = target_id
         session.emit("step.started", event, operation_id)
@@ -239,6 +241,7 @@ async def _run_one(
         out["logs"] = logs
     if emitted:
         finished = {"call": spec.name, "index": planned.index, "ok": out["ok"], "durationMs": duration_ms}
+        finished.update(planned.labels)
         if out["error"]:
             finished["error"] = out["error"]
         session.emit("step.finished", finished, operation_id)

@@ -31,7 +31,7 @@ def live_runtime(engine: EngineProcess, alias: str = "shared") -> Iterator[LiveR
     with engine.client("admin") as api:
         workspace = api.post("/workspaces", json={"name": f"runtime tests {uuid.uuid4().hex[:6]}"}).json()
         response = launch(api, workspace["id"], alias)
-        assert response.status_code == 201, response.text
+        assert response.status_code == 200, response.text
         try:
             yield LiveRuntime(workspace["id"], alias)
         finally:

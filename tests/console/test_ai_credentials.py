@@ -77,7 +77,7 @@ def credential(api: httpx.Client, provider: ModelsServer) -> Iterator[dict]:
         "defaultModel": "gpt-test",
     }
     response = api.post("/ai-credentials", json=body)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     yield response.json()
     api.delete(f"/ai-credentials/{body['id']}")
 

@@ -119,7 +119,7 @@ async def test_everyone_on_the_page_sees_who_took_control(
 def test_an_ended_runtime_shows_its_recording(
     viewer_client: Client, api: httpx.Client, workspace: dict, site: served.TestSite
 ) -> None:
-    assert launch(api, workspace["id"], "recorded").status_code == 201
+    assert launch(api, workspace["id"], "recorded").status_code == 200
     execute(
         api,
         LiveRuntime(workspace["id"], "recorded"),
@@ -144,7 +144,7 @@ def test_a_runtime_launched_with_recording_off_says_so(
         json={"alias": "unrecorded", "launch": {"mode": "ephemeral", "config": {"recording": False}}},
         timeout=120,
     )
-    assert response.status_code == 201
+    assert response.status_code == 200
     api.post(f"/workspaces/{workspace['id']}/runtimes/unrecorded/stop", timeout=60)
     body = viewer_client.get(
         f"/workspaces/{workspace['id']}/runtimes/unrecorded/live/", headers={"HX-Request": "true"}

@@ -27,7 +27,7 @@ def running(api: httpx.Client, two_workspaces: list[dict]) -> list[dict]:
     runtimes = []
     for workspace, alias in zip(two_workspaces, ("buyer", "crawler"), strict=True):
         response = launch(api, workspace["id"], alias)
-        assert response.status_code == 201, response.text
+        assert response.status_code == 200, response.text
         runtimes.append(response.json())
     return runtimes
 

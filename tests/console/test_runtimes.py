@@ -138,7 +138,7 @@ def test_it_renders_a_missing_runtime_as_a_state(viewer_client: Client, workspac
 def test_an_operator_stops_a_runtime_with_confirmation(
     operator_client: Client, api: httpx.Client, workspace: dict
 ) -> None:
-    assert launch(api, workspace["id"], "doomed").status_code == 201
+    assert launch(api, workspace["id"], "doomed").status_code == 200
     url = f"/workspaces/{workspace['id']}/runtimes/doomed/"
     assert "data-confirm=" in operator_client.get(url).content.decode()
     response = operator_client.post(f"{url}stop/", headers={"HX-Request": "true"})

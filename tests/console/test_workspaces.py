@@ -313,7 +313,7 @@ def test_live_runtimes_offer_stop_and_delete(operator_client: Client, api: httpx
 def test_a_real_live_runtime_blocks_delete_until_forced(operator_client: Client, api: httpx.Client) -> None:
     workspace = _made(api, "running")
     try:
-        assert launch(api, workspace["id"], "blocker").status_code == 201
+        assert launch(api, workspace["id"], "blocker").status_code == 200
         refused_page = operator_client.post(f"/workspaces/{workspace['id']}/delete/")
         body = refused_page.content.decode()
         assert refused_page.status_code == 409 and "blocker" in body and "Stop runtimes and delete" in body

@@ -90,7 +90,7 @@ def test_an_operator_runs_a_browser_from_the_console(
 def test_a_viewer_sees_the_disabled_actions(
     page: Page, console: ConsoleProcess, api: httpx.Client, workspace: dict
 ) -> None:
-    assert api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "watched"}).status_code == 201
+    assert api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "watched"}).status_code == 200
     sign_in(page, console, "vera")
     page.goto(f"{console.url}/workspaces/")
     expect(page.get_by_role("heading", name="Workspaces")).to_be_visible()

@@ -33,7 +33,7 @@ def test_platform_uses_the_engines_own_credential(agents: AgentWorkspace, model_
 def test_platform_without_a_configured_credential_is_a_clear_400(
     engine: EngineProcess, api: httpx.Client, workspace: dict
 ) -> None:
-    assert api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "plain"}).status_code == 201
+    assert api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "plain"}).status_code == 200
     response = api.post(
         f"/workspaces/{workspace['id']}/execute",
         json={"runtime": "plain", "steps": [{"call": "stagehand.act", "args": ["x", {"auth": "platform"}]}]},

@@ -166,7 +166,7 @@ def test_stopping_the_runtime_ends_its_agent_operation_at_once(
     agents: AgentWorkspace, model_server: ModelServer, model: str
 ) -> None:
     launched = agents.api.post(f"/workspaces/{agents.id}/runtimes", json={"alias": "stoppable"})
-    assert launched.status_code == 201, launched.text
+    assert launched.status_code == 200, launched.text
     agents.goto("agent-wizard.html", runtime="stoppable")
     model_server.script(
         model,

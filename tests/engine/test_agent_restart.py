@@ -30,7 +30,7 @@ def _engine(var_dir: Path, model_server: ModelServer, keys: dict[str, str] | Non
 def _start_slow_run(api: httpx.Client, model_server: ModelServer, model: str) -> str:
     """An agent run whose model takes a minute to answer its first request."""
     workspace_id = api.post("/workspaces", json={"name": model}).json()["id"]
-    assert api.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "r"}).status_code == 201
+    assert api.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "r"}).status_code == 200
     model_server.script(model, slow(60))
     body = api.post(
         f"/workspaces/{workspace_id}/execute",

@@ -13,7 +13,7 @@ from tests.support.site import TestSite as Site
 def runtime_url(client: httpx.Client, site: Site) -> Iterator[str]:
     """A runtime that has loaded the events page."""
     workspace_id = client.post("/workspaces", json={"name": "event tests"}).json()["id"]
-    assert client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "watched"}).status_code == 201
+    assert client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "watched"}).status_code == 200
     steps = [{"call": "page.goto", "args": [f"{site.url}/events.html"]}]
     client.post(f"/workspaces/{workspace_id}/execute", json={"runtime": "watched", "steps": steps})
     yield f"/workspaces/{workspace_id}/runtimes/watched"

@@ -16,7 +16,7 @@ from tests.support.site import TestSite as Site
 @pytest.fixture(scope="module")
 def workspace_id(client: httpx.Client) -> Iterator[str]:
     workspace_id = client.post("/workspaces", json={"name": "execute tests"}).json()["id"]
-    assert client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "runner"}).status_code == 201
+    assert client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "runner"}).status_code == 200
     yield workspace_id
     client.delete(f"/workspaces/{workspace_id}", params={"force": "true"})
 
@@ -119,6 +119,32 @@ def test_it_refuses_options_it_does_not_know_and_names_them(client: httpx.Client
         "steps.1.options.retries",
     }
     assert "steps.1.options.timeout" in error["message"]
+
+
+def test_it_runs_a_public_request_whose_steps_name_their_script(
+    client: httpx.Client, workspace_id: str, site: Site
+) -> None:
+    """What a client of the public reference sends: options.scriptId / scriptName label the steps."""
+    labels = {"scriptId": "checkout-v2", "scriptName": "Checkout, happy path"}
+    response = execute(
+        client,
+        workspace_id,
+        {"call": "page.goto", "args": [f"{site.url}/index.html"], "options": {**labels, "timeoutMs": 10_000}},
+        {"call": "page.title", "args": [], "options": labels},
+        mode="fail-fast",
+        idempotencyKey=f"public-{uuid.uuid4()}",
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "succeeded"
+    events = client.get(
+        f"/workspaces/{workspace_id}/runtimes/runner/events",
+        params={"eventTypes": "step.finished", "limit": 500},
+    ).json()["events"]
+    labelled = [e["eventData"] for e in events if e["eventData"].get("scriptId") == "checkout-v2"]
+    assert [(d["call"], d["scriptName"]) for d in labelled] == [
+        ("page.goto", "Checkout, happy path"),
+        ("page.title", "Checkout, happy path"),
+    ]
 
 
 def test_it_honours_each_steps_own_timeout_and_names_what_it_waited_for(

@@ -195,7 +195,7 @@ def test_a_loaded_content_script_changes_the_page(api: httpx.Client, workspace: 
             "launch": {"mode": "ephemeral", "config": {"extensionIds": [extension_id]}},
         },
     )
-    assert launched.status_code == 201, launched.text
+    assert launched.status_code == 200, launched.text
     steps = [
         {"call": "page.goto", "args": [f"{site.url}/ext-target.html"]},
         {"call": "page.waitForSelector", "args": ["#marker:text('marked by extension')"]},

@@ -88,7 +88,7 @@ def test_a_profile_keeps_cookies_between_launches(
             f"/workspaces/{workspace['id']}/execute", json={"runtime": "keeper", "steps": list(steps)}
         ).json()
 
-    assert api.post(runtimes, json=launch).status_code == 201
+    assert api.post(runtimes, json=launch).status_code == 200
     in_use = api.get(f"/browser-profiles/{profile_id}").json()["inUse"]
     assert in_use == {"workspaceId": workspace["id"], "runtime": "keeper"}
     busy = api.delete(f"/browser-profiles/{profile_id}")
@@ -100,7 +100,7 @@ def test_a_profile_keeps_cookies_between_launches(
     assert first["status"] == "succeeded", first
     assert api.post(f"{runtimes}/keeper/stop").status_code == 200
 
-    assert api.post(runtimes, json=launch).status_code == 201
+    assert api.post(runtimes, json=launch).status_code == 200
     second = execute(
         {"call": "page.goto", "args": [f"{site.url}/index.html"]},
         {"call": "page.evaluate", "args": ["document.cookie"]},
@@ -129,6 +129,6 @@ def test_it_keeps_the_proxy_password_encrypted_at_rest(
         f"/workspaces/{workspace['id']}/runtimes",
         json={"alias": "proxied", "launch": {"mode": "profile", "profileId": profile["id"]}},
     )
-    assert launched.status_code == 201, launched.text
+    assert launched.status_code == 200, launched.text
     assert password not in launched.text
     api.post(f"/workspaces/{workspace['id']}/runtimes/proxied/stop")

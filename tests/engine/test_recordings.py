@@ -42,7 +42,7 @@ def test_the_player_shows_the_moment_it_is_moved_to(
     api: httpx.Client, workspace: dict, site: TestSite, browser: Browser
 ) -> None:
     runtime_url = f"/workspaces/{workspace['id']}/runtimes/recorded"
-    assert api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "recorded"}).status_code == 201
+    assert api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "recorded"}).status_code == 200
     steps = [
         {"call": "page.goto", "args": [f"{site.url}/live.html"]},
         pause(1000),

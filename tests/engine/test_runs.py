@@ -11,7 +11,7 @@ from tests.support.engine_process import EngineProcess
 
 def launch(api: httpx.Client, workspace: dict, alias: str) -> dict:
     response = api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": alias})
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     return response.json()
 
 

@@ -24,7 +24,7 @@ def insert_profile(engine: EngineProcess, config: dict | None = None) -> str:
 
 def test_it_launches_a_runtime_ready_to_use(api: httpx.Client, workspace: dict) -> None:
     response = launch(api, workspace, "main", driver="stagehand")
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     runtime = response.json()
     assert runtime["status"] == "active" and runtime["driver"] == "stagehand"
     assert runtime["summary"]["browserRunning"] is True
@@ -59,6 +59,19 @@ def test_it_refuses_a_bad_alias(api: httpx.Client, workspace: dict) -> None:
     assert response.json()["error"]["details"]["fields"][0]["path"] == "alias"
 
 
+def test_it_refuses_the_kinds_of_the_public_reference_it_does_not_run(
+    api: httpx.Client, workspace: dict
+) -> None:
+    for kind in ("desktop", "spreadsheet"):
+        response = launch(api, workspace, f"{kind}-one", kind=kind)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "runtime.kind_unavailable" and kind in error["message"]
+        assert error["details"] == {"kind": kind, "available": ["browser"]}
+    assert launch(api, workspace, "robot", kind="robot").json()["error"]["code"] == "request.invalid"
+    assert api.get(f"/workspaces/{workspace['id']}/runtimes").json()["runtimes"] == []
+
+
 def test_it_refuses_a_second_active_runtime_with_the_same_alias(api: httpx.Client, workspace: dict) -> None:
     first = launch(api, workspace, "twin").json()
     again = launch(api, workspace, "twin")
@@ -66,7 +79,7 @@ def test_it_refuses_a_second_active_runtime_with_the_same_alias(api: httpx.Clien
     assert again.json()["error"]["code"] == "runtime.alias_in_use"
     assert api.post(f"/workspaces/{workspace['id']}/runtimes/twin/stop").json()["status"] == "stopped"
     relaunched = launch(api, workspace, "twin")
-    assert relaunched.status_code == 201
+    assert relaunched.status_code == 200
     assert relaunched.json()["id"] != first["id"]
     assert api.get(f"/workspaces/{workspace['id']}/runtimes/twin").json()["id"] == relaunched.json()["id"]
 
@@ -107,7 +120,7 @@ def test_it_lists_runtimes_by_status(api: httpx.Client, workspace: dict) -> None
 def test_it_never_shows_the_proxy_password(api: httpx.Client, workspace: dict) -> None:
     proxy = {"server": "http://127.0.0.1:9", "username": "me", "password": "hunter2-secret"}
     response = launch(api, workspace, "proxied", launch={"mode": "ephemeral", "config": {"proxy": proxy}})
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     assert response.json()["config"]["proxy"] == {"server": "http://127.0.0.1:9", "username": "me"}
     listed = api.get(f"/workspaces/{workspace['id']}/runtimes").text
     assert "hunter2-secret" not in response.text + listed
@@ -157,7 +170,7 @@ def test_it_keeps_a_profile_between_launches_and_lends_it_once(
     profile_id = insert_profile(engine, {"locale": "de-DE"})
     profile_launch = {"mode": "profile", "profileId": profile_id}
     first = launch(api, workspace, "p1", launch=profile_launch)
-    assert first.status_code == 201 and first.json()["summary"]["profileId"] == profile_id
+    assert first.status_code == 200 and first.json()["summary"]["profileId"] == profile_id
     assert first.json()["config"]["locale"] == "de-DE"
     busy = launch(api, workspace, "p2", launch=profile_launch)
     assert busy.status_code == 409 and busy.json()["error"]["code"] == "profile.in_use"
@@ -167,7 +180,7 @@ def test_it_keeps_a_profile_between_launches_and_lends_it_once(
     ]
     api.post(f"/workspaces/{workspace['id']}/execute", json={"runtime": "p1", "steps": remember})
     api.post(f"/workspaces/{workspace['id']}/runtimes/p1/stop")
-    assert launch(api, workspace, "p2", launch=profile_launch).status_code == 201
+    assert launch(api, workspace, "p2", launch=profile_launch).status_code == 200
     recall = [
         {"call": "page.goto", "args": [f"{site.url}/index.html"]},
         {"call": "page.evaluate", "args": ["localStorage.getItem('who')"]},
@@ -181,7 +194,7 @@ def test_it_keeps_a_profile_between_launches_and_lends_it_once(
 def test_it_launches_three_runtimes_at_once(api: httpx.Client, workspace: dict) -> None:
     with ThreadPoolExecutor(3) as pool:
         responses = list(pool.map(lambda i: launch(api, workspace, f"par-{i}"), range(3)))
-    assert [r.status_code for r in responses] == [201, 201, 201], [r.text for r in responses]
+    assert [r.status_code for r in responses] == [200, 200, 200], [r.text for r in responses]
     assert len({r.json()["summary"]["defaultPageId"] for r in responses}) == 3
 
 
@@ -190,7 +203,7 @@ def test_it_replays_a_launch_with_the_same_idempotency_key(api: httpx.Client, wo
     url = f"/workspaces/{workspace['id']}/runtimes"
     first = api.post(url, json={"alias": "once"}, headers=headers)
     again = api.post(url, json={"alias": "once"}, headers=headers)
-    assert first.status_code == again.status_code == 201
+    assert first.status_code == again.status_code == 200
     assert first.json()["id"] == again.json()["id"]
     assert api.post(url, json={"alias": "other"}, headers=headers).status_code == 409
 

@@ -70,7 +70,7 @@ def test_it_counts_failures_by_code_in_the_bucket_they_ended() -> None:
 def test_the_route_reports_real_runs(engine: EngineProcess, api: httpx.Client, workspace: dict) -> None:
     runtimes = f"/workspaces/{workspace['id']}/runtimes"
     doomed = api.post(runtimes, json={"alias": "doomed"}).json()
-    assert api.post(runtimes, json={"alias": "steady"}).status_code == 201
+    assert api.post(runtimes, json={"alias": "steady"}).status_code == 200
     os.kill(browser_pid(engine.var_dir / "runtimes" / doomed["id"]), signal.SIGKILL)
     assert eventually(lambda: api.get(f"{runtimes}/doomed").json()["status"] == "failed")
     api.post(f"{runtimes}/steady/stop")

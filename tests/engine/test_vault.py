@@ -219,7 +219,7 @@ def test_fill_needs_an_entry_with_origins_and_an_http_page_on_one(
         ).json()
         url = f"/workspaces/{workspace['id']}"
         try:
-            assert operator.post(f"{url}/runtimes", json={"alias": "filler"}).status_code == 201
+            assert operator.post(f"{url}/runtimes", json={"alias": "filler"}).status_code == 200
             selectors = {"usernameSelector": "#user", "passwordSelector": "#pass"}
             fill = {"call": "vault.fill", "args": [key, selectors]}
             page = {"call": "page.goto", "args": [f"{site.url}/vault-login.html"]}

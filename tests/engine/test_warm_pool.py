@@ -49,7 +49,7 @@ def launch(client: httpx.Client, workspace_id: str, alias: str, **launch: Any) -
     if launch:
         body["launch"] = {"mode": "ephemeral", **launch}
     response = client.post(f"/workspaces/{workspace_id}/runtimes", json=body)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     return dict(response.json())
 
 

@@ -32,7 +32,7 @@ from dashboard.front.forms.runtimes import StepRow, StepsJsonForm, fresh_key, st
 from dashboard.front.models import StepRecipe
 from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
 
-TEMPLATE = "front/runtimes/detail.html"
+TEMPLATE = "front/runtimes/step_runner.html"
 
 
 @require_GET
