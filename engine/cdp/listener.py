@@ -94,7 +94,7 @@ async def relay(mux: Multiplexer, client: Client, websocket: ServerConnection) -
     sender = asyncio.get_running_loop().create_task(outgoing())
     try:
         async for message in websocket:
-            mux.receive(client, message)
+            await mux.receive(client, message)
             if client.closing:
                 break
     except ConnectionClosed:

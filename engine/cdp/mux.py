@@ -30,6 +30,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.cdp.process import BrowserExited, BrowserProcess
@@ -104,7 +105,8 @@ class Client:
         return text
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "connectedAt": self.connected_at, "messages": self.messages_in, **self.info}
+        connected_at = datetime.fromtimestamp(self.connected_at, tz=UTC)
+        return {"id": self.id, "connectedAt": connected_at, "messages": self.messages_in, **self.info}
 
 
 class Multiplexer:
@@ -305,7 +307,7 @@ class Multiplexer:
                 await self.root("Target.detachFromTarget", {"sessionId": client.browser_session})
         self._changed()
 
-    def receive(self, client: Client, text: str | bytes) -> None:
+    async def receive(self, client: Client, text: str | bytes) -> None:
         """A message from a client: checked, judged, renumbered and sent (or answered at once)."""
         try:
             message = json.loads(text)
@@ -330,7 +332,7 @@ class Multiplexer:
             if self.on_activity is not None:
                 self.on_activity()
             target_id = client.sessions.get(session_id)
-            refused = client.judge.judge(method, params, target_id)
+            refused = await client.judge.judge(method, params, target_id)
             if refused is not None:
                 client.post(refused.error(message_id))
                 self._refused(client, refused, target_id)

@@ -21,6 +21,8 @@ contract (docs/api.md shows it; tests/engine/test_cdp_rules.py keeps the two in 
   DOM snapshots, the accessibility tree, heap). On a document the vault filled, they are refused
   to callers without raw reads, as steps are (`policy.sealed`); sending one also marks the target
   as scripted by the caller (`policy.scripted`), so the vault will not fill it afterwards.
+  `TAINTING` methods (a binding, an init script, a fulfilled response) write into documents:
+  never refused, they mark the page scripted too.
 - **Input** (`Input.*`): refused while a person holds the runtime's live control
   (`policy.controlled_by_someone_else`).
 
@@ -168,7 +170,7 @@ HARMLESS = frozenset(
         "Runtime.releaseObjectGroup",
         "Runtime.discardConsoleEntries",
         "Runtime.setAsyncCallStackDepth",
-        "Runtime.addBinding",
+        "Runtime.addBinding",  # (taints: TAINTING)
         "Runtime.removeBinding",
         "Debugger.enable",
         "Debugger.disable",
@@ -180,16 +182,21 @@ HARMLESS = frozenset(
 )
 
 
+# They write into documents (a binding, an init script, a response body): never refused, but the
+# page counts as scripted by the caller from then on.
+TAINTING = frozenset({"Runtime.addBinding", "Page.addScriptToEvaluateOnNewDocument", "Fetch.fulfillRequest"})
+
+
 class RuntimePolicy(Protocol):
     """What the judge needs to know about the runtime and the caller (the gateway supplies it)."""
 
     downloads_dir: str
 
-    def sealed(self, target_id: str | None) -> bool:
-        """The document in `target_id` holds a filled secret and the caller may not read it."""
+    async def sealed(self) -> bool:
+        """A page of the runtime shows a document the vault filled, and the caller may not read it."""
 
-    def scripted(self, target_id: str | None) -> None:
-        """The caller scripted or read the document in `target_id`."""
+    async def scripted(self, target_id: str | None) -> None:
+        """The caller scripted (or may have scripted) the document in `target_id`."""
 
     def controlled_by_someone_else(self) -> bool:
         """A person holds the runtime's live control."""
@@ -218,7 +225,7 @@ class Judge:
     policy: RuntimePolicy
     streams: set[str] = field(default_factory=set)
 
-    def judge(self, method: str, params: dict[str, Any], target_id: str | None) -> Refused | None:
+    async def judge(self, method: str, params: dict[str, Any], target_id: str | None) -> Refused | None:
         """None to pass the message (its `params` possibly rewritten in place), or why not."""
         domain = method.split(".", 1)[0]
         rule = REFUSED.get(method) or REFUSED_DOMAINS.get(domain)
@@ -233,10 +240,11 @@ class Judge:
                 return refused
         if domain == "Input" and self.policy.controlled_by_someone_else():
             return Refused(CONTROL, method, "Wait until they hand control back.")
-        if (domain in SEALED_DOMAINS or method in SEALED_METHODS) and method not in HARMLESS:
-            if self.policy.sealed(target_id):
-                return Refused(SEALED, method)
-            self.policy.scripted(target_id)
+        reads = (domain in SEALED_DOMAINS or method in SEALED_METHODS) and method not in HARMLESS
+        if reads and await self.policy.sealed():
+            return Refused(SEALED, method)
+        if reads or method in TAINTING:
+            await self.policy.scripted(target_id)
         return None
 
     def handed(self, payload: Any) -> None:
