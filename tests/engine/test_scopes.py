@@ -29,7 +29,11 @@ ADMIN_ONLY = {
     ("POST", "/v1/api-keys"),
     ("DELETE", "/v1/api-keys/{id}"),
 }
-OPERATOR_ONLY_READS = {("GET", "/v1/vault/{key}/totp")}
+OPERATOR_ONLY_READS = {
+    ("GET", "/v1/vault/{key}/totp"),
+    # who is connected over CDP: key names tell an attacker which key to steal
+    ("GET", "/v1/workspaces/{id}/runtimes/{alias}/cdp"),
+}
 READ_WRITES = {
     ("POST", "/v1/workspaces/{id}/runtimes/{alias}/events/wait"),
     ("POST", "/v1/operations/{id}/wait"),
