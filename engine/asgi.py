@@ -45,9 +45,8 @@ guarded_application = guard(django_application)
 
 from channels.routing import URLRouter  # noqa: E402 - after Django is set up
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.urls import path  # noqa: E402
 
-from engine.gateway.consumer import GatewayConsumer  # noqa: E402
+from engine.gateway.consumer import gateway  # noqa: E402
 from engine.live.routing import websocket_urlpatterns  # noqa: E402
 from engine.live.tokens import RedactTokens  # noqa: E402
 
@@ -56,14 +55,13 @@ logging.getLogger("uvicorn.error").addFilter(RedactTokens())
 
 # The viewer page is served by the engine itself, so its socket comes from an allowed host.
 viewer_application = AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns))
+
+
 # The CDP gateway's clients are programs (Playwright, Puppeteer), which send no Origin: the token
 # in the URL is the whole authentication (no cookie or other ambient credential opens it).
-gateway_application = URLRouter([path("cdp/<uuid:runtime_id>", GatewayConsumer.as_asgi())])
-
-
 async def websocket_application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["path"].startswith("/cdp/"):
-        await gateway_application(scope, receive, send)
+        await gateway(scope, receive, send)
     else:
         await viewer_application(scope, receive, send)
 

@@ -11,16 +11,20 @@ limit, 1001 when the runtime ends (the reason says how), 1013 for a client too s
 While a client is connected the runtime is in use (its idle timeout does not run), and its
 connecting, leaving and refused messages are runtime events (`cdp.connected`,
 `cdp.disconnected`, `cdp.refused`).
+
+A plain ASGI app rather than a Channels consumer: a consumer closes stale database connections
+on a worker thread before every message it dispatches, a thread hop per CDP message that doubled
+a Playwright step's time (bench/cdp_gateway.py). Nothing here touches the database.
 """
 
 import asyncio
 import contextlib
 import json
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 from uuid import UUID
-
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from engine.cdp.mux import Client, Multiplexer
 from engine.cdp.rules import ERROR_CODE
@@ -31,76 +35,86 @@ from engine.runtimes.manager import manager
 from engine.runtimes.session import RuntimeSession
 
 CLOSE_LIMIT = 4429
+PATH = re.compile(r"/cdp/([0-9a-fA-F-]{36})/?")
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-class GatewayConsumer(AsyncWebsocketConsumer):
-    grant: CdpGrant | None = None
-    mux: Multiplexer | None = None
-    client: Client | None = None
-    session: RuntimeSession | None = None
-    sender: asyncio.Task[None] | None = None
-    in_use: contextlib.ExitStack | None = None
+async def gateway(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    """The ASGI app of `/cdp/{runtimeId}`."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    opened = _open(scope)
+    if opened is None:
+        await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
+        return
+    grant, session = opened
+    await send({"type": "websocket.accept"})
+    if not limits.open(grant.key_id):
+        reason = "This API key holds its ENGINE_CDP_MAX_CONNECTIONS_PER_KEY CDP connections already."
+        await send({"type": "websocket.close", "code": CLOSE_LIMIT, "reason": reason})
+        return
+    try:
+        await _relay(grant, session, receive, send)
+    finally:
+        limits.close(grant.key_id)
 
-    async def connect(self) -> None:
-        runtime_id: UUID = self.scope["url_route"]["kwargs"]["runtime_id"]
-        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [None])[0]
-        try:
-            grant = read(token, runtime_id)
-        except TokenRefused:
-            await self.close()  # before accept: the handshake fails (403), nothing is opened
-            return
-        session = manager.session(runtime_id)
-        if session is None or session.closing or session.browser is None or not session.browser.process.alive:
-            await self.close()
-            return
-        await self.accept()
-        if not limits.open(grant.key_id):
-            await self.close(
-                CLOSE_LIMIT,
-                "This API key holds its ENGINE_CDP_MAX_CONNECTIONS_PER_KEY CDP connections already.",
-            )
-            return
-        self.grant, self.session, self.mux = grant, session, session.browser.mux
-        info = {"keyId": grant.key_id, "keyName": grant.key_name, "label": grant.label}
-        self.client = await self.mux.connect(judge_for(session, grant.raw_reads), info)
-        self.in_use = contextlib.ExitStack()
-        self.in_use.enter_context(session.in_use())  # a connected client keeps the runtime from idling
-        session.emit("cdp.connected", {"clientId": self.client.id, **info})
-        self.sender = asyncio.get_running_loop().create_task(self._send_outbox(self.client))
 
-    async def _send_outbox(self, client: Client) -> None:
-        while (text := await client.next_out()) is not None:
-            await self.send(text_data=text)
-        await self.close(client.close_code or 1000, client.close_reason)
+def _open(scope: dict[str, Any]) -> tuple[CdpGrant, RuntimeSession] | None:
+    match = PATH.fullmatch(scope.get("path", ""))
+    token = parse_qs(scope.get("query_string", b"").decode()).get("token", [None])[0]
+    if match is None:
+        return None
+    try:
+        runtime_id = UUID(match.group(1))
+        grant = read(token, runtime_id)
+    except (TokenRefused, ValueError):
+        return None
+    session = manager.session(runtime_id)
+    if session is None or session.closing or session.browser is None or not session.browser.process.alive:
+        return None
+    return grant, session
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.client is None or self.mux is None or self.grant is None:
-            return
-        data = text_data if text_data is not None else bytes_data
-        if data is None:
-            return
-        if not limits.message(self.grant.key_id):
-            self.client.post(_rate_limited(data))
-            return
-        await self.mux.receive(self.client, data)
 
-    async def disconnect(self, code: int) -> None:
-        if self.client is None or self.mux is None or self.grant is None:
-            return
-        client, self.client = self.client, None
-        await self.mux.disconnect(client)
-        if self.sender is not None:
-            self.sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.sender
-        limits.close(self.grant.key_id)
-        if self.in_use is not None:
-            self.in_use.close()
-        if self.session is not None and not self.session.closing:
-            self.session.emit(
+async def _relay(grant: CdpGrant, session: RuntimeSession, receive: Receive, send: Send) -> None:
+    assert session.browser is not None
+    mux: Multiplexer = session.browser.mux
+    info = {"keyId": grant.key_id, "keyName": grant.key_name, "label": grant.label}
+    client = await mux.connect(judge_for(session, grant.raw_reads), info)
+    session.emit("cdp.connected", {"clientId": client.id, **info})
+    sender = asyncio.get_running_loop().create_task(_send_outbox(client, send))
+    try:
+        with session.in_use():  # a connected client keeps the runtime from idling
+            while True:
+                message = await receive()
+                if message["type"] != "websocket.receive":
+                    break
+                data = message.get("text") or message.get("bytes")
+                if data is None:
+                    continue
+                if not limits.message(grant.key_id):
+                    client.post(_rate_limited(data))
+                    continue
+                await mux.receive(client, data)
+                if client.closing:
+                    break
+    finally:
+        await mux.disconnect(client)
+        with contextlib.suppress(asyncio.TimeoutError, Exception):
+            await asyncio.wait_for(sender, 5)
+        sender.cancel()
+        if not session.closing:
+            session.emit(
                 "cdp.disconnected",
-                {"clientId": client.id, "keyId": self.grant.key_id, "messages": client.messages_in},
+                {"clientId": client.id, "keyId": grant.key_id, "messages": client.messages_in},
             )
+
+
+async def _send_outbox(client: Client, send: Send) -> None:
+    while (text := await client.next_out()) is not None:
+        await send({"type": "websocket.send", "text": text})
+    await send({"type": "websocket.close", "code": client.close_code or 1000, "reason": client.close_reason})
 
 
 def _rate_limited(data: str | bytes) -> dict[str, Any]:
