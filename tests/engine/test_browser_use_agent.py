@@ -5,8 +5,6 @@ import re
 import time
 from typing import Any
 
-import pytest
-
 from tests.engine.conftest import AgentWorkspace
 from tests.support.model_server import ModelServer, Seen, output, slow
 
@@ -69,3 +67,29 @@ def test_browser_use_completes_a_three_screen_form(
     entries = trace.get("entries") or trace.get("items") or trace
     assert len(entries) >= 5
     assert operation["progress"]["step"] >= 5
+
+
+def test_cancel_ends_a_browser_use_run_mid_request(
+    agents: AgentWorkspace, model_server: ModelServer, model: str
+) -> None:
+    agents.goto("agent-wizard.html")
+    model_server.script(model, WIZARD[0], slow(60))  # the model "thinks" for a minute on step 2
+    body = agents.execute(
+        {"call": "browserUse.agent.execute", "args": ["Sign up Ada", config(agents, model, model_server)]}
+    )
+    operation = body["operation"]
+    deadline = time.monotonic() + 60
+    while len(model_server.seen(model)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(model_server.seen(model)) == 2
+    assert agents.api.post(f"/operations/{operation['id']}/cancel").json()["status"] in (
+        "cancelling",
+        "cancelled",
+    )
+    # "Within a second" is the promise; the wait allows more so a loaded machine cannot fail it,
+    # while the model's minute-long answer could never fit.
+    ended = agents.wait(operation["id"], timeout_ms=10_000)
+    assert ended["status"] == "cancelled" and ended["error"]["code"] == "operation.cancelled", ended
+    assert ended["progress"]["step"] == 1 and ended["progress"]["currentCall"] == "input"
+    after = agents.execute({"call": "page.inputValue", "args": ["#name"]}, {"call": "page.title"})
+    assert [s["result"] for s in after["steps"]] == ["Ada", "Sign-up wizard"]
