@@ -52,7 +52,9 @@ def main() -> None:
         with engine.client("operator") as client, sync_playwright() as playwright:
             workspace = client.post("/workspaces", json={"name": "cdp bench"}).json()["id"]
             runtime = f"/workspaces/{workspace}/runtimes/bench"
-            assert client.post(f"/workspaces/{workspace}/runtimes", json={"alias": "bench"}).status_code == 200
+            assert (
+                client.post(f"/workspaces/{workspace}/runtimes", json={"alias": "bench"}).status_code == 200
+            )
             url = client.post(f"{runtime}/cdp", json={"label": "bench", "ttlSeconds": 600}).json()[
                 "webSocketDebuggerUrl"
             ]
