@@ -1,3 +1,3 @@
-from dashboard.live import runtimes, views
+from dashboard.live import connect, runtimes, views
 
-urlpatterns = [*views.urlpatterns, *runtimes.urlpatterns]
+urlpatterns = [*views.urlpatterns, *runtimes.urlpatterns, *connect.urlpatterns]

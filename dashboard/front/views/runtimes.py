@@ -280,6 +280,7 @@ async def _run_page(
         "workspace": _ok(workspace),
         "profile": _ok(profile),
         "is_newest": newest or newest_id == runtime.id,
+        "can_operate": can_operate,
         "newest_id": newest_id,
         "other_runs": other_runs,
         "runs_error": _err(runs),
