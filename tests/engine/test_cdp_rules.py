@@ -1,7 +1,6 @@
 """The CDP gateway's method rules as a table (engine/cdp/rules.py): docs/api.md shows each one, and
 the judged and rewritten methods behave as the table says (no browser needed for these)."""
 
-import asyncio
 from pathlib import Path
 
 from engine.cdp import rules
@@ -26,8 +25,8 @@ class Policy:
         return False
 
 
-def judge(method: str, params: dict, policy: Policy | None = None) -> rules.Refused | None:
-    return asyncio.run(rules.Judge(policy or Policy()).judge(method, params, "T1"))
+async def judge(method: str, params: dict, policy: Policy | None = None) -> rules.Refused | None:
+    return await rules.Judge(policy or Policy()).judge(method, params, "T1")
 
 
 def test_every_rule_is_in_the_docs() -> None:
@@ -37,47 +36,47 @@ def test_every_rule_is_in_the_docs() -> None:
         assert f"`{domain}`" in DOCS, domain
 
 
-def test_it_rewrites_downloads_into_the_runtime() -> None:
+async def test_it_rewrites_downloads_into_the_runtime() -> None:
     params = {"behavior": "allow", "downloadPath": "/etc", "eventsEnabled": True}
-    assert judge("Browser.setDownloadBehavior", params) is None
+    assert await judge("Browser.setDownloadBehavior", params) is None
     assert params == {"behavior": "allowAndName", "downloadPath": Policy.downloads_dir, "eventsEnabled": True}
     denied = {"behavior": "deny", "downloadPath": "/etc"}
-    assert judge("Page.setDownloadBehavior", denied) is None and denied == {"behavior": "deny"}
+    assert await judge("Page.setDownloadBehavior", denied) is None and denied == {"behavior": "deny"}
 
 
-def test_only_http_and_about_blank_open() -> None:
-    assert judge("Page.navigate", {"url": "https://example.test/"}) is None
-    assert judge("Target.createTarget", {"url": "about:blank"}) is None
+async def test_only_http_and_about_blank_open() -> None:
+    assert await judge("Page.navigate", {"url": "https://example.test/"}) is None
+    assert await judge("Target.createTarget", {"url": "about:blank"}) is None
     for url in ("file:///etc/passwd", "chrome://settings", "data:text/html,x", "view-source:http://a/"):
-        refused = judge("Page.navigate", {"url": url})
+        refused = await judge("Page.navigate", {"url": url})
         assert refused is not None and refused.rule.code == "cdp.scheme", url
-    assert judge("Fetch.continueRequest", {"requestId": "1"}) is None
-    assert judge("Fetch.continueRequest", {"requestId": "1", "url": "file:///x"}) is not None
+    assert await judge("Fetch.continueRequest", {"requestId": "1"}) is None
+    assert await judge("Fetch.continueRequest", {"requestId": "1", "url": "file:///x"}) is not None
 
 
-def test_a_stream_opens_only_for_the_client_handed_it() -> None:
+async def test_a_stream_opens_only_for_the_client_handed_it() -> None:
     judge_ = rules.Judge(Policy())
-    assert asyncio.run(judge_.judge("IO.read", {"handle": "7"}, None)) is not None
+    assert await judge_.judge("IO.read", {"handle": "7"}, None) is not None
     judge_.handed({"data": "...", "stream": "7"})
-    assert asyncio.run(judge_.judge("IO.read", {"handle": "7"}, None)) is None
-    assert asyncio.run(judge_.judge("IO.close", {"handle": "7"}, None)) is None
-    assert asyncio.run(judge_.judge("IO.read", {"handle": "7"}, None)) is not None
+    assert await judge_.judge("IO.read", {"handle": "7"}, None) is None
+    assert await judge_.judge("IO.close", {"handle": "7"}, None) is None
+    assert await judge_.judge("IO.read", {"handle": "7"}, None) is not None
 
 
-def test_reading_a_sealed_runtime_is_refused_and_scripting_marks_the_page() -> None:
+async def test_reading_a_sealed_runtime_is_refused_and_scripting_marks_the_page() -> None:
     sealed = Policy(sealed=True)
-    refused = judge("Runtime.evaluate", {"expression": "document.body.innerHTML"}, sealed)
+    refused = await judge("Runtime.evaluate", {"expression": "document.body.innerHTML"}, sealed)
     assert refused is not None and refused.rule.code == "cdp.sealed"
-    assert judge("Runtime.enable", {}, sealed) is None  # attaching still works
-    assert judge("Page.navigate", {"url": "https://example.test/"}, sealed) is None
+    assert await judge("Runtime.enable", {}, sealed) is None  # attaching still works
+    assert await judge("Page.navigate", {"url": "https://example.test/"}, sealed) is None
     open_ = Policy()
-    assert judge("Runtime.evaluate", {"expression": "1"}, open_) is None
-    assert judge("Runtime.addBinding", {"name": "b"}, open_) is None
+    assert await judge("Runtime.evaluate", {"expression": "1"}, open_) is None
+    assert await judge("Runtime.addBinding", {"name": "b"}, open_) is None
     assert open_.scripted_targets == ["T1", "T1"]
 
 
-def test_the_error_names_the_method_and_the_rule() -> None:
-    refused = judge("Browser.close", {})
+async def test_the_error_names_the_method_and_the_rule() -> None:
+    refused = await judge("Browser.close", {})
     assert refused is not None
     error = refused.error(12)
     assert (
