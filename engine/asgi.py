@@ -46,6 +46,7 @@ guarded_application = guard(django_application)
 from channels.routing import URLRouter  # noqa: E402 - after Django is set up
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from engine.gateway.consumer import gateway  # noqa: E402
 from engine.live.routing import websocket_urlpatterns  # noqa: E402
 from engine.live.tokens import RedactTokens  # noqa: E402
 
@@ -53,7 +54,16 @@ from engine.live.tokens import RedactTokens  # noqa: E402
 logging.getLogger("uvicorn.error").addFilter(RedactTokens())
 
 # The viewer page is served by the engine itself, so its socket comes from an allowed host.
-websocket_application = AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns))
+viewer_application = AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns))
+
+
+# The CDP gateway's clients are programs (Playwright, Puppeteer), which send no Origin: the token
+# in the URL is the whole authentication (no cookie or other ambient credential opens it).
+async def websocket_application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["path"].startswith("/cdp/"):
+        await gateway(scope, receive, send)
+    else:
+        await viewer_application(scope, receive, send)
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -241,6 +241,14 @@ NETWORK_BODY_MAX_BYTES = env.int("ENGINE_NETWORK_BODY_MAX_BYTES", default=1024 *
 NETWORK_BODIES_MAX_BYTES = env.int("ENGINE_NETWORK_BODIES_MAX_BYTES", default=25 * 1024 * 1024)
 NETWORK_RETENTION_SECONDS = env.int("ENGINE_NETWORK_RETENTION_SECONDS", default=RECORDING_RETENTION_SECONDS)
 
+# The CDP gateway (engine/gateway/): connect URLs live this long by default (a client connects
+# with it at once; an open connection outlives it), at most the max; per API key, open
+# connections and messages per second across them (0: no limit).
+CDP_TOKEN_TTL_SECONDS = env.int("ENGINE_CDP_TOKEN_TTL_SECONDS", default=300)
+CDP_TOKEN_MAX_TTL_SECONDS = env.int("ENGINE_CDP_TOKEN_MAX_TTL_SECONDS", default=3600)
+CDP_MAX_CONNECTIONS_PER_KEY = env.int("ENGINE_CDP_MAX_CONNECTIONS_PER_KEY", default=5)
+CDP_MAX_MESSAGES_PER_SECOND = env.int("ENGINE_CDP_MAX_MESSAGES_PER_SECOND", default=1000)
+
 
 def _check_live_settings() -> None:
     """Refuse values that would make live view unsafe or meaningless, at start, loudly."""
@@ -260,6 +268,10 @@ def _check_live_settings() -> None:
     if not 0 < EMBED_TOKEN_TTL_SECONDS <= EMBED_TOKEN_MAX_TTL_SECONDS:
         raise ImproperlyConfigured(
             "ENGINE_EMBED_TOKEN_TTL_SECONDS must be positive and at most ENGINE_EMBED_TOKEN_MAX_TTL_SECONDS."
+        )
+    if not 0 < CDP_TOKEN_TTL_SECONDS <= CDP_TOKEN_MAX_TTL_SECONDS:
+        raise ImproperlyConfigured(
+            "ENGINE_CDP_TOKEN_TTL_SECONDS must be positive and at most ENGINE_CDP_TOKEN_MAX_TTL_SECONDS."
         )
     positive = {
         "ENGINE_RECORDING_FRAME_INTERVAL_MS": RECORDING_FRAME_INTERVAL_MS,

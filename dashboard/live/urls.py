@@ -1,3 +1,3 @@
-from dashboard.live import runs, runtimes, views
+from dashboard.live import connect, runs, runtimes, views
 
-urlpatterns = [*views.urlpatterns, *runs.urlpatterns, *runtimes.urlpatterns]
+urlpatterns = [*views.urlpatterns, *runs.urlpatterns, *runtimes.urlpatterns, *connect.urlpatterns]

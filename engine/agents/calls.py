@@ -274,8 +274,13 @@ async def _start(ctx: StepContext, call: str, task: str, config: Any) -> dict[st
     agent_ctx = replace(
         ctx, mounts=setup.mounts, operation_id=operation.id, timeout_ms=ACTION_TIMEOUT_MS, logs=None
     )
+    steps = None
+    if call == "browserUse.agent.execute":
+        from engine.agents import browser_use_agent  # heavy (browser-use and its model SDKs): on first use
+
+        steps = browser_use_agent.steps
     runner.start(
-        operation.id, loop.run(loop.AgentRun(operation, agent_ctx, setup, task)), operation.runtime_id
+        operation.id, loop.run(loop.AgentRun(operation, agent_ctx, setup, task), steps), operation.runtime_id
     )
     ctx.operation = operation
     return {"operationId": str(operation.id)}
@@ -301,7 +306,7 @@ async def stagehand_agent(ctx: StepContext, instruction: str, config: Any = None
     prepare=_prepare_agent,
     long_running=True,
     page_data="masked",  # its page snapshots show filled fields as "filled", never their values
-    description="A browser-use style agent run (observe → decide → act until done) as an operation.",
+    description="browser-use's own Agent (the PyPI package) driving the runtime through the CDP gateway, as an operation.",
 )
 async def browser_use_agent(ctx: StepContext, task: str, config: Any = None) -> dict[str, Any]:
     return await _start(ctx, "browserUse.agent.execute", task, config)

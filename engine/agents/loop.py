@@ -24,6 +24,7 @@ between agent steps, and it counts as busy so the idle reaper leaves the runtime
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,18 +72,23 @@ class AgentRun:
         }
 
 
-async def run(agent: AgentRun) -> None:
+Steps = Callable[[AgentRun], Awaitable[bool]]
+
+
+async def run(agent: AgentRun, steps: "Steps | None" = None) -> None:
+    """Run `steps` (the engine's own loop unless given: browser-use's is another) to an end the
+    operation records; `steps` answers whether the agent called done (False: maxSteps passed)."""
     # In use for the whole run: the idle reaper never stops a runtime an agent is driving.
     with agent.ctx.session.in_use():
-        await _run(agent)
+        await _run(agent, steps or _steps)
 
 
-async def _run(agent: AgentRun) -> None:
+async def _run(agent: AgentRun, steps: Steps) -> None:
     operation = agent.operation
     try:
         await operations.start(operation)
         async with asyncio.timeout(agent.config.timeoutMs / 1000):
-            completed = await _steps(agent)
+            completed = await steps(agent)
         if completed:
             success = bool(agent.actions and agent.actions[-1].get("success", True))
             await operations.finish(operation, Operation.Status.SUCCEEDED, agent.result(success, True))
@@ -189,7 +195,7 @@ async def _run_steps(agent: AgentRun, client: ModelClient) -> bool:
             await tracer.record(
                 step, request, response, model_ms, outcome={"ok": True, "action": {"method": "done"}}
             )
-            await _progress(agent, step, "done", f"done: {agent.answer[:200]}")
+            await report_progress(agent, step, "done", f"done: {agent.answer[:200]}")
             return True
         async with ctx.session.execute_lock:
             outcome = await actor.perform(_page(ctx), call, seen)
@@ -199,11 +205,13 @@ async def _run_steps(agent: AgentRun, client: ModelClient) -> bool:
             f"{outcome.description} → " + ("ok" if outcome.ok else f"failed: {outcome.error}")
         )
         await tracer.record(step, request, response, model_ms, outcome=outcome.as_json())
-        await _progress(agent, step, call.name, outcome.description + ("" if outcome.ok else " (failed)"))
+        await report_progress(
+            agent, step, call.name, outcome.description + ("" if outcome.ok else " (failed)")
+        )
     return False
 
 
-async def _progress(agent: AgentRun, step: int, tool: str, message: str) -> None:
+async def report_progress(agent: AgentRun, step: int, tool: str, message: str) -> None:
     # The runtime event first: a progress update is what `wait`-ers and the stream see, and by
     # then the event it names is already listed.
     agent.ctx.emit(

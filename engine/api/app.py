@@ -18,6 +18,7 @@ from engine.api import (
     ai_credentials,
     api_keys,
     artifacts,
+    cdp,
     embeds,
     errors,
     events,
@@ -110,6 +111,7 @@ api.add_router("/workspaces", execute.router)
 api.add_router("/workspaces", events.router)
 api.add_router("/workspaces", embeds.router)
 api.add_router("/live-control", embeds.control_router)
+api.add_router("/workspaces", cdp.router)
 api.add_router("/workspaces", operations.workspace_router)
 api.add_router("/workspaces", artifacts.workspace_router)
 api.add_router("/runtimes", runtimes.org_router)

@@ -32,9 +32,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
-from playwright.async_api import BrowserContext, Playwright, async_playwright
+from playwright.async_api import Playwright, async_playwright
 
 from engine import crypto, paths
+from engine.cdp import browser as cdp_browser
+from engine.cdp.browser import BrowserSpec, RunningBrowser
+from engine.cdp.listener import listener
 from engine.egress import engine_policy, launcher
 from engine.egress.proxy import EgressProxy, Upstream
 from engine.errors import ApiError
@@ -139,6 +142,7 @@ class RuntimeManager:
             return_exceptions=True,
         )
         await event_log.stop()
+        await listener.close()
         if self._playwright is not None:
             with contextlib.suppress(Exception):
                 await self._playwright.stop()
@@ -194,10 +198,13 @@ class RuntimeManager:
         probe = paths.browser_launcher_dir() / "probe"
         proxy = EgressProxy(engine_policy(), lambda _refusal: None)
         try:
-            context = await self.start_browser(probe, probe / "user-data", {}, [], proxy, candidate)
-            page = context.pages[0] if context.pages else await context.new_page()
-            await page.evaluate("1")  # a renderer runs (inside the sandbox, when it is on)
-            await context.close()
+            running = await self.start_browser(probe, probe / "user-data", {}, [], proxy, candidate)
+            try:
+                context = running.context
+                page = context.pages[0] if context.pages else await context.new_page()
+                await page.evaluate("1")  # a renderer runs (inside the sandbox, when it is on)
+            finally:
+                await running.close("The start-up check is done.", CLOSE_TIMEOUT_SECONDS)
             return None
         except Exception as exc:
             logger.info("The start-up browser did not start (%s): %s", candidate, exc)  # Playwright's log
@@ -358,7 +365,7 @@ class RuntimeManager:
         try:
             if warm is not None:
                 # Launched for the pool exactly as below, with its own proxy; untouched until now.
-                session.proxy, context = warm.proxy, warm.context
+                session.proxy, running = warm.proxy, warm.browser
                 session.proxy.on_refused = session.on_refused
             else:
                 # Every request of this browser goes through its own egress proxy, chained to the
@@ -368,11 +375,11 @@ class RuntimeManager:
                 )
                 scratch = paths.runtime_scratch_dir(runtime.id)
                 user_data = paths.profile_user_data_dir(profile.id) if profile else scratch / "user-data"
-                context = await self.start_browser(scratch, user_data, config, extension_dirs, session.proxy)
+                running = await self.start_browser(scratch, user_data, config, extension_dirs, session.proxy)
         except Exception as exc:
             logger.warning(
                 "Runtime %s: the browser did not start: %s", runtime.id, exc
-            )  # Playwright's whole log
+            )  # with the end of Chromium's own log
             if session.proxy is not None:
                 await session.proxy.close()
             event_log.emit(
@@ -386,6 +393,7 @@ class RuntimeManager:
                 "runtime.launch_failed",
                 f"The browser did not start: {_first_line(exc)}. Check CHROMIUM_PATH and the engine log.",
             ) from exc
+        context = running.context
         context.set_default_timeout(DEFAULT_STEP_TIMEOUT_MS)
         session.emit(
             "runtime.started",
@@ -396,7 +404,7 @@ class RuntimeManager:
                 "warm": warm is not None,  # its browser came from the warm pool
             },
         )
-        session.attach(context)
+        session.attach(running)
         page = context.pages[0] if context.pages else await context.new_page()
         runtime.default_page_id = session.make_default(page)
         runtime.default_context_id = session.context_id
@@ -424,13 +432,15 @@ class RuntimeManager:
         extension_dirs: list[Path],
         proxy: EgressProxy,
         using: launcher.Launcher | None = None,
-    ) -> BrowserContext:
+    ) -> RunningBrowser:
         """Start a runtime's Chromium: the one place that says how (cold launches and the pool).
 
         Starts `proxy` (in a network namespace of its own when isolated) and Chromium through the
         launcher (`using`, else the engine's): flags from `chromium.FLAGS` and the config, all
         traffic through the proxy, downloads in `scratch`; isolated, in its own view of the
-        files, as a uid leased for as long as the browser runs, with its sandbox on.
+        files, as a uid leased for as long as the browser runs, with its sandbox on. The engine
+        holds the browser's CDP pipe (engine/cdp/): its Playwright connects through the
+        multiplexer, as gateway clients do.
         """
         using = using or self.launcher
         if not using.isolated:
@@ -440,28 +450,26 @@ class RuntimeManager:
         lease = await sync_to_async(self.uids.lease)() if using.isolated else None
         try:
             home = scratch / "home"
+            downloads = scratch / "downloads"
             writable = [scratch] if scratch in user_data.parents else [scratch, user_data]
-            # Made (and owned) here: Playwright would make a missing user-data dir as the engine's user.
-            await sync_to_async(_make_dirs)(lease, *writable, user_data, scratch / "downloads", home)
-            options = launch_options(config, user_data, scratch / "downloads", extension_dirs)
+            # Made (and owned) here: Chromium would make a missing user-data dir as the engine's user.
+            await sync_to_async(_make_dirs)(lease, *writable, user_data, downloads, home)
+            spec = browser_spec(config, user_data, downloads, extension_dirs)
             uid = lease.uid if lease else os.geteuid()
-            options.update(
-                executable_path=using.executable,
-                proxy={"server": proxy.url},
-                env=_browser_environment()
-                | using.environment(proxy.namespace, uid, home, writable, extension_dirs),
+            spec.executable, spec.proxy_url = using.executable, proxy.url
+            spec.env = _browser_environment() | using.environment(
+                proxy.namespace, uid, home, writable, extension_dirs
             )
             if using.sandbox:
-                options["args"] = [arg for arg in options["args"] if arg != "--no-sandbox"]
-                options["chromium_sandbox"] = True
-            context = await playwright.chromium.launch_persistent_context(**options)
+                spec.flags = [arg for arg in spec.flags if arg != "--no-sandbox"]
+            running = await cdp_browser.start(playwright, spec)
         except BaseException:
             if lease is not None:
                 lease.release()
             raise
         if lease is not None:
-            context.on("close", lambda _context: lease.release())
-        return context
+            running.context.on("close", lambda _context: lease.release())
+        return running
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -527,9 +535,9 @@ class RuntimeManager:
             OBSERVER_TIMEOUT_SECONDS,
         )
         session.closing = True
-        if session.context is not None and status == "stopped":
+        if session.browser is not None:
             try:
-                await asyncio.wait_for(session.context.close(), CLOSE_TIMEOUT_SECONDS)
+                await session.browser.close(_close_reason(status, code, reason), CLOSE_TIMEOUT_SECONDS)
             except Exception:
                 logger.exception("Closing the browser of runtime %s failed", runtime.id)
         await session.network.close()  # nothing of the network is told after the runtime's end
@@ -599,31 +607,27 @@ class RuntimeManager:
         return self.sessions.get(runtime_id)
 
 
-def launch_options(
+def browser_spec(
     config: dict[str, Any], user_data: Path, downloads: Path, extension_dirs: list[Path]
-) -> dict[str, Any]:
-    args = list(chromium.FLAGS)
-    options: dict[str, Any] = {
-        "user_data_dir": str(user_data),
-        "executable_path": settings.CHROMIUM_PATH,
-        "headless": True,
-        "viewport": config.get("viewport") or DEFAULT_VIEWPORT,
-        "accept_downloads": True,
-        "downloads_path": str(downloads),
-        # The engine handles its own signals and closes every browser itself on the way out.
-        "handle_sigint": False,
-        "handle_sigterm": False,
-        "handle_sighup": False,
-    }
+) -> BrowserSpec:
+    """How a runtime's Chromium starts, from its launch config (the manager adds launcher and proxy)."""
+    flags = list(chromium.FLAGS)
     if extension_dirs:
         joined = ",".join(str(d) for d in extension_dirs)
-        args += [f"--disable-extensions-except={joined}", f"--load-extension={joined}"]
-        options["ignore_default_args"] = ["--disable-extensions"]
-    options["args"] = args
-    for key, option in (("userAgent", "user_agent"), ("locale", "locale"), ("timezoneId", "timezone_id")):
-        if config.get(key):
-            options[option] = config[key]
-    return options
+        flags += [f"--disable-extensions-except={joined}", f"--load-extension={joined}"]
+    return BrowserSpec(
+        executable=settings.CHROMIUM_PATH,
+        flags=flags,
+        user_data=user_data,
+        downloads=downloads,
+        proxy_url="",
+        viewport=config.get("viewport") or DEFAULT_VIEWPORT,
+        env=_browser_environment(),
+        user_agent=config.get("userAgent"),
+        locale=config.get("locale"),
+        timezone_id=config.get("timezoneId"),
+        extensions=bool(extension_dirs),
+    )
 
 
 def _check_idle_timeout(config: dict[str, Any]) -> None:
@@ -679,6 +683,11 @@ async def _check_free(workspace: Workspace, alias: str, profile: BrowserProfile 
                 f"Browser profile {profile.id} is in use by runtime '{holder.alias}'; stop it first.",
                 {"workspaceId": str(holder.workspace_id), "runtime": holder.alias},
             )
+
+
+def _close_reason(status: str, code: str, reason: str) -> str:
+    """What a connected CDP client is told when its runtime ends (a websocket close reason)."""
+    return f"The runtime stopped ({reason})." if status == "stopped" else f"The runtime failed ({code})."
 
 
 def _first_line(exc: BaseException) -> str:

@@ -30,9 +30,9 @@ from typing import Any
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
-from playwright.async_api import BrowserContext
 
 from engine import paths
+from engine.cdp.browser import RunningBrowser
 from engine.egress import engine_policy
 from engine.egress.policy import Refusal
 from engine.egress.proxy import EgressProxy
@@ -42,6 +42,7 @@ logger = logging.getLogger("engine.runtimes")
 
 RETRY_SECONDS = (1, 5, 30)  # after consecutive failed launches, then every last one
 CLOSE_WAIT_SECONDS = 30
+BROWSER_CLOSE_SECONDS = 10
 # LaunchConfig fields that do not change how Chromium is started (read by the runtime itself).
 LAUNCH_NEUTRAL = {"idleTimeoutSeconds", "recording"}
 
@@ -68,11 +69,11 @@ def _no_refusal_yet(refusal: Refusal) -> None:
 class WarmBrowser:
     runtime_id: UUID  # the id of the runtime that takes it: its scratch dir is named so
     proxy: EgressProxy
-    context: BrowserContext
+    browser: RunningBrowser
     alive: bool = True
 
 
-StartBrowser = Callable[[Path, Path, dict[str, Any], list[Path], EgressProxy], Awaitable[BrowserContext]]
+StartBrowser = Callable[[Path, Path, dict[str, Any], list[Path], EgressProxy], Awaitable[RunningBrowser]]
 
 
 class WarmPool:
@@ -124,14 +125,14 @@ class WarmPool:
         scratch = paths.runtime_scratch_dir(runtime_id)
         proxy = EgressProxy(engine_policy(), _no_refusal_yet)  # started by start_browser
         try:
-            context = await self._start_browser(scratch, scratch / "user-data", {}, [], proxy)
+            browser = await self._start_browser(scratch, scratch / "user-data", {}, [], proxy)
         except BaseException:
             await proxy.close()
             await sync_to_async(shutil.rmtree, thread_sensitive=False)(scratch, ignore_errors=True)
             raise
         self.launched += 1
-        warm = WarmBrowser(runtime_id, proxy, context)
-        context.on("close", lambda _context: self._died(warm))
+        warm = WarmBrowser(runtime_id, proxy, browser)
+        browser.context.on("close", lambda _context: self._died(warm))
         return warm
 
     def _died(self, warm: WarmBrowser) -> None:
@@ -148,7 +149,7 @@ class WarmPool:
         """Close a pooled browser for good (and its proxy and scratch dir)."""
         warm.alive = False
         with contextlib.suppress(Exception):
-            await warm.context.close()
+            await warm.browser.close("The engine is stopping.", BROWSER_CLOSE_SECONDS)
         await warm.proxy.close()
         await sync_to_async(shutil.rmtree, thread_sensitive=False)(
             paths.runtime_scratch_dir(warm.runtime_id), ignore_errors=True

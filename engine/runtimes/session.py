@@ -33,6 +33,7 @@ from playwright.async_api import (
     Error as PlaywrightError,
 )
 
+from engine.cdp.browser import RunningBrowser
 from engine.egress.policy import Refusal, scheme_refusal
 from engine.egress.proxy import EgressProxy
 from engine.models import Runtime
@@ -81,6 +82,7 @@ class RuntimeSession:
         self.log = log
         self.idle_timeout = idle_timeout
         self.context: BrowserContext | None = None
+        self.browser: RunningBrowser | None = None  # its process and CDP multiplexer
         self.context_id = new_id("ctx")
         self.pages: dict[str, Page] = {}
         self._page_ids: dict[Page, str] = {}
@@ -181,8 +183,12 @@ class RuntimeSession:
 
     # ---- wiring -------------------------------------------------------------------------
 
-    def attach(self, context: BrowserContext) -> None:
-        self.context = context
+    def attach(self, running: RunningBrowser) -> None:
+        self.browser = running
+        self.context = context = running.context
+        # A guarded CDP client's message (the gateway's, an agent's) is activity: a runtime
+        # driven by one is not idle.
+        running.mux.on_activity = self.touch
         self.bindings[DEFAULT_CONTEXT_BINDING] = BoundRef(DEFAULT_CONTEXT_BINDING, self.context_id, "context")
         context.on("page", self._on_page)
         context.on("close", self._on_context_close)

@@ -63,7 +63,7 @@ def _read_stream(
 
 
 @pytest.mark.parametrize(
-    ("call", "provider"), [("stagehand.agent.execute", "openai"), ("browserUse.agent.execute", "anthropic")]
+    ("call", "provider"), [("stagehand.agent.execute", "openai"), ("stagehand.agent.execute", "anthropic")]
 )
 def test_an_agent_completes_a_three_screen_form_as_an_operation(
     agents: AgentWorkspace,
@@ -210,7 +210,7 @@ def test_a_failing_model_ends_the_operation_failed_and_the_runtime_still_works(
 ) -> None:
     agents.goto("agent-act.html")
     model_server.script(model, reply, reply)
-    operation = _start(agents, "browserUse.agent.execute", "Save the draft", {"model": model, **config})
+    operation = _start(agents, "stagehand.agent.execute", "Save the draft", {"model": model, **config})
     ended = agents.wait(operation["id"])
     assert ended["status"] == "failed" and ended["error"]["code"] == code, ended
     assert ended["result"]["actions"] == [] and ended["result"]["completed"] is False

@@ -99,7 +99,7 @@ def test_the_vault_mount_and_origin_rules_hold_for_an_agent(
     model_server.script(
         model, fill(outside), fill(wrong_origin), tool("done", success=False, answer="no login")
     )
-    body = agents.execute({"call": "browserUse.agent.execute", "args": ["Sign in", {"model": model}]})
+    body = agents.execute({"call": "stagehand.agent.execute", "args": ["Sign in", {"model": model}]})
     operation = agents.wait(body["operation"]["id"])
     first, second, _done = operation["result"]["actions"]
     assert first["ok"] is False and first["error"].startswith("vault.forbidden")

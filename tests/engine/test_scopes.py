@@ -30,7 +30,10 @@ ADMIN_ONLY = {
     ("POST", "/v1/api-keys"),
     ("DELETE", "/v1/api-keys/{id}"),
 }
-OPERATOR_ONLY_READS: set[tuple[str, str]] = set()
+OPERATOR_ONLY_READS = {
+    # who is connected over CDP: key names tell an attacker which key to steal
+    ("GET", "/v1/workspaces/{id}/runtimes/{alias}/cdp"),
+}
 READ_WRITES = {
     ("POST", "/v1/workspaces/{id}/runtimes/{alias}/events/wait"),
     ("POST", "/v1/operations/{id}/wait"),

@@ -65,6 +65,11 @@ def error(status: int, message: str = "scripted failure", retry_after: str | Non
     return {"kind": "error", "status": status, "message": message, "retry_after": retry_after}
 
 
+def output(value: dict[str, Any]) -> dict[str, Any]:
+    """A structured answer (JSON in the message content), as browser-use asks OpenAI for one."""
+    return {"kind": "output", "output": value}
+
+
 def slow(seconds: float, then: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"kind": "slow", "seconds": seconds, "then": then or tool("done", success=True, answer="late")}
 
@@ -180,8 +185,9 @@ class _Handler(BaseHTTPRequestHandler):
         tools: list[str]
         if path == BASE_PATHS["openai"] + "/chat/completions":
             messages = body.get("messages") or []
-            system = next((m["content"] for m in messages if m.get("role") == "system"), "")
-            prompt = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+            system = _text(next((m["content"] for m in messages if m.get("role") == "system"), ""))
+            # every user message's text (browser-use sends the page, then nudges, as separate ones)
+            prompt = "\n".join(_text(m["content"]) for m in messages if m.get("role") == "user")
             tools = [t["function"]["name"] for t in body.get("tools") or []]
             return Seen("openai", path, headers, raw, body, body.get("model", ""), system, prompt, tools)
         if path == BASE_PATHS["anthropic"] + "/messages":
@@ -222,8 +228,41 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the engine gave up on this request (a timeout or a cancel): nothing to answer
 
 
+def _text(content: Any) -> str:
+    """A message's text: a string, or the text parts of a list (browser-use sends images too)."""
+    if isinstance(content, list):
+        return "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def _structured(seen: Seen, reply: dict[str, Any]) -> dict[str, Any]:
+    """An answer as JSON text: what a library asking for structured output (OpenAI's
+    `response_format: json_schema`, as browser-use does) reads from the message content."""
+    usage_in, usage_out = max(1, len(seen.prompt) // 4), 30
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "created": 0,
+        "model": seen.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": json.dumps(reply["output"])},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": usage_in,
+            "completion_tokens": usage_out,
+            "total_tokens": usage_in + usage_out,
+        },
+    }
+
+
 def _encode(seen: Seen, reply: dict[str, Any]) -> dict[str, Any]:
     """A tool call (or a malformed one) in the wire format of the provider that was asked."""
+    if reply["kind"] == "output":
+        return _structured(seen, reply)
     name = reply["name"]
     bad = reply["kind"] == "malformed"
     arguments = reply.get("arguments", {})

@@ -292,6 +292,7 @@ async def _run_page(request: HtmxHttpRequest, runtime: api.Runtime, newest: bool
         "workspace": _ok(workspace),
         "profile": _ok(profile),
         "is_newest": is_newest,
+        "can_operate": can_operate,
         "newest_id": newest_id,
         "other_runs": other_runs,
         "runs_error": _err(runs),

@@ -111,6 +111,9 @@ class Command(BaseCommand):
             lifespan="on",
             http=BoundedHeaders,
             ws="websockets-sansio",  # the live viewer's socket; waits for a slow viewer to drain
+            # No compression: the viewer's frames are JPEG already, and deflating every CDP message
+            # of the gateway costs more time than the bytes it saves on a local or data-centre link.
+            ws_per_message_deflate=False,
             log_level=log_level,
             access_log=False,
             timeout_graceful_shutdown=10,

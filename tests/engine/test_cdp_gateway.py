@@ -1,0 +1,262 @@
+"""The CDP gateway with real Chromium: POST .../cdp, Playwright's connect_over_cdp through it, the
+method rules, the tokens that open nothing, and the connection ending with its runtime."""
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser
+from playwright.sync_api import Error as PlaywrightError
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from tests.support.engine_process import EngineProcess
+from tests.support.site import TestSite
+
+
+@pytest.fixture
+def runtime_url(api: httpx.Client, workspace: dict) -> Iterator[str]:
+    response = api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "driven"})
+    assert response.status_code == 200, response.text
+    yield f"/workspaces/{workspace['id']}/runtimes/driven"
+
+
+def mint(client: httpx.Client, runtime_url: str, **body: Any) -> str:
+    response = client.post(f"{runtime_url}/cdp", json=body)
+    assert response.status_code == 200, response.text
+    url: str = response.json()["webSocketDebuggerUrl"]
+    return url
+
+
+def events(client: httpx.Client, runtime_url: str, types: str) -> list[dict]:
+    found: list[dict] = client.get(
+        f"{runtime_url}/events", params={"eventTypes": types, "limit": 500}
+    ).json()["events"]
+    return found
+
+
+class Cdp:
+    """A bare CDP client (what Puppeteer or any library sends, one message at a time)."""
+
+    def __init__(self, url: str) -> None:
+        self.socket: ClientConnection = connect(url, max_size=None)
+        self.next_id = 0
+        self.events: list[dict] = []
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        self.next_id += 1
+        message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        self.socket.send(json.dumps(message))
+        while True:
+            answer = json.loads(self.socket.recv(timeout=30))
+            if answer.get("id") == self.next_id:
+                return answer
+            self.events.append(answer)
+
+    def page_session(self) -> str:
+        targets = self.send("Target.getTargets")["result"]["targetInfos"]
+        page = next(t for t in targets if t["type"] == "page")
+        return str(
+            self.send("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})["result"][
+                "sessionId"
+            ]
+        )
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def test_playwright_drives_the_runtime_through_the_gateway(
+    api: httpx.Client, runtime_url: str, site: TestSite, browser: Browser, engine: EngineProcess
+) -> None:
+    url = mint(api, runtime_url, label="ci suite")
+    runtime_id = api.get(runtime_url).json()["id"]
+    assert url.startswith(f"ws://{engine.url.split('://')[1]}/cdp/{runtime_id}?token=")
+    remote = browser.browser_type.connect_over_cdp(url)
+    try:
+        page = remote.contexts[0].pages[0]
+        page.goto(f"{site.url}/form.html")
+        assert page.title() == "Test form"
+        assert page.screenshot()[:4] == b"\x89PNG"
+        assert page.evaluate("[innerWidth, innerHeight]") == [1280, 720]  # the runtime's viewport
+        connections = api.get(f"{runtime_url}/cdp").json()["connections"]
+        assert [(c["label"], c["keyName"]) for c in connections] == [("ci suite", "test-admin")]
+        assert connections[0]["messages"] > 0
+    finally:
+        remote.close()
+    navigated = [e["eventData"]["url"] for e in events(api, runtime_url, "page.navigated")]
+    assert f"{site.url}/form.html" in navigated
+    kinds = [e["eventType"] for e in events(api, runtime_url, "cdp.connected,cdp.disconnected")]
+    assert kinds == ["cdp.connected", "cdp.disconnected"]
+    # The engine's own steps still drive the same page afterwards.
+    result = api.post(
+        runtime_url.replace("/runtimes/driven", "/execute"),
+        json={"runtime": "driven", "steps": [{"call": "page.title"}]},
+    ).json()
+    assert result["steps"][0]["result"] == "Test form", result
+
+
+def test_a_refused_address_is_refused_through_cdp(
+    api: httpx.Client, runtime_url: str, browser: Browser
+) -> None:
+    private = TestSite(host="127.0.0.2").start()  # not in the engine's ENGINE_EGRESS_ALLOW
+    remote = browser.browser_type.connect_over_cdp(mint(api, runtime_url))
+    try:
+        page = remote.contexts[0].pages[0]
+        with contextlib.suppress(PlaywrightError):  # an error page, or a proxy's refusal
+            page.goto(f"{private.url}/index.html")
+    finally:
+        remote.close()
+        private.stop()
+    assert private.requests == []
+    blocked = events(api, runtime_url, "navigation.blocked")
+    assert blocked and blocked[-1]["eventData"]["rule"] == "destination:loopback"
+
+
+REFUSED = [
+    ("Browser.close", {}, "cdp.browser_end"),
+    ("Browser.crash", {}, "cdp.browser_end"),
+    ("Browser.executeBrowserCommand", {"commandId": "openTabSearch"}, "cdp.engine"),
+    ("Tethering.bind", {"port": 9222}, "cdp.network"),
+    ("Target.createBrowserContext", {"proxyServer": "http://127.0.0.1:1"}, "cdp.proxy"),
+    ("Target.exposeDevToolsProtocol", {"targetId": "x"}, "cdp.channel"),
+    ("Target.attachToBrowserTarget", {}, "cdp.channel"),
+    ("Target.setRemoteLocations", {"locations": [{"host": "127.0.0.1", "port": 9222}]}, "cdp.network"),
+    ("Target.createTarget", {"url": "file:///etc/passwd"}, "cdp.scheme"),
+    ("Extensions.loadUnpacked", {"path": "/tmp"}, "cdp.extensions"),
+    ("PWA.install", {"manifestId": "x"}, "cdp.files"),
+    ("Network.loadNetworkResource", {"url": "file:///etc/passwd", "options": {}}, "cdp.network"),
+    ("SomeFutureDomain.doThings", {}, "cdp.domain_not_allowed"),
+    ("IO.read", {"handle": "1"}, "cdp.stream"),
+]
+
+
+def test_each_refused_method_answers_an_error_and_changes_nothing(
+    api: httpx.Client, runtime_url: str, site: TestSite
+) -> None:
+    cdp = Cdp(mint(api, runtime_url))
+    try:
+        contexts = cdp.send("Target.getBrowserContexts")["result"]["browserContextIds"]
+        targets = len(cdp.send("Target.getTargets")["result"]["targetInfos"])
+        for method, params, rule in REFUSED:
+            answer = cdp.send(method, params)
+            assert answer["error"]["data"] == rule, (method, answer)
+            assert rule in answer["error"]["message"] and method in answer["error"]["message"]
+        session = cdp.page_session()
+        cdp.send("Page.navigate", {"url": f"{site.url}/form.html"}, session)
+        time.sleep(1)
+        refused = cdp.send("Page.navigate", {"url": "file:///etc/passwd"}, session)
+        assert refused["error"]["data"] == "cdp.scheme"
+        document = cdp.send("DOM.getDocument", {}, session)["result"]["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": document, "selector": "#name"}, session)["result"][
+            "nodeId"
+        ]
+        files = cdp.send("DOM.setFileInputFiles", {"files": ["/etc/passwd"], "nodeId": node}, session)
+        assert files["error"]["data"] == "cdp.files"
+        # No effect: the browser lives, no context or target was added, the page stayed.
+        assert cdp.send("Browser.getVersion")["result"]["product"].startswith(("HeadlessChrome", "Chrome"))
+        assert cdp.send("Target.getBrowserContexts")["result"]["browserContextIds"] == contexts
+        assert len(cdp.send("Target.getTargets")["result"]["targetInfos"]) == targets
+        href = cdp.send("Runtime.evaluate", {"expression": "location.href", "returnByValue": True}, session)
+        assert href["result"]["result"]["value"] == f"{site.url}/form.html"
+    finally:
+        cdp.close()
+    rules = {e["eventData"]["rule"] for e in events(api, runtime_url, "cdp.refused")}
+    assert {rule for _m, _p, rule in REFUSED} | {"cdp.files", "cdp.scheme"} <= rules
+
+
+def test_downloads_go_to_the_runtimes_own_dir(api: httpx.Client, runtime_url: str, site: TestSite) -> None:
+    cdp = Cdp(mint(api, runtime_url))
+    try:
+        answer = cdp.send(
+            "Browser.setDownloadBehavior",
+            {"behavior": "allow", "downloadPath": "/tmp", "eventsEnabled": True},
+        )
+        assert "error" not in answer, answer
+        session = cdp.page_session()
+        cdp.send("Page.navigate", {"url": f"{site.url}/download.html"}, session)
+        time.sleep(1)
+        cdp.send("Runtime.evaluate", {"expression": "document.getElementById('get').click()"}, session)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not events(api, runtime_url, "download.finished"):
+            time.sleep(0.3)
+    finally:
+        cdp.close()
+    finished = events(api, runtime_url, "download.finished")
+    assert finished and finished[-1]["eventData"]["artifactId"], finished
+
+
+def test_tokens_that_open_nothing(
+    api: httpx.Client, runtime_url: str, workspace: dict, engine: EngineProcess
+) -> None:
+    url = mint(api, runtime_url)
+    base, query = url.split("?", 1)
+    token = parse_qs(query)["token"][0]
+    other = api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "other"}).json()
+    expired = mint(api, runtime_url, ttlSeconds=1)
+    time.sleep(1.5)
+    attempts = {
+        "tampered": f"{base}?token={token[:-2]}xx",
+        "foreign": f"{base.rsplit('/', 1)[0]}/{other['id']}?token={token}",
+        "expired": expired,
+        "none": base,
+        "embed token": base + "?token=" + api.post(f"{runtime_url}/embed/live").json()["token"],
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(InvalidStatus) as refused:
+            connect(attempt)
+        assert refused.value.response.status_code == 403, name
+    api.post(f"{runtime_url}/stop")
+    with pytest.raises(InvalidStatus):
+        connect(url)  # a token whose runtime stopped
+    assert token not in engine.log()
+
+
+def test_a_read_key_cannot_mint_one(engine: EngineProcess, runtime_url: str) -> None:
+    with engine.client("read") as reader:
+        response = reader.post(f"{runtime_url}/cdp")
+        assert response.status_code == 403 and response.json()["error"]["code"] == "auth.forbidden"
+        assert reader.get(f"{runtime_url}/cdp").status_code == 403
+
+
+def test_bad_bodies_get_a_clear_error(api: httpx.Client, runtime_url: str, workspace: dict) -> None:
+    too_long = api.post(f"{runtime_url}/cdp", json={"ttlSeconds": 10 * 24 * 3600})
+    assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "request.invalid"
+    assert api.post(f"{runtime_url}/cdp", json={"label": "x" * 500}).status_code == 400
+    missing = api.post(f"/workspaces/{workspace['id']}/runtimes/nobody/cdp")
+    assert missing.status_code == 404
+
+
+def test_the_connection_closes_when_the_runtime_stops(api: httpx.Client, runtime_url: str) -> None:
+    cdp = Cdp(mint(api, runtime_url))
+    assert cdp.send("Browser.getVersion")["result"]
+    api.post(f"{runtime_url}/stop")
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            cdp.socket.recv(timeout=30)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1001 and "runtime stopped" in closed.value.rcvd.reason
+
+
+def test_a_clients_sessions_are_its_own(api: httpx.Client, runtime_url: str) -> None:
+    first, second = Cdp(mint(api, runtime_url)), Cdp(mint(api, runtime_url))
+    try:
+        session = first.page_session()
+        answer = second.send("Runtime.evaluate", {"expression": "1"}, session)
+        assert answer["error"]["message"].startswith("Session with given id not found")
+        assert "result" in first.send("Runtime.evaluate", {"expression": "1"}, session)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_url_has_the_engines_public_address(api: httpx.Client, runtime_url: str) -> None:
+    parts = urlsplit(mint(api, runtime_url))
+    assert parts.scheme == "ws" and parts.path.startswith("/cdp/")
