@@ -131,6 +131,9 @@ def test_a_runtime_sees_only_its_own_files(engine: EngineProcess, api: httpx.Cli
         Path(f"/proc/{other}/environ"),  # another runtime's browser
         Path(f"/proc/{engine.process.pid}/environ"),  # type: ignore[union-attr]
     ]
+    console_database = Path(console_settings.DATABASES["default"]["NAME"])
+    if not console_database.exists():  # made by the first console test that uses it: this one may run alone
+        console_database.touch(mode=0o600)
     assert all(p.exists() for p in secret_paths), [p for p in secret_paths if not p.exists()]
     probe = "".join(f"cat {p} >/dev/null 2>&1 || ls {p} >/dev/null 2>&1 && echo {p};" for p in secret_paths)
     seen = subprocess.run(
