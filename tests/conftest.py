@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from engine.runtimes import chromium
 from tests.support.engine_process import EngineProcess, refused_port
-from tests.support.model_server import ModelServer
+from tests.support.model_server import PROVIDERS_HOST, ModelServer
 from tests.support.postgres_server import PostgresServer, shared_server
 from tests.support.site import TestSite
 
@@ -27,10 +27,10 @@ def engine(
 ) -> Iterator[EngineProcess]:
     """One real engine for the whole session (tests that restart or kill it start their own).
 
-    Its runtimes may reach the suite's own site; it (and they) the scripted model server and the
-    closed port; no other loopback or private address.
+    Its runtimes may reach the suite's own site; it (and they) the scripted model server, the
+    closed port and PROVIDERS_HOST; no other loopback or private address.
     """
-    allow = f"{site.host_port},{model_server.host_port},127.0.0.1:{closed_port}"
+    allow = f"{site.host_port},{model_server.host_port},127.0.0.1:{closed_port},{PROVIDERS_HOST}"
     process = EngineProcess(tmp_path_factory.mktemp("engine"), allow=allow).start()
     yield process
     process.stop()

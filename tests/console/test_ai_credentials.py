@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from dashboard.audit.models import AuditEntry
+from tests.support.model_server import PROVIDERS_HOST
 
 API_KEY = "sk-test-" + "k3y&never-in-html"
 
@@ -46,8 +47,9 @@ class ModelsServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        # on the loopback address the session engine may call (its calls obey its egress rules)
+        self.httpd = http.server.ThreadingHTTPServer((PROVIDERS_HOST, 0), Handler)
+        self.base_url = f"http://{PROVIDERS_HOST}:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> "ModelsServer":

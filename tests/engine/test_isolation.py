@@ -124,15 +124,15 @@ def test_a_runtime_sees_only_its_own_files(engine: EngineProcess, api: httpx.Cli
     secret_paths = [
         engine.var_dir / "engine.sqlite3",
         engine.var_dir.parent / "secrets" / "engine_vault_key",  # ENGINE_LOCAL_SECRETS_DIR
-        Path(console_settings.DATABASES["default"]["NAME"]),  # the console's database
+        Path(console_settings.VAR_DIR) / "console.sqlite3",  # the console's database (its default place)
         Path(console_settings.VAR_DIR) / "secrets",
         ROOT / "manage.py",  # the repository
         theirs,  # another runtime's profile
         Path(f"/proc/{other}/environ"),  # another runtime's browser
         Path(f"/proc/{engine.process.pid}/environ"),  # type: ignore[union-attr]
     ]
-    console_database = Path(console_settings.DATABASES["default"]["NAME"])
-    if not console_database.exists():  # made by the first console test that uses it: this one may run alone
+    console_database = Path(console_settings.VAR_DIR) / "console.sqlite3"
+    if not console_database.exists():  # tests use an in-memory database: stand for a real console's file
         console_database.touch(mode=0o600)
     assert all(p.exists() for p in secret_paths), [p for p in secret_paths if not p.exists()]
     probe = "".join(f"cat {p} >/dev/null 2>&1 || ls {p} >/dev/null 2>&1 && echo {p};" for p in secret_paths)

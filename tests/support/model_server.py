@@ -28,6 +28,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# A loopback address the session engine may call on any port (tests/conftest.py): servers a test
+# starts to stand for an AI provider bind there (the engine's own calls obey its egress rules).
+PROVIDERS_HOST = "127.0.0.7"
+
 BASE_PATHS = {"openai": "/openai/v1", "anthropic": "/anthropic/v1", "google": "/google/v1beta"}
 
 
