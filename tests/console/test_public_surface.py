@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from dashboard.alerts.models import AlertRule
 from dashboard.bctrl.client import reset_clients
 from tests.support.public_api import KEY, PublicApi
 
@@ -74,6 +75,10 @@ def _page_urls(user: User, seeded: dict[str, Any]) -> list[str]:
         "recipe_id": 1,
         "api_key_id": str(uuid.uuid4()),
         "request_id": "req_1",
+        # alert rules are the console's own: one exists, so its pages reach what they ask the API
+        "rule_id": AlertRule.objects.get_or_create(
+            name="Failed runs", event=AlertRule.Event.RUN_FAILED, emails="ops@example.com"
+        )[0].pk,
     }
     urls = []
 
