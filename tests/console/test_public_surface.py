@@ -42,6 +42,10 @@ def seeded(double: PublicApi) -> dict[str, Any]:
     with double.lock:
         for n in range(EVENTS_ON_THE_RUNTIME):
             double._emit(runtime, "page.navigated", {"url": f"https://example.test/{n}", "pageId": "page-1"})
+        # one request, shaped as the reference shows it (its drawer has no sequences to read it by)
+        order = {"requestId": "req_1", "url": "https://example.test/api/orders"}
+        double._emit(runtime, "network.request", {**order, "method": "POST", "resourceType": "fetch"})
+        double._emit(runtime, "network.response", {**order, "status": 201, "mimeType": "application/json"})
     operation = double.add_operation(workspace["id"], "checkout")
     double.add_credential("openai-prod", "openai")
     double.add_credential("claude-team", "anthropic")
@@ -290,3 +294,19 @@ def test_a_step_run_sent_twice_runs_once(
     assert public_api.count("POST", r"/execute\?", since) == 2
     finished = sum(e["eventType"] == "step.finished" for e in public_api.events[runtime["id"]])
     assert finished == finished_before + 1
+
+
+def test_a_request_s_drawer_finds_its_events_without_sequences(
+    admin_client: Client, public_api: PublicApi, seeded: dict[str, Any]
+) -> None:
+    """The public events have no `sequence` for the row to name: the drawer looks for the
+    request among the run's network events instead of refusing."""
+    base = f"/workspaces/{seeded['workspace']['id']}/runtimes/checkout/"
+    timeline = admin_client.get(f"{base}events/", headers={"HX-Request": "true"}).content.decode()
+    assert 'data-request="req_1" data-seqs=""' in timeline
+    response = admin_client.get(f"{base}network/req_1/", headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 200, body
+    assert "https://example.test/api/orders" in body and "POST" in body and "201" in body
+    missing = admin_client.get(f"{base}network/req_404/", headers={"HX-Request": "true"})
+    assert missing.status_code == 200 and "no longer kept" in missing.content.decode()
