@@ -226,6 +226,11 @@ def test_filters_hold_when_the_api_ignores_them(
         runtimes, {"status": "stopped"}, headers={"HX-Request": "true"}
     ).content.decode()
     assert "checkout" not in stopped  # the one runtime is active
+    labelled = admin_client.get(
+        runtimes, {"metadata": "team=payments"}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "checkout" not in labelled  # the public runtime carries no labels: none match
+    assert "checkout" in admin_client.get(runtimes, headers={"HX-Request": "true"}).content.decode()
 
 
 def test_the_timeline_reads_the_public_events_and_its_socket_goes_on_after_them(
