@@ -40,6 +40,7 @@ TIMELINE_EVENTS = 1_500  # the events a timeline opens with; more load on reques
 READ_PAGES = 20  # of 500: how far an active run's timeline reads to find its newest events
 WINDOW = 500  # events a "show earlier / later" loads
 REQUEST_EVENTS = 6  # a request's events the drawer reads (request, response, finished...)
+SCAN_PAGES = 10  # of 500 network events: how far the drawer looks for a request without sequences
 BODY_SHOWN = 256 * 1024  # bytes of a kept response body the drawer shows
 ARTIFACTS_READ = 100
 CONTROL_ACTIONS = ("runtime.control.take", "runtime.control.release")
@@ -299,9 +300,13 @@ async def _request_drawer(request: HtmxHttpRequest, run: Run, request_id: str) -
     """One request's events (the row names their sequences), read one by one and merged."""
     sequences = sorted({int(s) for s in request.GET.getlist("seq") if s.isdigit() and len(s) < 19})
     context: dict[str, Any] = {"run": run, "request_id": request_id}
-    if not sequences:
-        context["drawer_error"] = "This request's events are not known to the page; reload it and try again."
-        return render_page(request, f"{TEMPLATE}#request_drawer", context, status=400)
+    if not sequences:  # an API without sequences (the public surface): look for the request
+        scanned = await settle(_scan_for_request(run, request_id))
+        if isinstance(scanned, BctrlError):
+            context["upstream_error"] = scanned
+            return render_page(request, f"{TEMPLATE}#request_drawer", context, status=error_status(scanned))
+        context.update(details(scanned), body_url="")  # bodies are kept by run id: ours only
+        return render_page(request, f"{TEMPLATE}#request_drawer", context)
     reads = await asyncio.gather(
         *(
             settle(run.events(list(timeline.NETWORK_TYPES), after=s - 1, limit=1))
@@ -328,6 +333,21 @@ async def _request_drawer(request: HtmxHttpRequest, run: Run, request_id: str) -
     body_url = reverse("run_request_body", args=[runtime_id, request_id]) if runtime_id else ""
     context.update(details(events), body_url=body_url)
     return render_page(request, f"{TEMPLATE}#request_drawer", context)
+
+
+async def _scan_for_request(run: Run, request_id: str) -> list[events_api.Event]:
+    """The request's events among the run's network events, read in order from its start, at
+    most SCAN_PAGES pages (an API whose events have no sequence to read them by one by one)."""
+    found: list[events_api.Event] = []
+    cursor: str | None = None
+    for _ in range(SCAN_PAGES):
+        page = await run.events(list(timeline.NETWORK_TYPES), cursor=cursor, limit=500)
+        found += [e for e in page.items if str(e.event_data.get("requestId") or "") == request_id]
+        following = events_api.position_after(page, cursor)
+        if page.next_cursor is None or following in (None, cursor):
+            break
+        cursor = following
+    return found[:REQUEST_EVENTS]
 
 
 def details(events: list[events_api.Event]) -> dict[str, Any]:

@@ -141,7 +141,8 @@ async def test_a_429_that_persists_is_rate_limited() -> None:
 
     with pytest.raises(RateLimited) as caught:
         await _mocked(handler, retries=1).get("workspaces")
-    assert caught.value.retry_after == 0 and "rate limiting" in caught.value.user_message
+    # no details.limit: a rate or a capacity, the message cannot tell which (errors.py, since team limits)
+    assert caught.value.retry_after == 0 and "wait a moment and retry" in caught.value.user_message
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from dashboard.alerts.models import AlertRule
 from dashboard.bctrl.client import reset_clients
 from tests.support.public_api import KEY, PublicApi
 
@@ -41,6 +42,10 @@ def seeded(double: PublicApi) -> dict[str, Any]:
     with double.lock:
         for n in range(EVENTS_ON_THE_RUNTIME):
             double._emit(runtime, "page.navigated", {"url": f"https://example.test/{n}", "pageId": "page-1"})
+        # one request, shaped as the reference shows it (its drawer has no sequences to read it by)
+        order = {"requestId": "req_1", "url": "https://example.test/api/orders"}
+        double._emit(runtime, "network.request", {**order, "method": "POST", "resourceType": "fetch"})
+        double._emit(runtime, "network.response", {**order, "status": 201, "mimeType": "application/json"})
     operation = double.add_operation(workspace["id"], "checkout")
     double.add_credential("openai-prod", "openai")
     double.add_credential("claude-team", "anthropic")
@@ -74,6 +79,10 @@ def _page_urls(user: User, seeded: dict[str, Any]) -> list[str]:
         "recipe_id": 1,
         "api_key_id": str(uuid.uuid4()),
         "request_id": "req_1",
+        # alert rules are the console's own: one exists, so its pages reach what they ask the API
+        "rule_id": AlertRule.objects.get_or_create(
+            name="Failed runs", event=AlertRule.Event.RUN_FAILED, emails="ops@example.com"
+        )[0].pk,
     }
     urls = []
 
@@ -217,6 +226,11 @@ def test_filters_hold_when_the_api_ignores_them(
         runtimes, {"status": "stopped"}, headers={"HX-Request": "true"}
     ).content.decode()
     assert "checkout" not in stopped  # the one runtime is active
+    labelled = admin_client.get(
+        runtimes, {"metadata": "team=payments"}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "checkout" not in labelled  # the public runtime carries no labels: none match
+    assert "checkout" in admin_client.get(runtimes, headers={"HX-Request": "true"}).content.decode()
 
 
 def test_the_timeline_reads_the_public_events_and_its_socket_goes_on_after_them(
@@ -285,3 +299,19 @@ def test_a_step_run_sent_twice_runs_once(
     assert public_api.count("POST", r"/execute\?", since) == 2
     finished = sum(e["eventType"] == "step.finished" for e in public_api.events[runtime["id"]])
     assert finished == finished_before + 1
+
+
+def test_a_request_s_drawer_finds_its_events_without_sequences(
+    admin_client: Client, public_api: PublicApi, seeded: dict[str, Any]
+) -> None:
+    """The public events have no `sequence` for the row to name: the drawer looks for the
+    request among the run's network events instead of refusing."""
+    base = f"/workspaces/{seeded['workspace']['id']}/runtimes/checkout/"
+    timeline = admin_client.get(f"{base}events/", headers={"HX-Request": "true"}).content.decode()
+    assert 'data-request="req_1" data-seqs=""' in timeline
+    response = admin_client.get(f"{base}network/req_1/", headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 200, body
+    assert "https://example.test/api/orders" in body and "POST" in body and "201" in body
+    missing = admin_client.get(f"{base}network/req_404/", headers={"HX-Request": "true"})
+    assert missing.status_code == 200 and "no longer kept" in missing.content.decode()
