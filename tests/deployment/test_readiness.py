@@ -48,7 +48,8 @@ def test_it_is_not_ready_while_the_database_is_gone(deployment: Deployment) -> N
         assert console.status_code == 503, console.text
         assert console.json()["checks"]["database"] == "unavailable"
         assert engine.status_code == 503, engine.text
-        assert engine.json() == {"ready": False, "checks": {"database": "unavailable"}}
+        assert engine.json()["ready"] is False
+        assert engine.json()["checks"] == {"database": "unavailable"}
         # alive all the same: a supervisor must not restart a process for its database
         assert httpx.get(f"{deployment.console.url}/healthz", timeout=30).status_code == 200
         assert httpx.get(f"{deployment.engine.url}/healthz", timeout=30).status_code == 200
