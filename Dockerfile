@@ -28,7 +28,9 @@ ENV CHROMIUM_PATH=/usr/bin/chromium PYTHONUNBUFFERED=1 \
 VOLUME /data
 EXPOSE 8000 8787
 # Healthy while both services are ready: each /readyz answers 503 within seconds when its database
-# (or, for the console, the API) is gone. A service run alone checks its own (docs/deploy.md).
+# (or, for the console, the API) is gone. An engine that cannot isolate runtimes (below) is still
+# ready: it refuses launches and says why, but restarting it would not help. A service run alone
+# checks its own (docs/deploy.md).
 HEALTHCHECK --interval=15s --timeout=10s --start-period=60s --retries=3 \
   CMD python -c "import urllib.request as u; [u.urlopen(f'http://127.0.0.1:{p}/readyz', timeout=8) for p in (8787, 8000)]"
 # Runtimes are untrusted and run isolated (engine/egress/launcher.py): each browser in network and

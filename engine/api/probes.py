@@ -1,9 +1,14 @@
 """What supervisors and monitoring ask the engine, outside /v1 and without an API key.
 
 - `/healthz` (engine/urls.py): the process is up; never refused as busy.
-- `/readyz`: it can serve, now: its database answers, and runtimes may launch. 503 with the
-  same small body otherwise; each check has a time limit, so the answer comes within seconds
-  even when the database hangs.
+- `/readyz`: it can serve, now: its database answers. 503 with the same small body otherwise;
+  each check has a time limit, so the answer comes within seconds even when the database hangs.
+  Whether runtimes may launch is said beside the checks (`runtimes`: `allowed`, `refused`,
+  `pending` before the start-up check) but does not make the engine unready: an engine that
+  cannot isolate runtimes (the image run as its unprivileged user) still serves everything else
+  (storage, vault, profiles, recordings, the runtimes list), and taking it out of rotation, or
+  restarting it, would not change the host it runs on. Its launches answer
+  503 runtime.isolation_unavailable; /healthz says why.
 - `/metrics`: the Prometheus text format (engine/metrics.py), for a bearer token
   (ENGINE_METRICS_TOKEN); without one set it is off (404).
 
@@ -58,10 +63,12 @@ async def _database() -> str:
 
 async def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": await _database()}
-    # Isolation: once the engine reports its isolation mode, a mode in which runtimes may not
-    # launch makes the engine not ready; that check goes here, beside the database's.
     ready = all(state == "ok" for state in checks.values())
-    return JsonResponse({"ready": ready, "checks": checks}, status=200 if ready else 503)
+    isolation = manager.isolation
+    runtimes = "pending" if isolation.mode == "pending" else "allowed" if isolation.allowed else "refused"
+    return JsonResponse(
+        {"ready": ready, "checks": checks, "runtimes": runtimes}, status=200 if ready else 503
+    )
 
 
 async def metrics_view(request: HttpRequest) -> HttpResponse:

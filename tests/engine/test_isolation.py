@@ -161,6 +161,8 @@ def test_an_engine_that_cannot_isolate_refuses_runtimes_unless_allowed(
     refusing = EngineProcess(tmp_path_factory.mktemp("refusing"), prefix=without_capabilities).start()
     try:
         isolation = httpx.get(f"{refusing.url}/healthz").json()["isolation"]
+        # Still ready (the image's HEALTHCHECK): everything but launching serves; readyz says so.
+        ready = httpx.get(f"{refusing.url}/readyz")
         with refusing.client("operator") as api:
             workspace_id = api.post("/workspaces", json={"name": "no isolation"}).json()["id"]
             refused = api.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "r"})
@@ -168,6 +170,8 @@ def test_an_engine_that_cannot_isolate_refuses_runtimes_unless_allowed(
     finally:
         refusing.stop()
     assert isolation["mode"] == "unisolated" and isolation["runtimesAllowed"] is False
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {"ready": True, "checks": {"database": "ok"}, "runtimes": "refused"}
     assert "network namespaces cannot be made" in isolation["reason"]
     assert refused.status_code == 503, refused.text
     error = refused.json()["error"]
@@ -187,6 +191,7 @@ def test_an_engine_that_cannot_isolate_refuses_runtimes_unless_allowed(
     try:
         with allowing.client("operator") as api:
             limits = api.get("/limits").json()["isolation"]
+            assert httpx.get(f"{allowing.url}/readyz").json()["runtimes"] == "allowed"
             workspace_id = api.post("/workspaces", json={"name": "unisolated"}).json()["id"]
             launched = api.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "one"})
             assert launched.status_code == 200, launched.text

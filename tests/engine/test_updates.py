@@ -79,8 +79,12 @@ def test_the_stream_replays_after_last_event_id_then_goes_live(
     ):
         assert response.headers["content-type"].startswith("text/event-stream")
         # A write after the stream opened arrives live, after the replayed ones, exactly once.
-        threading.Timer(0.5, lambda: api.post("/workspaces", json={"name": live})).start()
+        writer = threading.Timer(0.5, lambda: api.post("/workspaces", json={"name": live}))
+        writer.start()
         events = _read_events(response, until=f'"{live}"')
+    # The event can arrive before the writer has read its answer (PostgreSQL notifies at commit):
+    # `api` is not to be used from two threads at once, and the next test uses it.
+    writer.join(60)
     ids = [int(e["id"]) for e in events]
     assert ids == sorted(ids) and ids[0] == start + 1 and len(set(ids)) == len(ids)
     ours = [e for e in events if any(f'"{name}"' in e["data"] for name in names)]
