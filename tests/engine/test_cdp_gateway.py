@@ -260,3 +260,42 @@ def test_a_clients_sessions_are_its_own(api: httpx.Client, runtime_url: str) -> 
 def test_the_url_has_the_engines_public_address(api: httpx.Client, runtime_url: str) -> None:
     parts = urlsplit(mint(api, runtime_url))
     assert parts.scheme == "ws" and parts.path.startswith("/cdp/")
+
+
+def test_a_key_holds_at_most_its_connections(
+    api: httpx.Client, runtime_url: str, engine: EngineProcess
+) -> None:
+    limit = 5  # ENGINE_CDP_MAX_CONNECTIONS_PER_KEY's default (the session engine keeps it)
+    held = [Cdp(mint(api, runtime_url)) for _ in range(limit)]
+    try:
+        for client in held:
+            assert client.send("Browser.getVersion")["result"]
+        with connect(mint(api, runtime_url)) as extra, pytest.raises(ConnectionClosed) as closed:
+            extra.recv(timeout=30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+        assert "ENGINE_CDP_MAX_CONNECTIONS_PER_KEY" in closed.value.rcvd.reason
+        with engine.client("operator") as operator:  # the limit is the key's, not the runtime's
+            other = Cdp(mint(operator, runtime_url))
+            assert other.send("Browser.getVersion")["result"]
+            other.close()
+        held.pop().close()
+        again = eventually_connected(mint(api, runtime_url))
+        assert again.send("Browser.getVersion")["result"]
+        held.append(again)
+    finally:
+        for client in held:
+            client.close()
+
+
+def eventually_connected(url: str) -> Cdp:
+    """A connection once a slot is free again (a closed one gives its slot back as it ends)."""
+    deadline = time.monotonic() + 30
+    while True:
+        client = Cdp(url)
+        try:
+            client.send("Browser.getVersion")
+            return client
+        except ConnectionClosed:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
