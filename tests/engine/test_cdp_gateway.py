@@ -5,6 +5,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +16,7 @@ from playwright.sync_api import Error as PlaywrightError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support.engine_process import EngineProcess
+from tests.support.engine_process import EngineProcess, browser_pid
 from tests.support.site import TestSite
 
 
@@ -299,3 +300,41 @@ def eventually_connected(url: str) -> Cdp:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_a_connected_client_keeps_its_runtime_from_idling(api: httpx.Client, workspace: dict) -> None:
+    url = f"/workspaces/{workspace['id']}/runtimes/kept"
+    launched = api.post(
+        f"/workspaces/{workspace['id']}/runtimes",
+        json={"alias": "kept", "launch": {"mode": "ephemeral", "config": {"idleTimeoutSeconds": 3}}},
+    )
+    assert launched.status_code == 200, launched.text
+    cdp = Cdp(mint(api, url))
+
+    def stopped_within(ms: int) -> bool:
+        waited = api.post(
+            f"{url}/events/wait",
+            json={"after": 0, "eventTypes": ["runtime.stopped"], "timeoutMs": ms, "keepAlive": False},
+            timeout=60,
+        ).json()
+        return not waited["timedOut"]
+
+    try:
+        assert not stopped_within(8_000)  # twice its idle timeout, connected and silent
+        assert api.get(url).json()["status"] == "active"
+    finally:
+        cdp.close()
+    assert stopped_within(30_000)  # once the client left, its idle time runs again
+    assert api.get(url).json()["stopReason"] == "idle"
+
+
+def test_the_browser_inherits_none_of_the_engines_environment(
+    api: httpx.Client, runtime_url: str, engine: EngineProcess
+) -> None:
+    """The engine spawns Chromium itself (engine/cdp/process.py), through the isolating launcher:
+    its environment is PATH and the locale, HOME, the jail's view, and no setting of the engine."""
+    runtime_id = api.get(runtime_url).json()["id"]
+    environ = Path(f"/proc/{browser_pid(engine.var_dir / 'runtimes' / runtime_id)}/environ").read_bytes()
+    names = {entry.split(b"=", 1)[0].decode() for entry in environ.split(b"\0") if entry}
+    assert "HOME" in names and "PATH" in names
+    assert not [n for n in names if n.startswith(("ENGINE_", "CONSOLE_", "DJANGO"))], names
