@@ -4,6 +4,7 @@ method rules, the tokens that open nothing, and the connection ending with its r
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -338,3 +339,47 @@ def test_the_browser_inherits_none_of_the_engines_environment(
     names = {entry.split(b"=", 1)[0].decode() for entry in environ.split(b"\0") if entry}
     assert "HOME" in names and "PATH" in names
     assert not [n for n in names if n.startswith(("ENGINE_", "CONSOLE_", "DJANGO"))], names
+
+
+def test_a_document_the_vault_filled_is_sealed_to_a_cdp_client_without_raw_reads(
+    api: httpx.Client, engine: EngineProcess, site: TestSite
+) -> None:
+    password, prefix = f"pw-{uuid.uuid4().hex}", f"cdp-{uuid.uuid4().hex[:6]}"
+    entry = {"username": "ada", "password": password, "origins": [site.url]}
+    assert api.put(f"/vault/{prefix}/crm", json=entry).status_code == 200
+    mounts = {"vault": {"allow": [f"{prefix}/"]}}
+    workspace = api.post("/workspaces", json={"name": "cdp sealing", "mounts": mounts}).json()
+    runtime_url = f"/workspaces/{workspace['id']}/runtimes/filler"
+    read = {"expression": "document.querySelector('#pass').value", "returnByValue": True}
+    try:
+        assert (
+            api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "filler"}).status_code == 200
+        )
+        with engine.client("operator") as operator:
+            steps = [
+                {"call": "page.goto", "args": [f"{site.url}/vault-login-post.html"]},
+                {"call": "vault.fill", "args": [f"{prefix}/crm", {"passwordSelector": "#pass"}]},
+            ]
+            filled = operator.post(
+                f"/workspaces/{workspace['id']}/execute", json={"runtime": "filler", "steps": steps}
+            ).json()
+            assert filled["status"] == "succeeded", filled
+            cdp = Cdp(mint(operator, runtime_url))
+            try:
+                answer = cdp.send("Runtime.evaluate", read, cdp.page_session())
+            finally:
+                cdp.close()
+        assert answer["error"]["data"] == "cdp.sealed" and password not in json.dumps(answer), answer
+        refused = [e["eventData"] for e in events(api, runtime_url, "cdp.refused")]
+        assert {"method": "Runtime.evaluate", "rule": "cdp.sealed"}.items() <= refused[-1].items()
+        admin = Cdp(mint(api, runtime_url))  # raw-read rights read it, as with steps
+        try:
+            assert (
+                admin.send("Runtime.evaluate", read, admin.page_session())["result"]["result"]["value"]
+                == password
+            )
+        finally:
+            admin.close()
+    finally:
+        api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
+        api.delete(f"/vault/{prefix}/crm")
