@@ -4,7 +4,9 @@ method rules, the tokens that open nothing, and the connection ending with its r
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +17,7 @@ from playwright.sync_api import Error as PlaywrightError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support.engine_process import EngineProcess
+from tests.support.engine_process import EngineProcess, browser_pid
 from tests.support.site import TestSite
 
 
@@ -260,3 +262,124 @@ def test_a_clients_sessions_are_its_own(api: httpx.Client, runtime_url: str) -> 
 def test_the_url_has_the_engines_public_address(api: httpx.Client, runtime_url: str) -> None:
     parts = urlsplit(mint(api, runtime_url))
     assert parts.scheme == "ws" and parts.path.startswith("/cdp/")
+
+
+def test_a_key_holds_at_most_its_connections(
+    api: httpx.Client, runtime_url: str, engine: EngineProcess
+) -> None:
+    limit = 5  # ENGINE_CDP_MAX_CONNECTIONS_PER_KEY's default (the session engine keeps it)
+    held = [Cdp(mint(api, runtime_url)) for _ in range(limit)]
+    try:
+        for client in held:
+            assert client.send("Browser.getVersion")["result"]
+        with connect(mint(api, runtime_url)) as extra, pytest.raises(ConnectionClosed) as closed:
+            extra.recv(timeout=30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+        assert "ENGINE_CDP_MAX_CONNECTIONS_PER_KEY" in closed.value.rcvd.reason
+        with engine.client("operator") as operator:  # the limit is the key's, not the runtime's
+            other = Cdp(mint(operator, runtime_url))
+            assert other.send("Browser.getVersion")["result"]
+            other.close()
+        held.pop().close()
+        again = eventually_connected(mint(api, runtime_url))
+        assert again.send("Browser.getVersion")["result"]
+        held.append(again)
+    finally:
+        for client in held:
+            client.close()
+
+
+def eventually_connected(url: str) -> Cdp:
+    """A connection once a slot is free again (a closed one gives its slot back as it ends)."""
+    deadline = time.monotonic() + 30
+    while True:
+        client = Cdp(url)
+        try:
+            client.send("Browser.getVersion")
+            return client
+        except ConnectionClosed:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_a_connected_client_keeps_its_runtime_from_idling(api: httpx.Client, workspace: dict) -> None:
+    url = f"/workspaces/{workspace['id']}/runtimes/kept"
+    launched = api.post(
+        f"/workspaces/{workspace['id']}/runtimes",
+        json={"alias": "kept", "launch": {"mode": "ephemeral", "config": {"idleTimeoutSeconds": 3}}},
+    )
+    assert launched.status_code == 200, launched.text
+    cdp = Cdp(mint(api, url))
+
+    def stopped_within(ms: int) -> bool:
+        waited = api.post(
+            f"{url}/events/wait",
+            json={"after": 0, "eventTypes": ["runtime.stopped"], "timeoutMs": ms, "keepAlive": False},
+            timeout=60,
+        ).json()
+        return not waited["timedOut"]
+
+    try:
+        assert not stopped_within(8_000)  # twice its idle timeout, connected and silent
+        assert api.get(url).json()["status"] == "active"
+    finally:
+        cdp.close()
+    assert stopped_within(30_000)  # once the client left, its idle time runs again
+    assert api.get(url).json()["stopReason"] == "idle"
+
+
+def test_the_browser_inherits_none_of_the_engines_environment(
+    api: httpx.Client, runtime_url: str, engine: EngineProcess
+) -> None:
+    """The engine spawns Chromium itself (engine/cdp/process.py), through the isolating launcher:
+    its environment is PATH and the locale, HOME, the jail's view, and no setting of the engine."""
+    runtime_id = api.get(runtime_url).json()["id"]
+    environ = Path(f"/proc/{browser_pid(engine.var_dir / 'runtimes' / runtime_id)}/environ").read_bytes()
+    names = {entry.split(b"=", 1)[0].decode() for entry in environ.split(b"\0") if entry}
+    assert "HOME" in names and "PATH" in names
+    assert not [n for n in names if n.startswith(("ENGINE_", "CONSOLE_", "DJANGO"))], names
+
+
+def test_a_document_the_vault_filled_is_sealed_to_a_cdp_client_without_raw_reads(
+    api: httpx.Client, engine: EngineProcess, site: TestSite
+) -> None:
+    password, prefix = f"pw-{uuid.uuid4().hex}", f"cdp-{uuid.uuid4().hex[:6]}"
+    entry = {"username": "ada", "password": password, "origins": [site.url]}
+    assert api.put(f"/vault/{prefix}/crm", json=entry).status_code == 200
+    mounts = {"vault": {"allow": [f"{prefix}/"]}}
+    workspace = api.post("/workspaces", json={"name": "cdp sealing", "mounts": mounts}).json()
+    runtime_url = f"/workspaces/{workspace['id']}/runtimes/filler"
+    read = {"expression": "document.querySelector('#pass').value", "returnByValue": True}
+    try:
+        assert (
+            api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "filler"}).status_code == 200
+        )
+        with engine.client("operator") as operator:
+            steps = [
+                {"call": "page.goto", "args": [f"{site.url}/vault-login-post.html"]},
+                {"call": "vault.fill", "args": [f"{prefix}/crm", {"passwordSelector": "#pass"}]},
+            ]
+            filled = operator.post(
+                f"/workspaces/{workspace['id']}/execute", json={"runtime": "filler", "steps": steps}
+            ).json()
+            assert filled["status"] == "succeeded", filled
+            cdp = Cdp(mint(operator, runtime_url))
+            try:
+                answer = cdp.send("Runtime.evaluate", read, cdp.page_session())
+            finally:
+                cdp.close()
+        assert answer["error"]["data"] == "cdp.sealed" and password not in json.dumps(answer), answer
+        refused = [e["eventData"] for e in events(api, runtime_url, "cdp.refused")]
+        assert {"method": "Runtime.evaluate", "rule": "cdp.sealed"}.items() <= refused[-1].items()
+        admin = Cdp(mint(api, runtime_url))  # raw-read rights read it, as with steps
+        try:
+            assert (
+                admin.send("Runtime.evaluate", read, admin.page_session())["result"]["result"]["value"]
+                == password
+            )
+        finally:
+            admin.close()
+    finally:
+        api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
+        api.delete(f"/vault/{prefix}/crm")

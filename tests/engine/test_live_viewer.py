@@ -347,12 +347,19 @@ def test_embed_tokens_never_reach_the_engine_log(tmp_path: Path) -> None:
             assert httpx.get(url).status_code == 200
             with viewer_socket(engine, url):
                 pass
+            # A CDP connect URL's token (the gateway's, same signing) is redacted alike.
+            cdp_url = api.post(f"/workspaces/{workspace_id}/runtimes/logged/cdp").json()[
+                "webSocketDebuggerUrl"
+            ]
+            with connect(cdp_url) as cdp:
+                cdp.send('{"id": 1, "method": "Browser.getVersion"}')
+                assert '"product"' in cdp.recv(timeout=30)
     finally:
         engine.stop()
-    token = parse_qs(urlsplit(url).query)["token"][0]
     log = engine.log()
-    assert "WebSocket" in log and "token=[redacted]" in log
-    assert token not in log and token.rsplit(":", 1)[-1] not in log
+    assert "WebSocket" in log and "token=[redacted]" in log and "/cdp/" in log
+    for token in (parse_qs(urlsplit(u).query)["token"][0] for u in (url, cdp_url)):
+        assert token not in log and token.rsplit(":", 1)[-1] not in log
 
 
 LIVE_TABS = "() => window.received.filter((m) => m.data.type === 'bctrl:live-tab').map((m) => m.data)"
