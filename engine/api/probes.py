@@ -1,8 +1,9 @@
 """What supervisors and monitoring ask the engine, outside /v1 and without an API key.
 
 - `/healthz` (engine/urls.py): the process is up; never refused as busy.
-- `/readyz`: it can serve, now: its database answers, and runtimes may launch. 503 with the
-  same small body otherwise; each check has a time limit, so the answer comes within seconds
+- `/readyz`: it can serve, now: its database answers, and runtimes may launch (`runtimes` says
+  how: isolated, or unisolated where ENGINE_ALLOW_UNISOLATED=true). 503 with the same small body
+  otherwise; each check has a time limit, so the answer comes within seconds
   even when the database hangs.
 - `/metrics`: the Prometheus text format (engine/metrics.py), for a bearer token
   (ENGINE_METRICS_TOKEN); without one set it is off (404).
@@ -23,10 +24,12 @@ from prometheus_client.exposition import choose_encoder
 from engine import metrics
 from engine.api.errors import error_response
 from engine.api.guard import admission
+from engine.egress import launcher
 from engine.errors import ApiError
 from engine.runtimes.manager import manager
 
 CHECK_SECONDS = 3.0
+RUNTIMES_LAUNCH = (launcher.ISOLATED, launcher.UNISOLATED)
 
 # Read at each scrape, from memory.
 metrics.RUNTIMES_ACTIVE.set_function(lambda: len(manager.sessions))
@@ -56,11 +59,19 @@ async def _database() -> str:
     return "ok"
 
 
+def _runtimes() -> str:
+    """How runtimes launch here: `isolated`, `unisolated` (ENGINE_ALLOW_UNISOLATED=true), or not at
+    all: `refused` (the engine cannot isolate them and may not run them unisolated), `pending`."""
+    isolation = manager.isolation
+    if isolation.allowed:
+        return isolation.mode
+    return "pending" if isolation.mode == "pending" else "refused"
+
+
 async def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": await _database()}
-    # Isolation: once the engine reports its isolation mode, a mode in which runtimes may not
-    # launch makes the engine not ready; that check goes here, beside the database's.
-    ready = all(state == "ok" for state in checks.values())
+    checks = {"database": await _database(), "runtimes": _runtimes()}
+    # An engine that would refuse every launch is not ready: a balancer sends launches elsewhere.
+    ready = checks["database"] == "ok" and checks["runtimes"] in RUNTIMES_LAUNCH
     return JsonResponse({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
 
