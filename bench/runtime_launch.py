@@ -11,6 +11,9 @@ Three ways, interleaved so background load on the machine hits them alike:
 Where the engine runs its browsers isolated (as root: a uid of their own with Chromium's sandbox
 on, in namespaces of their own), the raw baseline is launched sandboxed as an unprivileged uid,
 and once more through the engine's own launcher, which shows what the namespaces cost per launch;
+and once more the way the engine starts browsers since it holds their CDP pipe (it spawns Chromium
+itself through that launcher, then Playwright connects over its multiplexer): like with like for
+the browser start, so the last ratio is what the API and engine add around it;
 the ratio against the unsandboxed launch is shown too. Last, what the pool costs while it waits: the memory (PSS) and
 CPU of its one idle browser over 10 s.
 """
@@ -34,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from playwright.async_api import async_playwright  # noqa: E402
 
+from engine.cdp import browser as cdp_browser  # noqa: E402
+from engine.cdp.listener import listener as cdp_listener  # noqa: E402
 from engine.egress import launcher, netns  # noqa: E402
 from engine.runtimes import chromium  # noqa: E402
 from tests.support.engine_process import EngineProcess, chromium_pids_under  # noqa: E402
@@ -187,6 +192,47 @@ async def raw_launches(scratch: Path, way: str = "root") -> list[float]:
     return samples
 
 
+async def engine_way_launches(scratch: Path) -> list[float]:
+    """Launches the way the engine starts a runtime's browser since it holds the CDP pipe
+    (engine/cdp/browser.py: Chromium spawned through the isolating launcher with the pipe on
+    fds 3/4, the multiplexer, Playwright's connect_over_cdp), without the API, database or proxy:
+    the same browser start as the `isolated` side, by the engine's path instead of Playwright's."""
+    samples = []
+    lease = launcher.Uids(61287, 1000).lease()
+    jailed = launcher.isolating(CHROMIUM_PATH, scratch / "launcher-engine")
+    scratch.chmod(scratch.stat().st_mode | 0o001)
+    flags = [arg for arg in ARGS if arg != "--no-sandbox"]
+    async with async_playwright() as playwright:
+        for i in range(N + 1):
+            home = Path(tempfile.mkdtemp(dir=scratch, prefix="engine-way-"))
+            user_data, downloads = home / "user-data", home / "downloads"
+            started = time.perf_counter()
+            launcher.own(lease.uid, home, user_data, downloads)
+            namespace, listener = await asyncio.to_thread(netns.create)
+            proxy_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+            spec = cdp_browser.BrowserSpec(
+                executable=jailed.executable,
+                flags=flags,
+                user_data=user_data,
+                downloads=downloads,
+                proxy_url=proxy_url,
+                viewport={"width": 1280, "height": 720},
+                env={"PATH": os.environ["PATH"]} | jailed.environment(namespace, lease.uid, home, [home], []),
+            )
+            running = await cdp_browser.start(playwright, spec)
+            page = running.context.pages[0] if running.context.pages else await running.context.new_page()
+            assert page is not None
+            elapsed = time.perf_counter() - started
+            await running.close("bench", 5)
+            listener.close()
+            namespace.close()
+            if i:
+                samples.append(elapsed)
+    await cdp_listener.close()
+    lease.release()
+    return samples
+
+
 def launcher_cost(scratch: Path, rounds: int = 20) -> tuple[float, float]:
     """(wall, CPU) seconds the isolation adds to a launch, measured without Chromium: a network
     namespace made as the engine makes it, then the engine's launcher building the view and
@@ -240,6 +286,7 @@ def main() -> None:
             raw: list[float] = []
             raw_sandboxed: list[float] = []
             raw_isolated: list[float] = []
+            engine_way: list[float] = []
             warm: list[float] = []
             uids: set[int] = set()
             came_cold = 0
@@ -249,6 +296,7 @@ def main() -> None:
                 if uids - {0}:  # the engine's browsers run sandboxed as other users: so does a baseline
                     raw_sandboxed += run_async(raw_launches(Path(tmp), "sandboxed"))
                     raw_isolated += run_async(raw_launches(Path(tmp), "isolated"))
+                    engine_way += run_async(engine_way_launches(Path(tmp)))
                 samples, cold = warm_launches(warm_engine)
                 warm += samples
                 came_cold += cold
@@ -274,6 +322,10 @@ def main() -> None:
             f"  raw  the same, isolated (launcher): {isolated * 1000:7.1f} ms  (+ network ns, view of files)"
         )
         print(
+            f"  raw  the same, the engine's way   : {statistics.median(engine_way) * 1000:7.1f} ms"
+            "  (isolated, its own CDP pipe + multiplexer + connect_over_cdp)"
+        )
+        print(
             f"  the namespaces cost per launch    : {(isolated - baseline) * 1000:7.1f} ms  (the difference)"
         )
     if cost is not None:
@@ -283,6 +335,11 @@ def main() -> None:
         )
     print(f"  ratio warm p50/raw               : {statistics.median(warm) / baseline:7.2f}  (goal ≤ 0.25)")
     print(f"  ratio cold/raw                   : {api_median / baseline:7.2f}  (goal ≤ 1.3)")
+    if engine_way:
+        print(
+            f"  ratio cold/raw the engine's way  : {api_median / statistics.median(engine_way):7.2f}"
+            "  (the API, database, proxy and pool around the same browser start)"
+        )
     if raw_sandboxed:
         print(
             f"  ratio cold/raw unsandboxed       : {api_median / raw_median:7.2f}  (Chromium's sandbox included)"

@@ -3,8 +3,8 @@
 - `/healthz` (engine/urls.py): the process is up; never refused as busy.
 - `/readyz`: it can serve, now: its database answers. 503 with the same small body otherwise;
   each check has a time limit, so the answer comes within seconds even when the database hangs.
-  Whether runtimes may launch is said beside the checks (`runtimes`: `allowed`, `refused`,
-  `pending` before the start-up check) but does not make the engine unready: an engine that
+  Whether runtimes may launch is said beside the checks (`runtimes`: `isolated`, `unisolated`
+  where ENGINE_ALLOW_UNISOLATED=true, `refused`, `pending` before the start-up check) but does not make the engine unready: an engine that
   cannot isolate runtimes (the image run as its unprivileged user) still serves everything else
   (storage, vault, profiles, recordings, the runtimes list), and taking it out of rotation, or
   restarting it, would not change the host it runs on. Its launches answer
@@ -28,10 +28,12 @@ from prometheus_client.exposition import choose_encoder
 from engine import metrics
 from engine.api.errors import error_response
 from engine.api.guard import admission
+from engine.egress import launcher
 from engine.errors import ApiError
 from engine.runtimes.manager import manager
 
 CHECK_SECONDS = 3.0
+RUNTIMES_LAUNCH = (launcher.ISOLATED, launcher.UNISOLATED)
 
 # Read at each scrape, from memory.
 metrics.RUNTIMES_ACTIVE.set_function(lambda: len(manager.sessions))
@@ -61,13 +63,20 @@ async def _database() -> str:
     return "ok"
 
 
+def _runtimes() -> str:
+    """How runtimes launch here: `isolated`, `unisolated` (ENGINE_ALLOW_UNISOLATED=true), or not at
+    all: `refused` (the engine cannot isolate them and may not run them unisolated), `pending`."""
+    isolation = manager.isolation
+    if isolation.allowed:
+        return isolation.mode
+    return "pending" if isolation.mode == "pending" else "refused"
+
+
 async def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": await _database()}
     ready = all(state == "ok" for state in checks.values())
-    isolation = manager.isolation
-    runtimes = "pending" if isolation.mode == "pending" else "allowed" if isolation.allowed else "refused"
     return JsonResponse(
-        {"ready": ready, "checks": checks, "runtimes": runtimes}, status=200 if ready else 503
+        {"ready": ready, "checks": checks, "runtimes": _runtimes()}, status=200 if ready else 503
     )
 
 

@@ -5,9 +5,7 @@
 - sealing (the vault's use-without-read): a caller without raw reads (an admin key, or a runtime
   whose vault mount has `allowRawReads`) may not run page-reading methods while a page of the
   runtime shows a document the vault filled; a caller that scripts a page marks it, so the vault
-  will not fill it afterwards. The state is the runtime session's `seal` (engine/runtimes/seal.py,
-  built on the `seal` branch); until it is there, nothing is sealed and nothing is marked, which
-  is what the engine enforced before it.
+  will not fill it afterwards. The state is the runtime session's `seal` (engine/runtimes/seal.py).
 - live control: input is refused while a person holds the runtime's live control.
 """
 
@@ -34,16 +32,15 @@ class SessionPolicy:
         self.raw_reads = self.raw_reads or bool((mounts.get("vault") or {}).get("allowRawReads"))
 
     async def sealed(self) -> bool:
-        seal = getattr(self.session, "seal", None)
-        if seal is None or self.raw_reads:
+        if self.raw_reads:
             return False
-        return await seal.sealed() is not None
+        return await self.session.seal.sealed() is not None
 
     async def scripted(self, target_id: str | None) -> None:
         """Mark the page once per target: from then on every document it shows counts as
         scripted (a CDP client may leave init scripts, bindings or workers behind)."""
-        seal = getattr(self.session, "seal", None)
-        if seal is None or target_id in self._scripted:
+        seal = self.session.seal
+        if target_id in self._scripted:
             return
         self._scripted.add(target_id)
         page = await seal.page_of(list(self.session.pages.values()), target_id) if target_id else None
@@ -53,5 +50,6 @@ class SessionPolicy:
             await seal.taint(page, TAINT_REASON, every_document=True)
 
     def controlled_by_someone_else(self) -> bool:
+        """A person holds the runtime's live control now (engine/live/control.py: its tenure)."""
         hub = hubs.get(self.session.runtime_id)
-        return bool(hub is not None and getattr(hub, "controller", None) is not None)
+        return hub is not None and hub.control.tenure is not None

@@ -8,7 +8,9 @@ extension's direct mode amounts to) must reach nothing but that runtime's proxy,
 inside a live runtime's namespaces as its uid must find none of the files it is not given.
 """
 
+import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +24,7 @@ from playwright.sync_api import sync_playwright
 from engine.egress import launcher
 from engine.egress.netns import NetNamespace
 from engine.runtimes import chromium
-from tests.support.engine_process import ROOT, EngineProcess, browser_pid
+from tests.support.engine_process import ROOT, EngineProcess, browser_pid, chromium_pids_under, eventually
 from tests.support.site import TestSite as Site
 
 
@@ -57,6 +59,8 @@ def test_the_engine_says_its_runtimes_are_isolated(engine: EngineProcess, api: h
         "reason": None,
     }
     assert api.get("/limits").json()["isolation"] == health["isolation"]
+    ready = httpx.get(f"{engine.url}/readyz")
+    assert ready.status_code == 200 and ready.json()["runtimes"] == "isolated", ready.text
 
 
 def test_a_browser_with_its_proxy_turned_off_reaches_nothing_but_the_proxy(
@@ -191,13 +195,14 @@ def test_an_engine_that_cannot_isolate_refuses_runtimes_unless_allowed(
     try:
         with allowing.client("operator") as api:
             limits = api.get("/limits").json()["isolation"]
-            assert httpx.get(f"{allowing.url}/readyz").json()["runtimes"] == "allowed"
+            ready = httpx.get(f"{allowing.url}/readyz").json()
             workspace_id = api.post("/workspaces", json={"name": "unisolated"}).json()["id"]
             launched = api.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "one"})
             assert launched.status_code == 200, launched.text
     finally:
         allowing.stop()
     assert (limits["mode"], limits["runtimesAllowed"]) == ("unisolated", True)
+    assert ready == {"ready": True, "checks": {"database": "ok"}, "runtimes": "unisolated"}
     assert allowing.log().count("starts UNISOLATED") == 1  # a warning at every launch
 
 
@@ -219,3 +224,36 @@ def test_a_file_put_into_an_input_is_read_by_the_page(api: httpx.Client, workspa
     ).json()
     assert result["status"] == "succeeded", result
     assert result["steps"][-1]["result"] == "hello from storage"
+
+
+def leased_uids(engine: EngineProcess) -> set[int]:
+    """The browser uids the engine holds a lease on (an open lock file each)."""
+    held = set()
+    for fd in Path(f"/proc/{engine.process.pid}/fd").iterdir():  # type: ignore[union-attr]
+        with contextlib.suppress(OSError):
+            target = Path(os.readlink(fd))
+            if target.parent == launcher.LEASE_DIR:
+                held.add(int(target.name))
+    return held
+
+
+def test_a_browser_uid_is_leased_while_its_browser_runs_and_only_then(
+    engine: EngineProcess, api: httpx.Client, workspace: dict
+) -> None:
+    """The engine starts Chromium itself (engine/cdp/): its uid must still go back when it ends,
+    stopped or crashed, and the start-up probe's must have gone back already."""
+    stopped, crashed = (launch(api, workspace["id"], alias) for alias in ("stopped", "crashed"))
+    pids = [browser_pid(engine.var_dir / "runtimes" / r["id"]) for r in (stopped, crashed)]
+    uids = [uid_of(pid) for pid in pids]
+    assert set(uids) <= leased_uids(engine)
+    assert api.post(f"/workspaces/{workspace['id']}/runtimes/stopped/stop").status_code == 200
+    os.kill(pids[1], signal.SIGKILL)
+    assert eventually(lambda: not set(uids) & leased_uids(engine)), leased_uids(engine)
+    status = lambda: api.get(f"/workspaces/{workspace['id']}/runtimes/crashed").json()["status"]  # noqa: E731
+    assert eventually(lambda: status() == "failed"), status()
+    # Every uid still leased is one a browser of this engine runs as: none left by the probe.
+    running = set()
+    for pid in chromium_pids_under(engine.var_dir):
+        with contextlib.suppress(OSError):
+            running.add(uid_of(pid))
+    assert leased_uids(engine) <= running, (leased_uids(engine), running)

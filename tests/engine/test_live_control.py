@@ -12,6 +12,7 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection
 
+from tests.engine.test_cdp_gateway import Cdp, mint
 from tests.engine.test_live_viewer import BUTTON, Runtime, iframe_url, runtime, viewer_socket
 from tests.support.engine_process import EngineProcess, eventually
 
@@ -135,3 +136,25 @@ def test_releasing_a_holder_ends_their_control_everywhere(engine: EngineProcess,
     with viewer_socket(engine, oscar, first_frame=False) as oscars:
         assert until(oscars, lambda m: m["type"] == "control")["interactive"] is False
     assert runtime.api.delete(f"{runtime.url}/control").status_code == 204
+
+
+def test_a_cdp_client_sends_no_input_while_a_person_holds_control(
+    engine: EngineProcess, runtime: Runtime
+) -> None:
+    """The CDP gateway's input rule reads the engine's live control (engine/live/control.py)."""
+    cdp = Cdp(mint(runtime.api, runtime.url))
+    try:
+        session = cdp.page_session()
+        press = {"type": "keyDown", "key": "a", "code": "KeyA", "text": "a"}
+        with viewer_socket(engine, iframe_url(runtime.embed(interactive=True, holder="oscar"))):
+            assert control_of(runtime)["holder"] == "oscar"
+            refused = cdp.send("Input.dispatchKeyEvent", press, session)
+            assert refused.get("error", {}).get("data") == "cdp.live_control", refused
+            released = runtime.api.post("/live-control/release", json={"holder": "oscar"})
+            assert released.status_code == 200, released.text
+            # Handed back: the client's input goes through again.
+            assert "error" not in cdp.send("Input.dispatchKeyEvent", press, session)
+    finally:
+        cdp.close()
+    refusals = [e["eventData"]["rule"] for e in runtime.events("cdp.refused")]
+    assert refusals == ["cdp.live_control"], refusals

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 import pyotp
 import pytest
 
+from tests.engine.test_cdp_gateway import Cdp, mint
 from tests.support.engine_process import EngineProcess
 from tests.support.png import pixel
 from tests.support.site import TestSite as Site
@@ -196,3 +197,24 @@ def test_the_sealing_table_in_the_docs_is_the_catalogues_own(runtime: Runtime) -
     reference = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
     documented = dict(re.findall(r"^\| `([\w.]+)` \| (reads|script|masked|none) \|", reference, re.M))
     assert documented == served
+
+
+def test_a_cdp_client_cannot_read_a_filled_page_and_a_page_it_scripted_is_not_filled(
+    runtime: Runtime,
+) -> None:
+    """The CDP gateway (engine/cdp/) answers to the same seal as the steps do."""
+    with runtime.engine.client("operator") as operator:
+        url = mint(operator, f"/workspaces/{runtime.workspace_id}/runtimes/filler")
+    cdp = Cdp(url)
+    try:
+        session = cdp.page_session()
+        runtime.ok(runtime.login_page(), runtime.fill())
+        read = {"expression": "document.querySelector('#pass').value", "returnByValue": True}
+        refused = cdp.send("Runtime.evaluate", read, session)
+        assert refused.get("error", {}).get("data") == "cdp.sealed" and PASSWORD not in json.dumps(refused)
+        # A new document un-seals; the client's script then marks the page: no fill into it.
+        runtime.ok(runtime.login_page())
+        assert cdp.send("Runtime.evaluate", read, session)["result"]["result"]["value"] == ""
+        assert runtime.error(runtime.login_page(), runtime.fill())["code"] == "vault.document_tainted"
+    finally:
+        cdp.close()
