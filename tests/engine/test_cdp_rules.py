@@ -4,6 +4,7 @@ the judged and rewritten methods behave as the table says (no browser needed for
 from pathlib import Path
 
 from engine.cdp import rules
+from tests.support.loops import in_own_loop
 
 DOCS = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
 
@@ -36,6 +37,7 @@ def test_every_rule_is_in_the_docs() -> None:
         assert f"`{domain}`" in DOCS, domain
 
 
+@in_own_loop
 async def test_it_rewrites_downloads_into_the_runtime() -> None:
     params = {"behavior": "allow", "downloadPath": "/etc", "eventsEnabled": True}
     assert await judge("Browser.setDownloadBehavior", params) is None
@@ -44,6 +46,7 @@ async def test_it_rewrites_downloads_into_the_runtime() -> None:
     assert await judge("Page.setDownloadBehavior", denied) is None and denied == {"behavior": "deny"}
 
 
+@in_own_loop
 async def test_only_http_and_about_blank_open() -> None:
     assert await judge("Page.navigate", {"url": "https://example.test/"}) is None
     assert await judge("Target.createTarget", {"url": "about:blank"}) is None
@@ -54,6 +57,7 @@ async def test_only_http_and_about_blank_open() -> None:
     assert await judge("Fetch.continueRequest", {"requestId": "1", "url": "file:///x"}) is not None
 
 
+@in_own_loop
 async def test_a_stream_opens_only_for_the_client_handed_it() -> None:
     judge_ = rules.Judge(Policy())
     assert await judge_.judge("IO.read", {"handle": "7"}, None) is not None
@@ -63,6 +67,7 @@ async def test_a_stream_opens_only_for_the_client_handed_it() -> None:
     assert await judge_.judge("IO.read", {"handle": "7"}, None) is not None
 
 
+@in_own_loop
 async def test_reading_a_sealed_runtime_is_refused_and_scripting_marks_the_page() -> None:
     sealed = Policy(sealed=True)
     refused = await judge("Runtime.evaluate", {"expression": "document.body.innerHTML"}, sealed)
@@ -75,6 +80,7 @@ async def test_reading_a_sealed_runtime_is_refused_and_scripting_marks_the_page(
     assert open_.scripted_targets == ["T1", "T1"]
 
 
+@in_own_loop
 async def test_the_error_names_the_method_and_the_rule() -> None:
     refused = await judge("Browser.close", {})
     assert refused is not None

@@ -7,16 +7,15 @@ looked up). Public addresses appear only as values to judge: nothing connects to
 
 import asyncio
 import base64
-import concurrent.futures
-import functools
 import ipaddress
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from engine.egress.policy import EgressPolicy, address_kind, parse_allow, scheme_refusal
 from engine.egress.proxy import EgressProxy, Upstream
+from tests.support.loops import in_own_loop
 from tests.support.site import TestSite as Site
 
 SECRET = "Hello from the test site"
@@ -167,18 +166,6 @@ async def started(
     refusals: list = []
     proxy = await EgressProxy(policy, refusals.append, upstream, resolver).start()
     return proxy, refusals
-
-
-def in_own_loop(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    """Run an async test on a loop of its own thread: the e2e suite's sync Playwright keeps a loop
-    running in the main thread for the whole session, where pytest-asyncio cannot start one."""
-
-    @functools.wraps(test)
-    def run(*args: object, **kwargs: object) -> None:
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, test(*args, **kwargs)).result()
-
-    return run
 
 
 @in_own_loop
