@@ -2,8 +2,8 @@
 
 The model names elements by their snapshot ids (`e7`); the engine acts on the element carrying
 that id, never on a selector the model wrote. Arguments come from a model and are untrusted:
-ids must look like ids, navigation is http(s) only, and a vault entry is filled only through
-`vault.fill`'s own rules (the call's vault mount, the entry's origins).
+ids must look like ids, navigation obeys the egress policy's `scheme_refusal`, and a vault entry
+is filled only through `vault.fill`'s own rules (the call's vault mount, the entry's origins).
 
 An action that fails on the page (element gone, not editable, a timeout) is an `Outcome` with
 `ok=False`, not an exception: an agent loop tells the model and lets it try something else.
@@ -14,13 +14,13 @@ model's fault and raises `ModelError("agent.invalid_output")`.
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from engine.agents.snapshot import Snapshot, describe, locator_for
 from engine.ai.chat import ChatResponse, ModelError, Tool, ToolCall
+from engine.egress.policy import scheme_refusal
 from engine.steps import secrets
 from engine.steps.registry import StepContext, StepError
 
@@ -169,10 +169,10 @@ class Actor:
                 return Outcome(True, action, f"scrolled {args['direction']}")
             if name == "navigate":
                 url = args["url"]
-                if urlsplit(url).scheme not in ("http", "https"):
-                    return Outcome(
-                        False, action, f"did not open {_short(url)}", "Only http(s) URLs can be opened."
-                    )
+                refusal = scheme_refusal(url)
+                if refusal is not None:
+                    self.ctx.session.on_refused(refusal)
+                    return Outcome(False, action, f"did not open {_short(url)}", refusal.message)
                 await page.goto(url, timeout=ACTION_TIMEOUT_MS * 3)
                 return Outcome(True, action, f"opened {_short(url, 120)}")
         except PlaywrightError as exc:
