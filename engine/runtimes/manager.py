@@ -498,7 +498,7 @@ class RuntimeManager:
             await self._mark_ended(runtime, "stopped", "", "", Runtime.StopReason.REQUESTED)
 
     def _browser_gone(self, session: RuntimeSession) -> None:
-        task = asyncio.get_running_loop().create_task(
+        self._spawn(
             self._end(
                 session,
                 "failed",
@@ -506,8 +506,6 @@ class RuntimeManager:
                 message="The browser process exited unexpectedly (crashed or was killed). Launch the runtime again.",
             )
         )
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def _end(
         self, session: RuntimeSession, status: str, code: str = "", message: str = "", reason: str = ""
@@ -597,11 +595,7 @@ class RuntimeManager:
             for session in list(self.sessions.values()):
                 if session.idle_for() > session.idle_timeout and session.runtime_id not in self._ending:
                     logger.info("Stopping idle runtime %s", session.runtime_id)
-                    task = asyncio.get_running_loop().create_task(
-                        self._end(session, "stopped", reason=Runtime.StopReason.IDLE)
-                    )
-                    self._background.add(task)
-                    task.add_done_callback(self._background.discard)
+                    self._spawn(self._end(session, "stopped", reason=Runtime.StopReason.IDLE))
 
     def session(self, runtime_id: UUID) -> RuntimeSession | None:
         return self.sessions.get(runtime_id)
