@@ -548,9 +548,6 @@ class RuntimeManager:
             session.emit("runtime.failed", {**data, "code": code, "message": message})
         else:
             session.emit("runtime.stopped", {**data, "reason": reason})
-        event_log.close(runtime.id)
-        with contextlib.suppress(Exception):
-            await event_log.flush()
         await self._mark_ended(runtime, status, code, message, reason if status == "stopped" else "")
         for observer in self.observers:
             try:
@@ -563,6 +560,7 @@ class RuntimeManager:
     async def _mark_ended(
         self, runtime: Runtime, status: str, code: str, message: str, reason: str = ""
     ) -> None:
+        # The last event of the runtime is written before its row says it ended.
         event_log.close(runtime.id)
         with contextlib.suppress(Exception):
             await event_log.flush()
