@@ -272,4 +272,3 @@ def known_address(host: str) -> IpAddress | None:
     if address is None and (name == "localhost" or name.endswith(".localhost")):
         address = ipaddress.ip_address("127.0.0.1")
     return address
-
