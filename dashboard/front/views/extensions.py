@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import extensions as api
 from dashboard.bctrl import meta
 from dashboard.bctrl.errors import BctrlError
@@ -74,13 +74,12 @@ async def extension_upload(request: HtmxHttpRequest) -> HttpResponse:
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
         except BctrlError as error:
-            await record(request, "browser_extension.upload", "browser_extension", upload.name, error=error)
+            await audit(request, "browser_extension.upload", upload.name, error=error)
             form.add_upstream_error(error)
         else:
-            await record(
+            await audit(
                 request,
                 "browser_extension.upload",
-                "browser_extension",
                 extension.id,
                 target_name=extension.name,
             )
@@ -114,15 +113,12 @@ async def extension_rename(request: HtmxHttpRequest, extension_id: UUID) -> Http
         try:
             extension = await api.update_extension(str(extension_id), name=form.cleaned_data["name"])
         except BctrlError as error:
-            await record(
-                request, "browser_extension.rename", "browser_extension", str(extension_id), error=error
-            )
+            await audit(request, "browser_extension.rename", str(extension_id), error=error)
             form.add_upstream_error(error)
         else:
-            await record(
+            await audit(
                 request,
                 "browser_extension.rename",
-                "browser_extension",
                 extension.id,
                 target_name=extension.name,
             )
@@ -139,7 +135,7 @@ async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> Http
     try:
         extension = await api.update_extension(str(extension_id), enabled=enable)
     except BctrlError as error:
-        await record(request, "browser_extension.toggle", "browser_extension", str(extension_id), error=error)
+        await audit(request, "browser_extension.toggle", str(extension_id), error=error)
         if not request.htmx:
             return render_page(
                 request, "front/extensions/detail.html", {"error": error}, status=error_status(error)
@@ -148,10 +144,9 @@ async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> Http
         return await with_toast(response, request, error.user_message, "error")
     else:
         action = "enable" if enable else "disable"
-        await record(
+        await audit(
             request,
             f"browser_extension.{action}",
-            "browser_extension",
             extension.id,
             target_name=extension.name,
         )
@@ -175,10 +170,9 @@ async def extension_delete(request: HtmxHttpRequest, extension_id: UUID) -> Http
     try:
         await api.delete_extension(str(extension_id))
     except BctrlError as error:
-        await record(
+        await audit(
             request,
             "browser_extension.delete",
-            "browser_extension",
             str(extension_id),
             target_name=name,
             error=error,
@@ -188,9 +182,7 @@ async def extension_delete(request: HtmxHttpRequest, extension_id: UUID) -> Http
             request, "front/extensions/detail.html", context, region="delete", status=error_status(error)
         )
     else:
-        await record(
-            request, "browser_extension.delete", "browser_extension", str(extension_id), target_name=name
-        )
+        await audit(request, "browser_extension.delete", str(extension_id), target_name=name)
         messages.success(request, "Extension deleted.")
         return redirect_after_form(request, reverse("extensions"))
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import extensions as extensions_api
 from dashboard.bctrl import profiles as api
 from dashboard.bctrl import runtimes as runtimes_api
@@ -101,11 +101,11 @@ async def profile_launch(request: HtmxHttpRequest, profile_id: UUID) -> HttpResp
     shown = f"{workspace.name} / {alias}" if isinstance(workspace, Workspace) else alias
     if isinstance(launched, BctrlError):
         target = f"{workspace_id}/{alias}"
-        await record(request, "runtime.launch", "runtime", target, target_name=shown, error=launched)
+        await audit(request, "runtime.launch", target, target_name=shown, error=launched)
         messages.error(request, f"The profile was not launched: {launched.user_message}")
         return redirect_after_form(request, reverse("profile_detail", args=[profile_id]))
     runtime = launched
-    await record(request, "runtime.launch", "runtime", runtime.id, target_name=shown)
+    await audit(request, "runtime.launch", runtime.id, target_name=shown)
     messages.success(request, f"Runtime {runtime.alias} is running with profile “{name}”.")
     return redirect_after_form(request, reverse("runtime_detail", args=[workspace_id, runtime.alias]))
 
@@ -123,14 +123,10 @@ async def profile_create(request: HtmxHttpRequest) -> HttpResponse:
             profile = await api.create_profile(form.payload(), form.cleaned_data["idempotency_key"])
         except BctrlError as error:
             name = form.cleaned_data["name"]
-            await record(
-                request, "browser_profile.create", "browser_profile", name, target_name=name, error=error
-            )
+            await audit(request, "browser_profile.create", name, target_name=name, error=error)
             form.add_upstream_error(error)
         else:
-            await record(
-                request, "browser_profile.create", "browser_profile", profile.id, target_name=profile.name
-            )
+            await audit(request, "browser_profile.create", profile.id, target_name=profile.name)
             messages.success(request, f"Profile “{profile.name}” created.")
             return redirect_after_form(request, reverse("profile_detail", args=[profile.id]))
     context = {"form": form, "action": reverse("profile_create")}
@@ -153,19 +149,16 @@ async def profile_edit(request: HtmxHttpRequest, profile_id: UUID) -> HttpRespon
         try:
             profile = await api.update_profile(profile.id, form.payload())
         except BctrlError as error:
-            await record(
+            await audit(
                 request,
                 "browser_profile.update",
-                "browser_profile",
                 profile.id,
                 target_name=profile.name,
                 error=error,
             )
             form.add_upstream_error(error)
         else:
-            await record(
-                request, "browser_profile.update", "browser_profile", profile.id, target_name=profile.name
-            )
+            await audit(request, "browser_profile.update", profile.id, target_name=profile.name)
             messages.success(request, f"Profile “{profile.name}” saved.")
             return redirect_after_form(request, reverse("profile_detail", args=[profile.id]))
     context = {"form": form, "profile": profile, "action": reverse("profile_edit", args=[profile.id])}
@@ -182,10 +175,9 @@ async def profile_delete(request: HtmxHttpRequest, profile_id: UUID) -> HttpResp
     try:
         await api.delete_profile(str(profile_id))
     except BctrlError as error:
-        await record(
+        await audit(
             request,
             "browser_profile.delete",
-            "browser_profile",
             str(profile_id),
             target_name=name,
             error=error,
@@ -200,7 +192,7 @@ async def profile_delete(request: HtmxHttpRequest, profile_id: UUID) -> HttpResp
             request, "front/profiles/detail.html", context, region="delete", status=error_status(error)
         )
     else:
-        await record(request, "browser_profile.delete", "browser_profile", str(profile_id), target_name=name)
+        await audit(request, "browser_profile.delete", str(profile_id), target_name=name)
         messages.success(request, "Profile deleted.")
         return redirect_after_form(request, reverse("profiles"))
 

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import has_role_async, role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import execute as execute_api
 from dashboard.bctrl import profiles as profiles_api
 from dashboard.bctrl import runtimes as api
@@ -171,20 +171,18 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
                 metadata=data["metadata_text"],
             )
         except BctrlError as error:
-            await record(
+            await audit(
                 request,
                 "runtime.launch",
-                "runtime",
                 f"{workspace_id}/{data['alias']}",
                 target_name=_runtime_name(workspace_name, data["alias"]),
                 error=error,
             )
             form.add_upstream_error(error)
         else:
-            await record(
+            await audit(
                 request,
                 "runtime.launch",
-                "runtime",
                 runtime.id,
                 target_name=_runtime_name(workspace_name, runtime.alias),
             )
@@ -374,7 +372,7 @@ async def runtime_stop(request: HtmxHttpRequest, workspace_id: str, alias: str) 
     outcome, workspace = await asyncio.gather(settle(api.stop_runtime(ws, alias)), settle(get_workspace(ws)))
     name = _runtime_name(workspace.name if isinstance(workspace, Workspace) else "", alias)
     if isinstance(outcome, api.Runtime):
-        await record(request, "runtime.stop", "runtime", outcome.id, target_name=name)
+        await audit(request, "runtime.stop", outcome.id, target_name=name)
         messages.success(request, f"Runtime {alias} stopped.")
         # The whole page again: a stopped runtime has no step runner, no Stop button, no bindings.
         return redirect_after_form(request, page)
@@ -385,7 +383,7 @@ async def runtime_stop(request: HtmxHttpRequest, workspace_id: str, alias: str) 
         why = ended_because(current) if isinstance(current, api.Runtime) else ""
         messages.info(request, f"Runtime {alias} had already stopped. {why}".strip())
         return redirect_after_form(request, page)
-    await record(request, "runtime.stop", "runtime", f"{workspace_id}/{alias}", target_name=name, error=error)
+    await audit(request, "runtime.stop", f"{workspace_id}/{alias}", target_name=name, error=error)
     if not request.htmx:
         messages.error(request, f"Could not stop {alias}: {error.user_message}")
         return redirect(page)
