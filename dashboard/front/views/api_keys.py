@@ -20,7 +20,7 @@ from dashboard.bctrl import api_keys as api
 from dashboard.bctrl import meta
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.forms.api_keys import ApiKeyForm
-from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
+from dashboard.pages import HtmxHttpRequest, error_status, failure, render_page, settle, settled, with_toast
 
 
 async def _listing(request: HtmxHttpRequest) -> dict[str, Any]:
@@ -28,8 +28,8 @@ async def _listing(request: HtmxHttpRequest) -> dict[str, Any]:
         settle(api.list_api_keys(cursor=request.GET.get("cursor") or None)), settle(meta.connection())
     )
     return {
-        "page": keys if not isinstance(keys, BctrlError) else None,
-        "error": keys if isinstance(keys, BctrlError) else None,
+        "page": settled(keys),
+        "error": failure(keys),
         "console_key_id": connection.key_id if isinstance(connection, meta.Connection) else "",
         "console_key": connection
         if isinstance(connection, meta.Connection) and connection.identified

@@ -16,7 +16,7 @@ from dashboard.audit.log import audit
 from dashboard.bctrl import operations as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import Workspace, get_workspace, list_workspaces
-from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
+from dashboard.pages import HtmxHttpRequest, error_status, failure, render_page, settle, with_toast
 
 PAGE_SIZE = 25
 
@@ -120,7 +120,7 @@ def _context(
         "operation": operation,
         # A trace that cannot be loaded is a state of its own panel; the operation still shows.
         "trace": None if isinstance(trace, BctrlError) or trace is None else [(e, _calls(e)) for e in trace],
-        "trace_error": trace if isinstance(trace, BctrlError) else None,
+        "trace_error": failure(trace),
         "operation_id": operation.id,
         "result_json": pretty(operation.result),
         "error_details_json": pretty(operation.error.details)

@@ -23,7 +23,14 @@ from dashboard.bctrl.pages import Page
 from dashboard.bctrl.workspaces import Workspace, get_workspace, list_workspaces
 from dashboard.front.forms.profiles import ProfileForm
 from dashboard.front.forms.runtimes import fresh_key, suggest_alias
-from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, settle
+from dashboard.pages import (
+    HtmxHttpRequest,
+    error_status,
+    failure,
+    redirect_after_form,
+    render_page,
+    settle,
+)
 
 PAGE_SIZE = 25
 
@@ -61,9 +68,9 @@ async def profile_detail(request: HtmxHttpRequest, profile_id: UUID) -> HttpResp
         "profile": profile,
         "profile_id": profile.id,
         "extensions": [by_id.get(i) or i for i in profile.extension_ids],
-        "extensions_error": extensions if isinstance(extensions, BctrlError) else None,
+        "extensions_error": failure(extensions),
         "workspaces": choices,
-        "workspaces_error": workspaces if isinstance(workspaces, BctrlError) else None,
+        "workspaces_error": failure(workspaces),
         "in_use_workspace": in_use_workspace,
         "launch_key": fresh_key(),
     }

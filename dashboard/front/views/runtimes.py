@@ -14,7 +14,7 @@ public alias routes.
 import asyncio
 import json
 import uuid
-from typing import Any, TypeVar
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -43,15 +43,16 @@ from dashboard.front.models import StepRecipe
 from dashboard.pages import (
     HtmxHttpRequest,
     error_status,
+    failure,
     redirect_after_form,
     render_page,
     settle,
+    settled,
     with_toast,
 )
 
 PAGE_SIZE = 25
 OTHER_RUNS = 10
-T = TypeVar("T")
 
 # Why a run ended, in words (the API's stopReason and failure codes are for machines).
 STOP_REASONS = {
@@ -67,14 +68,6 @@ def ended_because(runtime: api.Runtime) -> str:
     if runtime.failure:
         return f"Failed: {runtime.failure.message}"
     return STOP_REASONS.get(runtime.stop_reason or "", "Stopped.")
-
-
-def _ok(value: T | BctrlError) -> T | None:
-    return None if isinstance(value, BctrlError) else value
-
-
-def _err(value: object) -> BctrlError | None:
-    return value if isinstance(value, BctrlError) else None
 
 
 # --- list -------------------------------------------------------------------------------------
@@ -100,12 +93,12 @@ async def runtime_list(request: HtmxHttpRequest, workspace_id: str) -> HttpRespo
     )
     context: dict[str, Any] = {
         "workspace_id": workspace_id,
-        "workspace": _ok(workspace),
+        "workspace": settled(workspace),
         "status": status,
         "cursor": cursor,
         "statuses": api.STATUSES,
-        "page": _ok(page),
-        "error": _err(page),
+        "page": settled(page),
+        "error": failure(page),
         "metadata": request.GET.get("metadata", ""),
         "metadata_error": label_error,
     }
@@ -146,13 +139,13 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
         initial = launch_initial(source)
     elif profile_id:
         initial = {"launch_mode": "profile", "profile_id": profile_id}
-        chosen = next((p for p in _ok(profiles) or [] if p.id == profile_id), None)
+        chosen = next((p for p in settled(profiles) or [] if p.id == profile_id), None)
         alias_base = chosen.name if chosen else alias_base
     form = RuntimeLaunchForm(
         request.POST or None,
         initial=initial,
-        profiles=_ok(profiles),
-        extensions=_ok(extensions),
+        profiles=settled(profiles),
+        extensions=settled(extensions),
         alias_base=alias_base,
     )
     # The form is drawn (with what was typed) whatever failed around it: an unreachable API is a
@@ -192,12 +185,12 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
     down = isinstance(workspace, Unavailable)
     context = {
         "workspace_id": workspace_id,
-        "workspace": _ok(workspace),
-        "workspace_error": None if form.upstream_error else _err(workspace),
+        "workspace": settled(workspace),
+        "workspace_error": None if form.upstream_error else failure(workspace),
         "form": form,
-        "relaunch": _ok(source) if isinstance(source, api.Runtime) else None,
-        "profiles_error": None if down else _err(profiles),
-        "extensions_error": None if down else _err(extensions),
+        "relaunch": settled(source) if isinstance(source, api.Runtime) else None,
+        "profiles_error": None if down else failure(profiles),
+        "extensions_error": None if down else failure(extensions),
     }
     return render_page(
         request,
@@ -245,7 +238,7 @@ async def runtime_detail(request: HtmxHttpRequest, workspace_id: str, alias: str
     if isinstance(runtime, BctrlError):
         context = {"error": runtime, "workspace_id": workspace_id, "alias": alias}
         workspace = await settle(get_workspace(ws))
-        context["workspace"] = _ok(workspace)
+        context["workspace"] = settled(workspace)
         return render_page(request, "front/runtimes/detail.html", context, status=error_status(runtime))
     return await _run_page(request, runtime, newest=True)
 
@@ -280,24 +273,24 @@ async def _run_page(request: HtmxHttpRequest, runtime: api.Runtime, newest: bool
     other_runs = [r for r in every_run if r.id != runtime.id][:OTHER_RUNS]
     newest_id = every_run[0].id if every_run else runtime.id
     is_newest = newest or newest_id == runtime.id
-    state_runtime = _ok(state) and state.runtime(runtime.alias)  # type: ignore[union-attr]
+    state_runtime = settled(state) and state.runtime(runtime.alias)  # type: ignore[union-attr]
     rows_wanted = _int(request.GET.get("rows"), 1, 1, 20)
     recipe = _chosen_recipe(request, recipes)
     context = {
         "workspace_id": ws,
         "alias": runtime.alias,
         **summary_context(runtime),
-        "workspace": _ok(workspace),
-        "profile": _ok(profile),
+        "workspace": settled(workspace),
+        "profile": settled(profile),
         "is_newest": is_newest,
         "can_operate": can_operate,
         "newest_id": newest_id,
         "other_runs": other_runs,
-        "runs_error": _err(runs),
+        "runs_error": failure(runs),
         "bindings": state_runtime.bindings if state_runtime and state_runtime.active else [],
-        "state_error": _err(state),
-        "help": _ok(catalogue),
-        "help_error": _err(catalogue),
+        "state_error": failure(state),
+        "help": settled(catalogue),
+        "help_error": failure(catalogue),
         "recipes": recipes or [],
         "rows": [StepRow(i, None, []) for i in range(rows_wanted)],
         "next_row": rows_wanted,
@@ -387,7 +380,7 @@ async def runtime_stop(request: HtmxHttpRequest, workspace_id: str, alias: str) 
     if not request.htmx:
         messages.error(request, f"Could not stop {alias}: {error.user_message}")
         return redirect(page)
-    now = _ok(await settle(api.get_runtime(ws, alias)))
+    now = settled(await settle(api.get_runtime(ws, alias)))
     context = {
         "workspace_id": workspace_id,
         "alias": alias,

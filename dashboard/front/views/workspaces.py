@@ -29,7 +29,14 @@ from dashboard.front.forms.workspaces import (
     WorkspaceDeleteForm,
     WorkspaceForm,
 )
-from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, settle
+from dashboard.pages import (
+    HtmxHttpRequest,
+    error_status,
+    failure,
+    redirect_after_form,
+    render_page,
+    settle,
+)
 
 PAGE_SIZE = 25
 DETAIL_PAGE_SIZE = 25
@@ -80,11 +87,11 @@ async def _mount_choices() -> MountChoices:
         credentials=None
         if isinstance(credentials, BctrlError)
         else [CredentialChoice(c.id, c.provider, c.label) for c in credentials.items],
-        credentials_error=credentials if isinstance(credentials, BctrlError) else None,
+        credentials_error=failure(credentials),
         vault_prefixes=[] if isinstance(vault, BctrlError) else _prefixes(e.key for e in vault.items),
-        vault_error=vault if isinstance(vault, BctrlError) else None,
+        vault_error=failure(vault),
         namespaces=[] if isinstance(storage, BctrlError) else [n.name for n in storage],
-        storage_error=storage if isinstance(storage, BctrlError) else None,
+        storage_error=failure(storage),
     )
 
 
