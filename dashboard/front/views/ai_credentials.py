@@ -7,7 +7,7 @@ never returns a key and no page ever shows one: the key field is write-only.
 from django.contrib import messages
 from django.http import HttpResponse
 from django.urls import path, reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
@@ -21,6 +21,7 @@ PAGE_SIZE = 50
 
 
 @vary_on_headers("HX-Request")
+@require_GET
 @role_required("viewer")
 async def credential_list(request: HtmxHttpRequest) -> HttpResponse:
     provider = request.GET.get("provider", "")
@@ -36,6 +37,7 @@ async def credential_list(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, "front/ai_credentials/list.html", context, region="table")
 
 
+@require_GET
 @role_required("viewer")
 async def credential_detail(request: HtmxHttpRequest, credential_id: str) -> HttpResponse:
     try:

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
@@ -45,6 +45,7 @@ async def _listing(request: HtmxHttpRequest) -> dict[str, object]:
 
 
 @vary_on_headers("HX-Request")
+@require_GET
 @role_required("viewer")
 async def extension_list(request: HtmxHttpRequest) -> HttpResponse:
     listing, limits = await asyncio.gather(_listing(request), settle(meta.limits()))
@@ -89,6 +90,7 @@ async def extension_upload(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, "front/extensions/list.html", context, region="upload", status=422)
 
 
+@require_GET
 @role_required("viewer")
 async def extension_detail(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
     try:

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
@@ -36,6 +36,7 @@ PAGE_SIZE = 25
 
 
 @vary_on_headers("HX-Request")
+@require_GET
 @role_required("viewer")
 async def profile_list(request: HtmxHttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
@@ -48,6 +49,7 @@ async def profile_list(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, "front/profiles/list.html", context, region="table")
 
 
+@require_GET
 @role_required("viewer")
 async def profile_detail(request: HtmxHttpRequest, profile_id: UUID) -> HttpResponse:
     profile, extensions, workspaces = await asyncio.gather(

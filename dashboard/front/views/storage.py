@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.http import HttpResponse
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
@@ -43,6 +43,7 @@ def preview_kind(content_type: str) -> str:
     return ""
 
 
+@require_GET
 @role_required("viewer")
 async def storage_namespaces(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, object] = {}
@@ -70,6 +71,7 @@ async def _listing(request: HtmxHttpRequest, namespace: str) -> dict[str, object
 
 
 @vary_on_headers("HX-Request")
+@require_GET
 @role_required("viewer")
 async def storage_folder(request: HtmxHttpRequest, namespace: str) -> HttpResponse:
     context, namespaces, limits = await asyncio.gather(
@@ -130,6 +132,7 @@ async def storage_upload(request: HtmxHttpRequest, namespace: str) -> HttpRespon
     return render_page(request, "front/storage/folder.html", context, region="upload", status=422)
 
 
+@require_GET
 @role_required("viewer")
 async def storage_object(request: HtmxHttpRequest, namespace: str, object_path: str) -> HttpResponse:
     folder = parent_folder(object_path)
@@ -151,6 +154,7 @@ async def storage_object(request: HtmxHttpRequest, namespace: str, object_path: 
     return render_page(request, "front/storage/object.html", context)
 
 
+@require_GET
 @role_required("viewer")
 async def storage_download(request: HtmxHttpRequest, namespace: str, object_path: str) -> HttpResponse:
     """Stream the bytes from the API; metadata first, so a failure is a page, not a cut download."""

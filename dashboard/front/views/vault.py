@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import has_role, role_required
@@ -57,6 +57,7 @@ def split_folder(
 
 
 @vary_on_headers("HX-Request")
+@require_GET
 @role_required("viewer")
 async def vault_tree(request: HtmxHttpRequest) -> HttpResponse:
     prefix = _prefix(request.GET.get("prefix", ""))
@@ -78,6 +79,7 @@ async def vault_tree(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, "front/vault/tree.html", context, region="tree")
 
 
+@require_GET
 @role_required("viewer")
 async def vault_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
     context: dict[str, object] = {"key": key, "crumbs": crumbs(parent_folder(key))}
@@ -105,6 +107,7 @@ async def _totp_context(key: str) -> dict[str, object]:
         return {"totp_error": error}
 
 
+@require_GET
 @role_required("admin")
 async def vault_totp(request: HtmxHttpRequest, key: str) -> HttpResponse:
     """The current TOTP code, which htmx asks for again when it expires. Admins only: below admin a
