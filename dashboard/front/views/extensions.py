@@ -4,6 +4,7 @@ Operators manage (as an operator API key may), everyone reads.
 """
 
 import asyncio
+from collections.abc import Awaitable
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
@@ -21,6 +22,7 @@ from dashboard.bctrl import meta
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.forms.extensions import ExtensionRenameForm, ExtensionUploadForm
 from dashboard.front.uploads import too_large
+from dashboard.front.views.deleting import audited_delete, refused_delete
 from dashboard.pages import (
     HtmxHttpRequest,
     error_status,
@@ -167,26 +169,23 @@ async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> Http
 @require_POST
 @role_required("operator")
 async def extension_delete(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
-    before = await settle(api.get_extension(str(extension_id)))  # its name, for the audit log
-    name = before.name if isinstance(before, api.Extension) else ""
-    try:
-        await api.delete_extension(str(extension_id))
-    except BctrlError as error:
-        await audit(
-            request,
-            "browser_extension.delete",
-            str(extension_id),
-            target_name=name,
-            error=error,
+    def fetch() -> Awaitable[api.Extension]:
+        return api.get_extension(str(extension_id))
+
+    error = await audited_delete(
+        request,
+        "browser_extension.delete",
+        str(extension_id),
+        fetch,
+        lambda: api.delete_extension(str(extension_id)),
+    )
+    if error is not None:
+        context = {"extension_id": extension_id}
+        return await refused_delete(
+            request, "front/extensions/detail.html", context, error, fetch, "extension"
         )
-        context = {"delete_error": error, "extension_id": extension_id}
-        return render_page(
-            request, "front/extensions/detail.html", context, region="delete", status=error_status(error)
-        )
-    else:
-        await audit(request, "browser_extension.delete", str(extension_id), target_name=name)
-        messages.success(request, "Extension deleted.")
-        return redirect_after_form(request, reverse("extensions"))
+    messages.success(request, "Extension deleted.")
+    return redirect_after_form(request, reverse("extensions"))
 
 
 urlpatterns = [

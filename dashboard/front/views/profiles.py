@@ -4,6 +4,7 @@ Operators manage them (as an operator API key may), everyone reads.
 """
 
 import asyncio
+from collections.abc import Awaitable
 from uuid import UUID
 
 from django.contrib import messages
@@ -23,6 +24,7 @@ from dashboard.bctrl.pages import Page
 from dashboard.bctrl.workspaces import Workspace, get_workspace, list_workspaces
 from dashboard.front.forms.profiles import ProfileForm
 from dashboard.front.forms.runtimes import fresh_key, suggest_alias
+from dashboard.front.views.deleting import audited_delete, refused_delete
 from dashboard.pages import (
     HtmxHttpRequest,
     error_status,
@@ -179,31 +181,17 @@ async def profile_edit(request: HtmxHttpRequest, profile_id: UUID) -> HttpRespon
 @require_POST
 @role_required("operator")
 async def profile_delete(request: HtmxHttpRequest, profile_id: UUID) -> HttpResponse:
-    before = await settle(api.get_profile(str(profile_id)))  # its name, for the audit log
-    name = before.name if isinstance(before, api.Profile) else ""
-    try:
-        await api.delete_profile(str(profile_id))
-    except BctrlError as error:
-        await audit(
-            request,
-            "browser_profile.delete",
-            str(profile_id),
-            target_name=name,
-            error=error,
-        )
-        context: dict[str, object] = {"delete_error": error, "profile_id": profile_id}
-        if not request.htmx:
-            try:
-                context["profile"] = await api.get_profile(str(profile_id))
-            except BctrlError as get_error:
-                context["error"] = get_error
-        return render_page(
-            request, "front/profiles/detail.html", context, region="delete", status=error_status(error)
-        )
-    else:
-        await audit(request, "browser_profile.delete", str(profile_id), target_name=name)
-        messages.success(request, "Profile deleted.")
-        return redirect_after_form(request, reverse("profiles"))
+    def fetch() -> Awaitable[api.Profile]:
+        return api.get_profile(str(profile_id))
+
+    error = await audited_delete(
+        request, "browser_profile.delete", str(profile_id), fetch, lambda: api.delete_profile(str(profile_id))
+    )
+    if error is not None:
+        context = {"profile_id": profile_id}
+        return await refused_delete(request, "front/profiles/detail.html", context, error, fetch, "profile")
+    messages.success(request, "Profile deleted.")
+    return redirect_after_form(request, reverse("profiles"))
 
 
 urlpatterns = [

@@ -29,6 +29,7 @@ from dashboard.front.forms.workspaces import (
     WorkspaceDeleteForm,
     WorkspaceForm,
 )
+from dashboard.front.views.deleting import audited_delete
 from dashboard.pages import (
     HtmxHttpRequest,
     error_status,
@@ -245,16 +246,15 @@ async def workspace_delete(request: HtmxHttpRequest, workspace_id: UUID) -> Http
     if request.method == "POST":
         form = WorkspaceDeleteForm(request.POST)
         force = form.is_valid() and form.cleaned_data["force"]
-        before = await settle(api.get_workspace(ws))  # its name, for the audit log
-        name = before.name if isinstance(before, api.Workspace) else ""
-        try:
-            await api.delete_workspace(ws, force=force)
-        except BctrlError as error:
-            await audit(request, "workspace.delete", ws, target_name=name, error=error)
-            refusal = error
-        else:
-            message = "forced: its live runtimes were stopped" if force else ""
-            await audit(request, "workspace.delete", ws, target_name=name, message=message)
+        refusal = await audited_delete(
+            request,
+            "workspace.delete",
+            ws,
+            lambda: api.get_workspace(ws),
+            lambda: api.delete_workspace(ws, force=force),
+            message="forced: its live runtimes were stopped" if force else "",
+        )
+        if refusal is None:
             messages.success(request, "Deleted the workspace.")
             return redirect("workspaces")
     workspace = await settle(api.get_workspace(ws))
