@@ -133,14 +133,7 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
     if isinstance(workspace, BctrlError) and workspace.status == 404:
         context = {"error": workspace, "workspace_id": workspace_id}
         return render_page(request, "front/runtimes/launch.html", context, status=404)
-    initial: dict[str, Any] = {}
-    alias_base = "browser"
-    if isinstance(source, api.Runtime):
-        initial = launch_initial(source)
-    elif profile_id:
-        initial = {"launch_mode": "profile", "profile_id": profile_id}
-        chosen = next((p for p in settled(profiles) or [] if p.id == profile_id), None)
-        alias_base = chosen.name if chosen else alias_base
+    initial, alias_base = _launch_start(source, profile_id, settled(profiles))
     form = RuntimeLaunchForm(
         request.POST or None,
         initial=initial,
@@ -151,36 +144,10 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
     # The form is drawn (with what was typed) whatever failed around it: an unreachable API is a
     # message inside the form region, never a page in its place.
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         workspace_name = workspace.name if isinstance(workspace, Workspace) else ""
-        try:
-            runtime = await api.launch_runtime(
-                ws,
-                alias=data["alias"],
-                driver=data["driver"],
-                launch=data["launch"],
-                mounts=data["mounts_json"],
-                idempotency_key=data["idempotency_key"],
-                metadata=data["metadata_text"],
-            )
-        except BctrlError as error:
-            await audit(
-                request,
-                "runtime.launch",
-                f"{workspace_id}/{data['alias']}",
-                target_name=_runtime_name(workspace_name, data["alias"]),
-                error=error,
-            )
-            form.add_upstream_error(error)
-        else:
-            await audit(
-                request,
-                "runtime.launch",
-                runtime.id,
-                target_name=_runtime_name(workspace_name, runtime.alias),
-            )
-            messages.success(request, f"Runtime {runtime.alias} is running.")
-            return redirect_after_form(request, reverse("runtime_detail", args=[workspace_id, runtime.alias]))
+        launched = await _launch(request, workspace_id, workspace_name, form)
+        if launched is not None:
+            return launched
     # An API that cannot be reached fails every call the same way: say it once, at the top.
     down = isinstance(workspace, Unavailable)
     context = {
@@ -199,6 +166,51 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
         region="launch_form",
         status=422 if form.errors else 200,
     )
+
+
+def _launch_start(
+    source: api.Runtime | BctrlError | None, profile_id: str, profiles: list[Any] | None
+) -> tuple[dict[str, Any], str]:
+    """The launch form's initial values and alias stem: a run's config to relaunch, or a profile."""
+    if isinstance(source, api.Runtime):
+        return launch_initial(source), "browser"
+    if profile_id:
+        chosen = next((p for p in profiles or [] if p.id == profile_id), None)
+        return {"launch_mode": "profile", "profile_id": profile_id}, chosen.name if chosen else "browser"
+    return {}, "browser"
+
+
+async def _launch(
+    request: HtmxHttpRequest, workspace_id: str, workspace_name: str, form: RuntimeLaunchForm
+) -> HttpResponse | None:
+    """Launch what the valid form says and audit it; the runtime's page, or None with the
+    refusal added to the form."""
+    data = form.cleaned_data
+    try:
+        runtime = await api.launch_runtime(
+            str(workspace_id),
+            alias=data["alias"],
+            driver=data["driver"],
+            launch=data["launch"],
+            mounts=data["mounts_json"],
+            idempotency_key=data["idempotency_key"],
+            metadata=data["metadata_text"],
+        )
+    except BctrlError as error:
+        await audit(
+            request,
+            "runtime.launch",
+            f"{workspace_id}/{data['alias']}",
+            target_name=_runtime_name(workspace_name, data["alias"]),
+            error=error,
+        )
+        form.add_upstream_error(error)
+        return None
+    await audit(
+        request, "runtime.launch", runtime.id, target_name=_runtime_name(workspace_name, runtime.alias)
+    )
+    messages.success(request, f"Runtime {runtime.alias} is running.")
+    return redirect_after_form(request, reverse("runtime_detail", args=[workspace_id, runtime.alias]))
 
 
 async def _none() -> None:
