@@ -33,12 +33,11 @@ from dashboard.bctrl.errors import BctrlError, Unavailable
 from dashboard.bctrl.workspaces import Workspace, get_workspace
 from dashboard.front.forms.runtimes import (
     RuntimeLaunchForm,
-    StepRow,
-    StepsJsonForm,
     fresh_key,
     launch_initial,
     parse_metadata,
 )
+from dashboard.front.forms.steps import StepRow, StepsJsonForm
 from dashboard.front.models import StepRecipe
 from dashboard.pages import (
     HtmxHttpRequest,

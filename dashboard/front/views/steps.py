@@ -28,7 +28,8 @@ from dashboard.bctrl import execute as execute_api
 from dashboard.bctrl.artifacts import Artifact
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import Workspace, get_workspace
-from dashboard.front.forms.runtimes import StepRow, StepsJsonForm, fresh_key, step_rows, steps_from_rows
+from dashboard.front.forms.runtimes import fresh_key
+from dashboard.front.forms.steps import StepRow, StepsJsonForm, step_rows, steps_from_rows
 from dashboard.front.models import StepRecipe
 from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
 
