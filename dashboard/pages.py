@@ -93,3 +93,13 @@ async def settle(call: Awaitable[T]) -> T | BctrlError:
         return await call
     except BctrlError as error:
         return error
+
+
+def settled(value: T | BctrlError) -> T | None:
+    """What `settle` gave back when the call succeeded, else None."""
+    return None if isinstance(value, BctrlError) else value
+
+
+def failure(value: object) -> BctrlError | None:
+    """The BctrlError `settle` gave back, else None."""
+    return value if isinstance(value, BctrlError) else None

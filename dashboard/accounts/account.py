@@ -17,7 +17,7 @@ from dashboard.accounts.forms import TimeZoneForm
 from dashboard.accounts.models import Preferences
 from dashboard.accounts.roles import role_required
 from dashboard.accounts.time_zones import SESSION_KEY
-from dashboard.audit.log import record
+from dashboard.audit.log import audit, record
 from dashboard.pages import HtmxHttpRequest, render_page
 
 
@@ -34,10 +34,9 @@ async def account(request: HtmxHttpRequest) -> HttpResponse:
         zone = form.cleaned_data["time_zone"]
         await Preferences.objects.aupdate_or_create(user=user, defaults={"time_zone": zone})
         await request.session.aset(SESSION_KEY, zone)
-        await record(
+        await audit(
             request,
             "user.time_zone",
-            "user",
             user.username,
             target_name=user.username,
             message=zone or "default",

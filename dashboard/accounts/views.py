@@ -18,7 +18,7 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard.accounts import sso, users
 from dashboard.accounts.forms import UserActiveForm, UserCreateForm, UserRoleForm
 from dashboard.accounts.roles import ROLES, role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit, record
 from dashboard.audit.models import AuditEntry
 from dashboard.live import control as live_control
 from dashboard.pages import HtmxHttpRequest, render_page, with_toast
@@ -160,7 +160,7 @@ async def user_create(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST" and await sync_to_async(form.is_valid)():
         username, role = form.cleaned_data["username"], form.cleaned_data["role"]
         await sync_to_async(users.create_user)(username, role, form.cleaned_data["password"])
-        await record(request, "user.create", "user", username, message=f"role {role}")
+        await audit(request, "user.create", username, message=f"role {role}")
         messages.success(request, f"Created {username} ({role}).")
         return redirect("users")
     return render_page(request, "accounts/user_form.html", {"form": form}, status=422 if form.errors else 200)
@@ -176,9 +176,9 @@ async def user_role(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
     try:
         await sync_to_async(users.set_role)(user, new)
     except users.LastAdminError as error:
-        await record(request, "user.role", "user", user.username, outcome="denied", message=str(error))
+        await audit(request, "user.role", user.username, outcome="denied", message=str(error))
         return await _after_change(request, str(error), "error")
-    await record(request, "user.role", "user", user.username, message=f"{old} → {new}")
+    await audit(request, "user.role", user.username, message=f"{old} → {new}")
     text, level = f"{user.username} is now {new}.", "success"
     if ROLES.index(new) < ROLES.index("operator"):
         text, level = await _no_longer_operating(user.pk, user.username, text)
@@ -218,9 +218,9 @@ async def user_delete(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
             await sync_to_async(users.delete_user)(user)
         except users.LastAdminError as refused:
             error = str(refused)
-            await record(request, "user.delete", "user", user.username, outcome="denied", message=error)
+            await audit(request, "user.delete", user.username, outcome="denied", message=error)
         else:
-            await record(request, "user.delete", "user", user.username)
+            await audit(request, "user.delete", user.username)
             text, level = await _no_longer_operating(user_id, user.username, f"Deleted {user.username}.")
             messages.add_message(request, messages.SUCCESS if level == "success" else messages.WARNING, text)
             return redirect("users")

@@ -17,7 +17,7 @@ from dashboard.accounts.roles import role_required
 from dashboard.alerts import watch
 from dashboard.alerts.forms import AlertRuleForm
 from dashboard.alerts.models import AlertDelivery, AlertRule, DeliveryAttempt
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import list_workspaces
 from dashboard.pages import HtmxHttpRequest, render_page
@@ -62,7 +62,7 @@ async def rule_create(request: HtmxHttpRequest) -> HttpResponse:
         rule.created_by = await request.auser()  # type: ignore[assignment]
         rule.webhook_secret = new_secret() if rule.webhook_url else ""
         await rule.asave()
-        await record(request, "alert_rule.create", "alert_rule", str(rule.id), target_name=rule.name)
+        await audit(request, "alert_rule.create", str(rule.id), target_name=rule.name)
         return _saved(request, rule, shown_secret=rule.webhook_secret)
     status = 422 if form.errors else 200
     return render_page(request, "alerts/form.html", {"form": form}, status=status)
@@ -97,7 +97,7 @@ async def rule_edit(request: HtmxHttpRequest, rule_id: int) -> HttpResponse:
         if fresh:
             rule.webhook_secret = fresh
         await rule.asave()
-        await record(request, "alert_rule.update", "alert_rule", str(rule.id), target_name=rule.name)
+        await audit(request, "alert_rule.update", str(rule.id), target_name=rule.name)
         return _saved(request, rule, shown_secret=fresh)
     shown = request.session.pop("alert_secret", None)  # the session is loaded: who is asking read it
     context = {
@@ -114,7 +114,7 @@ async def rule_edit(request: HtmxHttpRequest, rule_id: int) -> HttpResponse:
 async def rule_delete(request: HtmxHttpRequest, rule_id: int) -> HttpResponse:
     rule = await _rule(rule_id)
     await rule.adelete()
-    await record(request, "alert_rule.delete", "alert_rule", str(rule_id), target_name=rule.name)
+    await audit(request, "alert_rule.delete", str(rule_id), target_name=rule.name)
     messages.success(request, f"Deleted the rule “{rule.name}” and its delivery log.")
     return redirect("alert_rules")
 
@@ -125,7 +125,7 @@ async def rule_rotate(request: HtmxHttpRequest, rule_id: int) -> HttpResponse:
     rule = await _rule(rule_id)
     rule.webhook_secret = new_secret()
     await rule.asave(update_fields=["webhook_secret", "updated_at"])
-    await record(request, "alert_rule.rotate_secret", "alert_rule", str(rule.id), target_name=rule.name)
+    await audit(request, "alert_rule.rotate_secret", str(rule.id), target_name=rule.name)
     request.session["alert_secret"] = [rule.id, rule.webhook_secret]
     messages.success(request, "A new secret signs this rule's webhooks from now on; update the receiver.")
     return redirect("alert_rule_edit", rule.id)
@@ -140,7 +140,7 @@ async def rule_test(request: HtmxHttpRequest, rule_id: int) -> HttpResponse:
     summary = f"A test of the alert rule “{rule.name}”, sent by {user.get_username()}."
     await watch.fire(rule, f"test:{uuid.uuid4().hex}", summary, {"test": True})
     await watch.deliver_due()
-    await record(request, "alert_rule.test", "alert_rule", str(rule.id), target_name=rule.name)
+    await audit(request, "alert_rule.test", str(rule.id), target_name=rule.name)
     messages.success(request, "Test alert sent: its deliveries are at the top of the log.")
     return redirect(f"{reverse('alert_deliveries')}?rule={rule.id}")
 

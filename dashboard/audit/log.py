@@ -38,3 +38,31 @@ async def record(
         message=(error.message if error else message)[:2000],
         remote_addr=request.META.get("REMOTE_ADDR") or None,
     )
+
+
+def target_type_of(action: str) -> str:
+    """The target type an action names: `runtime.stop` → `runtime`, `storage.object.upload` → `storage_object`."""
+    return action.rsplit(".", 1)[0].replace(".", "_")
+
+
+async def audit(
+    request: HttpRequest,
+    action: str,
+    target_id: object = "",
+    *,
+    target_name: str = "",
+    error: BctrlError | None = None,
+    outcome: str | None = None,
+    message: str = "",
+) -> AuditEntry:
+    """`record` an action on the target its name says (see `target_type_of`)."""
+    return await record(
+        request,
+        action,
+        target_type_of(action),
+        str(target_id),
+        target_name=target_name,
+        error=error,
+        outcome=outcome,
+        message=message,
+    )

@@ -114,39 +114,43 @@ class BctrlClient:
         # and a streamed upload lasts as long as the browser takes to send it: they skip the gate,
         # so they never hold a page's calls back.
         gate = self._calls if timeout is None and not streamed else None
+        call = {"params": params, "json": json, "content": content, "files": files, "data": data}
         attempt = 0
         while True:
             try:
-                async with _turn(gate, self.timeout):
-                    with timing.upstream():  # the call itself, not its wait for a turn
-                        response = await self._http.request(
-                            method,
-                            path.lstrip("/"),
-                            params=params,
-                            json=json,
-                            content=content,
-                            files=files,
-                            data=data,
-                            headers=headers,
-                            **extra,
-                        )
-            except httpx.TransportError as exc:  # includes timeouts
-                error: BctrlError = self._unavailable(exc)
-                error.maybe_done = method not in IDEMPOTENT_METHODS and not isinstance(exc, NOT_SENT)
-                cause: Exception | None = exc
-            else:
-                if response.is_success:
-                    return response
-                error, cause = await self._error_of(method, path, response), None
-            if not (error.transient and attempt < self.retries):
-                raise error from cause
-            if not (retryable or await self._safe_to_repeat(method, path, error, streamed, idempotency_key)):
-                raise error from cause
-            attempt += 1
-            delay = error.retry_after if error.retry_after is not None else self.backoff * 2 ** (attempt - 1)
-            delay = min(delay, MAX_RETRY_AFTER_SECONDS) * (1 + random.random() * 0.1)
-            logger.info("Retrying %s %s in %.2fs after %s", method, path, delay, error.code)
+                return await self._attempt(method, path, gate, headers=headers, **call, **extra)
+            except BctrlError as error:
+                if not (error.transient and attempt < self.retries):
+                    raise
+                if not (
+                    retryable or await self._safe_to_repeat(method, path, error, streamed, idempotency_key)
+                ):
+                    raise
+                attempt += 1
+                delay = self._retry_delay(error, attempt)
+                logger.info("Retrying %s %s in %.2fs after %s", method, path, delay, error.code)
             await asyncio.sleep(delay)
+
+    async def _attempt(
+        self, method: str, path: str, gate: asyncio.Semaphore | None, **call: Any
+    ) -> httpx.Response:
+        """One try of a call: its turn at the gate, the exchange, and a failure as a BctrlError."""
+        try:
+            async with _turn(gate, self.timeout):
+                with timing.upstream():  # the call itself, not its wait for a turn
+                    response = await self._http.request(method, path.lstrip("/"), **call)
+        except httpx.TransportError as exc:  # includes timeouts
+            error = self._unavailable(exc)
+            error.maybe_done = method not in IDEMPOTENT_METHODS and not isinstance(exc, NOT_SENT)
+            raise error from exc
+        if not response.is_success:
+            raise await self._error_of(method, path, response) from None
+        return response
+
+    def _retry_delay(self, error: BctrlError, attempt: int) -> float:
+        """Retry-After when the API names one, else exponential backoff; capped, with jitter."""
+        delay = error.retry_after if error.retry_after is not None else self.backoff * 2 ** (attempt - 1)
+        return min(delay, MAX_RETRY_AFTER_SECONDS) * (1 + random.random() * 0.1)
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         """GET a JSON body. The same read asked for while it is already in flight (fifty users

@@ -19,6 +19,7 @@ from django.urls import path, register_converter, reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRefresh
 
 from dashboard.accounts.roles import role_required
 from dashboard.audit.models import AuditEntry
@@ -169,11 +170,10 @@ async def _watch(request: HtmxHttpRequest, run: Run) -> HttpResponse:
     """204; when the run has ended since the page was drawn, the whole page is drawn again (its
     summary, why it ended, the recording in place of the live view, no step runner)."""
     runtime = await settle(run.runtime())
-    response = HttpResponse(status=204)
     if isinstance(runtime, runtimes_api.Runtime) and runtime.ended:
         messages.info(request, f"Runtime {runtime.alias} has ended. {ended_because(runtime)}")
-        response["HX-Refresh"] = "true"
-    return response
+        return HttpResponseClientRefresh()
+    return HttpResponse(status=204)
 
 
 def _window(request: HtmxHttpRequest) -> tuple[str, int] | None:

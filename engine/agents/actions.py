@@ -2,8 +2,8 @@
 
 The model names elements by their snapshot ids (`e7`); the engine acts on the element carrying
 that id, never on a selector the model wrote. Arguments come from a model and are untrusted:
-ids must look like ids, navigation is http(s) only, and a vault entry is filled only through
-`vault.fill`'s own rules (the call's vault mount, the entry's origins).
+ids must look like ids, navigation obeys the egress policy's `scheme_refusal`, and a vault entry
+is filled only through `vault.fill`'s own rules (the call's vault mount, the entry's origins).
 
 An action that fails on the page (element gone, not editable, a timeout) is an `Outcome` with
 `ok=False`, not an exception: an agent loop tells the model and lets it try something else.
@@ -12,15 +12,16 @@ model's fault and raises `ModelError("agent.invalid_output")`.
 """
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
+from playwright.async_api import Locator, Page
 
 from engine.agents.snapshot import Snapshot, describe, locator_for
 from engine.ai.chat import ChatResponse, ModelError, Tool, ToolCall
+from engine.egress.policy import scheme_refusal
 from engine.steps import secrets
 from engine.steps.registry import StepContext, StepError
 
@@ -132,55 +133,36 @@ class Actor:
             action["element"] = element["id"]
             action["selector"] = element.get("selector")
         target = describe(element) if element is not None else "the page"
+        tool = self._tools().get(name)
+        if tool is None:
+            raise ModelError("agent.invalid_output", f"The model called an unknown tool {name[:64]!r}.")
         try:
-            if name == "click":
-                assert element is not None
-                await page.locator(locator_for(element["id"])).click(timeout=ACTION_TIMEOUT_MS)
-                return Outcome(True, action, f"clicked {target}")
-            if name == "fill":
-                assert element is not None
-                await page.locator(locator_for(element["id"])).fill(args["value"], timeout=ACTION_TIMEOUT_MS)
-                return Outcome(True, action, f"filled {target} with {_short(args['value'])}")
-            if name == "type":
-                assert element is not None
-                await page.locator(locator_for(element["id"])).press_sequentially(
-                    args["text"], timeout=ACTION_TIMEOUT_MS
-                )
-                return Outcome(True, action, f"typed {_short(args['text'])} into {target}")
-            if name == "press":
-                key = args["key"]
-                if not KEYS.match(key):
-                    return Outcome(False, action, f"did not press {_short(key)}", "Not a key name.")
-                if element is not None:
-                    await page.locator(locator_for(element["id"])).press(key, timeout=ACTION_TIMEOUT_MS)
-                else:
-                    await page.keyboard.press(key)
-                return Outcome(True, action, f"pressed {key} on {target}")
-            if name == "select":
-                assert element is not None
-                values = [str(v) for v in args["values"]]
-                await page.locator(locator_for(element["id"])).select_option(
-                    label=values, timeout=ACTION_TIMEOUT_MS
-                )
-                return Outcome(True, action, f"selected {', '.join(_short(v) for v in values)} in {target}")
-            if name == "scroll":
-                height = (page.viewport_size or {"height": 720})["height"]
-                await page.mouse.wheel(0, (1 if args["direction"] == "down" else -1) * height * 0.8)
-                return Outcome(True, action, f"scrolled {args['direction']}")
-            if name == "navigate":
-                url = args["url"]
-                if urlsplit(url).scheme not in ("http", "https"):
-                    return Outcome(
-                        False, action, f"did not open {_short(url)}", "Only http(s) URLs can be opened."
-                    )
-                await page.goto(url, timeout=ACTION_TIMEOUT_MS * 3)
-                return Outcome(True, action, f"opened {_short(url, 120)}")
+            return await tool(page, Act(args, element, action, target))
         except PlaywrightError as exc:
             first = (exc.message or "").strip().splitlines()[:1]
             return Outcome(
                 False, action, f"could not {name} {target}", (first[0] if first else "failed")[:300]
             )
-        raise ModelError("agent.invalid_output", f"The model called an unknown tool {name[:64]!r}.")
+
+    def _tools(self) -> dict[str, Callable[[Page, "Act"], Awaitable[Outcome]]]:
+        return {
+            "click": _click,
+            "fill": _fill,
+            "type": _type,
+            "press": _press,
+            "select": _select,
+            "scroll": _scroll,
+            "navigate": self._navigate,
+        }
+
+    async def _navigate(self, page: Page, act: "Act") -> Outcome:
+        url = act.args["url"]
+        refusal = scheme_refusal(url)
+        if refusal is not None:
+            self.ctx.session.on_refused(refusal)
+            return Outcome(False, act.action, f"did not open {_short(url)}", refusal.message)
+        await page.goto(url, timeout=ACTION_TIMEOUT_MS * 3)
+        return Outcome(True, act.action, f"opened {_short(url, 120)}")
 
     async def _fill_secret(self, page: Page, args: dict[str, Any], snapshot: Snapshot) -> Outcome:
         key = args["key"]
@@ -202,6 +184,58 @@ class Actor:
         self.filled_keys.append(key)
         fields = ", ".join(result["filled"])
         return Outcome(True, action, f"filled vault entry {key!r} ({fields})")
+
+
+@dataclass(frozen=True)
+class Act:
+    """One tool call on a page: its arguments, the element it names (if any), and how it is reported."""
+
+    args: dict[str, Any]
+    element: dict[str, Any] | None
+    action: dict[str, Any]
+    target: str
+
+    def locator(self, page: Page) -> Locator:
+        assert self.element is not None
+        return page.locator(locator_for(self.element["id"]))
+
+
+async def _click(page: Page, act: Act) -> Outcome:
+    await act.locator(page).click(timeout=ACTION_TIMEOUT_MS)
+    return Outcome(True, act.action, f"clicked {act.target}")
+
+
+async def _fill(page: Page, act: Act) -> Outcome:
+    await act.locator(page).fill(act.args["value"], timeout=ACTION_TIMEOUT_MS)
+    return Outcome(True, act.action, f"filled {act.target} with {_short(act.args['value'])}")
+
+
+async def _type(page: Page, act: Act) -> Outcome:
+    await act.locator(page).press_sequentially(act.args["text"], timeout=ACTION_TIMEOUT_MS)
+    return Outcome(True, act.action, f"typed {_short(act.args['text'])} into {act.target}")
+
+
+async def _press(page: Page, act: Act) -> Outcome:
+    key = act.args["key"]
+    if not KEYS.match(key):
+        return Outcome(False, act.action, f"did not press {_short(key)}", "Not a key name.")
+    if act.element is not None:
+        await act.locator(page).press(key, timeout=ACTION_TIMEOUT_MS)
+    else:
+        await page.keyboard.press(key)
+    return Outcome(True, act.action, f"pressed {key} on {act.target}")
+
+
+async def _select(page: Page, act: Act) -> Outcome:
+    values = [str(v) for v in act.args["values"]]
+    await act.locator(page).select_option(label=values, timeout=ACTION_TIMEOUT_MS)
+    return Outcome(True, act.action, f"selected {', '.join(_short(v) for v in values)} in {act.target}")
+
+
+async def _scroll(page: Page, act: Act) -> Outcome:
+    height = (page.viewport_size or {"height": 720})["height"]
+    await page.mouse.wheel(0, (1 if act.args["direction"] == "down" else -1) * height * 0.8)
+    return Outcome(True, act.action, f"scrolled {act.args['direction']}")
 
 
 def one_call(response: ChatResponse, tools: tuple[Tool, ...]) -> ToolCall:

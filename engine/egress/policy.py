@@ -26,7 +26,6 @@ Pure rules: no Django, no I/O beyond the local-address probe, so tests can use i
 import ipaddress
 import socket
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -273,16 +272,3 @@ def known_address(host: str) -> IpAddress | None:
     if address is None and (name == "localhost" or name.endswith(".localhost")):
         address = ipaddress.ip_address("127.0.0.1")
     return address
-
-
-def url_host_port(url: str) -> tuple[str, int] | None:
-    """(host, port) of an http(s)/ws(s) URL, the default port filled in; None for other URLs."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    defaults = {"http": 80, "ws": 80, "https": 443, "wss": 443}
-    if parts.scheme not in defaults or not parts.hostname:
-        return None
-    return parts.hostname, port or defaults[parts.scheme]

@@ -277,8 +277,8 @@ class RuntimeManager:
                 headers={"Retry-After": "5"},
             )
 
-    async def launch(self, workspace: Workspace, request: LaunchRequest) -> Runtime:
-        """Launch a browser and return its runtime once it is ready (status active)."""
+    def _check_capacity(self) -> None:
+        """Refuse a launch this engine cannot take: it cannot isolate, or it runs its most runtimes."""
         if not self.isolation.allowed:
             raise ApiError(
                 503,
@@ -297,18 +297,11 @@ class RuntimeManager:
                 {"limit": "ENGINE_MAX_ACTIVE_RUNTIMES", "maxActiveRuntimes": settings.MAX_ACTIVE_RUNTIMES},
                 headers={"Retry-After": "5"},
             )
-        config = dict(request.config)
-        profile = None
-        if request.mode == "profile" and request.profile_id is not None:
-            profile = await BrowserProfile.objects.filter(id=request.profile_id).afirst()
-            if profile is None:
-                raise ApiError(
-                    404, "profile.not_found", f"Browser profile {request.profile_id} does not exist."
-                )
-            # The launch's own config (if any) refines the profile's.
-            base = crypto.open_proxy_password(dict(profile.config or {}))
-            base["extensionIds"] = list(profile.extension_ids or []) + list(config.get("extensionIds") or [])
-            config = {**base, **{k: v for k, v in config.items() if k != "extensionIds" and v is not None}}
+
+    async def launch(self, workspace: Workspace, request: LaunchRequest) -> Runtime:
+        """Launch a browser and return its runtime once it is ready (status active)."""
+        self._check_capacity()
+        config, profile = await _launch_config(request)
         _check_idle_timeout(config)
         self._check_key_share(request.api_key_id)
         extension_dirs = await _extension_dirs(config.get("extensionIds") or [])
@@ -377,22 +370,37 @@ class RuntimeManager:
                 user_data = paths.profile_user_data_dir(profile.id) if profile else scratch / "user-data"
                 running = await self.start_browser(scratch, user_data, config, extension_dirs, session.proxy)
         except Exception as exc:
-            logger.warning(
-                "Runtime %s: the browser did not start: %s", runtime.id, exc
-            )  # with the end of Chromium's own log
-            if session.proxy is not None:
-                await session.proxy.close()
-            event_log.emit(
-                tail, "runtime.failed", {"code": "runtime.launch_failed", "message": str(exc)[:500]}
-            )
-            await self._mark_ended(
-                runtime, "failed", "runtime.launch_failed", f"Chromium did not start: {_first_line(exc)}"
-            )
-            raise ApiError(
-                503,
-                "runtime.launch_failed",
-                f"The browser did not start: {_first_line(exc)}. Check CHROMIUM_PATH and the engine log.",
-            ) from exc
+            raise await self._launch_failed(runtime, session, exc) from exc
+        await self._go_live(runtime, session, running, warm, profile)
+        return runtime
+
+    async def _launch_failed(self, runtime: Runtime, session: RuntimeSession, exc: Exception) -> ApiError:
+        """The browser did not start: the runtime ends failed, and this is the launch's answer."""
+        # the message carries the end of Chromium's own log
+        logger.warning("Runtime %s: the browser did not start: %s", runtime.id, exc)
+        if session.proxy is not None:
+            await session.proxy.close()
+        event_log.emit(
+            session.tail, "runtime.failed", {"code": "runtime.launch_failed", "message": str(exc)[:500]}
+        )
+        await self._mark_ended(
+            runtime, "failed", "runtime.launch_failed", f"Chromium did not start: {_first_line(exc)}"
+        )
+        return ApiError(
+            503,
+            "runtime.launch_failed",
+            f"The browser did not start: {_first_line(exc)}. Check CHROMIUM_PATH and the engine log.",
+        )
+
+    async def _go_live(
+        self,
+        runtime: Runtime,
+        session: RuntimeSession,
+        running: RunningBrowser,
+        warm: WarmBrowser | None,
+        profile: BrowserProfile | None,
+    ) -> None:
+        """The browser runs: the session takes it, the runtime's row says so, and observers learn of it."""
         context = running.context
         context.set_default_timeout(DEFAULT_STEP_TIMEOUT_MS)
         session.emit(
@@ -422,7 +430,6 @@ class RuntimeManager:
         await record_update(
             "runtime.started", {"alias": runtime.alias, "runtimeId": str(runtime.id)}, runtime.workspace_id
         )
-        return runtime
 
     async def start_browser(
         self,
@@ -498,7 +505,7 @@ class RuntimeManager:
             await self._mark_ended(runtime, "stopped", "", "", Runtime.StopReason.REQUESTED)
 
     def _browser_gone(self, session: RuntimeSession) -> None:
-        task = asyncio.get_running_loop().create_task(
+        self._spawn(
             self._end(
                 session,
                 "failed",
@@ -506,8 +513,6 @@ class RuntimeManager:
                 message="The browser process exited unexpectedly (crashed or was killed). Launch the runtime again.",
             )
         )
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def _end(
         self, session: RuntimeSession, status: str, code: str = "", message: str = "", reason: str = ""
@@ -550,9 +555,6 @@ class RuntimeManager:
             session.emit("runtime.failed", {**data, "code": code, "message": message})
         else:
             session.emit("runtime.stopped", {**data, "reason": reason})
-        event_log.close(runtime.id)
-        with contextlib.suppress(Exception):
-            await event_log.flush()
         await self._mark_ended(runtime, status, code, message, reason if status == "stopped" else "")
         for observer in self.observers:
             try:
@@ -565,6 +567,7 @@ class RuntimeManager:
     async def _mark_ended(
         self, runtime: Runtime, status: str, code: str, message: str, reason: str = ""
     ) -> None:
+        # The last event of the runtime is written before its row says it ended.
         event_log.close(runtime.id)
         with contextlib.suppress(Exception):
             await event_log.flush()
@@ -597,11 +600,7 @@ class RuntimeManager:
             for session in list(self.sessions.values()):
                 if session.idle_for() > session.idle_timeout and session.runtime_id not in self._ending:
                     logger.info("Stopping idle runtime %s", session.runtime_id)
-                    task = asyncio.get_running_loop().create_task(
-                        self._end(session, "stopped", reason=Runtime.StopReason.IDLE)
-                    )
-                    self._background.add(task)
-                    task.add_done_callback(self._background.discard)
+                    self._spawn(self._end(session, "stopped", reason=Runtime.StopReason.IDLE))
 
     def session(self, runtime_id: UUID) -> RuntimeSession | None:
         return self.sessions.get(runtime_id)
@@ -628,6 +627,21 @@ def browser_spec(
         timezone_id=config.get("timezoneId"),
         extensions=bool(extension_dirs),
     )
+
+
+async def _launch_config(request: LaunchRequest) -> tuple[dict[str, Any], BrowserProfile | None]:
+    """The launch's config, refining its profile's (when it launches one), and that profile."""
+    config = dict(request.config)
+    profile = None
+    if request.mode == "profile" and request.profile_id is not None:
+        profile = await BrowserProfile.objects.filter(id=request.profile_id).afirst()
+        if profile is None:
+            raise ApiError(404, "profile.not_found", f"Browser profile {request.profile_id} does not exist.")
+        # The launch's own config (if any) refines the profile's.
+        base = crypto.open_proxy_password(dict(profile.config or {}))
+        base["extensionIds"] = list(profile.extension_ids or []) + list(config.get("extensionIds") or [])
+        config = {**base, **{k: v for k, v in config.items() if k != "extensionIds" and v is not None}}
+    return config, profile
 
 
 def _check_idle_timeout(config: dict[str, Any]) -> None:

@@ -227,12 +227,7 @@ async def _run_one(
     logs: list[dict[str, Any]] | None = [] if planned.capture_logs else None
     emitted = False
     try:
-        if timeout_ms <= 0:
-            raise StepError(
-                "step.timeout",
-                f"The execute used up its time budget (ENGINE_MAX_EXECUTE_SECONDS={settings.MAX_EXECUTE_SECONDS}) "
-                f"before {spec.name} could run.",
-            )
+        _check_budget(spec, timeout_ms)
         target, target_id = resolve_ref(session, planned.ref, spec.ref)
         if planned.dry_run:
             out["durationMs"] = 0
@@ -252,53 +247,94 @@ async def _run_one(
             prepared=planned.prepared,
             admin=admin,
         )
-        event = {"call": spec.name, "index": planned.index, "contextId": session.context_id, **planned.labels}
-        if spec.ref == "page" and target_id:
-            event["pageId"] = target_id
-        session.emit("step.started", event, operation_id)
+        session.emit("step.started", _started_event(session, planned, target_id), operation_id)
         emitted = True
-        if logs is not None:
-            session.log_collectors.append(logs)
-        try:
-            value = await _call(spec, ctx, planned.args, timeout_ms / 1000 + BACKSTOP_GRACE_SECONDS)
-        finally:
-            if logs is not None:
-                session.log_collectors.remove(logs)
-            if ctx.operation is not None:
-                started_operations.append(ctx.operation)
-        if spec.binds:
-            page: Page = value
-            bound = session.bind(planned.bind or session.page_id(page), page)
-            out["result"] = {"pageId": bound.id}
-            out["binding"] = {"alias": bound.alias, "id": bound.id, "type": bound.type}
-        else:
-            value = jsonable(value)
-            out["result"] = value if ctx.raw_reads else session.seal.redact(value)
-    except StepError as exc:
-        _fail(out, exc.code, exc.message)
-    except ApiError as exc:  # raised by shared helpers (storage limits, vault mounts...)
-        _fail(out, exc.code, exc.message)
-    except (PlaywrightTimeoutError, TimeoutError):
-        _fail(out, "step.timeout", _timeout_message(planned, timeout_ms))
-    except PlaywrightError as exc:
-        _fail(out, "step.failed", _playwright_message(exc))
+        value = await _collecting(session, ctx, planned, started_operations)
+        out.update(_result(session, planned, ctx, value))
     except Exception as exc:
-        logger.exception("Call %s failed unexpectedly", spec.name)
-        _fail(out, "step.failed", f"{spec.name} failed: {type(exc).__name__}.")
+        _fail(out, *_failure(planned, timeout_ms, exc))
     if out["error"]:
         out["error"]["message"] = session.seal.redact(out["error"]["message"])
-    duration_ms = round((time.perf_counter() - started) * 1000)
-    out["durationMs"] = duration_ms
+    out["durationMs"] = round((time.perf_counter() - started) * 1000)
     if logs is not None:
         out["logs"] = logs
     if emitted:
-        finished = {"call": spec.name, "index": planned.index, "ok": out["ok"], "durationMs": duration_ms}
-        finished.update(planned.labels)
-        if out["error"]:
-            finished["error"] = out["error"]
-        session.emit("step.finished", finished, operation_id)
+        session.emit("step.finished", _finished_event(planned, out), operation_id)
     session.touch()
     return out
+
+
+def _check_budget(spec: CallSpec, timeout_ms: float) -> None:
+    if timeout_ms <= 0:
+        raise StepError(
+            "step.timeout",
+            f"The execute used up its time budget (ENGINE_MAX_EXECUTE_SECONDS={settings.MAX_EXECUTE_SECONDS}) "
+            f"before {spec.name} could run.",
+        )
+
+
+async def _collecting(
+    session: RuntimeSession, ctx: StepContext, planned: PlannedStep, started_operations: list[Any]
+) -> Any:
+    """The call, with the page's console logs collected (when asked) and the operation it started kept."""
+    if ctx.logs is not None:
+        session.log_collectors.append(ctx.logs)
+    try:
+        return await _call(planned.spec, ctx, planned.args, ctx.timeout_ms / 1000 + BACKSTOP_GRACE_SECONDS)
+    finally:
+        if ctx.logs is not None:
+            session.log_collectors.remove(ctx.logs)
+        if ctx.operation is not None:
+            started_operations.append(ctx.operation)
+
+
+def _started_event(session: RuntimeSession, planned: PlannedStep, target_id: str | None) -> dict[str, Any]:
+    event = {"call": planned.spec.name, "index": planned.index, "contextId": session.context_id}
+    event.update(planned.labels)
+    if planned.spec.ref == "page" and target_id:
+        event["pageId"] = target_id
+    return event
+
+
+def _finished_event(planned: PlannedStep, out: dict[str, Any]) -> dict[str, Any]:
+    finished = {
+        "call": planned.spec.name,
+        "index": planned.index,
+        "ok": out["ok"],
+        "durationMs": out["durationMs"],
+    }
+    finished.update(planned.labels)
+    if out["error"]:
+        finished["error"] = out["error"]
+    return finished
+
+
+def _result(session: RuntimeSession, planned: PlannedStep, ctx: StepContext, value: Any) -> dict[str, Any]:
+    """A step's result as the execute answers it: a page it bound, or its value as JSON (redacted
+    unless the call reads raw)."""
+    if planned.spec.binds:
+        page: Page = value
+        bound = session.bind(planned.bind or session.page_id(page), page)
+        return {
+            "result": {"pageId": bound.id},
+            "binding": {"alias": bound.alias, "id": bound.id, "type": bound.type},
+        }
+    value = jsonable(value)
+    return {"result": value if ctx.raw_reads else session.seal.redact(value)}
+
+
+def _failure(planned: PlannedStep, timeout_ms: float, exc: Exception) -> tuple[str, str]:
+    """The error code and message a step failed with."""
+    if isinstance(
+        exc, (StepError, ApiError)
+    ):  # ApiError: from shared helpers (storage limits, vault mounts...)
+        return exc.code, exc.message
+    if isinstance(exc, (PlaywrightTimeoutError, TimeoutError)):
+        return "step.timeout", _timeout_message(planned, timeout_ms)
+    if isinstance(exc, PlaywrightError):
+        return "step.failed", _playwright_message(exc)
+    logger.exception("Call %s failed unexpectedly", planned.spec.name)
+    return "step.failed", f"{planned.spec.name} failed: {type(exc).__name__}."
 
 
 async def _call(spec: CallSpec, ctx: StepContext, args: list[Any], timeout: float) -> Any:

@@ -16,6 +16,7 @@ from dashboard.live.relay import get_relay
 from tests.console.faults import Faults, api_error, bad_gateway, timeout
 from tests.console.test_live_updates import connect
 from tests.support.engine_process import EngineProcess, free_port
+from tests.support.html import region
 
 
 def launch(api: httpx.Client, workspace_id: str, alias: str) -> httpx.Response:
@@ -44,7 +45,7 @@ def test_it_counts_what_the_api_lists(viewer_client: Client, api: httpx.Client) 
 
 def test_it_shows_the_api_connection(viewer_client: Client) -> None:
     body = viewer_client.get("/").content.decode()
-    health = body.split('id="region-health"')[1].split("</section>")[0]
+    health = region(body, "region-health")
     assert re.search(r"Connected in \d+ ms", health)
     assert "test-admin" in health and "admin" in health
     # How the engine runs runtimes (GET /limits `isolation`): isolated here, as root.
@@ -56,7 +57,7 @@ def test_a_failing_widget_leaves_the_rest_of_the_page(viewer_client: Client) -> 
     response = viewer_client.get("/")
     body = response.content.decode()
     assert response.status_code == 200
-    operations = body.split('id="region-operations"')[1]
+    operations = region(body, "region-operations")
     assert "The API failed" in operations and "?region=operations" in operations
     assert "Connected in" in body and _card(body, "Workspaces").rstrip("+").isdigit()
 
@@ -171,7 +172,7 @@ def running(api: httpx.Client) -> Iterator[tuple[dict, str]]:
 def test_it_lists_live_runtimes_with_links(viewer_client: Client, running: tuple[dict, str]) -> None:
     workspace, alias = running
     body = viewer_client.get("/").content.decode()
-    live = body.split('id="region-live"')[1].split("</section>")[0]
+    live = region(body, "region-live")
     assert f'href="/workspaces/{workspace["id"]}/runtimes/{alias}/"' in live
     assert workspace["name"] in live
 

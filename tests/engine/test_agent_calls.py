@@ -51,6 +51,25 @@ def test_act_reports_an_action_the_page_refused(
     assert result["description"].startswith("could not fill")
 
 
+def test_a_navigation_the_egress_policy_refuses_is_reported_as_a_blocked_navigation(
+    agents: AgentWorkspace, model_server: ModelServer, model: str
+) -> None:
+    agents.goto("agent-act.html")
+    model_server.script(model, lambda seen: tool("navigate", url="file:///etc/passwd"))
+    refused = agents.execute({"call": "stagehand.act", "args": ["Open the file", {"model": model}]})
+    result = refused["steps"][0]["result"]
+    assert result["success"] is False and "file: scheme" in result["description"], result
+    events = agents.api.get(
+        f"/workspaces/{agents.id}/runtimes/agent/events",
+        params={"eventTypes": "navigation.blocked", "limit": 500},
+    ).json()["events"]
+    assert any(e["eventData"]["url"] == "file:///etc/passwd" for e in events), events
+    # about:blank is a page the policy allows, as `page.goto` does.
+    model_server.script(model, lambda seen: tool("navigate", url="about:blank"))
+    opened = agents.execute({"call": "stagehand.act", "args": ["Open a blank page", {"model": model}]})
+    assert opened["steps"][0]["result"]["success"] is True, opened
+
+
 PRODUCTS_SCHEMA = {
     "type": "object",
     "properties": {

@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from dashboard.front.forms.runtimes import parse_steps
+from dashboard.front.forms.steps import parse_steps
 from dashboard.front.models import StepRecipe
 
 

@@ -7,11 +7,11 @@ never returns a key and no page ever shows one: the key field is write-only.
 from django.contrib import messages
 from django.http import HttpResponse
 from django.urls import path, reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import ai_credentials as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.forms.ai_credentials import AiCredentialForm
@@ -21,6 +21,7 @@ PAGE_SIZE = 50
 
 
 @vary_on_headers("HX-Request")
+@require_GET
 @role_required("viewer")
 async def credential_list(request: HtmxHttpRequest) -> HttpResponse:
     provider = request.GET.get("provider", "")
@@ -36,6 +37,7 @@ async def credential_list(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, "front/ai_credentials/list.html", context, region="table")
 
 
+@require_GET
 @role_required("viewer")
 async def credential_detail(request: HtmxHttpRequest, credential_id: str) -> HttpResponse:
     try:
@@ -55,12 +57,10 @@ async def credential_create(request: HtmxHttpRequest) -> HttpResponse:
         try:
             credential = await api.create_credential(form.payload(), form.cleaned_data["idempotency_key"])
         except BctrlError as error:
-            await record(
-                request, "ai_credential.create", "ai_credential", form.cleaned_data["id"], error=error
-            )
+            await audit(request, "ai_credential.create", form.cleaned_data["id"], error=error)
             form.add_upstream_error(error)
         else:
-            await record(request, "ai_credential.create", "ai_credential", credential.id)
+            await audit(request, "ai_credential.create", credential.id)
             messages.success(request, f"AI credential “{credential.id}” created.")
             return redirect_after_form(request, reverse("ai_credential_detail", args=[credential.id]))
     context = {"form": form, "action": reverse("ai_credential_create")}
@@ -82,10 +82,10 @@ async def credential_edit(request: HtmxHttpRequest, credential_id: str) -> HttpR
         try:
             credential = await api.update_credential(credential.id, form.payload())
         except BctrlError as error:
-            await record(request, "ai_credential.update", "ai_credential", credential.id, error=error)
+            await audit(request, "ai_credential.update", credential.id, error=error)
             form.add_upstream_error(error)
         else:
-            await record(request, "ai_credential.update", "ai_credential", credential.id)
+            await audit(request, "ai_credential.update", credential.id)
             messages.success(request, f"AI credential “{credential.id}” saved.")
             return redirect_after_form(request, reverse("ai_credential_detail", args=[credential.id]))
     context = {
@@ -104,13 +104,13 @@ async def credential_delete(request: HtmxHttpRequest, credential_id: str) -> Htt
     try:
         await api.delete_credential(credential_id)
     except BctrlError as error:
-        await record(request, "ai_credential.delete", "ai_credential", credential_id, error=error)
+        await audit(request, "ai_credential.delete", credential_id, error=error)
         context = {"delete_error": error, "credential_id": credential_id}
         return render_page(
             request, "front/ai_credentials/detail.html", context, region="delete", status=error_status(error)
         )
     else:
-        await record(request, "ai_credential.delete", "ai_credential", credential_id)
+        await audit(request, "ai_credential.delete", credential_id)
         messages.success(request, f"AI credential “{credential_id}” deleted.")
         return redirect_after_form(request, reverse("ai_credentials"))
 
@@ -124,13 +124,12 @@ async def credential_test(request: HtmxHttpRequest, credential_id: str) -> HttpR
         context["result"] = result = await api.try_credential(credential_id)
     except BctrlError as error:
         context["test_error"] = error
-        await record(request, "ai_credential.test", "ai_credential", credential_id, error=error)
+        await audit(request, "ai_credential.test", credential_id, error=error)
     else:
         outcome = "succeeded" if result.ok else "failed"
-        await record(
+        await audit(
             request,
             "ai_credential.test",
-            "ai_credential",
             credential_id,
             outcome=outcome,
             message=result.message,

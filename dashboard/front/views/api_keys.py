@@ -15,12 +15,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dashboard.accounts.roles import role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import api_keys as api
 from dashboard.bctrl import meta
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.forms.api_keys import ApiKeyForm
-from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
+from dashboard.pages import HtmxHttpRequest, error_status, failure, render_page, settle, settled, with_toast
 
 
 async def _listing(request: HtmxHttpRequest) -> dict[str, Any]:
@@ -28,8 +28,8 @@ async def _listing(request: HtmxHttpRequest) -> dict[str, Any]:
         settle(api.list_api_keys(cursor=request.GET.get("cursor") or None)), settle(meta.connection())
     )
     return {
-        "page": keys if not isinstance(keys, BctrlError) else None,
-        "error": keys if isinstance(keys, BctrlError) else None,
+        "page": settled(keys),
+        "error": failure(keys),
         "console_key_id": connection.key_id if isinstance(connection, meta.Connection) else "",
         "console_key": connection
         if isinstance(connection, meta.Connection) and connection.identified
@@ -55,13 +55,12 @@ async def api_key_create(request: HtmxHttpRequest) -> HttpResponse:
         try:
             created = await api.create_api_key(name, scope, team)
         except BctrlError as error:
-            await record(request, "api_key.create", "api_key", name, target_name=name, error=error)
+            await audit(request, "api_key.create", name, target_name=name, error=error)
             form.add_upstream_error(error)
         else:
-            await record(
+            await audit(
                 request,
                 "api_key.create",
-                "api_key",
                 created.api_key.id,
                 target_name=name,
                 message=f"scope {scope}, team key" if team else f"scope {scope}",
@@ -80,10 +79,9 @@ async def api_key_revoke(request: HtmxHttpRequest, api_key_id: str) -> HttpRespo
     name = next((key.name for key in known if key.id == str(api_key_id)), "")
     if str(api_key_id) == listing["console_key_id"]:
         message = "This is the console's own key; revoke it with another admin key after giving the console a new one."
-        await record(
+        await audit(
             request,
             "api_key.revoke",
-            "api_key",
             str(api_key_id),
             target_name=name,
             outcome="denied",
@@ -94,7 +92,7 @@ async def api_key_revoke(request: HtmxHttpRequest, api_key_id: str) -> HttpRespo
     try:
         await api.revoke_api_key(str(api_key_id))
     except BctrlError as error:
-        await record(request, "api_key.revoke", "api_key", str(api_key_id), target_name=name, error=error)
+        await audit(request, "api_key.revoke", str(api_key_id), target_name=name, error=error)
         response = render_page(
             request,
             "front/api_keys.html",
@@ -103,7 +101,7 @@ async def api_key_revoke(request: HtmxHttpRequest, api_key_id: str) -> HttpRespo
             status=error_status(error),
         )
         return await with_toast(response, request, f"Could not revoke {name}: {error.user_message}", "error")
-    await record(request, "api_key.revoke", "api_key", str(api_key_id), target_name=name)
+    await audit(request, "api_key.revoke", str(api_key_id), target_name=name)
     response = render_page(request, "front/api_keys.html", await _listing(request), region="table")
     return await with_toast(response, request, f"Revoked {name}: it is refused from now on.")
 

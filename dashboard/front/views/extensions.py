@@ -4,6 +4,7 @@ Operators manage (as an operator API key may), everyone reads.
 """
 
 import asyncio
+from collections.abc import Awaitable
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
@@ -11,16 +12,17 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import extensions as api
 from dashboard.bctrl import meta
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.forms.extensions import ExtensionRenameForm, ExtensionUploadForm
 from dashboard.front.uploads import too_large
+from dashboard.front.views.deleting import audited_delete, refused_delete
 from dashboard.pages import (
     HtmxHttpRequest,
     error_status,
@@ -45,6 +47,7 @@ async def _listing(request: HtmxHttpRequest) -> dict[str, object]:
 
 
 @vary_on_headers("HX-Request")
+@require_GET
 @role_required("viewer")
 async def extension_list(request: HtmxHttpRequest) -> HttpResponse:
     listing, limits = await asyncio.gather(_listing(request), settle(meta.limits()))
@@ -74,13 +77,12 @@ async def extension_upload(request: HtmxHttpRequest) -> HttpResponse:
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
         except BctrlError as error:
-            await record(request, "browser_extension.upload", "browser_extension", upload.name, error=error)
+            await audit(request, "browser_extension.upload", upload.name, error=error)
             form.add_upstream_error(error)
         else:
-            await record(
+            await audit(
                 request,
                 "browser_extension.upload",
-                "browser_extension",
                 extension.id,
                 target_name=extension.name,
             )
@@ -90,6 +92,7 @@ async def extension_upload(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, "front/extensions/list.html", context, region="upload", status=422)
 
 
+@require_GET
 @role_required("viewer")
 async def extension_detail(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
     try:
@@ -114,15 +117,12 @@ async def extension_rename(request: HtmxHttpRequest, extension_id: UUID) -> Http
         try:
             extension = await api.update_extension(str(extension_id), name=form.cleaned_data["name"])
         except BctrlError as error:
-            await record(
-                request, "browser_extension.rename", "browser_extension", str(extension_id), error=error
-            )
+            await audit(request, "browser_extension.rename", str(extension_id), error=error)
             form.add_upstream_error(error)
         else:
-            await record(
+            await audit(
                 request,
                 "browser_extension.rename",
-                "browser_extension",
                 extension.id,
                 target_name=extension.name,
             )
@@ -139,7 +139,7 @@ async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> Http
     try:
         extension = await api.update_extension(str(extension_id), enabled=enable)
     except BctrlError as error:
-        await record(request, "browser_extension.toggle", "browser_extension", str(extension_id), error=error)
+        await audit(request, "browser_extension.toggle", str(extension_id), error=error)
         if not request.htmx:
             return render_page(
                 request, "front/extensions/detail.html", {"error": error}, status=error_status(error)
@@ -148,10 +148,9 @@ async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> Http
         return await with_toast(response, request, error.user_message, "error")
     else:
         action = "enable" if enable else "disable"
-        await record(
+        await audit(
             request,
             f"browser_extension.{action}",
-            "browser_extension",
             extension.id,
             target_name=extension.name,
         )
@@ -170,29 +169,23 @@ async def extension_toggle(request: HtmxHttpRequest, extension_id: UUID) -> Http
 @require_POST
 @role_required("operator")
 async def extension_delete(request: HtmxHttpRequest, extension_id: UUID) -> HttpResponse:
-    before = await settle(api.get_extension(str(extension_id)))  # its name, for the audit log
-    name = before.name if isinstance(before, api.Extension) else ""
-    try:
-        await api.delete_extension(str(extension_id))
-    except BctrlError as error:
-        await record(
-            request,
-            "browser_extension.delete",
-            "browser_extension",
-            str(extension_id),
-            target_name=name,
-            error=error,
+    def fetch() -> Awaitable[api.Extension]:
+        return api.get_extension(str(extension_id))
+
+    error = await audited_delete(
+        request,
+        "browser_extension.delete",
+        str(extension_id),
+        fetch,
+        lambda: api.delete_extension(str(extension_id)),
+    )
+    if error is not None:
+        context = {"extension_id": extension_id}
+        return await refused_delete(
+            request, "front/extensions/detail.html", context, error, fetch, "extension"
         )
-        context = {"delete_error": error, "extension_id": extension_id}
-        return render_page(
-            request, "front/extensions/detail.html", context, region="delete", status=error_status(error)
-        )
-    else:
-        await record(
-            request, "browser_extension.delete", "browser_extension", str(extension_id), target_name=name
-        )
-        messages.success(request, "Extension deleted.")
-        return redirect_after_form(request, reverse("extensions"))
+    messages.success(request, "Extension deleted.")
+    return redirect_after_form(request, reverse("extensions"))
 
 
 urlpatterns = [

@@ -12,11 +12,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import operations as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import Workspace, get_workspace, list_workspaces
-from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
+from dashboard.pages import HtmxHttpRequest, error_status, failure, render_page, settle, with_toast
 
 PAGE_SIZE = 25
 
@@ -77,7 +77,7 @@ async def operation_cancel(request: HtmxHttpRequest, operation_id: str) -> HttpR
     try:
         operation = await api.cancel_operation(str(operation_id))
     except BctrlError as error:
-        await record(request, "operation.cancel", "operation", str(operation_id), error=error)
+        await audit(request, "operation.cancel", str(operation_id), error=error)
         if not htmx:
             return redirect("operation_detail", operation_id)
         current: Any
@@ -94,7 +94,7 @@ async def operation_cancel(request: HtmxHttpRequest, operation_id: str) -> HttpR
         )
         return await with_toast(response, request, f"Could not cancel: {error.user_message}", "error")
     else:
-        await record(request, "operation.cancel", "operation", operation.id, message=operation.status)
+        await audit(request, "operation.cancel", operation.id, message=operation.status)
         if not htmx:
             return redirect("operation_detail", operation_id)
         trace = await settle(api.get_operation_trace(str(operation_id)))
@@ -120,7 +120,7 @@ def _context(
         "operation": operation,
         # A trace that cannot be loaded is a state of its own panel; the operation still shows.
         "trace": None if isinstance(trace, BctrlError) or trace is None else [(e, _calls(e)) for e in trace],
-        "trace_error": trace if isinstance(trace, BctrlError) else None,
+        "trace_error": failure(trace),
         "operation_id": operation.id,
         "result_json": pretty(operation.result),
         "error_details_json": pretty(operation.error.details)

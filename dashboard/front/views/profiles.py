@@ -4,17 +4,18 @@ Operators manage them (as an operator API key may), everyone reads.
 """
 
 import asyncio
+from collections.abc import Awaitable
 from uuid import UUID
 
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import extensions as extensions_api
 from dashboard.bctrl import profiles as api
 from dashboard.bctrl import runtimes as runtimes_api
@@ -23,12 +24,21 @@ from dashboard.bctrl.pages import Page
 from dashboard.bctrl.workspaces import Workspace, get_workspace, list_workspaces
 from dashboard.front.forms.profiles import ProfileForm
 from dashboard.front.forms.runtimes import fresh_key, suggest_alias
-from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, settle
+from dashboard.front.views.deleting import audited_delete, refused_delete
+from dashboard.pages import (
+    HtmxHttpRequest,
+    error_status,
+    failure,
+    redirect_after_form,
+    render_page,
+    settle,
+)
 
 PAGE_SIZE = 25
 
 
 @vary_on_headers("HX-Request")
+@require_GET
 @role_required("viewer")
 async def profile_list(request: HtmxHttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
@@ -41,6 +51,7 @@ async def profile_list(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, "front/profiles/list.html", context, region="table")
 
 
+@require_GET
 @role_required("viewer")
 async def profile_detail(request: HtmxHttpRequest, profile_id: UUID) -> HttpResponse:
     profile, extensions, workspaces = await asyncio.gather(
@@ -61,9 +72,9 @@ async def profile_detail(request: HtmxHttpRequest, profile_id: UUID) -> HttpResp
         "profile": profile,
         "profile_id": profile.id,
         "extensions": [by_id.get(i) or i for i in profile.extension_ids],
-        "extensions_error": extensions if isinstance(extensions, BctrlError) else None,
+        "extensions_error": failure(extensions),
         "workspaces": choices,
-        "workspaces_error": workspaces if isinstance(workspaces, BctrlError) else None,
+        "workspaces_error": failure(workspaces),
         "in_use_workspace": in_use_workspace,
         "launch_key": fresh_key(),
     }
@@ -101,11 +112,11 @@ async def profile_launch(request: HtmxHttpRequest, profile_id: UUID) -> HttpResp
     shown = f"{workspace.name} / {alias}" if isinstance(workspace, Workspace) else alias
     if isinstance(launched, BctrlError):
         target = f"{workspace_id}/{alias}"
-        await record(request, "runtime.launch", "runtime", target, target_name=shown, error=launched)
+        await audit(request, "runtime.launch", target, target_name=shown, error=launched)
         messages.error(request, f"The profile was not launched: {launched.user_message}")
         return redirect_after_form(request, reverse("profile_detail", args=[profile_id]))
     runtime = launched
-    await record(request, "runtime.launch", "runtime", runtime.id, target_name=shown)
+    await audit(request, "runtime.launch", runtime.id, target_name=shown)
     messages.success(request, f"Runtime {runtime.alias} is running with profile “{name}”.")
     return redirect_after_form(request, reverse("runtime_detail", args=[workspace_id, runtime.alias]))
 
@@ -123,14 +134,10 @@ async def profile_create(request: HtmxHttpRequest) -> HttpResponse:
             profile = await api.create_profile(form.payload(), form.cleaned_data["idempotency_key"])
         except BctrlError as error:
             name = form.cleaned_data["name"]
-            await record(
-                request, "browser_profile.create", "browser_profile", name, target_name=name, error=error
-            )
+            await audit(request, "browser_profile.create", name, target_name=name, error=error)
             form.add_upstream_error(error)
         else:
-            await record(
-                request, "browser_profile.create", "browser_profile", profile.id, target_name=profile.name
-            )
+            await audit(request, "browser_profile.create", profile.id, target_name=profile.name)
             messages.success(request, f"Profile “{profile.name}” created.")
             return redirect_after_form(request, reverse("profile_detail", args=[profile.id]))
     context = {"form": form, "action": reverse("profile_create")}
@@ -153,19 +160,16 @@ async def profile_edit(request: HtmxHttpRequest, profile_id: UUID) -> HttpRespon
         try:
             profile = await api.update_profile(profile.id, form.payload())
         except BctrlError as error:
-            await record(
+            await audit(
                 request,
                 "browser_profile.update",
-                "browser_profile",
                 profile.id,
                 target_name=profile.name,
                 error=error,
             )
             form.add_upstream_error(error)
         else:
-            await record(
-                request, "browser_profile.update", "browser_profile", profile.id, target_name=profile.name
-            )
+            await audit(request, "browser_profile.update", profile.id, target_name=profile.name)
             messages.success(request, f"Profile “{profile.name}” saved.")
             return redirect_after_form(request, reverse("profile_detail", args=[profile.id]))
     context = {"form": form, "profile": profile, "action": reverse("profile_edit", args=[profile.id])}
@@ -177,32 +181,17 @@ async def profile_edit(request: HtmxHttpRequest, profile_id: UUID) -> HttpRespon
 @require_POST
 @role_required("operator")
 async def profile_delete(request: HtmxHttpRequest, profile_id: UUID) -> HttpResponse:
-    before = await settle(api.get_profile(str(profile_id)))  # its name, for the audit log
-    name = before.name if isinstance(before, api.Profile) else ""
-    try:
-        await api.delete_profile(str(profile_id))
-    except BctrlError as error:
-        await record(
-            request,
-            "browser_profile.delete",
-            "browser_profile",
-            str(profile_id),
-            target_name=name,
-            error=error,
-        )
-        context: dict[str, object] = {"delete_error": error, "profile_id": profile_id}
-        if not request.htmx:
-            try:
-                context["profile"] = await api.get_profile(str(profile_id))
-            except BctrlError as get_error:
-                context["error"] = get_error
-        return render_page(
-            request, "front/profiles/detail.html", context, region="delete", status=error_status(error)
-        )
-    else:
-        await record(request, "browser_profile.delete", "browser_profile", str(profile_id), target_name=name)
-        messages.success(request, "Profile deleted.")
-        return redirect_after_form(request, reverse("profiles"))
+    def fetch() -> Awaitable[api.Profile]:
+        return api.get_profile(str(profile_id))
+
+    error = await audited_delete(
+        request, "browser_profile.delete", str(profile_id), fetch, lambda: api.delete_profile(str(profile_id))
+    )
+    if error is not None:
+        context = {"profile_id": profile_id}
+        return await refused_delete(request, "front/profiles/detail.html", context, error, fetch, "profile")
+    messages.success(request, "Profile deleted.")
+    return redirect_after_form(request, reverse("profiles"))
 
 
 urlpatterns = [

@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dashboard.accounts.roles import role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import runtimes as runtimes_api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.forms.recipes import RecipeForm
@@ -57,7 +57,7 @@ async def recipe_create(request: HtmxHttpRequest) -> HttpResponse:
             created_by=user if isinstance(user, User) else None,
             created_by_name=user.get_username(),
         )
-        await record(request, "recipe.create", "recipe", str(recipe.pk), target_name=recipe.name)
+        await audit(request, "recipe.create", str(recipe.pk), target_name=recipe.name)
         messages.success(request, f"Recipe “{recipe.name}” saved; the team can run it on any runtime.")
         return redirect_after_form(request, back or reverse("recipe_detail", args=[recipe.pk]))
     context = {"form": form, "next": back}
@@ -102,7 +102,7 @@ async def recipe_edit(request: HtmxHttpRequest, recipe_id: int) -> HttpResponse:
         recipe.description = form.cleaned_data["description"]
         recipe.steps = form.cleaned_data["steps_json"]
         await recipe.asave()
-        await record(request, "recipe.update", "recipe", str(recipe.pk), target_name=recipe.name)
+        await audit(request, "recipe.update", str(recipe.pk), target_name=recipe.name)
         messages.success(request, f"Recipe “{recipe.name}” saved.")
         return redirect_after_form(request, reverse("recipe_detail", args=[recipe.pk]))
     context = {"form": form, "recipe": recipe}
@@ -114,7 +114,7 @@ async def recipe_edit(request: HtmxHttpRequest, recipe_id: int) -> HttpResponse:
 async def recipe_delete(request: HtmxHttpRequest, recipe_id: int) -> HttpResponse:
     recipe = await _recipe(recipe_id)
     await recipe.adelete()
-    await record(request, "recipe.delete", "recipe", str(recipe_id), target_name=recipe.name)
+    await audit(request, "recipe.delete", str(recipe_id), target_name=recipe.name)
     messages.success(request, f"Recipe “{recipe.name}” deleted.")
     return redirect_after_form(request, reverse("recipes"))
 

@@ -14,7 +14,7 @@ public alias routes.
 import asyncio
 import json
 import uuid
-from typing import Any, TypeVar
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import has_role_async, role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import execute as execute_api
 from dashboard.bctrl import profiles as profiles_api
 from dashboard.bctrl import runtimes as api
@@ -33,25 +33,25 @@ from dashboard.bctrl.errors import BctrlError, Unavailable
 from dashboard.bctrl.workspaces import Workspace, get_workspace
 from dashboard.front.forms.runtimes import (
     RuntimeLaunchForm,
-    StepRow,
-    StepsJsonForm,
     fresh_key,
     launch_initial,
     parse_metadata,
 )
+from dashboard.front.forms.steps import StepRow, StepsJsonForm
 from dashboard.front.models import StepRecipe
 from dashboard.pages import (
     HtmxHttpRequest,
     error_status,
+    failure,
     redirect_after_form,
     render_page,
     settle,
+    settled,
     with_toast,
 )
 
 PAGE_SIZE = 25
 OTHER_RUNS = 10
-T = TypeVar("T")
 
 # Why a run ended, in words (the API's stopReason and failure codes are for machines).
 STOP_REASONS = {
@@ -67,14 +67,6 @@ def ended_because(runtime: api.Runtime) -> str:
     if runtime.failure:
         return f"Failed: {runtime.failure.message}"
     return STOP_REASONS.get(runtime.stop_reason or "", "Stopped.")
-
-
-def _ok(value: T | BctrlError) -> T | None:
-    return None if isinstance(value, BctrlError) else value
-
-
-def _err(value: object) -> BctrlError | None:
-    return value if isinstance(value, BctrlError) else None
 
 
 # --- list -------------------------------------------------------------------------------------
@@ -100,12 +92,12 @@ async def runtime_list(request: HtmxHttpRequest, workspace_id: str) -> HttpRespo
     )
     context: dict[str, Any] = {
         "workspace_id": workspace_id,
-        "workspace": _ok(workspace),
+        "workspace": settled(workspace),
         "status": status,
         "cursor": cursor,
         "statuses": api.STATUSES,
-        "page": _ok(page),
-        "error": _err(page),
+        "page": settled(page),
+        "error": failure(page),
         "metadata": request.GET.get("metadata", ""),
         "metadata_error": label_error,
     }
@@ -140,66 +132,31 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
     if isinstance(workspace, BctrlError) and workspace.status == 404:
         context = {"error": workspace, "workspace_id": workspace_id}
         return render_page(request, "front/runtimes/launch.html", context, status=404)
-    initial: dict[str, Any] = {}
-    alias_base = "browser"
-    if isinstance(source, api.Runtime):
-        initial = launch_initial(source)
-    elif profile_id:
-        initial = {"launch_mode": "profile", "profile_id": profile_id}
-        chosen = next((p for p in _ok(profiles) or [] if p.id == profile_id), None)
-        alias_base = chosen.name if chosen else alias_base
+    initial, alias_base = _launch_start(source, profile_id, settled(profiles))
     form = RuntimeLaunchForm(
         request.POST or None,
         initial=initial,
-        profiles=_ok(profiles),
-        extensions=_ok(extensions),
+        profiles=settled(profiles),
+        extensions=settled(extensions),
         alias_base=alias_base,
     )
     # The form is drawn (with what was typed) whatever failed around it: an unreachable API is a
     # message inside the form region, never a page in its place.
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         workspace_name = workspace.name if isinstance(workspace, Workspace) else ""
-        try:
-            runtime = await api.launch_runtime(
-                ws,
-                alias=data["alias"],
-                driver=data["driver"],
-                launch=data["launch"],
-                mounts=data["mounts_json"],
-                idempotency_key=data["idempotency_key"],
-                metadata=data["metadata_text"],
-            )
-        except BctrlError as error:
-            await record(
-                request,
-                "runtime.launch",
-                "runtime",
-                f"{workspace_id}/{data['alias']}",
-                target_name=_runtime_name(workspace_name, data["alias"]),
-                error=error,
-            )
-            form.add_upstream_error(error)
-        else:
-            await record(
-                request,
-                "runtime.launch",
-                "runtime",
-                runtime.id,
-                target_name=_runtime_name(workspace_name, runtime.alias),
-            )
-            messages.success(request, f"Runtime {runtime.alias} is running.")
-            return redirect_after_form(request, reverse("runtime_detail", args=[workspace_id, runtime.alias]))
+        launched = await _launch(request, workspace_id, workspace_name, form)
+        if launched is not None:
+            return launched
     # An API that cannot be reached fails every call the same way: say it once, at the top.
     down = isinstance(workspace, Unavailable)
     context = {
         "workspace_id": workspace_id,
-        "workspace": _ok(workspace),
-        "workspace_error": None if form.upstream_error else _err(workspace),
+        "workspace": settled(workspace),
+        "workspace_error": None if form.upstream_error else failure(workspace),
         "form": form,
-        "relaunch": _ok(source) if isinstance(source, api.Runtime) else None,
-        "profiles_error": None if down else _err(profiles),
-        "extensions_error": None if down else _err(extensions),
+        "relaunch": settled(source) if isinstance(source, api.Runtime) else None,
+        "profiles_error": None if down else failure(profiles),
+        "extensions_error": None if down else failure(extensions),
     }
     return render_page(
         request,
@@ -208,6 +165,51 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
         region="launch_form",
         status=422 if form.errors else 200,
     )
+
+
+def _launch_start(
+    source: api.Runtime | BctrlError | None, profile_id: str, profiles: list[Any] | None
+) -> tuple[dict[str, Any], str]:
+    """The launch form's initial values and alias stem: a run's config to relaunch, or a profile."""
+    if isinstance(source, api.Runtime):
+        return launch_initial(source), "browser"
+    if profile_id:
+        chosen = next((p for p in profiles or [] if p.id == profile_id), None)
+        return {"launch_mode": "profile", "profile_id": profile_id}, chosen.name if chosen else "browser"
+    return {}, "browser"
+
+
+async def _launch(
+    request: HtmxHttpRequest, workspace_id: str, workspace_name: str, form: RuntimeLaunchForm
+) -> HttpResponse | None:
+    """Launch what the valid form says and audit it; the runtime's page, or None with the
+    refusal added to the form."""
+    data = form.cleaned_data
+    try:
+        runtime = await api.launch_runtime(
+            str(workspace_id),
+            alias=data["alias"],
+            driver=data["driver"],
+            launch=data["launch"],
+            mounts=data["mounts_json"],
+            idempotency_key=data["idempotency_key"],
+            metadata=data["metadata_text"],
+        )
+    except BctrlError as error:
+        await audit(
+            request,
+            "runtime.launch",
+            f"{workspace_id}/{data['alias']}",
+            target_name=_runtime_name(workspace_name, data["alias"]),
+            error=error,
+        )
+        form.add_upstream_error(error)
+        return None
+    await audit(
+        request, "runtime.launch", runtime.id, target_name=_runtime_name(workspace_name, runtime.alias)
+    )
+    messages.success(request, f"Runtime {runtime.alias} is running.")
+    return redirect_after_form(request, reverse("runtime_detail", args=[workspace_id, runtime.alias]))
 
 
 async def _none() -> None:
@@ -247,7 +249,7 @@ async def runtime_detail(request: HtmxHttpRequest, workspace_id: str, alias: str
     if isinstance(runtime, BctrlError):
         context = {"error": runtime, "workspace_id": workspace_id, "alias": alias}
         workspace = await settle(get_workspace(ws))
-        context["workspace"] = _ok(workspace)
+        context["workspace"] = settled(workspace)
         return render_page(request, "front/runtimes/detail.html", context, status=error_status(runtime))
     return await _run_page(request, runtime, newest=True)
 
@@ -282,24 +284,24 @@ async def _run_page(request: HtmxHttpRequest, runtime: api.Runtime, newest: bool
     other_runs = [r for r in every_run if r.id != runtime.id][:OTHER_RUNS]
     newest_id = every_run[0].id if every_run else runtime.id
     is_newest = newest or newest_id == runtime.id
-    state_runtime = _ok(state) and state.runtime(runtime.alias)  # type: ignore[union-attr]
+    state_runtime = settled(state) and state.runtime(runtime.alias)  # type: ignore[union-attr]
     rows_wanted = _int(request.GET.get("rows"), 1, 1, 20)
     recipe = _chosen_recipe(request, recipes)
     context = {
         "workspace_id": ws,
         "alias": runtime.alias,
         **summary_context(runtime),
-        "workspace": _ok(workspace),
-        "profile": _ok(profile),
+        "workspace": settled(workspace),
+        "profile": settled(profile),
         "is_newest": is_newest,
         "can_operate": can_operate,
         "newest_id": newest_id,
         "other_runs": other_runs,
-        "runs_error": _err(runs),
+        "runs_error": failure(runs),
         "bindings": state_runtime.bindings if state_runtime and state_runtime.active else [],
-        "state_error": _err(state),
-        "help": _ok(catalogue),
-        "help_error": _err(catalogue),
+        "state_error": failure(state),
+        "help": settled(catalogue),
+        "help_error": failure(catalogue),
         "recipes": recipes or [],
         "rows": [StepRow(i, None, []) for i in range(rows_wanted)],
         "next_row": rows_wanted,
@@ -374,7 +376,7 @@ async def runtime_stop(request: HtmxHttpRequest, workspace_id: str, alias: str) 
     outcome, workspace = await asyncio.gather(settle(api.stop_runtime(ws, alias)), settle(get_workspace(ws)))
     name = _runtime_name(workspace.name if isinstance(workspace, Workspace) else "", alias)
     if isinstance(outcome, api.Runtime):
-        await record(request, "runtime.stop", "runtime", outcome.id, target_name=name)
+        await audit(request, "runtime.stop", outcome.id, target_name=name)
         messages.success(request, f"Runtime {alias} stopped.")
         # The whole page again: a stopped runtime has no step runner, no Stop button, no bindings.
         return redirect_after_form(request, page)
@@ -385,11 +387,11 @@ async def runtime_stop(request: HtmxHttpRequest, workspace_id: str, alias: str) 
         why = ended_because(current) if isinstance(current, api.Runtime) else ""
         messages.info(request, f"Runtime {alias} had already stopped. {why}".strip())
         return redirect_after_form(request, page)
-    await record(request, "runtime.stop", "runtime", f"{workspace_id}/{alias}", target_name=name, error=error)
+    await audit(request, "runtime.stop", f"{workspace_id}/{alias}", target_name=name, error=error)
     if not request.htmx:
         messages.error(request, f"Could not stop {alias}: {error.user_message}")
         return redirect(page)
-    now = _ok(await settle(api.get_runtime(ws, alias)))
+    now = settled(await settle(api.get_runtime(ws, alias)))
     context = {
         "workspace_id": workspace_id,
         "alias": alias,

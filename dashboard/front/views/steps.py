@@ -23,12 +23,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.accounts.roles import role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import execute as execute_api
 from dashboard.bctrl.artifacts import Artifact
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import Workspace, get_workspace
-from dashboard.front.forms.runtimes import StepRow, StepsJsonForm, fresh_key, step_rows, steps_from_rows
+from dashboard.front.forms.runtimes import fresh_key
+from dashboard.front.forms.steps import StepRow, StepsJsonForm, step_rows, steps_from_rows
 from dashboard.front.models import StepRecipe
 from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle, with_toast
 
@@ -95,7 +96,7 @@ async def runtime_execute(request: HtmxHttpRequest, workspace_id: str, alias: st
     name = f"{workspace.name} / {alias}" if isinstance(workspace, Workspace) else alias
     if isinstance(result, BctrlError):
         error = result
-        await record(request, "runtime.execute", "runtime", target, target_name=name, error=error)
+        await audit(request, "runtime.execute", target, target_name=name, error=error)
         if not request.htmx:
             messages.error(request, f"The steps were not run: {error.user_message}")
             return redirect("runtime_detail", workspace_id, alias)
@@ -106,13 +107,11 @@ async def runtime_execute(request: HtmxHttpRequest, workspace_id: str, alias: st
     calls = ", ".join(s["call"] for s in steps)[:300]
     message = ""
     if failed is None:
-        await record(request, "runtime.execute", "runtime", target, target_name=name, message=f"ran {calls}")
+        await audit(request, "runtime.execute", target, target_name=name, message=f"ran {calls}")
     else:
         # The API answered 200, but the run failed: the audit log says failed, and why.
         message = f"step {failed.index + 1} {failed.call} failed: {(failed.error or {}).get('message', '')}"
-        await record(
-            request, "runtime.execute", "runtime", target, target_name=name, outcome="failed", message=message
-        )
+        await audit(request, "runtime.execute", target, target_name=name, outcome="failed", message=message)
     screenshot = None
     if failed is not None and request.POST.get("screenshot_on_failure"):
         screenshot = await _failure_screenshot(

@@ -11,11 +11,11 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.http import HttpResponse
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import meta
 from dashboard.bctrl import storage as api
 from dashboard.bctrl.errors import BctrlError
@@ -43,6 +43,7 @@ def preview_kind(content_type: str) -> str:
     return ""
 
 
+@require_GET
 @role_required("viewer")
 async def storage_namespaces(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, object] = {}
@@ -70,6 +71,7 @@ async def _listing(request: HtmxHttpRequest, namespace: str) -> dict[str, object
 
 
 @vary_on_headers("HX-Request")
+@require_GET
 @role_required("viewer")
 async def storage_folder(request: HtmxHttpRequest, namespace: str) -> HttpResponse:
     context, namespaces, limits = await asyncio.gather(
@@ -115,10 +117,10 @@ async def storage_upload(request: HtmxHttpRequest, namespace: str) -> HttpRespon
                 namespace, object_path, chunks(upload), content_type, size=upload.size
             )
         except BctrlError as error:
-            await record(request, "storage.object.upload", "storage_object", target, error=error)
+            await audit(request, "storage.object.upload", target, error=error)
             form.add_upstream_error(error)
         else:
-            await record(request, "storage.object.upload", "storage_object", target)
+            await audit(request, "storage.object.upload", target)
             messages.success(request, f"Uploaded {stored.path} ({human_size(stored.size_bytes)}).")
             return redirect_after_form(request, _folder_url(namespace, form.cleaned_data.get("folder") or ""))
     context = {
@@ -130,6 +132,7 @@ async def storage_upload(request: HtmxHttpRequest, namespace: str) -> HttpRespon
     return render_page(request, "front/storage/folder.html", context, region="upload", status=422)
 
 
+@require_GET
 @role_required("viewer")
 async def storage_object(request: HtmxHttpRequest, namespace: str, object_path: str) -> HttpResponse:
     folder = parent_folder(object_path)
@@ -151,6 +154,7 @@ async def storage_object(request: HtmxHttpRequest, namespace: str, object_path: 
     return render_page(request, "front/storage/object.html", context)
 
 
+@require_GET
 @role_required("viewer")
 async def storage_download(request: HtmxHttpRequest, namespace: str, object_path: str) -> HttpResponse:
     """Stream the bytes from the API; metadata first, so a failure is a page, not a cut download."""
@@ -176,15 +180,13 @@ async def storage_delete(request: HtmxHttpRequest, namespace: str, object_path: 
     try:
         await api.delete_object(namespace, object_path)
     except BctrlError as error:
-        await record(
-            request, "storage.object.delete", "storage_object", f"{namespace}/{object_path}", error=error
-        )
+        await audit(request, "storage.object.delete", f"{namespace}/{object_path}", error=error)
         context = {"delete_error": error, "namespace": namespace, "object_path": object_path}
         return render_page(
             request, "front/storage/object.html", context, region="delete", status=error_status(error)
         )
     else:
-        await record(request, "storage.object.delete", "storage_object", f"{namespace}/{object_path}")
+        await audit(request, "storage.object.delete", f"{namespace}/{object_path}")
         messages.success(request, f"Deleted {object_path}.")
         return redirect_after_form(request, _folder_url(namespace, folder))
 

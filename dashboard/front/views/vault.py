@@ -13,11 +13,11 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import has_role, role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit, record
 from dashboard.bctrl import vault as api
 from dashboard.bctrl.errors import BctrlError, Conflict, NotFound
 from dashboard.front.folders import crumbs, folder_prefix, folder_url, parent_folder
@@ -57,6 +57,7 @@ def split_folder(
 
 
 @vary_on_headers("HX-Request")
+@require_GET
 @role_required("viewer")
 async def vault_tree(request: HtmxHttpRequest) -> HttpResponse:
     prefix = _prefix(request.GET.get("prefix", ""))
@@ -78,6 +79,7 @@ async def vault_tree(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, "front/vault/tree.html", context, region="tree")
 
 
+@require_GET
 @role_required("viewer")
 async def vault_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
     context: dict[str, object] = {"key": key, "crumbs": crumbs(parent_folder(key))}
@@ -105,6 +107,7 @@ async def _totp_context(key: str) -> dict[str, object]:
         return {"totp_error": error}
 
 
+@require_GET
 @role_required("admin")
 async def vault_totp(request: HtmxHttpRequest, key: str) -> HttpResponse:
     """The current TOTP code, which htmx asks for again when it expires. Admins only: below admin a
@@ -146,10 +149,10 @@ async def vault_create(request: HtmxHttpRequest) -> HttpResponse:
             await _refuse_existing(key)
             entry = await api.put_entry(key, form.payload())
         except BctrlError as error:
-            await record(request, "vault.entry.create", "vault_entry", key, error=error)
+            await audit(request, "vault.entry.create", key, error=error)
             form.add_upstream_error(error)
         else:
-            await record(request, "vault.entry.create", "vault_entry", key)
+            await audit(request, "vault.entry.create", key)
             messages.success(request, f"Vault entry “{entry.key}” created.")
             return redirect_after_form(request, reverse("vault_detail", args=[entry.key]))
     context = {"form": form, "action": request.get_full_path(), "crumbs": crumbs(prefix)}
@@ -188,10 +191,10 @@ async def vault_edit(request: HtmxHttpRequest, key: str) -> HttpResponse:
         try:
             entry = await api.put_entry(key, form.payload())
         except BctrlError as error:
-            await record(request, "vault.entry.update", "vault_entry", key, error=error)
+            await audit(request, "vault.entry.update", key, error=error)
             form.add_upstream_error(error)
         else:
-            await record(request, "vault.entry.update", "vault_entry", key)
+            await audit(request, "vault.entry.update", key)
             messages.success(request, f"Vault entry “{key}” saved.")
             return redirect_after_form(request, reverse("vault_detail", args=[key]))
     context = {"form": form, "entry": entry, "key": key, "action": reverse("vault_edit", args=[key])}
@@ -207,13 +210,13 @@ async def vault_delete(request: HtmxHttpRequest, key: str) -> HttpResponse:
     try:
         await api.delete_entry(key)
     except BctrlError as error:
-        await record(request, "vault.entry.delete", "vault_entry", key, error=error)
+        await audit(request, "vault.entry.delete", key, error=error)
         context = {"delete_error": error, "key": key}
         return render_page(
             request, "front/vault/detail.html", context, region="delete", status=error_status(error)
         )
     else:
-        await record(request, "vault.entry.delete", "vault_entry", key)
+        await audit(request, "vault.entry.delete", key)
         messages.success(request, f"Vault entry “{key}” deleted.")
         return redirect_after_form(request, folder_url(reverse("vault"), parent_folder(key)))
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import has_role, role_required
-from dashboard.audit.log import record
+from dashboard.audit.log import audit
 from dashboard.bctrl import ai_credentials as ai_api
 from dashboard.bctrl import artifacts as artifacts_api
 from dashboard.bctrl import runtimes as runtimes_api
@@ -29,7 +29,15 @@ from dashboard.front.forms.workspaces import (
     WorkspaceDeleteForm,
     WorkspaceForm,
 )
-from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page, settle
+from dashboard.front.views.deleting import audited_delete
+from dashboard.pages import (
+    HtmxHttpRequest,
+    error_status,
+    failure,
+    redirect_after_form,
+    render_page,
+    settle,
+)
 
 PAGE_SIZE = 25
 DETAIL_PAGE_SIZE = 25
@@ -80,11 +88,11 @@ async def _mount_choices() -> MountChoices:
         credentials=None
         if isinstance(credentials, BctrlError)
         else [CredentialChoice(c.id, c.provider, c.label) for c in credentials.items],
-        credentials_error=credentials if isinstance(credentials, BctrlError) else None,
+        credentials_error=failure(credentials),
         vault_prefixes=[] if isinstance(vault, BctrlError) else _prefixes(e.key for e in vault.items),
-        vault_error=vault if isinstance(vault, BctrlError) else None,
+        vault_error=failure(vault),
         namespaces=[] if isinstance(storage, BctrlError) else [n.name for n in storage],
-        storage_error=storage if isinstance(storage, BctrlError) else None,
+        storage_error=failure(storage),
     )
 
 
@@ -148,10 +156,10 @@ async def workspace_create(request: HtmxHttpRequest) -> HttpResponse:
                 name, form.cleaned_data["mounts"], idempotency_key=form.cleaned_data["idempotency_key"]
             )
         except BctrlError as error:
-            await record(request, "workspace.create", "workspace", name, target_name=name, error=error)
+            await audit(request, "workspace.create", name, target_name=name, error=error)
             form.add_upstream_error(error)
         else:
-            await record(request, "workspace.create", "workspace", workspace.id, target_name=name)
+            await audit(request, "workspace.create", workspace.id, target_name=name)
             return redirect_after_form(request, reverse("workspace_detail", args=[workspace.id]))
     context = {"form": form, "action": "create"}
     status = _form_status(form)
@@ -202,15 +210,11 @@ async def workspace_edit(request: HtmxHttpRequest, workspace_id: UUID) -> HttpRe
         try:
             saved = await api.update_workspace(ws, name=data["name"], mounts=data["mounts"])
         except BctrlError as error:
-            await record(
-                request, "workspace.update", "workspace", ws, target_name=workspace.name, error=error
-            )
+            await audit(request, "workspace.update", ws, target_name=workspace.name, error=error)
             form.add_upstream_error(error)
         else:
             renamed = f"renamed from {workspace.name}" if workspace.name != data["name"] else ""
-            await record(
-                request, "workspace.update", "workspace", ws, target_name=data["name"], message=renamed
-            )
+            await audit(request, "workspace.update", ws, target_name=data["name"], message=renamed)
             messages.success(request, _saved_message(data["name"], saved, workspace))
             return redirect_after_form(request, reverse("workspace_detail", args=[ws]))
     context = {"form": form, "workspace": workspace, "action": "edit"}
@@ -242,16 +246,15 @@ async def workspace_delete(request: HtmxHttpRequest, workspace_id: UUID) -> Http
     if request.method == "POST":
         form = WorkspaceDeleteForm(request.POST)
         force = form.is_valid() and form.cleaned_data["force"]
-        before = await settle(api.get_workspace(ws))  # its name, for the audit log
-        name = before.name if isinstance(before, api.Workspace) else ""
-        try:
-            await api.delete_workspace(ws, force=force)
-        except BctrlError as error:
-            await record(request, "workspace.delete", "workspace", ws, target_name=name, error=error)
-            refusal = error
-        else:
-            message = "forced: its live runtimes were stopped" if force else ""
-            await record(request, "workspace.delete", "workspace", ws, target_name=name, message=message)
+        refusal = await audited_delete(
+            request,
+            "workspace.delete",
+            ws,
+            lambda: api.get_workspace(ws),
+            lambda: api.delete_workspace(ws, force=force),
+            message="forced: its live runtimes were stopped" if force else "",
+        )
+        if refusal is None:
             messages.success(request, "Deleted the workspace.")
             return redirect("workspaces")
     workspace = await settle(api.get_workspace(ws))
