@@ -197,7 +197,9 @@ def test_the_timeline_filters_searches_and_links_an_entry(
 ) -> None:
     """Type filters and search narrow the one list; picking an entry makes the URL a link to it
     (`?entry=<id>`), and that link reopens the page with the entry selected and the recording there."""
-    first = failed_run["first"]
+    first, api = failed_run["first"], failed_run["api"]
+    if api.get(f"/runtimes/{first['id']}").json().get("status") == "active":  # run alone: end it here
+        api.post(f"/workspaces/{failed_run['workspace']['id']}/runtimes/checkout/stop", timeout=60)
     page = open_page(browser)
     try:
         sign_in(page, console, "oscar")
