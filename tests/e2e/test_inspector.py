@@ -190,3 +190,54 @@ def test_the_runtime_page_fits_a_wide_and_a_narrow_screen(
                         assert runner and runner["y"] + 60 <= height  # its heading and first row
         finally:
             page.context.close()
+
+
+def test_the_timeline_filters_searches_and_links_an_entry(
+    browser: Browser, console: ConsoleProcess, failed_run: dict
+) -> None:
+    """Type filters and search narrow the one list; picking an entry makes the URL a link to it
+    (`?entry=<id>`), and that link reopens the page with the entry selected and the recording there."""
+    first, api = failed_run["first"], failed_run["api"]
+    if api.get(f"/runtimes/{first['id']}").json().get("status") == "active":  # run alone: end it here
+        api.post(f"/workspaces/{failed_run['workspace']['id']}/runtimes/checkout/stop", timeout=60)
+    page = open_page(browser)
+    try:
+        sign_in(page, console, "oscar")
+        page.goto(f"{console.url}/runtimes/{first['id']}/")
+        network = page.locator("#timeline-rows tr.kind-network")
+        expect(network.first).to_be_visible()
+
+        page.locator("details.timeline-kinds summary").click()
+        page.locator("[data-timeline-kind][value='network']").uncheck()
+        expect(network.first).to_be_hidden()
+        expect(page.locator("[data-timeline-status]")).to_have_text(re.compile(r"^\d+ of \d+ shown$"))
+        counted = page.evaluate(
+            """() => {
+              const rows = [...document.querySelectorAll('#timeline-rows tr.entry')];
+              return [rows.filter((r) => !r.hidden).length, rows.length,
+                      rows.filter((r) => !r.hidden && r.dataset.kind === 'network').length,
+                      document.querySelector('[data-timeline-status]').textContent];
+            }"""
+        )
+        shown, total, network_shown, said = counted
+        assert network_shown == 0 and shown < total and said == f"{shown} of {total} shown", counted
+        page.locator("[data-timeline-kind][value='network']").check()
+        expect(network.first).to_be_visible()
+
+        page.locator("[data-timeline-search]").fill("page.click failed")
+        expect(page.locator("#timeline-rows tr.entry:visible")).to_have_count(1)
+        expect(page.locator("#timeline-rows tr.entry:visible")).to_contain_text("page.click failed")
+        page.locator("[data-timeline-search]").fill("")
+        expect(network.first).to_be_visible()
+
+        failed = page.locator("#timeline-rows tr.failure")
+        failed.locator("[data-pick]").click()
+        entry_id = failed.get_attribute("id") or ""
+        page.wait_for_url(re.compile(rf"[?&]entry={re.escape(entry_id)}"))
+        failed_at = int(failed.get_attribute("data-seek") or 0)
+
+        page.goto(page.url)  # the shared link, opened afresh
+        expect(page.locator("#timeline-rows tr.entry.selected")).to_have_id(entry_id)
+        _player_near(page, failed_at)
+    finally:
+        page.context.close()

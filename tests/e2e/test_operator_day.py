@@ -90,7 +90,7 @@ def test_a_page_answered_whole_to_an_htmx_request_becomes_a_toast(
     page.goto(f"{console.url}/workspaces/{workspace['id']}/runtimes/left-open/")
     expect(page.locator("#timeline-rows")).to_be_attached()
     page.context.clear_cookies()
-    page.get_by_role("link", name="Add step").click()
+    page.get_by_role("button", name="Add step").click()
     expect(page.locator(".toast-error")).to_contain_text("BCTRL Console: Sign in to manage")
     expect(page.locator("#step-runner form#login-form, #step-runner .topbar, #step-runner h1")).to_have_count(
         0

@@ -53,16 +53,16 @@ def test_a_runtime_page_left_open_streams_each_event_once_within_a_budget_of_cal
     sign_in(page, public_console)
     since = len(double.calls)
     page.goto(f"{public_console.url}/workspaces/{workspace['id']}/runtimes/ticker/")
-    rows = page.locator("#timeline-rows tr")
+    rows = page.locator("#timeline-rows tr.entry")
     expect(rows.first).to_be_attached()
     shown_first = rows.count()
     page.wait_for_timeout(WINDOW_MS)
     calls = event_calls(double, since)
     assert calls <= EVENT_CALLS_MAX, f"{calls} event calls in {WINDOW_MS} ms"
-    ids = page.locator("#timeline-rows tr").evaluate_all("rows => rows.map(row => row.id)")
+    ids = page.locator("#timeline-rows tr.entry").evaluate_all("rows => rows.map(row => row.id)")
     assert len(ids) > shown_first + 10  # new ticks arrived live (the keepAlive refusal was got round)
     assert len(ids) == len(set(ids))  # and none twice
-    ticks = page.locator("#timeline-rows tr").evaluate_all(
+    ticks = page.locator("#timeline-rows tr.entry").evaluate_all(
         "rows => rows.map(row => row.textContent.match(/tick (\\d+)/)).filter(Boolean).map(m => Number(m[1]))"
     )
     assert ticks == sorted(ticks) and len(ticks) == len(set(ticks))
