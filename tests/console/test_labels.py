@@ -5,7 +5,7 @@ from django.template import Context, Template
 
 
 def _render(source: str, **context: object) -> str:
-    return Template("{% load console %}" + source).render(Context(context))
+    return Template(source).render(Context(context))
 
 
 def test_statuses_and_stop_reasons_are_words() -> None:
