@@ -7,6 +7,7 @@ injected into each page; its own script is the only thing the test adds to a pag
 """
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,11 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import CSP_LISTENER, PASSWORD, screenshot, watch
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess
+from tests.support.site import TestSite
 
 pytestmark = pytest.mark.e2e
 
@@ -159,6 +161,16 @@ def too_wide(page: Page) -> str:
     return f"{width} px wide: {', '.join(culprits)}"
 
 
+def problems_of(page: Page) -> list[str]:
+    """axe-core's violations at desktop width, then whatever scrolls sideways at the phone's."""
+    found = violations(page)
+    wide = too_wide(page)
+    if wide:
+        found.append(f"scrolls sideways at {PHONE} px: {wide}")
+    page.set_viewport_size({"width": 1280, "height": 860})
+    return found
+
+
 def signed_in(browser: Browser, console: ConsoleProcess, username: str, errors: list[str]) -> Page:
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     context.add_init_script(CSP_LISTENER)
@@ -192,10 +204,7 @@ def test_every_page_is_accessible_and_fits_a_phone(
                 problems[path] = [f"answered {response and response.status}"]
                 continue
             page.wait_for_timeout(400)  # regions that load themselves (hx-trigger="load")
-            found = violations(page)
-            wide = too_wide(page)
-            if wide:
-                found.append(f"scrolls sideways at {PHONE} px: {wide}")
+            found = problems_of(page)
             if found:
                 problems[path] = found
             if role == "admin" and path in (
@@ -207,6 +216,56 @@ def test_every_page_is_accessible_and_fits_a_phone(
                 screenshot(page, name)
     finally:
         page.context.close()
+    assert not problems, json.dumps(problems, indent=1)
+
+
+@pytest.fixture(scope="module")
+def runs(engine_api: httpx.Client, estate: Estate, site: TestSite) -> tuple[str, str]:
+    """The estate's active runtime with a timeline to show (a page, its requests, a failed step),
+    and an ended run of another alias with the same: (active alias page, ended run page)."""
+    steps = [
+        {"call": "page.goto", "args": [f"{site.url}/events.html"]},
+        {"call": "page.click", "args": ["#missing"], "options": {"timeoutMs": 1500}},
+    ]
+    execute = f"/workspaces/{estate.workspace}/execute"
+    ended = engine_api.post(
+        f"/workspaces/{estate.workspace}/runtimes", json={"alias": "axe-ended"}, timeout=120
+    ).json()
+    for alias in ("axe", "axe-ended"):
+        ran = engine_api.post(execute, json={"runtime": alias, "steps": steps}, timeout=60)
+        assert ran.status_code == 200 and ran.json()["steps"][-1]["ok"] is False, ran.text
+    stopped = engine_api.post(f"/workspaces/{estate.workspace}/runtimes/axe-ended/stop", timeout=60)
+    assert stopped.status_code < 300, stopped.text
+    return f"/workspaces/{estate.workspace}/runtimes/axe/", f"/runtimes/{ended['id']}/"
+
+
+@pytest.mark.timeout(600)
+def test_the_inspector_its_request_drawer_and_the_connect_panel_are_accessible(
+    browser: Browser, console: ConsoleProcess, runs: tuple[str, str], browser_errors: list[str]
+) -> None:
+    """What the sweep's empty pages do not show: a run's timeline with entries, the drawer of a
+    request (open), the Connect panel with a minted URL and its snippets; active and ended."""
+    page = signed_in(browser, console, PEOPLE["operator"], browser_errors)
+    problems: dict[str, list[str]] = {}
+    try:
+        for path in runs:
+            page.goto(f"{console.url}{path}")
+            network = page.locator("#timeline-rows tr.kind-network").first
+            expect(network).to_be_visible(timeout=30_000)
+            expect(page.locator("#timeline-rows tr.failure").first).to_be_attached()
+            if path == runs[0]:  # the Connect panel is the active run's
+                page.get_by_role("button", name="Get a connect URL").click()
+                expect(page.locator("#cdp-url")).to_be_visible()
+            problems[path] = problems_of(page)
+            network.get_by_role("button", name=re.compile("Details")).click()
+            drawer = page.locator("#request-drawer")
+            expect(drawer.get_by_role("heading", name="Request headers")).to_be_visible()
+            problems[f"{path} (request drawer)"] = problems_of(page)
+            page.keyboard.press("Escape")
+            expect(drawer).not_to_be_visible()
+    finally:
+        page.context.close()
+    problems = {path: found for path, found in problems.items() if found}
     assert not problems, json.dumps(problems, indent=1)
 
 

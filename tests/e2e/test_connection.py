@@ -62,7 +62,9 @@ def test_a_page_shows_the_outage_and_recovers_without_a_reload(
     expect(badge).to_have_text("unknown")  # not a stale "active"
     screenshot(page, "connection-banner")
 
-    own_engine.append(EngineProcess(engine.var_dir, port=engine.port).start())
+    again = EngineProcess(engine.var_dir, port=engine.port)
+    again.keys = dict(engine.keys)  # one database: its keys (making new ones costs a process each)
+    own_engine.append(again.start())
     expect(banner).to_be_hidden(timeout=60_000)
     # what happened meanwhile arrives with the resumed stream: the engine stopped its browser
     expect(badge).to_have_text("stopped")

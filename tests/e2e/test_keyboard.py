@@ -12,13 +12,16 @@ from tests.support.site import TestSite
 pytestmark = pytest.mark.e2e
 
 
-def tab_to(page: Page, selector: str, most: int = 30) -> None:
-    """Press Tab until the focus is on `selector` (and fail if it never gets there)."""
+def tab_to(page: Page, selector: str, most: int = 60) -> None:
+    """Press Tab until the focus is on `selector` (and fail if it never gets there, saying where
+    the focus went: a keyboard trap shows as the same element over and over)."""
+    trail: list[str] = []
     for _ in range(most):
         if page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector):
             return
         page.keyboard.press("Tab")
-    raise AssertionError(f"Tab never reached {selector}; the focus is on {focused(page)}")
+        trail.append(focused(page)[:60])
+    raise AssertionError(f"Tab never reached {selector}; the focus went " + "\n".join(trail))
 
 
 def focused(page: Page) -> str:

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PASSWORD, screenshot
+from tests.e2e.test_accessibility import problems_of
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess
 from tests.support.oidc import PROVIDER_NAME, ROLE_GROUPS, OidcProvider
@@ -62,6 +63,7 @@ def test_a_user_signs_in_with_the_role_their_groups_map_to(
     provider.set_user(username, PROVIDER_PASSWORD, [ROLE_GROUPS["operator"], "unrelated-team"])
     page.goto(f"{console.url}/login/")
     screenshot(page, "sign-in-sso")
+    assert problems_of(page) == []  # axe-core and a 390 px phone, with the provider's button
 
     _sign_in_through_provider(page, console, username)
     page.wait_for_url(f"{console.url}/")
@@ -84,6 +86,7 @@ def test_a_user_signs_in_with_the_role_their_groups_map_to(
         "none of your groups there gives you a role in this console"
     )
     screenshot(page, "sign-in-sso-refused")
+    assert problems_of(page) == []
     page.goto(f"{console.url}/")
     expect(page).to_have_url(f"{console.url}/login/?next=/")  # not signed in
 

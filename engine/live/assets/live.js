@@ -146,7 +146,7 @@
     body.dataset.control = String(control);
     for (const id of ["back", "forward", "reload"]) document.getElementById(id).disabled = !control;
     urlInput.readOnly = !control;
-    if (control) accessLabel.textContent = "Interactive: your mouse and keyboard reach the browser";
+    if (control) accessLabel.textContent = "Interactive: your mouse and keyboard reach the browser (Esc, then Tab, leaves the view)";
     else if (message.holder) accessLabel.textContent = `View only: ${message.holder} has control`;
     else accessLabel.textContent = interactive ? "View only: nobody has control" : "View only";
     if (lastTabs) renderTabs(lastTabs);
@@ -271,8 +271,15 @@
   );
 
   const isPaste = (event) => (event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "v";
+  // No keyboard trap: without control the keys stay this page's (Tab moves on; the engine would
+  // ignore them anyway); with control they go to the browser, and Escape then Tab leaves the view
+  // (the Escape still reaches the browser; the Tab does not).
+  let escaped = false;
   function key(action, event) {
     if (isPaste(event)) return; // the paste event below sends the clipboard's text instead
+    if (!control) return;
+    if (event.key === "Tab" && escaped) return;
+    if (action === "down") escaped = event.key === "Escape";
     event.preventDefault();
     send({
       type: "key",
