@@ -219,6 +219,13 @@ def _entry(request: _Request) -> dict[str, Any]:
         "_resourceType": str(sent.get("resourceType") or "other"),
         "_requestId": request.request_id,
     }
+    _add_extras(entry, request, body_size, encoded)
+    return entry
+
+
+def _add_extras(entry: dict[str, Any], request: _Request, body_size: float, encoded: float) -> None:
+    """What HAR leaves optional: transfer size, compression, server address, initiator, cache, failure."""
+    sent, answer = request.request, request.response or {}
     if encoded >= 0:
         entry["_transferSize"] = encoded
     if body_size >= 0 and encoded >= 0 and body_size > encoded:
@@ -237,7 +244,6 @@ def _entry(request: _Request) -> dict[str, Any]:
         error = str(request.failed.get("errorText") or "failed")
         entry["response"]["_error"] = error
         entry["comment"] = f"failed: {error}"
-    return entry
 
 
 def _address(remote: str) -> str:

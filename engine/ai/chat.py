@@ -244,46 +244,60 @@ def encode(auth: ModelAuth, request: ChatRequest) -> tuple[str, dict[str, str], 
     """URL, headers and JSON body of one request in the provider's wire format."""
     base = base_url_for(auth.provider, auth.base_url) or ""
     if auth.provider == "anthropic":
-        return (
-            f"{base}/messages",
-            {"x-api-key": auth.api_key, "anthropic-version": ANTHROPIC_VERSION},
-            {
-                "model": auth.model,
-                "max_tokens": request.max_tokens,
-                "system": request.system,
-                "messages": [{"role": "user", "content": request.prompt}],
-                "tools": [
-                    {"name": t.name, "description": t.description, "input_schema": t.parameters}
-                    for t in request.tools
-                ],
-                "tool_choice": {"type": "any"},
-            },
-        )
+        return _anthropic(base, auth, request)
     if auth.provider == "google":
-        return (
-            f"{base}/models/{quote(auth.model, safe='')}:generateContent",
-            {"x-goog-api-key": auth.api_key},
-            {
-                "systemInstruction": {"parts": [{"text": request.system}]},
-                "contents": [{"role": "user", "parts": [{"text": request.prompt}]}],
-                "tools": [
-                    {
-                        "functionDeclarations": [
-                            {
-                                "name": t.name,
-                                "description": t.description,
-                                "parameters": gemini_schema(t.parameters),
-                            }
-                            for t in request.tools
-                        ]
-                    }
-                ],
-                "toolConfig": {"functionCallingConfig": {"mode": "ANY"}},
-                "generationConfig": {"maxOutputTokens": request.max_tokens},
-            },
-        )
-    # OpenAI and every OpenAI-compatible server (vLLM, Ollama, LM Studio, gateways...).
+        return _google(base, auth, request)
+    return _openai(base, auth, request)
+
+
+def _anthropic(
+    base: str, auth: ModelAuth, request: ChatRequest
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    tools = [
+        {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools
+    ]
+    return (
+        f"{base}/messages",
+        {"x-api-key": auth.api_key, "anthropic-version": ANTHROPIC_VERSION},
+        {
+            "model": auth.model,
+            "max_tokens": request.max_tokens,
+            "system": request.system,
+            "messages": [{"role": "user", "content": request.prompt}],
+            "tools": tools,
+            "tool_choice": {"type": "any"},
+        },
+    )
+
+
+def _google(base: str, auth: ModelAuth, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
+    declarations = [
+        {"name": t.name, "description": t.description, "parameters": gemini_schema(t.parameters)}
+        for t in request.tools
+    ]
+    return (
+        f"{base}/models/{quote(auth.model, safe='')}:generateContent",
+        {"x-goog-api-key": auth.api_key},
+        {
+            "systemInstruction": {"parts": [{"text": request.system}]},
+            "contents": [{"role": "user", "parts": [{"text": request.prompt}]}],
+            "tools": [{"functionDeclarations": declarations}],
+            "toolConfig": {"functionCallingConfig": {"mode": "ANY"}},
+            "generationConfig": {"maxOutputTokens": request.max_tokens},
+        },
+    )
+
+
+def _openai(base: str, auth: ModelAuth, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """OpenAI and every OpenAI-compatible server (vLLM, Ollama, LM Studio, gateways...)."""
     limit_field = "max_completion_tokens" if auth.provider == "openai" else "max_tokens"
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+        }
+        for t in request.tools
+    ]
     return (
         f"{base}/chat/completions",
         {"Authorization": f"Bearer {auth.api_key}"},
@@ -293,13 +307,7 @@ def encode(auth: ModelAuth, request: ChatRequest) -> tuple[str, dict[str, str], 
                 {"role": "system", "content": request.system},
                 {"role": "user", "content": request.prompt},
             ],
-            "tools": [
-                {
-                    "type": "function",
-                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
-                }
-                for t in request.tools
-            ],
+            "tools": tools,
             "tool_choice": "required",
             limit_field: request.max_tokens,
         },

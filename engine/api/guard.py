@@ -344,16 +344,31 @@ def _needs_key(path: str) -> bool:
     return path.startswith("/v1/") and path not in PUBLIC_PATHS
 
 
+async def _checked_key(scope: Scope, api_key: ApiKey | None, fresh: bool) -> ApiKey | None:
+    """The request's key, looked up again when it was only remembered (it may have been revoked)."""
+    from engine.api.auth import keyring
+
+    if api_key is not None and not fresh:
+        return await keyring.find(_bearer(scope) or "")
+    return api_key
+
+
+async def _within(receive: Any, seconds: float) -> dict[str, Any] | None:
+    """The client's next message, or None when it does not come within `seconds`."""
+    try:
+        message: dict[str, Any] = await asyncio.wait_for(receive(), max(seconds, 0.001))
+    except TimeoutError:
+        return None
+    return message
+
+
 async def _checked(
     app: Any, scope: Scope, receive: Any, send: Any, api_key: ApiKey | None, fresh: bool
 ) -> None:
     """Key, then body size; then the app, with the body counted and paced as it arrives."""
-    from engine.api.auth import keyring
-
     path = scope["path"]
     if _needs_key(path):
-        if api_key is not None and not fresh:
-            api_key = await keyring.find(_bearer(scope) or "")
+        api_key = await _checked_key(scope, api_key, fresh)
         if api_key is None:
             await _refuse(scope, send, key_required())
             return
@@ -385,14 +400,11 @@ async def _checked(
             message = await receive()
         else:
             # What the client has sent must keep up with the floor, for the time spent waiting.
-            allowance = BODY_GRACE_SECONDS + received / rate - waited
             started = loop.time()
-            try:
-                message = await asyncio.wait_for(receive(), max(allowance, 0.001))
-            except TimeoutError:
+            message = await _within(receive, BODY_GRACE_SECONDS + received / rate - waited)
+            waited += loop.time() - started
+            if message is None:
                 return await cut(too_slow(rate))
-            finally:
-                waited += loop.time() - started
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             body_done = not message.get("more_body", False)

@@ -78,16 +78,18 @@ async def create_artifact(
         storage_namespace=namespace,
         storage_path=path,
     )
-    await record_update(
-        "artifact.created",
-        {
-            "id": str(artifact.id),
-            "kind": kind,
-            "name": artifact.name,
-            "runtime": runtime.alias,
-            "runtimeId": str(runtime.id),
-            "sizeBytes": artifact.size_bytes,
-        },
-        workspace_id,
-    )
+    await _announce(artifact, runtime, workspace_id)
     return artifact
+
+
+async def _announce(artifact: Artifact, runtime: "Runtime", workspace_id: UUID | str) -> None:
+    """The organisation's updates stream says an artifact was made (its name and size, no bytes)."""
+    data = {
+        "id": str(artifact.id),
+        "kind": artifact.kind,
+        "name": artifact.name,
+        "runtime": runtime.alias,
+        "runtimeId": str(runtime.id),
+        "sizeBytes": artifact.size_bytes,
+    }
+    await record_update("artifact.created", data, workspace_id)

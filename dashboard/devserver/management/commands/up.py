@@ -9,6 +9,7 @@ left running.
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -44,24 +45,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: object, host: str, port: int, engine_port: int, console_workers: int, **options: object
     ) -> None:
-        if console_workers < 1:
-            raise CommandError(f"--console-workers is {console_workers}; it counts processes: 1 or more.")
-        if console_workers > 1 and not settings.REDIS_URL:
-            # Checked before anything starts: without Redis each process would keep its own channel
-            # layer and cache, so live updates, sign-out and the sign-in limit would stop at its edge.
-            raise CommandError(
-                f"{console_workers} console processes need a Redis they all share, and REDIS_URL is not set: "
-                "without it each process keeps its own in-memory channel layer and cache, so live updates "
-                "and the sign-in limit would not span them. Start redis-server and set "
-                "REDIS_URL=redis://127.0.0.1:6379/0, or run one console process (--console-workers 1)."
-            )
-        try:
-            listener = listening_socket(host, port)
-        except OSError as error:  # socket.gaierror included: a --host that is no IPv4 address or name
-            raise CommandError(
-                f"The console cannot listen on {host}:{port} ({error.strerror or error}). Stop what holds "
-                "the port or choose another with --port; --host takes an IPv4 address or name."
-            ) from error
+        listener = self._listener(host, port, console_workers)
         port = int(listener.getsockname()[1])
         call_command("migrate", interactive=False, verbosity=0)
         password = self._ensure_admin()
@@ -99,20 +83,47 @@ class Command(BaseCommand):
             children.append(self._spawn(daphne_command(listener), env, pass_fds=(listener.fileno(),)))
         # Any process may answer (they share the socket); one that dies stops the lot, below.
         self._wait_for(f"http://{host}:{port}/login/", children[-1], "console")
+        self._announce(host, port, console_workers, password, env["BCTRL_API_URL"])
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        self.stderr.write("A child process exited; stopping the rest.")
+        stop()
+
+    def _listener(self, host: str, port: int, console_workers: int) -> socket.socket:
+        """The console's listening socket, once the options are known to make sense."""
+        if console_workers < 1:
+            raise CommandError(f"--console-workers is {console_workers}; it counts processes: 1 or more.")
+        if console_workers > 1 and not settings.REDIS_URL:
+            # Checked before anything starts: without Redis each process would keep its own channel
+            # layer and cache, so live updates, sign-out and the sign-in limit would stop at its edge.
+            raise CommandError(
+                f"{console_workers} console processes need a Redis they all share, and REDIS_URL is not set: "
+                "without it each process keeps its own in-memory channel layer and cache, so live updates "
+                "and the sign-in limit would not span them. Start redis-server and set "
+                "REDIS_URL=redis://127.0.0.1:6379/0, or run one console process (--console-workers 1)."
+            )
+        try:
+            listener = listening_socket(host, port)
+        except OSError as error:  # socket.gaierror included: a --host that is no IPv4 address or name
+            raise CommandError(
+                f"The console cannot listen on {host}:{port} ({error.strerror or error}). Stop what holds "
+                "the port or choose another with --port; --host takes an IPv4 address or name."
+            ) from error
+        return listener
+
+    def _announce(
+        self, host: str, port: int, console_workers: int, password: str | None, api_url: str
+    ) -> None:
         processes = f"{console_workers} processes" if console_workers > 1 else "1 process"
         login = password or f"(password set earlier; in {self._password_path()})"
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nBCTRL Console  http://{host}:{port}/  ({processes})\n"
                 f"  sign in as    admin / {login}\n"
-                f"BCTRL API      {env['BCTRL_API_URL']}  (docs: {env['BCTRL_API_URL']}/docs)\n"
+                f"BCTRL API      {api_url}  (docs: {api_url}/docs)\n"
                 "Press Ctrl-C to stop both.\n"
             )
         )
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        self.stderr.write("A child process exited; stopping the rest.")
-        stop()
 
     def _spawn(
         self, argv: list[str], env: dict[str, str], pass_fds: tuple[int, ...] = ()
