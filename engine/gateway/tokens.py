@@ -17,16 +17,10 @@ from uuid import UUID
 from django.conf import settings
 from django.core import signing
 
+from engine.live.tokens import TokenRefused  # the same refusal as an embed token's (a salt of its own)
+
 SALT = "engine.cdp"  # a live-view or recording token can never open a CDP connection, nor the reverse
 MAX_TOKEN_CHARS = 2000
-
-
-class TokenRefused(Exception):
-    """A token that opens nothing: `expired`, or `invalid` (tampered, foreign, of another kind)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
