@@ -203,12 +203,14 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # a database that does not answer fails a request (and /readyz) in seconds, not minutes
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
-    def _private_database(sender: object, connection: Any, **kwargs: object) -> None:
-        # SQLite makes the file 0644 when it first connects; its journal files take its mode.
-        if connection.vendor == "sqlite":
-            _private(Path(str(connection.settings_dict["NAME"])))
 
-    connection_created.connect(_private_database)
+def _private_database(sender: object, connection: Any, **kwargs: object) -> None:
+    # SQLite makes the file 0644 when it first connects; its journal files take its mode.
+    if connection.vendor == "sqlite":
+        _private(Path(str(connection.settings_dict["NAME"])))
+
+
+connection_created.connect(_private_database)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 # Redis, when set, is shared by every console process: the channel layer and the cache (the

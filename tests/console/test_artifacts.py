@@ -68,7 +68,7 @@ def test_an_empty_workspace_says_how_artifacts_are_made(viewer_client: Client, w
     assert "No artifacts yet" in body
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 async def test_it_serves_a_screenshot_inline(vera: User, live) -> None:
     _, screenshot, _ = live
     status, headers, body = await _get(vera, f"/artifacts/{screenshot['id']}/content/")
@@ -77,7 +77,7 @@ async def test_it_serves_a_screenshot_inline(vera: User, live) -> None:
     assert body.startswith(b"\x89PNG")
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 async def test_it_serves_a_pdf_as_an_attachment(vera: User, live) -> None:
     _, _, pdf = live
     status, headers, body = await _get(vera, f"/artifacts/{pdf['id']}/content/")
@@ -87,7 +87,7 @@ async def test_it_serves_a_pdf_as_an_attachment(vera: User, live) -> None:
     assert body.startswith(b"%PDF")
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 async def test_a_missing_artifact_is_a_clear_404(vera: User) -> None:
     status, _, body = await _get(vera, f"/artifacts/{uuid.uuid4()}/content/")
     assert status == 404

@@ -95,7 +95,7 @@ def test_it_shows_a_failing_step_and_stops_there(
     assert "A step failed" in body
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 async def test_it_shows_a_screenshot_inline_served_by_the_console(
     oscar, live: LiveRuntime, site: served.TestSite
 ) -> None:

@@ -8,6 +8,7 @@ extension's direct mode amounts to) must reach nothing but that runtime's proxy,
 inside a live runtime's namespaces as its uid must find none of the files it is not given.
 """
 
+import concurrent.futures
 import contextlib
 import os
 import signal
@@ -87,28 +88,35 @@ def test_a_browser_with_its_proxy_turned_off_reaches_nothing_but_the_proxy(
         environment = {"PATH": os.environ["PATH"]} | jailed.environment(
             namespace, lease.uid, tmp_path, [tmp_path], []
         )
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                str(user_data),
-                executable_path=jailed.executable,
-                args=[a for a in chromium.FLAGS if a != "--no-sandbox"] + ["--no-proxy-server"],
-                chromium_sandbox=True,
-                env=environment,
-                headless=True,
-            )
-            page = context.pages[0]
-            for target in (f"{loopback_site.url}/index.html", f"http://127.0.0.1:{engine.port}/healthz"):
-                with pytest.raises(PlaywrightError, match="ERR_CONNECTION_REFUSED"):
-                    page.goto(target, timeout=10_000)
-            # Only the runtime's proxy answers in there.
-            probe = context.new_page()
-            answered = {
-                port: probe.evaluate(
-                    f"fetch('http://127.0.0.1:{port}/', {{mode: 'no-cors'}}).then(() => true, () => false)"
+
+        def attack() -> dict[str, bool]:
+            # a thread of its own: the session's sync Playwright holds the main thread's loop
+            with sync_playwright() as playwright:
+                context = playwright.chromium.launch_persistent_context(
+                    str(user_data),
+                    executable_path=jailed.executable,
+                    args=[a for a in chromium.FLAGS if a != "--no-sandbox"] + ["--no-proxy-server"],
+                    chromium_sandbox=True,
+                    env=environment,
+                    headless=True,
                 )
-                for port in (proxy_port, loopback_site.server.server_address[1], engine.port)
-            }
-            context.close()
+                page = context.pages[0]
+                for target in (f"{loopback_site.url}/index.html", f"http://127.0.0.1:{engine.port}/healthz"):
+                    with pytest.raises(PlaywrightError, match="ERR_CONNECTION_REFUSED"):
+                        page.goto(target, timeout=10_000)
+                # Only the runtime's proxy answers in there.
+                probe = context.new_page()
+                answered = {
+                    port: probe.evaluate(
+                        f"fetch('http://127.0.0.1:{port}/', {{mode: 'no-cors'}}).then(() => true, () => false)"
+                    )
+                    for port in (proxy_port, loopback_site.server.server_address[1], engine.port)
+                }
+                context.close()
+            return answered
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            answered = pool.submit(attack).result()
     finally:
         os.close(descriptor)
         lease.release()
