@@ -136,22 +136,24 @@
   // Focus stays where the user acted: a button htmx disables while its request runs (Run steps),
   // or an element a swap replaces by one of the same id, would otherwise leave the focus on the
   // page itself. Only right after a request of the user's, never for a live update.
-  var acted = null;
+  // A live update's request while the user's own runs (the timeline, the live view) changes nothing.
+  var acted = null, actedBy = null;
   document.addEventListener("htmx:beforeRequest", function (event) {
     var active = document.activeElement, elt = event.detail.elt;
     // the user's own act: the focused element made the request, or is inside (or is the submitter of) what did
     var mine = active && active !== document.body && elt && (elt === active || elt.contains(active) || active.form === elt);
-    acted = mine ? active : null;
+    if (mine) { acted = active; actedBy = elt; }
   });
   function keepFocus() {
     if (!acted || (document.activeElement && document.activeElement !== document.body)) return;
     var target = acted.isConnected ? acted : (acted.id && document.getElementById(acted.id));
     if (target && !target.disabled) target.focus({ preventScroll: true });
   }
-  document.addEventListener("htmx:afterRequest", function () {
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (!acted || event.detail.elt !== actedBy) return;
     var mine = acted;
     setTimeout(keepFocus, 0);
-    setTimeout(function () { keepFocus(); if (acted === mine) acted = null; }, 100);  // after the swap settled
+    setTimeout(function () { keepFocus(); if (acted === mine) { acted = null; actedBy = null; } }, 100);  // after the swap settled
   });
   document.addEventListener("htmx:afterSettle", keepFocus);
 
