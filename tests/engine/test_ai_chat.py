@@ -4,15 +4,14 @@ Waits are recorded by an injected sleep, so the tests check what the client aske
 (what `Retry-After` said), never how long anything took.
 """
 
-import asyncio
 import email.utils
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from engine.ai.chat import ChatRequest, ChatResponse, ModelAuth, ModelClient, ModelError, Tool, gemini_schema
+from tests.support.loops import run_in_own_loop
 
 KEY = "sk-chat-test-0123456789"
 AUTH = ModelAuth(provider="openai", api_key=KEY, base_url="http://model.test/v1", model="m", source="inline")
@@ -135,8 +134,7 @@ def _complete(client: ModelClient) -> ChatResponse:
         async with client:
             return await client.complete(REQUEST)
 
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, complete()).result()
+    return run_in_own_loop(complete())
 
 
 def test_gemini_parameters_keep_only_the_openapi_subset() -> None:

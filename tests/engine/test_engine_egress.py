@@ -6,12 +6,10 @@ would answer with a secret. A refused `baseUrl` must fail with `navigation.block
 connection is opened, so the listener sees none, and nothing it could have said comes back.
 """
 
-import asyncio
 import ipaddress
 import socket
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -19,6 +17,7 @@ import pytest
 from engine.egress.outbound import Refused, judged_transport
 from engine.egress.policy import EgressPolicy, IpAddress
 from tests.engine.conftest import AgentWorkspace
+from tests.support.loops import run_in_own_loop
 from tests.support.model_server import ModelServer, tool
 
 SECRET = b"PRIVATE-SERVICE-SECRET"
@@ -206,8 +205,7 @@ def _get(transport: httpx.AsyncBaseTransport, url: str) -> httpx.Response:
         async with httpx.AsyncClient(transport=transport) as client:
             return await client.get(url)
 
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, get()).result()
+    return run_in_own_loop(get())
 
 
 def test_the_transport_connects_to_the_address_it_judged_and_keeps_the_name(

@@ -8,7 +8,6 @@ extension's direct mode amounts to) must reach nothing but that runtime's proxy,
 inside a live runtime's namespaces as its uid must find none of the files it is not given.
 """
 
-import concurrent.futures
 import contextlib
 import os
 import signal
@@ -26,6 +25,7 @@ from engine.egress import launcher
 from engine.egress.netns import NetNamespace
 from engine.runtimes import chromium
 from tests.support.engine_process import ROOT, EngineProcess, browser_pid, chromium_pids_under, eventually
+from tests.support.loops import in_own_thread
 from tests.support.site import TestSite as Site
 
 
@@ -115,8 +115,7 @@ def test_a_browser_with_its_proxy_turned_off_reaches_nothing_but_the_proxy(
                 context.close()
             return answered
 
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            answered = pool.submit(attack).result()
+        answered = in_own_thread(attack)
     finally:
         os.close(descriptor)
         lease.release()

@@ -7,7 +7,6 @@ its own that a stream reader on either process sees once, in order, none skipped
 """
 
 import asyncio
-import concurrent.futures
 import contextlib
 import threading
 import uuid
@@ -19,6 +18,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.support.engine_process import EngineProcess
+from tests.support.loops import run_in_own_loop
 from tests.support.postgres_server import PostgresServer
 from tests.support.updates import newest_update
 
@@ -107,9 +107,7 @@ def test_it_makes_one_workspace_per_key_and_numbers_every_update_once(engines: l
     prefix = f"twice-{uuid.uuid4().hex[:8]}"
     with engines[0].client() as api:
         start = newest_update(api)
-    # a thread of its own: the session's sync Playwright holds the main thread's loop
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        answers, seen = pool.submit(asyncio.run, _scenario(engines, start, prefix)).result()
+    answers, seen = run_in_own_loop(_scenario(engines, start, prefix))
 
     for first, second in answers:  # one answer per key, whichever engine gave it
         assert (first.status_code, second.status_code) == (201, 201), (first.text, second.text)
