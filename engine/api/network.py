@@ -3,6 +3,12 @@
 The bytes are the page's, from any site it visited: they are served as an attachment that no
 browser renders or runs (`Content-Security-Policy: sandbox`, `nosniff`), with the content type
 the response had.
+
+A body kept after a vault secret was typed into the run (`bodyWithheld: "vault"` on its
+`network.finished`, engine/runtimes/network.py) is served only to callers with raw-read rights
+(an admin key, or the run's vault mount `allowRawReads`: engine/runtimes/seal.py); anyone else is
+answered 403 `vault.sealed`. Served, it carries `X-BCTRL-Body-Withheld: vault`, so a client that
+shows it to others (the console's request drawer) can apply the same rule to its own users.
 """
 
 from typing import Annotated
@@ -17,7 +23,7 @@ from engine.api.auth import READ
 from engine.api.common import RuntimeId
 from engine.api.runtimes import get_run
 from engine.errors import ApiError
-from engine.runtimes import network
+from engine.runtimes import network, seal
 
 router = Router(tags=["network"])
 
@@ -53,8 +59,20 @@ async def body(request: HttpRequest, runtime_id: RuntimeId, request_id: RequestI
             "`network.finished` says `bodyKept` per request.",
             {"requestId": request_id[:40]},
         )
-    content_type, content = kept
+    content_type, content, withheld = kept
+    if withheld and not seal.raw_reads(request.auth.scope == "admin", runtime.mounts):  # type: ignore[attr-defined]
+        raise ApiError(
+            403,
+            "vault.sealed",
+            f"The body of request '{request_id[:40]}' is withheld: a vault secret was typed into runtime "
+            f"{runtime.id} before it arrived, and a site may echo what was typed. It is served only with "
+            "raw-read rights (an admin key, or allowRawReads in the runtime's vault mount); the request's "
+            "URL, status, headers and timings stay in its events.",
+            {"requestId": request_id[:40], "bodyWithheld": withheld},
+        )
     response = HttpResponse(content, content_type=content_type)
+    if withheld:
+        response["X-BCTRL-Body-Withheld"] = withheld
     response["Content-Disposition"] = f'attachment; filename="{request_id}.body"'
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response["X-Content-Type-Options"] = "nosniff"
@@ -62,11 +80,10 @@ async def body(request: HttpRequest, runtime_id: RuntimeId, request_id: RequestI
     return response
 
 
-def _read(runtime_id: UUID, request_id: str) -> tuple[str, bytes] | None:
+def _read(runtime_id: UUID, request_id: str) -> tuple[str, bytes, str | None] | None:
     found = network.read_body(runtime_id, request_id)
     if found is None:
         return None
-    content_type, path, offset = found
-    with open(path, "rb") as file:
-        file.seek(offset)
-        return content_type, file.read()
+    with open(found.path, "rb") as file:
+        file.seek(found.offset)
+        return found.content_type, file.read(), found.withheld

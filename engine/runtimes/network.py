@@ -17,6 +17,14 @@ PENDING_MAX waiting) gets `network.finished` with its timing only (`detailsSkipp
 ENGINE_NETWORK_BODY_MAX_BYTES is written to `paths.network_dir(runtime)/<requestId>` (a JSON
 header line, then the bytes), at most ENGINE_NETWORK_BODIES_MAX_BYTES per run; bodies are deleted
 ENGINE_NETWORK_RETENTION_SECONDS after the run ended (`expire_due`), the events stay with the run.
+
+Use without read (engine/runtimes/seal.py): once a vault secret was typed into the runtime, every
+body kept afterwards (read from the browser after the fill began) is marked withheld in its file's
+header line (`"withheld": "vault"`, so the mark lasts as long as the body, engine restarts
+included) and the body route serves it only to callers with raw-read rights; every
+`network.finished` from then on says `bodyWithheld: "vault"`. Every kept body has the filled
+secrets' literal values replaced by "[secret]" (`Seal.redact_bytes`), as events have them.
+Request bodies are never kept (only their size).
 """
 
 import asyncio
@@ -29,7 +37,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
@@ -40,6 +48,7 @@ from playwright.async_api import Request, Response
 
 from engine import paths
 from engine.models import Runtime
+from engine.runtimes.seal import WITHHELD, Seal
 
 logger = logging.getLogger("engine.runtimes")
 
@@ -129,9 +138,10 @@ def mime_type(headers: dict[str, str]) -> str:
 class NetworkCapture:
     """One runtime's network events and kept bodies. `emit(type, data)` is the session's."""
 
-    def __init__(self, runtime_id: UUID, emit: Callable[[str, dict[str, Any]], None]) -> None:
+    def __init__(self, runtime_id: UUID, emit: Callable[[str, dict[str, Any]], None], seal: Seal) -> None:
         self.runtime_id = runtime_id
         self.emit = emit
+        self.seal = seal  # the runtime's use-without-read rules: filled secrets, withheld bodies
         self.directory = paths.network_dir(runtime_id)
         self.body_bytes = 0
         self._headroom = asyncio.Semaphore(HEADROOM)
@@ -178,7 +188,7 @@ class NetworkCapture:
         if len(self._tasks) >= PENDING_MAX:
             timing = request.timing
             data = {**ids, "startedAt": timing.get("startTime"), "timing": har_timing(timing)}
-            self.emit("network.finished", {**data, "bodyKept": False, "detailsSkipped": True})
+            self.emit("network.finished", self._withheld({**data, "bodyKept": False, "detailsSkipped": True}))
             return
         self._spawn(self._finished(request, ids))
 
@@ -216,7 +226,13 @@ class NetworkCapture:
             if cut_sent or cut_received:
                 data["headersTruncated"] = True
             data.update(await self._keep_body(ids["requestId"], response, received, data["encodedBodySize"]))
-            self.emit("network.finished", data)
+            self.emit("network.finished", self._withheld(data))
+
+    def _withheld(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A `network.finished` after a fill says so (a body kept for it is withheld: `_keep_body`)."""
+        if self.seal.filled:
+            data["bodyWithheld"] = WITHHELD
+        return data
 
     async def _keep_body(
         self, request_id: str, response: Response, headers: dict[str, str], encoded_size: int
@@ -238,8 +254,13 @@ class NetworkCapture:
             body = await response.body()
         except PlaywrightError:
             return unknown  # a redirect, or the browser already let the body go
-        kept = body[: min(limit, settings.NETWORK_BODIES_MAX_BYTES - self.body_bytes)]
-        header = {"contentType": headers.get("content-type", "")[:300], "size": len(body)}
+        # Asked after the body arrived: a body read before the first fill began cannot hold a secret.
+        withheld = self.seal.filled
+        redacted = self.seal.redact_bytes(body)
+        kept = redacted[: min(limit, settings.NETWORK_BODIES_MAX_BYTES - self.body_bytes)]
+        header: dict[str, Any] = {"contentType": headers.get("content-type", "")[:300], "size": len(body)}
+        if withheld:
+            header["withheld"] = WITHHELD
         try:
             await sync_to_async(self._write, thread_sensitive=False)(request_id, header, kept)
         except OSError:
@@ -247,8 +268,10 @@ class NetworkCapture:
             return {"bodyKept": False, "bodySize": len(body)}
         self.body_bytes += len(kept)
         out: dict[str, Any] = {"bodyKept": True, "bodySize": len(body)}
-        if len(kept) < len(body):
+        if len(kept) < len(redacted):
             out["bodyTruncated"] = True
+        if withheld:
+            out["bodyWithheld"] = WITHHELD
         return out
 
     def _write(self, request_id: str, header: dict[str, Any], body: bytes) -> None:
@@ -278,8 +301,15 @@ class NetworkCapture:
 # ---- reading and expiring kept bodies ----------------------------------------------------------
 
 
-def read_body(runtime_id: UUID, request_id: str) -> tuple[str, Path, int] | None:
-    """A kept body: (content type, file, offset of the bytes), or None."""
+class KeptBody(NamedTuple):
+    content_type: str
+    path: Path
+    offset: int  # of the bytes, past the header line
+    withheld: str | None  # WITHHELD: only for callers with raw-read rights (seal.py)
+
+
+def read_body(runtime_id: UUID, request_id: str) -> KeptBody | None:
+    """A kept body, or None."""
     if not REQUEST_ID.match(request_id):
         return None
     path = paths.network_dir(runtime_id) / request_id
@@ -295,7 +325,8 @@ def read_body(runtime_id: UUID, request_id: str) -> tuple[str, Path, int] | None
     content_type = str(header.get("contentType") or "")
     if not content_type or any(ord(c) < 0x20 or ord(c) > 0x7E for c in content_type):
         content_type = "application/octet-stream"
-    return content_type, path, len(line)
+    withheld = header.get("withheld")
+    return KeptBody(content_type, path, len(line), str(withheld) if withheld else None)
 
 
 async def expire_due() -> int:

@@ -22,7 +22,14 @@ browser; so a check always sees the documents shown at that moment. When the bro
 say, the checks fail closed (tainted / sealed).
 
 The values filled are also kept (in this process's memory, for the runtime's life) so that
-`redact` can replace them in anything the runtime reports: events, step results, tab titles.
+`redact` can replace them in anything the runtime reports: events, step results, tab titles, and
+(`redact_bytes`) the response bodies the network capture keeps.
+
+- **withheld bodies:** from the first fill on (`filled`), every response body the runtime keeps
+  afterwards is withheld (`WITHHELD`) from callers without raw-read rights (`raw_reads`): a site
+  may echo what was typed (a login's answer page, a JSON echo), on any page of the runtime, in any
+  later response, so the rule is per runtime and lasts the run (engine/runtimes/network.py keeps
+  the mark with the body, on disk, so it outlives this process).
 
 API (one `Seal` per runtime session, `session.seal`):
 - `await seal.taint(page, reason)`, or `async with seal.scripting(page, reason):` around a call
@@ -34,6 +41,9 @@ API (one `Seal` per runtime session, `session.seal`):
 - `await seal.sealed()` → the reason, or None; `await seal.masks(page)` → the selectors of
   filled fields in the document `page` shows (screenshots paint over them);
 - `seal.redact(value)` → value with every filled secret replaced by "[secret]";
+  `seal.redact_bytes(data)` the same for bytes (their UTF-8 form);
+- `seal.filled`: whether a secret was ever typed into this runtime (bodies kept from then on are
+  withheld); `raw_reads(admin, mounts)`: whether a caller may read what the vault filled;
 - `await seal.page_of(pages, target_id)`: the Playwright page of a CDP target id.
 """
 
@@ -53,6 +63,12 @@ logger = logging.getLogger("engine.runtimes")
 SECRET_ATTRIBUTE = "data-bctrl-secret"  # noqa: S105 (an attribute name, not a secret)
 MIN_REDACTED_LENGTH = 4  # shorter values would blank unrelated text; such secrets are weak anyway
 REDACTED = "[secret]"
+WITHHELD = "vault"  # `bodyWithheld` of a network entry whose body is kept from callers without raw reads
+
+
+def raw_reads(admin: bool, mounts: dict[str, Any] | None) -> bool:
+    """Raw-read rights: an admin key, or a runtime whose vault mount has `allowRawReads`."""
+    return admin or bool(((mounts or {}).get("vault") or {}).get("allowRawReads"))
 
 
 class Unknown(Exception):
@@ -76,6 +92,7 @@ class Seal:
         self._sealed: weakref.WeakKeyDictionary[Page, _Marks] = weakref.WeakKeyDictionary()
         self._runtime_taint: str | None = None
         self._secrets: set[str] = set()
+        self.filled = False  # a secret was typed into this runtime (set before the first key stroke)
 
     # ---- which document a page shows ------------------------------------------------------
 
@@ -150,6 +167,7 @@ class Seal:
 
     async def seal(self, page: Page, selectors: list[str], values: list[str], reason: str) -> None:
         """Mark the document `page` shows as holding secrets (call before and after typing them)."""
+        self.filled = True
         self._secrets.update(v for v in values if v and len(v) >= MIN_REDACTED_LENGTH)
         marks = self._sealed.setdefault(page, _Marks(reason))
         marks.reason = reason
@@ -208,3 +226,9 @@ class Seal:
         if isinstance(value, list | tuple):
             return [self.redact(v) for v in value]
         return value
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        """`data` with the UTF-8 form of every secret filled into this runtime replaced."""
+        for secret in self._secrets:
+            data = data.replace(secret.encode(), REDACTED.encode())
+        return data

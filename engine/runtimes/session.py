@@ -100,7 +100,6 @@ class RuntimeSession:
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._request_numbers: weakref.WeakKeyDictionary[Request, str] = weakref.WeakKeyDictionary()
         self._request_counter = 0
-        self.network = NetworkCapture(runtime.id, self.emit)
         self.proxy: EgressProxy | None = None
         self._leaving: set[asyncio.Task[None]] = set()
         # Refusals of the egress policy, newest last; navigation steps look for theirs here.
@@ -108,6 +107,7 @@ class RuntimeSession:
         self.refusal_count = 0
         # Use without read: scripted and filled documents, and the secrets to redact (seal.py).
         self.seal = Seal()
+        self.network = NetworkCapture(runtime.id, self.emit, self.seal)
 
     # ---- events -------------------------------------------------------------------------
 

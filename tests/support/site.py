@@ -5,9 +5,12 @@ object with a `Set-Cookie` (SECRET_COOKIE), `/text?bytes=<n>` answers n bytes of
 `/bytes?n=<count>` is a download of that many zero bytes (streamed, for size limits); every
 request path is recorded in `requests` (a "private" site on 127.0.0.2 proves that nothing
 reached it). A POST (a form a page submits) is recorded in `posts` as (path, body) and answered
-with a "Welcome" page.
+with a "Welcome" page; `POST /echo` answers a page showing the form's fields (and the page then
+POSTs what it shows to `/echo.json`, which answers it back as JSON): a site that echoes a password.
 """
 
+import html
+import json
 import threading
 from collections.abc import Sequence
 from functools import partial
@@ -33,6 +36,12 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.requests.append(self.path)
         self.posts.append((self.path, body))
+        if self.path == "/echo":
+            self._answer(_echo_page(body), "text/html; charset=utf-8")
+            return
+        if self.path == "/echo.json":
+            self._answer(json.dumps({"echo": body.decode(errors="replace")}).encode(), "application/json")
+            return
         page = b'<!doctype html><html><head><title>Welcome</title></head><body><h1 id="welcome">Welcome</h1></body></html>'
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
@@ -87,6 +96,22 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def _echo_page(form: bytes) -> bytes:
+    fields = "".join(
+        f"<li>{html.escape(name)}: <span class=value>{html.escape(value)}</span></li>"
+        for name, [value, *_] in parse_qs(form.decode(errors="replace")).items()
+    )
+    script = (
+        "const shown = [...document.querySelectorAll('.value')].map(e => e.textContent).join(' ');"
+        "fetch('/echo.json', {method: 'POST', body: shown}).then(r => r.json())"
+        ".then(() => { document.querySelector('#fetched').textContent = 'done'; });"
+    )
+    return (
+        f"<!doctype html><html><head><title>Echo</title></head><body><ul>{fields}</ul>"
+        f"<p id=fetched></p><script>{script}</script></body></html>"
+    ).encode()
 
 
 class TestSite:
