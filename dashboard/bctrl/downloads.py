@@ -21,6 +21,8 @@ class Download:
     content_length: str | None
     filename: str | None
     chunks: AsyncIterator[bytes]
+    # A kept response body the engine withholds from callers without raw-read rights ("vault")
+    withheld: str | None = None
 
 
 async def open_download(
@@ -52,6 +54,7 @@ async def open_download(
         content_length=response.headers.get("Content-Length"),
         filename=_filename(response.headers.get("Content-Disposition", "")),
         chunks=chunks(),
+        withheld=response.headers.get("X-BCTRL-Body-Withheld"),
     )
 
 

@@ -8,7 +8,9 @@ initiator and the timing phases Chromium reported. Pages are the navigations of 
 starts with its main document), and downloads are marked on their request's entry (`_download`),
 or are an entry of their own when the download had no request event. What an event does not carry
 is written as the spec says for unknown values (-1, empty lists), so the file is valid and honest.
-Response bodies are not inlined: the inspector fetches a kept one on demand.
+Response bodies are not inlined: the inspector fetches a kept one on demand. An entry whose body
+the engine withholds (`bodyWithheld`: a vault secret was typed into the run before it) says so in
+its comment.
 """
 
 from collections.abc import Iterable
@@ -34,6 +36,10 @@ EVENT_TYPES = [
 PHASES = ("blocked", "dns", "connect", "send", "wait", "receive")  # `ssl` is part of `connect`
 PROTOCOLS = {"h2": "HTTP/2", "h3": "HTTP/3", "http/1.0": "HTTP/1.0", "http/1.1": "HTTP/1.1"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+WITHHELD_NOTE = (
+    "response body withheld: a vault secret was typed into this run before it arrived "
+    "(the engine serves it only with raw-read rights)"
+)
 
 
 def _iso(moment: datetime | None) -> str:
@@ -240,10 +246,16 @@ def _add_extras(entry: dict[str, Any], request: _Request, body_size: float, enco
         }
     if answer.get("fromCache"):
         entry["_fromCache"] = "disk"
+    notes = []
     if request.failed is not None:
         error = str(request.failed.get("errorText") or "failed")
         entry["response"]["_error"] = error
-        entry["comment"] = f"failed: {error}"
+        notes.append(f"failed: {error}")
+    if (request.finished or {}).get("bodyWithheld"):
+        entry["_bodyWithheld"] = str(request.finished["bodyWithheld"])  # type: ignore[index]
+        notes.append(WITHHELD_NOTE)
+    if notes:
+        entry["comment"] = "; ".join(notes)
 
 
 def _address(remote: str) -> str:

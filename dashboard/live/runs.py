@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
 
-from dashboard.accounts.roles import role_required
+from dashboard.accounts.roles import has_role_async, role_required
 from dashboard.audit.models import AuditEntry
 from dashboard.bctrl import artifacts as artifacts_api
 from dashboard.bctrl import events as events_api
@@ -331,8 +331,15 @@ async def _request_drawer(request: HtmxHttpRequest, run: Run, request_id: str) -
         runtime = await settle(run.runtime())
         runtime_id = runtime.id if isinstance(runtime, runtimes_api.Runtime) else ""
     body_url = reverse("run_request_body", args=[runtime_id, request_id]) if runtime_id else ""
-    context.update(details(events), body_url=body_url)
+    context.update(details(events), body_url=body_url, may_read_withheld=await _may_read_withheld(request))
     return render_page(request, f"{TEMPLATE}#request_drawer", context)
+
+
+async def _may_read_withheld(request: HtmxHttpRequest) -> bool:
+    """A body the engine withholds after a vault fill (`bodyWithheld`) is the console's to show only
+    to its admins: its key reads it (an admin key), its viewers and operators may not (as the
+    engine refuses a read or operator key; see use without read in docs/api.md)."""
+    return await has_role_async(request.user, "admin")
 
 
 async def _scan_for_request(run: Run, request_id: str) -> list[events_api.Event]:
@@ -381,6 +388,7 @@ def details(events: list[events_api.Event]) -> dict[str, Any]:
         "failed_text": failed.event_data.get("errorText", "failed") if failed else "",
         "initiator": data.get("initiator") if isinstance(data.get("initiator"), dict) else None,
         "body_kept": bool(finished and finished.event_data.get("bodyKept")),
+        "body_withheld": bool(finished and finished.event_data.get("bodyWithheld")),
         "found": bool(events),
     }
 
@@ -415,6 +423,10 @@ async def run_request_body(request: HtmxHttpRequest, runtime_id: str, request_id
     except BctrlError as error:
         context["body_error"] = error
         return render_page(request, f"{TEMPLATE}#response_body", context, status=error_status(error))
+    if body.withheld and not await _may_read_withheld(request):
+        await body.chunks.aclose()  # type: ignore[attr-defined]
+        context["withheld"] = True
+        return render_page(request, f"{TEMPLATE}#response_body", context, status=403)
     shown, truncated = await _read_some(body, BODY_SHOWN)
     context.update(
         text=shown.decode(_charset(body.content_type), errors="replace"),
