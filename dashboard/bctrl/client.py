@@ -200,10 +200,11 @@ class BctrlClient:
     async def _error_of(self, method: str, path: str, response: httpx.Response) -> BctrlError:
         """The response's error, saying whether the API simply does not offer the route."""
         error = _error_from(response)
+        # a 5xx write may have been done, unless the API refused it outright (busy, or at a capacity)
         error.maybe_done = (
             method not in IDEMPOTENT_METHODS
             and response.status_code >= 500
-            and (error.code != BUSY and response.status_code != 501)
+            and (error.code != BUSY and response.status_code != 501 and not error.capacity_limit)
         )
         if response.status_code in NOT_OFFERED_STATUSES:
             error.not_offered = await self._not_offered(method, path, error)

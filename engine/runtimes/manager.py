@@ -380,17 +380,19 @@ class RuntimeManager:
         logger.warning("Runtime %s: the browser did not start: %s", runtime.id, exc)
         if session.proxy is not None:
             await session.proxy.close()
-        event_log.emit(
-            session.tail, "runtime.failed", {"code": "runtime.launch_failed", "message": str(exc)[:500]}
-        )
-        await self._mark_ended(
-            runtime, "failed", "runtime.launch_failed", f"Chromium did not start: {_first_line(exc)}"
-        )
-        return ApiError(
-            503,
-            "runtime.launch_failed",
-            f"The browser did not start: {_first_line(exc)}. Check CHROMIUM_PATH and the engine log.",
-        )
+        if isinstance(exc, launcher.NoFreeUid):
+            error = _no_free_uid(exc)
+            ended = error.message
+        else:
+            error = ApiError(
+                503,
+                "runtime.launch_failed",
+                f"The browser did not start: {_first_line(exc)}. Check CHROMIUM_PATH and the engine log.",
+            )
+            ended = f"Chromium did not start: {_first_line(exc)}"
+        event_log.emit(session.tail, "runtime.failed", {"code": error.code, "message": str(exc)[:500]})
+        await self._mark_ended(runtime, "failed", error.code, ended)
+        return error
 
     async def _go_live(
         self,
@@ -707,6 +709,18 @@ def _close_reason(status: str, code: str, reason: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def _no_free_uid(exc: launcher.NoFreeUid) -> ApiError:
+    """A launch refused for want of a browser uid: a capacity of the host, not a broken Chromium."""
+    return ApiError(
+        503,
+        "runtime.capacity_exhausted",
+        f"Every browser uid this engine may run a runtime as is in use ({exc.base}..{exc.base + exc.count - 1}, "
+        f"ENGINE_BROWSER_UID_COUNT={exc.count}, shared by the engines of this host): stop a runtime, or ask "
+        "the engine's admin to raise ENGINE_BROWSER_UID_COUNT.",
+        {"limit": "ENGINE_BROWSER_UID_COUNT", "browserUidCount": exc.count},
+    )
 
 
 def _make_dirs(lease: launcher.Lease | None, *dirs: Path) -> None:
