@@ -1,9 +1,10 @@
 """The runtime manager: one Chromium per runtime, owned by exactly this process.
 
-- One Playwright driver per process, started with the engine; one persistent context (its own
-  Chromium) per runtime. Ephemeral runtimes use a scratch user-data dir under the runtime's
-  scratch dir (deleted on stop), profiles their persistent dir; both live under VAR_DIR, which
-  is also how tests find a runtime's Chromium processes.
+- One Playwright driver per process, started with the engine; one Chromium per runtime, started
+  by the engine itself (engine/cdp/browser.py), its profile the browser's default context.
+  Ephemeral runtimes use a scratch user-data dir under the runtime's scratch dir (deleted on
+  stop), profiles their persistent dir; both live under VAR_DIR, which is also how tests find a
+  runtime's Chromium processes.
 - A runtime row is inserted `active` *before* the browser launches: the partial unique
   constraints (alias, profile) are the race-free lock; a launch that fails marks it `failed`.
 - The end of a runtime (stop, idle, crash, engine shutdown) is one coroutine run once as a task,
