@@ -27,7 +27,7 @@ def _daphne_keeps_multipart_bodies_unparsed() -> None:
 
     daphne's request class keeps twisted.web's default `parsePOSTFormSubmission=True`, so Twisted
     reads a whole multipart upload into memory and parses it with the `email` package (about 13x
-    its size: a 120 MB upload grew the console by 1.7 GB, bench/console_upload_memory.py) into
+    its size: a 120 MB upload grows the console by 1.7 GB, bench/console_upload_memory.py) into
     `request.args`, which daphne never reads: the ASGI app gets the raw body and Django parses it
     to disk itself. Twisted issue #5511 tracks the parsing; daphne looks the class up by name
     when it builds each connection, so replacing it here covers every request it serves.

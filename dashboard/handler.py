@@ -11,7 +11,7 @@ This handler keeps the guarantee and drops the cost: each request borrows a one-
 from a pool for its whole duration (never shared by two requests at once) and gives it back at the
 end. A thread therefore serves requests one after another, as a thread of a WSGI server does: its
 database connection is closed or kept at the end of each request by Django's own
-`request_finished` handling (CONN_MAX_AGE), as before. A sync call a cancelled request left
+`request_finished` handling (CONN_MAX_AGE). A sync call a cancelled request left
 running finishes before the next borrower's first call starts (one thread, in order).
 """
 

@@ -21,12 +21,11 @@ class EngineHandler(ASGIHandler):
     """Django's ASGI handler, with every request's ORM work on one shared thread.
 
     Django runs each request in a ThreadSensitiveContext of its own: the first ORM call of every
-    request starts a new thread, which opens a new database connection, and the request's other
-    calls hop to it. Under load that was most of the engine's time (profiled at 200 clients: a
-    thread and a connection per request, each request waiting for its own thread to start).
-    Without it, every async ORM call of the process runs on asgiref's one shared thread, with its
+    request starts a new thread, which opens a new database connection. Under load that costs
+    most of the engine's time (profiled at 200 clients: each request waits for its own thread to
+    start). Here every async ORM call of the process runs on asgiref's one shared thread, with its
     one persistent connection (SQLite takes one writer at a time anyway; reads are short). The
-    per-request signal receivers that would hop to it are moved off the request path
+    per-request signal receivers that would hop to it are kept off the request path
     (engine/apps.py).
     """
 

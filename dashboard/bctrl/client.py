@@ -46,11 +46,10 @@ class BctrlClient:
         self.backoff = backoff
         self.timeout = timeout
         # Calls beyond this wait here, not in httpcore's pool: each time a call joins or leaves it,
-        # the pool rescans every queued call against every connection (and each connection against
-        # all the others), so 50 users' overviews, hundreds of calls at once, made the console
-        # spend most of its CPU in that scan, and pages got slower the more users there were
-        # (bench/load.py, the console rows). A few connections kept busy serve loopback as fast;
-        # 16 still overlap a far API's latency (16 calls per round trip, per process).
+        # the pool rescans every queued call against every connection, so with hundreds of calls
+        # at once (50 users' overviews) the console would spend most of its CPU in that scan
+        # (bench/load.py, the console rows). A few busy connections serve loopback as fast; 16
+        # still overlap a far API's latency (16 calls per round trip, per process).
         self._calls = asyncio.Semaphore(max_calls_in_flight)
         self._http = httpx.AsyncClient(
             base_url=self.base_url + "/",
@@ -200,10 +199,11 @@ class BctrlClient:
     async def _error_of(self, method: str, path: str, response: httpx.Response) -> BctrlError:
         """The response's error, saying whether the API simply does not offer the route."""
         error = _error_from(response)
+        # a 5xx write may have been done, unless the API refused it outright (busy, or at a capacity)
         error.maybe_done = (
             method not in IDEMPOTENT_METHODS
             and response.status_code >= 500
-            and (error.code != BUSY and response.status_code != 501)
+            and (error.code != BUSY and response.status_code != 501 and not error.capacity_limit)
         )
         if response.status_code in NOT_OFFERED_STATUSES:
             error.not_offered = await self._not_offered(method, path, error)

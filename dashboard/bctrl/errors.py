@@ -44,9 +44,9 @@ class BctrlError(Exception):
 
     @property
     def capacity_limit(self) -> str | None:
-        """The setting of a capacity limit that refused the call (`details.limit`: runtimes or waits
-        held at once), as opposed to a rate. Waiting alone does not free capacity."""
-        limit = self.details.get("limit") if self.status == 429 else None
+        """The setting of a capacity limit that refused the call (`details.limit`: runtimes, waits
+        or browser uids held at once), as opposed to a rate. Waiting alone does not free capacity."""
+        limit = self.details.get("limit") if self.status in (429, 503) else None
         return limit if isinstance(limit, str) and limit and limit != RATE_SETTING else None
 
     @property
@@ -83,10 +83,10 @@ class BctrlError(Exception):
         if self.status == 429 and not self.details.get("limit"):
             # an API that does not say which limit: its message may; both kinds are possible
             hint = "The API refused it for now: free what its message names, or wait a moment and retry."
-        if self.capacity_limit:
-            hint = f"It is a capacity limit ({self.capacity_limit}): waiting alone will not free it."
         if self.status >= 500:
             hint = "The API failed; retry, and if it persists check the engine's log."
+        if self.capacity_limit:
+            hint = f"It is a capacity limit ({self.capacity_limit}): waiting alone will not free it."
         if self.status == 504 or self.code == "request.timeout":
             hint = "The API did not answer in time; retry in a moment."
         if self.not_offered:

@@ -1,7 +1,7 @@
 """Live pages and regions: the updates feed, and the runtime page's live view, control and inspector.
 
 The runtime page (front/runtimes) includes `live/runtime.html`, whose regions load from here
-lazily, so the page itself renders as fast as before and a live part that fails fails alone.
+lazily, so the live parts never slow the page itself, and a live part that fails fails alone.
 """
 
 from datetime import UTC, datetime

@@ -36,8 +36,8 @@ BIND_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
 
 
 class StepOptions(Schema):
-    # An option the engine does not know is refused, not ignored: `{"timeout": 500}` used to
-    # pass unnoticed and the step waited the default 30 s.
+    # An option the engine does not know is refused, not ignored: a misspelt `{"timeout": 500}`
+    # would otherwise leave the step waiting the default 30 s unnoticed.
     model_config = ConfigDict(extra="forbid")
 
     timeoutMs: int | None = Field(default=None, ge=1, le=600_000, description="Default 30000.")

@@ -5,16 +5,11 @@ Django's ASGI handler reads a request's whole body (spooling it to a temporary f
 view or middleware runs, so a limit checked there comes after the bytes arrived. This guard
 answers first:
 
-- admission, from memory, before the body (see `Admission`): a request with a valid API key or a
-  valid embed token counts against ENGINE_MAX_REQUESTS_IN_FLIGHT (ENGINE_MAX_STREAMS_IN_FLIGHT
-  for long polls and streams, counted apart: they are meant to stay open); anything else (no
-  key, the viewer's assets, a path that is no route) counts against
-  ENGINE_MAX_UNAUTHENTICATED_IN_FLIGHT, so a crowd without keys can never take the capacity keyed
-  callers share. Past a limit: 503 `server.busy` with Retry-After at once. A `/v1` key the key
-  ring does not remember is looked up first, counted apart against the same unauthenticated
-  limit while it is (the lookup is one indexed query; no body is read meanwhile), except when the
-  keyed count is full: then it is refused at once without the database (found or not, it could
-  not be served);
+- admission, from memory, before the body (`Admission`, `LIMITS`): past a limit, 503
+  `server.busy` with Retry-After at once. Requests without a valid key or embed token have a
+  limit of their own, so a crowd without keys never takes the capacity keyed callers share; a
+  `/v1` key the key ring does not remember is looked up under that limit too, and refused without
+  the database when the keyed count is full (found or not, it could not be served);
 - a `/v1` request (other than the docs) without a known, unrevoked API key: 401 `auth.required`
   at once, without reading its body (the key found is handed on in the ASGI scope, so the API's
   own authentication does not look it up again);

@@ -1,25 +1,23 @@
 """Start a runtime's Chromium with its CDP pipe in the engine's hands, and Playwright on top.
 
-The engine used to let Playwright launch each browser (`launch_persistent_context`), which left
-Playwright the only holder of the browser's one CDP pipe. Now the engine starts Chromium itself
-(`process.py`), puts a multiplexer on the pipe (`mux.py`) and connects its Playwright through the
-loopback listener (`connect_over_cdp`), as the first of any number of clients. What changes for
-the engine, and how each is kept as it was:
+The engine starts Chromium itself (`process.py`) and puts a multiplexer on the browser's one CDP
+pipe (`mux.py`), so that no client owns the browser: the engine's Playwright connects through the
+loopback listener (`connect_over_cdp`) as the first of any number of clients. What that means:
 
-- **Flags.** Playwright's launch added its own switches; `PLAYWRIGHT_SWITCHES` repeats them (as
-  Playwright 1.65 passes them; its docs warn that a browser started without them may break some
-  of its features), then the runtime's own (`chromium.FLAGS`, extensions, proxy).
-- **The default context is the persistent profile**, as before: `browser.contexts[0]`.
-- **Viewport, user agent, locale, time zone** were Playwright context options (per-page
-  emulation). A context that Playwright did not create takes none, so they are the browser's
-  own now: the multiplexer sizes every window's content to the viewport (`--screen-info` makes
-  the screen match), `--user-agent`, `--lang` + `--accept-lang`, and `TZ` in the environment.
-  No client's emulation or detach can change them for the others.
-- **Downloads** land in the runtime's downloads dir as before: Playwright is told it is its
-  artifacts dir, and the gateway rewrites every other client's download behaviour to the same dir.
+- **Flags.** `PLAYWRIGHT_SWITCHES` are the switches Playwright's own launch adds (as Playwright
+  1.65 passes them; its docs warn that a browser started without them may break some of its
+  features), then the runtime's own (`chromium.FLAGS`, extensions, proxy).
+- **The default context is the persistent profile**: `browser.contexts[0]`.
+- **Viewport, user agent, locale, time zone** are the browser's own, since a context Playwright
+  did not create takes no emulation options: the multiplexer sizes every window's content to the
+  viewport (`--screen-info` makes the screen match), `--user-agent`, `--lang` + `--accept-lang`,
+  and `TZ` in the environment. No client's emulation or detach can change them for the others.
+- **Downloads** land in the runtime's downloads dir: Playwright is told it is its artifacts dir,
+  and the gateway rewrites every other client's download behaviour to the same dir.
 - **Ending.** `close()` tells every client why, then Browser.close (the profile flushes), then
   SIGKILL to the process group. A browser that dies on its own closes the pipe, the multiplexer
-  closes its clients, and Playwright's context emits "close" as it did with launch.
+  closes its clients, and Playwright's context emits "close" (on which the manager gives the
+  browser's uid back).
 """
 
 import contextlib

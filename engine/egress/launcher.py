@@ -138,7 +138,11 @@ class Lease:
 
 
 class NoFreeUid(Exception):
-    pass
+    """Every uid of the range is leased (by this engine's browsers or another engine's on the host)."""
+
+    def __init__(self, base: int, count: int) -> None:
+        super().__init__(f"every browser uid ({base}..{base + count - 1}) is in use")
+        self.base, self.count = base, count
 
 
 class Uids:
@@ -159,10 +163,7 @@ class Uids:
                 continue
             self._next = (self._next + step + 1) % self.count
             return Lease(uid, fd)
-        raise NoFreeUid(
-            f"every browser uid ({self.base}..{self.base + self.count - 1}) is in use; "
-            "raise ENGINE_BROWSER_UID_COUNT or stop a runtime"
-        )
+        raise NoFreeUid(self.base, self.count)
 
 
 def own(uid: int, *directories: Path) -> None:

@@ -3,7 +3,7 @@
 The engine makes the namespace and binds the proxy's listening socket inside it from a thread
 of its own (a thread may change namespace alone; a socket stays in the namespace it was made in),
 then returns the thread to the engine's namespace. The proxy accepts in the engine's event loop
-and connects out from the engine's namespace, under its rules as before; the browser, started in
+and connects out from the engine's namespace, under the egress rules; the browser, started in
 the namespace by the launcher (engine/egress/jail.py), has nothing else to reach: no route, no
 other address, no other listener. Whatever it does with proxy settings (an extension setting
 direct mode, WebRTC, a raw socket of a compromised renderer), there is no way out but the proxy.

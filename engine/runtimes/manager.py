@@ -1,9 +1,10 @@
 """The runtime manager: one Chromium per runtime, owned by exactly this process.
 
-- One Playwright driver per process, started with the engine; one persistent context (its own
-  Chromium) per runtime. Ephemeral runtimes use a scratch user-data dir under the runtime's
-  scratch dir (deleted on stop), profiles their persistent dir; both live under VAR_DIR, which
-  is also how tests find a runtime's Chromium processes.
+- One Playwright driver per process, started with the engine; one Chromium per runtime, started
+  by the engine itself (engine/cdp/browser.py), its profile the browser's default context.
+  Ephemeral runtimes use a scratch user-data dir under the runtime's scratch dir (deleted on
+  stop), profiles their persistent dir; both live under VAR_DIR, which is also how tests find a
+  runtime's Chromium processes.
 - A runtime row is inserted `active` *before* the browser launches: the partial unique
   constraints (alias, profile) are the race-free lock; a launch that fails marks it `failed`.
 - The end of a runtime (stop, idle, crash, engine shutdown) is one coroutine run once as a task,
@@ -380,17 +381,19 @@ class RuntimeManager:
         logger.warning("Runtime %s: the browser did not start: %s", runtime.id, exc)
         if session.proxy is not None:
             await session.proxy.close()
-        event_log.emit(
-            session.tail, "runtime.failed", {"code": "runtime.launch_failed", "message": str(exc)[:500]}
-        )
-        await self._mark_ended(
-            runtime, "failed", "runtime.launch_failed", f"Chromium did not start: {_first_line(exc)}"
-        )
-        return ApiError(
-            503,
-            "runtime.launch_failed",
-            f"The browser did not start: {_first_line(exc)}. Check CHROMIUM_PATH and the engine log.",
-        )
+        if isinstance(exc, launcher.NoFreeUid):
+            error = _no_free_uid(exc)
+            ended = error.message
+        else:
+            error = ApiError(
+                503,
+                "runtime.launch_failed",
+                f"The browser did not start: {_first_line(exc)}. Check CHROMIUM_PATH and the engine log.",
+            )
+            ended = f"Chromium did not start: {_first_line(exc)}"
+        event_log.emit(session.tail, "runtime.failed", {"code": error.code, "message": str(exc)[:500]})
+        await self._mark_ended(runtime, "failed", error.code, ended)
+        return error
 
     async def _go_live(
         self,
@@ -707,6 +710,18 @@ def _close_reason(status: str, code: str, reason: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def _no_free_uid(exc: launcher.NoFreeUid) -> ApiError:
+    """A launch refused for want of a browser uid: a capacity of the host, not a broken Chromium."""
+    return ApiError(
+        503,
+        "runtime.capacity_exhausted",
+        f"Every browser uid this engine may run a runtime as is in use ({exc.base}..{exc.base + exc.count - 1}, "
+        f"ENGINE_BROWSER_UID_COUNT={exc.count}, shared by the engines of this host): stop a runtime, or ask "
+        "the engine's admin to raise ENGINE_BROWSER_UID_COUNT.",
+        {"limit": "ENGINE_BROWSER_UID_COUNT", "browserUidCount": exc.count},
+    )
 
 
 def _make_dirs(lease: launcher.Lease | None, *dirs: Path) -> None:

@@ -7,7 +7,7 @@
   left untouched on its first blank page.
 - Who gets one: an ephemeral launch whose config changes nothing about how Chromium starts
   (`eligible`): no profile, user agent, locale, time zone, proxy or extension, the default
-  viewport. Everything else starts cold, as before.
+  viewport. Everything else starts cold.
 - Fresh, always: a pooled browser serves one runtime and dies with it (its scratch dir goes with
   the runtime, as a cold one's does); nothing is ever handed back to the pool. A pooled browser's
   scratch dir is named by the id its runtime will get, so the runtime finds it where a cold

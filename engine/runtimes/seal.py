@@ -14,37 +14,22 @@ rules, kept here for every door into a runtime (the steps, the agents, the CDP g
   page replaces it and un-seals.
 
 A document is known by its main frame's CDP `loaderId`: a new one for every document a page
-commits, the same for navigations within a document (pushState, #fragments). (Runtimes run
-without the back/forward cache, as Playwright launches Chromium; were a document restored from
-it, its loaderId would be the one marked, and it would be sealed again.) It is asked from the browser when a rule is checked (`Page.getFrameTree` on a
-CDP session of the page, kept per page), never inferred from events that may lag behind the
-browser; so a check always sees the documents shown at that moment. When the browser cannot
-say, the checks fail closed (tainted / sealed).
+commits, the same for navigations within a document (pushState, #fragments); runtimes run
+without the back/forward cache, so a document is never restored under an older loaderId. It is
+asked from the browser at each check (`Page.getFrameTree`), never inferred from events that may
+lag behind, so a check sees the documents shown at that moment; when the browser cannot say,
+the checks fail closed (tainted / sealed).
 
-The values filled are also kept (in this process's memory, for the runtime's life) so that
-`redact` can replace them in anything the runtime reports: events, step results, tab titles, and
-(`redact_bytes`) the response bodies the network capture keeps.
+The values filled are kept (in this process's memory, for the runtime's life) so that `redact`
+can replace them in anything the runtime reports: events, step results, tab titles, and
+(`redact_bytes`) the response bodies the network capture keeps. One `Seal` per runtime session
+(`session.seal`).
 
 - **withheld bodies:** from the first fill on (`filled`), every response body the runtime keeps
   afterwards is withheld (`WITHHELD`) from callers without raw-read rights (`raw_reads`): a site
   may echo what was typed (a login's answer page, a JSON echo), on any page of the runtime, in any
   later response, so the rule is per runtime and lasts the run (engine/runtimes/network.py keeps
   the mark with the body, on disk, so it outlives this process).
-
-API (one `Seal` per runtime session, `session.seal`):
-- `await seal.taint(page, reason)`, or `async with seal.scripting(page, reason):` around a call
-  that runs the caller's script (the document shown once it is done is marked);
-  `await seal.taint(page, reason, every_document=True)` for script that outlives navigations
-  (an init script); `seal.taint_runtime(reason)` for something that reaches every page;
-- `await seal.tainted()` → the reason, or None;
-- `await seal.seal(page, selectors, values, reason)` before and after typing a secret;
-- `await seal.sealed()` → the reason, or None; `await seal.masks(page)` → the selectors of
-  filled fields in the document `page` shows (screenshots paint over them);
-- `seal.redact(value)` → value with every filled secret replaced by "[secret]";
-  `seal.redact_bytes(data)` the same for bytes (their UTF-8 form);
-- `seal.filled`: whether a secret was ever typed into this runtime (bodies kept from then on are
-  withheld); `raw_reads(admin, mounts)`: whether a caller may read what the vault filled;
-- `await seal.page_of(pages, target_id)`: the Playwright page of a CDP target id.
 """
 
 import contextlib
@@ -131,6 +116,8 @@ class Seal:
     # ---- taint ----------------------------------------------------------------------------
 
     async def taint(self, page: Page, reason: str, every_document: bool = False) -> None:
+        """Mark the document `page` shows as scripted by the caller (`every_document`: every
+        document the page will show, for script that outlives navigations, an init script)."""
         marks = self._tainted.setdefault(page, _Marks(reason))
         marks.reason = reason
         if every_document:
@@ -145,6 +132,7 @@ class Seal:
             marks.documents.add(document)
 
     def taint_runtime(self, reason: str) -> None:
+        """Mark the whole runtime, for script that reaches every page."""
         self._runtime_taint = reason
 
     @contextlib.asynccontextmanager

@@ -10,7 +10,8 @@ from django.test import Client
 
 from dashboard.bctrl.client import reset_clients
 from dashboard.devserver.management.commands.up import Command
-from tests.support.engine_process import EngineProcess
+from engine.egress import launcher
+from tests.support.engine_process import EngineProcess, one_uid
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,30 @@ def test_the_key_manage_py_up_makes_for_the_console_is_a_team_key(
     key = Command()._ensure_engine_key(f"{small_engine.url}/v1", env)
     limits = httpx.get(f"{small_engine.url}/v1/limits", headers={"Authorization": f"Bearer {key}"}).json()
     assert limits["teamKey"] is True and limits["maxActiveRuntimes"] == 2
+
+
+def test_a_launch_without_a_free_browser_uid_names_the_setting(
+    operator_client: Client, tmp_path_factory: pytest.TempPathFactory, settings
+) -> None:
+    """The engine's capacity refusal (503 runtime.capacity_exhausted) reads as a capacity limit,
+    not as a failed API or a Chromium that did not start. The engine's one uid is held here, as
+    another engine of the host would hold it (leases are host-wide)."""
+    uid = one_uid()
+    engine = EngineProcess(
+        tmp_path_factory.mktemp("one-uid-console"),
+        {"ENGINE_BROWSER_UID": str(uid), "ENGINE_BROWSER_UID_COUNT": "1", "ENGINE_WARM_POOL_SIZE": "0"},
+    ).start()
+    held = None
+    try:
+        with engine.client("admin") as api:
+            workspace_id = api.post("/workspaces", json={"name": "one uid"}).json()["id"]
+        held = launcher.Uids(uid, 1).lease()
+        _use(settings, engine, "admin")
+        status, body = _launch(operator_client, workspace_id, "first")
+    finally:
+        if held is not None:
+            held.release()
+        engine.stop()
+    assert status == 422 and "ENGINE_BROWSER_UID_COUNT" in body, body
+    assert "waiting alone will not free it" in body
+    assert "The API failed" not in body and "CHROMIUM_PATH" not in body

@@ -24,7 +24,14 @@ from playwright.sync_api import sync_playwright
 from engine.egress import launcher
 from engine.egress.netns import NetNamespace
 from engine.runtimes import chromium
-from tests.support.engine_process import ROOT, EngineProcess, browser_pid, chromium_pids_under, eventually
+from tests.support.engine_process import (
+    ROOT,
+    EngineProcess,
+    browser_pid,
+    chromium_pids_under,
+    eventually,
+    one_uid,
+)
 from tests.support.loops import in_own_thread
 from tests.support.site import TestSite as Site
 
@@ -264,3 +271,36 @@ def test_a_browser_uid_is_leased_while_its_browser_runs_and_only_then(
         with contextlib.suppress(OSError):
             running.add(uid_of(pid))
     assert leased_uids(engine) <= running, (leased_uids(engine), running)
+
+
+def test_a_launch_past_the_last_browser_uid_is_refused_as_capacity_until_one_goes_back(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """An engine with one browser uid (outside the suite's range, so no other engine holds it):
+    its runtime leases it, the next launch is a capacity refusal naming the setting (not a
+    Chromium that did not start), and a launch works again once that runtime's uid goes back."""
+    uid = one_uid()
+    engine = EngineProcess(
+        tmp_path_factory.mktemp("one-uid"),
+        {"ENGINE_BROWSER_UID": str(uid), "ENGINE_BROWSER_UID_COUNT": "1", "ENGINE_WARM_POOL_SIZE": "0"},
+    ).start()
+    try:
+        with engine.client("operator") as api:
+            workspace_id = api.post("/workspaces", json={"name": "one uid"}).json()["id"]
+            first = launch(api, workspace_id, "first")
+            assert uid_of(browser_pid(engine.var_dir / "runtimes" / first["id"])) == uid
+            refused = api.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "second"})
+            ended = api.get(f"/workspaces/{workspace_id}/runtimes/second").json()
+            assert api.post(f"/workspaces/{workspace_id}/runtimes/first/stop").status_code == 200
+            second = launch(api, workspace_id, "second")
+            assert uid_of(browser_pid(engine.var_dir / "runtimes" / second["id"])) == uid
+    finally:
+        engine.stop()
+    assert refused.status_code == 503, refused.text
+    body = refused.json()
+    assert body["requestId"] == refused.headers["X-Request-Id"]
+    assert body["error"]["code"] == "runtime.capacity_exhausted"
+    assert "ENGINE_BROWSER_UID_COUNT" in body["error"]["message"]
+    assert "CHROMIUM_PATH" not in body["error"]["message"]
+    assert body["error"]["details"] == {"limit": "ENGINE_BROWSER_UID_COUNT", "browserUidCount": 1}
+    assert ended["status"] == "failed" and ended["failure"]["code"] == "runtime.capacity_exhausted", ended

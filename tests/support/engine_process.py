@@ -3,6 +3,7 @@
 import atexit
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -202,6 +203,14 @@ class EngineProcess(ServerProcess):
             headers={"Authorization": f"Bearer {self.keys[scope]}"},
             timeout=timeout,
         )
+
+
+def one_uid() -> int:
+    """ENGINE_BROWSER_UID for an engine with one browser uid (ENGINE_BROWSER_UID_COUNT=1).
+
+    Leases are host-wide, so it lies outside the default range (61287..62286) that the other test
+    engines share, picked at random so that two test runs on one machine seldom want the same."""
+    return random.randrange(62400, 64400)
 
 
 def browser_reachable(var_dir: Path) -> Path:

@@ -9,7 +9,7 @@ one list page each, as the contract has no totals); live runtimes and their coun
 call per workspace they run in, to name it. While this process's updates relay is connected (any
 open console page keeps it so), each widget's answer is kept until an update that could change
 it arrives (dashboard/live/snapshots.py): a warm overview makes no upstream call at all. With the
-relay down, every widget asks the API, as before.
+relay down, every widget asks the API.
 """
 
 import asyncio

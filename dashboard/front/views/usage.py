@@ -27,6 +27,7 @@ RANGES = {
 }
 FAILURE_WORDS = {
     "runtime.browser_crashed": "The browser process crashed or was killed.",
+    "runtime.capacity_exhausted": "Every browser uid of the engine's range was in use.",
     "runtime.engine_restarted": "The engine restarted while the runtime ran.",
     "runtime.launch_failed": "The browser did not start.",
 }
