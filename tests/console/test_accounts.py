@@ -1,7 +1,6 @@
 """Signing in (with its failed-attempt limit) and the createuser command."""
 
 import ipaddress
-import re
 from io import StringIO
 
 import pytest
@@ -12,6 +11,7 @@ from django.test import Client
 
 from dashboard.accounts.roles import role_of
 from dashboard.audit.models import AuditEntry
+from tests.support.html import element
 
 pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
 
@@ -67,9 +67,7 @@ def test_the_lock_reads_the_same_for_a_name_that_does_not_exist(client: Client, 
         for _ in range(2):
             _sign_in(client, username, "wrong")
         locked = _sign_in(client, username, "wrong")
-        alert = re.search(r'<div class="alert alert-error".*?</div>', locked.content.decode(), re.S)
-        assert alert
-        answers.append((locked.status_code, alert.group(0)))
+        answers.append((locked.status_code, element(locked.content.decode(), "div.alert.alert-error")))
     assert answers[0] == answers[1] and answers[0][0] == 429
 
 

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from dashboard.audit.models import AuditEntry
+from tests.support.html import link_query
 
 pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
 
@@ -64,7 +65,7 @@ def test_it_pages_from_newest_to_oldest(admin_client: Client) -> None:
         _entry(target_id=f"target-{n:02}")
     first = admin_client.get("/audit/").content.decode()
     assert "target-59" in first and "target-10" in first and "target-09" not in first
-    older = int(first.split("before=")[1].split('"')[0])
+    older = int(link_query(first, "Older")["before"])
     second = admin_client.get("/audit/", {"before": older}).content.decode()
     assert "target-09" in second and "target-00" in second and "target-10" not in second
     assert "before=" not in second  # the oldest page has no "Older" link

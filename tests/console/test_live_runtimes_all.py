@@ -12,6 +12,7 @@ from dashboard.bctrl.client import use_transport
 from tests.console.faults import Faults, api_error
 from tests.console.runtime_support import launch
 from tests.support.engine_process import EngineProcess
+from tests.support.html import attribute, elements
 
 
 @pytest.fixture
@@ -81,7 +82,10 @@ def test_the_wall_shows_each_active_runtime_as_a_lazy_view_only_thumbnail(
     viewer_client: Client, running: list[dict]
 ) -> None:
     body = viewer_client.get("/runtimes/wall/").content.decode()
-    sources = [part.split('"', 1)[0].replace("&amp;", "&") for part in body.split('data-thumbnail-src="')[1:]]
+    sources = [
+        attribute(tile, "iframe", "data-thumbnail-src")
+        for tile in elements(body, "iframe[data-thumbnail-src]")
+    ]
     assert len(sources) >= 2 and all("/embed/live/" in s for s in sources)
     assert 'src="about:blank" loading="lazy"' in body  # nothing loads until the tile is on screen
     viewer_page = httpx.get(sources[0], timeout=30).text

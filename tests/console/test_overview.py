@@ -16,7 +16,7 @@ from dashboard.live.relay import get_relay
 from tests.console.faults import Faults, api_error, bad_gateway, timeout
 from tests.console.test_live_updates import connect
 from tests.support.engine_process import EngineProcess, free_port
-from tests.support.html import region
+from tests.support.html import element, elements, region, text
 
 
 def launch(api: httpx.Client, workspace_id: str, alias: str) -> httpx.Response:
@@ -30,9 +30,12 @@ def launch(api: httpx.Client, workspace_id: str, alias: str) -> httpx.Response:
 
 def _card(body: str, label: str) -> str:
     """The number on the overview card called `label`."""
-    match = re.search(r'<div class="n"[^>]*>([^<]+)</div>\s*<div class="l">' + re.escape(label), body)
-    assert match, f"no {label} card"
-    return match.group(1).strip()
+    card = next(
+        (c for c in elements(region(body, "region-counts"), "a.card") if text(element(c, ".l")) == label),
+        None,
+    )
+    assert card, f"no {label} card"
+    return text(element(card, ".n"))
 
 
 def test_it_counts_what_the_api_lists(viewer_client: Client, api: httpx.Client) -> None:

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
@@ -21,6 +22,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from dashboard.alerts.models import AlertRule
 from dashboard.bctrl.client import reset_clients
+from tests.support.html import attribute, region
 from tests.support.public_api import KEY, PublicApi
 
 WRONG_WORDS = ("no longer exists", "deleted by someone else")
@@ -157,7 +159,7 @@ def test_a_run_by_id_says_this_api_does_not_offer_it(
     admin_client: Client, public_api: PublicApi, seeded: dict[str, Any]
 ) -> None:
     body = admin_client.get(f"/workspaces/{seeded['workspace']['id']}/runtimes/checkout/").content.decode()
-    runs = body.split('id="runtime-runs"')[1].split("</section>")[0]
+    runs = region(body, "runtime-runs")
     assert "does not list earlier runs" in runs and "Retry" not in runs
     # its timeline through the public alias route (loaded after the page), as entries
     assert f'hx-get="/workspaces/{seeded["workspace"]["id"]}/runtimes/checkout/events/"' in body
@@ -173,11 +175,11 @@ def test_usage_keys_and_the_overview_degrade_in_place(admin_client: Client, publ
     assert "does not report usage" in admin_client.get("/usage/").content.decode()
     assert "does not manage keys through its API" in admin_client.get("/api-keys/").content.decode()
     body = admin_client.get("/").content.decode()
-    health = body.split('id="region-health"')[1].split("</section>")[0]
+    health = region(body, "region-health")
     assert "Connected in" in health and "not offered by this API" in health
-    operations = body.split('id="region-operations"')[1].split("</section>")[0]
+    operations = region(body, "region-operations")
     assert "one workspace at a time" in operations and "Retry" not in operations
-    assert "checkout" in body.split('id="region-live"')[1]  # the public runtime list still fills this
+    assert "checkout" in region(body, "region-live")  # the public runtime list still fills this
 
 
 def test_operations_use_the_public_workspace_route(
@@ -211,7 +213,7 @@ def test_a_search_lists_only_what_matches_and_says_how_many_were_fetched(
     admin_client: Client, public_api: PublicApi
 ) -> None:
     body = admin_client.get("/workspaces/", {"q": "public"}).content.decode()
-    table = body.split('id="workspace-table"')[1]
+    table = region(body, "workspace-table")
     assert "Public team" in table and "Research" not in table
     assert re.search(r"1 shown of \d+ fetched", table)
 
@@ -242,8 +244,10 @@ def test_the_timeline_reads_the_public_events_and_its_socket_goes_on_after_them(
     timeline = admin_client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "https://example.test/0" in timeline
     assert f"https://example.test/{EVENTS_ON_THE_RUNTIME - 1}" in timeline
-    socket = re.search(r'/events/\?after=&amp;skip=(\d+)"', timeline)
-    assert socket and int(socket.group(1)) >= EVENTS_ON_THE_RUNTIME, timeline[:2000]
+    socket = urlsplit(attribute(timeline, "#inspector-socket", "ws-connect"))
+    query = parse_qs(socket.query, keep_blank_values=True)
+    assert socket.path.endswith("/events/") and query["after"] == [""], socket
+    assert int(query["skip"][0]) >= EVENTS_ON_THE_RUNTIME, timeline[:2000]
 
 
 def test_a_create_the_api_answers_too_late_makes_one_workspace(
@@ -279,7 +283,7 @@ def test_a_create_it_cannot_confirm_says_the_outcome_is_unknown(
         public_api.slow("POST", "/v1/workspaces", 0)
     body = response.content.decode()
     assert "it may or may not have been made" in body and "Check the list before trying again" in body
-    assert "Retry" not in body.split("<form")[0]
+    assert "Retry" not in region(body, "main")
     assert public_api.count("POST", r"^POST /v1/workspaces\?", since) == 1
 
 

@@ -12,6 +12,7 @@ from dashboard.front.models import StepRecipe
 from tests.console.runtime_support import LiveRuntime, live_runtime
 from tests.support import site as served
 from tests.support.engine_process import EngineProcess
+from tests.support.html import region
 
 pytestmark = pytest.mark.database  # run again on PostgreSQL (bin/test)
 
@@ -75,7 +76,7 @@ def test_it_runs_on_a_runtime_from_the_step_runner(
     body = response.content.decode()
     assert response.status_code == 200 and "badge-succeeded" in body and "Test home" in body
     loaded = operator_client.get(live.url, {"recipe": recipe.pk}).content.decode()
-    assert "Loaded the recipe" in loaded and "index.html" in loaded.split('id="step-json"')[1]
+    assert "Loaded the recipe" in loaded and "index.html" in region(loaded, "step-json")
 
 
 def test_it_opens_on_any_active_runtime(operator_client: Client, live: LiveRuntime) -> None:

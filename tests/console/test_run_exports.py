@@ -16,6 +16,7 @@ from django.test import AsyncClient, Client
 from tests.console.runtime_support import LiveRuntime, execute, launch
 from tests.support import site as served
 from tests.support.engine_process import EngineProcess, eventually
+from tests.support.html import attribute, elements
 
 HX = {"HX-Request": "true"}
 
@@ -121,8 +122,8 @@ async def test_a_run_without_a_recording_has_a_bundle_that_says_why(
 def test_a_kept_body_is_shown_as_text(viewer_client: Client, earlier: dict) -> None:
     """The page's HTML (with its script) is text in the console's page, never markup it runs."""
     timeline = viewer_client.get(f"/runtimes/{earlier['id']}/events/", headers=HX).content.decode()
-    row = next(r for r in timeline.split("<tr ") if "network.html" in r and "data-request=" in r)
-    request_id = row.split('data-request="', 1)[1].split('"', 1)[0]
+    row = next(r for r in elements(timeline, "tr") if "network.html" in r and "data-request=" in r)
+    request_id = attribute(row, "[data-request]", "data-request")
     body = viewer_client.get(f"/runtimes/{earlier['id']}/network/{request_id}/body/", headers=HX)
     text = body.content.decode()
     assert body.status_code == 200 and "text/html" in text

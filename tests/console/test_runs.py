@@ -12,6 +12,7 @@ from django.test import Client
 
 from dashboard.audit.models import AuditEntry
 from tests.console.runtime_support import launch
+from tests.support.html import region
 
 
 def _stop(api: httpx.Client, workspace: dict, alias: str) -> None:
@@ -60,7 +61,7 @@ def test_the_alias_page_shows_the_newest_run_and_links_to_the_others(
     first, second = _reused_alias(api, workspace)
     body = viewer_client.get(f"/workspaces/{workspace['id']}/runtimes/shop2/").content.decode()
     assert "The newest run of shop2" in body and second["id"] in body and "badge-active" in body
-    runs = body.split('id="runtime-runs"')[1].split("</section>")[0]
+    runs = region(body, "runtime-runs")
     assert f'href="/runtimes/{first["id"]}/"' in runs and "stopped on request" in runs
     # names, not ids: the workspace by name in the breadcrumbs
     assert f'>{workspace["name"]}</a> / <a href="/workspaces/{workspace["id"]}/runtimes/">Runtimes' in body

@@ -11,6 +11,7 @@ from websockets.sync.client import connect
 from dashboard.audit.models import AuditEntry
 from tests.console.runtime_support import LiveRuntime, live_runtime
 from tests.support.engine_process import EngineProcess
+from tests.support.html import region, text
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +30,7 @@ def test_an_operator_gets_a_url_that_opens_the_browser(
     minted = operator_client.post(f"{connected.url}connect/url/", headers={"HX-Request": "true"})
     body = minted.content.decode()
     assert minted.status_code == 200 and 'id="cdp-url"' in body
-    url = (
-        body.split('<pre id="cdp-url" class="code" tabindex="0">', 1)[1]
-        .split("</pre>", 1)[0]
-        .replace("&amp;", "&")
-    )
+    url = text(region(body, "cdp-url"))
     assert url.startswith("ws://") and "/cdp/" in url and "token=" in url
     for snippet in ("connect_over_cdp(", "connectOverCDP(", "browserWSEndpoint"):
         assert snippet in body

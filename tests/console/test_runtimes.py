@@ -15,6 +15,7 @@ from dashboard.audit.models import AuditEntry
 from dashboard.bctrl.client import reset_clients, use_transport
 from tests.console.runtime_support import LiveRuntime, launch, live_runtime
 from tests.support.engine_process import EngineProcess, free_port, refused_port
+from tests.support.html import attribute, region
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,7 @@ def test_it_shows_the_runtime_detail(viewer_client: Client, live: LiveRuntime) -
     assert live.alias in body and "badge-active" in body and "Bindings" in body and "Timeline" in body
     # a viewer sees what an operator may do, disabled, with the role it needs; no form to do it
     assert body.count("needs the operator role") >= 2
-    assert 'action="/workspaces/' not in body.split('id="runtime-summary"')[1].split("</section>")[0]
+    assert 'action="/workspaces/' not in region(body, "runtime-summary")
     assert 'id="step-builder"' not in body and "Run steps" in body
 
 
@@ -244,7 +245,7 @@ def test_an_htmx_launch_redirects_the_browser(
 
 def test_the_launch_form_suggests_an_alias(operator_client: Client, workspace: dict) -> None:
     body = operator_client.get(f"/workspaces/{workspace['id']}/launch/").content.decode()
-    suggested = body.split('name="alias" value="')[1].split('"')[0]
+    suggested = attribute(body, 'input[name="alias"]', "value")
     assert re.fullmatch(r"browser-[0-9a-f]{4}", suggested)
 
 

@@ -14,6 +14,7 @@ from dashboard.audit.models import AuditEntry
 from dashboard.bctrl.client import reset_clients, use_transport
 from tests.console.faults import Faults, api_error
 from tests.support.engine_process import EngineProcess
+from tests.support.html import row
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -62,8 +63,8 @@ def test_it_lists_namespaces_with_counts_and_sizes(
     _put(api, namespace, "a.txt", b"12345")
     _put(api, namespace, "b.txt", b"123")
     body = viewer_client.get("/storage/").content.decode()
-    row = body.split(f">{namespace}</a>")[1].split("</tr>")[0]
-    assert "<td>2</td>" in row and "8\xa0bytes" in row
+    listed = row(body, f">{namespace}</a>")
+    assert "<td>2</td>" in listed and "8\xa0bytes" in listed
 
 
 def test_it_browses_one_folder_level_with_breadcrumbs(

@@ -2,7 +2,6 @@
 network requests as one entry each, control hand-offs, screenshots), the first failure marked, the
 rows around what it shows, a request's details, and what it refuses."""
 
-import re
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +12,7 @@ from dashboard.audit.models import AuditEntry
 from tests.console.runtime_support import LiveRuntime, execute, live_runtime
 from tests.support import site as served
 from tests.support.engine_process import EngineProcess
+from tests.support.html import attribute, elements
 
 HX = {"HX-Request": "true"}
 
@@ -45,7 +45,12 @@ def _timeline(client: Client, runtime: LiveRuntime, **params: str) -> str:
 
 
 def _rows(body: str) -> list[str]:
-    return re.findall(r'<tr id="[^"]+" class="entry.*?</tr>', body, re.S)
+    return elements(body, "tr.entry[id]")
+
+
+def _sequences(body: str) -> list[int]:
+    """The sequences of the events listed (their rows' ids are e-<sequence>)."""
+    return [int(attribute(row, "tr", "id").removeprefix("e-")) for row in elements(body, 'tr[id^="e-"]')]
 
 
 def test_it_shows_what_the_run_did_in_one_list(
@@ -63,7 +68,8 @@ def test_it_shows_what_the_run_did_in_one_list(
 def test_a_request_is_one_entry_whatever_its_events(viewer_client: Client, storied: LiveRuntime) -> None:
     body = _timeline(viewer_client, storied)
     page_request = next(row for row in _rows(body) if "GET http" in row and "events.html" in row)
-    request_id = re.search(r'id="(net-[^"]+)"', page_request).group(1)  # type: ignore[union-attr]
+    request_id = attribute(page_request, "tr", "id")
+    assert request_id.startswith("net-"), request_id
     assert body.count(f'id="{request_id}"') == 1 and "200" in page_request
     assert 'data-request="' in page_request and 'data-seqs="' in page_request
 
@@ -73,7 +79,7 @@ def test_the_failed_step_is_the_first_failure(viewer_client: Client, storied: Li
     failures = [row for row in rows if 'data-failure="1"' in row]
     assert len(failures) == 1 and "page.click failed" in failures[0] and "#missing" in failures[0]
     # a step is one entry, from its start; picking a failed one seeks to when it failed
-    assert failures[0].startswith('<tr id="step-') and 'data-seek="' in failures[0]
+    assert attribute(failures[0], "tr", "id").startswith("step-") and 'data-seek="' in failures[0]
     assert not any("running…" in row for row in rows)  # every step's end reached its entry
     # its screenshot, taken after it, is an entry of its own just below, served by the console
     after = rows[rows.index(failures[0]) :]
@@ -86,13 +92,13 @@ def test_a_pages_text_is_shown_as_text(viewer_client: Client, storied: LiveRunti
 
 
 def test_it_loads_the_rows_around_what_it_shows(viewer_client: Client, storied: LiveRuntime) -> None:
-    sequences = [int(s) for s in re.findall(r'id="e-(\d+)"', _timeline(viewer_client, storied))]
+    sequences = _sequences(_timeline(viewer_client, storied))
     middle = sequences[len(sequences) // 2]
     later = viewer_client.get(f"{storied.url}events/", {"after": middle}, headers=HX)
-    later_seqs = [int(s) for s in re.findall(r'id="e-(\d+)"', later.content.decode())]
+    later_seqs = _sequences(later.content.decode())
     assert later_seqs and min(later_seqs) > middle and later["X-Timeline-More"] == "0"
     earlier = viewer_client.get(f"{storied.url}events/", {"before": middle}, headers=HX)
-    earlier_seqs = [int(s) for s in re.findall(r'id="e-(\d+)"', earlier.content.decode())]
+    earlier_seqs = _sequences(earlier.content.decode())
     assert earlier_seqs and max(earlier_seqs) < middle and "<section" not in earlier.content.decode()
 
 
@@ -118,8 +124,8 @@ def test_control_hand_offs_are_entries(operator_client: Client, storied: LiveRun
 
 def test_a_requests_details_open_from_its_row(viewer_client: Client, storied: LiveRuntime) -> None:
     row = next(r for r in _rows(_timeline(viewer_client, storied)) if "GET http" in r and "events.html" in r)
-    request_id = re.search(r'data-request="([^"]+)"', row).group(1)  # type: ignore[union-attr]
-    seqs = re.search(r'data-seqs="([^"]+)"', row).group(1).split(",")  # type: ignore[union-attr]
+    request_id = attribute(row, "[data-request]", "data-request")
+    seqs = attribute(row, "[data-seqs]", "data-seqs").split(",")
     drawer = viewer_client.get(f"{storied.url}network/{request_id}/", {"seq": seqs}, headers=HX)
     body = drawer.content.decode()
     assert drawer.status_code == 200 and "events.html" in body and "<strong>GET</strong>" in body
@@ -130,8 +136,8 @@ def test_the_drawer_shows_only_the_request_it_was_asked_for(
     viewer_client: Client, storied: LiveRuntime
 ) -> None:
     body = _timeline(viewer_client, storied)
-    asked = re.search(r'data-request="([^"]+)"', body).group(1)  # type: ignore[union-attr]
-    others = re.findall(r'id="e-(\d+)"', body)  # events that are not this request's
+    asked = attribute(body, "[data-request]", "data-request")
+    others = [str(seq) for seq in _sequences(body)]  # events that are not this request's
     body = viewer_client.get(
         f"{storied.url}network/{asked}/", {"seq": others[:6]}, headers=HX
     ).content.decode()

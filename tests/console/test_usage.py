@@ -8,6 +8,7 @@ from django.test import Client
 
 from tests.engine.test_runtime_lifecycle import browser_pid, eventually
 from tests.support.engine_process import EngineProcess
+from tests.support.html import region
 
 
 def test_it_draws_usage_from_real_runs(
@@ -24,7 +25,8 @@ def test_it_draws_usage_from_real_runs(
         assert response.status_code == 200
         # server-drawn SVG: bars as rects with their value as a title, no inline style or script
         assert body.count('<svg class="chart"') == 3 and '<rect class="bar"' in body
-        assert "style=" not in body.split("<main")[1] and "<script" not in body.split("<main")[1]
+        main = region(body, "main")
+        assert "style=" not in main and "<script" not in main
         # the limit the console's launches meet against concurrency (this key is a script's: the
         # per-key one), workspaces by name, failures with their reason
         assert 'class="limit"' in body and "the limit (10)" in body

@@ -10,6 +10,7 @@ from dashboard.audit.models import AuditEntry
 from dashboard.bctrl.client import reset_clients, use_transport
 from tests.console.faults import Faults, api_error, bad_gateway, refused, timeout
 from tests.support.engine_process import EngineProcess, free_port
+from tests.support.html import link_query, region
 
 
 def launch(api: httpx.Client, workspace_id: str, alias: str) -> httpx.Response:
@@ -62,8 +63,8 @@ def test_it_pages_with_the_cursor(viewer_client: Client, api: httpx.Client) -> N
         api.post("/workspaces", json={"name": f"{prefix}-{n}"})
     first = viewer_client.get("/workspaces/", {"q": prefix}).content.decode()
     assert "25+ matching" in first and "Next page" in first
-    cursor = first.split("cursor=")[1].split('"')[0].replace("&amp;", "&")
-    second = viewer_client.get(f"/workspaces/?q={prefix}&cursor={cursor}").content.decode()
+    cursor = link_query(first, "Next page")["cursor"]
+    second = viewer_client.get("/workspaces/", {"q": prefix, "cursor": cursor}).content.decode()
     assert "2 shown" in second and "First page" in second
 
 
@@ -148,8 +149,8 @@ def test_it_shows_a_workspace_with_its_mounts(viewer_client: Client, api: httpx.
     )
     body = viewer_client.get(f"/workspaces/{workspace['id']}/").content.decode()
     assert workspace["name"] in body and "<code>team/</code>" in body
-    for region in ("runtimes", "operations", "bindings", "artifacts"):
-        assert f'id="region-{region}"' in body
+    for part in ("runtimes", "operations", "bindings", "artifacts"):
+        assert f'id="region-{part}"' in body
 
 
 def test_a_failing_region_does_not_blank_the_page(viewer_client: Client, api: httpx.Client) -> None:
@@ -159,7 +160,7 @@ def test_a_failing_region_does_not_blank_the_page(viewer_client: Client, api: ht
     body = response.content.decode()
     assert response.status_code == 200
     assert workspace["name"] in body
-    artifacts = body.split('id="region-artifacts"')[1]
+    artifacts = region(body, "region-artifacts")
     assert "The API failed" in artifacts and "?region=artifacts" in artifacts
     assert "Nothing running." in body  # the state region still came from the engine
 
@@ -221,7 +222,7 @@ def test_running_runtimes_follow_an_edit_of_the_mounts_and_show_them(
         )
         assert "1 running runtime(s) now run with the new mounts" in response.content.decode()
         runtime_page = operator_client.get(f"/workspaces/{ws}/runtimes/desk/").content.decode()
-        mounts = runtime_page.split('id="runtime-mounts"')[1].split("</dl>")[0]
+        mounts = region(runtime_page, "runtime-mounts")
         assert "<code>crm/</code>, <code>erp/</code>" in mounts
     finally:
         api.post(f"/workspaces/{ws}/runtimes/desk/stop")
@@ -475,7 +476,7 @@ def test_its_pager_keeps_the_search_and_swaps_the_whole_table(
         api.post("/workspaces", json={"name": f"{tag}-{i}"})
     first = viewer_client.get("/workspaces/", {"q": tag}, headers={"HX-Request": "true"}).content.decode()
     assert "Next page" in first and f"?q={tag}&amp;cursor=" in first and 'hx-swap="outerHTML"' in first
-    cursor = first.split("cursor=", 1)[1].split('"', 1)[0]
-    second = viewer_client.get(f"/workspaces/?q={tag}&cursor={cursor}").content.decode()
+    cursor = link_query(first, "Next page")["cursor"]
+    second = viewer_client.get("/workspaces/", {"q": tag, "cursor": cursor}).content.decode()
     assert f'href="?q={tag}"' in second  # "First page" drops only the cursor
     assert "Next page" not in second
