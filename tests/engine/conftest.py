@@ -1,4 +1,5 @@
-"""Fixtures of the agent tests: a scripted model server and an engine that knows it.
+"""Fixtures of the engine tests: a client, a live runtime, and for the agent tests a scripted model
+server and an engine that knows it.
 
 The agent engine has a platform credential (ENGINE_AI_*) pointing at the scripted server; the
 session engine of tests/conftest.py has none, which is how the "no platform credential" rule is
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support.engine_process import EngineProcess
+from tests.support.live_viewer import Runtime
 from tests.support.model_server import ModelServer
 from tests.support.site import TestSite
 
@@ -25,6 +27,23 @@ def client(engine: EngineProcess) -> Iterator[httpx.Client]:
     """An operator-scoped client of the session engine's /v1 (a module's own fixture may replace it)."""
     with engine.client("operator") as client:
         yield client
+
+
+@pytest.fixture
+def runtime(
+    engine: EngineProcess, site: TestSite, workspace: dict, request: pytest.FixtureRequest
+) -> Iterator[Runtime]:
+    """A runtime of `workspace` showing the suite's live.html (indirect param: its launch config)."""
+    config = getattr(request, "param", {})
+    with engine.client("operator") as api:
+        response = api.post(
+            f"/workspaces/{workspace['id']}/runtimes",
+            json={"alias": "watched", "launch": {"mode": "ephemeral", "config": config}},
+        )
+        assert response.status_code == 200, response.text
+        launched = Runtime(api, workspace["id"], "watched", response.json()["id"])
+        launched.execute({"call": "page.goto", "args": [f"{site.url}/live.html"]})
+        yield launched
 
 
 @pytest.fixture(scope="session")
