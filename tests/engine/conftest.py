@@ -17,6 +17,7 @@ from tests.support.engine_process import EngineProcess
 from tests.support.live_viewer import Runtime
 from tests.support.model_server import ModelServer
 from tests.support.site import TestSite
+from tests.support.workspaces import new_workspace
 
 PLATFORM_KEY = "sk-platform-" + "p" * 16
 PROVIDERS = ("openai", "anthropic", "google")
@@ -27,6 +28,13 @@ def client(engine: EngineProcess) -> Iterator[httpx.Client]:
     """An operator-scoped client of the session engine's /v1 (a module's own fixture may replace it)."""
     with engine.client("operator") as client:
         yield client
+
+
+@pytest.fixture
+def workspace_id(client: httpx.Client, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh workspace of `client`'s engine, named after the test, deleted after it."""
+    with new_workspace(client, request.node.name[:100]) as workspace_id:
+        yield workspace_id
 
 
 @pytest.fixture
