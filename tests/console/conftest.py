@@ -8,6 +8,7 @@ from django.test import Client
 
 from dashboard.bctrl.client import reset_clients, use_transport
 from tests.support.engine_process import EngineProcess
+from tests.support.redis_server import REDIS, RedisServer
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +70,13 @@ def operator_client(oscar: User) -> Client:
 @pytest.fixture
 def viewer_client(vera: User) -> Client:
     return _client_for(vera)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server of the module's own (for settings with REDIS_URL)."""
+    if REDIS is None:
+        pytest.fail("redis-server is missing: bin/setup installs it")
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()

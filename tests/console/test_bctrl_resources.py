@@ -8,7 +8,7 @@ import pytest
 
 from dashboard.bctrl import ai_credentials, extensions, profiles, storage, vault
 from dashboard.bctrl.errors import Conflict, InvalidRequest, NotFound
-from tests.console.test_extensions import extension_zip
+from tests.support.extensions import extension_zip
 
 
 async def test_it_round_trips_a_profile() -> None:

@@ -18,8 +18,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.console.test_console_workers import PASSWORD, URL, Up, _seqs_within, _start_up
-from tests.console.test_redis import redis_url  # noqa: F401 (fixture)
+from tests.support.console_up import PASSWORD, URL, Up, seqs_within, start_up
 from tests.support.engine_process import EngineProcess, eventually
 from tests.support.postgres_server import PostgresServer
 from tests.support.updates import newest_update
@@ -29,7 +28,7 @@ from tests.support.updates import newest_update
 def hosts(
     engine: EngineProcess,
     postgres: PostgresServer,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[list[Up]]:
     shared = {
@@ -50,7 +49,7 @@ def hosts(
             env = {**os.environ, "CONSOLE_VAR_DIR": str(var_dir), **shared}
             env.pop("DJANGO_SETTINGS_MODULE", None)
             log = var_dir / "up.log"
-            process = _start_up(env, log)
+            process = start_up(env, log)
             processes.append(process)
             found = eventually(
                 lambda p=process, log=log: p.poll() is not None or URL.search(log.read_text()), 90
@@ -130,5 +129,5 @@ def test_a_change_reaches_live_sockets_on_both_hosts(hosts: list[Up], api: httpx
             if update["type"] == "workspace.created" and update["workspaceId"] == workspace["id"]
         )
         for socket in sockets:
-            assert _seqs_within(socket, expected, seconds=30).count(expected) == 1  # once, on each
+            assert seqs_within(socket, expected, seconds=30).count(expected) == 1  # once, on each
     api.delete(f"/workspaces/{workspace['id']}")

@@ -14,20 +14,7 @@ from django.test import Client
 from dashboard.audit.models import AuditEntry
 from dashboard.bctrl.client import reset_clients
 from tests.support.engine_process import EngineProcess
-
-
-def extension_zip(name: str = "Tab Counter", version: str = "1.2.3") -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        manifest = {
-            "manifest_version": 3,
-            "name": name,
-            "version": version,
-            "permissions": ["storage", "tabs"],
-        }
-        archive.writestr("manifest.json", json.dumps(manifest))
-        archive.writestr("background.js", "chrome.runtime.onInstalled.addListener(() => {});")
-    return buffer.getvalue()
+from tests.support.extensions import extension_zip
 
 
 @pytest.fixture

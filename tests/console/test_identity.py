@@ -14,7 +14,6 @@ from django.test.utils import CaptureQueriesContext
 from dashboard.accounts.identity import CachedModelBackend, _keys
 from dashboard.accounts.users import set_active
 from tests.console.conftest import _client_for
-from tests.console.test_redis import redis_url  # noqa: F401 (fixture)
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess
 
@@ -90,7 +89,7 @@ def test_a_copy_read_before_a_deactivation_and_stored_after_it_is_never_served(v
 
 def test_a_change_made_in_one_console_process_holds_in_another_at_once(
     tmp_path: Path,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     engine: EngineProcess,
 ) -> None:
     shared = {"REDIS_URL": redis_url}

@@ -16,7 +16,6 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from tests.console.test_redis import redis_url  # noqa: F401 (fixture)
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess, eventually
 from tests.support.updates import newest_update
@@ -71,7 +70,7 @@ def connections_opened(session: httpx.Client) -> int:
 
 def test_every_socket_gets_every_update_once_in_order_across_an_engine_restart(
     own_engine: EngineProcess,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
     tmp_path: Path,
 ) -> None:
     consoles = [

@@ -22,9 +22,9 @@ from dashboard.live.inspector import get_pollers
 from dashboard.live.relay import get_relay
 from tests.console.faults import Faults, api_error
 from tests.console.runtime_support import LiveRuntime, execute, launch, live_runtime
-from tests.console.test_live_updates import connect, messages_until, session_cookie  # noqa: F401
 from tests.support import site as served
 from tests.support.engine_process import EngineProcess
+from tests.support.live_updates import connect, messages_until
 
 
 @pytest.fixture(scope="module")

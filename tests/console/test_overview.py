@@ -14,9 +14,9 @@ from django.test import AsyncClient, Client
 from dashboard.bctrl.client import reset_clients, use_transport
 from dashboard.live.relay import get_relay
 from tests.console.faults import Faults, api_error, bad_gateway, timeout
-from tests.console.test_live_updates import connect
 from tests.support.engine_process import EngineProcess, free_port
 from tests.support.html import element, elements, region, text
+from tests.support.live_updates import connect
 
 
 def launch(api: httpx.Client, workspace_id: str, alias: str) -> httpx.Response:

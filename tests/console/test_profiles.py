@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from dashboard.audit.models import AuditEntry
-from tests.console.test_extensions import extension_zip
+from tests.support.extensions import extension_zip
 
 PROXY_PASSWORD = "pr0xy&secret-never-in-html"
 

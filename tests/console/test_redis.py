@@ -1,20 +1,5 @@
 """With REDIS_URL set, console processes share one cache and one channel layer through a real Redis."""
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.support.redis_server import REDIS, RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if REDIS is None:
-        pytest.fail("redis-server is missing: bin/setup installs it")
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server.url
-    server.stop()
-
 
 def _settings_with(redis_url: str) -> dict:
     """The console's settings module, evaluated with REDIS_URL set."""

@@ -6,8 +6,7 @@ import signal
 import httpx
 from django.test import Client
 
-from tests.engine.test_runtime_lifecycle import browser_pid, eventually
-from tests.support.engine_process import EngineProcess
+from tests.support.engine_process import EngineProcess, browser_pid, eventually
 from tests.support.html import region
 
 

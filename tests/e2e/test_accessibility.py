@@ -11,21 +11,19 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import CSP_LISTENER, PASSWORD, screenshot, watch
+from tests.support.accessibility import problems_of, too_wide, violations
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess
 from tests.support.site import TestSite
 
 pytestmark = pytest.mark.e2e
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-PHONE = 390
 RANK = {"viewer": 0, "operator": 1, "admin": 2}
 PEOPLE = {"viewer": "vera", "operator": "oscar", "admin": "alice"}
 
@@ -135,40 +133,6 @@ def pages(estate: Estate) -> list[tuple[str, str]]:
         ("admin", "/alerts/new/"),
         ("admin", "/alerts/deliveries/"),
     ]
-
-
-def violations(page: Page) -> list[str]:
-    page.evaluate(AXE.read_text())
-    found = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ["violations"], iframes: false})).violations
-             .map(v => `${v.id} (${v.impact}): ${v.help} at ` + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join("; "))"""
-    )
-    return list(found)
-
-
-def too_wide(page: Page) -> str:
-    """'' when nothing scrolls sideways at the phone's width, else what sticks out."""
-    page.set_viewport_size({"width": PHONE, "height": 844})
-    width = page.evaluate("document.documentElement.scrollWidth")
-    if width <= PHONE:
-        return ""
-    culprits = page.evaluate(
-        """w => [...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > w + 1)
-             .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right <= w + 1)
-             .slice(0, 4).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : ""))""",
-        PHONE,
-    )
-    return f"{width} px wide: {', '.join(culprits)}"
-
-
-def problems_of(page: Page) -> list[str]:
-    """axe-core's violations at desktop width, then whatever scrolls sideways at the phone's."""
-    found = violations(page)
-    wide = too_wide(page)
-    if wide:
-        found.append(f"scrolls sideways at {PHONE} px: {wide}")
-    page.set_viewport_size({"width": 1280, "height": 860})
-    return found
 
 
 def signed_in(browser: Browser, console: ConsoleProcess, username: str, errors: list[str]) -> Page:

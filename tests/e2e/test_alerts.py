@@ -15,9 +15,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import sign_in
-from tests.engine.test_runtime_lifecycle import browser_pid, eventually
 from tests.support.console_process import ConsoleProcess
-from tests.support.engine_process import EngineProcess
+from tests.support.engine_process import EngineProcess, browser_pid, eventually
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e

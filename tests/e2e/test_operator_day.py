@@ -14,9 +14,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import PASSWORD, screenshot, sign_in, watch
-from tests.engine.test_runtime_lifecycle import browser_pid, eventually
 from tests.support.console_process import ConsoleProcess
-from tests.support.engine_process import EngineProcess, refused_port
+from tests.support.engine_process import EngineProcess, browser_pid, eventually, refused_port
 from tests.support.site import TestSite
 
 pytestmark = pytest.mark.e2e

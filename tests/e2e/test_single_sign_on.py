@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PASSWORD, screenshot
-from tests.e2e.test_accessibility import problems_of
+from tests.support.accessibility import problems_of
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess
 from tests.support.oidc import PROVIDER_NAME, ROLE_GROUPS, OidcProvider

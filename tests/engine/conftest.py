@@ -1,4 +1,5 @@
-"""Fixtures of the agent tests: a scripted model server and an engine that knows it.
+"""Fixtures of the engine tests: a client, a live runtime, and for the agent tests a scripted model
+server and an engine that knows it.
 
 The agent engine has a platform credential (ENGINE_AI_*) pointing at the scripted server; the
 session engine of tests/conftest.py has none, which is how the "no platform credential" rule is
@@ -13,8 +14,10 @@ import httpx
 import pytest
 
 from tests.support.engine_process import EngineProcess
+from tests.support.live_viewer import Runtime
 from tests.support.model_server import ModelServer
 from tests.support.site import TestSite
+from tests.support.workspaces import new_workspace
 
 PLATFORM_KEY = "sk-platform-" + "p" * 16
 PROVIDERS = ("openai", "anthropic", "google")
@@ -25,6 +28,30 @@ def client(engine: EngineProcess) -> Iterator[httpx.Client]:
     """An operator-scoped client of the session engine's /v1 (a module's own fixture may replace it)."""
     with engine.client("operator") as client:
         yield client
+
+
+@pytest.fixture
+def workspace_id(client: httpx.Client, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh workspace of `client`'s engine, named after the test, deleted after it."""
+    with new_workspace(client, request.node.name[:100]) as workspace_id:
+        yield workspace_id
+
+
+@pytest.fixture
+def runtime(
+    engine: EngineProcess, site: TestSite, workspace: dict, request: pytest.FixtureRequest
+) -> Iterator[Runtime]:
+    """A runtime of `workspace` showing the suite's live.html (indirect param: its launch config)."""
+    config = getattr(request, "param", {})
+    with engine.client("operator") as api:
+        response = api.post(
+            f"/workspaces/{workspace['id']}/runtimes",
+            json={"alias": "watched", "launch": {"mode": "ephemeral", "config": config}},
+        )
+        assert response.status_code == 200, response.text
+        launched = Runtime(api, workspace["id"], "watched", response.json()["id"])
+        launched.execute({"call": "page.goto", "args": [f"{site.url}/live.html"]})
+        yield launched
 
 
 @pytest.fixture(scope="session")

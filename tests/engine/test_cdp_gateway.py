@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -15,8 +14,9 @@ import pytest
 from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
+from tests.support.cdp import Cdp, mint
 from tests.support.engine_process import EngineProcess, browser_pid
 from tests.support.site import TestSite
 
@@ -28,51 +28,11 @@ def runtime_url(api: httpx.Client, workspace: dict) -> Iterator[str]:
     yield f"/workspaces/{workspace['id']}/runtimes/driven"
 
 
-def mint(client: httpx.Client, runtime_url: str, **body: Any) -> str:
-    response = client.post(f"{runtime_url}/cdp", json=body)
-    assert response.status_code == 200, response.text
-    url: str = response.json()["webSocketDebuggerUrl"]
-    return url
-
-
 def events(client: httpx.Client, runtime_url: str, types: str) -> list[dict]:
     found: list[dict] = client.get(
         f"{runtime_url}/events", params={"eventTypes": types, "limit": 500}
     ).json()["events"]
     return found
-
-
-class Cdp:
-    """A bare CDP client (what Puppeteer or any library sends, one message at a time)."""
-
-    def __init__(self, url: str) -> None:
-        self.socket: ClientConnection = connect(url, max_size=None)
-        self.next_id = 0
-        self.events: list[dict] = []
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
-        self.next_id += 1
-        message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        self.socket.send(json.dumps(message))
-        while True:
-            answer = json.loads(self.socket.recv(timeout=30))
-            if answer.get("id") == self.next_id:
-                return answer
-            self.events.append(answer)
-
-    def page_session(self) -> str:
-        targets = self.send("Target.getTargets")["result"]["targetInfos"]
-        page = next(t for t in targets if t["type"] == "page")
-        return str(
-            self.send("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})["result"][
-                "sessionId"
-            ]
-        )
-
-    def close(self) -> None:
-        self.socket.close()
 
 
 def test_playwright_drives_the_runtime_through_the_gateway(

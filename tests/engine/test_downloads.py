@@ -37,13 +37,6 @@ def client(quota_engine: EngineProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def workspace_id(client: httpx.Client, request: pytest.FixtureRequest) -> Iterator[str]:
-    workspace_id = client.post("/workspaces", json={"name": request.node.name[:100]}).json()["id"]
-    yield workspace_id
-    client.delete(f"/workspaces/{workspace_id}", params={"force": "true"})
-
-
 def download(client: httpx.Client, workspace_id: str, site: Site, size: int, after: int) -> dict:
     """Have the runtime's page download `size` bytes; the download's last event after `after`."""
     click = f"""(() => {{ const a = document.createElement('a');

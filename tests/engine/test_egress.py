@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.engine_process import EngineProcess
 from tests.support.site import TestSite as Site
+from tests.support.workspaces import new_workspace
 
 SECRET = "Hello from the test site"  # what tests/pages/index.html says
 
@@ -40,10 +41,9 @@ def private_site() -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def workspace_id(client: httpx.Client) -> Iterator[str]:
-    workspace_id = client.post("/workspaces", json={"name": "egress tests"}).json()["id"]
-    assert client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "runner"}).status_code == 200
-    yield workspace_id
-    client.delete(f"/workspaces/{workspace_id}", params={"force": "true"})
+    # module-wide, with its runtime `runner`: one Chromium for the module's tests, not one each
+    with new_workspace(client, "egress tests", runtime="runner") as workspace_id:
+        yield workspace_id
 
 
 @pytest.fixture(autouse=True)

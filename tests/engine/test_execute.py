@@ -11,14 +11,14 @@ import httpx
 import pytest
 
 from tests.support.site import TestSite as Site
+from tests.support.workspaces import new_workspace
 
 
 @pytest.fixture(scope="module")
 def workspace_id(client: httpx.Client) -> Iterator[str]:
-    workspace_id = client.post("/workspaces", json={"name": "execute tests"}).json()["id"]
-    assert client.post(f"/workspaces/{workspace_id}/runtimes", json={"alias": "runner"}).status_code == 200
-    yield workspace_id
-    client.delete(f"/workspaces/{workspace_id}", params={"force": "true"})
+    # module-wide, with its runtime `runner`: one Chromium for the module's tests, not one each
+    with new_workspace(client, "execute tests", runtime="runner") as workspace_id:
+        yield workspace_id
 
 
 def execute(client: httpx.Client, workspace_id: str, *steps: dict, **body: object) -> httpx.Response:

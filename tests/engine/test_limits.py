@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.engine_process import EngineProcess
 from tests.support.site import TestSite as Site
+from tests.support.workspaces import new_workspace
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +34,9 @@ def limited(tmp_path_factory: pytest.TempPathFactory, site: Site) -> Iterator[En
 
 @pytest.fixture(scope="module")
 def workspace_id(limited: EngineProcess) -> Iterator[str]:
-    with limited.client("admin") as admin:
-        workspace_id = admin.post("/workspaces", json={"name": "limits"}).json()["id"]
+    # on the module's limited engine (not `client`'s), one for the module
+    with limited.client("admin") as admin, new_workspace(admin, "limits") as workspace_id:
         yield workspace_id
-        admin.delete(f"/workspaces/{workspace_id}", params={"force": "true"})
 
 
 def refused(response: httpx.Response, status: int, setting: str) -> None:

@@ -12,11 +12,9 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection
 
-from tests.engine.test_cdp_gateway import Cdp, mint
-from tests.engine.test_live_viewer import BUTTON, Runtime, iframe_url, runtime, viewer_socket
+from tests.support.cdp import Cdp, mint
 from tests.support.engine_process import EngineProcess, eventually
-
-__all__ = ["runtime"]  # the fixture, shared with test_live_viewer.py
+from tests.support.live_viewer import BUTTON, Runtime, iframe_url, viewer_socket
 
 
 def until(socket: ClientConnection, wanted: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict:

@@ -11,8 +11,8 @@ from contextlib import AbstractContextManager
 import pytest
 from websockets.sync.client import ClientConnection
 
-from tests.engine.test_live_viewer import Runtime, iframe_url, runtime, viewer_socket  # noqa: F401 (fixture)
 from tests.support.engine_process import EngineProcess
+from tests.support.live_viewer import Runtime, iframe_url, viewer_socket
 
 ANIMATE = (
     "(() => { let n = 0; const step = () => { n++; document.body.style.background = "
@@ -56,7 +56,7 @@ def screencast(messages: list[dict]) -> dict:
     return [m for m in messages if m["type"] == "screencast"][-1]
 
 
-def test_a_thumbnail_is_view_only_and_cannot_be_interactive(runtime: Runtime, engine: EngineProcess) -> None:  # noqa: F811
+def test_a_thumbnail_is_view_only_and_cannot_be_interactive(runtime: Runtime, engine: EngineProcess) -> None:
     refused = runtime.embed(thumbnail=True, interactive=True)
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "request.invalid"
     with socket_of(engine, iframe_url(runtime.embed(thumbnail=True))) as thumbnail:
@@ -67,7 +67,7 @@ def test_a_thumbnail_is_view_only_and_cannot_be_interactive(runtime: Runtime, en
 
 @pytest.mark.parametrize("runtime", [{"recording": False}], indirect=True)
 def test_thumbnails_sample_the_screencast_until_a_full_viewer_watches(
-    runtime: Runtime,  # noqa: F811
+    runtime: Runtime,
     engine: EngineProcess,
 ) -> None:
     assert runtime.read("page.evaluate", ANIMATE) is True  # the page repaints every frame

@@ -7,77 +7,21 @@ red page with a button and a field), and opens viewers the way the console does.
 import json
 import os
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from playwright.sync_api import Browser
-from websockets.sync.client import ClientConnection, connect
-from websockets.typing import Origin
+from websockets.sync.client import connect
 
 from tests.support.embeds import embedded
 from tests.support.engine_process import EngineProcess, browser_pid, eventually
+from tests.support.live_viewer import BUTTON, FIELD, Runtime, iframe_url, viewer_socket
 from tests.support.site import TestSite
 
 RED, GREEN = (200, 30, 30), (30, 160, 60)
 BACKGROUND = (0.9, 0.9)  # a spot of live.html with nothing on it but the body's colour
-BUTTON = (250 / 1280, 160 / 720)  # the centre of #press, as fractions of the 1280x720 page
-FIELD = (350 / 1280, 330 / 720)
-
-
-@dataclass
-class Runtime:
-    api: httpx.Client
-    workspace_id: str
-    alias: str
-    id: str
-
-    @property
-    def url(self) -> str:
-        return f"/workspaces/{self.workspace_id}/runtimes/{self.alias}"
-
-    def execute(self, *steps: dict) -> dict:
-        response = self.api.post(
-            f"/workspaces/{self.workspace_id}/execute", json={"runtime": self.alias, "steps": list(steps)}
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def read(self, call: str, *args: object) -> object:
-        return self.execute({"call": call, "args": list(args)})["steps"][0]["result"]
-
-    def embed(self, api: httpx.Client | None = None, **options: object) -> httpx.Response:
-        return (api or self.api).post(f"{self.url}/embed/live", json=options)
-
-    def events(self, *types: str) -> list[dict]:
-        return self.api.get(
-            f"{self.url}/events", params={"eventTypes": ",".join(types), "limit": 500}
-        ).json()["events"]
-
-
-@pytest.fixture
-def runtime(
-    engine: EngineProcess, site: TestSite, workspace: dict, request: pytest.FixtureRequest
-) -> Iterator[Runtime]:
-    config = getattr(request, "param", {})
-    with engine.client("operator") as api:
-        response = api.post(
-            f"/workspaces/{workspace['id']}/runtimes",
-            json={"alias": "watched", "launch": {"mode": "ephemeral", "config": config}},
-        )
-        assert response.status_code == 200, response.text
-        launched = Runtime(api, workspace["id"], "watched", response.json()["id"])
-        launched.execute({"call": "page.goto", "args": [f"{site.url}/live.html"]})
-        yield launched
-
-
-def iframe_url(response: httpx.Response) -> str:
-    assert response.status_code == 200, response.text
-    return response.json()["iframeUrl"]
 
 
 def test_it_shows_the_page_and_follows_its_changes(
@@ -204,21 +148,6 @@ def test_a_view_only_token_cannot_touch_the_page(
         assert eventually(lambda: runtime.read("page.textContent", "#out") == "clicked 1", timeout=15)
     assert runtime.read("page.inputValue", "#field") == ""
     assert sum(e["eventData"]["count"] for e in runtime.events("embed.input")) == 1
-
-
-@contextmanager
-def viewer_socket(engine: EngineProcess, iframe: str, first_frame: bool = True) -> Iterator[ClientConnection]:
-    """A raw viewer websocket for an iframe URL, once it has received the first frame (unless not asked)."""
-    parts = urlsplit(iframe)
-    token = parse_qs(parts.query)["token"][0]
-    with connect(
-        f"ws://127.0.0.1:{engine.port}{parts.path}/ws?token={token}",
-        origin=Origin(f"http://127.0.0.1:{engine.port}"),
-        open_timeout=20,
-    ) as socket:
-        while first_frame and not isinstance(socket.recv(timeout=20), bytes):
-            pass
-        yield socket
 
 
 def test_an_expired_or_tampered_token_shows_a_screen_and_no_frame(

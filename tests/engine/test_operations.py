@@ -10,19 +10,10 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from tests.support.engine_process import EngineProcess
-
-
-@pytest.fixture
-def workspace_id(client: httpx.Client) -> Iterator[str]:
-    workspace_id = client.post("/workspaces", json={"name": "operation tests"}).json()["id"]
-    yield workspace_id
-    client.delete(f"/workspaces/{workspace_id}", params={"force": "true"})
 
 
 def insert_operation(engine: EngineProcess, workspace_id: str, status: str = "running") -> str:

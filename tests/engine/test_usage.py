@@ -8,8 +8,7 @@ from uuid import UUID, uuid4
 import httpx
 
 from engine.runtimes.usage import Run, summarise
-from tests.engine.test_runtime_lifecycle import browser_pid, eventually
-from tests.support.engine_process import EngineProcess
+from tests.support.engine_process import EngineProcess, browser_pid, eventually
 
 DAY = datetime(2026, 11, 28, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 import pyotp
 import pytest
 
-from tests.engine.test_cdp_gateway import Cdp, mint
+from tests.support.cdp import Cdp, mint
 from tests.support.engine_process import EngineProcess
 from tests.support.png import pixel
 from tests.support.site import TestSite as Site

@@ -32,13 +32,6 @@ def client(warm_engine: EngineProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def workspace_id(client: httpx.Client, request: pytest.FixtureRequest) -> Iterator[str]:
-    workspace = client.post("/workspaces", json={"name": request.node.name[:200]}).json()
-    yield workspace["id"]
-    client.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
-
-
 def pool_full(engine: EngineProcess) -> bool:
     state = httpx.get(f"{engine.url}/healthz").json()["warmPool"]
     return bool(state["ready"] == state["size"] == 1)
