@@ -3,6 +3,7 @@ a headless Chromium."""
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from tests.support.engine_process import EngineProcess, refused_port
 from tests.support.model_server import PROVIDERS_HOST, ModelServer
 from tests.support.postgres_server import PostgresServer, shared_server
 from tests.support.site import TestSite
+from tests.support.vault_echo import echo_run
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +89,9 @@ def workspace(api: httpx.Client, request: pytest.FixtureRequest) -> Iterator[dic
 
 def pytest_configure(config: pytest.Config) -> None:
     Path("var").mkdir(exist_ok=True)
+
+
+@pytest.fixture(scope="module")
+def echoed(engine: EngineProcess, site: TestSite) -> Iterator[dict[str, Any]]:
+    """A run whose operator filled a vault password into a login that echoes it (tests/support/vault_echo.py)."""
+    yield from echo_run(engine, site)

@@ -10,9 +10,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import AsyncClient, Client
 
-from tests.engine.test_vault_network import PASSWORD, echoed, entry, network  # noqa: F401 (a fixture)
 from tests.support.engine_process import EngineProcess
 from tests.support.site import TestSite
+from tests.support.vault_echo import PASSWORD, entry, network
 
 HX = {"HX-Request": "true"}
 
@@ -25,7 +25,7 @@ def _echo_entry(engine: EngineProcess, site: TestSite, run: dict) -> dict:
 def test_the_har_never_holds_the_password_and_says_the_body_is_withheld(
     viewer_client: Client,
     echoed: dict,
-    site: TestSite,  # noqa: F811
+    site: TestSite,
 ) -> None:
     response = viewer_client.get(f"/runtimes/{echoed['id']}/har/")
     assert response.status_code == 200 and PASSWORD.encode() not in response.content
@@ -36,7 +36,7 @@ def test_the_har_never_holds_the_password_and_says_the_body_is_withheld(
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_the_bundle_never_holds_the_password(vera: User, echoed: dict) -> None:  # noqa: F811
+async def test_the_bundle_never_holds_the_password(vera: User, echoed: dict) -> None:
     client = AsyncClient()
     await client.aforce_login(vera)
     response = await client.get(f"/runtimes/{echoed['id']}/bundle/")
@@ -54,7 +54,7 @@ def test_the_drawer_shows_a_withheld_body_to_admins_only(
     operator_client: Client,
     admin_client: Client,
     engine: EngineProcess,
-    echoed: dict,  # noqa: F811
+    echoed: dict,
     site: TestSite,
 ) -> None:
     seen = _echo_entry(engine, site, echoed)
