@@ -12,6 +12,7 @@ from dashboard.audit.models import AuditEntry
 from tests.console.runtime_support import LiveRuntime, live_runtime
 from tests.support import site as served
 from tests.support.engine_process import EngineProcess
+from tests.support.html import attribute
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +114,7 @@ async def test_it_shows_a_screenshot_inline_served_by_the_console(
     )
     body = response.content.decode()
     assert response.status_code == 200
-    marker = '<img class="screenshot" src="'
-    assert marker in body, body
-    src = body[body.index(marker) + len(marker) :].split('"', 1)[0]
+    src = attribute(body, "img.screenshot", "src")
     assert src.startswith("/artifacts/") and src.endswith("/content/")
     image = await client.get(src)
     content = b"".join([chunk async for chunk in image.streaming_content])

@@ -18,6 +18,7 @@ from websockets.typing import Origin
 
 from tests.support.console_process import ConsoleProcess
 from tests.support.engine_process import EngineProcess, eventually
+from tests.support.html import definition
 from tests.support.updates import newest_update
 
 PASSWORD = "relay correct horse battery"
@@ -63,9 +64,7 @@ def relay_state(session: httpx.Client) -> str:
 
 
 def connections_opened(session: httpx.Client) -> int:
-    match = re.search(r"Upstream connections opened</dt><dd>(\d+)</dd>", relay_state(session))
-    assert match, relay_state(session)
-    return int(match.group(1))
+    return int(definition(relay_state(session), "Upstream connections opened"))
 
 
 def test_every_socket_gets_every_update_once_in_order_across_an_engine_restart(

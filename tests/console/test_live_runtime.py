@@ -4,7 +4,6 @@ end, the timeline's shared poller and its socket."""
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,6 +23,7 @@ from tests.console.faults import Faults, api_error
 from tests.console.runtime_support import LiveRuntime, execute, launch, live_runtime
 from tests.support import site as served
 from tests.support.engine_process import EngineProcess
+from tests.support.html import attribute, elements
 from tests.support.live_updates import connect, messages_until
 
 
@@ -35,12 +35,7 @@ def watched(engine: EngineProcess, site: served.TestSite) -> Iterator[LiveRuntim
 
 
 def iframe_of(body: str) -> str:
-    return (
-        body.split('<iframe class="live-frame', 1)[1]
-        .split('src="', 1)[1]
-        .split('"', 1)[0]
-        .replace("&amp;", "&")
-    )
+    return attribute(body, "iframe.live-frame", "src")
 
 
 def engine_page(url: str) -> str:
@@ -303,7 +298,7 @@ async def test_a_late_socket_catches_up_to_the_shared_poller(
     await messages_until(early, "early=1")
     late, _, _ = await connect(vera, f"{path}?after={after}")  # a page rendered before that visit
     text = await messages_until(late, "early=1")
-    sequences = re.findall(r'<tr id="e-(\d+)"', text)
+    sequences = [attribute(tr, "tr", "id") for tr in elements(text, "tr[id^=e-]")]
     assert sequences and len(sequences) == len(set(sequences))  # nothing twice
     await early.disconnect()
     await late.disconnect()

@@ -65,3 +65,12 @@ def link_query(html: str, label: str) -> dict[str, str]:
     return {
         name: values[-1] for name, values in parse_qs(urlsplit(href).query, keep_blank_values=True).items()
     }
+
+
+def definition(html: str, term: str) -> str:
+    """The text of the <dd> after the <dt> reading `term` (a description list's value); fails when none."""
+    found = _parse(html).find("dt", string=lambda s: s is not None and s.strip() == term)
+    assert found is not None, f"no <dt> reading {term!r} on the page"
+    value = found.find_next_sibling("dd")
+    assert value is not None, f"the <dt> {term!r} has no <dd>"
+    return value.get_text().strip()
