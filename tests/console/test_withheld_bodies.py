@@ -1,6 +1,7 @@
 """A run into which a vault password was filled, and whose site echoed it, as the console shows and
 exports it: the HAR and the bundle never hold the password; the request drawer shows a withheld
-body to admins only (the console's own key is an admin's, so the console applies the rule itself)."""
+body to admins only (the console applies the rule itself, and the engine too: the console's calls
+act with its user's role, dashboard/bctrl/acting.py)."""
 
 import io
 import json
@@ -24,8 +25,8 @@ def _echo_entry(engine: EngineProcess, site: TestSite, run: dict) -> dict:
 
 def test_the_har_never_holds_the_password_and_says_the_body_is_withheld(
     viewer_client: Client,
-    echoed: dict,
-    site: TestSite,  # noqa: F811
+    echoed: dict,  # noqa: F811
+    site: TestSite,
 ) -> None:
     response = viewer_client.get(f"/runtimes/{echoed['id']}/har/")
     assert response.status_code == 200 and PASSWORD.encode() not in response.content
