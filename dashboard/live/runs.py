@@ -423,6 +423,9 @@ async def run_request_body(request: HtmxHttpRequest, runtime_id: str, request_id
     try:
         body = await recordings_api.open_response_body(str(runtime_id), request_id)
     except BctrlError as error:
+        if error.code == "vault.sealed":  # the API withheld it from this user's role (bctrl/acting.py)
+            context["withheld"] = True
+            return render_page(request, f"{TEMPLATE}#response_body", context, status=403)
         context["body_error"] = error
         return render_page(request, f"{TEMPLATE}#response_body", context, status=error_status(error))
     if body.withheld and not await _may_read_withheld(request):
