@@ -4,7 +4,9 @@ Every page needs the session, the user and the user's role. Django finds each la
 ASGI each first touch is its own hop to a worker thread plus a database query (session, user,
 groups): most of a page's fixed cost. `identity_middleware` finds all three in one hop, after
 which templates, views and context processors read them from memory (so a page can be rendered
-on the event loop).
+on the event loop). It also makes every API call of a signed-in user's request act with that
+user's role (dashboard/bctrl/acting.py), so the console's one admin key gives no one more in the
+API than their role.
 
 The user and their role are cached (`CachedModelBackend`, the cache is Redis when `REDIS_URL` is
 set, shared by every console process) and the cached copy is dropped at once, in this process and
@@ -32,7 +34,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 
 from dashboard.accounts.roles import role_of
-from dashboard.bctrl import timing
+from dashboard.bctrl import acting, timing
 
 # a day at most: the invalidation below is what keeps it right, the timeout only bounds memory
 USER_CACHE_SECONDS = 24 * 3600
@@ -147,7 +149,11 @@ def identity_middleware(
             user = await sync_to_async(_identify)(request)
         request.user = user  # type: ignore[assignment]
         request._acached_user = user  # type: ignore[attr-defined]  # what request.auser() returns
-        return await get_response(request)
+        if not user.is_authenticated:
+            return await get_response(request)
+        # every API call made for this request acts with this user's role (dashboard/bctrl/acting.py)
+        with acting.acting_as(role_of(user)):
+            return await get_response(request)
 
     markcoroutinefunction(middleware)
     return middleware

@@ -13,7 +13,7 @@ import httpx
 from django.conf import settings
 
 from dashboard import logs
-from dashboard.bctrl import surface, timing
+from dashboard.bctrl import acting, surface, timing
 from dashboard.bctrl.errors import BY_STATUS, BctrlError, Unavailable, UnexpectedAnswer
 
 logger = logging.getLogger("dashboard.bctrl")
@@ -154,7 +154,8 @@ class BctrlClient:
     async def get(self, path: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         """GET a JSON body. The same read asked for while it is already in flight (fifty users
         opening the overview at once) joins that call instead of making another: the console's
-        calls all use its one API key, so they get the same answer. Never across a write: a read
+        calls all use its one API key, so they get the same answer (calls acting with the same
+        scope, acting.py: `_read_key` keeps the others apart). Never across a write: a read
         asked for after a write of this process ended starts a call of its own, so a page after
         a form shows what the form did. Each caller parses the body itself (no shared objects)."""
         key = None if kwargs else _read_key(path, params, self._writes)
@@ -282,18 +283,24 @@ class BctrlClient:
 
 def _traced(headers: Mapping[str, str] | None) -> dict[str, str]:
     """The call's headers with the console request's id (dashboard/logs.py), so the engine's
-    lines for this call carry the same id as the console's. A read shared by several requests
-    (`get`) carries the id of the one that started it."""
+    lines for this call carry the same id as the console's, and the scope of the signed-in user
+    it is made for (acting.py: the API gives it no more than that user's role). A read shared by
+    several requests (`get`) carries the id of the one that started it; only requests acting
+    with the same scope share one."""
     traced = dict(headers or {})
     request_id = logs.current_request_id.get()
     if request_id:
         traced.setdefault("X-Request-Id", request_id)
+    scope = acting.current()
+    if scope is not None:
+        traced[acting.HEADER] = scope  # never the caller's to raise
     return traced
 
 
 def _read_key(path: str, params: Mapping[str, Any] | None, writes: int) -> tuple[Any, ...] | None:
     """What makes two reads the same read; None when a parameter cannot be part of a key."""
-    key = (path, tuple(sorted((params or {}).items())), writes)
+    # the acting scope too: an answer may differ by it (403 for one role, a body for another)
+    key = (path, tuple(sorted((params or {}).items())), writes, acting.current())
     try:
         hash(key)
     except TypeError:

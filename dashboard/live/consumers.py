@@ -25,6 +25,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.sessions.backends.base import SessionBase
 
 from dashboard.accounts.roles import role_of
+from dashboard.bctrl import acting
 from dashboard.bctrl import events as events_api
 from dashboard.bctrl import updates as updates_api
 from dashboard.bctrl.errors import BctrlError
@@ -146,7 +147,8 @@ class UpdatesConsumer(SignedInConsumer):
             self.sent_through = position or 0
         else:
             self.sent_through = after
-            await self._catch_up(after)
+            with acting.acting_as(self.role):  # this user's reads (the relay acts for nobody)
+                await self._catch_up(after)
 
     async def _catch_up(self, after: int) -> None:
         """Send what this browser missed since `after` (it reconnected, or its page is older)."""
@@ -219,7 +221,8 @@ class RuntimeEventsConsumer(SignedInConsumer):
         # shared poller may start from it: a position the API refuses (a socket opened by hand)
         # closes this socket and never stalls the poller everyone else shares.
         try:
-            missed = await self._missed(workspace_id, alias, after, int(skip) if skip.isdigit() else 0)
+            with acting.acting_as(self.role):  # this user's read (the shared poller acts for nobody)
+                missed = await self._missed(workspace_id, alias, after, int(skip) if skip.isdigit() else 0)
         except BctrlError as error:
             if error.status == 400:
                 await self._refuse(4400)

@@ -337,8 +337,10 @@ async def _request_drawer(request: HtmxHttpRequest, run: Run, request_id: str) -
 
 async def _may_read_withheld(request: HtmxHttpRequest) -> bool:
     """A body the engine withholds after a vault fill (`bodyWithheld`) is the console's to show only
-    to its admins: its key reads it (an admin key), its viewers and operators may not (as the
-    engine refuses a read or operator key; see use without read in docs/api.md)."""
+    to its admins, as the engine serves it only with raw-read rights (use without read in
+    docs/api.md). The console's calls act with its user's role (dashboard/bctrl/acting.py), so the
+    engine refuses its viewers and operators too; this check is what holds against an API that
+    does not know that header."""
     return await has_role_async(request.user, "admin")
 
 
@@ -421,6 +423,9 @@ async def run_request_body(request: HtmxHttpRequest, runtime_id: str, request_id
     try:
         body = await recordings_api.open_response_body(str(runtime_id), request_id)
     except BctrlError as error:
+        if error.code == "vault.sealed":  # the API withheld it from this user's role (bctrl/acting.py)
+            context["withheld"] = True
+            return render_page(request, f"{TEMPLATE}#response_body", context, status=403)
         context["body_error"] = error
         return render_page(request, f"{TEMPLATE}#response_body", context, status=error_status(error))
     if body.withheld and not await _may_read_withheld(request):

@@ -9,9 +9,18 @@ though it is a GET (a one-time code is a secret, used below admin, never read), 
 OPERATOR whatever the id. `engine.api` refuses to start if a route declares none, and
 tests/engine/test_scopes.py walks the OpenAPI document against a table of what each scope may do.
 A rule that depends on the body (an interactive embed token) calls `require` in its handler.
+
+A request may be treated with LESS than its key's scope, never more: `BCTRL-Acting-Scope`
+(ours, ACTING_SCOPE_HEADER) names the scope to act with, and the request's key (`request.auth`)
+then carries the lower of the two (`acting`). A console that shares one admin key with its whole
+team sends its signed-in user's role there, so an operator using the console gets an operator's
+rights in the engine: route checks, raw reads of what the vault filled (steps, CDP tokens, kept
+bodies), `allowRawReads` mounts (`whoami` still names the key's own scope). Everything that judges a request reads
+`request.auth.scope`, never the stored key's.
 """
 
 import asyncio
+import copy
 import hashlib
 import secrets
 import time
@@ -45,17 +54,52 @@ def create_api_key(name: str, scope: str, team: bool = False) -> tuple[ApiKey, s
 
 
 SCOPE_RANK = {"read": 0, "operator": 1, "admin": 2}
+# Ours: a request acts with the lower of its key's scope and this header's (`acting`).
+ACTING_SCOPE_HEADER = "BCTRL-Acting-Scope"
 
 
 def require(api_key: ApiKey, needed: str, what: str) -> None:
     """403 unless `api_key` has at least the `needed` scope; `what` names the call in the message."""
     if SCOPE_RANK[api_key.scope] < SCOPE_RANK[needed]:
+        has = (
+            f"This request acts with the '{api_key.scope}' scope ({ACTING_SCOPE_HEADER})"
+            if getattr(api_key, "acting_lowered", False)
+            else f"This API key has the '{api_key.scope}' scope"
+        )
         raise ApiError(
             403,
             "auth.forbidden",
-            f"This API key has the '{api_key.scope}' scope; {what} needs '{needed}'.",
+            f"{has}; {what} needs '{needed}'.",
             {"scope": api_key.scope, "needed": needed},
         )
+
+
+def acting(api_key: ApiKey, request: HttpRequest) -> ApiKey:
+    """The key as this request may use it: its scope lowered to `BCTRL-Acting-Scope`, never raised.
+
+    Without the header, the key itself. With it, a copy whose `scope` is the lower of the key's and
+    the header's (the copy is never saved; the key remembered by the keyring stays as it is). A
+    value that is no scope is a 400: a caller that meant to lower its rights must not go on with
+    all of them.
+    """
+    value = request.headers.get(ACTING_SCOPE_HEADER)
+    if value is None:
+        return api_key
+    wanted = value.strip()
+    if wanted not in SCOPE_RANK:
+        raise ApiError(
+            400,
+            "request.invalid_header",
+            f"{ACTING_SCOPE_HEADER} must be one of read, operator, admin (it can only lower this key's scope).",
+            {"header": ACTING_SCOPE_HEADER, "allowed": list(SCOPE_RANK)},
+        )
+    if SCOPE_RANK[wanted] >= SCOPE_RANK[api_key.scope]:
+        return api_key
+    lowered = copy.copy(api_key)
+    lowered.scope = wanted
+    lowered.acting_lowered = True  # type: ignore[attr-defined]  # require's message says why
+    lowered.own_scope = api_key.scope  # type: ignore[attr-defined]  # whoami names the key as it is
+    return lowered
 
 
 def may_use(request: HttpRequest) -> bool:
@@ -176,14 +220,15 @@ class KeyAuth(HttpBearer):
             api_key = await keyring.find(token)
         if api_key is None:
             return None
-        require(api_key, self.scope, "this call")
+        acting_key = acting(api_key, request)  # every check from here on, and request.auth, use its scope
+        require(acting_key, self.scope, "this call")
         if not api_key.team:  # a team's key is held to the engine-wide limits only (models.ApiKey)
             rate_limiter.check(str(api_key.id))
         now = timezone.now()
         if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-            api_key.last_used_at = now
+            api_key.last_used_at = now  # on the remembered key, not a lowered copy of it
             await ApiKey.objects.filter(id=api_key.id).aupdate(last_used_at=now)
-        return api_key
+        return acting_key
 
 
 READ = KeyAuth("read")
@@ -197,7 +242,9 @@ def whoami_payload(api_key: ApiKey) -> dict[str, object]:
         "apiKey": {
             "id": str(api_key.id),
             "name": api_key.name,
-            "scopes": [api_key.scope],
+            # the key's own scope (it describes the key; what this request may do is another
+            # matter: `acting`), so a console's shared answers read the same whoever asked
+            "scopes": [getattr(api_key, "own_scope", api_key.scope)],
             "createdAt": api_key.created_at,
         },
     }

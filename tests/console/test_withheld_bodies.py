@@ -1,6 +1,7 @@
 """A run into which a vault password was filled, and whose site echoed it, as the console shows and
 exports it: the HAR and the bundle never hold the password; the request drawer shows a withheld
-body to admins only (the console's own key is an admin's, so the console applies the rule itself)."""
+body to admins only (the console applies the rule itself, and the engine too: the console's calls
+act with its user's role, dashboard/bctrl/acting.py)."""
 
 import io
 import json

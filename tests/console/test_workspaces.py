@@ -244,6 +244,13 @@ def test_only_an_admin_grants_raw_vault_reads(
     )
     saved = api.get(f"/workspaces/{workspace['id']}").json()
     assert saved["name"] == "renamed" and saved["mounts"]["vault"]["allowRawReads"] is True
+    # but under raw reads the mounts are an admin's to change: widening what an operator may read
+    # raw is refused by the API (the console acts with its user's role), and nothing changes
+    widened = operator_client.post(
+        f"/workspaces/{workspace['id']}/edit/", {**form, "name": "renamed", "vault_allow": ["shop/", "bank/"]}
+    )
+    assert widened.status_code == 403 and "only an admin key may set it" in widened.content.decode()
+    assert api.get(f"/workspaces/{workspace['id']}").json()["mounts"]["vault"]["allow"] == ["shop/"]
 
 
 def test_the_editor_keeps_existing_mounts(operator_client: Client, api: httpx.Client) -> None:

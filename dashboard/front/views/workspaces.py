@@ -207,8 +207,14 @@ async def workspace_edit(request: HtmxHttpRequest, workspace_id: UUID) -> HttpRe
         _refuse_taken_name(form, taken)  # the form is no longer valid
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        # Mounts go only when one of their fields changed: under raw reads (allowRawReads) any
+        # change of mounts is an admin's in the API, and the console's calls act with the user's
+        # role (bctrl/acting.py), so an operator may still rename such a workspace.
+        mounts_changed = any(name != "name" for name in form.changed_data)
         try:
-            saved = await api.update_workspace(ws, name=data["name"], mounts=data["mounts"])
+            saved = await api.update_workspace(
+                ws, name=data["name"], mounts=data["mounts"] if mounts_changed else None
+            )
         except BctrlError as error:
             await audit(request, "workspace.update", ws, target_name=workspace.name, error=error)
             form.add_upstream_error(error)
