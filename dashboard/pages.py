@@ -53,10 +53,12 @@ def render_page(
         return HttpResponse(render_to_string(template, context, request), status=status)
 
 
-def render_form(request: HtmxHttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    """A form page (its `form` region for htmx): 422 while `context["form"]` has errors, else 200."""
+def render_form(
+    request: HtmxHttpRequest, template: str, context: dict[str, Any], region: str | None = "form"
+) -> HttpResponse:
+    """A form page (its `region` for htmx): 422 while `context["form"]` has errors, else 200."""
     status = 422 if context["form"].errors else 200
-    return render_page(request, template, context, region="form", status=status)
+    return render_page(request, template, context, region=region, status=status)
 
 
 async def search_listing(

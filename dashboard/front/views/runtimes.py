@@ -44,6 +44,7 @@ from dashboard.pages import (
     error_status,
     failure,
     redirect_after_form,
+    render_form,
     render_page,
     settle,
     settled,
@@ -158,13 +159,7 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
         "profiles_error": None if down else failure(profiles),
         "extensions_error": None if down else failure(extensions),
     }
-    return render_page(
-        request,
-        "front/runtimes/launch.html",
-        context,
-        region="launch_form",
-        status=422 if form.errors else 200,
-    )
+    return render_form(request, "front/runtimes/launch.html", context, region="launch_form")
 
 
 def _launch_start(
