@@ -26,10 +26,6 @@ def access_line(method: str, path: str, status: int, started: float) -> None:
     shared.access_line(access_logger, method, path, status, started)
 
 
-class RequestIdFilter(shared.RequestIdFilter):
-    current = current_request_id
-
-
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """Django's LOGGING for the console: everything to stderr, plain or JSON."""
     return shared.logging_config(
@@ -37,7 +33,7 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
         level,
         service="console",
         setting="LOG_FORMAT",
-        request_id_filter="dashboard.logs.RequestIdFilter",
+        request_id=current_request_id,
         # one line per upstream request is noise; the client logs retries and failures itself
         loggers={"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
     )

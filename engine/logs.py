@@ -28,10 +28,6 @@ def access_line(method: str, path: str, status: int, started: float) -> None:
     shared.access_line(access_logger, method, path, status, started)
 
 
-class RequestIdFilter(shared.RequestIdFilter):
-    current = current_request_id
-
-
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """Django's LOGGING for the engine: everything to stderr, plain or JSON."""
     return shared.logging_config(
@@ -39,6 +35,6 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
         level,
         service="engine",
         setting="ENGINE_LOG_FORMAT (or LOG_FORMAT)",
-        request_id_filter="engine.logs.RequestIdFilter",
+        request_id=current_request_id,
         loggers={"django.db.backends": {"level": "WARNING"}},
     )

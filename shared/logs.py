@@ -36,7 +36,9 @@ def access_line(logger: logging.Logger, method: str, path: str, status: int, sta
 class RequestIdFilter(logging.Filter):
     """Adds `request_id` to every record (from `current`, the service's request being served)."""
 
-    current: contextvars.ContextVar[str]
+    def __init__(self, current: contextvars.ContextVar[str]) -> None:
+        super().__init__()
+        self.current = current
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", ""):
@@ -50,12 +52,12 @@ def logging_config(
     *,
     service: str,
     setting: str,
-    request_id_filter: str,
+    request_id: contextvars.ContextVar[str],
     loggers: dict[str, dict[str, str]],
 ) -> dict[str, Any]:
     """Django's LOGGING for one service: everything to stderr, plain or JSON (`service` on each
-    JSON line). `setting` names the variable a bad `log_format` came from; `request_id_filter` is
-    the dotted path of the service's RequestIdFilter; `loggers` quiets what is noise to it."""
+    JSON line), each record with the `request_id` the service's context variable holds. `setting`
+    names the variable a bad `log_format` came from; `loggers` quiets what is noise to it."""
     if log_format not in FORMATS:
         raise ValueError(f"{setting} is {log_format!r}: use plain or json.")
     formatters = {
@@ -70,7 +72,7 @@ def logging_config(
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": request_id_filter}},
+        "filters": {"request_id": {"()": RequestIdFilter, "current": request_id}},
         "formatters": {log_format: formatters[log_format]},
         "handlers": {
             "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["request_id"]}
