@@ -6,7 +6,7 @@ The pages (`front`), the user admin (`accounts`), the audit log (`audit`) and th
 (`live`) build on this module; it builds only on the API client (`bctrl`).
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -59,6 +59,12 @@ def render_form(
     """A form page (its `region` for htmx): 422 while `context["form"]` has errors, else 200."""
     status = 422 if context["form"].errors else 200
     return render_page(request, template, context, region=region, status=status)
+
+
+def chosen(request: HttpRequest, name: str, choices: Collection[str]) -> str:
+    """A list filter's value from the query string: one of `choices`, else "" (no filter)."""
+    value = request.GET.get(name, "")
+    return value if value in choices else ""
 
 
 async def search_listing(

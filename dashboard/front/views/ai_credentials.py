@@ -15,7 +15,14 @@ from dashboard.audit.log import audit
 from dashboard.bctrl import ai_credentials as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.forms.ai_credentials import AiCredentialForm
-from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_form, render_page
+from dashboard.pages import (
+    HtmxHttpRequest,
+    chosen,
+    error_status,
+    redirect_after_form,
+    render_form,
+    render_page,
+)
 
 PAGE_SIZE = 50
 
@@ -24,8 +31,7 @@ PAGE_SIZE = 50
 @require_GET
 @role_required("viewer")
 async def credential_list(request: HtmxHttpRequest) -> HttpResponse:
-    provider = request.GET.get("provider", "")
-    provider = provider if provider in api.PROVIDERS else ""
+    provider = chosen(request, "provider", api.PROVIDERS)
     cursor = request.GET.get("cursor") or None
     context: dict[str, object] = {"provider": provider, "providers": api.PROVIDERS, "cursor": cursor}
     try:

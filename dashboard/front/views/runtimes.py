@@ -41,6 +41,7 @@ from dashboard.front.forms.steps import StepRow, StepsJsonForm
 from dashboard.front.models import StepRecipe
 from dashboard.pages import (
     HtmxHttpRequest,
+    chosen,
     error_status,
     failure,
     redirect_after_form,
@@ -77,8 +78,7 @@ def ended_because(runtime: api.Runtime) -> str:
 @require_GET
 @role_required("viewer")
 async def runtime_list(request: HtmxHttpRequest, workspace_id: str) -> HttpResponse:
-    status = request.GET.get("status", "")
-    status = status if status in api.STATUSES else ""
+    status = chosen(request, "status", api.STATUSES)
     cursor = request.GET.get("cursor") or None
     labels, label_error = metadata_filter(request)
     page, workspace = await asyncio.gather(
