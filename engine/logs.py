@@ -7,6 +7,7 @@ repeats it in X-Request-Id and error bodies in `requestId` (engine/api/middlewar
 """
 
 import contextvars
+import functools
 import logging
 from typing import Any
 
@@ -17,15 +18,13 @@ from shared.logs import new_request_id as new_request_id
 # The request being served (set by engine/api/middleware.py); "" outside any request.
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 access_logger = logging.getLogger("engine.access")
+# One line per request answered (ACCESS_LOG): method, path without its query, status, duration.
+access_line = functools.partial(shared.access_line, access_logger)
 
 
 def request_id_from(header: str | None) -> str:
     """The id a client sent, when it is a plain token of at most 64 characters; else a new one."""
     return header if header and ACCEPTED_REQUEST_ID.match(header) else new_request_id()
-
-
-def access_line(method: str, path: str, status: int, started: float) -> None:
-    shared.access_line(access_logger, method, path, status, started)
 
 
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
