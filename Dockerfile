@@ -17,6 +17,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY dashboard dashboard
 COPY engine engine
+COPY shared shared
 COPY templates templates
 COPY static static
 COPY manage.py ./

@@ -22,9 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.async_api import Page, async_playwright  # noqa: E402
-
-from bench.runtime_launch import ARGS, CHROMIUM_PATH, run_async  # noqa: E402
+from bench.runtime_launch import raw_page, run_async  # noqa: E402
 from engine.agents.snapshot import _WALK_JS, CHARS_PER_TOKEN, ID_ATTRIBUTE, MAX_ELEMENTS, MAX_TEXT_CHARS  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 from tests.support.model_server import ModelServer, element_id, tool  # noqa: E402
@@ -76,11 +74,7 @@ def engine_rounds(engine: EngineProcess, server: ModelServer, site: TestSite) ->
 
 async def raw_rounds(site: TestSite, scratch: Path) -> list[float]:
     samples = []
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(scratch / "raw"), executable_path=CHROMIUM_PATH, headless=True, args=ARGS
-        )
-        page: Page = context.pages[0]
+    async with raw_page(scratch / "raw") as page:
         for round_ in range(ROUNDS + 1):
             await page.goto(f"{site.url}/agent-act.html")
             started = time.perf_counter()
@@ -91,7 +85,6 @@ async def raw_rounds(site: TestSite, scratch: Path) -> list[float]:
             await page.evaluate(_WALK_JS, WALK_ARGS)
             if round_:
                 samples.append((time.perf_counter() - started) * 1000)
-        await context.close()
     return samples
 
 
@@ -121,11 +114,7 @@ async def snapshot_sizes(site: TestSite, scratch: Path, pages: dict[str, Path]) 
     from engine.agents.snapshot import Snapshot
 
     lines = []
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(scratch / "sizes"), executable_path=CHROMIUM_PATH, headless=True, args=ARGS
-        )
-        page = context.pages[0]
+    async with raw_page(scratch / "sizes") as page:
         for name, path in pages.items():
             await page.goto(f"{site.url}/{path.name}")
             raw = await page.evaluate(_WALK_JS, WALK_ARGS)
@@ -146,7 +135,6 @@ async def snapshot_sizes(site: TestSite, scratch: Path, pages: dict[str, Path]) 
                 + (f" (+{shot.skipped_elements} left out)" if shot.skipped_elements else "")
                 + (f", {shot.skipped_text_chars} text chars left out" if shot.skipped_text_chars else "")
             )
-        await context.close()
     return lines
 
 

@@ -14,9 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.async_api import Page, async_playwright  # noqa: E402
-
-from bench.runtime_launch import ARGS, CHROMIUM_PATH, run_async  # noqa: E402
+from bench.runtime_launch import raw_page, run_async  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 from tests.support.site import TestSite  # noqa: E402
 
@@ -55,11 +53,7 @@ def api_rounds(engine: EngineProcess, site: TestSite) -> list[float]:
 
 async def raw_rounds(site: TestSite, scratch: Path) -> list[float]:
     samples = []
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(scratch / "raw"), executable_path=CHROMIUM_PATH, headless=True, args=ARGS
-        )
-        page: Page = context.pages[0]
+    async with raw_page(scratch / "raw") as page:
         await page.goto(f"{site.url}/form.html")
         for i in range(ROUNDS + 1):
             started = time.perf_counter()
@@ -69,7 +63,6 @@ async def raw_rounds(site: TestSite, scratch: Path) -> list[float]:
             elapsed = time.perf_counter() - started
             if i:
                 samples.append(elapsed)
-        await context.close()
     return samples
 
 

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from playwright.async_api import async_playwright  # noqa: E402
+from playwright.async_api import Page, async_playwright  # noqa: E402
 
 from engine.cdp import browser as cdp_browser  # noqa: E402
 from engine.cdp.listener import listener as cdp_listener  # noqa: E402
@@ -48,6 +49,18 @@ WARM_N = 10
 IDLE_SECONDS = 10
 CHROMIUM_PATH = chromium.executable()
 ARGS = list(chromium.FLAGS)  # the engine's own flags: the baseline runs the same browser
+
+
+@contextlib.asynccontextmanager
+async def raw_page(profile_dir: Path) -> AsyncIterator[Page]:
+    """The baseline's browser: the engine's Chromium and flags, driven by Playwright without the
+    engine; its first page, closed after."""
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(profile_dir), executable_path=CHROMIUM_PATH, headless=True, args=ARGS
+        )
+        yield context.pages[0]
+        await context.close()
 
 
 def api_launches(engine: EngineProcess, uids: set[int]) -> list[float]:

@@ -20,9 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.async_api import async_playwright  # noqa: E402
-
-from bench.runtime_launch import ARGS, CHROMIUM_PATH, run_async  # noqa: E402
+from bench.runtime_launch import raw_page, run_async  # noqa: E402
 from tests.support.engine_process import EngineProcess  # noqa: E402
 from tests.support.site import TestSite  # noqa: E402
 
@@ -70,11 +68,7 @@ def api_runs(engine: EngineProcess, site: TestSite) -> dict[str, float]:
 
 
 async def raw_runs(site: TestSite, scratch: Path) -> dict[str, float]:
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(scratch / "raw"), executable_path=CHROMIUM_PATH, headless=True, args=ARGS
-        )
-        page = context.pages[0]
+    async with raw_page(scratch / "raw") as page:
         await page.goto(f"{site.url}/vault-login.html")
         out = {}
         for name, call in (("title", page.title), ("evaluate", lambda: page.evaluate("1 + 1"))):
@@ -86,7 +80,6 @@ async def raw_runs(site: TestSite, scratch: Path) -> dict[str, float]:
                 if i:
                     samples.append(time.perf_counter() - started)
             out[name] = statistics.median(samples)
-        await context.close()
     return out
 
 

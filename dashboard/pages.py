@@ -6,7 +6,7 @@ The pages (`front`), the user admin (`accounts`), the audit log (`audit`) and th
 (`live`) build on this module; it builds only on the API client (`bctrl`).
 """
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -19,6 +19,7 @@ from django_htmx.middleware import HtmxDetails
 
 from dashboard.bctrl import timing
 from dashboard.bctrl.errors import BctrlError
+from dashboard.bctrl.pages import Page
 
 T = TypeVar("T")
 
@@ -50,6 +51,34 @@ def render_page(
         template = f"{template}#{region}"
     with timing.timed("render"):
         return HttpResponse(render_to_string(template, context, request), status=status)
+
+
+def render_form(
+    request: HtmxHttpRequest, template: str, context: dict[str, Any], region: str | None = "form"
+) -> HttpResponse:
+    """A form page (its `region` for htmx): 422 while `context["form"]` has errors, else 200."""
+    status = 422 if context["form"].errors else 200
+    return render_page(request, template, context, region=region, status=status)
+
+
+def chosen(request: HttpRequest, name: str, choices: Collection[str]) -> str:
+    """A list filter's value from the query string: one of `choices`, else "" (no filter)."""
+    value = request.GET.get(name, "")
+    return value if value in choices else ""
+
+
+async def search_listing(
+    request: HtmxHttpRequest, list_page: Callable[..., Awaitable[Page[Any]]], page_size: int
+) -> dict[str, object]:
+    """A searchable list's context: the search (`q`), the `cursor`, and the `page` or its `error`."""
+    q = request.GET.get("q", "").strip()
+    cursor = request.GET.get("cursor") or None
+    context: dict[str, object] = {"q": q, "cursor": cursor}
+    try:
+        context["page"] = await list_page(q=q or None, cursor=cursor, limit=page_size)
+    except BctrlError as error:
+        context["error"] = error
+    return context
 
 
 def error_status(error: BctrlError) -> int:

@@ -20,10 +20,9 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from prometheus_client.exposition import choose_encoder
@@ -31,29 +30,11 @@ from prometheus_client.exposition import choose_encoder
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.errors import BctrlError
 from dashboard.live.relay import running_relay
+from shared import probes as shared_probes
 
 CHECK_SECONDS = 3.0
 # The relay reconnects with a growing delay (10 s at most): past this, it is not just a blip.
 RELAY_RECONNECTING_SECONDS = 30.0
-
-
-def _ping_database() -> None:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        connection.close()  # a broken connection is not kept for the next request
-        raise
-
-
-async def _database() -> str:
-    try:
-        await asyncio.wait_for(sync_to_async(_ping_database)(), CHECK_SECONDS)
-    except TimeoutError:
-        return "timeout"
-    except DatabaseError:
-        return "unavailable"
-    return "ok"
 
 
 async def _redis() -> str:
@@ -93,7 +74,7 @@ def _relay() -> str:
 
 
 async def readyz(request: HttpRequest) -> JsonResponse:
-    database, redis, api = await asyncio.gather(_database(), _redis(), _api())
+    database, redis, api = await asyncio.gather(shared_probes.database(CHECK_SECONDS), _redis(), _api())
     checks = {"database": database, "redis": redis, "api": api, "relay": _relay()}
     ready = database == "ok" and redis in ("ok", "off") and api == "ok" and checks["relay"] != "down"
     return JsonResponse({"ready": ready, "checks": checks}, status=200 if ready else 503)

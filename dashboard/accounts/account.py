@@ -18,7 +18,7 @@ from dashboard.accounts.models import Preferences
 from dashboard.accounts.roles import role_required
 from dashboard.accounts.time_zones import SESSION_KEY
 from dashboard.audit.log import audit, record
-from dashboard.pages import HtmxHttpRequest, render_page
+from dashboard.pages import HtmxHttpRequest, render_form
 
 
 @require_http_methods(["GET", "POST"])
@@ -43,7 +43,7 @@ async def account(request: HtmxHttpRequest) -> HttpResponse:
         )
         messages.success(request, f"Times are now shown in {zone or 'the default zone'}.")
         return redirect("account")
-    return render_page(request, "accounts/account.html", {"form": form}, status=422 if form.errors else 200)
+    return render_form(request, "accounts/account.html", {"form": form}, region=None)
 
 
 @require_http_methods(["GET", "POST"])
@@ -58,6 +58,4 @@ async def account_password(request: HtmxHttpRequest) -> HttpResponse:
         await record(request, "user.password.change", "user", user.username, target_name=user.username)
         messages.success(request, "Your password has been changed.")
         return redirect("account")
-    return render_page(
-        request, "accounts/password.html", {"form": form, "own": True}, status=422 if form.errors else 200
-    )
+    return render_form(request, "accounts/password.html", {"form": form, "own": True}, region=None)

@@ -21,7 +21,7 @@ from dashboard.accounts.roles import ROLES, role_required
 from dashboard.audit.log import audit, record
 from dashboard.audit.models import AuditEntry
 from dashboard.live import control as live_control
-from dashboard.pages import HtmxHttpRequest, render_page, with_toast
+from dashboard.pages import HtmxHttpRequest, render_form, render_page, with_toast
 
 LOGIN_WINDOW_SECONDS = 15 * 60
 LOCKED_MESSAGE = (
@@ -163,7 +163,7 @@ async def user_create(request: HtmxHttpRequest) -> HttpResponse:
         await audit(request, "user.create", username, message=f"role {role}")
         messages.success(request, f"Created {username} ({role}).")
         return redirect("users")
-    return render_page(request, "accounts/user_form.html", {"form": form}, status=422 if form.errors else 200)
+    return render_form(request, "accounts/user_form.html", {"form": form}, region=None)
 
 
 @require_POST
@@ -245,4 +245,4 @@ async def user_password(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
         )
         return redirect("users")
     context = {"form": form, "target": user, "own": False}
-    return render_page(request, "accounts/password.html", context, status=422 if form.errors else 200)
+    return render_form(request, "accounts/password.html", context, region=None)

@@ -20,7 +20,7 @@ from dashboard.alerts.models import AlertDelivery, AlertRule, DeliveryAttempt
 from dashboard.audit.log import audit
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import list_workspaces
-from dashboard.pages import HtmxHttpRequest, render_page
+from dashboard.pages import HtmxHttpRequest, render_form, render_page
 
 LOG_PAGE_SIZE = 50
 
@@ -64,8 +64,7 @@ async def rule_create(request: HtmxHttpRequest) -> HttpResponse:
         await rule.asave()
         await audit(request, "alert_rule.create", str(rule.id), target_name=rule.name)
         return _saved(request, rule, shown_secret=rule.webhook_secret)
-    status = 422 if form.errors else 200
-    return render_page(request, "alerts/form.html", {"form": form}, status=status)
+    return render_form(request, "alerts/form.html", {"form": form}, region=None)
 
 
 def _saved(request: HtmxHttpRequest, rule: AlertRule, shown_secret: str = "") -> HttpResponse:
@@ -106,7 +105,7 @@ async def rule_edit(request: HtmxHttpRequest, rule_id: int) -> HttpResponse:
         "secret": shown[1] if shown and shown[0] == rule.id else "",
         "firings": [f async for f in rule.firings.all()[:10]],
     }
-    return render_page(request, "alerts/form.html", context, status=422 if form.errors else 200)
+    return render_form(request, "alerts/form.html", context, region=None)
 
 
 @require_POST

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.creates import create_once, made_since
+from dashboard.bctrl.creates import create_once, find_at
 from dashboard.bctrl.errors import InvalidRequest
 from dashboard.bctrl.pages import Page, page_of, parse_time, split_cursor
 
@@ -77,16 +77,11 @@ async def get_credential(credential_id: str) -> AiCredential:
 async def create_credential(payload: dict[str, Any], idempotency_key: str | None = None) -> AiCredential:
     """`payload`: {id, provider, label, apiKey, baseUrl?, defaultModel?, enabled?}."""
     credential_id = check_id(payload.get("id", ""))
-
-    async def find(since: datetime) -> dict[str, Any] | None:
-        found = await get_client().get(f"ai-credentials/{credential_id}")
-        return found if made_since(found, since) else None
-
     body = await create_once(
         "ai-credentials",
         payload,
         what=f"the AI credential “{credential_id}”",
-        find=find,
+        find=find_at(f"ai-credentials/{credential_id}"),
         idempotency_key=idempotency_key,
     )
     return AiCredential.from_api(body)

@@ -69,6 +69,28 @@ def made_since(body: Any, since: datetime) -> bool:
     return created is not None and created >= since
 
 
+def find_at(path: str) -> Finder:
+    """A finder for what a create makes at a path it names (a runtime's alias, a credential's id)."""
+
+    async def find(since: datetime) -> dict[str, Any] | None:
+        found = await get_client().get(path)
+        return found if made_since(found, since) else None
+
+    return find
+
+
+def find_named(path: str, key: str, name: Any) -> Finder:
+    """A finder for what a create names but the API ids: the one of the newest 100 at `path`
+    (listed under `key`, newest first) with that name, made since the create."""
+
+    async def find(since: datetime) -> dict[str, Any] | None:
+        body = await get_client().get(path, params={"limit": 100})
+        listed = body.get(key) if isinstance(body, dict) else None
+        return only([item for item in listed or [] if item.get("name") == name and made_since(item, since)])
+
+    return find
+
+
 def only(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The one candidate, or None when there are none or several (then nobody can tell which)."""
     return candidates[0] if len(candidates) == 1 else None

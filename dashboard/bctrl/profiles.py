@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.creates import create_once, made_since, only
+from dashboard.bctrl.creates import create_once, find_named
 from dashboard.bctrl.pages import Page, name_contains, page_of, parse_time, split_cursor
 
 
@@ -97,12 +97,7 @@ async def get_profile(profile_id: str) -> Profile:
 async def create_profile(payload: dict[str, Any], idempotency_key: str | None = None) -> Profile:
     """`payload` is the contract's body: {name, description?, config?, extensionIds?}."""
     name = payload.get("name")
-
-    async def find(since: datetime) -> dict[str, Any] | None:
-        body = await get_client().get("browser-profiles", params={"limit": 100})
-        listed = body.get("profiles") if isinstance(body, dict) else None
-        return only([p for p in listed or [] if p.get("name") == name and made_since(p, since)])
-
+    find = find_named("browser-profiles", "profiles", name)
     body = await create_once(
         "browser-profiles", payload, what=f"the profile “{name}”", find=find, idempotency_key=idempotency_key
     )

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.creates import create_once, made_since
+from dashboard.bctrl.creates import create_once, find_at
 from dashboard.bctrl.operations import Operation
 from dashboard.bctrl.pages import Page, items_of, page_of, parse_time, split_cursor
 
@@ -219,16 +219,11 @@ async def launch_runtime(
         payload["mounts"] = mounts
     if metadata:
         payload["metadata"] = metadata
-
-    async def find(since: datetime) -> dict[str, Any] | None:
-        found = await get_client().get(f"workspaces/{workspace_id}/runtimes/{alias}")
-        return found if made_since(found, since) else None
-
     body = await create_once(
         f"workspaces/{workspace_id}/runtimes",
         payload,
         what=f"the runtime “{alias}”",
-        find=find,
+        find=find_at(f"workspaces/{workspace_id}/runtimes/{alias}"),
         idempotency_key=idempotency_key,
         timeout=120.0,
     )

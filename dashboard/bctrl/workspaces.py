@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.bctrl.client import get_client
-from dashboard.bctrl.creates import create_once, made_since, only
+from dashboard.bctrl.creates import create_once, find_named
 from dashboard.bctrl.pages import Page, name_contains, one_of, page_of, parse_time, split_cursor
 
 
@@ -61,13 +61,8 @@ async def create_workspace(
     payload: dict[str, Any] = {"name": name}
     if mounts:
         payload["mounts"] = mounts
-
-    async def find(since: datetime) -> dict[str, Any] | None:
-        # the newest workspaces (this engine lists newest first; the public list is whole)
-        body = await get_client().get("workspaces", params={"limit": 100})
-        listed = body.get("workspaces") if isinstance(body, dict) else None
-        return only([w for w in listed or [] if w.get("name") == name and made_since(w, since)])
-
+    # the newest workspaces (this engine lists newest first; the public list is whole)
+    find = find_named("workspaces", "workspaces", name)
     body = await create_once(
         "workspaces", payload, what=f"the workspace “{name}”", find=find, idempotency_key=idempotency_key
     )

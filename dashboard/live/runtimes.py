@@ -21,7 +21,7 @@ from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import list_workspaces
 from dashboard.front.views.runtimes import metadata_filter
 from dashboard.live.fragments import Row
-from dashboard.pages import HtmxHttpRequest, render_page, settle, with_toast
+from dashboard.pages import HtmxHttpRequest, chosen, render_page, settle, with_toast
 
 PAGE_SIZE = 50
 WALL_SIZE = 48  # active runtimes a wall shows at most
@@ -46,8 +46,7 @@ async def runtimes_all(request: HtmxHttpRequest) -> HttpResponse:
 
 async def _list(request: HtmxHttpRequest) -> HttpResponse:
     """The list (its filters in the query string), whole or as its region."""
-    status = request.GET.get("status", "")
-    status = status if status in api.STATUSES else ""
+    status = chosen(request, "status", api.STATUSES)
     workspace_id = request.GET.get("workspace", "").strip()
     cursor = request.GET.get("cursor") or None
     labels, label_error = metadata_filter(request)

@@ -40,7 +40,7 @@ from engine.ai.chat import ChatRequest, ModelError, Tool
 from engine.errors import ApiError
 from engine.models import Runtime
 from engine.runtimes import operations
-from engine.steps.registry import Arg, StepContext, StepError, step
+from engine.steps.registry import Arg, StepContext, StepError, StepFunction, step
 
 # A model request can take a while; a step that makes one gets more than the 30 s default.
 AGENT_STEP_TIMEOUT_MS = 120_000
@@ -63,7 +63,16 @@ CONFIG_ARG = Arg(
     description="{auth?, provider?, model?, mounts?, maxSteps? (20), timeoutMs? (600000), requestTimeoutMs?, maxRetries?}",
 )
 
+AGENT_RESULT = "{operationId} (and the execute result's `operation`)"
 ModelCall = Callable[..., Awaitable[Any]]
+
+
+def _agent_step(name: str, **options: Any) -> Callable[[StepFunction], StepFunction]:
+    """Register an agent call: its page snapshots show filled fields as "filled", never their
+    values; one that makes its model requests inside the execute request gets AGENT_STEP_TIMEOUT_MS."""
+    if not options.get("long_running"):
+        options["default_timeout_ms"] = AGENT_STEP_TIMEOUT_MS
+    return step(name, page_data="masked", **options)
 
 
 def _model_errors_as_step_errors(fn: ModelCall) -> ModelCall:
@@ -93,13 +102,11 @@ async def _prepare_options(runtime: Runtime, instruction: str, options: Any = No
     return await prepare(runtime, options, 1)
 
 
-@step(
+@_agent_step(
     "stagehand.act",
     args=[Arg("instruction", "string", description="What to do, in words."), OPTIONS_ARG],
     result="{success, action: {method, element, selector, args}, description, usage}",
     prepare=_prepare_options,
-    default_timeout_ms=AGENT_STEP_TIMEOUT_MS,
-    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="One model-chosen action on the page (click, fill, type, press, select, scroll, navigate).",
 )
 @_model_errors_as_step_errors
@@ -150,13 +157,11 @@ OBSERVE_TOOL = Tool(
 )
 
 
-@step(
+@_agent_step(
     "stagehand.observe",
     args=[Arg("instruction", "string", description="What to look for, in words."), OPTIONS_ARG],
     result="[{selector, description, method, args}]",
     prepare=_prepare_options,
-    default_timeout_ms=AGENT_STEP_TIMEOUT_MS,
-    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="Candidate actions matching an instruction, without acting.",
 )
 @_model_errors_as_step_errors
@@ -204,7 +209,7 @@ async def _prepare_extract(
     return await prepare(runtime, options, 2)
 
 
-@step(
+@_agent_step(
     "stagehand.extract",
     args=[
         Arg("instruction", "string", description="What to extract, in words."),
@@ -213,8 +218,6 @@ async def _prepare_extract(
     ],
     result="the data, matching `schema` (default {extraction: string})",
     prepare=_prepare_extract,
-    default_timeout_ms=AGENT_STEP_TIMEOUT_MS,
-    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="Structured data from the page, validated against a JSON Schema (one retry).",
 )
 @_model_errors_as_step_errors
@@ -286,26 +289,24 @@ async def _start(ctx: StepContext, call: str, task: str, config: Any) -> dict[st
     return {"operationId": str(operation.id)}
 
 
-@step(
+@_agent_step(
     "stagehand.agent.execute",
     args=[Arg("instruction", "string", description="The task, in words."), CONFIG_ARG],
-    result="{operationId} (and the execute result's `operation`)",
+    result=AGENT_RESULT,
     prepare=_prepare_agent,
     long_running=True,
-    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="A multi-step agent run (observe → decide → act until done) as an operation.",
 )
 async def stagehand_agent(ctx: StepContext, instruction: str, config: Any = None) -> dict[str, Any]:
     return await _start(ctx, "stagehand.agent.execute", instruction, config)
 
 
-@step(
+@_agent_step(
     "browserUse.agent.execute",
     args=[Arg("task", "string", description="The task, in words."), CONFIG_ARG],
-    result="{operationId} (and the execute result's `operation`)",
+    result=AGENT_RESULT,
     prepare=_prepare_agent,
     long_running=True,
-    page_data="masked",  # its page snapshots show filled fields as "filled", never their values
     description="browser-use's own Agent (the PyPI package) driving the runtime through the CDP gateway, as an operation.",
 )
 async def browser_use_agent(ctx: StepContext, task: str, config: Any = None) -> dict[str, Any]:

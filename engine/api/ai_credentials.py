@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 from engine import crypto, wire
 from engine.ai import providers
 from engine.api.auth import ADMIN, OPERATOR, READ
-from engine.api.common import CredentialId, Timestamp, to_json
+from engine.api.common import CredentialId, Timestamp, patched_fields, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.errors import ApiError, invalid
@@ -186,10 +186,7 @@ async def patch(
     request: HttpRequest, credential_id: CredentialId, payload: CredentialPatch
 ) -> dict[str, Any]:
     credential = await _credential(credential_id)
-    changed = payload.model_dump(exclude_unset=True)
-    for name in ("label", "apiKey", "enabled"):
-        if name in changed and changed[name] is None:
-            raise invalid(f"{name} cannot be null.", [{"path": name, "message": "May not be null."}])
+    changed = patched_fields(payload, "label", "apiKey", "enabled")
     if payload.label is not None:
         credential.label = payload.label
     if payload.apiKey is not None:

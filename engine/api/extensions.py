@@ -19,7 +19,7 @@ from pydantic import Field
 
 from engine import wire
 from engine.api.auth import OPERATOR, READ
-from engine.api.common import ExtensionId, Timestamp, parse_uuid, to_json
+from engine.api.common import ExtensionId, Timestamp, parse_uuid, patched_fields, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.errors import ApiError, invalid, not_found
@@ -213,12 +213,7 @@ async def get(request: HttpRequest, extension_id: ExtensionId) -> dict[str, Any]
 )
 async def patch(request: HttpRequest, extension_id: ExtensionId, payload: ExtensionPatch) -> dict[str, Any]:
     extension = await _extension(extension_id)
-    changed = payload.model_dump(exclude_unset=True)
-    for field_name in ("name", "enabled"):
-        if field_name in changed and changed[field_name] is None:
-            raise invalid(
-                f"{field_name} cannot be null.", [{"path": field_name, "message": "May not be null."}]
-            )
+    changed = patched_fields(payload, "name", "enabled")
     if payload.name is not None:
         extension.name = payload.name.strip() or extension.name
     if payload.enabled is not None:

@@ -15,12 +15,9 @@
 None of them says anything secret: check names and states, never an address or a message.
 """
 
-import asyncio
 import secrets
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
@@ -31,6 +28,7 @@ from engine.api.guard import admission
 from engine.egress import launcher
 from engine.errors import ApiError
 from engine.runtimes.manager import manager
+from shared import probes as shared_probes
 
 CHECK_SECONDS = 3.0
 RUNTIMES_LAUNCH = (launcher.ISOLATED, launcher.UNISOLATED)
@@ -39,28 +37,6 @@ RUNTIMES_LAUNCH = (launcher.ISOLATED, launcher.UNISOLATED)
 metrics.RUNTIMES_ACTIVE.set_function(lambda: len(manager.sessions))
 metrics.REQUESTS_IN_FLIGHT.labels("requests").set_function(lambda: admission.requests)
 metrics.REQUESTS_IN_FLIGHT.labels("streams").set_function(lambda: admission.streams)
-
-
-def _ping_database() -> None:
-    """One query on the ORM's thread, where the engine's connection is. A connection that broke
-    (the server restarted) is closed here, so the next query, this check's or a request's, opens
-    a new one instead of failing until the connection keeper's next round."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        connection.close()
-        raise
-
-
-async def _database() -> str:
-    try:
-        await asyncio.wait_for(sync_to_async(_ping_database)(), CHECK_SECONDS)
-    except TimeoutError:
-        return "timeout"
-    except DatabaseError:
-        return "unavailable"
-    return "ok"
 
 
 def _runtimes() -> str:
@@ -73,7 +49,7 @@ def _runtimes() -> str:
 
 
 async def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": await _database()}
+    checks = {"database": await shared_probes.database(CHECK_SECONDS)}
     ready = all(state == "ok" for state in checks.values())
     return JsonResponse(
         {"ready": ready, "checks": checks, "runtimes": _runtimes()}, status=200 if ready else 503

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from engine import crypto, paths, wire
 from engine.api.auth import OPERATOR, READ
-from engine.api.common import ProfileId, Timestamp, parse_uuid, to_json
+from engine.api.common import ProfileId, Timestamp, parse_uuid, patched_fields, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.api.runtimes import LaunchConfig
@@ -225,9 +225,7 @@ async def get(request: HttpRequest, profile_id: ProfileId) -> dict[str, Any]:
 )
 async def patch(request: HttpRequest, profile_id: ProfileId, payload: ProfilePatch) -> dict[str, Any]:
     profile = await _profile(profile_id)
-    changed = payload.model_dump(exclude_unset=True)
-    if "name" in changed and payload.name is None:
-        raise invalid("name cannot be null.", [{"path": "name", "message": "May not be null."}])
+    changed = patched_fields(payload, "name")
     if payload.name is not None:
         profile.name = payload.name
     if "description" in changed:

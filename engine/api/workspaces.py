@@ -11,7 +11,7 @@ from pydantic import Field
 from engine import mounts as mount_rules
 from engine import wire
 from engine.api.auth import OPERATOR, READ
-from engine.api.common import WorkspaceId, parse_uuid, to_json
+from engine.api.common import WorkspaceId, parse_uuid, patched_fields, to_json
 from engine.api.idempotency import idempotent
 from engine.api.pagination import paginate
 from engine.api.schemas import WorkspaceList, WorkspaceOut, WorkspaceState
@@ -131,14 +131,7 @@ async def get(request: HttpRequest, workspace_id: WorkspaceId) -> dict[str, Any]
 )
 async def patch(request: HttpRequest, workspace_id: WorkspaceId, payload: WorkspacePatch) -> dict[str, Any]:
     workspace = await get_workspace(workspace_id)
-    changed = payload.model_dump(exclude_unset=True)
-    if "name" in changed and payload.name is None:
-        raise ApiError(
-            400,
-            "request.invalid",
-            "name cannot be null.",
-            {"fields": [{"path": "name", "message": "May not be null."}]},
-        )
+    changed = patched_fields(payload, "name")
     if payload.name is not None:
         workspace.name = payload.name
     if "mounts" in changed:

@@ -15,7 +15,14 @@ from dashboard.audit.log import audit
 from dashboard.bctrl import ai_credentials as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.forms.ai_credentials import AiCredentialForm
-from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
+from dashboard.pages import (
+    HtmxHttpRequest,
+    chosen,
+    error_status,
+    redirect_after_form,
+    render_form,
+    render_page,
+)
 
 PAGE_SIZE = 50
 
@@ -24,8 +31,7 @@ PAGE_SIZE = 50
 @require_GET
 @role_required("viewer")
 async def credential_list(request: HtmxHttpRequest) -> HttpResponse:
-    provider = request.GET.get("provider", "")
-    provider = provider if provider in api.PROVIDERS else ""
+    provider = chosen(request, "provider", api.PROVIDERS)
     cursor = request.GET.get("cursor") or None
     context: dict[str, object] = {"provider": provider, "providers": api.PROVIDERS, "cursor": cursor}
     try:
@@ -64,9 +70,7 @@ async def credential_create(request: HtmxHttpRequest) -> HttpResponse:
             messages.success(request, f"AI credential “{credential.id}” created.")
             return redirect_after_form(request, reverse("ai_credential_detail", args=[credential.id]))
     context = {"form": form, "action": reverse("ai_credential_create")}
-    return render_page(
-        request, "front/ai_credentials/form.html", context, region="form", status=422 if form.errors else 200
-    )
+    return render_form(request, "front/ai_credentials/form.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -93,9 +97,7 @@ async def credential_edit(request: HtmxHttpRequest, credential_id: str) -> HttpR
         "credential": credential,
         "action": reverse("ai_credential_edit", args=[credential.id]),
     }
-    return render_page(
-        request, "front/ai_credentials/form.html", context, region="form", status=422 if form.errors else 200
-    )
+    return render_form(request, "front/ai_credentials/form.html", context)
 
 
 @require_POST

@@ -16,7 +16,7 @@ from dashboard.bctrl import artifacts as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import Workspace, get_workspace
 from dashboard.front.downloads import file_response
-from dashboard.pages import HtmxHttpRequest, error_status, render_page, settle
+from dashboard.pages import HtmxHttpRequest, chosen, error_status, render_page, settle
 
 PAGE_SIZE = 24
 
@@ -26,8 +26,7 @@ PAGE_SIZE = 24
 @role_required("viewer")
 async def artifact_list(request: HtmxHttpRequest, workspace_id: str) -> HttpResponse:
     runtime = request.GET.get("runtime", "").strip()
-    kind = request.GET.get("kind", "")
-    kind = kind if kind in api.KINDS else ""
+    kind = chosen(request, "kind", api.KINDS)
     cursor = request.GET.get("cursor") or None
     context: dict[str, object] = {
         "workspace_id": workspace_id,

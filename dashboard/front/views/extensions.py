@@ -28,6 +28,7 @@ from dashboard.pages import (
     error_status,
     redirect_after_form,
     render_page,
+    search_listing,
     settle,
     with_toast,
 )
@@ -36,14 +37,7 @@ PAGE_SIZE = 25
 
 
 async def _listing(request: HtmxHttpRequest) -> dict[str, object]:
-    q = request.GET.get("q", "").strip()
-    cursor = request.GET.get("cursor") or None
-    context: dict[str, object] = {"q": q, "cursor": cursor}
-    try:
-        context["page"] = await api.list_extensions(q=q or None, cursor=cursor, limit=PAGE_SIZE)
-    except BctrlError as error:
-        context["error"] = error
-    return context
+    return await search_listing(request, api.list_extensions, PAGE_SIZE)
 
 
 @vary_on_headers("HX-Request")

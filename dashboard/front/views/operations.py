@@ -16,7 +16,7 @@ from dashboard.audit.log import audit
 from dashboard.bctrl import operations as api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.workspaces import Workspace, get_workspace, list_workspaces
-from dashboard.pages import HtmxHttpRequest, error_status, failure, render_page, settle, with_toast
+from dashboard.pages import HtmxHttpRequest, chosen, error_status, failure, render_page, settle, with_toast
 
 PAGE_SIZE = 25
 
@@ -25,8 +25,7 @@ PAGE_SIZE = 25
 @require_GET
 @role_required("viewer")
 async def operation_list(request: HtmxHttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "")
-    status = status if status in api.STATUSES else ""
+    status = chosen(request, "status", api.STATUSES)
     workspace_id = request.GET.get("workspace", "").strip()
     cursor = request.GET.get("cursor") or None
     operations, workspaces = await asyncio.gather(

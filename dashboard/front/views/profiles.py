@@ -30,7 +30,9 @@ from dashboard.pages import (
     error_status,
     failure,
     redirect_after_form,
+    render_form,
     render_page,
+    search_listing,
     settle,
 )
 
@@ -41,13 +43,7 @@ PAGE_SIZE = 25
 @require_GET
 @role_required("viewer")
 async def profile_list(request: HtmxHttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "").strip()
-    cursor = request.GET.get("cursor") or None
-    context: dict[str, object] = {"q": q, "cursor": cursor}
-    try:
-        context["page"] = await api.list_profiles(q=q or None, cursor=cursor, limit=PAGE_SIZE)
-    except BctrlError as error:
-        context["error"] = error
+    context = await search_listing(request, api.list_profiles, PAGE_SIZE)
     return render_page(request, "front/profiles/list.html", context, region="table")
 
 
@@ -141,9 +137,7 @@ async def profile_create(request: HtmxHttpRequest) -> HttpResponse:
             messages.success(request, f"Profile “{profile.name}” created.")
             return redirect_after_form(request, reverse("profile_detail", args=[profile.id]))
     context = {"form": form, "action": reverse("profile_create")}
-    return render_page(
-        request, "front/profiles/form.html", context, region="form", status=422 if form.errors else 200
-    )
+    return render_form(request, "front/profiles/form.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -173,9 +167,7 @@ async def profile_edit(request: HtmxHttpRequest, profile_id: UUID) -> HttpRespon
             messages.success(request, f"Profile “{profile.name}” saved.")
             return redirect_after_form(request, reverse("profile_detail", args=[profile.id]))
     context = {"form": form, "profile": profile, "action": reverse("profile_edit", args=[profile.id])}
-    return render_page(
-        request, "front/profiles/form.html", context, region="form", status=422 if form.errors else 200
-    )
+    return render_form(request, "front/profiles/form.html", context)
 
 
 @require_POST

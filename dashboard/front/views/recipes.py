@@ -21,7 +21,7 @@ from dashboard.bctrl import runtimes as runtimes_api
 from dashboard.bctrl.errors import BctrlError
 from dashboard.front.forms.recipes import RecipeForm
 from dashboard.front.models import StepRecipe
-from dashboard.pages import HtmxHttpRequest, redirect_after_form, render_page
+from dashboard.pages import HtmxHttpRequest, redirect_after_form, render_form, render_page
 
 
 async def _recipe(recipe_id: int) -> StepRecipe:
@@ -61,7 +61,7 @@ async def recipe_create(request: HtmxHttpRequest) -> HttpResponse:
         messages.success(request, f"Recipe “{recipe.name}” saved; the team can run it on any runtime.")
         return redirect_after_form(request, back or reverse("recipe_detail", args=[recipe.pk]))
     context = {"form": form, "next": back}
-    return render_page(request, "front/recipes/form.html", context, status=422 if form.errors else 200)
+    return render_form(request, "front/recipes/form.html", context, region=None)
 
 
 @require_GET
@@ -106,7 +106,7 @@ async def recipe_edit(request: HtmxHttpRequest, recipe_id: int) -> HttpResponse:
         messages.success(request, f"Recipe “{recipe.name}” saved.")
         return redirect_after_form(request, reverse("recipe_detail", args=[recipe.pk]))
     context = {"form": form, "recipe": recipe}
-    return render_page(request, "front/recipes/form.html", context, status=422 if form.errors else 200)
+    return render_form(request, "front/recipes/form.html", context, region=None)
 
 
 @require_POST

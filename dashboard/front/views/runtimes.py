@@ -41,9 +41,11 @@ from dashboard.front.forms.steps import StepRow, StepsJsonForm
 from dashboard.front.models import StepRecipe
 from dashboard.pages import (
     HtmxHttpRequest,
+    chosen,
     error_status,
     failure,
     redirect_after_form,
+    render_form,
     render_page,
     settle,
     settled,
@@ -76,8 +78,7 @@ def ended_because(runtime: api.Runtime) -> str:
 @require_GET
 @role_required("viewer")
 async def runtime_list(request: HtmxHttpRequest, workspace_id: str) -> HttpResponse:
-    status = request.GET.get("status", "")
-    status = status if status in api.STATUSES else ""
+    status = chosen(request, "status", api.STATUSES)
     cursor = request.GET.get("cursor") or None
     labels, label_error = metadata_filter(request)
     page, workspace = await asyncio.gather(
@@ -158,13 +159,7 @@ async def runtime_launch(request: HtmxHttpRequest, workspace_id: str) -> HttpRes
         "profiles_error": None if down else failure(profiles),
         "extensions_error": None if down else failure(extensions),
     }
-    return render_page(
-        request,
-        "front/runtimes/launch.html",
-        context,
-        region="launch_form",
-        status=422 if form.errors else 200,
-    )
+    return render_form(request, "front/runtimes/launch.html", context, region="launch_form")
 
 
 def _launch_start(

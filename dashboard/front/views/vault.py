@@ -22,7 +22,7 @@ from dashboard.bctrl import vault as api
 from dashboard.bctrl.errors import BctrlError, Conflict, NotFound
 from dashboard.front.folders import crumbs, folder_prefix, folder_url, parent_folder
 from dashboard.front.forms.vault import VaultEntryForm
-from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_page
+from dashboard.pages import HtmxHttpRequest, error_status, redirect_after_form, render_form, render_page
 
 PAGE_SIZE = 500  # one folder's worth: folders are derived from the keys of this page
 
@@ -156,9 +156,7 @@ async def vault_create(request: HtmxHttpRequest) -> HttpResponse:
             messages.success(request, f"Vault entry “{entry.key}” created.")
             return redirect_after_form(request, reverse("vault_detail", args=[entry.key]))
     context = {"form": form, "action": request.get_full_path(), "crumbs": crumbs(prefix)}
-    return render_page(
-        request, "front/vault/form.html", context, region="form", status=422 if form.errors else 200
-    )
+    return render_form(request, "front/vault/form.html", context)
 
 
 async def _refuse_existing(key: str) -> None:
@@ -199,9 +197,7 @@ async def vault_edit(request: HtmxHttpRequest, key: str) -> HttpResponse:
             return redirect_after_form(request, reverse("vault_detail", args=[key]))
     context = {"form": form, "entry": entry, "key": key, "action": reverse("vault_edit", args=[key])}
     context["crumbs"] = crumbs(parent_folder(key))
-    return render_page(
-        request, "front/vault/form.html", context, region="form", status=422 if form.errors else 200
-    )
+    return render_form(request, "front/vault/form.html", context)
 
 
 @require_POST

@@ -36,6 +36,7 @@ from dashboard.pages import (
     failure,
     redirect_after_form,
     render_page,
+    search_listing,
     settle,
 )
 
@@ -61,13 +62,7 @@ DETAIL_REGIONS = {
 @require_GET
 @role_required("viewer")
 async def workspace_list(request: HtmxHttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "").strip()
-    cursor = request.GET.get("cursor") or None
-    context: dict[str, object] = {"q": q, "cursor": cursor}
-    try:
-        context["page"] = await api.list_workspaces(q=q or None, cursor=cursor, limit=PAGE_SIZE)
-    except BctrlError as error:
-        context["error"] = error
+    context = await search_listing(request, api.list_workspaces, PAGE_SIZE)
     return render_page(request, "front/workspaces/list.html", context, region="table")
 
 
