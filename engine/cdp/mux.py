@@ -23,7 +23,6 @@ import asyncio
 import collections
 import contextlib
 import itertools
-import json
 import logging
 import re
 import secrets
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.cdp import wire
 from engine.cdp.process import BrowserExited, BrowserProcess
 from engine.cdp.rules import Judge, Refused
 
@@ -78,7 +78,7 @@ class Client:
     def post(self, message: dict[str, Any]) -> None:
         if self.closing:
             return
-        text = json.dumps(message, separators=(",", ":"))
+        text = wire.encode(message).decode()
         self._outbox.append(text)
         self._queued += len(text)
         self._ready.set()
@@ -310,7 +310,7 @@ class Multiplexer:
     async def receive(self, client: Client, text: str | bytes) -> None:
         """A message from a client: checked, judged, renumbered and sent (or answered at once)."""
         try:
-            message = json.loads(text)
+            message = wire.decode(text)
         except ValueError:
             client.close(1003, "Messages must be CDP commands in JSON.")
             return
