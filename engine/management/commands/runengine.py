@@ -109,6 +109,7 @@ class Command(BaseCommand):
             host=host,
             port=port,
             lifespan="on",
+            loop="uvloop",  # pyproject.toml says why
             http=BoundedHeaders,
             ws="websockets-sansio",  # the live viewer's socket; waits for a slow viewer to drain
             # No compression: the viewer's frames are JPEG already, and deflating every CDP message
