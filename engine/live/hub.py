@@ -202,9 +202,8 @@ class RuntimeHub:
             "embed.viewer_joined", {"interactive": viewer.grant.interactive, "viewers": len(self.viewers)}
         )
         viewer.post(self.tabs_message())
-        for tab in self.session.pages:
-            if tab not in self.titles:
-                self._spawn(self._refresh_title(tab))
+        for tab in self.session.pages:  # titles are not followed while nobody watches
+            self._spawn(self._refresh_title(tab))
         if self.last_frame is not None:
             viewer.offer(self.last_frame)
         if viewer.follow and self.automation_tab in self.session.pages:
@@ -325,7 +324,8 @@ class RuntimeHub:
                 self._spawn(self._show(self._fallback_tab()))
             self._tabs_changed()
         elif event_type in ("page.navigated", "page.loaded") and tab:
-            self._spawn(self._refresh_title(tab))
+            if self.viewers:  # titles are for viewers' tab lists: read on join otherwise
+                self._spawn(self._refresh_title(tab))
             self._tabs_changed()
             if tab == self.shown_tab and not self._casting and self.mode() != "off":
                 self._spawn(self._apply())
