@@ -12,8 +12,9 @@ from django.contrib.auth.models import User
 from django.test import AsyncClient, Client
 
 from tests.support.engine_process import EngineProcess
+from tests.support.network_events import network
 from tests.support.site import TestSite
-from tests.support.vault_echo import PASSWORD, entry, network
+from tests.support.vault_echo import PASSWORD, entry
 
 HX = {"HX-Request": "true"}
 

@@ -6,24 +6,10 @@ import json
 import httpx
 
 from tests.support.engine_process import EngineProcess, eventually
+from tests.support.network_events import network
 from tests.support.site import JSON_BODY, TestSite
 
 SECRETS = ("s3cret-token-77a", "api-key-secret-5d0", "cookie-secret-41c", "set-cookie-secret-9f2")
-NETWORK_TYPES = "network.request,network.response,network.finished,network.failed"
-
-
-def run_events(api: httpx.Client, runtime_id: str) -> list[dict]:
-    events: list[dict] = []
-    cursor = None
-    while True:
-        page = api.get(
-            f"/runtimes/{runtime_id}/events",
-            params={"eventTypes": NETWORK_TYPES, "limit": 500, "cursor": cursor},
-        ).json()
-        events += page["events"]
-        cursor = page["nextCursor"]
-        if cursor is None:
-            return events
 
 
 def by_request(events: list[dict], url_end: str) -> dict[str, dict]:
@@ -53,15 +39,15 @@ def test_an_ended_run_keeps_its_network_with_secrets_redacted(
     # every request has finished (or failed) before the run is stopped
     assert eventually(
         lambda: (
-            sum(e["eventType"] in ("network.finished", "network.failed") for e in run_events(api, old_id))
-            >= sum(e["eventType"] == "network.request" for e in run_events(api, old_id))
+            sum(e["eventType"] in ("network.finished", "network.failed") for e in network(api, old_id))
+            >= sum(e["eventType"] == "network.request" for e in network(api, old_id))
         )
     )
     api.post(f"{runtimes}/net/stop")
     # Relaunched: the alias names a new run; the old one is read by its id, with a read key.
     assert api.post(runtimes, json={"alias": "net"}).status_code == 200
     with engine.client("read") as reader:
-        events = run_events(reader, old_id)
+        events = network(reader, old_id)
         fetch = by_request(events, "/api/json")
         sent = fetch["network.request"]
         assert sent["method"] == "GET" and sent["headers"]["authorization"] == "[redacted]"

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from tests.support.engine_process import EngineProcess
+from tests.support.network_events import network
 from tests.support.site import TestSite
-from tests.support.vault_echo import PASSWORD, USERNAME, entry, network
+from tests.support.vault_echo import PASSWORD, USERNAME, entry
 
 
 @pytest.mark.parametrize("scope", ["read", "operator"])

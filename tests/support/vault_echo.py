@@ -8,32 +8,16 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
-
 from tests.support.engine_process import EngineProcess, eventually
+from tests.support.network_events import network
 from tests.support.site import TestSite
 
 PASSWORD = f"echoed-{secrets.token_hex(10)}"
 USERNAME = f"eve-{secrets.token_hex(4)}"
-NETWORK_TYPES = "network.request,network.response,network.finished,network.failed"
 
 
 def call(name: str, *args: Any) -> dict[str, Any]:
     return {"call": name, "args": list(args)}
-
-
-def network(client: httpx.Client, runtime_id: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = client.get(
-            f"/runtimes/{runtime_id}/events",
-            params={"eventTypes": NETWORK_TYPES, "limit": 500, "cursor": cursor},
-        ).json()
-        events += page["events"]
-        cursor = page["nextCursor"]
-        if cursor is None:
-            return events
 
 
 def entry(events: list[dict[str, Any]], url: str, method: str) -> dict[str, dict[str, Any]]:
