@@ -12,6 +12,7 @@ from typing import Any
 
 from dashboard.bctrl.client import get_client
 from dashboard.bctrl.creates import create_once, find_at
+from dashboard.bctrl.errors import BctrlError
 from dashboard.bctrl.operations import Operation
 from dashboard.bctrl.pages import Page, items_of, page_of, parse_time, split_cursor
 
@@ -227,7 +228,15 @@ async def launch_runtime(
         idempotency_key=idempotency_key,
         timeout=120.0,
     )
-    return Runtime.from_api(body)
+    runtime = Runtime.from_api(body)
+    if runtime.status == "failed":  # an unanswered launch that was made, and failed: say why
+        failure = runtime.failure
+        raise BctrlError(
+            503,
+            failure.code if failure and failure.code else "runtime.launch_failed",
+            failure.message if failure and failure.message else f"The runtime “{alias}” did not start.",
+        )
+    return runtime
 
 
 async def stop_runtime(workspace_id: str, alias: str) -> Runtime:

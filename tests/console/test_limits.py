@@ -116,3 +116,26 @@ def test_a_launch_without_a_free_browser_uid_names_the_setting(
     assert status == 422 and "ENGINE_BROWSER_UID_COUNT" in body, body
     assert "waiting alone will not free it" in body
     assert "The API failed" not in body and "CHROMIUM_PATH" not in body
+
+
+def test_a_launch_that_failed_in_the_engine_says_why_not_that_it_runs(
+    operator_client: Client, tmp_path_factory: pytest.TempPathFactory, settings
+) -> None:
+    """A 503 launch is looked for (it may have been made); found failed, the form says why it
+    failed rather than "is running"."""
+    engine = EngineProcess(
+        tmp_path_factory.mktemp("no-chromium"),
+        {"CHROMIUM_PATH": "/bin/false", "ENGINE_ALLOW_UNISOLATED": "true", "ENGINE_WARM_POOL_SIZE": "0"},
+    ).start()
+    try:
+        with engine.client("admin") as api:
+            workspace_id = api.post("/workspaces", json={"name": "no chromium"}).json()["id"]
+        _use(settings, engine, "admin")
+        status, body = _launch(operator_client, workspace_id, "doomed")
+        with engine.client("admin") as api:
+            runs = api.get(f"/workspaces/{workspace_id}/runtimes", params={"status": "failed"}).json()
+    finally:
+        engine.stop()
+    assert status == 422, body
+    assert "is running" not in body
+    assert any(run["alias"] == "doomed" for run in runs["runtimes"]), runs
