@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.console_up import PASSWORD, URL, Up, seqs_within, start_up
+from tests.support.console_up import PASSWORD, URL, Up, each_sees_once, start_up
 from tests.support.engine_process import EngineProcess, eventually
 from tests.support.postgres_server import PostgresServer
 from tests.support.updates import newest_update
@@ -122,12 +122,5 @@ def test_a_change_reaches_live_sockets_on_both_hosts(hosts: list[Up], api: httpx
     start = newest_update(api)
     with contextlib.ExitStack() as stack:
         sockets = [stack.enter_context(host.socket(cookies, start)) for host in hosts]
-        workspace = api.post("/workspaces", json={"name": "seen by both hosts"}).json()
-        expected = next(
-            update["id"]
-            for update in api.get("/updates", params={"after": start}).json()["updates"]
-            if update["type"] == "workspace.created" and update["workspaceId"] == workspace["id"]
-        )
-        for socket in sockets:
-            assert seqs_within(socket, expected, seconds=30).count(expected) == 1  # once, on each
+        workspace = each_sees_once(api, start, sockets, "seen by both hosts")
     api.delete(f"/workspaces/{workspace['id']}")

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.console_up import PASSWORD, URL, Up, seqs_within, start_up
+from tests.support.console_up import PASSWORD, URL, Up, each_sees_once, start_up
 from tests.support.engine_process import EngineProcess, eventually
 from tests.support.updates import newest_update
 
@@ -130,14 +130,7 @@ def test_a_change_through_the_api_reaches_sockets_on_both_processes(up: Up, api:
         for worker in up.workers:
             with up.only(worker):
                 sockets.append(stack.enter_context(up.socket(cookies, start)))
-        workspace = api.post("/workspaces", json={"name": "seen by both processes"}).json()
-        expected = next(
-            update["id"]
-            for update in api.get("/updates", params={"after": start}).json()["updates"]
-            if update["type"] == "workspace.created" and update["workspaceId"] == workspace["id"]
-        )
-        for socket in sockets:
-            assert seqs_within(socket, expected, seconds=30).count(expected) == 1  # once, on each
+        each_sees_once(api, start, sockets, "seen by both processes")
     for worker in up.workers:  # each process read it from its own one upstream stream
         with up.only(worker), up.client() as client:
             client.cookies = cookies

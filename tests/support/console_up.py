@@ -102,3 +102,17 @@ def seqs_within(socket: ClientConnection, expected: int, seconds: float) -> list
         if expected in seen:
             deadline = min(deadline, time.monotonic() + 1)
     return seen
+
+
+def each_sees_once(api: httpx.Client, start: int, sockets: list[ClientConnection], name: str) -> dict:
+    """Create a workspace named `name` through the API and check that each socket relays its
+    `workspace.created` update exactly once; the workspace (its JSON) for the caller to delete."""
+    workspace: dict = api.post("/workspaces", json={"name": name}).json()
+    expected = next(
+        update["id"]
+        for update in api.get("/updates", params={"after": start}).json()["updates"]
+        if update["type"] == "workspace.created" and update["workspaceId"] == workspace["id"]
+    )
+    for socket in sockets:
+        assert seqs_within(socket, expected, seconds=30).count(expected) == 1  # once, on each
+    return workspace
