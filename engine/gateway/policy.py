@@ -10,10 +10,10 @@
 """
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from engine import paths
 from engine.live.hub import hubs
+from engine.runtimes import seal
 from engine.runtimes.session import RuntimeSession
 
 TAINT_REASON = "A CDP client scripted this page."
@@ -28,8 +28,7 @@ class SessionPolicy:
 
     def __post_init__(self) -> None:
         self.downloads_dir = str(paths.runtime_scratch_dir(self.session.runtime_id) / "downloads")
-        mounts: dict[str, Any] = self.session.runtime.mounts or {}
-        self.raw_reads = self.raw_reads or bool((mounts.get("vault") or {}).get("allowRawReads"))
+        self.raw_reads = seal.raw_reads(self.raw_reads, self.session.runtime.mounts)
 
     async def sealed(self) -> bool:
         if self.raw_reads:
@@ -39,15 +38,15 @@ class SessionPolicy:
     async def scripted(self, target_id: str | None) -> None:
         """Mark the page once per target: from then on every document it shows counts as
         scripted (a CDP client may leave init scripts, bindings or workers behind)."""
-        seal = self.session.seal
+        runtime_seal = self.session.seal
         if target_id in self._scripted:
             return
         self._scripted.add(target_id)
-        page = await seal.page_of(list(self.session.pages.values()), target_id) if target_id else None
+        page = await runtime_seal.page_of(list(self.session.pages.values()), target_id) if target_id else None
         if page is None:
-            seal.taint_runtime(TAINT_REASON)  # not a page we know (a worker, an iframe): all of them
+            runtime_seal.taint_runtime(TAINT_REASON)  # not a page we know (a worker, an iframe): all of them
         else:
-            await seal.taint(page, TAINT_REASON, every_document=True)
+            await runtime_seal.taint(page, TAINT_REASON, every_document=True)
 
     def controlled_by_someone_else(self) -> bool:
         """A person holds the runtime's live control now (engine/live/control.py: its tenure)."""

@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from engine.runtimes import seal
+
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
 
@@ -282,7 +284,7 @@ class StepContext:
     @property
     def raw_reads(self) -> bool:
         """Raw-read rights: an admin key, or a vault mount with allowRawReads (engine/runtimes/seal.py)."""
-        return self.admin or bool((self.mounts or {}).get("vault", {}).get("allowRawReads"))
+        return seal.raw_reads(self.admin, self.mounts)
 
     @property
     def page(self) -> "Page":
