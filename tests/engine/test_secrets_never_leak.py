@@ -269,7 +269,7 @@ def test_a_vault_fill_that_times_out_names_the_field_and_its_selector(
             "runtime": "filler",
             "steps": [
                 {"call": "page.goto", "args": [f"{site.url}/vault-login.html"]},
-                {"call": "vault.fill", "args": [key, selectors], "options": {"timeoutMs": 1500}},
+                {"call": "vault.fill", "args": [key, selectors], "options": {"timeoutMs": 5000}},
             ],
         },
         timeout=60,
