@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.engine.test_cdp_gateway import Cdp, mint
+from tests.support.cdp import Cdp, mint
 from tests.support.engine_process import EngineProcess
 from tests.support.site import TestSite as Site
 
