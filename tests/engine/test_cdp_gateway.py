@@ -82,6 +82,32 @@ def test_a_refused_address_is_refused_through_cdp(
     assert blocked and blocked[-1]["eventData"]["rule"] == "destination:loopback"
 
 
+
+def test_a_context_the_client_makes_is_the_runtimes_too(
+    api: httpx.Client, runtime_url: str, site: TestSite, browser: Browser
+) -> None:
+    """`browser.new_context()` over CDP (what most Playwright scripts do) makes a context in the
+    runtime's browser: its pages are the runtime's to watch (events, network) and its traffic still
+    goes through the runtime's egress proxy (a context may not name a proxy of its own)."""
+    private = TestSite(host="127.0.0.2").start()  # not in the engine's ENGINE_EGRESS_ALLOW
+    remote = browser.browser_type.connect_over_cdp(mint(api, runtime_url))
+    try:
+        page = remote.new_context().new_page()
+        page.goto(f"{site.url}/form.html?own-context")
+        assert page.title() == "Test form"
+        with contextlib.suppress(PlaywrightError):  # an error page, or a proxy's refusal
+            page.goto(f"{private.url}/index.html")
+    finally:
+        remote.close()
+        private.stop()
+    assert private.requests == []
+    blocked = events(api, runtime_url, "navigation.blocked")
+    assert blocked and blocked[-1]["eventData"]["url"].startswith(private.url)
+    navigated = [e["eventData"]["url"] for e in events(api, runtime_url, "page.navigated")]
+    assert f"{site.url}/form.html?own-context" in navigated
+    requested = [e["eventData"]["url"] for e in events(api, runtime_url, "network.request")]
+    assert f"{site.url}/form.html?own-context" in requested
+
 REFUSED = [
     ("Browser.close", {}, "cdp.browser_end"),
     ("Browser.crash", {}, "cdp.browser_end"),
