@@ -78,7 +78,7 @@ class Client:
     def post(self, message: dict[str, Any]) -> None:
         if self.closing:
             return
-        text = wire.encode(message).decode()
+        text = self.judge.shown(message) if self.judge is not None else wire.encode(message).decode()
         self._outbox.append(text)
         self._queued += len(text)
         self._ready.set()

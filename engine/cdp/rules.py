@@ -25,6 +25,11 @@ contract (docs/api.md shows it; tests/engine/test_cdp_rules.py keeps the two in 
   never refused, they mark the page scripted too.
 - **Input** (`Input.*`): refused while a person holds the runtime's live control
   (`policy.controlled_by_someone_else`).
+- **Withheld after a fill** (`BODY_READS`, `POST_DATA_EVENTS`): once a vault secret was typed
+  into the runtime, a caller without raw reads may not read a request's or response's body (a site
+  may echo what was typed, a login's POST carries it): the methods that read one are refused
+  (`cdp.withheld`, as the API withholds kept bodies), the request bodies in events are left out,
+  and every message the client gets has the filled values replaced (`Judge.shown`).
 
 A refusal answers the message with a CDP error (code -32000, the rule in `data`) and nothing is
 sent to the browser; the gateway also records a `cdp.refused` runtime event.
@@ -34,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from engine.cdp import wire
 from engine.egress.policy import scheme_refusal
 
 ERROR_CODE = -32000
@@ -117,6 +123,11 @@ SEALED = Rule(
     "cdp.sealed",
     "reads a document the vault filled with a secret; it needs an API key with raw vault reads",
 )
+WITHHELD = Rule(
+    "cdp.withheld",
+    "reads a request's or response's body after a vault secret was typed into this runtime; "
+    "it needs an API key with raw vault reads",
+)
 CONTROL = Rule("cdp.live_control", "sends input while a person holds this runtime's live control")
 DOMAIN = Rule("cdp.domain_not_allowed", "is in a CDP domain the gateway does not allow")
 
@@ -139,6 +150,25 @@ REFUSED_DOMAINS: dict[str, Rule] = {
     "Extensions": EXTENSIONS,
     "PWA": FILES,
 }
+
+# Methods that read a request's or response's body: refused once the runtime holds a filled secret.
+BODY_READS = frozenset(
+    {
+        "Network.getResponseBody",
+        "Network.getRequestPostData",
+        "Network.getResponseBodyForInterception",
+        "Network.takeResponseBodyForInterceptionAsStream",
+        "Network.searchInResponseBody",
+        "Fetch.getResponseBody",
+        "Fetch.takeResponseBodyAsStream",
+        "Page.getResourceContent",
+        "Page.searchInResource",
+    }
+)
+# Events whose `request` carries the request's body (`postData`, `postDataEntries`).
+POST_DATA_EVENTS = frozenset(
+    {"Network.requestWillBeSent", "Network.requestIntercepted", "Fetch.requestPaused"}
+)
 
 # A URL parameter that opens a document: the steps' scheme rule applies.
 URL_PARAMS: dict[str, str] = {
@@ -201,6 +231,12 @@ class RuntimePolicy(Protocol):
     def controlled_by_someone_else(self) -> bool:
         """A person holds the runtime's live control."""
 
+    def withholds(self) -> bool:
+        """A vault secret was typed into the runtime, and the caller may not read raw."""
+
+    def redact(self, text: str) -> str:
+        """`text` (a JSON message) with the runtime's filled values replaced."""
+
 
 @dataclass
 class Refused:
@@ -238,6 +274,8 @@ class Judge:
             refused = special(self, method, params)
             if refused is not None:
                 return refused
+        if method in BODY_READS and self.policy.withholds():
+            return Refused(WITHHELD, method)
         if domain == "Input" and self.policy.controlled_by_someone_else():
             return Refused(CONTROL, method, "Wait until they hand control back.")
         reads = (domain in SEALED_DOMAINS or method in SEALED_METHODS) and method not in HARMLESS
@@ -246,6 +284,18 @@ class Judge:
         if reads or method in TAINTING:
             await self.policy.scripted(target_id)
         return None
+
+    def shown(self, message: dict[str, Any]) -> str:
+        """`message` as this client gets it (encoded): once the runtime holds a filled secret and
+        the client may not read raw, without requests' bodies and with the filled values replaced."""
+        if not self.policy.withholds():
+            return wire.encode(message).decode()
+        params = message.get("params")
+        request = params.get("request") if isinstance(params, dict) else None
+        if message.get("method") in POST_DATA_EVENTS and isinstance(request, dict):
+            request.pop("postData", None)
+            request.pop("postDataEntries", None)
+        return self.policy.redact(wire.encode(message).decode())
 
     def handed(self, payload: Any) -> None:
         """Remember the stream handles in a result or event this client receives."""
@@ -302,6 +352,7 @@ def table() -> list[tuple[str, str, str]]:
     rows += [(method, SCHEME.code, SCHEME.why) for method in URL_PARAMS]
     rows += [("Target.createBrowserContext", PROXY.code, PROXY.why)]
     rows += [(m, STREAM.code, STREAM.why) for m in ("IO.read", "IO.close")]
+    rows += [(m, WITHHELD.code, WITHHELD.why) for m in sorted(BODY_READS)]
     rows += [(m, "rewritten", "downloads go to the runtime's downloads dir") for m in _DOWNLOADS]
     return rows
 

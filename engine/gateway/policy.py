@@ -6,6 +6,9 @@
   whose vault mount has `allowRawReads`) may not run page-reading methods while a page of the
   runtime shows a document the vault filled; a caller that scripts a page marks it, so the vault
   will not fill it afterwards. The state is the runtime session's `seal` (engine/runtimes/seal.py).
+- withheld after a fill: once a vault secret was typed into the runtime (`seal.filled`), a caller
+  without raw reads gets no request or response body and has the filled values replaced in
+  every message (`withholds`, `redact`).
 - live control: input is refused while a person holds the runtime's live control.
 """
 
@@ -47,6 +50,12 @@ class SessionPolicy:
             runtime_seal.taint_runtime(TAINT_REASON)  # not a page we know (a worker, an iframe): all of them
         else:
             await runtime_seal.taint(page, TAINT_REASON, every_document=True)
+
+    def withholds(self) -> bool:
+        return not self.raw_reads and self.session.seal.filled
+
+    def redact(self, text: str) -> str:
+        return self.session.seal.redact_json(text)
 
     def controlled_by_someone_else(self) -> bool:
         """A person holds the runtime's live control now (engine/live/control.py: its tenure)."""

@@ -30,15 +30,22 @@ can replace them in anything the runtime reports: events, step results, tab titl
   may echo what was typed (a login's answer page, a JSON echo), on any page of the runtime, in any
   later response, so the rule is per runtime and lasts the run (engine/runtimes/network.py keeps
   the mark with the body, on disk, so it outlives this process).
+- **CDP clients** without raw-read rights (engine/cdp/rules.py): from the first fill on, they may
+  not read a request's or response's body, requests' bodies are left out of the events they get,
+  and every message they get has the filled values replaced (`redact_json`: the forms a value
+  takes in JSON, a URL-encoded form and markup), as steps' results have.
 """
 
 import contextlib
+import html
 import logging
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, quote_plus
 
+import orjson
 from playwright.async_api import CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
@@ -156,7 +163,7 @@ class Seal:
     async def seal(self, page: Page, selectors: list[str], values: list[str], reason: str) -> None:
         """Mark the document `page` shows as holding secrets (call before and after typing them)."""
         self.filled = True
-        self._secrets.update(v for v in values if v and len(v) >= MIN_REDACTED_LENGTH)
+        self.remember(values)
         marks = self._sealed.setdefault(page, _Marks(reason))
         marks.reason = reason
         try:
@@ -200,6 +207,10 @@ class Seal:
 
     # ---- redaction ------------------------------------------------------------------------
 
+    def remember(self, values: Iterable[str]) -> None:
+        """Values typed into this runtime, to be replaced wherever it reports them."""
+        self._secrets.update(v for v in values if v and len(v) >= MIN_REDACTED_LENGTH)
+
     def redact(self, value: Any) -> Any:
         """`value` (JSON-like) with every secret filled into this runtime replaced."""
         if not self._secrets:
@@ -220,3 +231,19 @@ class Seal:
         for secret in self._secrets:
             data = data.replace(secret.encode(), REDACTED.encode())
         return data
+
+    def redact_json(self, text: str) -> str:
+        """`text`, a JSON message, with every form a filled secret takes in one replaced: as JSON
+        escapes it, URL-encoded (a form's body or query) and HTML-escaped (markup). A secret the
+        page transformed otherwise (hashed, split, encoded in base64) is not found."""
+        for form in self._json_forms():
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return text
+
+    def _json_forms(self) -> list[str]:
+        forms: set[str] = set()
+        for secret in self._secrets:
+            for shown in (secret, quote_plus(secret), quote(secret, safe=""), html.escape(secret)):
+                forms.add(orjson.dumps(shown).decode()[1:-1])
+        return sorted(forms, key=len, reverse=True)  # a longer form first: none is cut by a shorter one

@@ -2,12 +2,13 @@
 method rules, the tokens that open nothing, and the connection ending with its runtime."""
 
 import contextlib
+import html
 import json
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 import httpx
 import pytest
@@ -82,7 +83,6 @@ def test_a_refused_address_is_refused_through_cdp(
     assert blocked and blocked[-1]["eventData"]["rule"] == "destination:loopback"
 
 
-
 def test_a_context_the_client_makes_is_the_runtimes_too(
     api: httpx.Client, runtime_url: str, site: TestSite, browser: Browser
 ) -> None:
@@ -107,6 +107,7 @@ def test_a_context_the_client_makes_is_the_runtimes_too(
     assert f"{site.url}/form.html?own-context" in navigated
     requested = [e["eventData"]["url"] for e in events(api, runtime_url, "network.request")]
     assert f"{site.url}/form.html?own-context" in requested
+
 
 REFUSED = [
     ("Browser.close", {}, "cdp.browser_end"),
@@ -369,3 +370,103 @@ def test_a_document_the_vault_filled_is_sealed_to_a_cdp_client_without_raw_reads
     finally:
         api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
         api.delete(f"/vault/{prefix}/crm")
+
+
+def test_after_a_fill_a_client_without_raw_reads_gets_no_body_and_no_value(
+    api: httpx.Client, engine: EngineProcess, site: TestSite
+) -> None:
+    """A site may echo what the vault typed (the login's POST carries it, its answer page shows
+    it): from the first fill on, an operator's CDP client gets no request or response body, and the
+    value is replaced in every message it gets, in each form a message carries it."""
+    password, prefix = f"pw {uuid.uuid4().hex[:12]}&<x>", f"cdp-{uuid.uuid4().hex[:6]}"
+    forms = {password, quote_plus(password), quote(password, safe=""), html.escape(password)}
+    entry = {"username": "ada", "password": password, "origins": [site.url]}
+    assert api.put(f"/vault/{prefix}/echo", json=entry).status_code == 200
+    workspace = api.post(
+        "/workspaces", json={"name": "cdp withheld", "mounts": {"vault": {"allow": [f"{prefix}/"]}}}
+    ).json()
+    runtime_url = f"/workspaces/{workspace['id']}/runtimes/echoer"
+    steps = [
+        {
+            "call": "vault.fill",
+            "args": [f"{prefix}/echo", {"usernameSelector": "#user", "passwordSelector": "#pass"}],
+        },
+        {"call": "page.click", "args": ["#go"]},
+        {"call": "page.waitForURL", "args": ["**/echo"]},
+        {"call": "page.waitForSelector", "args": ["#fetched:has-text('done')"]},
+    ]
+    try:
+        assert (
+            api.post(f"/workspaces/{workspace['id']}/runtimes", json={"alias": "echoer"}).status_code == 200
+        )
+        with engine.client("operator") as operator:
+            cdp = Cdp(mint(operator, runtime_url))
+            try:
+                session = cdp.page_session()
+                cdp.send("Network.enable", {}, session)
+                cdp.send("Page.navigate", {"url": f"{site.url}/vault-login-echo.html"}, session)
+                login = _response_id(cdp, session, "/vault-login-echo.html")
+                before = cdp.send("Network.getResponseBody", {"requestId": login}, session)
+                assert "Sign in" in before["result"]["body"]  # nothing filled yet: bodies are readable
+                run = operator.post(
+                    f"/workspaces/{workspace['id']}/execute", json={"runtime": "echoer", "steps": steps}
+                ).json()
+                assert run["status"] == "succeeded", run
+                echo = _response_id(cdp, session, "/echo")
+                answers = [
+                    cdp.send(method, {"requestId": echo}, session)
+                    for method in ("Network.getResponseBody", "Network.getRequestPostData")
+                ]
+                page_text = cdp.send(
+                    "Runtime.evaluate",
+                    {
+                        "expression": "document.documentElement.outerHTML + document.body.innerText",
+                        "returnByValue": True,
+                    },
+                    session,
+                )
+                got = json.dumps([cdp.events, answers, page_text], ensure_ascii=False)
+            finally:
+                cdp.close()
+        assert [a["error"]["data"] for a in answers] == ["cdp.withheld", "cdp.withheld"]
+        assert not [form for form in forms if form in got]
+        assert "[secret]" in page_text["result"]["result"]["value"]
+        posted = [
+            e["params"]["request"]
+            for e in cdp.events
+            if e.get("method") == "Network.requestWillBeSent" and e["params"]["request"]["method"] == "POST"
+        ]
+        assert posted and all(r.get("hasPostData") and "postData" not in r for r in posted)
+        admin = Cdp(mint(api, runtime_url))  # raw-read rights: the body as the site sent it
+        try:
+            admin_session = admin.page_session()
+            admin.send("Network.enable", {}, admin_session)
+            admin.send("Page.reload", {}, admin_session)
+            reloaded = _response_id(admin, admin_session, "/echo")
+            body = admin.send("Network.getResponseBody", {"requestId": reloaded}, admin_session)
+            assert body["result"]["body"]  # readable (a reload's answer: the form is not posted again)
+        finally:
+            admin.close()
+    finally:
+        api.delete(f"/workspaces/{workspace['id']}", params={"force": "true"})
+        api.delete(f"/vault/{prefix}/echo")
+
+
+def _response_id(cdp: Cdp, session: str, path: str) -> str:
+    """The requestId of the last response to `path` the client was told of (waits up to 10 s)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for event in reversed(cdp.events):
+            if event.get("method") == "Network.loadingFinished":
+                request_id = str(event["params"]["requestId"])
+                for seen in cdp.events:
+                    params = seen.get("params") or {}
+                    if (
+                        seen.get("method") == "Network.responseReceived"
+                        and params.get("requestId") == request_id
+                        and urlsplit(params["response"]["url"]).path == path
+                    ):
+                        return request_id
+        cdp.send("Target.getTargets")  # a round trip: the events meanwhile are collected
+        time.sleep(0.1)
+    raise AssertionError(f"no response to {path}")

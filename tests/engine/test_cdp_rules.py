@@ -1,9 +1,13 @@
 """The CDP gateway's method rules as a table (engine/cdp/rules.py): docs/api.md shows each one, and
 the judged and rewritten methods behave as the table says (no browser needed for these)."""
 
+import html
+import json
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 from engine.cdp import rules
+from engine.runtimes.seal import Seal
 from tests.support.loops import in_own_loop
 
 DOCS = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
@@ -12,8 +16,9 @@ DOCS = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
 class Policy:
     downloads_dir = "/var/engine/runtimes/r1/downloads"
 
-    def __init__(self, sealed: bool = False) -> None:
+    def __init__(self, sealed: bool = False, filled: str | None = None) -> None:
         self.is_sealed = sealed
+        self.filled = filled  # a value typed into the runtime (and the caller may not read raw)
         self.scripted_targets: list[str | None] = []
 
     async def sealed(self) -> bool:
@@ -24,6 +29,12 @@ class Policy:
 
     def controlled_by_someone_else(self) -> bool:
         return False
+
+    def withholds(self) -> bool:
+        return self.filled is not None
+
+    def redact(self, text: str) -> str:
+        return text.replace(self.filled or "", "[secret]") if self.filled else text
 
 
 async def judge(method: str, params: dict, policy: Policy | None = None) -> rules.Refused | None:
@@ -91,3 +102,34 @@ async def test_the_error_names_the_method_and_the_rule() -> None:
     assert error["error"]["message"].startswith(
         "Browser.close refused by the BCTRL gateway (cdp.browser_end)"
     )
+
+
+@in_own_loop
+async def test_after_a_fill_bodies_are_withheld_and_values_replaced() -> None:
+    for method in rules.BODY_READS:
+        assert await judge(method, {"requestId": "1"}) is None, method  # nothing filled yet
+        refused = await judge(method, {"requestId": "1"}, Policy(filled="hunter22"))
+        assert refused is not None and refused.rule.code == "cdp.withheld", method
+    event = {
+        "method": "Network.requestWillBeSent",
+        "params": {
+            "request": {"url": "http://a/", "postData": "pass=x", "postDataEntries": [{"bytes": "x"}]}
+        },
+    }
+    assert "postData" in rules.Judge(Policy()).shown(json.loads(json.dumps(event)))
+    shown = rules.Judge(Policy(filled="hunter22")).shown(event)
+    assert "postData" not in shown and '"url":"http://a/"' in shown
+    answer = {"id": 3, "result": {"result": {"value": "welcome, hunter22"}}}
+    assert (
+        rules.Judge(Policy(filled="hunter22")).shown(answer)
+        == '{"id":3,"result":{"result":{"value":"welcome, [secret]"}}}'
+    )
+
+
+def test_a_filled_value_is_found_in_each_form_a_message_carries_it() -> None:
+    seal = Seal()
+    secret = 'p@ss "w/rd" <&>'
+    seal.remember([secret])
+    for shown in (secret, quote_plus(secret), quote(secret, safe=""), html.escape(secret)):
+        text = json.dumps({"value": f"a {shown} b"}, ensure_ascii=False, separators=(",", ":"))
+        assert seal.redact_json(text) == '{"value":"a [secret] b"}', shown
