@@ -23,7 +23,8 @@ body kept afterwards (read from the browser after the fill began) is marked with
 header line (`"withheld": "vault"`, so the mark lasts as long as the body, engine restarts
 included) and the body route serves it only to callers with raw-read rights; every
 `network.finished` from then on says `bodyWithheld: "vault"`. Every kept body has the filled
-secrets' literal values replaced by "[secret]" (`Seal.redact_bytes`), as events have them.
+secrets replaced by "[secret]" in each form a body may carry them (as typed, URL-encoded,
+HTML-escaped: `Seal.redact_bytes`), as events have them.
 Request bodies are never kept (only their size).
 """
 

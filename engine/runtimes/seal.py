@@ -21,7 +21,7 @@ lag behind, so a check sees the documents shown at that moment; when the browser
 the checks fail closed (tainted / sealed).
 
 The values filled are kept (in this process's memory, for the runtime's life) so that `redact`
-can replace them in anything the runtime reports: events, step results, tab titles, and
+can replace them (as typed, URL-encoded and HTML-escaped) in anything the runtime reports: events, step results, tab titles, and
 (`redact_bytes`) the response bodies the network capture keeps. One `Seal` per runtime session
 (`session.seal`).
 
@@ -84,6 +84,8 @@ class Seal:
         self._sealed: weakref.WeakKeyDictionary[Page, _Marks] = weakref.WeakKeyDictionary()
         self._runtime_taint: str | None = None
         self._secrets: set[str] = set()
+        self._forms: list[str] = []  # every form of every secret (`remember`)
+        self._json_forms: list[str] = []  # the same, as JSON escapes them
         self.filled = False  # a secret was typed into this runtime (set before the first key stroke)
 
     # ---- which document a page shows ------------------------------------------------------
@@ -208,18 +210,25 @@ class Seal:
     # ---- redaction ------------------------------------------------------------------------
 
     def remember(self, values: Iterable[str]) -> None:
-        """Values typed into this runtime, to be replaced wherever it reports them."""
+        """Values typed into this runtime, to be replaced wherever it reports them: as typed,
+        URL-encoded (a form's body or query) and HTML-escaped (markup), the longer forms first so
+        that no form is cut by a shorter one. A value the page transformed otherwise (hashed,
+        split, encoded in base64) is not found."""
         self._secrets.update(v for v in values if v and len(v) >= MIN_REDACTED_LENGTH)
+        forms = {
+            shown
+            for secret in self._secrets
+            for shown in (secret, quote_plus(secret), quote(secret, safe=""), html.escape(secret))
+        }
+        self._forms = sorted(forms, key=len, reverse=True)
+        self._json_forms = sorted({orjson.dumps(f).decode()[1:-1] for f in forms}, key=len, reverse=True)
 
     def redact(self, value: Any) -> Any:
-        """`value` (JSON-like) with every secret filled into this runtime replaced."""
-        if not self._secrets:
+        """`value` (JSON-like) with every form of every secret filled into this runtime replaced."""
+        if not self._forms:
             return value
         if isinstance(value, str):
-            for secret in self._secrets:
-                if secret in value:
-                    value = value.replace(secret, REDACTED)
-            return value
+            return _replaced(value, self._forms)
         if isinstance(value, dict):
             return {k: self.redact(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
@@ -227,23 +236,19 @@ class Seal:
         return value
 
     def redact_bytes(self, data: bytes) -> bytes:
-        """`data` with the UTF-8 form of every secret filled into this runtime replaced."""
-        for secret in self._secrets:
-            data = data.replace(secret.encode(), REDACTED.encode())
+        """`data` with the UTF-8 bytes of every form of every filled secret replaced."""
+        for form in self._forms:
+            data = data.replace(form.encode(), REDACTED.encode())
         return data
 
     def redact_json(self, text: str) -> str:
-        """`text`, a JSON message, with every form a filled secret takes in one replaced: as JSON
-        escapes it, URL-encoded (a form's body or query) and HTML-escaped (markup). A secret the
-        page transformed otherwise (hashed, split, encoded in base64) is not found."""
-        for form in self._json_forms():
-            if form in text:
-                text = text.replace(form, REDACTED)
-        return text
+        """`text`, an encoded JSON message, with every form of every filled secret replaced as
+        JSON escapes it."""
+        return _replaced(text, self._json_forms)
 
-    def _json_forms(self) -> list[str]:
-        forms: set[str] = set()
-        for secret in self._secrets:
-            for shown in (secret, quote_plus(secret), quote(secret, safe=""), html.escape(secret)):
-                forms.add(orjson.dumps(shown).decode()[1:-1])
-        return sorted(forms, key=len, reverse=True)  # a longer form first: none is cut by a shorter one
+
+def _replaced(text: str, forms: list[str]) -> str:
+    for form in forms:
+        if form in text:
+            text = text.replace(form, REDACTED)
+    return text

@@ -377,7 +377,8 @@ def test_after_a_fill_a_client_without_raw_reads_gets_no_body_and_no_value(
 ) -> None:
     """A site may echo what the vault typed (the login's POST carries it, its answer page shows
     it): from the first fill on, an operator's CDP client gets no request or response body, and the
-    value is replaced in every message it gets, in each form a message carries it."""
+    value is replaced in every message it gets, in each form a message carries it (and in the
+    steps' results: the answer page's markup has it HTML-escaped)."""
     password, prefix = f"pw {uuid.uuid4().hex[:12]}&<x>", f"cdp-{uuid.uuid4().hex[:6]}"
     forms = {password, quote_plus(password), quote(password, safe=""), html.escape(password)}
     entry = {"username": "ada", "password": password, "origins": [site.url]}
@@ -425,12 +426,17 @@ def test_after_a_fill_a_client_without_raw_reads_gets_no_body_and_no_value(
                     },
                     session,
                 )
-                got = json.dumps([cdp.events, answers, page_text], ensure_ascii=False)
+                content = operator.post(  # the steps' door: the answer page's markup, redacted too
+                    f"/workspaces/{workspace['id']}/execute",
+                    json={"runtime": "echoer", "steps": [{"call": "page.content"}, {"call": "page.url"}]},
+                ).json()
+                got = json.dumps([cdp.events, answers, page_text, content], ensure_ascii=False)
             finally:
                 cdp.close()
         assert [a["error"]["data"] for a in answers] == ["cdp.withheld", "cdp.withheld"]
         assert not [form for form in forms if form in got]
         assert "[secret]" in page_text["result"]["result"]["value"]
+        assert "[secret]" in content["steps"][0]["result"], content
         posted = [
             e["params"]["request"]
             for e in cdp.events

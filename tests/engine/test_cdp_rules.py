@@ -1,13 +1,10 @@
 """The CDP gateway's method rules as a table (engine/cdp/rules.py): docs/api.md shows each one, and
 the judged and rewritten methods behave as the table says (no browser needed for these)."""
 
-import html
 import json
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 from engine.cdp import rules
-from engine.runtimes.seal import Seal
 from tests.support.loops import in_own_loop
 
 DOCS = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
@@ -124,12 +121,3 @@ async def test_after_a_fill_bodies_are_withheld_and_values_replaced() -> None:
         rules.Judge(Policy(filled="hunter22")).shown(answer)
         == '{"id":3,"result":{"result":{"value":"welcome, [secret]"}}}'
     )
-
-
-def test_a_filled_value_is_found_in_each_form_a_message_carries_it() -> None:
-    seal = Seal()
-    secret = 'p@ss "w/rd" <&>'
-    seal.remember([secret])
-    for shown in (secret, quote_plus(secret), quote(secret, safe=""), html.escape(secret)):
-        text = json.dumps({"value": f"a {shown} b"}, ensure_ascii=False, separators=(",", ":"))
-        assert seal.redact_json(text) == '{"value":"a [secret] b"}', shown
