@@ -177,6 +177,7 @@
     renderMarks();
     if (!hadTab && tab) becomeReady();
     shownKey = null;
+    showRange(); // paused too: what was recorded since can be scrubbed to
     show();
     if (index.live) setTimeout(refresh, REFRESH_MS);
     else if (following) following = false;
@@ -248,12 +249,17 @@
   function seek(t, { quiet = false } = {}) {
     const end = recording.live ? liveEdge() : duration();
     position = Math.min(Math.max(0, t), end);
-    scrubber.max = String(Math.round(duration()));
-    scrubber.value = String(Math.round(position));
+    showRange();
     body.dataset.position = String(Math.round(position));
-    label();
     show();
     if (!quiet) post();
+  }
+
+  // The scrubber's reach and the time label, for the recording as far as it is known now.
+  function showRange() {
+    scrubber.max = String(Math.round(duration()));
+    scrubber.value = String(Math.round(position));
+    label();
   }
 
   // Tell the parent where the player is: on every seek, play and pause; while playing, 4 a second.
