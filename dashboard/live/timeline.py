@@ -309,6 +309,23 @@ def _runtime_failed(entry: Entry, data: dict[str, Any]) -> None:
     entry.level, entry.failure = "error", True
 
 
+def _cdp_connected(entry: Entry, data: dict[str, Any]) -> None:
+    who = data.get("label") or data.get("keyName")
+    entry.title = f"CDP client connected: {_text(who)}" if who else "CDP client connected"
+    entry.detail = _text(f"API key {data.get('keyName')}" if data.get("keyName") else "")
+
+
+def _cdp_disconnected(entry: Entry, data: dict[str, Any]) -> None:
+    entry.title = "CDP client left"
+    entry.detail = f"{_int(data.get('messages'))} message(s)"
+
+
+def _cdp_refused(entry: Entry, data: dict[str, Any]) -> None:
+    entry.title = f"CDP method refused: {_text(data.get('method') or '')}"
+    entry.detail = _text(data.get("rule") or "")
+    entry.level = "warn"
+
+
 DESCRIBE = {
     "agent.step": _agent_step,
     "page.created": _page("New tab"),
@@ -328,6 +345,9 @@ DESCRIBE = {
     "runtime.started": _runtime_started,
     "runtime.stopped": _runtime_stopped,
     "runtime.failed": _runtime_failed,
+    "cdp.connected": _cdp_connected,
+    "cdp.disconnected": _cdp_disconnected,
+    "cdp.refused": _cdp_refused,
 }
 
 

@@ -11,8 +11,9 @@ from django.test import Client
 from dashboard.audit.models import AuditEntry
 from tests.console.runtime_support import LiveRuntime, execute, live_runtime
 from tests.support import site as served
-from tests.support.engine_process import EngineProcess
-from tests.support.html import attribute, elements
+from tests.support.cdp import Cdp, mint
+from tests.support.engine_process import EngineProcess, eventually
+from tests.support.html import attribute, elements, text
 
 HX = {"HX-Request": "true"}
 
@@ -157,3 +158,27 @@ def test_an_ended_run_opens_at_its_start_and_streams_nothing(
     rows = _rows(body)
     assert "Runtime started" in rows[0] and "Runtime stopped" in rows[-1]
     assert 'id="inspector-socket"' not in body and 'data-active="false"' in body
+
+
+def test_cdp_clients_are_entries_in_words(viewer_client: Client, engine: EngineProcess) -> None:
+    """Who connected over CDP, what the gateway refused them, and when they left: said, not dumped."""
+    with live_runtime(engine, "cdp-told") as runtime, engine.client("operator") as operator:
+        cdp = Cdp(mint(operator, runtime.api_path, label="nightly suite"))
+        try:
+            assert cdp.send("Browser.close")["error"]["data"] == "cdp.browser_end"
+        finally:
+            cdp.close()
+
+        def told() -> list[str] | None:
+            rows = [text(row) for row in _rows(_timeline(viewer_client, runtime))]
+            return rows if any("CDP client left" in row for row in rows) else None
+
+        shown = eventually(told, timeout=10)
+    assert isinstance(shown, list), "the client's leaving never reached the timeline"
+    assert any("CDP client connected: nightly suite" in r and "API key test-operator" in r for r in shown), (
+        shown
+    )
+    assert any("CDP method refused: Browser.close" in row and "cdp.browser_end" in row for row in shown), (
+        shown
+    )
+    assert not [row for row in shown if "clientId" in row]  # no event dumped as JSON
