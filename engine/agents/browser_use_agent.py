@@ -90,12 +90,14 @@ async def steps(agent: AgentRun) -> bool:
         llm=model_for(agent.setup),
         browser_session=browser,
         tools=Tools(exclude_actions=FILE_TOOLS),
+        use_vision=not _withheld(agent),
         use_judge=False,
         enable_signal_handler=False,
         calculate_cost=False,
         file_system_path=str(scratch),
         register_new_step_callback=trace.step,
     )
+    trace.runner = runner
     try:
         history: AgentHistoryList = await runner.run(max_steps=agent.config.maxSteps)
     finally:
@@ -115,14 +117,27 @@ async def steps(agent: AgentRun) -> bool:
     return False
 
 
+def _withheld(agent: AgentRun) -> bool:
+    """A vault secret was typed into the runtime and the caller may not read raw: the model gets
+    no screenshots from then on. A page may show what was typed (a login's answer page echoes it),
+    and a picture is beyond the replacement of filled values that the text browser-use reads
+    through the gateway gets (engine/cdp/rules.py); the model may be one the caller chose
+    (`baseUrl`)."""
+    return agent.ctx.session.seal.filled and not agent.ctx.raw_reads
+
+
 class _Trace:
-    """browser-use's step callback: an agent.step event, operation.progress, and a trace row."""
+    """browser-use's step callback: an agent.step event, operation.progress, and a trace row; and
+    vision off for the steps after a vault fill (`_withheld`)."""
 
     def __init__(self, agent: AgentRun) -> None:
         self.agent = agent
         self.started = time.perf_counter()
+        self.runner: Agent[Any, Any] | None = None
 
     async def step(self, state: BrowserStateSummary, output: AgentOutput, number: int) -> None:
+        if self.runner is not None and _withheld(self.agent):
+            self.runner.settings.use_vision = False
         actions = [a.model_dump(exclude_unset=True) for a in output.action]
         names = [next(iter(a), "?") for a in actions]
         description = "; ".join(

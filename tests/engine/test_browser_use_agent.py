@@ -3,9 +3,11 @@ through the CDP gateway's rules, with a scripted model speaking OpenAI's structu
 
 import re
 import time
+import uuid
 from typing import Any
 
 from tests.engine.conftest import AgentWorkspace
+from tests.support.engine_process import EngineProcess
 from tests.support.model_server import ModelServer, Seen, output, slow
 
 
@@ -93,3 +95,62 @@ def test_cancel_ends_a_browser_use_run_mid_request(
     assert ended["progress"]["step"] == 1 and ended["progress"]["currentCall"] == "input"
     after = agents.execute({"call": "page.inputValue", "args": ["#name"]}, {"call": "page.title"})
     assert [s["result"] for s in after["steps"]] == ["Ada", "Sign-up wizard"]
+
+
+def test_after_a_vault_fill_an_operators_model_gets_no_picture_and_no_value(
+    agents: AgentWorkspace, agent_engine: EngineProcess, model_server: ModelServer, model: str
+) -> None:
+    """The operator's model may be its own server (`baseUrl`). Once the vault typed a password
+    into the runtime and the login's answer page shows it, browser-use reads that page through the
+    gateway with the value replaced, and sends no screenshot (a picture is beyond replacing).
+    (A page browser-use scripted is not filled afterwards: the look before any fill is on a runtime
+    of its own.)"""
+    password = f"pw-{uuid.uuid4().hex[:12]}"
+    key = f"{agents.vault_prefix}/echo"
+    login = {"username": "ada", "password": password, "origins": [agents.site.url]}
+    assert agents.api.put(f"/vault/{key}", json=login).status_code == 200
+    for alias in ("unfilled", "echoer"):
+        created = agents.api.post(f"/workspaces/{agents.id}/runtimes", json={"alias": alias})
+        assert created.status_code == 200, created.text
+    look = {
+        "call": "browserUse.agent.execute",
+        "args": ["Say what the page shows", config(agents, model, model_server)],
+    }
+    try:
+        with agent_engine.client("operator", timeout=120) as operator:
+
+            def run(runtime: str, *steps: dict[str, Any]) -> dict[str, Any]:
+                body: dict[str, Any] = operator.post(
+                    f"/workspaces/{agents.id}/execute", json={"runtime": runtime, "steps": list(steps)}
+                ).json()
+                assert body["status"] == "succeeded", body
+                return body
+
+            def looked(runtime: str) -> bytes:
+                model_server.script(model, lambda _seen: act({"done": {"text": "seen", "success": True}}))
+                before = len(model_server.seen(model))
+                operation = run(runtime, look)["operation"]
+                assert agents.wait(operation["id"], timeout_ms=120_000)["status"] == "succeeded"
+                return b"".join(seen.raw for seen in model_server.seen(model)[before:])
+
+            echo_page = {"call": "page.goto", "args": [f"{agents.site.url}/vault-login-echo.html"]}
+            run("unfilled", echo_page)
+            assert b"image_url" in looked("unfilled")  # without a fill the model gets the page's picture
+            run(
+                "echoer",
+                echo_page,
+                {
+                    "call": "vault.fill",
+                    "args": [key, {"usernameSelector": "#user", "passwordSelector": "#pass"}],
+                },
+                {"call": "page.click", "args": ["#go"]},
+                {"call": "page.waitForURL", "args": ["**/echo"]},
+                {"call": "page.waitForSelector", "args": ["#fetched:has-text('done')"]},
+            )
+            after = looked("echoer")
+    finally:
+        for alias in ("unfilled", "echoer"):
+            agents.api.post(f"/workspaces/{agents.id}/runtimes/{alias}/stop")
+        agents.api.delete(f"/vault/{key}")
+    assert b"image_url" not in after and password.encode() not in after
+    assert b"[secret]" in after  # the answer page was read, with the value replaced
