@@ -66,13 +66,17 @@ def test_playwright_drives_the_runtime_through_the_gateway(
     assert result["steps"][0]["result"] == "Test form", result
 
 
+@pytest.mark.parametrize("own_context", [False, True], ids=["its page", "a context of the clients own"])
 def test_a_refused_address_is_refused_through_cdp(
-    api: httpx.Client, runtime_url: str, browser: Browser
+    api: httpx.Client, runtime_url: str, browser: Browser, own_context: bool
 ) -> None:
+    """On the runtime's page, and in a context the client makes (`browser.new_context()`, what
+    most Playwright scripts do: a context may not name a proxy of its own, so its traffic crosses
+    the runtime's egress proxy too)."""
     private = TestSite(host="127.0.0.2").start()  # not in the engine's ENGINE_EGRESS_ALLOW
     remote = browser.browser_type.connect_over_cdp(mint(api, runtime_url))
     try:
-        page = remote.contexts[0].pages[0]
+        page = remote.new_context().new_page() if own_context else remote.contexts[0].pages[0]
         with contextlib.suppress(PlaywrightError):  # an error page, or a proxy's refusal
             page.goto(f"{private.url}/index.html")
     finally:
@@ -81,28 +85,21 @@ def test_a_refused_address_is_refused_through_cdp(
     assert private.requests == []
     blocked = events(api, runtime_url, "navigation.blocked")
     assert blocked and blocked[-1]["eventData"]["rule"] == "destination:loopback"
+    assert blocked[-1]["eventData"]["url"].startswith(private.url)
 
 
 def test_a_context_the_client_makes_is_the_runtimes_too(
     api: httpx.Client, runtime_url: str, site: TestSite, browser: Browser
 ) -> None:
-    """`browser.new_context()` over CDP (what most Playwright scripts do) makes a context in the
-    runtime's browser: its pages are the runtime's to watch (events, network) and its traffic still
-    goes through the runtime's egress proxy (a context may not name a proxy of its own)."""
-    private = TestSite(host="127.0.0.2").start()  # not in the engine's ENGINE_EGRESS_ALLOW
+    """Pages of a context the client makes are the runtime's to watch: their navigations and
+    network are in the runtime's events (and its live view) like its own page's."""
     remote = browser.browser_type.connect_over_cdp(mint(api, runtime_url))
     try:
         page = remote.new_context().new_page()
         page.goto(f"{site.url}/form.html?own-context")
         assert page.title() == "Test form"
-        with contextlib.suppress(PlaywrightError):  # an error page, or a proxy's refusal
-            page.goto(f"{private.url}/index.html")
     finally:
         remote.close()
-        private.stop()
-    assert private.requests == []
-    blocked = events(api, runtime_url, "navigation.blocked")
-    assert blocked and blocked[-1]["eventData"]["url"].startswith(private.url)
     navigated = [e["eventData"]["url"] for e in events(api, runtime_url, "page.navigated")]
     assert f"{site.url}/form.html?own-context" in navigated
     requested = [e["eventData"]["url"] for e in events(api, runtime_url, "network.request")]
