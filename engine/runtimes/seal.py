@@ -21,9 +21,9 @@ lag behind, so a check sees the documents shown at that moment; when the browser
 the checks fail closed (tainted / sealed).
 
 The values filled are kept (in this process's memory, for the runtime's life) so that `redact`
-can replace them (as typed, URL-encoded and HTML-escaped) in anything the runtime reports: events, step results, tab titles, and
-(`redact_bytes`) the response bodies the network capture keeps. One `Seal` per runtime session
-(`session.seal`).
+can replace them (as typed, URL-encoded and HTML-escaped) in anything the runtime reports:
+events, step results, tab titles, and (`redact_bytes`) the response bodies the network capture
+keeps. One `Seal` per runtime session (`session.seal`).
 
 - **withheld bodies:** from the first fill on (`filled`), every response body the runtime keeps
   afterwards is withheld (`WITHHELD`) from callers without raw-read rights (`raw_reads`): a site
