@@ -123,7 +123,7 @@ def _withheld(agent: AgentRun) -> bool:
     and a picture is beyond the replacement of filled values that the text browser-use reads
     through the gateway gets (engine/cdp/rules.py); the model may be one the caller chose
     (`baseUrl`)."""
-    return agent.ctx.session.seal.filled and not agent.ctx.raw_reads
+    return agent.ctx.session.seal.withholds(agent.ctx.raw_reads)
 
 
 class _Trace:

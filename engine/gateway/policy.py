@@ -52,7 +52,7 @@ class SessionPolicy:
             await runtime_seal.taint(page, TAINT_REASON, every_document=True)
 
     def withholds(self) -> bool:
-        return not self.raw_reads and self.session.seal.filled
+        return self.session.seal.withholds(self.raw_reads)
 
     def redact(self, text: str) -> str:
         return self.session.seal.redact_json(text)

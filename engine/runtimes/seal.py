@@ -209,6 +209,11 @@ class Seal:
 
     # ---- redaction ------------------------------------------------------------------------
 
+    def withholds(self, raw_reads: bool) -> bool:
+        """Whether what a page may echo of a filled value is kept from a caller: a secret was typed
+        into this runtime and the caller has no raw-read rights (`raw_reads`)."""
+        return self.filled and not raw_reads
+
     def remember(self, values: Iterable[str]) -> None:
         """Values typed into this runtime, to be replaced wherever it reports them: as typed,
         URL-encoded (a form's body or query) and HTML-escaped (markup), the longer forms first so
