@@ -234,8 +234,8 @@ class RuntimePolicy(Protocol):
     def withholds(self) -> bool:
         """A vault secret was typed into the runtime, and the caller may not read raw."""
 
-    def redact(self, text: str) -> str:
-        """`text` (a JSON message) with the runtime's filled values replaced."""
+    def redact(self, message: dict[str, Any]) -> dict[str, Any]:
+        """`message` with the runtime's filled values replaced in its strings."""
 
 
 @dataclass
@@ -295,7 +295,7 @@ class Judge:
         if message.get("method") in POST_DATA_EVENTS and isinstance(request, dict):
             request.pop("postData", None)
             request.pop("postDataEntries", None)
-        return self.policy.redact(wire.encode(message).decode())
+        return wire.encode(self.policy.redact(message)).decode()
 
     def handed(self, payload: Any) -> None:
         """Remember the stream handles in a result or event this client receives."""

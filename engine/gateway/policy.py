@@ -13,6 +13,7 @@
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine import paths
 from engine.live.hub import hubs
@@ -54,8 +55,9 @@ class SessionPolicy:
     def withholds(self) -> bool:
         return self.session.seal.withholds(self.raw_reads)
 
-    def redact(self, text: str) -> str:
-        return self.session.seal.redact_json(text)
+    def redact(self, message: dict[str, Any]) -> dict[str, Any]:
+        redacted: dict[str, Any] = self.session.seal.redact(message)
+        return redacted
 
     def controlled_by_someone_else(self) -> bool:
         """A person holds the runtime's live control now (engine/live/control.py: its tenure)."""

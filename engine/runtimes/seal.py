@@ -32,8 +32,8 @@ keeps. One `Seal` per runtime session (`session.seal`).
   the mark with the body, on disk, so it outlives this process).
 - **CDP clients** without raw-read rights (engine/cdp/rules.py): from the first fill on, they may
   not read a request's or response's body, requests' bodies are left out of the events they get,
-  and every message they get has the filled values replaced (`redact_json`: the forms a value
-  takes in JSON, a URL-encoded form and markup), as steps' results have.
+  and every message they get has the filled values replaced in its strings (`redact`), as steps'
+  results have.
 """
 
 import contextlib
@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-import orjson
 from playwright.async_api import CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
@@ -85,7 +84,6 @@ class Seal:
         self._runtime_taint: str | None = None
         self._secrets: set[str] = set()
         self._forms: list[str] = []  # every form of every secret (`remember`)
-        self._json_forms: list[str] = []  # the same, as JSON escapes them
         self.filled = False  # a secret was typed into this runtime (set before the first key stroke)
 
     # ---- which document a page shows ------------------------------------------------------
@@ -226,7 +224,6 @@ class Seal:
             for shown in (secret, quote_plus(secret), quote(secret, safe=""), html.escape(secret))
         }
         self._forms = sorted(forms, key=len, reverse=True)
-        self._json_forms = sorted({orjson.dumps(f).decode()[1:-1] for f in forms}, key=len, reverse=True)
 
     def redact(self, value: Any) -> Any:
         """`value` (JSON-like) with every form of every secret filled into this runtime replaced."""
@@ -245,11 +242,6 @@ class Seal:
         for form in self._forms:
             data = data.replace(form.encode(), REDACTED.encode())
         return data
-
-    def redact_json(self, text: str) -> str:
-        """`text`, an encoded JSON message, with every form of every filled secret replaced as
-        JSON escapes it."""
-        return _replaced(text, self._json_forms)
 
 
 def _replaced(text: str, forms: list[str]) -> str:

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from engine.cdp import rules
+from engine.runtimes.seal import Seal
 from tests.support.loops import in_own_loop
 
 DOCS = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
@@ -30,8 +31,11 @@ class Policy:
     def withholds(self) -> bool:
         return self.filled is not None
 
-    def redact(self, text: str) -> str:
-        return text.replace(self.filled or "", "[secret]") if self.filled else text
+    def redact(self, message: dict) -> dict:
+        seal = Seal()
+        seal.remember([self.filled or ""])
+        redacted: dict = seal.redact(message)
+        return redacted
 
 
 async def judge(method: str, params: dict, policy: Policy | None = None) -> rules.Refused | None:
